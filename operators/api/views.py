@@ -1,0 +1,168 @@
+"""Operators' automation API. Every view scopes objects to the caller's operators."""
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from trustspace.access import AUTHENTICATED
+from trustspace.errors import InvalidData
+from trustspace.models import AuditEntry
+
+from .. import permissions, services
+from ..models import ContractVersion, Invitation, InvitationStatus, Membership, Operator
+from . import serializers as s
+
+
+def visible_operators(user):
+    if user.is_ans_admin:
+        return Operator.objects.all()
+    return permissions.operators_of(user)
+
+
+def get_operator(request, pk):
+    """404 for an operator the caller does not belong to: no existence leak."""
+    return get_object_or_404(visible_operators(request.user), pk=pk)
+
+
+class PortalAPIView(APIView):
+    access_rule = AUTHENTICATED
+
+
+class MeView(PortalAPIView):
+    @extend_schema(responses=s.MeSerializer, summary="L'utilisateur authentifié et ses rôles")
+    def get(self, request):
+        user = request.user
+        data = s.MeSerializer({
+            "id": user.pk, "display_name": user.display_name, "email": user.email, "is_ans_admin": user.is_ans_admin,
+            "memberships": Membership.objects.filter(user=user, ended_at__isnull=True).select_related("operator"),
+        }).data
+        return Response(data)
+
+
+class OperatorListView(generics.ListAPIView):
+    access_rule = AUTHENTICATED
+    serializer_class = s.OperatorSerializer
+
+    def get_queryset(self):
+        return visible_operators(self.request.user).order_by("name", "pk")
+
+
+class OperatorDetailView(PortalAPIView):
+    @extend_schema(responses=s.OperatorSerializer, summary="Un opérateur")
+    def get(self, request, pk):
+        return Response(s.OperatorSerializer(get_operator(request, pk)).data)
+
+    @extend_schema(request=s.OperatorUpdateSerializer, responses=s.OperatorSerializer,
+                   summary="Mettre à jour les données de l'opérateur (représentant légal ou mandataire)")
+    def patch(self, request, pk):
+        operator = get_operator(request, pk)
+        serializer = s.OperatorUpdateSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        operator = services.update_operator(operator, acting_user=request.user, data=serializer.validated_data)
+        return Response(s.OperatorSerializer(operator).data)
+
+
+class SupportContactView(PortalAPIView):
+    @extend_schema(request=s.SupportContactSerializer, responses=s.OperatorSerializer,
+                   summary="Modifier le contact support (administrateur technique)")
+    def put(self, request, pk):
+        operator = get_operator(request, pk)
+        serializer = s.SupportContactSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        operator = services.update_support_contact(operator, acting_user=request.user, **serializer.validated_data)
+        return Response(s.OperatorSerializer(operator).data)
+
+
+class PeopleView(PortalAPIView):
+    @extend_schema(responses=s.PersonSerializer(many=True), summary="Les personnes de l'opérateur et leurs rôles")
+    def get(self, request, pk):
+        operator = get_operator(request, pk)
+        people = operator.memberships.filter(ended_at__isnull=True).select_related("user")
+        return Response(s.PersonSerializer(people, many=True).data)
+
+
+class PersonDetailView(PortalAPIView):
+    @extend_schema(request=None, responses={204: None}, summary="Retirer un rôle (effet immédiat)")
+    def delete(self, request, pk, membership_pk):
+        operator = get_operator(request, pk)
+        membership = get_object_or_404(Membership, pk=membership_pk, operator=operator)
+        services.remove_membership(membership, acting_user=request.user, reason=request.query_params.get("reason", ""))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class InvitationsView(PortalAPIView):
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    @extend_schema(responses=s.InvitationSerializer(many=True), summary="Invitations en attente")
+    def get(self, request, pk):
+        operator = get_operator(request, pk)
+        invitations = operator.invitations.filter(status=InvitationStatus.PENDING)
+        return Response(s.InvitationSerializer(invitations, many=True).data)
+
+    @extend_schema(request={"application/json": s.InvitationCreateSerializer,
+                            "multipart/form-data": s.InvitationCreateSerializer},
+                   responses={201: s.InvitationSerializer}, summary="Inviter une personne par courriel")
+    def post(self, request, pk):
+        operator = get_operator(request, pk)
+        serializer = s.InvitationCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        invitation, _token = services.invite_person(operator, acting_user=request.user, **serializer.validated_data)
+        return Response(s.InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
+
+
+class InvitationRevokeView(PortalAPIView):
+    @extend_schema(request=None, responses={204: None}, summary="Annuler une invitation en attente")
+    def delete(self, request, pk, invitation_pk):
+        operator = get_operator(request, pk)
+        invitation = get_object_or_404(Invitation, pk=invitation_pk, operator=operator)
+        services.revoke_invitation(invitation, acting_user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class InvitationAcceptView(PortalAPIView):
+    @extend_schema(request=s.InvitationAcceptSerializer, responses={201: s.PersonSerializer},
+                   summary="Accepter une invitation (le jeton du lien reçu par courriel)")
+    def post(self, request):
+        serializer = s.InvitationAcceptSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        membership = services.accept_invitation(serializer.validated_data["token"], acting_user=request.user)
+        return Response(s.PersonSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+
+class ContractView(PortalAPIView):
+    @extend_schema(responses=s.ContractStatusSerializer, summary="Le contrat en vigueur et son acceptation")
+    def get(self, request, pk):
+        operator = get_operator(request, pk)
+        current, acceptance = services.contract_status(operator)
+        return Response(s.ContractStatusSerializer({
+            "current": current, "accepted": acceptance is not None,
+            "accepted_at": acceptance.accepted_at if acceptance else None,
+        }).data)
+
+
+class ContractAcceptView(PortalAPIView):
+    @extend_schema(request=s.ContractAcceptSerializer, responses={201: s.ContractStatusSerializer},
+                   summary="Accepter la version en vigueur du contrat (représentant légal ou mandataire)")
+    def post(self, request, pk):
+        operator = get_operator(request, pk)
+        serializer = s.ContractAcceptSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        version = ContractVersion.objects.filter(version=serializer.validated_data["version"]).first()
+        if version is None:
+            raise InvalidData("Version du contrat inconnue.", field_errors={"version": ["Version inconnue."]})
+        acceptance = services.accept_contract(operator, acting_user=request.user, contract_version=version)
+        return Response(s.ContractStatusSerializer({
+            "current": version, "accepted": True, "accepted_at": acceptance.accepted_at,
+        }).data, status=status.HTTP_201_CREATED)
+
+
+class HistoryView(generics.ListAPIView):
+    access_rule = AUTHENTICATED
+    serializer_class = s.AuditEntrySerializer
+
+    def get_queryset(self):
+        operator = get_operator(self.request, self.kwargs["pk"])
+        permissions.require(self.request.user, "operator.history", operator)
+        return AuditEntry.objects.filter(operator_id=operator.pk).order_by("-seq")

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class OperatorsConfig(AppConfig):
+    name = "operators"
+    verbose_name = "Opérateurs"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,75 @@
+"""French forms of the operator space and the back office (django-dsfr rendering).
+
+Forms only shape input; the rules live in the models' validators and the services.
+"""
+from django import forms
+from dsfr.forms import DsfrBaseForm
+
+from .models import Role
+
+
+class OperatorForm(DsfrBaseForm):
+    name = forms.CharField(label="Raison sociale", max_length=200)
+    siret = forms.CharField(label="SIRET du siège", max_length=20, required=False,
+                            help_text="14 chiffres ; doit commencer par le SIREN.")
+    address_line = forms.CharField(label="Adresse", max_length=255)
+    postal_code = forms.CharField(label="Code postal", max_length=5)
+    city = forms.CharField(label="Commune", max_length=100)
+    contact_email = forms.EmailField(label="Courriel de contact")
+    contact_phone = forms.CharField(label="Téléphone de contact", max_length=30, required=False)
+
+
+class OperatorRegistrationForm(OperatorForm):
+    siren = forms.CharField(label="SIREN", max_length=11, help_text="9 chiffres.")
+    id_nat_struct = forms.CharField(
+        label="idNat_Struct", max_length=32,
+        help_text="Porté dans l'OU de vos certificats IGC-Santé : un chiffre de type (2 = SIREN, 3 = SIRET…) suivi de l'identifiant.",
+    )
+    field_order = ["name", "siren", "siret", "id_nat_struct", "address_line", "postal_code", "city", "contact_email",
+                   "contact_phone"]
+
+
+class SupportContactForm(DsfrBaseForm):
+    support_contact = forms.CharField(
+        label="Contact support", max_length=255,
+        help_text="Publié dans la liste blanche : courriel et téléphone, par exemple « support@exemple.fr, 01 23 45 67 89 ».",
+    )
+
+
+class ContractAcceptanceForm(DsfrBaseForm):
+    confirm = forms.BooleanField(
+        label="J'ai lu le contrat d'adhésion et je l'accepte au nom de mon opérateur.", required=True,
+        error_messages={"required": "Cochez la case pour accepter le contrat."},
+    )
+
+
+class InvitationForm(DsfrBaseForm):
+    email = forms.EmailField(label="Courriel de la personne")
+    role = forms.ChoiceField(label="Rôle", choices=Role.choices, initial=Role.TECHNICAL_ADMIN)
+    mandate_document = forms.FileField(
+        label="Mandat signé (PDF)", required=False,
+        help_text="Obligatoire pour un mandataire. PDF, 5 Mo au maximum.",
+        widget=forms.ClearableFileInput(attrs={"accept": "application/pdf"}),
+    )
+
+
+class RemovalForm(DsfrBaseForm):
+    reason = forms.CharField(label="Motif (facultatif)", max_length=255, required=False)
+
+
+class ContractVersionForm(DsfrBaseForm):
+    version = forms.CharField(label="Version", max_length=20, help_text="Par exemple 2026-11.")
+    title = forms.CharField(label="Titre", max_length=200)
+    body = forms.CharField(label="Texte du contrat", widget=forms.Textarea(attrs={"rows": 12}))
+
+
+class ApiTokenForm(DsfrBaseForm):
+    name = forms.CharField(label="Nom du jeton", max_length=100, help_text="Pour le reconnaître, par exemple « supervision ».")
+
+
+class OperatorSearchForm(DsfrBaseForm):
+    CONTRACT_CHOICES = [("", "Tous"), ("accepte", "Contrat en vigueur accepté"), ("a_accepter", "Contrat à accepter")]
+    TA_CHOICES = [("", "Tous"), ("oui", "Avec administrateur technique"), ("non", "Sans administrateur technique")]
+    q = forms.CharField(label="Rechercher (nom, SIREN, idNat_Struct)", required=False, max_length=100)
+    contract = forms.ChoiceField(label="Contrat", choices=CONTRACT_CHOICES, required=False)
+    technical_admin = forms.ChoiceField(label="Administrateurs techniques", choices=TA_CHOICES, required=False)

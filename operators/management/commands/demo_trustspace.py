@@ -1,0 +1,159 @@
+"""Load a demo trust space: operators with people in every role, health structures, DRIMboxes.
+
+Everything is written through the service functions, so the demo has a full audit trail.
+Idempotent: run again, it only prints the logins.
+"""
+import io
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management.base import BaseCommand, CommandError
+from stdnum import luhn
+
+from operators import services
+from operators.models import ContractVersion, DrimboxStatus, Operator, Role
+
+PASSWORD = "drimm-demo"
+
+
+def with_luhn(digits):
+    return digits + luhn.calc_check_digit(digits)
+
+
+def demo_pdf(title):
+    """A minimal valid one-page PDF, standing in for a signed mandate."""
+    text = f"BT /F1 12 Tf 72 720 Td ({title}) Tj ET".encode("latin-1")
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(text) + text + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = io.BytesIO()
+    out.write(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
+    xref = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
+    for offset in offsets:
+        out.write(b"%010d 00000 n \n" % offset)
+    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref))
+    return out.getvalue()
+
+
+OPERATORS = [
+    {"key": "emedia", "name": "E-MEDIA", "siren8": "41225371", "city": "Dijon", "postal_code": "21000",
+     "contract": True, "support": "support@e-media.example.fr, 03 80 00 00 00"},
+    {"key": "radionum", "name": "Radiologie Numérique SAS", "siren8": "52311984", "city": "Lyon", "postal_code": "69003",
+     "contract": True, "support": "assistance@radionum.example.fr, 04 72 00 00 00"},
+    {"key": "imaco", "name": "Imagerie Connect", "siren8": "80042917", "city": "Rennes", "postal_code": "35000",
+     "contract": False, "support": ""},
+]
+STRUCTURES = [
+    ("Centre d'imagerie médicale du Parc", "21", "emedia"),
+    ("Cabinet de radiologie Saint-Michel", "69", "radionum"),
+    ("Clinique des Lilas — imagerie", "69", "radionum"),
+    ("Groupe hospitalier Bretagne Sud", "35", "radionum"),
+]
+DRIMBOXES = [  # (identifiant, structure index, operator key, PACS, status)
+    (1, 0, "emedia", "PACS Carestream Vue", DrimboxStatus.ACTIVE),
+    (2, 0, "emedia", "PACS Carestream Vue (site 2)", DrimboxStatus.INTEGRATING),
+    (3, 1, "radionum", "PACS Philips IntelliSpace", DrimboxStatus.ACTIVE),
+    (4, 2, "radionum", "PACS Fujifilm Synapse", DrimboxStatus.DECLARED),
+    (5, 3, "radionum", "PACS Agfa Enterprise Imaging", DrimboxStatus.WITHDRAWN),
+]
+
+
+class Command(BaseCommand):
+    help = "Charge un Espace de Confiance de démonstration (développement uniquement)."
+
+    def handle(self, *args, **options):
+        if not settings.DEBUG:
+            raise CommandError("Le jeu de démonstration est réservé au développement (DEBUG=1).")
+        User = get_user_model()
+        if User.objects.filter(username="ans.admin").exists():
+            self.stdout.write("Jeu de démonstration déjà chargé.")
+            self.print_logins()
+            return
+
+        def person(username, first, last, **extra):
+            user = User(username=username, first_name=first, last_name=last, email=f"{username}@demo.example.fr", **extra)
+            user.set_password(PASSWORD)
+            user.save()
+            return user
+
+        ans = person("ans.admin", "Alice", "Administratrice", is_ans_admin=True, is_staff=True, is_superuser=True)
+        person("ans.relecteur", "Bruno", "Relecteur", is_ans_admin=True)
+        current = services.publish_contract_version(
+            acting_user=ans, version="2026-01", title="Contrat d'adhésion à l'Espace de Confiance DRIM-M",
+            body=CONTRACT_TEXT,
+        )
+        operators = {}
+        for spec in OPERATORS:
+            siren = with_luhn(spec["siren8"])
+            siret = with_luhn(siren + "0001")
+            legal = person(f"rl.{spec['key']}", "Claire", f"Représentante {spec['name']}")
+            operator = services.register_operator(acting_user=legal, data={
+                "name": spec["name"], "siren": siren, "siret": siret, "id_nat_struct": "3" + siret,
+                "address_line": "1 rue de la République", "postal_code": spec["postal_code"], "city": spec["city"],
+                "contact_email": f"contact@{spec['key']}.example.fr", "contact_phone": "01 23 45 67 89",
+            })
+            operators[spec["key"]] = operator
+            if not spec["contract"]:
+                continue
+            services.accept_contract(operator, acting_user=legal, contract_version=current)
+            for role, username, first in [(Role.MANDATAIRE, f"mandataire.{spec['key']}", "Marc"),
+                                          (Role.TECHNICAL_ADMIN, f"at.{spec['key']}", "Théo")]:
+                member = person(username, first, f"{Role(role).label} {spec['name']}")
+                mandate = (SimpleUploadedFile("mandat.pdf", demo_pdf(f"Mandat {spec['name']}"), "application/pdf")
+                           if role == Role.MANDATAIRE else None)
+                _invitation, token = services.invite_person(operator, acting_user=legal, email=member.email, role=role,
+                                                            mandate_document=mandate)
+                services.accept_invitation(token, acting_user=member)
+            technical = User.objects.get(username=f"at.{spec['key']}")
+            services.update_support_contact(operator, acting_user=technical, support_contact=spec["support"])
+        services.invite_person(operators["radionum"], acting_user=User.objects.get(username="rl.radionum"),
+                               email="nouvel.admin@radionum.example.fr", role=Role.TECHNICAL_ADMIN)
+
+        structures = []
+        for index, (name, department, _key) in enumerate(STRUCTURES):
+            siren = with_luhn(f"{26 + index:02d}{department}{index:04d}")
+            finess_j = with_luhn(f"{department}00{index:04d}")
+            finess_g = with_luhn(f"{department}01{index:04d}")
+            structures.append(services.create_health_structure(
+                acting_user=ans, name=name, siren=siren, finess_juridique=finess_j, finess_geographique=finess_g))
+        for identifiant, structure_index, key, pacs, status in DRIMBOXES:
+            services.record_drimbox(acting_user=ans, operator=operators[key], health_structure=structures[structure_index],
+                                    identifiant=identifiant, pacs=pacs, status=status)
+        self.stdout.write(self.style.SUCCESS(
+            f"Jeu de démonstration chargé : {Operator.objects.count()} opérateurs, {len(structures)} structures, "
+            f"{len(DRIMBOXES)} DRIMbox, contrat {ContractVersion.current().version}."))
+        self.print_logins()
+
+    def print_logins(self):
+        self.stdout.write(
+            "Connexion de démonstration (mot de passe « %s » pour tous) :\n"
+            "  ans.admin            administratrice ANS (back office, super-administration)\n"
+            "  rl.emedia            représentante légale d'E-MEDIA (parcours complet)\n"
+            "  at.radionum          administrateur technique de Radiologie Numérique SAS\n"
+            "  mandataire.radionum  mandataire de Radiologie Numérique SAS\n"
+            "  rl.imaco             représentante légale d'Imagerie Connect (contrat à accepter)" % PASSWORD
+        )
+
+
+CONTRACT_TEXT = """Article 1 — Objet
+Le présent contrat fixe les conditions dans lesquelles l'opérateur adhère à l'Espace de Confiance DRIM-M, administré par l'Agence du Numérique en Santé (ANS).
+
+Article 2 — Engagements de l'opérateur
+L'opérateur désigne un représentant légal et au moins un administrateur technique, déclare chaque DRIMbox qu'il exploite, maintient des certificats valides et informe l'ANS de tout incident de sécurité.
+
+Article 3 — Engagements de l'ANS
+L'ANS attribue les noms de domaine, publie la liste blanche signée et la météo des DRIMbox.
+
+Article 4 — Durée
+Le contrat prend effet à son acceptation et vaut jusqu'à la publication d'une nouvelle version, qui doit être acceptée à son tour.
+"""

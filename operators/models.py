@@ -1,0 +1,255 @@
+"""Operators, their people and roles, the contract of adhesion, health structures and DRIMboxes.
+
+Only ``operators.services`` writes these models (DESIGN §3).
+"""
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from trustspace.errors import Conflict
+
+from .validators import validate_finess, validate_id_nat_struct, validate_siren, validate_siret
+
+
+class Operator(models.Model):
+    """A legal entity that deploys and runs DRIMboxes for health structures."""
+
+    name = models.CharField("raison sociale", max_length=200)
+    siren = models.CharField("SIREN", max_length=9, unique=True, validators=[validate_siren])
+    siret = models.CharField("SIRET du siège", max_length=14, blank=True, validators=[validate_siret])
+    id_nat_struct = models.CharField(
+        "idNat_Struct",
+        max_length=32,
+        unique=True,
+        validators=[validate_id_nat_struct],
+        help_text="Identifiant national de structure porté dans l'OU des certificats IGC-Santé (ex. 3 + SIRET).",
+    )
+    address_line = models.CharField("adresse", max_length=255)
+    postal_code = models.CharField("code postal", max_length=5)
+    city = models.CharField("commune", max_length=100)
+    contact_email = models.EmailField("courriel de contact")
+    contact_phone = models.CharField("téléphone de contact", max_length=30, blank=True)
+    support_contact = models.CharField(
+        "contact support",
+        max_length=255,
+        blank=True,
+        help_text="Publié dans la liste blanche (SupportContact) : courriel et téléphone du support.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    AUDITED_FIELDS = [
+        "name", "siren", "siret", "id_nat_struct", "address_line", "postal_code", "city",
+        "contact_email", "contact_phone", "support_contact",
+    ]
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "opérateur"
+        constraints = [
+            models.CheckConstraint(condition=Q(siret="") | Q(siret__startswith=models.F("siren")), name="siret_matches_siren"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class ContractVersion(models.Model):
+    """A version of the contract of adhesion. The latest published one is in force."""
+
+    version = models.CharField("version", max_length=20, unique=True)
+    title = models.CharField("titre", max_length=200)
+    body = models.TextField("texte")
+    published_at = models.DateTimeField("publiée le", default=timezone.now)
+    published_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["-published_at", "-id"]
+        get_latest_by = ["published_at", "id"]
+        verbose_name = "version du contrat d'adhésion"
+
+    def __str__(self):
+        return f"{self.title} — version {self.version}"
+
+    @classmethod
+    def current(cls):
+        return cls.objects.filter(published_at__lte=timezone.now()).order_by("-published_at", "-id").first()
+
+
+class ContractAcceptance(models.Model):
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="contract_acceptances")
+    contract_version = models.ForeignKey(ContractVersion, on_delete=models.PROTECT, related_name="acceptances")
+    accepted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    accepted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-accepted_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["operator", "contract_version"], name="one_acceptance_per_version"),
+        ]
+
+    def __str__(self):
+        return f"{self.operator} a accepté la version {self.contract_version.version}"
+
+
+class Role(models.TextChoices):
+    LEGAL_REPRESENTATIVE = "representant_legal", "Représentant légal"
+    MANDATAIRE = "mandataire", "Mandataire"
+    TECHNICAL_ADMIN = "administrateur_technique", "Administrateur technique"
+
+
+def mandate_upload_to(instance, filename):
+    return f"mandats/{instance.operator_id}/{uuid.uuid4().hex}.pdf"
+
+
+class Membership(models.Model):
+    """A person's role in an operator. Ending it (``ended_at``) takes effect at once."""
+
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="memberships")
+    role = models.CharField("rôle", max_length=32, choices=Role.choices)
+    mandate_document = models.FileField("mandat", upload_to=mandate_upload_to, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    end_reason = models.CharField(max_length=255, blank=True)
+
+    AUDITED_FIELDS = ["operator", "user", "role", "mandate_document", "ended_at", "end_reason"]
+
+    class Meta:
+        ordering = ["role", "created_at"]
+        verbose_name = "rôle d'une personne"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["operator", "user", "role"], condition=Q(ended_at__isnull=True), name="one_active_role_per_person"
+            ),
+            models.CheckConstraint(
+                condition=~Q(role=Role.MANDATAIRE) | ~Q(mandate_document=""), name="mandataire_has_mandate"
+            ),
+        ]
+        indexes = [models.Index(fields=["user", "ended_at"])]
+
+    def __str__(self):
+        return f"{self.user.display_name} — {self.get_role_display()} de {self.operator}"
+
+    @property
+    def is_active(self):
+        return self.ended_at is None
+
+
+class InvitationStatus(models.TextChoices):
+    PENDING = "en_attente", "En attente"
+    ACCEPTED = "acceptee", "Acceptée"
+    REVOKED = "annulee", "Annulée"
+    EXPIRED = "expiree", "Expirée"
+
+
+class Invitation(models.Model):
+    """A one-time, expiring link sent by e-mail; accepting it binds the role to the iSC user who opens it."""
+
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="invitations")
+    email = models.EmailField("courriel")
+    role = models.CharField("rôle", max_length=32, choices=Role.choices)
+    mandate_document = models.FileField("mandat", upload_to=mandate_upload_to, blank=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    status = models.CharField(max_length=16, choices=InvitationStatus.choices, default=InvitationStatus.PENDING)
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    membership = models.OneToOneField(Membership, null=True, blank=True, on_delete=models.PROTECT, related_name="invitation")
+
+    AUDITED_FIELDS = ["operator", "email", "role", "status", "expires_at", "accepted_by", "accepted_at"]
+    TRANSITIONS = {
+        InvitationStatus.PENDING: {InvitationStatus.ACCEPTED, InvitationStatus.REVOKED, InvitationStatus.EXPIRED},
+    }
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(role=Role.MANDATAIRE) | ~Q(mandate_document=""), name="mandataire_invitation_has_mandate"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=InvitationStatus.ACCEPTED) | Q(accepted_by__isnull=False, membership__isnull=False),
+                name="accepted_invitation_is_bound",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Invitation de {self.email} ({self.get_role_display()}) chez {self.operator}"
+
+    def transition_to(self, new_status):
+        if new_status not in self.TRANSITIONS.get(self.status, set()):
+            raise Conflict(
+                f"Cette invitation est « {self.get_status_display().lower()} » : elle ne peut plus être "
+                f"{InvitationStatus(new_status).label.lower()}."
+            )
+        self.status = new_status
+
+    @property
+    def is_expired(self):
+        return self.status == InvitationStatus.EXPIRED or (
+            self.status == InvitationStatus.PENDING and self.expires_at <= timezone.now()
+        )
+
+
+class HealthStructure(models.Model):
+    """An operator's client (never published in the whitelist nor the weather)."""
+
+    name = models.CharField("raison sociale", max_length=200)
+    siren = models.CharField("SIREN", max_length=9, validators=[validate_siren])
+    finess_juridique = models.CharField("FINESS juridique", max_length=9, blank=True, validators=[validate_finess])
+    finess_geographique = models.CharField("FINESS géographique", max_length=9, blank=True, validators=[validate_finess])
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "structure de santé"
+        constraints = [models.UniqueConstraint(fields=["siren", "finess_geographique"], name="unique_structure_site")]
+
+    def __str__(self):
+        return self.name
+
+
+class DrimboxStatus(models.TextChoices):
+    DECLARED = "declaree", "Déclarée"
+    INTEGRATING = "en_integration", "En intégration"
+    ACTIVE = "active", "Active"
+    WITHDRAWN = "retiree", "Retirée"
+
+
+class Drimbox(models.Model):
+    """A DRIMbox of the trust space, identified forever by its ``identifiant`` N (DESIGN §4)."""
+
+    identifiant = models.PositiveIntegerField("identifiant", unique=True)
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="drimboxes")
+    health_structure = models.ForeignKey(HealthStructure, on_delete=models.PROTECT, related_name="drimboxes")
+    pacs = models.CharField("PACS", max_length=200)
+    status = models.CharField("statut", max_length=20, choices=DrimboxStatus.choices, default=DrimboxStatus.DECLARED)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    AUDITED_FIELDS = ["identifiant", "operator", "health_structure", "pacs", "status"]
+
+    class Meta:
+        ordering = ["identifiant"]
+        verbose_name = "DRIMbox"
+        constraints = [models.CheckConstraint(condition=Q(identifiant__gt=0), name="identifiant_positive")]
+
+    def __str__(self):
+        return f"DRIMbox {self.identifiant}"
+
+    def fqdn(self, prefix):
+        return f"{prefix}{self.identifiant}.{settings.FQDN_SITE_LABEL}.{settings.FQDN_ZONE}"
+
+    @property
+    def db_fqdn(self):
+        return self.fqdn("db")
+
+    @property
+    def vi_fqdn(self):
+        return self.fqdn("vi")

@@ -1,0 +1,71 @@
+"""French identifiers (DESIGN §4), checked with python-stdnum."""
+from django.core.exceptions import ValidationError
+from stdnum import luhn
+from stdnum.exceptions import ValidationError as StdnumError
+from stdnum.fr import siren, siret
+
+# idNat_Struct type prefixes (the OU of IGC-Santé certificates).
+ID_NAT_STRUCT_TYPES = {
+    "0": "Cabinet ADELI",
+    "1": "FINESS",
+    "2": "SIREN",
+    "3": "SIRET",
+    "4": "Cabinet RPPS (rang)",
+    "5": "FINESS juridique",
+    "6": "FINESS géographique",
+}
+
+
+def compact_digits(value):
+    return "".join(str(value).split())
+
+
+def validate_siren(value):
+    try:
+        siren.validate(value)
+    except StdnumError:
+        raise ValidationError("Le SIREN « %(value)s » n'est pas valide (9 chiffres, clé de Luhn).", params={"value": value})
+
+
+def validate_siret(value):
+    try:
+        siret.validate(value)
+    except StdnumError:
+        raise ValidationError(
+            "Le SIRET « %(value)s » n'est pas valide (14 chiffres, clé de Luhn).", params={"value": value}
+        )
+
+
+def is_valid_finess(value):
+    """FINESS: 9 characters, department prefix (2A/2B for Corsica), Luhn check digit."""
+    value = str(value).upper()
+    if len(value) != 9:
+        return False
+    digits = value.replace("2A", "20", 1) if value.startswith("2A") else value.replace("2B", "20", 1) if value.startswith("2B") else value
+    if not digits.isdigit():
+        return False
+    return luhn.is_valid(digits)
+
+
+def validate_finess(value):
+    if not is_valid_finess(value):
+        raise ValidationError("Le numéro FINESS « %(value)s » n'est pas valide.", params={"value": value})
+
+
+def validate_id_nat_struct(value):
+    """A one-digit type prefix followed by the identifier; no fixed length (DESIGN §4)."""
+    value = str(value)
+    if len(value) < 2 or not value[0].isdigit() or value[0] not in ID_NAT_STRUCT_TYPES:
+        raise ValidationError(
+            "L'idNat_Struct doit commencer par un chiffre de type (0 à 6) suivi de l'identifiant de la structure."
+        )
+    kind, ident = value[0], value[1:]
+    checks = {"2": siren.is_valid, "3": siret.is_valid, "1": is_valid_finess, "5": is_valid_finess, "6": is_valid_finess}
+    check = checks.get(kind)
+    if check and not check(ident):
+        raise ValidationError(
+            "L'idNat_Struct « %(value)s » annonce un %(kind)s, mais « %(ident)s » n'en est pas un valide.",
+            params={"value": value, "kind": ID_NAT_STRUCT_TYPES[kind], "ident": ident},
+        )
+    if kind in {"0", "4"} and not ident.isalnum():
+        raise ValidationError("L'idNat_Struct « %(value)s » contient des caractères invalides.", params={"value": value})

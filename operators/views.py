@@ -1,0 +1,264 @@
+"""The operator space « Mon Espace de Confiance DRIM-M » (French UI, django-dsfr)."""
+from django.contrib import messages
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from trustspace.access import AUTHENTICATED, OPERATOR_MEMBER, PUBLIC, access
+from trustspace.errors import DomainError
+from trustspace.forms_util import apply_domain_error
+from trustspace.models import AuditEntry
+
+from . import permissions, services
+from .context import SESSION_KEY, active_operator
+from .forms import (
+    ContractAcceptanceForm,
+    InvitationForm,
+    OperatorForm,
+    OperatorRegistrationForm,
+    RemovalForm,
+    SupportContactForm,
+)
+from .journey import journey
+from .models import Invitation, InvitationStatus, Membership, Operator
+
+
+def _memberships(user):
+    return Membership.objects.filter(user=user, ended_at__isnull=True).select_related("operator")
+
+
+@access(PUBLIC)
+def home(request):
+    if not request.user.is_authenticated:
+        return render(request, "operators/landing.html")
+    operator = active_operator(request)
+    if operator is None:
+        if request.user.is_ans_admin:
+            return redirect("ans_operators")
+        return render(request, "operators/no_operator.html")
+    steps, next_step = journey(operator)
+    roles = permissions.roles_of(request.user, operator)
+    return render(request, "operators/home.html", {
+        "operator": operator, "steps": steps, "next_step": next_step,
+        "roles": [label for value, label in Membership._meta.get_field("role").choices if value in roles],
+    })
+
+
+@access(AUTHENTICATED)
+@require_POST
+def switch_operator(request):
+    try:
+        operator = permissions.operators_of(request.user).get(pk=request.POST.get("operator"))
+    except (Operator.DoesNotExist, ValueError, TypeError):
+        raise Http404
+    request.session[SESSION_KEY] = operator.pk
+    messages.success(request, f"Vous agissez maintenant pour {operator.name}.")
+    return redirect("home")
+
+
+@access(AUTHENTICATED)
+def operator_register(request):
+    form = OperatorRegistrationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            operator = services.register_operator(acting_user=request.user, data=form.cleaned_data)
+        except DomainError as exc:
+            apply_domain_error(form, exc)
+        else:
+            request.session[SESSION_KEY] = operator.pk
+            messages.success(request, f"L'opérateur {operator.name} est enregistré ; vous en êtes le représentant légal.")
+            return redirect("home")
+    return render(request, "operators/form_page.html", {
+        "form": form, "title": "Enregistrer mon opérateur", "submit_label": "Enregistrer",
+        "intro": "Renseignez l'entité juridique que vous représentez. Vous en deviendrez le représentant légal.",
+    })
+
+
+@access(OPERATOR_MEMBER)
+def operator_detail(request):
+    operator = active_operator(request)
+    return render(request, "operators/operator_detail.html", {
+        "operator": operator,
+        "can_update": permissions.can(request.user, "operator.update", operator),
+        "can_update_support": permissions.can(request.user, "support_contact.update", operator),
+    })
+
+
+@access(OPERATOR_MEMBER)
+def operator_update(request):
+    operator = active_operator(request)
+    if not permissions.can(request.user, "operator.update", operator):
+        messages.error(request, permissions.DEFAULT_DENIED)
+        return redirect("operator_detail")
+    initial = {field: getattr(operator, field) for field in services.OPERATOR_EDITABLE_FIELDS}
+    form = OperatorForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_operator(operator, acting_user=request.user, data=form.cleaned_data)
+        except DomainError as exc:
+            apply_domain_error(form, exc)
+        else:
+            messages.success(request, "Les données de l'opérateur sont mises à jour.")
+            return redirect("operator_detail")
+    return render(request, "operators/form_page.html", {
+        "form": form, "title": "Modifier les données de l'opérateur", "submit_label": "Enregistrer",
+        "intro": "Le SIREN et l'idNat_Struct ne se modifient pas ici : ils figurent dans vos certificats.",
+        "back_url": "operator_detail",
+    })
+
+
+@access(OPERATOR_MEMBER)
+def support_contact_update(request):
+    operator = active_operator(request)
+    if not permissions.can(request.user, "support_contact.update", operator):
+        messages.error(request, permissions.DENIED_MESSAGES["support_contact.update"])
+        return redirect("operator_detail")
+    form = SupportContactForm(request.POST or None, initial={"support_contact": operator.support_contact})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_support_contact(operator, acting_user=request.user,
+                                            support_contact=form.cleaned_data["support_contact"])
+        except DomainError as exc:
+            apply_domain_error(form, exc)
+        else:
+            messages.success(request, "Le contact support est mis à jour.")
+            return redirect("operator_detail")
+    return render(request, "operators/form_page.html", {
+        "form": form, "title": "Contact support", "submit_label": "Enregistrer", "back_url": "operator_detail",
+    })
+
+
+@access(OPERATOR_MEMBER)
+def contract(request):
+    operator = active_operator(request)
+    current, acceptance = services.contract_status(operator)
+    can_accept = permissions.can(request.user, "contract.accept", operator)
+    form = ContractAcceptanceForm(request.POST or None)
+    if request.method == "POST":
+        if not can_accept:
+            messages.error(request, "Seuls le représentant légal ou un mandataire peuvent accepter le contrat.")
+            return redirect("contract")
+        if form.is_valid():
+            try:
+                services.accept_contract(operator, acting_user=request.user, contract_version=current)
+            except DomainError as exc:
+                apply_domain_error(form, exc)
+            else:
+                messages.success(request, f"Le contrat d'adhésion (version {current.version}) est accepté.")
+                return redirect("home")
+    history = operator.contract_acceptances.select_related("contract_version", "accepted_by")
+    return render(request, "operators/contract.html", {
+        "operator": operator, "current": current, "acceptance": acceptance, "form": form,
+        "can_accept": can_accept, "history": history,
+    })
+
+
+@access(OPERATOR_MEMBER)
+def people(request):
+    operator = active_operator(request)
+    memberships = operator.memberships.filter(ended_at__isnull=True).select_related("user").order_by("role", "created_at")
+    invitations = operator.invitations.filter(status=InvitationStatus.PENDING).select_related("invited_by")
+    past = operator.memberships.filter(ended_at__isnull=False).select_related("user", "ended_by").order_by("-ended_at")[:50]
+    user = request.user
+    return render(request, "operators/people.html", {
+        "operator": operator, "memberships": memberships, "invitations": invitations, "past": past,
+        "removable": {m.pk for m in memberships if permissions.can(user, f"people.remove.{m.role}", operator)},
+        "can_invite": permissions.can(user, "people.invite.administrateur_technique", operator),
+        "can_download_mandates": permissions.can(user, "mandate.download", operator),
+    })
+
+
+@access(OPERATOR_MEMBER)
+def person_invite(request):
+    operator = active_operator(request)
+    form = InvitationForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            invitation, _token = services.invite_person(
+                operator, acting_user=request.user, email=form.cleaned_data["email"], role=form.cleaned_data["role"],
+                mandate_document=form.cleaned_data.get("mandate_document"),
+            )
+        except DomainError as exc:
+            apply_domain_error(form, exc)
+        else:
+            messages.success(request, f"Une invitation a été envoyée à {invitation.email} ; le lien expire le "
+                                      f"{invitation.expires_at:%d/%m/%Y à %H:%M}.")
+            return redirect("home" if request.POST.get("next") == "home" else "people")
+    return render(request, "operators/form_page.html", {
+        "form": form, "title": "Désigner une personne", "submit_label": "Envoyer l'invitation", "multipart": True,
+        "intro": "La personne reçoit un lien à usage unique, valable quelques jours, qu'elle ouvre après s'être connectée avec iSC.",
+        "back_url": "people",
+    })
+
+
+@access(OPERATOR_MEMBER)
+@require_POST
+def person_remove(request, pk):
+    operator = active_operator(request)
+    membership = get_object_or_404(Membership, pk=pk, operator=operator)
+    form = RemovalForm(request.POST)
+    form.is_valid()
+    try:
+        services.remove_membership(membership, acting_user=request.user, reason=form.cleaned_data.get("reason", ""))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{membership.user.display_name} n'est plus {membership.get_role_display().lower()}.")
+    return redirect("people")
+
+
+@access(OPERATOR_MEMBER)
+@require_POST
+def invitation_revoke(request, pk):
+    operator = active_operator(request)
+    invitation = get_object_or_404(Invitation, pk=pk, operator=operator)
+    try:
+        services.revoke_invitation(invitation, acting_user=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"L'invitation de {invitation.email} est annulée.")
+    return redirect("people")
+
+
+@access(OPERATOR_MEMBER)
+def mandate_download(request, pk):
+    operator = active_operator(request)
+    membership = get_object_or_404(Membership, pk=pk, operator=operator)
+    return _mandate_response(request, membership)
+
+
+def _mandate_response(request, membership):
+    if not membership.mandate_document or not permissions.can(request.user, "mandate.download", membership.operator):
+        raise Http404
+    return FileResponse(membership.mandate_document.open("rb"), as_attachment=True,
+                        filename=f"mandat-{membership.pk}.pdf", content_type="application/pdf")
+
+
+@access(AUTHENTICATED)
+def invitation_accept(request, token):
+    try:
+        invitation = services.find_invitation(token)
+    except DomainError as exc:
+        return render(request, "operators/invitation_error.html", {"message": exc.message}, status=404)
+    if request.method == "POST":
+        try:
+            membership = services.accept_invitation(token, acting_user=request.user)
+        except DomainError as exc:
+            return render(request, "operators/invitation_error.html", {"message": exc.message}, status=exc.status_code)
+        request.session[SESSION_KEY] = membership.operator_id
+        messages.success(request, f"Vous êtes maintenant {membership.get_role_display().lower()} de {membership.operator.name}.")
+        return redirect("home")
+    error = None
+    try:
+        services.check_invitation_usable(invitation)
+    except DomainError as exc:
+        error = exc.message
+    return render(request, "operators/invitation_accept.html", {"invitation": invitation, "error": error})
+
+
+@access(OPERATOR_MEMBER)
+def operator_history(request):
+    operator = active_operator(request)
+    entries = AuditEntry.objects.filter(operator_id=operator.pk).select_related("actor").order_by("-seq")[:500]
+    return render(request, "operators/history.html", {"operator": operator, "entries": entries})

@@ -1,0 +1,90 @@
+"""ANS back office: operators, their people, contract status and history; contract versions."""
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Count, Exists, OuterRef, Q
+from django.shortcuts import get_object_or_404, redirect, render
+
+from trustspace.access import ANS_ADMIN, access
+from trustspace.errors import DomainError
+from trustspace.forms_util import apply_domain_error
+from trustspace.models import AuditEntry
+
+from . import services
+from .forms import ContractVersionForm, OperatorSearchForm
+from .models import ContractAcceptance, ContractVersion, Membership, Operator, Role
+from .views import _mandate_response
+
+PAGE_SIZE = 50
+
+
+@access(ANS_ADMIN)
+def operators_list(request):
+    form = OperatorSearchForm(request.GET or None)
+    current = ContractVersion.current()
+    accepted_current = ContractAcceptance.objects.filter(operator=OuterRef("pk"), contract_version=current)
+    operators = Operator.objects.annotate(
+        accepted_current=Exists(accepted_current),
+        legal_count=Count("memberships", filter=Q(memberships__role=Role.LEGAL_REPRESENTATIVE,
+                                                   memberships__ended_at__isnull=True), distinct=True),
+        technical_count=Count("memberships", filter=Q(memberships__role=Role.TECHNICAL_ADMIN,
+                                                       memberships__ended_at__isnull=True), distinct=True),
+        drimbox_count=Count("drimboxes", distinct=True),
+    ).order_by("name", "pk")
+    if form.is_valid():
+        q = form.cleaned_data["q"].strip()
+        if q:
+            operators = operators.filter(Q(name__icontains=q) | Q(siren__startswith=q.replace(" ", ""))
+                                         | Q(id_nat_struct__startswith=q.replace(" ", "")))
+        if form.cleaned_data["contract"] == "accepte":
+            operators = operators.filter(accepted_current=True)
+        elif form.cleaned_data["contract"] == "a_accepter":
+            operators = operators.filter(accepted_current=False)
+        if form.cleaned_data["technical_admin"] == "oui":
+            operators = operators.filter(technical_count__gt=0)
+        elif form.cleaned_data["technical_admin"] == "non":
+            operators = operators.filter(technical_count=0)
+    page = Paginator(operators, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "operators/ans/operators_list.html", {
+        "form": form, "page": page, "current_contract": current, "query": query.urlencode(),
+    })
+
+
+@access(ANS_ADMIN)
+def operator_detail(request, pk):
+    operator = get_object_or_404(Operator, pk=pk)
+    current, acceptance = services.contract_status(operator)
+    return render(request, "operators/ans/operator_detail.html", {
+        "operator": operator,
+        "current": current,
+        "acceptance": acceptance,
+        "acceptances": operator.contract_acceptances.select_related("contract_version", "accepted_by"),
+        "memberships": operator.memberships.select_related("user", "ended_by").order_by("ended_at", "role", "created_at"),
+        "invitations": operator.invitations.select_related("invited_by", "accepted_by")[:50],
+        "drimboxes": operator.drimboxes.select_related("health_structure"),
+        "entries": AuditEntry.objects.filter(operator_id=operator.pk).select_related("actor").order_by("-seq")[:200],
+        "roles": Role,
+    })
+
+
+@access(ANS_ADMIN)
+def mandate_download(request, pk):
+    return _mandate_response(request, get_object_or_404(Membership.objects.select_related("operator"), pk=pk))
+
+
+@access(ANS_ADMIN)
+def contract_versions(request):
+    form = ContractVersionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            version = services.publish_contract_version(acting_user=request.user, **form.cleaned_data)
+        except DomainError as exc:
+            apply_domain_error(form, exc)
+        else:
+            messages.success(request, f"La version {version.version} du contrat est publiée : chaque opérateur doit l'accepter.")
+            return redirect("ans_contracts")
+    versions = ContractVersion.objects.annotate(acceptance_count=Count("acceptances")).select_related("published_by")
+    return render(request, "operators/ans/contracts.html", {
+        "form": form, "versions": versions, "operator_count": Operator.objects.count(),
+    })

@@ -1,0 +1,98 @@
+"""Shared fixtures: an operator A with a person in every role, another operator B, an ANS administrator."""
+import os
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from operators import services
+from operators.management.commands.demo_trustspace import demo_pdf, with_luhn
+from operators.models import Role
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def require_or_skip(condition, reason):
+    """Skip a test whose service is missing, except in CI where a missing service must fail."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"required in CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(settings, tmp_path):
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    from trustspace.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+
+
+def make_siren(seed):
+    return with_luhn(f"{seed:08d}")
+
+
+def pdf_upload(name="mandat.pdf", content=None):
+    return SimpleUploadedFile(name, content if content is not None else demo_pdf("Mandat"), "application/pdf")
+
+
+class World:
+    """Operator A (every role), operator B (its legal representative), an ANS administrator."""
+
+
+@pytest.fixture
+def make_user(django_user_model):
+    counter = {"n": 0}
+
+    def make(username=None, **extra):
+        counter["n"] += 1
+        username = username or f"user{counter['n']}"
+        extra.setdefault("email", f"{username}@example.fr")
+        extra.setdefault("oidc_sub", f"sub-{username}")
+        return django_user_model.objects.create(username=username, first_name=username.title(), last_name="Test", **extra)
+
+    return make
+
+
+def register(user, seed, name):
+    siren = make_siren(seed)
+    siret = with_luhn(siren + "0001")
+    return services.register_operator(acting_user=user, data={
+        "name": name, "siren": siren, "siret": siret, "id_nat_struct": "3" + siret,
+        "address_line": "1 rue de la Paix", "postal_code": "75002", "city": "Paris",
+        "contact_email": "contact@example.fr",
+    })
+
+
+def add_role(operator, inviter, user, role):
+    mandate = pdf_upload() if role == Role.MANDATAIRE else None
+    _invitation, token = services.invite_person(operator, acting_user=inviter, email=user.email, role=role,
+                                                mandate_document=mandate)
+    return services.accept_invitation(token, acting_user=user)
+
+
+@pytest.fixture
+def world(db, make_user):
+    w = World()
+    w.ans = make_user("ans", is_ans_admin=True)
+    w.contract = services.publish_contract_version(acting_user=w.ans, version="2026-01", title="Contrat",
+                                                   body="Texte du contrat.")
+    w.legal = make_user("legal")
+    w.operator = register(w.legal, 12345678, "Opérateur A")
+    services.accept_contract(w.operator, acting_user=w.legal, contract_version=w.contract)
+    w.mandataire = make_user("mandataire")
+    w.technical = make_user("technical")
+    w.mandataire_membership = add_role(w.operator, w.legal, w.mandataire, Role.MANDATAIRE)
+    w.technical_membership = add_role(w.operator, w.legal, w.technical, Role.TECHNICAL_ADMIN)
+    w.legal_membership = w.operator.memberships.get(user=w.legal)
+    w.other = make_user("other")
+    w.other_operator = register(w.other, 87654321, "Opérateur B")
+    services.accept_contract(w.other_operator, acting_user=w.other, contract_version=w.contract)
+    w.pending_invitation, w.pending_token = services.invite_person(
+        w.operator, acting_user=w.legal, email="pending@example.fr", role=Role.TECHNICAL_ADMIN)
+    return w

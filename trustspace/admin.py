@@ -1,0 +1,53 @@
+"""The Django admin, for superusers only and read-only: every write goes through the services."""
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
+
+from .models import ApiToken, AuditEntry, User
+
+
+class PortalAdminSite(admin.AdminSite):
+    site_header = "Espace de Confiance DRIM-M — super-administration (lecture seule)"
+
+    def has_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    def login(self, request, extra_context=None):
+        # No password form here: people log in with iSC.
+        if request.user.is_authenticated:
+            raise PermissionDenied("Réservé aux super-administrateurs.")
+        return redirect(f"/connexion/?next={request.get_full_path()}")
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class UserAdmin(ReadOnlyAdmin):
+    list_display = ["username", "email", "first_name", "last_name", "oidc_sub", "is_ans_admin", "is_superuser"]
+    search_fields = ["username", "email", "oidc_sub", "last_name"]
+    exclude = ["password"]
+
+
+class AuditEntryAdmin(ReadOnlyAdmin):
+    list_display = ["seq", "created_at", "actor_label", "action", "object_type", "object_id"]
+    list_filter = ["action", "object_type"]
+    search_fields = ["object_id", "actor_label", "request_id"]
+
+
+class ApiTokenAdmin(ReadOnlyAdmin):
+    list_display = ["name", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
+    exclude = ["key_hash"]
+
+
+site = PortalAdminSite(name="admin")
+site.register(User, UserAdmin)
+site.register(AuditEntry, AuditEntryAdmin)
+site.register(ApiToken, ApiTokenAdmin)

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class TrustspaceConfig(AppConfig):
+    name = "trustspace"
+    verbose_name = "Espace de Confiance DRIM-M"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from .api import schema  # noqa: F401  (registers the OpenAPI authentication extensions)

@@ -1,0 +1,15 @@
+"""Celery application.
+
+With ``REDIS_URL`` set, Redis is the broker (production, CI). Without it the
+embedded mode uses kombu's filesystem transport under ``var/celery``, so that the
+demo's worker (with its embedded beat) runs periodic jobs with no extra service.
+"""
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trustspace.settings")
+
+app = Celery("trustspace")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

@@ -1,0 +1,31 @@
+from django.conf import settings
+
+
+class _SiteConfig(dict):
+    __getattr__ = dict.get
+
+
+SITE_CONFIG = _SiteConfig(
+    site_title="Espace de Confiance DRIM-M",
+    site_tagline="Agence du Numérique en Santé — portail des opérateurs de DRIMbox",
+    header_brand_html="République<br>Française",
+    footer_brand_html="République<br>Française",
+    footer_description="Portail d'administration de l'Espace de Confiance DRIM-M, opéré par l'Agence du Numérique en Santé.",
+    accessibility_status="PART",
+)
+
+
+def portal(request):
+    """Site identity for the DSFR templates (no database query) and the operator switcher."""
+    context = {"SITE_CONFIG": SITE_CONFIG, "DEV_PASSWORD_LOGIN": settings.DEV_PASSWORD_LOGIN}
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        from operators.context import active_operator
+
+        from django.utils.functional import SimpleLazyObject
+
+        from operators.permissions import operators_of
+
+        context["active_operator"] = active_operator(request)
+        context["user_operators"] = SimpleLazyObject(lambda: list(operators_of(user).order_by("name")))
+    return context
