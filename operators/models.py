@@ -50,7 +50,10 @@ class Operator(models.Model):
         ordering = ["name"]
         verbose_name = "opérateur"
         constraints = [
-            models.CheckConstraint(condition=Q(siret="") | Q(siret__startswith=models.F("siren")), name="siret_matches_siren"),
+            models.CheckConstraint(
+                condition=Q(siret="") | Q(siret__startswith=models.F("siren")), name="siret_matches_siren",
+                violation_error_message="Le SIRET du siège doit commencer par le SIREN de l'opérateur.",
+            ),
         ]
 
     def __str__(self):

@@ -171,6 +171,9 @@ def people(request):
 @access(OPERATOR_MEMBER)
 def person_invite(request):
     operator = active_operator(request)
+    if not permissions.can(request.user, "people.invite.administrateur_technique", operator):
+        messages.error(request, "Seuls le représentant légal ou un mandataire peuvent désigner des personnes.")
+        return redirect("people")
     form = InvitationForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:

@@ -1,7 +1,7 @@
 """The Django admin, for superusers only and read-only: every write goes through the services."""
 from django.contrib import admin
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import redirect
 
 from .models import ApiToken, AuditEntry, User
 
@@ -12,11 +12,23 @@ class PortalAdminSite(admin.AdminSite):
     def has_permission(self, request):
         return request.user.is_active and request.user.is_superuser
 
+    def admin_view(self, view, cacheable=False):
+        inner = super().admin_view(view, cacheable)
+
+        def guarded(request, *args, **kwargs):
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path(), "login")
+            if not self.has_permission(request):
+                raise PermissionDenied("Réservé aux super-administrateurs.")
+            return inner(request, *args, **kwargs)
+
+        return guarded
+
     def login(self, request, extra_context=None):
         # No password form here: people log in with iSC.
         if request.user.is_authenticated:
             raise PermissionDenied("Réservé aux super-administrateurs.")
-        return redirect(f"/connexion/?next={request.get_full_path()}")
+        return redirect_to_login(request.get_full_path(), "login")
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

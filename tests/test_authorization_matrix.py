@@ -1,0 +1,208 @@
+"""Every URL pattern and API endpoint × every kind of caller → allowed or denied, as declared here.
+
+A URL added without an entry in MATRIX makes ``test_every_url_pattern_is_declared`` fail.
+Callers: anonymous, a user of another operator (legal representative of B), the technical
+administrator of A, the legal representative of A, an ANS administrator.
+Objects in URLs always belong to operator A.
+"""
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from operators import services
+from trustspace.services import create_api_token
+from operators.models import InvitationStatus, Membership
+from trustspace.models import ApiToken
+
+ROLES = ["anonymous", "other", "technical", "legal", "ans"]
+LOGIN = ("redirect", "/connexion/")
+HOME = ("redirect", "/")
+
+
+def _kwargs_pk(attr):
+    return lambda w: {"pk": getattr(w, attr).pk}
+
+
+def _token_of_legal(w):
+    token, _raw = create_api_token(acting_user=w.legal, name="ci")
+    w.legal_token = token
+    return {"pk": token.pk}
+
+
+def _new_contract(w):
+    w.new_contract = services.publish_contract_version(acting_user=w.ans, version="2026-02", title="V2", body="Nouveau.")
+    return {}
+
+
+def _ta_active(w):
+    return Membership.objects.get(pk=w.technical_membership.pk).ended_at is None
+
+
+def _invitation_status(w):
+    w.pending_invitation.refresh_from_db()
+    return w.pending_invitation.status
+
+
+# name -> (method, kwargs builder or None, data builder or None, {role: expectation}, [post-condition per role])
+# expectation: int status, ("redirect", prefix), or "own" (200 and nothing of operator A in the page).
+MATRIX = {
+    "home": ("get", None, None, {"anonymous": 200, "other": "own", "technical": 200, "legal": 200,
+                                 "ans": ("redirect", "/ans/operateurs/")}),
+    "switch_operator": ("post", None, lambda w: {"operator": w.operator.pk},
+                        {"anonymous": LOGIN, "other": 404, "technical": HOME, "legal": HOME, "ans": 404}),
+    "operator_register": ("get", None, None, {"anonymous": LOGIN, "other": 200, "technical": 200, "legal": 200, "ans": 200}),
+    "operator_detail": ("get", None, None, {"anonymous": LOGIN, "other": "own", "technical": 200, "legal": 200, "ans": HOME}),
+    "operator_update": ("get", None, None, {"anonymous": LOGIN, "other": "own", "technical": ("redirect", "/espace/operateur/"),
+                                            "legal": 200, "ans": HOME}),
+    "support_contact_update": ("get", None, None, {"anonymous": LOGIN, "other": ("redirect", "/espace/operateur/"),
+                                                   "technical": 200, "legal": ("redirect", "/espace/operateur/"), "ans": HOME}),
+    "contract": ("get", None, None, {"anonymous": LOGIN, "other": "own", "technical": 200, "legal": 200, "ans": HOME}),
+    "people": ("get", None, None, {"anonymous": LOGIN, "other": "own", "technical": 200, "legal": 200, "ans": HOME}),
+    "person_invite": ("get", None, None, {"anonymous": LOGIN, "other": "own", "technical": ("redirect", "/espace/personnes/"),
+                                          "legal": 200, "ans": HOME}),
+    "person_remove": ("post", _kwargs_pk("technical_membership"), None,
+                      {"anonymous": LOGIN, "other": 404, "technical": ("redirect", "/espace/personnes/"),
+                       "legal": ("redirect", "/espace/personnes/"), "ans": HOME},
+                      {"anonymous": lambda w: _ta_active(w), "other": _ta_active, "technical": _ta_active,
+                       "legal": lambda w: not _ta_active(w), "ans": _ta_active}),
+    "mandate_download": ("get", _kwargs_pk("mandataire_membership"), None,
+                         {"anonymous": LOGIN, "other": 404, "technical": 404, "legal": 200, "ans": HOME}),
+    "invitation_revoke": ("post", _kwargs_pk("pending_invitation"), None,
+                          {"anonymous": LOGIN, "other": 404, "technical": ("redirect", "/espace/personnes/"),
+                           "legal": ("redirect", "/espace/personnes/"), "ans": HOME},
+                          {"technical": lambda w: _invitation_status(w) == InvitationStatus.PENDING,
+                           "legal": lambda w: _invitation_status(w) == InvitationStatus.REVOKED}),
+    "operator_history": ("get", None, None, {"anonymous": LOGIN, "other": "own", "technical": 200, "legal": 200, "ans": HOME}),
+    "invitation_accept": ("get", lambda w: {"token": w.pending_token}, None,
+                          {"anonymous": LOGIN, "other": 200, "technical": 200, "legal": 200, "ans": 200}),
+    "ans_operators": ("get", None, None, {"anonymous": LOGIN, "other": 403, "technical": 403, "legal": 403, "ans": 200}),
+    "ans_operator": ("get", _kwargs_pk("operator"), None, {"anonymous": LOGIN, "other": 403, "technical": 403, "legal": 403, "ans": 200}),
+    "ans_mandate_download": ("get", _kwargs_pk("mandataire_membership"), None,
+                             {"anonymous": LOGIN, "other": 403, "technical": 403, "legal": 403, "ans": 200}),
+    "ans_contracts": ("get", None, None, {"anonymous": LOGIN, "other": 403, "technical": 403, "legal": 403, "ans": 200}),
+    "login": ("get", None, None, {"anonymous": 200, "other": HOME, "technical": HOME, "legal": HOME, "ans": HOME}),
+    "logout": ("post", None, None, {role: HOME for role in ROLES}),
+    "oidc_authentication_init": ("get", None, None, {role: ("redirect", "https://") for role in ROLES}),
+    "oidc_authentication_callback": ("get", None, None, {role: ("redirect", "/connexion/?echec=1") for role in ROLES}),
+    "api_tokens": ("get", None, None, {"anonymous": LOGIN, "other": 200, "technical": 200, "legal": 200, "ans": 200}),
+    "api_token_revoke": ("post", _token_of_legal, None,
+                         {"anonymous": LOGIN, "other": 404, "technical": 404, "legal": ("redirect", "/compte/jetons/"), "ans": 404},
+                         {"other": lambda w: ApiToken.objects.get(pk=w.legal_token.pk).revoked_at is None,
+                          "legal": lambda w: ApiToken.objects.get(pk=w.legal_token.pk).revoked_at is not None}),
+    # API
+    "api_me": ("get", None, None, {"anonymous": 401, "other": 200, "technical": 200, "legal": 200, "ans": 200}),
+    "api_operators": ("get", None, None, {"anonymous": 401, "other": "own", "technical": 200, "legal": 200, "ans": 200}),
+    "api_operator": ("get", _kwargs_pk("operator"), None, {"anonymous": 401, "other": 404, "technical": 200, "legal": 200, "ans": 200}),
+    "api_operator PATCH": ("patch", _kwargs_pk("operator"), lambda w: {"city": "Lille"},
+                           {"anonymous": 401, "other": 404, "technical": 403, "legal": 200, "ans": 403}),
+    "api_support_contact": ("put", _kwargs_pk("operator"), lambda w: {"support_contact": "support@a.fr"},
+                            {"anonymous": 401, "other": 404, "technical": 200, "legal": 403, "ans": 403}),
+    "api_people": ("get", _kwargs_pk("operator"), None, {"anonymous": 401, "other": 404, "technical": 200, "legal": 200, "ans": 200}),
+    "api_person": ("delete", lambda w: {"pk": w.operator.pk, "membership_pk": w.technical_membership.pk}, None,
+                   {"anonymous": 401, "other": 404, "technical": 403, "legal": 204, "ans": 403},
+                   {"technical": _ta_active, "legal": lambda w: not _ta_active(w), "ans": _ta_active}),
+    "api_invitations": ("get", _kwargs_pk("operator"), None,
+                        {"anonymous": 401, "other": 404, "technical": 200, "legal": 200, "ans": 200}),
+    "api_invitations POST": ("post", _kwargs_pk("operator"), lambda w: {"email": "new@a.fr", "role": "administrateur_technique"},
+                             {"anonymous": 401, "other": 404, "technical": 403, "legal": 201, "ans": 403}),
+    "api_invitation": ("delete", lambda w: {"pk": w.operator.pk, "invitation_pk": w.pending_invitation.pk}, None,
+                       {"anonymous": 401, "other": 404, "technical": 403, "legal": 204, "ans": 403}),
+    "api_contract": ("get", _kwargs_pk("operator"), None, {"anonymous": 401, "other": 404, "technical": 200, "legal": 200, "ans": 200}),
+    "api_contract_accept": ("post", lambda w: {"pk": w.operator.pk, **_new_contract(w)}, lambda w: {"version": "2026-02"},
+                            {"anonymous": 401, "other": 404, "technical": 403, "legal": 201, "ans": 403}),
+    "api_history": ("get", _kwargs_pk("operator"), None, {"anonymous": 401, "other": 404, "technical": 200, "legal": 200, "ans": 200}),
+    "api_invitation_accept": ("post", None, lambda w: {"token": w.pending_token},
+                              {"anonymous": 401, "other": 201, "technical": 409, "legal": 201, "ans": 201}),
+    "api_schema": ("get", None, None, {role: 200 for role in ROLES}),
+    "api_docs": ("get", None, None, {role: 200 for role in ROLES}),
+    "api_redoc": ("get", None, None, {role: 200 for role in ROLES}),
+    "api_health": ("get", None, None, {role: 200 for role in ROLES}),
+}
+# The Django admin (every pattern of the "admin" namespace) is for superusers only.
+ADMIN_EXPECTATIONS = {"anonymous": ("redirect", "/connexion/"), "other": 403, "technical": 403, "legal": 403, "ans": 403}
+
+
+def _all_patterns(resolver, namespace=""):
+    for pattern in resolver.url_patterns:
+        if isinstance(pattern, URLResolver):
+            yield from _all_patterns(pattern, f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace)
+        elif isinstance(pattern, URLPattern):
+            yield namespace, pattern
+
+
+def _access_rule(callback):
+    for holder in (callback, getattr(callback, "cls", None), getattr(callback, "view_class", None)):
+        if holder is not None and getattr(holder, "access_rule", None):
+            return holder.access_rule
+    return None
+
+
+def test_every_url_pattern_is_declared():
+    declared = {key.split(" ")[0] for key in MATRIX}
+    undeclared = []
+    for namespace, pattern in _all_patterns(get_resolver()):
+        if namespace.startswith("admin:"):
+            continue
+        if pattern.name is None or pattern.name not in declared:
+            undeclared.append(f"{namespace}{pattern.name or pattern.pattern}")
+        elif _access_rule(pattern.callback) is None:
+            undeclared.append(f"{pattern.name} (view without access_rule)")
+    assert undeclared == [], f"URL patterns without a declared access rule: {undeclared}"
+
+
+def _client_for(role, world, client):
+    user = {"other": world.other, "technical": world.technical, "legal": world.legal, "ans": world.ans}.get(role)
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+def _check(response, expectation, world, key):
+    if expectation == "own":
+        assert response.status_code == 200, key
+        body = response.content.decode()
+        assert world.operator.name not in body and world.operator.siren not in body, f"{key}: leaks operator A"
+        return
+    if isinstance(expectation, tuple):
+        assert response.status_code == 302, f"{key}: {response.status_code}"
+        assert response["Location"].startswith(expectation[1]), f"{key}: {response['Location']}"
+        if expectation[1] == "/":
+            assert not response["Location"].startswith("/connexion/"), key
+        return
+    assert response.status_code == expectation, f"{key}: {response.status_code} {response.content[:300]!r}"
+
+
+CASES = [(key, role) for key in MATRIX for role in ROLES]
+
+
+@pytest.mark.parametrize(("key", "role"), CASES, ids=[f"{k}-{r}" for k, r in CASES])
+def test_access(key, role, world, client):
+    method, kwargs_builder, data_builder, expectations, *post = MATRIX[key]
+    name = key.split(" ")[0]
+    url = reverse(name, kwargs=kwargs_builder(world) if kwargs_builder else None)
+    data = data_builder(world) if data_builder else None
+    client = _client_for(role, world, client)
+    if method in {"get", "post"} and not name.startswith("api_"):
+        response = getattr(client, method)(url, data or {})
+    else:
+        response = getattr(client, method)(url, data, content_type="application/json")
+    _check(response, expectations[role], world, f"{key}/{role}")
+    if post and role in post[0]:
+        assert post[0][role](world), f"{key}/{role}: post-condition failed"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_admin_is_for_superusers_only(role, world, client, make_user):
+    client = _client_for(role, world, client)
+    _check(client.get("/admin/"), ADMIN_EXPECTATIONS[role], world, f"admin/{role}")
+    _check(client.get("/admin/operators/operator/"), ADMIN_EXPECTATIONS[role], world, f"admin-changelist/{role}")
+
+
+def test_admin_superuser_reads_but_cannot_write(world, client, make_user):
+    root = make_user("root", is_superuser=True, is_staff=True)
+    client.force_login(root)
+    assert client.get("/admin/").status_code == 200
+    assert client.get("/admin/operators/operator/").status_code == 200
+    assert client.get(f"/admin/operators/operator/{world.operator.pk}/change/").status_code == 200
+    response = client.post(f"/admin/operators/operator/{world.operator.pk}/change/", {"name": "Piraté"})
+    assert response.status_code == 403
+    assert client.get("/admin/operators/operator/add/").status_code == 403
