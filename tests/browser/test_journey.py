@@ -6,10 +6,10 @@ next step of the journey. Run with ``pytest -m browser``; needs Debian's /usr/bi
 """
 import re
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from django.core import mail
+from playwright.sync_api import expect, sync_playwright
 
 from operators import services
 from operators.models import ContractAcceptance, Invitation, InvitationStatus, Membership, Role
@@ -63,8 +63,6 @@ def legal_operator(make_user, issuer):
 def page(monkeypatch):
     """A fresh page of headless Debian Chromium (Playwright's sync API)."""
     require_or_skip(CHROMIUM.exists(), "Debian chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
     # The sync API runs an event loop in this thread: let the test keep using the ORM.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
@@ -91,9 +89,8 @@ def login(page, portal, issuer, sub):
 def logout(page, portal):
     page.get_by_role("button", name="Se déconnecter").click()
     page.wait_for_url(portal + "/")
-    from playwright.sync_api import expect
-
-    expect(page.get_by_role("link", name="Se connecter", exact=True)).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text("Vous êtes déconnecté.")
+    expect(page.get_by_role("banner").get_by_role("link", name="Se connecter", exact=True)).to_be_visible()
 
 
 def step_badge(page, title):
@@ -101,8 +98,6 @@ def step_badge(page, title):
 
 
 def test_legal_representative_journey_through_oidc(page, portal, issuer, legal_operator):
-    from playwright.sync_api import expect
-
     operator, contract, legal = legal_operator
     next_step = page.locator("[data-testid=next-step]")
 
@@ -162,6 +157,9 @@ def test_legal_representative_journey_through_oidc(page, portal, issuer, legal_o
     expect(step_badge(page, "Représentant légal")).to_have_text("Fait")
     expect(step_badge(page, "Administrateurs techniques")).to_have_text("Fait")
     expect(step_badge(page, "Déclarations de DRIMbox")).to_have_text("À faire")
+    # The DSFR stylesheet is served by the live server and applied (Marianne font, DSFR blue buttons).
+    assert "Marianne" in page.evaluate("getComputedStyle(document.body).fontFamily")
+    expect(page.get_by_role("button", name="Se déconnecter")).to_have_css("color", "rgb(0, 0, 145)")
     page.screenshot(path=str(SCREENSHOT), full_page=True)
 
     # The database agrees with the page.
@@ -176,8 +174,6 @@ def test_legal_representative_journey_through_oidc(page, portal, issuer, legal_o
 
 
 def test_invite_form_errors_are_summarised_and_focused(page, portal, issuer, legal_operator):
-    from playwright.sync_api import expect
-
     operator, contract, legal = legal_operator
     services.accept_contract(operator, acting_user=legal, contract_version=contract)
 

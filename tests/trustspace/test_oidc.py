@@ -39,6 +39,7 @@ User = get_user_model()
 CALLBACK = "http://testserver/oidc/callback/"
 FAILURE_URL = "/connexion/?echec=1"
 OIDC_LOGGER = "trustspace.oidc"
+OIDC_LOGGERS = {OIDC_LOGGER, "mozilla_django_oidc.auth"}
 DROP = object()  # claim value meaning "remove this claim"
 
 
@@ -78,7 +79,8 @@ def resign(token, private_key, *, kid=None, **changes):
     """Re-sign (RS256) the claims of ``token`` with ``private_key``, optionally changing claims."""
     header = jwt.get_unverified_header(token)
     claims = _apply(unverified_claims(token), changes)
-    return jwt.encode(claims, private_key, algorithm="RS256", headers={"kid": kid or header["kid"]})
+    headers = {"kid": kid} if kid else ({"kid": header["kid"]} if "kid" in header else None)
+    return jwt.encode(claims, private_key, algorithm="RS256", headers=headers)
 
 
 def public_jwks(private_key, kid):
@@ -195,6 +197,10 @@ def trusted_key():
 @pytest.fixture
 def portal(settings, issuer):
     configure_portal(settings, issuer)
+    # oidc-provider-mock signs its ID tokens without a "kid" header (its JWKS key has one);
+    # mozilla-django-oidc would then fail with KeyError('kid') when OIDC_VERIFY_KID is on.
+    # iSC (Keycloak) always sends a kid; here the JWKS holds one key, so matching by alg is enough.
+    settings.OIDC_VERIFY_KID = False
     cache.clear()  # the bearer authentication caches userinfo answers
     return issuer
 
@@ -248,7 +254,7 @@ def assert_refused(response, client, sub=None):
 
 
 def refusal_reasons(caplog):
-    return [r.getMessage() for r in caplog.records if r.name == OIDC_LOGGER]
+    return [r.getMessage() for r in caplog.records if r.name in OIDC_LOGGERS]
 
 
 # --------------------------------------------------------------------------- 1. full flow
@@ -483,7 +489,8 @@ def test_id_token_with_modified_payload_is_refused(client, proxy, caplog, sub):
 
 def test_id_token_signed_by_another_key_with_the_same_kid_is_refused(client, proxy, foreign_key, caplog, sub):
     set_user(proxy.issuer, sub, {"email": "jules@example.fr"})
-    proxy.rewrite_id_token(lambda token: resign(token, foreign_key, groups=["ans-drimm-admin"]))
+    provider_kid = requests.get(f"{proxy.issuer}/jwks", timeout=5).json()["keys"][0]["kid"]
+    proxy.rewrite_id_token(lambda token: resign(token, foreign_key, kid=provider_kid, groups=["ans-drimm-admin"]))
     caplog.set_level(logging.WARNING, logger=OIDC_LOGGER)
 
     response = login(client, sub)
@@ -496,7 +503,7 @@ def test_unsigned_id_token_is_refused(client, proxy, caplog, sub):
     set_user(proxy.issuer, sub, {"email": "karl@example.fr"})
 
     def alg_none(token):
-        header = {"alg": "none", "typ": "JWT", "kid": jwt.get_unverified_header(token)["kid"]}
+        header = {"alg": "none", "typ": "JWT"}
         return ".".join([b64url_encode(json.dumps(header).encode()), token.split(".")[1], ""])
 
     proxy.rewrite_id_token(alg_none)
@@ -515,7 +522,7 @@ def test_id_token_for_another_sub_than_the_access_token_is_refused(client, proxy
     proxy.jwks = public_jwks(trusted_key, "trusted")
     settings.OIDC_OP_JWKS_ENDPOINT = proxy.jwks_url
     proxy.rewrite_id_token(lambda token: resign(token, trusted_key, kid="trusted", sub=other))
-    caplog.set_level(logging.WARNING, logger=OIDC_LOGGER)
+    caplog.set_level(logging.WARNING, logger="mozilla_django_oidc.auth")
 
     response = login(client, sub)
 
@@ -671,6 +678,10 @@ def test_api_refuses_bearer_token_revoked_at_provider_when_not_cached(portal, se
     assert "error" in response.json()
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: OidcBearerAuthentication falls back to mozilla-django-oidc's OIDCAuthentication, which returns the "
+    "user matched by sub without checking is_active (and DRF's IsAuthenticated does not either): a "
+    "deactivated account keeps API access with a valid iSC access token."))
 def test_api_bearer_token_of_deactivated_user_is_refused(portal, settings, sub):
     settings.OIDC_STORE_ACCESS_TOKEN = True
     set_user(portal, sub, {"email": "ugo@example.fr"})
@@ -678,13 +689,40 @@ def test_api_bearer_token_of_deactivated_user_is_refused(portal, settings, sub):
     login(browser, sub)
     token = browser.session["oidc_access_token"]
     api = Client()
-    assert api.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200  # now cached
+    assert api.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200  # control
 
     User.objects.filter(oidc_sub=sub).update(is_active=False)
+    cache.clear()
 
     response = api.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {token}")
     assert response.status_code in (401, 403)
     assert "error" in response.json()
+
+
+def test_deactivated_user_cannot_log_in_again(portal, sub):
+    set_user(portal, sub, {"email": "vera@example.fr"})
+    login(Client(), sub)
+    User.objects.filter(oidc_sub=sub).update(is_active=False)
+    browser = Client()
+    response = login(browser, sub)
+    assert response["Location"] == FAILURE_URL
+    assert session_user_pk(browser) is None
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: IscAuthenticationBackend inherits mozilla-django-oidc's get_user(), which (unlike Django's "
+    "ModelBackend.get_user) does not check is_active: an open session of a deactivated user stays "
+    "authenticated on the portal's views until it expires (SESSION_COOKIE_AGE, 8 h)."))
+def test_deactivated_user_open_session_is_no_longer_authenticated(client, portal, sub):
+    set_user(portal, sub, {"email": "willy@example.fr"})
+    login(client, sub)
+    assert client.get("/compte/jetons/").status_code == 200  # control: an authenticated page
+
+    User.objects.filter(oidc_sub=sub).update(is_active=False)
+
+    response = client.get("/compte/jetons/")
+    assert response.status_code == 302
+    assert response["Location"].startswith(resolve_url("login"))
 
 
 def test_api_without_credentials_is_401(client, portal):
@@ -697,7 +735,8 @@ def test_api_without_credentials_is_401(client, portal):
 
 
 @pytest.fixture
-def password_user(make_user):
+def password_user(make_user, settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only
     user = make_user("devuser", oidc_sub=None)
     user.set_password("correct horse battery staple")
     user.save()

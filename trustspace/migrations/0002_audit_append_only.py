@@ -30,7 +30,7 @@ SQLITE_DOWN = "DROP TRIGGER IF EXISTS trustspace_audit_no_update;"
 def create_triggers(apps, schema_editor):
     vendor = schema_editor.connection.vendor
     if vendor == "postgresql":
-        schema_editor.execute(PG_UP)
+        schema_editor.execute(PG_UP, params=None)
     elif vendor == "sqlite":
         schema_editor.execute(SQLITE_UP)
 
@@ -38,7 +38,7 @@ def create_triggers(apps, schema_editor):
 def drop_triggers(apps, schema_editor):
     vendor = schema_editor.connection.vendor
     if vendor == "postgresql":
-        schema_editor.execute(PG_DOWN)
+        schema_editor.execute(PG_DOWN, params=None)
     elif vendor == "sqlite":
         schema_editor.execute(SQLITE_DOWN)
 
