@@ -17,7 +17,13 @@ Database: a throwaway SQLite file in a temporary directory (default), or, when
 
 Other environment knobs: ``BENCH_REQUESTS`` (timed requests, default 30),
 ``BENCH_WARMUP`` (default 3), ``BENCH_TARGET_P95_MS`` (default 150),
-``BENCH_STRICT=1`` (exit 1 when a target is missed).
+``BENCH_STRICT=1`` (exit 1 when a target is missed), ``BENCH_SMALL`` / ``BENCH_LARGE``
+("operators/people", e.g. ``10000/50000``), ``BENCH_SHOW_SQL=1`` (print the SQL of each
+counted request; ``BENCH_SQL_WIDTH`` characters per query, default 300).
+
+Timed requests run with ``DEBUG`` off (no per-query logging); the query count comes from one
+separate request under ``CaptureQueriesContext``, after the warm-ups (steady state: the
+first visit also writes the active operator into the session).
 
 Run with ``bench/run operator_pages`` from the repository root.
 """

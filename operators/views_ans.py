@@ -1,7 +1,8 @@
 """ANS back office: operators, their people, contract status and history; contract versions."""
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404, redirect, render
 
 from trustspace.access import ANS_ADMIN, access
@@ -11,10 +12,16 @@ from trustspace.models import AuditEntry
 
 from . import services
 from .forms import ContractVersionForm, OperatorSearchForm
-from .models import ContractAcceptance, ContractVersion, Membership, Operator, Role
+from .models import ContractAcceptance, ContractVersion, Drimbox, Membership, Operator, Role
 from .views import _mandate_response
 
 PAGE_SIZE = 50
+
+
+def _count_of(queryset):
+    """A correlated COUNT per operator: only the displayed page is counted, no join fan-out."""
+    counted = queryset.filter(operator=OuterRef("pk")).order_by().values("operator").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
 
 @access(ANS_ADMIN)
@@ -22,13 +29,12 @@ def operators_list(request):
     form = OperatorSearchForm(request.GET or None)
     current = ContractVersion.current()
     accepted_current = ContractAcceptance.objects.filter(operator=OuterRef("pk"), contract_version=current)
+    active = Membership.objects.filter(ended_at__isnull=True)
     operators = Operator.objects.annotate(
         accepted_current=Exists(accepted_current),
-        legal_count=Count("memberships", filter=Q(memberships__role=Role.LEGAL_REPRESENTATIVE,
-                                                   memberships__ended_at__isnull=True), distinct=True),
-        technical_count=Count("memberships", filter=Q(memberships__role=Role.TECHNICAL_ADMIN,
-                                                       memberships__ended_at__isnull=True), distinct=True),
-        drimbox_count=Count("drimboxes", distinct=True),
+        legal_count=_count_of(active.filter(role=Role.LEGAL_REPRESENTATIVE)),
+        technical_count=_count_of(active.filter(role=Role.TECHNICAL_ADMIN)),
+        drimbox_count=_count_of(Drimbox.objects.all()),
     ).order_by("name", "pk")
     if form.is_valid():
         q = form.cleaned_data["q"].strip()

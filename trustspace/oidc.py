@@ -4,8 +4,11 @@ Users are found by the OIDC ``sub`` of the verified ID token, never by e-mail. T
 token's signature, issuer, audience, expiry and nonce are checked; the userinfo answer
 must carry the same ``sub``. ANS administrators are recognised from a configured claim.
 """
+import hashlib
 import logging
 
+import jwt
+import requests
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import SuspiciousOperation
@@ -55,7 +58,9 @@ class IscAuthenticationBackend(OIDCAuthenticationBackend):
 
     def create_user(self, claims):
         with transaction.atomic():
-            user = self.UserModel(username=f"isc:{claims['sub']}"[:150], oidc_sub=claims["sub"])
+            # The username is derived from the sub (stable, unique, bounded length); the sub itself is the key.
+            digest = hashlib.sha256(claims["sub"].encode("utf-8")).hexdigest()[:32]
+            user = self.UserModel(username=f"isc:{digest}", oidc_sub=claims["sub"])
             user.set_unusable_password()
             self._apply_claims(user, claims)
             user.save()
@@ -65,6 +70,11 @@ class IscAuthenticationBackend(OIDCAuthenticationBackend):
         self._apply_claims(user, claims)
         user.save(update_fields=["email", "first_name", "last_name", "is_ans_admin"])
         return user
+
+    def get_user(self, user_id):
+        # Unlike ModelBackend, mozilla's get_user() ignores is_active: a deactivated user's session must end.
+        user = super().get_user(user_id)
+        return user if user is not None and self.user_can_authenticate(user) else None
 
     @staticmethod
     def _apply_claims(user, claims):
@@ -80,7 +90,8 @@ class IscCallbackView(OIDCAuthenticationCallbackView):
     def get(self, request):
         try:
             return super().get(request)
-        except SuspiciousOperation as exc:
+        except (SuspiciousOperation, jwt.PyJWTError, requests.RequestException, KeyError, ValueError) as exc:
+            # A refused token, an expired one, a provider error or an unreachable provider: never a 500.
             logger.warning("OIDC callback refused: %s", exc)
             return self.login_failure()
 

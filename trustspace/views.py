@@ -29,7 +29,7 @@ def login(request):
     if request.user.is_authenticated:
         return redirect(_safe_next(request) or "home")
     form = None
-    if settings.DEV_PASSWORD_LOGIN:
+    if settings.DEBUG and settings.DEV_PASSWORD_LOGIN:
         form = AuthenticationForm(request, data=request.POST or None)
         form.fields["username"].label = "Identifiant"
         form.fields["password"].label = "Mot de passe"

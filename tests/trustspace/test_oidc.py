@@ -291,7 +291,7 @@ def test_authorization_code_flow_logs_in_and_creates_user_bound_to_sub(client, p
     user = User.objects.get(oidc_sub=sub)
     assert (user.email, user.first_name, user.last_name) == ("alice@example.fr", "Alice", "Martin")
     assert user.is_ans_admin is False
-    assert user.username == f"isc:{sub}"
+    assert user.username == "isc:" + hashlib.sha256(sub.encode()).hexdigest()[:32]
     assert not user.has_usable_password()
     assert session_user_pk(client) == user.pk
     assert client.session[BACKEND_SESSION_KEY] == "trustspace.oidc.IscAuthenticationBackend"
@@ -553,9 +553,6 @@ def test_validly_signed_id_token_with_wrong_claims_is_refused(client, proxy, tru
     assert any(reason in message for message in refusal_reasons(caplog)), refusal_reasons(caplog)
 
 
-@pytest.mark.xfail(strict=True, raises=jwt.ExpiredSignatureError, reason=(
-    "BUG: an expired ID token raises jwt.ExpiredSignatureError, which is not a SuspiciousOperation, "
-    "so IscCallbackView lets it through (HTTP 500) instead of redirecting to the login failure page."))
 def test_expired_id_token_is_refused_with_failure_page(client, proxy, trusted_key, settings, sub):
     set_user(proxy.issuer, sub, {"email": "nina@example.fr"})
     proxy.jwks = public_jwks(trusted_key, "trusted")
@@ -568,9 +565,6 @@ def test_expired_id_token_is_refused_with_failure_page(client, proxy, trusted_ke
     assert_refused(response, client, sub)
 
 
-@pytest.mark.xfail(strict=True, raises=requests.HTTPError, reason=(
-    "BUG: an error answer of the token endpoint (e.g. invalid_grant for an expired or reused code) raises "
-    "requests.HTTPError, which IscCallbackView does not catch: HTTP 500 instead of the login failure page."))
 def test_token_endpoint_error_is_refused_with_failure_page(client, proxy, sub):
     set_user(proxy.issuer, sub, {"email": "oscar@example.fr"})
     proxy.replace_with = (400, {"error": "invalid_grant", "error_description": "code expired"})
@@ -678,10 +672,6 @@ def test_api_refuses_bearer_token_revoked_at_provider_when_not_cached(portal, se
     assert "error" in response.json()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: OidcBearerAuthentication falls back to mozilla-django-oidc's OIDCAuthentication, which returns the "
-    "user matched by sub without checking is_active (and DRF's IsAuthenticated does not either): a "
-    "deactivated account keeps API access with a valid iSC access token."))
 def test_api_bearer_token_of_deactivated_user_is_refused(portal, settings, sub):
     settings.OIDC_STORE_ACCESS_TOKEN = True
     set_user(portal, sub, {"email": "ugo@example.fr"})
@@ -709,10 +699,6 @@ def test_deactivated_user_cannot_log_in_again(portal, sub):
     assert session_user_pk(browser) is None
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: IscAuthenticationBackend inherits mozilla-django-oidc's get_user(), which (unlike Django's "
-    "ModelBackend.get_user) does not check is_active: an open session of a deactivated user stays "
-    "authenticated on the portal's views until it expires (SESSION_COOKIE_AGE, 8 h)."))
 def test_deactivated_user_open_session_is_no_longer_authenticated(client, portal, sub):
     set_user(portal, sub, {"email": "willy@example.fr"})
     login(client, sub)
@@ -793,10 +779,6 @@ def test_password_login_view_does_not_log_in_without_debug_even_if_forced(client
     assert session_user_pk(client) is None
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (defence in depth): trustspace/views.py login() gates the password form on settings.DEV_PASSWORD_LOGIN "
-    "only, not on settings.DEBUG, so with DEBUG=False and DEV_PASSWORD_LOGIN forced True the form is shown and "
-    "POST answers 200 (form error) instead of 404."))
 def test_password_login_view_is_404_without_debug_even_if_forced(client, settings, password_user):
     settings.DEBUG = False
     settings.DEV_PASSWORD_LOGIN = True

@@ -56,6 +56,8 @@ class OidcBearerAuthentication(OIDCAuthentication):
             raise
         except Exception:
             raise exceptions.AuthenticationFailed("Jeton iSC invalide ou fournisseur d'identité injoignable.")
+        if result and not result[0].is_active:
+            raise exceptions.AuthenticationFailed("Compte désactivé.")
         if result:
             cache.set(cache_key, result[0].pk, settings.OIDC_BEARER_CACHE_SECONDS)
         return result
