@@ -186,7 +186,7 @@ def person_invite(request):
         else:
             messages.success(request, f"Une invitation a été envoyée à {invitation.email} ; le lien expire le "
                                       f"{invitation.expires_at:%d/%m/%Y à %H:%M}.")
-            return redirect("home" if request.POST.get("next") == "home" else "people")
+            return redirect("people")
     return render(request, "operators/form_page.html", {
         "form": form, "title": "Désigner une personne", "submit_label": "Envoyer l'invitation", "multipart": True,
         "intro": "La personne reçoit un lien à usage unique, valable quelques jours, qu'elle ouvre après s'être connectée avec iSC.",
