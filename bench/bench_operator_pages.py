@@ -27,6 +27,7 @@ first visit also writes the active operator into the session).
 
 Run with ``bench/run operator_pages`` from the repository root.
 """
+import contextlib
 import gc
 import math
 import os
@@ -91,12 +92,10 @@ def _drop_pg_database():
     import psycopg
     from psycopg import sql
 
-    try:
+    with contextlib.suppress(Exception):  # best effort before dropping
         from django.db import connections
 
         connections.close_all()
-    except Exception:  # noqa: BLE001 - best effort before dropping
-        pass
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(PG_DB_NAME)))
 

@@ -107,7 +107,7 @@ class TokenProxy:
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args):
-                pass
+                """Keep the test output quiet: no per-request log line."""
 
             def _send_json(self, status, data):
                 body = json.dumps(data).encode()
