@@ -15,9 +15,8 @@ PUBLIC = "public"
 AUTHENTICATED = "authenticated"
 OPERATOR_MEMBER = "operator_member"
 ANS_ADMIN = "ans_admin"
-SUPERUSER = "superuser"
 
-RULES = {PUBLIC, AUTHENTICATED, OPERATOR_MEMBER, ANS_ADMIN, SUPERUSER}
+RULES = {PUBLIC, AUTHENTICATED, OPERATOR_MEMBER, ANS_ADMIN}
 
 
 def access(rule):
@@ -51,10 +50,6 @@ def check(request, rule):
     if rule == ANS_ADMIN:
         if not user.is_ans_admin:
             raise PermissionDenied("Réservé aux administrateurs ANS.")
-        return None
-    if rule == SUPERUSER:
-        if not user.is_superuser:
-            raise PermissionDenied("Réservé aux super-administrateurs.")
         return None
     if rule == OPERATOR_MEMBER:
         from operators.context import active_operator

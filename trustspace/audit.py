@@ -113,10 +113,6 @@ def record(*, actor, action, obj, before=None, after=None, reason="", operator_i
     return entry
 
 
-def history_for(obj):
-    return AuditEntry.objects.filter(object_type=object_type_of(obj), object_id=str(obj.pk)).select_related("actor")
-
-
 @dataclass
 class ChainReport:
     ok: bool

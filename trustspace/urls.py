@@ -4,7 +4,7 @@ from mozilla_django_oidc.views import OIDCAuthenticationRequestView
 from rest_framework.permissions import AllowAny
 
 from . import views
-from .access import PUBLIC, SUPERUSER
+from .access import PUBLIC
 from .admin import site as admin_site
 from .oidc import IscCallbackView
 
