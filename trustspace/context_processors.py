@@ -20,12 +20,8 @@ def portal(request):
     context = {"SITE_CONFIG": SITE_CONFIG, "DEV_PASSWORD_LOGIN": settings.DEV_PASSWORD_LOGIN}
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
-        from operators.context import active_operator
-
-        from django.utils.functional import SimpleLazyObject
-
-        from operators.permissions import operators_of
+        from operators.context import active_operator, user_operators
 
         context["active_operator"] = active_operator(request)
-        context["user_operators"] = SimpleLazyObject(lambda: list(operators_of(user).order_by("name")))
+        context["user_operators"] = user_operators(request)
     return context
