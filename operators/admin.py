@@ -1,6 +1,14 @@
 from trustspace.admin import ReadOnlyAdmin, site
 
-from .models import ContractAcceptance, ContractVersion, Drimbox, HealthStructure, Invitation, Membership, Operator
+from .models import (
+    ContractAcceptance,
+    ContractVersion,
+    Drimbox,
+    HealthStructure,
+    Invitation,
+    Membership,
+    Operator,
+)
 
 
 class OperatorAdmin(ReadOnlyAdmin):

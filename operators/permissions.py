@@ -27,12 +27,35 @@ POLICY = {
     "people.remove.representant_legal": frozenset({Role.LEGAL_REPRESENTATIVE}),
     "support_contact.update": frozenset({Role.TECHNICAL_ADMIN}),
     "mandate.download": MANAGERS,
+    # DRIMboxes and requests (DESIGN §5): contractual requests by managers, technical ones also by
+    # technical administrators; everyone of the operator follows them.
+    "drimbox.view": ALL_ROLES,
+    "request.view": ALL_ROLES,
+    "request.declaration": MANAGERS,
+    "request.bascule": MANAGERS,
+    "request.retrait": MANAGERS,
+    "request.reintegration": MANAGERS,
+    "request.integration": MANAGERS | {Role.TECHNICAL_ADMIN},
+    "request.mise_a_jour": MANAGERS | {Role.TECHNICAL_ADMIN},
+    "request.comment": ALL_ROLES,
+    "order.manage": MANAGERS,
+    "attestation.download": ALL_ROLES,
+    "va.upload": MANAGERS | {Role.TECHNICAL_ADMIN},
+    "va.download": ALL_ROLES,
 }
 # Actions an ANS administrator may perform on any operator (reading only).
-ANS_ACTIONS = frozenset({"operator.view", "operator.history", "people.view", "mandate.download"})
+ANS_ACTIONS = frozenset({
+    "operator.view", "operator.history", "people.view", "mandate.download", "drimbox.view", "request.view",
+    "attestation.download", "va.download",
+})
 
 DENIED_MESSAGES = {
     "support_contact.update": "Seuls les administrateurs techniques de l'opérateur peuvent modifier le contact support.",
+    "request.declaration": "Seuls le représentant légal et les mandataires de l'opérateur peuvent déclarer une DRIMbox.",
+    "request.bascule": "Seuls le représentant légal et les mandataires de l'opérateur peuvent reprendre une DRIMbox.",
+    "request.retrait": "Seuls le représentant légal et les mandataires de l'opérateur peuvent demander un retrait.",
+    "request.reintegration": "Seuls le représentant légal et les mandataires peuvent demander une réintégration.",
+    "order.manage": "Seuls le représentant légal et les mandataires de l'opérateur gèrent les bons de commande.",
 }
 DEFAULT_DENIED = "Vous n'avez pas le rôle requis chez cet opérateur pour cette action."
 

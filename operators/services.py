@@ -23,8 +23,6 @@ from . import permissions
 from .models import (
     ContractAcceptance,
     ContractVersion,
-    Drimbox,
-    HealthStructure,
     Invitation,
     InvitationStatus,
     Membership,
@@ -346,31 +344,3 @@ def expire_invitations(now=None):
                          after={"status": invitation.status})
             expired += 1
     return expired
-
-
-# --- Health structures and DRIMboxes (records; the declaration journey builds on these) -------
-
-
-def create_health_structure(*, acting_user, name, siren, finess_juridique="", finess_geographique=""):
-    _require_ans_admin(acting_user)
-    structure = HealthStructure(name=name, siren=siren, finess_juridique=finess_juridique,
-                                finess_geographique=finess_geographique)
-    _full_clean(structure)
-    with transaction.atomic():
-        _save_or_conflict(structure, "Cette structure de santé est déjà enregistrée.")
-        audit.record(actor=acting_user, action="health_structure.created", obj=structure,
-                     after={"name": name, "siren": siren, "finess_juridique": finess_juridique,
-                            "finess_geographique": finess_geographique})
-    return structure
-
-
-def record_drimbox(*, acting_user, operator, health_structure, identifiant, pacs, status):
-    _require_ans_admin(acting_user)
-    drimbox = Drimbox(operator=operator, health_structure=health_structure, identifiant=identifiant, pacs=pacs,
-                      status=status)
-    _full_clean(drimbox)
-    with transaction.atomic():
-        _save_or_conflict(drimbox, f"L'identifiant {identifiant} est déjà attribué.")
-        audit.record(actor=acting_user, action="drimbox.recorded", obj=drimbox, operator_id=operator.pk,
-                     after=audit.snapshot(drimbox, Drimbox.AUDITED_FIELDS))
-    return drimbox

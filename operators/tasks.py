@@ -1,8 +1,20 @@
 from celery import shared_task
 
-from . import services
+from . import registry, services, services_documents
 
 
 @shared_task
 def expire_invitations():
     return services.expire_invitations()
+
+
+@shared_task
+def apply_dns_changes():
+    """Send due DNS changes; also run every minute by beat, which retries what the server refused."""
+    applied, failed = registry.apply_dns_changes()
+    return {"applied": applied, "failed": failed}
+
+
+@shared_task
+def send_va_reminders():
+    return services_documents.send_va_reminders()

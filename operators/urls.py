@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import views, views_ans
+from . import views_lifecycle as lc
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -21,4 +22,30 @@ urlpatterns = [
     path("ans/operateurs/<int:pk>/", views_ans.operator_detail, name="ans_operator"),
     path("ans/mandats/<int:pk>/", views_ans.mandate_download, name="ans_mandate_download"),
     path("ans/contrats/", views_ans.contract_versions, name="ans_contracts"),
+    # DRIMboxes and requests (operator side; detail pages shared with ANS)
+    path("espace/drimbox/", lc.drimbox_list, name="drimbox_list"),
+    path("espace/demandes/", lc.request_list, name="request_list"),
+    path("espace/demandes/nouvelle/<str:kind>/", lc.request_create, name="request_create"),
+    path("espace/bons-de-commande/", lc.financing_orders, name="financing_orders"),
+    path("drimbox/<int:pk>/", lc.drimbox_detail, name="drimbox_detail"),
+    path("demandes/<int:pk>/", lc.request_detail, name="request_detail"),
+    path("demandes/<int:pk>/modifier/", lc.request_edit, name="request_edit"),
+    path("demandes/<int:pk>/soumettre/", lc.request_submit, name="request_submit"),
+    path("demandes/<int:pk>/annuler/", lc.request_cancel, name="request_cancel"),
+    path("demandes/<int:pk>/commenter/", lc.request_comment, name="request_comment"),
+    path("demandes/<int:pk>/pieces/", lc.request_attach, name="request_attach"),
+    path("demandes/<int:pk>/pieces/<int:attachment_pk>/", lc.attachment_download, name="attachment_download"),
+    path("demandes/<int:pk>/affecter/", lc.request_assign, name="request_assign"),
+    path("demandes/<int:pk>/demander-modifications/", lc.request_changes, name="request_changes"),
+    path("demandes/<int:pk>/approuver/", lc.request_approve, name="request_approve"),
+    path("demandes/<int:pk>/refuser/", lc.request_reject, name="request_reject"),
+    path("attestations/<int:pk>/pdf/", lc.attestation_download, name="attestation_download"),
+    path("attestations/verifier/", lc.attestation_check, name="attestation_check"),
+    path("va/<int:pk>/deposer/", lc.va_upload, name="va_upload"),
+    path("va/<int:pk>/document/", lc.va_download, name="va_download"),
+    path("va/<int:pk>/valider/", lc.va_validate, name="va_validate"),
+    path("va/<int:pk>/refuser/", lc.va_refuse, name="va_refuse"),
+    path("ans/demandes/", views_ans.review_queue, name="ans_review_queue"),
+    path("ans/registre/", views_ans.registry, name="ans_registry"),
+    path("ans/va/", views_ans.va_documents, name="ans_va"),
 ]

@@ -1,9 +1,12 @@
 """ANS back office: operators, their people, contract status and history; contract versions."""
+from datetime import timedelta
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 
 from trustspace.access import ANS_ADMIN, access
 from trustspace.errors import DomainError
@@ -12,8 +15,22 @@ from trustspace.models import AuditEntry
 
 from . import services
 from .forms import ContractVersionForm, OperatorSearchForm
-from .models import ContractAcceptance, ContractVersion, Drimbox, Membership, Operator, Role
+from .forms_lifecycle import RegistrySearchForm, ReviewQueueFilterForm, VaRefuseForm
+from .models import (
+    ContractAcceptance,
+    ContractVersion,
+    Drimbox,
+    DrimboxRequest,
+    Membership,
+    Operator,
+    RequestStatus,
+    Role,
+    VaDocument,
+    VaStatus,
+)
+from .registry import dns_configured
 from .views import _mandate_response
+from .views_lifecycle import dns_pending
 
 PAGE_SIZE = 50
 
@@ -93,4 +110,84 @@ def contract_versions(request):
     versions = ContractVersion.objects.annotate(acceptance_count=Count("acceptances")).select_related("published_by")
     return render(request, "operators/ans/contracts.html", {
         "form": form, "versions": versions, "operator_count": Operator.objects.count(),
+    })
+
+
+# --- Review queue, FQDN registry, VA documents (DESIGN §4, §5) ----------------------------------
+
+
+@access(ANS_ADMIN)
+def review_queue(request):
+    form = ReviewQueueFilterForm(request.GET or None)
+    requests_ = (DrimboxRequest.objects.exclude(status=RequestStatus.DRAFT)
+                 .select_related("operator", "drimbox", "assigned_to").order_by("submitted_at", "pk"))
+    status = ""
+    if form.is_valid():
+        data = form.cleaned_data
+        status = data["status"]
+        if data["kind"]:
+            requests_ = requests_.filter(kind=data["kind"])
+        if data["operator"].strip():
+            requests_ = requests_.filter(operator__name__icontains=data["operator"].strip())
+        if data["age"]:
+            requests_ = requests_.filter(submitted_at__lte=timezone.now() - timedelta(days=int(data["age"])))
+        if data["assigned"] == "moi":
+            requests_ = requests_.filter(assigned_to=request.user)
+        elif data["assigned"] == "aucune":
+            requests_ = requests_.filter(assigned_to__isnull=True)
+    if status == "toutes":
+        pass
+    elif status:
+        requests_ = requests_.filter(status=status)
+    else:
+        requests_ = requests_.filter(status__in=[RequestStatus.SUBMITTED, RequestStatus.IN_REVIEW])
+    page = Paginator(requests_, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "operators/ans/review_queue.html", {
+        "form": form, "page": page, "query": query.urlencode(), "now": timezone.now(),
+    })
+
+
+@access(ANS_ADMIN)
+def registry(request):
+    form = RegistrySearchForm(request.GET or None)
+    drimboxes = (Drimbox.objects.select_related("operator", "health_structure")
+                 .annotate(dns_pending=dns_pending()).order_by("identifiant"))
+    if form.is_valid():
+        data = form.cleaned_data
+        q = data["q"].strip().lower().rstrip(".")
+        if q:
+            match = Q(db_fqdn__startswith=q) | Q(vi_fqdn__startswith=q)
+            if q.isdigit():
+                match |= Q(identifiant=int(q))
+            drimboxes = drimboxes.filter(match)
+        if data["operator"].strip():
+            drimboxes = drimboxes.filter(operator__name__icontains=data["operator"].strip())
+        if data["structure"].strip():
+            term = data["structure"].strip()
+            drimboxes = drimboxes.filter(Q(health_structure__name__icontains=term)
+                                         | Q(health_structure__siren=term.replace(" ", ""))
+                                         | Q(health_structure__finess_geographique=term.replace(" ", "").upper()))
+        if data["status"]:
+            drimboxes = drimboxes.filter(status=data["status"])
+        if data["dns"] == "en_attente":
+            drimboxes = drimboxes.filter(dns_pending=True)
+    page = Paginator(drimboxes, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "operators/ans/registry.html", {
+        "form": form, "page": page, "query": query.urlencode(), "dns_configured": dns_configured(),
+    })
+
+
+@access(ANS_ADMIN)
+def va_documents(request):
+    now = timezone.now()
+    base = VaDocument.objects.select_related("drimbox", "operator", "uploaded_by")
+    return render(request, "operators/ans/va_documents.html", {
+        "to_review": base.filter(status=VaStatus.SUBMITTED).order_by("uploaded_at"),
+        "overdue": base.filter(status__in=[VaStatus.DUE, VaStatus.REFUSED], due_at__lt=now).order_by("due_at"),
+        "upcoming": base.filter(status__in=[VaStatus.DUE, VaStatus.REFUSED], due_at__gte=now).order_by("due_at")[:100],
+        "refuse_form": VaRefuseForm(),
     })

@@ -289,3 +289,27 @@ LOGGING = {
 # FQDN registry (DESIGN §4): db<N>.<label>.<zone>; the label is "test" outside production.
 FQDN_ZONE = env("FQDN_ZONE", "mesimagesmedicales.fr")
 FQDN_SITE_LABEL = env("FQDN_SITE_LABEL", "test")
+
+# The authoritative DNS server of the zone, driven by RFC 2136 updates signed with TSIG (DESIGN §4).
+# Without DNS_SERVER (embedded demo) changes are kept queued and shown as « DNS en attente ».
+DNS_SERVER = env("DNS_SERVER", "")
+DNS_PORT = env_int("DNS_PORT", 53)
+DNS_TSIG_KEY_NAME = env("DNS_TSIG_KEY_NAME", "drimm-portal")
+DNS_TSIG_SECRET = env("DNS_TSIG_SECRET", "")
+DNS_TSIG_ALGORITHM = env("DNS_TSIG_ALGORITHM", "hmac-sha256")
+DNS_TIMEOUT = float(env("DNS_TIMEOUT", "5"))
+DNS_TTL = env_int("DNS_TTL", 300)
+# Retries of a change the server could not take: 30 s, 1 min, 2 min… capped.
+DNS_RETRY_BASE_SECONDS = env_int("DNS_RETRY_BASE_SECONDS", 30)
+DNS_RETRY_MAX_SECONDS = env_int("DNS_RETRY_MAX_SECONDS", 3600)
+# Production accepts only globally routable addresses for DRIMbox names.
+DNS_REQUIRE_PUBLIC_ADDRESSES = env_bool("DNS_REQUIRE_PUBLIC_ADDRESSES", not DEBUG)
+
+# Lifecycle (DESIGN §5).
+VA_DEADLINE_DAYS = env_int("VA_DEADLINE_DAYS", 30)
+VA_REMINDER_DAYS = [int(days) for days in env_list("VA_REMINDER_DAYS", "14,7,1")]
+REQUEST_ATTACHMENT_TYPES = ["application/pdf"]
+CELERY_BEAT_SCHEDULE.update({
+    "apply-dns-changes": {"task": "operators.tasks.apply_dns_changes", "schedule": timedelta(minutes=1)},
+    "va-reminders": {"task": "operators.tasks.send_va_reminders", "schedule": crontab(hour=7, minute=5)},
+})

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from trustspace.errors import Conflict
 
-from .validators import validate_finess, validate_id_nat_struct, validate_siren, validate_siret
+from ..validators import validate_id_nat_struct, validate_siren, validate_siret
 
 
 class Operator(models.Model):
@@ -200,59 +200,3 @@ class Invitation(models.Model):
         return self.status == InvitationStatus.EXPIRED or (
             self.status == InvitationStatus.PENDING and self.expires_at <= timezone.now()
         )
-
-
-class HealthStructure(models.Model):
-    """An operator's client (never published in the whitelist nor the weather)."""
-
-    name = models.CharField("raison sociale", max_length=200)
-    siren = models.CharField("SIREN", max_length=9, validators=[validate_siren])
-    finess_juridique = models.CharField("FINESS juridique", max_length=9, blank=True, validators=[validate_finess])
-    finess_geographique = models.CharField("FINESS géographique", max_length=9, blank=True, validators=[validate_finess])
-
-    class Meta:
-        ordering = ["name"]
-        verbose_name = "structure de santé"
-        constraints = [models.UniqueConstraint(fields=["siren", "finess_geographique"], name="unique_structure_site")]
-
-    def __str__(self):
-        return self.name
-
-
-class DrimboxStatus(models.TextChoices):
-    DECLARED = "declaree", "Déclarée"
-    INTEGRATING = "en_integration", "En intégration"
-    ACTIVE = "active", "Active"
-    WITHDRAWN = "retiree", "Retirée"
-
-
-class Drimbox(models.Model):
-    """A DRIMbox of the trust space, identified forever by its ``identifiant`` N (DESIGN §4)."""
-
-    identifiant = models.PositiveIntegerField("identifiant", unique=True)
-    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="drimboxes")
-    health_structure = models.ForeignKey(HealthStructure, on_delete=models.PROTECT, related_name="drimboxes")
-    pacs = models.CharField("PACS", max_length=200)
-    status = models.CharField("statut", max_length=20, choices=DrimboxStatus.choices, default=DrimboxStatus.DECLARED)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    AUDITED_FIELDS = ["identifiant", "operator", "health_structure", "pacs", "status"]
-
-    class Meta:
-        ordering = ["identifiant"]
-        verbose_name = "DRIMbox"
-        constraints = [models.CheckConstraint(condition=Q(identifiant__gt=0), name="identifiant_positive")]
-
-    def __str__(self):
-        return f"DRIMbox {self.identifiant}"
-
-    def fqdn(self, prefix):
-        return f"{prefix}{self.identifiant}.{settings.FQDN_SITE_LABEL}.{settings.FQDN_ZONE}"
-
-    @property
-    def db_fqdn(self):
-        return self.fqdn("db")
-
-    @property
-    def vi_fqdn(self):
-        return self.fqdn("vi")

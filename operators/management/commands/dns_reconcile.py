@@ -1,0 +1,36 @@
+"""Compare the DNS zone (read by AXFR) with the FQDN registry, both ways; repair with --fix."""
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from operators import registry
+from trustspace.dnszone import DnsError
+
+
+class Command(BaseCommand):
+    help = ("Lit la zone par AXFR et signale les écarts avec le registre : noms inconnus du registre, noms "
+            "absents ou différents. --fix répare la zone ; --check sort en erreur (1) s'il y a un écart.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--fix", action="store_true", help="Réécrire la zone selon le registre.")
+        parser.add_argument("--check", action="store_true", help="Code de sortie 1 en cas d'écart.")
+
+    def handle(self, *args, fix=False, check=False, **options):
+        if not registry.dns_configured():
+            raise CommandError("Aucun serveur DNS configuré (DNS_SERVER).", returncode=2)
+        try:
+            drifts = registry.reconcile(fix=fix)
+        except DnsError as exc:
+            raise CommandError(f"Serveur DNS injoignable ou en erreur : {exc}", returncode=2) from exc
+        zone = settings.FQDN_ZONE
+        if not drifts:
+            self.stdout.write(f"Zone {zone} conforme au registre.")
+            return
+        for drift in drifts:
+            self.stdout.write(("RÉPARÉ " if fix else "ÉCART ") + drift.describe())
+        summary = f"{len(drifts)} écart(s) entre la zone {zone} et le registre"
+        if fix:
+            self.stdout.write(f"{summary} : réparé(s).")
+            return
+        if check:
+            raise CommandError(summary + ".", returncode=1)
+        self.stdout.write(summary + " (relancer avec --fix pour réparer).")

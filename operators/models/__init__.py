@@ -1,0 +1,35 @@
+"""Operators' data (DESIGN §2). Only ``operators.services`` writes these models (DESIGN §3)."""
+from .core import (  # noqa: F401
+    ContractAcceptance,
+    ContractVersion,
+    Invitation,
+    InvitationStatus,
+    Membership,
+    Operator,
+    Role,
+    mandate_upload_to,
+)
+from .documents import Attestation, VaDocument, VaStatus  # noqa: F401
+from .lifecycle import (  # noqa: F401
+    DnsChange,
+    DnsChangeStatus,
+    Drimbox,
+    DrimboxStatus,
+    FinancingOrder,
+    FinancingOrderSite,
+    HealthStructure,
+    IdentifiantCounter,
+    PendingRevocation,
+)
+from .requests import (  # noqa: F401
+    DECLARATION_KINDS,
+    EDITABLE_STATUSES,
+    OPEN_STATUSES,
+    AttachmentKind,
+    DrimboxRequest,
+    RequestAttachment,
+    RequestEvent,
+    RequestEventKind,
+    RequestKind,
+    RequestStatus,
+)

@@ -1,0 +1,118 @@
+"""Documents of a DRIMbox's life: the attestation de délégation and the VA document (DESIGN §5)."""
+import secrets
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from trustspace.errors import Conflict
+
+from .core import Operator
+from .lifecycle import Drimbox
+from .requests import DrimboxRequest
+
+# No 0/O/1/I/L: the code is read aloud and typed from paper.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+
+def attestation_code():
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(12))
+    return f"ATT-{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+
+
+def attestation_upload_to(instance, filename):
+    return f"attestations/{instance.code}.pdf"
+
+
+class Attestation(models.Model):
+    """An attestation de délégation, issued when a declaration (or an operator switch) is approved.
+
+    Its data is a snapshot at issue time; the public check page reads it by code.
+    """
+
+    code = models.CharField("code de vérification", max_length=20, unique=True, default=attestation_code)
+    drimbox = models.ForeignKey(Drimbox, on_delete=models.PROTECT, related_name="attestations")
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="attestations")
+    request = models.OneToOneField(DrimboxRequest, on_delete=models.PROTECT, related_name="attestation")
+    issued_at = models.DateTimeField(default=timezone.now)
+    operator_name = models.CharField(max_length=200)
+    operator_siren = models.CharField(max_length=9)
+    structure_name = models.CharField(max_length=200)
+    structure_siren = models.CharField(max_length=9)
+    structure_finess = models.CharField(max_length=9, blank=True)
+    identifiant = models.PositiveIntegerField()
+    db_fqdn = models.CharField(max_length=253)
+    vi_fqdn = models.CharField(max_length=253)
+    pdf = models.FileField(upload_to=attestation_upload_to)
+    sha256 = models.CharField(max_length=64)
+    superseded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-issued_at", "-pk"]
+
+    def __str__(self):
+        return self.code
+
+
+class VaStatus(models.TextChoices):
+    DUE = "attendu", "Attendu"
+    SUBMITTED = "depose", "Déposé, à valider"
+    VALIDATED = "valide", "Validé"
+    REFUSED = "refuse", "Refusé, à redéposer"
+
+
+def va_upload_to(instance, filename):
+    return f"va/{instance.drimbox.identifiant}/{uuid.uuid4().hex}.pdf"
+
+
+class VaDocument(models.Model):
+    """The VA document due after an integration or a reintegration, within the CGI deadline."""
+
+    TRANSITIONS = {
+        VaStatus.DUE: {VaStatus.SUBMITTED},
+        VaStatus.REFUSED: {VaStatus.SUBMITTED},
+        VaStatus.SUBMITTED: {VaStatus.VALIDATED, VaStatus.REFUSED, VaStatus.SUBMITTED},
+    }
+
+    drimbox = models.ForeignKey(Drimbox, on_delete=models.PROTECT, related_name="va_documents")
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="va_documents")
+    request = models.ForeignKey(DrimboxRequest, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=16, choices=VaStatus.choices, default=VaStatus.DUE)
+    due_at = models.DateTimeField("échéance", db_index=True)
+    file = models.FileField(upload_to=va_upload_to, blank=True)
+    original_name = models.CharField(max_length=200, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
+    uploaded_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    refusal_reason = models.TextField(blank=True)
+    reminders_sent = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    AUDITED_FIELDS = ["status", "due_at", "original_name", "sha256", "refusal_reason"]
+
+    class Meta:
+        ordering = ["due_at", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status="attendu") | ~Q(file=""), name="va_document_has_file"),
+        ]
+
+    def __str__(self):
+        return f"VA de la DRIMbox {self.drimbox.identifiant} ({self.get_status_display()})"
+
+    def transition_to(self, new_status):
+        if new_status not in self.TRANSITIONS.get(self.status, set()):
+            raise Conflict(
+                f"Le document VA est « {self.get_status_display().lower()} » : il ne peut pas passer à "
+                f"« {VaStatus(new_status).label.lower()} »."
+            )
+        self.status = new_status
+
+    @property
+    def is_overdue(self):
+        return self.status in {VaStatus.DUE, VaStatus.REFUSED} and self.due_at < timezone.now()

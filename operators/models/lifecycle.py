@@ -1,0 +1,197 @@
+"""Health structures, financing orders, DRIMboxes and the FQDN registry (DESIGN §4, §5)."""
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from trustspace.errors import Conflict
+
+from ..validators import validate_finess, validate_siren
+from .core import Operator
+
+
+class HealthStructure(models.Model):
+    """An operator's client (never published in the whitelist nor the weather)."""
+
+    name = models.CharField("raison sociale", max_length=200)
+    siren = models.CharField("SIREN", max_length=9, validators=[validate_siren])
+    finess_juridique = models.CharField("FINESS juridique", max_length=9, blank=True, validators=[validate_finess])
+    finess_geographique = models.CharField("FINESS géographique", max_length=9, blank=True, validators=[validate_finess])
+
+    AUDITED_FIELDS = ["name", "siren", "finess_juridique", "finess_geographique"]
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "structure de santé"
+        constraints = [models.UniqueConstraint(fields=["siren", "finess_geographique"], name="unique_structure_site")]
+
+    def __str__(self):
+        return self.name
+
+
+class FinancingOrder(models.Model):
+    """A financing order (bon de commande SONS-IMG-DB-va2): one per client SIREN, one per PACS (DESIGN §5)."""
+
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="financing_orders")
+    reference = models.CharField("référence du bon de commande", max_length=64, unique=True, error_messages={
+        "unique": "Un bon de commande porte déjà cette référence."})
+    client_siren = models.CharField("SIREN du client", max_length=9, unique=True, validators=[validate_siren],
+                                    error_messages={"unique": "Ce client (SIREN) a déjà un bon de commande."})
+    pacs_identifier = models.CharField("identifiant du PACS", max_length=100, unique=True, error_messages={
+        "unique": "Ce PACS fait déjà l'objet d'un bon de commande."})
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    AUDITED_FIELDS = ["operator", "reference", "client_siren", "pacs_identifier"]
+
+    class Meta:
+        ordering = ["reference"]
+        verbose_name = "bon de commande"
+
+    def __str__(self):
+        return self.reference
+
+    @property
+    def finess_list(self):
+        return [site.finess_geographique for site in self.sites.all()]
+
+
+class FinancingOrderSite(models.Model):
+    """A FINESS géographique covered by an order; the database keeps each in one order only."""
+
+    order = models.ForeignKey(FinancingOrder, on_delete=models.CASCADE, related_name="sites")
+    finess_geographique = models.CharField("FINESS géographique", max_length=9, unique=True,
+                                           validators=[validate_finess], error_messages={
+                                               "unique": "Ce FINESS géographique figure déjà dans un bon de commande."})
+
+    class Meta:
+        ordering = ["finess_geographique"]
+
+
+class DrimboxStatus(models.TextChoices):
+    DECLARED = "declaree", "Déclarée"
+    INTEGRATING = "en_integration", "En intégration"
+    ACTIVE = "active", "Active"
+    WITHDRAWN = "retiree", "Retirée"
+
+
+class Drimbox(models.Model):
+    """A DRIMbox of the trust space, identified forever by its ``identifiant`` N (DESIGN §4).
+
+    The row is created when its declaration is approved; its FQDNs are stored, never recomputed,
+    so that a later change of the site label setting cannot rename a DRIMbox.
+    """
+
+    identifiant = models.PositiveIntegerField("identifiant", unique=True)
+    site_label = models.CharField("code site", max_length=32)
+    db_fqdn = models.CharField("FQDN db", max_length=253, unique=True)
+    vi_fqdn = models.CharField("FQDN vi", max_length=253, unique=True)
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="drimboxes")
+    health_structure = models.ForeignKey(HealthStructure, on_delete=models.PROTECT, related_name="drimboxes")
+    financing_order = models.ForeignKey(FinancingOrder, null=True, blank=True, on_delete=models.PROTECT,
+                                        related_name="drimboxes")
+    eligibility_override_reason = models.TextField("dérogation de financement", blank=True)
+    pacs = models.CharField("PACS", max_length=200)
+    db_records = models.JSONField("adresses db", default=list)
+    vi_records = models.JSONField("adresses vi", default=list)
+    responsable_contact = models.CharField("contact responsable", max_length=255, blank=True)
+    support_contact = models.CharField("contact support", max_length=255)
+    status = models.CharField("statut", max_length=20, choices=DrimboxStatus.choices, default=DrimboxStatus.DECLARED,
+                              db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    integrated_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+
+    AUDITED_FIELDS = [
+        "identifiant", "db_fqdn", "vi_fqdn", "operator", "health_structure", "financing_order", "pacs",
+        "db_records", "vi_records", "responsable_contact", "support_contact", "status",
+    ]
+    TRANSITIONS = {
+        DrimboxStatus.DECLARED: {DrimboxStatus.INTEGRATING, DrimboxStatus.WITHDRAWN},
+        DrimboxStatus.INTEGRATING: {DrimboxStatus.ACTIVE, DrimboxStatus.DECLARED, DrimboxStatus.WITHDRAWN},
+        DrimboxStatus.ACTIVE: {DrimboxStatus.WITHDRAWN, DrimboxStatus.DECLARED},
+        DrimboxStatus.WITHDRAWN: {DrimboxStatus.ACTIVE},
+    }
+
+    class Meta:
+        ordering = ["identifiant"]
+        verbose_name = "DRIMbox"
+        constraints = [
+            models.CheckConstraint(condition=Q(identifiant__gt=0), name="identifiant_positive"),
+            models.CheckConstraint(condition=Q(db_fqdn__startswith="db") & Q(vi_fqdn__startswith="vi"),
+                                   name="fqdn_prefixes"),
+        ]
+        indexes = [models.Index(fields=["operator", "status"])]
+
+    def __str__(self):
+        return f"DRIMbox {self.identifiant} ({self.db_fqdn})"
+
+    def transition_to(self, new_status):
+        if new_status not in self.TRANSITIONS.get(self.status, set()):
+            raise Conflict(
+                f"La DRIMbox {self.identifiant} est « {self.get_status_display().lower()} » : elle ne peut pas "
+                f"passer à « {DrimboxStatus(new_status).label.lower()} »."
+            )
+        self.status = new_status
+
+    def records_for(self, fqdn):
+        return self.db_records if fqdn == self.db_fqdn else self.vi_records
+
+
+class IdentifiantCounter(models.Model):
+    """Where the database has no sequences (SQLite), the last Identifiant handed out.
+
+    PostgreSQL uses a real sequence (migration 0005): ``nextval`` never hands a value out twice,
+    even to transactions that roll back.
+    """
+
+    last_value = models.PositiveIntegerField(default=0)
+
+
+class DnsChangeStatus(models.TextChoices):
+    PENDING = "en_attente", "DNS en attente"
+    APPLIED = "appliquee", "Appliquée"
+    SUPERSEDED = "remplacee", "Remplacée"
+
+
+class DnsChange(models.Model):
+    """A change of one name of the zone, queued in the transaction that decides it (DESIGN §4).
+
+    Applied after commit and retried with backoff while the DNS server is unreachable, so an
+    approval never waits for DNS and no change is lost. ``records`` empty means: delete the name.
+    """
+
+    drimbox = models.ForeignKey(Drimbox, null=True, blank=True, on_delete=models.PROTECT, related_name="dns_changes")
+    name = models.CharField(max_length=253, db_index=True)
+    records = models.JSONField(default=list)
+    status = models.CharField(max_length=16, choices=DnsChangeStatus.choices, default=DnsChangeStatus.PENDING)
+    reason = models.CharField(max_length=100)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self):
+        return f"{self.name} → {self.records or 'suppression'} ({self.get_status_display()})"
+
+
+class PendingRevocation(models.Model):
+    """Certificates of a DRIMbox that its former operator must see revoked (operator switch, DESIGN §5).
+
+    Recorded here at the switch; the certificates app completes it.
+    """
+
+    drimbox = models.ForeignKey(Drimbox, on_delete=models.PROTECT, related_name="pending_revocations")
+    previous_operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(max_length=100)
+    created_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]

@@ -1,0 +1,117 @@
+"""What each kind of request carries, and how it is checked (one place for the UI and the API).
+
+A request's ``data`` is a dict of strings. Drafts may be incomplete but never malformed;
+submission needs every required field.
+"""
+from django.core.exceptions import ValidationError
+
+from trustspace.errors import InvalidData
+
+from .addresses import parse_addresses
+from .models import FinancingOrder, RequestKind
+from .validators import compact_digits, validate_finess, validate_siren
+
+DECLARATION_FIELDS = [
+    "structure_name", "structure_siren", "structure_finess_juridique", "structure_finess_geographique",
+    "pacs", "financing_order", "db_addresses", "vi_addresses", "responsable_contact", "support_contact",
+]
+FIELDS = {
+    RequestKind.DECLARATION: DECLARATION_FIELDS,
+    RequestKind.SWITCH: DECLARATION_FIELDS,
+    RequestKind.INTEGRATION: ["message"],
+    RequestKind.UPDATE: ["structure_name", "db_addresses", "vi_addresses", "responsable_contact", "support_contact"],
+    RequestKind.WITHDRAWAL: ["reason"],
+    RequestKind.REINTEGRATION: ["db_addresses", "vi_addresses", "responsable_contact", "support_contact"],
+}
+REQUIRED = {
+    RequestKind.DECLARATION: ["structure_name", "structure_siren", "pacs", "db_addresses", "support_contact"],
+    RequestKind.SWITCH: ["structure_name", "structure_siren", "pacs", "db_addresses", "support_contact"],
+    RequestKind.INTEGRATION: [],
+    RequestKind.UPDATE: ["db_addresses", "support_contact"],
+    RequestKind.WITHDRAWAL: ["reason"],
+    RequestKind.REINTEGRATION: ["db_addresses", "support_contact"],
+}
+LABELS = {
+    "structure_name": "raison sociale de la structure",
+    "structure_siren": "SIREN de la structure",
+    "structure_finess_juridique": "FINESS juridique",
+    "structure_finess_geographique": "FINESS géographique",
+    "pacs": "identifiant du PACS",
+    "financing_order": "bon de commande",
+    "db_addresses": "adresse db",
+    "vi_addresses": "adresse vi",
+    "responsable_contact": "contact responsable",
+    "support_contact": "contact support",
+    "reason": "motif",
+    "message": "message",
+}
+MAX_LENGTH = {"structure_name": 200, "pacs": 100, "responsable_contact": 255, "support_contact": 255,
+              "reason": 2000, "message": 2000}
+
+
+def clean_data(kind, data, *, operator, for_submit):
+    """Normalise and check ``data`` for ``kind``; raises :class:`InvalidData` naming the fields."""
+    fields = FIELDS[RequestKind(kind)]
+    unknown = sorted(set(data or {}) - set(fields))
+    if unknown:
+        raise InvalidData(f"Champs inconnus pour ce type de demande : {', '.join(unknown)}.")
+    cleaned = {}
+    errors = {}
+    for field in fields:
+        value = (data or {}).get(field, "")
+        value = "" if value is None else str(value).strip()
+        if field in {"structure_siren", "structure_finess_juridique", "structure_finess_geographique"}:
+            value = compact_digits(value).upper()
+        cleaned[field] = value
+        if len(value) > MAX_LENGTH.get(field, 500):
+            errors[field] = [f"Le champ « {LABELS[field]} » est trop long."]
+    validators = {"structure_siren": validate_siren, "structure_finess_juridique": validate_finess,
+                  "structure_finess_geographique": validate_finess}
+    for field, validator in validators.items():
+        if cleaned.get(field):
+            try:
+                validator(cleaned[field])
+            except ValidationError as exc:
+                errors[field] = exc.messages
+    for field in ("db_addresses", "vi_addresses"):
+        if cleaned.get(field):
+            try:
+                parse_addresses(cleaned[field], label=LABELS[field])
+            except InvalidData as exc:
+                errors[field] = [exc.message]
+    if cleaned.get("financing_order"):
+        order = FinancingOrder.objects.filter(pk=cleaned["financing_order"] if cleaned["financing_order"].isdigit()
+                                              else None, operator=operator).first()
+        if order is None:
+            errors["financing_order"] = ["Ce bon de commande n'existe pas chez votre opérateur."]
+    if for_submit:
+        for field in REQUIRED[RequestKind(kind)]:
+            if not cleaned.get(field) and field not in errors:
+                errors[field] = [f"Le champ « {LABELS[field]} » est obligatoire."]
+    if errors:
+        messages = [message for field_messages in errors.values() for message in field_messages]
+        raise InvalidData(" ".join(messages), field_errors=errors)
+    return cleaned
+
+
+def order_of(data):
+    value = (data or {}).get("financing_order") or ""
+    return FinancingOrder.objects.filter(pk=value).prefetch_related("sites").first() if value.isdigit() else None
+
+
+def eligibility_problems(data):
+    """Why the DRIMbox a declaration describes is not funded (empty: funded), DESIGN §5."""
+    order = order_of(data)
+    if order is None:
+        return ["Aucun bon de commande n'est associé à la DRIMbox : elle n'est pas financée."]
+    problems = []
+    if order.client_siren != data.get("structure_siren"):
+        problems.append(f"Le bon de commande {order.reference} concerne le client SIREN {order.client_siren}, "
+                        f"pas la structure déclarée (SIREN {data.get('structure_siren')}).")
+    if order.pacs_identifier != data.get("pacs"):
+        problems.append(f"Le PACS déclaré ({data.get('pacs')}) n'est pas celui du bon de commande "
+                        f"{order.reference} ({order.pacs_identifier}).")
+    finess = data.get("structure_finess_geographique")
+    if finess and finess not in order.finess_list:
+        problems.append(f"Le FINESS géographique {finess} ne figure pas dans le bon de commande {order.reference}.")
+    return problems

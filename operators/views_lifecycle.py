@@ -1,0 +1,418 @@
+"""DRIMboxes, requests, financing orders, attestations and VA documents: operator side and pages shared with ANS.
+
+Shared pages (a request, a DRIMbox) are reachable by ANS administrators and by the members of the
+operator concerned; anyone else gets a 404, so existence does not leak.
+"""
+from django.contrib import messages
+from django.db.models import Exists, OuterRef, Prefetch, Q
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from trustspace.access import ANS_ADMIN, AUTHENTICATED, OPERATOR_MEMBER, PUBLIC, access
+from trustspace.errors import DomainError
+from trustspace.forms_util import apply_domain_error
+
+from . import permissions
+from . import services_documents as sd
+from . import services_requests as sr
+from .context import active_operator
+from .forms_lifecycle import (
+    ApproveForm,
+    AssignForm,
+    AttachmentForm,
+    AttestationCheckForm,
+    CancelForm,
+    ChangesForm,
+    CommentForm,
+    FinancingOrderForm,
+    RejectForm,
+    VaRefuseForm,
+    VaUploadForm,
+    request_form_class,
+)
+from .models import (
+    DECLARATION_KINDS,
+    AttachmentKind,
+    Attestation,
+    DnsChange,
+    DnsChangeStatus,
+    Drimbox,
+    DrimboxRequest,
+    RequestAttachment,
+    RequestKind,
+    VaDocument,
+)
+from .request_data import FIELDS, LABELS, eligibility_problems
+from .services_requests import STARTING_STATUSES
+
+
+def visible_requests(user):
+    if user.is_ans_admin:
+        return DrimboxRequest.objects.all()
+    return DrimboxRequest.objects.filter(operator__in=permissions.operators_of(user))
+
+
+def visible_drimboxes(user):
+    if user.is_ans_admin:
+        return Drimbox.objects.all()
+    return Drimbox.objects.filter(operator__in=permissions.operators_of(user))
+
+
+def dns_pending():
+    return Exists(DnsChange.objects.filter(drimbox=OuterRef("pk"), status=DnsChangeStatus.PENDING))
+
+
+def _fail(request, exc):
+    messages.error(request, exc.message)
+
+
+# --- DRIMboxes ----------------------------------------------------------------------------------
+
+
+@access(OPERATOR_MEMBER)
+def drimbox_list(request):
+    operator = active_operator(request)
+    drimboxes = (operator.drimboxes.select_related("health_structure").annotate(dns_pending=dns_pending())
+                 .order_by("identifiant"))
+    return render(request, "operators/drimbox_list.html", {
+        "operator": operator, "drimboxes": drimboxes,
+        "can_declare": permissions.can(request.user, "request.declaration", operator),
+    })
+
+
+@access(AUTHENTICATED)
+def drimbox_detail(request, pk):
+    drimbox = get_object_or_404(
+        visible_drimboxes(request.user).select_related("operator", "health_structure", "financing_order")
+        .annotate(dns_pending=dns_pending()), pk=pk)
+    is_member = bool(permissions.roles_of(request.user, drimbox.operator))
+    actions = []
+    if is_member:
+        for kind in (RequestKind.INTEGRATION, RequestKind.UPDATE, RequestKind.WITHDRAWAL, RequestKind.REINTEGRATION):
+            if drimbox.status in STARTING_STATUSES[kind] and permissions.can(request.user, f"request.{kind}",
+                                                                              drimbox.operator):
+                actions.append((kind, RequestKind(kind).label))
+    va_documents = drimbox.va_documents.filter(operator=drimbox.operator).select_related("uploaded_by")
+    return render(request, "operators/drimbox_detail.html", {
+        "drimbox": drimbox, "is_member": is_member, "actions": actions,
+        "requests": drimbox.requests.select_related("operator").order_by("-created_at")
+        if request.user.is_ans_admin else drimbox.requests.filter(operator=drimbox.operator),
+        "attestations": drimbox.attestations.filter(operator=drimbox.operator) if not request.user.is_ans_admin
+        else drimbox.attestations.all(),
+        "dns_changes": drimbox.dns_changes.order_by("-created_at")[:10],
+        "va_documents": va_documents, "va_form": VaUploadForm(),
+        "can_upload_va": is_member and permissions.can(request.user, "va.upload", drimbox.operator),
+    })
+
+
+# --- Requests -----------------------------------------------------------------------------------
+
+
+@access(OPERATOR_MEMBER)
+def request_list(request):
+    operator = active_operator(request)
+    requests_ = (operator.requests.select_related("drimbox", "created_by", "assigned_to")
+                 .order_by("-created_at", "-pk"))
+    return render(request, "operators/request_list.html", {
+        "operator": operator, "requests": requests_,
+        "can_declare": permissions.can(request.user, "request.declaration", operator),
+        "can_switch": permissions.can(request.user, "request.bascule", operator),
+    })
+
+
+def _find_drimbox_for_switch(reference):
+    reference = (reference or "").strip().lower().rstrip(".")
+    if not reference:
+        return None
+    query = Q(db_fqdn=reference) | Q(vi_fqdn=reference)
+    if reference.isdigit():
+        query |= Q(identifiant=int(reference))
+    return Drimbox.objects.filter(query).first()
+
+
+@access(OPERATOR_MEMBER)
+def request_create(request, kind):
+    operator = active_operator(request)
+    try:
+        kind = RequestKind(kind)
+    except ValueError:
+        raise Http404 from None
+    drimbox = None
+    if kind not in DECLARATION_KINDS:
+        drimbox = get_object_or_404(operator.drimboxes, pk=request.GET.get("drimbox") or request.POST.get("drimbox")
+                                    or 0)
+    form_class = request_form_class(kind, operator)
+    initial = sr.initial_data(kind, drimbox, operator)
+    form = form_class(request.POST or None, request.FILES or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = {name: form.cleaned_data.get(name, "") for name in FIELDS[kind]}
+        try:
+            if kind == RequestKind.SWITCH:
+                drimbox = _find_drimbox_for_switch(form.cleaned_data["drimbox_ref"])
+                if drimbox is None:
+                    raise _missing_drimbox()
+            req = sr.create_request(acting_user=request.user, operator=operator, kind=kind, drimbox=drimbox, data=data)
+            if form.cleaned_data.get("cgi"):
+                sr.add_attachment(req, acting_user=request.user, kind=AttachmentKind.CGI,
+                                  uploaded_file=form.cleaned_data["cgi"])
+        except DomainError as exc:
+            apply_domain_error(form, exc)
+        else:
+            messages.success(request, f"Brouillon {req.reference} enregistré. Vérifiez-le puis soumettez-le à l'ANS.")
+            return redirect("request_detail", req.pk)
+    return render(request, "operators/request_form.html", {
+        "form": form, "kind": kind, "drimbox": drimbox, "title": f"{kind.label} — nouvelle demande",
+        "action": reverse("request_create", args=[kind]) + (f"?drimbox={drimbox.pk}" if drimbox else ""),
+    })
+
+
+def _missing_drimbox():
+    from trustspace.errors import InvalidData
+
+    message = "Aucune DRIMbox de l'Espace de Confiance ne porte cet identifiant ou ce nom."
+    return InvalidData(message, field_errors={"drimbox_ref": [message]})
+
+
+def _request_or_404(request, pk):
+    return get_object_or_404(
+        visible_requests(request.user).select_related("operator", "drimbox", "created_by", "assigned_to",
+                                                       "decided_by"), pk=pk)
+
+
+@access(AUTHENTICATED)
+def request_detail(request, pk):
+    req = _request_or_404(request, pk)
+    is_member = bool(permissions.roles_of(request.user, req.operator))
+    can_act = is_member and permissions.can(request.user, f"request.{req.kind}", req.operator)
+    is_ans = request.user.is_ans_admin
+    fields = [(LABELS[name], req.data.get(name, "")) for name in FIELDS[req.kind]]
+    order_problems = eligibility_problems(req.data) if req.kind in DECLARATION_KINDS else []
+    return render(request, "operators/request_detail.html", {
+        "req": req, "fields": fields, "is_member": is_member, "can_act": can_act, "is_ans": is_ans,
+        "events": req.events.select_related("actor"),
+        "attachments": req.attachments.select_related("uploaded_by"),
+        "attachment_form": AttachmentForm(), "comment_form": CommentForm(), "cancel_form": CancelForm(),
+        "assign_form": AssignForm(), "changes_form": ChangesForm(), "reject_form": RejectForm(),
+        "approve_form": ApproveForm(), "order_problems": order_problems,
+        "attestation": Attestation.objects.filter(request=req).first(),
+    })
+
+
+@access(AUTHENTICATED)
+def request_edit(request, pk):
+    req = _request_or_404(request, pk)
+    if not permissions.roles_of(request.user, req.operator):
+        raise Http404
+    form_class = request_form_class(req.kind, req.operator)
+    initial = dict(req.data)
+    if req.kind == RequestKind.SWITCH and req.drimbox:
+        initial["drimbox_ref"] = str(req.drimbox.identifiant)
+    form = form_class(request.POST or None, request.FILES or None, initial=initial)
+    if req.kind == RequestKind.SWITCH:
+        form.fields["drimbox_ref"].disabled = True
+    if request.method == "POST" and form.is_valid():
+        data = {name: form.cleaned_data.get(name, "") for name in FIELDS[req.kind]}
+        try:
+            sr.update_request(req, acting_user=request.user, data=data)
+            if form.cleaned_data.get("cgi"):
+                sr.add_attachment(req, acting_user=request.user, kind=AttachmentKind.CGI,
+                                  uploaded_file=form.cleaned_data["cgi"])
+        except DomainError as exc:
+            apply_domain_error(form, exc)
+        else:
+            messages.success(request, "Demande mise à jour.")
+            return redirect("request_detail", req.pk)
+    return render(request, "operators/request_form.html", {
+        "form": form, "kind": RequestKind(req.kind), "drimbox": req.drimbox, "req": req,
+        "title": f"Modifier la demande {req.reference}", "action": reverse("request_edit", args=[req.pk]),
+    })
+
+
+def _post_action(request, pk, form_class, run, success):
+    """A POST on a request: the form's data to the service, the outcome as a message on the request page."""
+    req = _request_or_404(request, pk)
+    form = form_class(request.POST, request.FILES) if form_class else None
+    if form is not None and not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return redirect("request_detail", req.pk)
+    try:
+        run(req, form.cleaned_data if form is not None else {})
+    except DomainError as exc:
+        _fail(request, exc)
+    else:
+        messages.success(request, success)
+    return redirect("request_detail", req.pk)
+
+
+@access(AUTHENTICATED)
+@require_POST
+def request_submit(request, pk):
+    return _post_action(request, pk, None, lambda req, _: sr.submit_request(req, acting_user=request.user),
+                        "Demande soumise à l'ANS.")
+
+
+@access(AUTHENTICATED)
+@require_POST
+def request_cancel(request, pk):
+    return _post_action(request, pk, CancelForm, lambda req, d: sr.cancel_request(
+        req, acting_user=request.user, reason=d["reason"]), "Demande annulée.")
+
+
+@access(AUTHENTICATED)
+@require_POST
+def request_comment(request, pk):
+    return _post_action(request, pk, CommentForm, lambda req, d: sr.comment_request(
+        req, acting_user=request.user, text=d["text"]), "Commentaire ajouté.")
+
+
+@access(AUTHENTICATED)
+@require_POST
+def request_attach(request, pk):
+    return _post_action(request, pk, AttachmentForm, lambda req, d: sr.add_attachment(
+        req, acting_user=request.user, kind=d["kind"], uploaded_file=d["file"]), "Pièce jointe ajoutée.")
+
+
+@access(AUTHENTICATED)
+def attachment_download(request, pk, attachment_pk):
+    req = _request_or_404(request, pk)
+    attachment = get_object_or_404(RequestAttachment, pk=attachment_pk, request=req)
+    return FileResponse(attachment.file.open("rb"), as_attachment=True, content_type="application/pdf",
+                        filename=f"{req.reference}-{attachment.kind}-{attachment.pk}.pdf")
+
+
+@access(ANS_ADMIN)
+@require_POST
+def request_assign(request, pk):
+    return _post_action(request, pk, AssignForm, lambda req, d: sr.assign_request(
+        req, acting_user=request.user, reviewer=d["reviewer"]), "Demande prise en charge.")
+
+
+@access(ANS_ADMIN)
+@require_POST
+def request_changes(request, pk):
+    return _post_action(request, pk, ChangesForm, lambda req, d: sr.request_changes(
+        req, acting_user=request.user, comment=d["comment"]), "Modifications demandées à l'opérateur.")
+
+
+@access(ANS_ADMIN)
+@require_POST
+def request_approve(request, pk):
+    return _post_action(request, pk, ApproveForm, lambda req, d: sr.approve_request(
+        req, acting_user=request.user, override_reason=d["override_reason"], comment=d["comment"]),
+        "Demande approuvée.")
+
+
+@access(ANS_ADMIN)
+@require_POST
+def request_reject(request, pk):
+    return _post_action(request, pk, RejectForm, lambda req, d: sr.reject_request(
+        req, acting_user=request.user, reason=d["reason"]), "Demande refusée.")
+
+
+# --- Financing orders ---------------------------------------------------------------------------
+
+
+@access(OPERATOR_MEMBER)
+def financing_orders(request):
+    operator = active_operator(request)
+    can_manage = permissions.can(request.user, "order.manage", operator)
+    form = FinancingOrderForm(request.POST or None)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                order = sr.create_financing_order(acting_user=request.user, operator=operator, **form.cleaned_data)
+            except DomainError as exc:
+                apply_domain_error(form, exc)
+            else:
+                messages.success(request, f"Bon de commande {order.reference} enregistré.")
+                return redirect("financing_orders")
+    orders = operator.financing_orders.prefetch_related("sites", Prefetch(
+        "drimboxes", queryset=Drimbox.objects.only("identifiant", "financing_order_id")))
+    return render(request, "operators/financing_orders.html", {
+        "operator": operator, "orders": orders, "form": form, "can_manage": can_manage,
+    })
+
+
+# --- Attestations -------------------------------------------------------------------------------
+
+
+@access(AUTHENTICATED)
+def attestation_download(request, pk):
+    attestation = get_object_or_404(Attestation.objects.select_related("operator"), pk=pk)
+    if not permissions.can(request.user, "attestation.download", attestation.operator):
+        raise Http404
+    return FileResponse(attestation.pdf.open("rb"), as_attachment=True, content_type="application/pdf",
+                        filename=f"attestation-delegation-{attestation.code}.pdf")
+
+
+@access(PUBLIC)
+def attestation_check(request):
+    form = AttestationCheckForm(request.GET or None)
+    attestation = None
+    searched = False
+    if form.is_bound and form.is_valid():
+        searched = True
+        attestation = sd.find_attestation(form.cleaned_data["code"])
+    return render(request, "operators/attestation_check.html", {
+        "form": form, "attestation": attestation, "searched": searched,
+    }, status=404 if searched and attestation is None else 200)
+
+
+# --- VA documents -------------------------------------------------------------------------------
+
+
+@access(AUTHENTICATED)
+@require_POST
+def va_upload(request, pk):
+    va = get_object_or_404(VaDocument.objects.select_related("drimbox", "operator"), pk=pk)
+    if not permissions.roles_of(request.user, va.operator):
+        raise Http404
+    form = VaUploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, "Choisissez le document VA à déposer (PDF).")
+    else:
+        try:
+            sd.upload_va(va, acting_user=request.user, uploaded_file=form.cleaned_data["file"])
+        except DomainError as exc:
+            _fail(request, exc)
+        else:
+            messages.success(request, "Document VA déposé : l'ANS va le vérifier.")
+    return redirect("drimbox_detail", va.drimbox_id)
+
+
+@access(AUTHENTICATED)
+def va_download(request, pk):
+    va = get_object_or_404(VaDocument.objects.select_related("operator"), pk=pk)
+    if not va.file or not permissions.can(request.user, "va.download", va.operator):
+        raise Http404
+    return FileResponse(va.file.open("rb"), as_attachment=True, content_type="application/pdf",
+                        filename=f"va-drimbox-{va.drimbox_id}-{va.pk}.pdf")
+
+
+def _va_decision(request, pk, run, success):
+    va = get_object_or_404(VaDocument, pk=pk)
+    try:
+        run(va)
+    except DomainError as exc:
+        _fail(request, exc)
+    else:
+        messages.success(request, success)
+    return redirect(request.POST.get("next") if request.POST.get("next") == reverse("ans_va") else "ans_va")
+
+
+@access(ANS_ADMIN)
+@require_POST
+def va_validate(request, pk):
+    return _va_decision(request, pk, lambda va: sd.validate_va(va, acting_user=request.user), "Document VA validé.")
+
+
+@access(ANS_ADMIN)
+@require_POST
+def va_refuse(request, pk):
+    form = VaRefuseForm(request.POST)
+    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    return _va_decision(request, pk, lambda va: sd.refuse_va(va, acting_user=request.user, reason=reason),
+                        "Document VA refusé ; l'opérateur est prévenu.")
+

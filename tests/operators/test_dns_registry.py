@@ -1,0 +1,129 @@
+"""The registry drives a real BIND 9 on 127.0.0.1: create, change, withdraw, drift, server down."""
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.urls import reverse
+from django.utils import timezone
+
+from operators import registry
+from operators import services_requests as sr
+from operators.models import DnsChange, DnsChangeStatus, RequestKind
+from tests.conftest import require_or_skip
+from tests.support.dns_server import named_available, running_bind
+from tests.support.lifecycle import approve, declaration_data, declared_drimbox, make_order, submitted_declaration
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def bind(tmp_path, settings):
+    require_or_skip(named_available(), "BIND 9 (named) is not installed")
+    with running_bind(tmp_path / "bind") as server:
+        for name, value in server.settings_overrides().items():
+            setattr(settings, name, value)
+        settings.DNS_TIMEOUT = 1
+        yield server
+
+
+def _funded(world, **addresses):
+    return declaration_data(order=make_order(world.operator, world.legal), **addresses)
+
+
+def test_approval_creates_resolvable_names(world, bind):
+    drimbox = declared_drimbox(world.operator, world.legal, world.ans,
+                               data=_funded(world, db="192.0.2.10, 2001:db8::10", vi="viewer.hebergeur.example"))
+    client = bind.client()
+    assert client.lookup(drimbox.db_fqdn, "A") == ["192.0.2.10"]
+    assert client.lookup(drimbox.db_fqdn, "AAAA") == ["2001:db8::10"]
+    assert client.lookup(drimbox.vi_fqdn, "CNAME") == ["viewer.hebergeur.example"]
+    assert not DnsChange.objects.filter(status=DnsChangeStatus.PENDING).exists()
+    assert call_command("dns_reconcile", "--check") is None
+
+
+def test_address_change_and_withdrawal_update_the_zone(world, bind):
+    drimbox = declared_drimbox(world.operator, world.legal, world.ans, data=_funded(world))
+    client = bind.client()
+    req = sr.create_request(acting_user=world.technical, operator=world.operator, kind=RequestKind.UPDATE,
+                            drimbox=drimbox, data={"db_addresses": "198.51.100.7"})
+    approve(sr.submit_request(req, acting_user=world.technical), world.ans)
+    assert client.lookup(drimbox.db_fqdn, "A") == ["198.51.100.7"]
+    assert client.lookup(drimbox.vi_fqdn, "A") == ["192.0.2.11"]  # unchanged name untouched
+
+    req = sr.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.WITHDRAWAL,
+                            drimbox=drimbox, data={"reason": "Fermeture"})
+    approve(sr.submit_request(req, acting_user=world.legal), world.ans)
+    assert client.lookup(drimbox.db_fqdn, "A") == [] and client.lookup(drimbox.vi_fqdn, "A") == []
+    drimbox.refresh_from_db()
+    assert drimbox.db_fqdn  # reserved forever
+    assert registry.find_drift(client.read_zone()) == []
+
+
+def test_drift_is_reported_both_ways_and_fixed(world, bind, capsys):
+    drimbox = declared_drimbox(world.operator, world.legal, world.ans, data=_funded(world))
+    client = bind.client()
+    stray = f"db9999.test.{bind.zone}"
+    client.replace_records(stray, [("A", "203.0.113.9")])          # unknown to the registry
+    client.replace_records(drimbox.db_fqdn, [("A", "203.0.113.1")])  # different
+    client.delete_name(drimbox.vi_fqdn)                               # missing
+    client.replace_records(f"www.{bind.zone}", [("A", "203.0.113.80")])  # not a registry name: left alone
+
+    with pytest.raises(CommandError) as excinfo:
+        call_command("dns_reconcile", "--check")
+    assert excinfo.value.returncode == 1
+    out = capsys.readouterr().out
+    assert f"{stray} : inconnu du registre" in out
+    assert f"{drimbox.db_fqdn} : la zone contient A 203.0.113.1, le registre attend A 192.0.2.10" in out
+    assert f"{drimbox.vi_fqdn} : absent de la zone" in out
+    assert "www." not in out
+
+    call_command("dns_reconcile", "--fix")
+    assert client.lookup(stray, "A") == []
+    assert client.lookup(drimbox.db_fqdn, "A") == ["192.0.2.10"]
+    assert client.lookup(drimbox.vi_fqdn, "A") == ["192.0.2.11"]
+    assert client.lookup(f"www.{bind.zone}", "A") == ["203.0.113.80"]
+    call_command("dns_reconcile", "--check")
+    assert "conforme" in capsys.readouterr().out
+
+
+def test_server_down_during_approval_queues_then_applies(world, bind, client):
+    client_dns = bind.client()
+    bind.stop()
+    req = submitted_declaration(world.operator, world.legal, data=_funded(world))
+    approve(req, world.ans)  # commits although DNS is down
+    req.refresh_from_db()
+    drimbox = req.drimbox
+    pending = DnsChange.objects.filter(status=DnsChangeStatus.PENDING, drimbox=drimbox)
+    assert pending.count() == 2
+    tried = pending.get(attempts=1)  # the first failure stops the pass: no timeout per name
+    assert "unreachable" in tried.last_error and tried.next_attempt_at > timezone.now()
+
+    browser = client
+    browser.force_login(world.ans)
+    page = browser.get(reverse("ans_registry"), {"dns": "en_attente"}).content.decode()
+    assert drimbox.db_fqdn in page and "data-dns-pending" in page
+
+    # A change waits for its backoff delay before it is tried again; then the server is back and both land.
+    registry.apply_dns_changes()
+    tried.refresh_from_db()
+    assert tried.attempts == 1
+    bind.start()
+    applied, failed = registry.apply_dns_changes(now=timezone.now() + timedelta(hours=2))
+    assert (applied, failed) == (2, 0)
+    assert client_dns.lookup(drimbox.db_fqdn, "A") == ["192.0.2.10"]
+    assert client_dns.lookup(drimbox.vi_fqdn, "A") == ["192.0.2.11"]
+    page = browser.get(reverse("ans_registry")).content.decode()
+    assert drimbox.db_fqdn in page and "data-dns-pending" not in page
+
+
+def test_a_newer_change_supersedes_an_unapplied_one(world, bind):
+    bind.stop()
+    drimbox = declared_drimbox(world.operator, world.legal, world.ans, data=_funded(world))
+    req = sr.create_request(acting_user=world.technical, operator=world.operator, kind=RequestKind.UPDATE,
+                            drimbox=drimbox, data={"db_addresses": "198.51.100.8"})
+    approve(sr.submit_request(req, acting_user=world.technical), world.ans)
+    bind.start()
+    registry.apply_dns_changes(now=timezone.now() + timedelta(hours=2))
+    assert bind.client().lookup(drimbox.db_fqdn, "A") == ["198.51.100.8"]
+    assert DnsChange.objects.filter(name=drimbox.db_fqdn, status=DnsChangeStatus.SUPERSEDED).count() == 1

@@ -1,0 +1,76 @@
+"""Builders for DRIMbox lifecycle tests: orders, declarations, approvals, all through the services."""
+import itertools
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from operators import services_requests as sr
+from operators.management.commands.demo_trustspace import demo_pdf, with_luhn
+from operators.models import AttachmentKind, RequestKind
+
+_seeds = itertools.count(1)
+
+
+def finess(seed, department="75"):
+    return with_luhn(f"{department}{seed:06d}")
+
+
+def siren(seed):
+    return with_luhn(f"{seed:08d}")
+
+
+def cgi_upload():
+    return SimpleUploadedFile("cgi-signees.pdf", demo_pdf("Conditions Générales d'Intégration"), "application/pdf")
+
+
+def make_order(operator, user, seed=None, *, structure_siren=None, pacs=None, sites=None):
+    seed = seed or next(_seeds) + 500
+    return sr.create_financing_order(
+        acting_user=user, operator=operator, reference=f"BC-{seed:05d}",
+        client_siren=structure_siren or siren(40000000 + seed), pacs_identifier=pacs or f"PACS-{seed}",
+        finess_geographiques=sites if sites is not None else [finess(seed)],
+    )
+
+
+def declaration_data(seed=None, *, order=None, db="192.0.2.10", vi="192.0.2.11"):
+    """Data of a funded declaration when ``order`` is given (structure and PACS taken from it)."""
+    seed = seed or next(_seeds) + 500
+    data = {
+        "structure_name": f"Centre d'imagerie {seed}",
+        "structure_siren": order.client_siren if order else siren(40000000 + seed),
+        "structure_finess_geographique": order.finess_list[0] if order and order.finess_list else finess(seed),
+        "pacs": order.pacs_identifier if order else f"PACS-{seed}",
+        "financing_order": str(order.pk) if order else "",
+        "db_addresses": db,
+        "vi_addresses": vi,
+        "responsable_contact": "responsable@example.fr",
+        "support_contact": "support@example.fr, 01 23 45 67 89",
+    }
+    return data
+
+
+def submitted_declaration(operator, user, *, data=None, kind=RequestKind.DECLARATION, drimbox=None):
+    if data is None:
+        data = declaration_data(order=make_order(operator, user))
+    req = sr.create_request(acting_user=user, operator=operator, kind=kind, drimbox=drimbox, data=data)
+    sr.add_attachment(req, acting_user=user, kind=AttachmentKind.CGI, uploaded_file=cgi_upload())
+    return sr.submit_request(req, acting_user=user)
+
+
+def approve(req, ans, **kwargs):
+    req.refresh_from_db()
+    if req.status == "soumise":
+        sr.assign_request(req, acting_user=ans)
+    return sr.approve_request(req, acting_user=ans, **kwargs)
+
+
+def declared_drimbox(operator, user, ans, **kwargs):
+    req = approve(submitted_declaration(operator, user, **kwargs), ans)
+    return req.drimbox
+
+
+def active_drimbox(operator, user, ans, **kwargs):
+    drimbox = declared_drimbox(operator, user, ans, **kwargs)
+    req = sr.create_request(acting_user=user, operator=operator, kind=RequestKind.INTEGRATION, drimbox=drimbox)
+    approve(sr.submit_request(req, acting_user=user), ans)
+    drimbox.refresh_from_db()
+    return drimbox
