@@ -1,14 +1,22 @@
-"""The attestation de délégation as a PDF (fpdf2), from the attestation's own snapshot."""
+"""The attestation de délégation as a PDF (fpdf2), from the attestation's own snapshot.
+
+Names of operators and structures are any Unicode (« Cœur », « — »): the PDF embeds DejaVu Sans
+(shipped in ``operators/fonts`` with its licence) rather than a core font limited to Latin-1.
+"""
+from pathlib import Path
+
 from django.utils import timezone
 from fpdf import FPDF
 
 BLUE_FRANCE = (0, 0, 145)
+FONTS = Path(__file__).resolve().parent / "fonts"
+FONT = "dejavu"
 
 
 def _line(pdf, label, value):
-    pdf.set_font("helvetica", "B", 10)
+    pdf.set_font(FONT, "B", 10)
     pdf.cell(62, 7, label)
-    pdf.set_font("helvetica", "", 10)
+    pdf.set_font(FONT, "", 10)
     pdf.multi_cell(0, 7, value, new_x="LMARGIN", new_y="NEXT")
 
 
@@ -16,21 +24,23 @@ def render_attestation(attestation, *, check_url):
     """PDF bytes; ``check_url`` is the public page where anyone checks the reference code."""
     issued = timezone.localtime(attestation.issued_at)
     pdf = FPDF(format="A4")
+    pdf.add_font(FONT, "", FONTS / "DejaVuSans.ttf")
+    pdf.add_font(FONT, "B", FONTS / "DejaVuSans-Bold.ttf")
     pdf.set_title(f"Attestation de délégation {attestation.code}")
     pdf.set_author("Agence du Numérique en Santé")
     pdf.set_creation_date(attestation.issued_at)
     pdf.add_page()
     pdf.set_text_color(*BLUE_FRANCE)
-    pdf.set_font("helvetica", "B", 11)
+    pdf.set_font(FONT, "B", 11)
     pdf.cell(0, 6, "RÉPUBLIQUE FRANÇAISE", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("helvetica", "", 10)
-    pdf.cell(0, 6, "Agence du Numérique en Santé - Espace de Confiance DRIM-M", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FONT, "", 10)
+    pdf.cell(0, 6, "Agence du Numérique en Santé — Espace de Confiance DRIM-M", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(8)
-    pdf.set_font("helvetica", "B", 18)
+    pdf.set_font(FONT, "B", 18)
     pdf.cell(0, 10, "Attestation de délégation", new_x="LMARGIN", new_y="NEXT")
     pdf.set_text_color(0, 0, 0)
     pdf.ln(4)
-    pdf.set_font("helvetica", "", 10)
+    pdf.set_font(FONT, "", 10)
     pdf.multi_cell(0, 6, (
         f"L'Agence du Numérique en Santé atteste que la DRIMbox d'identifiant {attestation.identifiant} est "
         f"déclarée dans l'Espace de Confiance DRIM-M par l'opérateur {attestation.operator_name} pour le compte "
@@ -48,9 +58,9 @@ def render_attestation(attestation, *, check_url):
     _line(pdf, "Date de délivrance", issued.strftime("%d/%m/%Y à %H:%M"))
     _line(pdf, "Demande", attestation.request.reference)
     pdf.ln(6)
-    pdf.set_font("helvetica", "B", 12)
+    pdf.set_font(FONT, "B", 12)
     pdf.cell(0, 8, f"Code de vérification : {attestation.code}", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("helvetica", "", 9)
+    pdf.set_font(FONT, "", 9)
     pdf.multi_cell(0, 5, (
         f"Toute personne peut vérifier l'authenticité de cette attestation en saisissant ce code sur {check_url}"
     ), new_x="LMARGIN", new_y="NEXT")

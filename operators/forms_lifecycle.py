@@ -49,19 +49,27 @@ def request_form_class(kind, operator):
 
 
 class AttachmentForm(DsfrBaseForm):
+    prefix = "attach"
+
     kind = forms.ChoiceField(label="Nature de la pièce", choices=AttachmentKind.choices)
     file = forms.FileField(label="Fichier (PDF, 5 Mo au plus)")
 
 
 class CommentForm(DsfrBaseForm):
+    prefix = "comment"
+
     text = forms.CharField(label="Commentaire", widget=forms.Textarea(attrs={"rows": 3}), max_length=5000)
 
 
 class CancelForm(DsfrBaseForm):
+    prefix = "cancel"
+
     reason = forms.CharField(label="Motif (facultatif)", required=False, max_length=2000)
 
 
 class AssignForm(DsfrBaseForm):
+    prefix = "assign"
+
     reviewer = forms.ModelChoiceField(label="Relecteur", queryset=get_user_model().objects.none(), required=False,
                                       empty_label="Moi-même")
 
@@ -71,15 +79,21 @@ class AssignForm(DsfrBaseForm):
 
 
 class ChangesForm(DsfrBaseForm):
+    prefix = "changes"
+
     comment = forms.CharField(label="Modifications attendues", widget=forms.Textarea(attrs={"rows": 3}),
                               required=False)
 
 
 class RejectForm(DsfrBaseForm):
+    prefix = "reject"
+
     reason = forms.CharField(label="Motif du refus", widget=forms.Textarea(attrs={"rows": 3}), required=False)
 
 
 class ApproveForm(DsfrBaseForm):
+    prefix = "approve"
+
     override_reason = forms.CharField(
         label="Dérogation de financement (motif)", required=False, widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Seulement pour une DRIMbox non financée : le motif est tracé dans l'historique.")

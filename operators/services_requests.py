@@ -68,7 +68,7 @@ def _require_operator_action(user, req_or_kind, operator):
 
 
 def _lock(req):
-    return DrimboxRequest.objects.select_for_update().select_related("operator", "drimbox").get(pk=req.pk)
+    return DrimboxRequest.objects.select_for_update(of=("self",)).select_related("operator", "drimbox").get(pk=req.pk)
 
 
 def _event(req, *, kind, actor, text="", from_status="", to_status=""):

@@ -15,7 +15,7 @@ from trustspace.models import AuditEntry
 
 from . import services
 from .forms import ContractVersionForm, OperatorSearchForm
-from .forms_lifecycle import RegistrySearchForm, ReviewQueueFilterForm, VaRefuseForm
+from .forms_lifecycle import RegistrySearchForm, ReviewQueueFilterForm
 from .models import (
     ContractAcceptance,
     ContractVersion,
@@ -189,5 +189,4 @@ def va_documents(request):
         "to_review": base.filter(status=VaStatus.SUBMITTED).order_by("uploaded_at"),
         "overdue": base.filter(status__in=[VaStatus.DUE, VaStatus.REFUSED], due_at__lt=now).order_by("due_at"),
         "upcoming": base.filter(status__in=[VaStatus.DUE, VaStatus.REFUSED], due_at__gte=now).order_by("due_at")[:100],
-        "refuse_form": VaRefuseForm(),
     })

@@ -42,6 +42,7 @@ from .models import (
     DrimboxRequest,
     RequestAttachment,
     RequestKind,
+    RequestStatus,
     VaDocument,
 )
 from .request_data import FIELDS, LABELS, eligibility_problems
@@ -50,7 +51,8 @@ from .services_requests import STARTING_STATUSES
 
 def visible_requests(user):
     if user.is_ans_admin:
-        return DrimboxRequest.objects.all()
+        # A draft is the operator's work in progress: ANS sees it once submitted.
+        return DrimboxRequest.objects.exclude(status=RequestStatus.DRAFT)
     return DrimboxRequest.objects.filter(operator__in=permissions.operators_of(user))
 
 
@@ -139,6 +141,9 @@ def request_create(request, kind):
         kind = RequestKind(kind)
     except ValueError:
         raise Http404 from None
+    if not permissions.can(request.user, f"request.{kind}", operator):
+        messages.error(request, permissions.DENIED_MESSAGES.get(f"request.{kind}", permissions.DEFAULT_DENIED))
+        return redirect("request_list")
     drimbox = None
     if kind not in DECLARATION_KINDS:
         drimbox = get_object_or_404(operator.drimboxes, pk=request.GET.get("drimbox") or request.POST.get("drimbox")
@@ -205,6 +210,10 @@ def request_edit(request, pk):
     req = _request_or_404(request, pk)
     if not permissions.roles_of(request.user, req.operator):
         raise Http404
+    if not permissions.can(request.user, f"request.{req.kind}", req.operator) or not req.is_editable:
+        messages.error(request, "Vous ne pouvez pas modifier cette demande." if req.is_editable else
+                       f"La demande est « {req.get_status_display().lower()} » : elle n'est plus modifiable.")
+        return redirect("request_detail", req.pk)
     form_class = request_form_class(req.kind, req.operator)
     initial = dict(req.data)
     if req.kind == RequestKind.SWITCH and req.drimbox:

@@ -9,6 +9,11 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from operators import services
+from operators import services_documents as sd
+from operators import services_requests as sr
+from operators.models import RequestKind, RequestStatus, VaDocument, VaStatus
+from tests.conftest import pdf_upload
+from tests.support import lifecycle as lc
 from trustspace.services import create_api_token
 from operators.models import InvitationStatus, Membership
 from trustspace.models import ApiToken
@@ -40,6 +45,68 @@ def _ta_active(w):
 def _invitation_status(w):
     w.pending_invitation.refresh_from_db()
     return w.pending_invitation.status
+
+
+# --- DRIMbox lifecycle objects of operator A, built on demand --------------------------------------
+
+
+def _submitted(w):
+    if not hasattr(w, "submitted_request"):
+        w.submitted_request = lc.submitted_declaration(w.operator, w.legal)
+    return w.submitted_request
+
+
+def _draft(w):
+    if not hasattr(w, "draft_request"):
+        w.draft_request = sr.create_request(acting_user=w.legal, operator=w.operator, kind=RequestKind.DECLARATION,
+                                            data=lc.declaration_data())
+        sr.add_attachment(w.draft_request, acting_user=w.legal, kind="cgi", uploaded_file=lc.cgi_upload())
+    return w.draft_request
+
+
+def _in_review(w):
+    if not hasattr(w, "review_request"):
+        w.review_request = sr.assign_request(lc.submitted_declaration(
+            w.operator, w.legal, data=lc.declaration_data(order=lc.make_order(w.operator, w.legal))),
+            acting_user=w.ans)
+    return w.review_request
+
+
+def _active(w):
+    if not hasattr(w, "drimbox"):
+        w.drimbox = lc.active_drimbox(w.operator, w.legal, w.ans)
+        w.va = VaDocument.objects.get(drimbox=w.drimbox)
+    return w.drimbox
+
+
+def _submitted_va(w):
+    _active(w)
+    if w.va.status != VaStatus.SUBMITTED:
+        w.va = sd.upload_va(w.va, acting_user=w.technical, uploaded_file=pdf_upload("va.pdf"))
+    return w.va
+
+
+def _status(attr, expected):
+    def check(w):
+        obj = getattr(w, attr)
+        obj.refresh_from_db()
+        return obj.status == expected
+    return check
+
+
+def _events(attr, kind):
+    return lambda w: getattr(w, attr).events.filter(kind=kind).exists()
+
+
+def _no_events(attr, kind):
+    return lambda w: not getattr(w, attr).events.filter(kind=kind).exists()
+
+
+ANS_ONLY_GET = {"anonymous": LOGIN, "other": 403, "technical": 403, "legal": 403, "ans": 200}
+
+
+def ans_only_post(success_prefix):
+    return {"anonymous": LOGIN, "other": 403, "technical": 403, "legal": 403, "ans": ("redirect", success_prefix)}
 
 
 # name -> (method, kwargs builder or None, data builder or None, {role: expectation}, [post-condition per role])
@@ -88,6 +155,74 @@ MATRIX = {
                          {"anonymous": LOGIN, "other": 404, "technical": 404, "legal": ("redirect", "/compte/jetons/"), "ans": 404},
                          {"other": lambda w: ApiToken.objects.get(pk=w.legal_token.pk).revoked_at is None,
                           "legal": lambda w: ApiToken.objects.get(pk=w.legal_token.pk).revoked_at is not None}),
+    # DRIMbox lifecycle
+    "drimbox_list": ("get", None, None, {"anonymous": LOGIN, "other": "own", "technical": 200, "legal": 200, "ans": HOME}),
+    "request_list": ("get", None, None, {"anonymous": LOGIN, "other": "own", "technical": 200, "legal": 200, "ans": HOME}),
+    "request_create": ("get", lambda w: {"kind": "declaration"}, None,
+                       {"anonymous": LOGIN, "other": "own", "technical": ("redirect", "/espace/demandes/"),
+                        "legal": 200, "ans": HOME}),
+    "financing_orders": ("get", None, None, {"anonymous": LOGIN, "other": "own", "technical": 200, "legal": 200, "ans": HOME}),
+    "drimbox_detail": ("get", lambda w: {"pk": _active(w).pk}, None,
+                       {"anonymous": LOGIN, "other": 404, "technical": 200, "legal": 200, "ans": 200}),
+    "request_detail": ("get", lambda w: {"pk": _submitted(w).pk}, None,
+                       {"anonymous": LOGIN, "other": 404, "technical": 200, "legal": 200, "ans": 200}),
+    "request_edit": ("get", lambda w: {"pk": _draft(w).pk}, None,
+                     {"anonymous": LOGIN, "other": 404, "technical": ("redirect", "/demandes/"), "legal": 200, "ans": 404}),
+    "request_submit": ("post", lambda w: {"pk": _draft(w).pk}, None,
+                       {"anonymous": LOGIN, "other": 404, "technical": ("redirect", "/demandes/"),
+                        "legal": ("redirect", "/demandes/"), "ans": 404},
+                       {"technical": _status("draft_request", RequestStatus.DRAFT),
+                        "legal": _status("draft_request", RequestStatus.SUBMITTED)}),
+    "request_cancel": ("post", lambda w: {"pk": _submitted(w).pk}, None,
+                       {"anonymous": LOGIN, "other": 404, "technical": ("redirect", "/demandes/"),
+                        "legal": ("redirect", "/demandes/"), "ans": ("redirect", "/demandes/")},
+                       {"technical": _status("submitted_request", RequestStatus.SUBMITTED),
+                        "legal": _status("submitted_request", RequestStatus.CANCELLED),
+                        "ans": _status("submitted_request", RequestStatus.SUBMITTED)}),
+    "request_comment": ("post", lambda w: {"pk": _submitted(w).pk}, lambda w: {"comment-text": "Une question."},
+                        {"anonymous": LOGIN, "other": 404, "technical": ("redirect", "/demandes/"),
+                         "legal": ("redirect", "/demandes/"), "ans": ("redirect", "/demandes/")},
+                        {role: _events("submitted_request", "commentaire") for role in ("technical", "legal", "ans")}),
+    "request_attach": ("post", lambda w: {"pk": _draft(w).pk}, lambda w: {"attach-kind": "autre", "attach-file": pdf_upload("annexe.pdf")},
+                       {"anonymous": LOGIN, "other": 404, "technical": ("redirect", "/demandes/"),
+                        "legal": ("redirect", "/demandes/"), "ans": 404},
+                       {"technical": lambda w: w.draft_request.attachments.count() == 1,
+                        "legal": lambda w: w.draft_request.attachments.count() == 2}),
+    "attachment_download": ("get", lambda w: {"pk": _submitted(w).pk,
+                                              "attachment_pk": w.submitted_request.attachments.get().pk}, None,
+                            {"anonymous": LOGIN, "other": 404, "technical": 200, "legal": 200, "ans": 200}),
+    "request_assign": ("post", lambda w: {"pk": _submitted(w).pk}, None, ans_only_post("/demandes/"),
+                       {"legal": _status("submitted_request", RequestStatus.SUBMITTED),
+                        "ans": _status("submitted_request", RequestStatus.IN_REVIEW)}),
+    "request_changes": ("post", lambda w: {"pk": _in_review(w).pk}, lambda w: {"changes-comment": "Précisez le PACS."},
+                        ans_only_post("/demandes/"),
+                        {"legal": _status("review_request", RequestStatus.IN_REVIEW),
+                         "ans": _status("review_request", RequestStatus.CHANGES_REQUESTED)}),
+    "request_approve": ("post", lambda w: {"pk": _in_review(w).pk}, None, ans_only_post("/demandes/"),
+                        {"legal": _status("review_request", RequestStatus.IN_REVIEW),
+                         "ans": _status("review_request", RequestStatus.APPROVED)}),
+    "request_reject": ("post", lambda w: {"pk": _in_review(w).pk}, lambda w: {"reject-reason": "Hors périmètre."},
+                       ans_only_post("/demandes/"),
+                       {"legal": _status("review_request", RequestStatus.IN_REVIEW),
+                        "ans": _status("review_request", RequestStatus.REJECTED)}),
+    "attestation_download": ("get", lambda w: {"pk": _active(w).attestations.get().pk}, None,
+                             {"anonymous": LOGIN, "other": 404, "technical": 200, "legal": 200, "ans": 200}),
+    "attestation_check": ("get", None, None, {role: 200 for role in ROLES}),
+    "va_upload": ("post", lambda w: {"pk": (_active(w), w.va)[1].pk}, lambda w: {"file": pdf_upload("va.pdf")},
+                  {"anonymous": LOGIN, "other": 404, "technical": ("redirect", "/drimbox/"),
+                   "legal": ("redirect", "/drimbox/"), "ans": 404},
+                  {"technical": _status("va", VaStatus.SUBMITTED), "legal": _status("va", VaStatus.SUBMITTED),
+                   "ans": _status("va", VaStatus.DUE)}),
+    "va_download": ("get", lambda w: {"pk": _submitted_va(w).pk}, None,
+                    {"anonymous": LOGIN, "other": 404, "technical": 200, "legal": 200, "ans": 200}),
+    "va_validate": ("post", lambda w: {"pk": _submitted_va(w).pk}, None, ans_only_post("/ans/va/"),
+                    {"legal": _status("va", VaStatus.SUBMITTED), "ans": _status("va", VaStatus.VALIDATED)}),
+    "va_refuse": ("post", lambda w: {"pk": _submitted_va(w).pk}, lambda w: {"reason": "Illisible"},
+                  ans_only_post("/ans/va/"),
+                  {"legal": _status("va", VaStatus.SUBMITTED), "ans": _status("va", VaStatus.REFUSED)}),
+    "ans_review_queue": ("get", None, None, ANS_ONLY_GET),
+    "ans_registry": ("get", None, None, ANS_ONLY_GET),
+    "ans_va": ("get", None, None, ANS_ONLY_GET),
     # API
     "api_me": ("get", None, None, {"anonymous": 401, "other": 200, "technical": 200, "legal": 200, "ans": 200}),
     "api_operators": ("get", None, None, {"anonymous": 401, "other": "own", "technical": 200, "legal": 200, "ans": 200}),

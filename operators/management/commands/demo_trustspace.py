@@ -59,7 +59,7 @@ STRUCTURES = [
     ("Clinique des Lilas — imagerie", "69", "radionum"),
     ("Groupe hospitalier Bretagne Sud", "35", "radionum"),
 ]
-DRIMBOXES = [  # (identifiant, structure index, operator key, PACS, status)
+DRIMBOXES = [  # (order of declaration, structure index, operator key, PACS, status reached)
     (1, 0, "emedia", "PACS Carestream Vue", DrimboxStatus.ACTIVE),
     (2, 0, "emedia", "PACS Carestream Vue (site 2)", DrimboxStatus.INTEGRATING),
     (3, 1, "radionum", "PACS Philips IntelliSpace", DrimboxStatus.ACTIVE),
@@ -119,20 +119,79 @@ class Command(BaseCommand):
         services.invite_person(operators["radionum"], acting_user=User.objects.get(username="rl.radionum"),
                                email="nouvel.admin@radionum.example.fr", role=Role.TECHNICAL_ADMIN)
 
-        structures = []
-        for index, (name, department, _key) in enumerate(STRUCTURES):
-            siren = with_luhn(f"{26 + index:02d}{department}{index:04d}")
-            finess_j = with_luhn(f"{department}00{index:04d}")
-            finess_g = with_luhn(f"{department}01{index:04d}")
-            structures.append(services.create_health_structure(
-                acting_user=ans, name=name, siren=siren, finess_juridique=finess_j, finess_geographique=finess_g))
-        for identifiant, structure_index, key, pacs, status in DRIMBOXES:
-            services.record_drimbox(acting_user=ans, operator=operators[key], health_structure=structures[structure_index],
-                                    identifiant=identifiant, pacs=pacs, status=status)
+        counts = self.load_drimboxes(ans, operators, User)
         self.stdout.write(self.style.SUCCESS(
-            f"Jeu de démonstration chargé : {Operator.objects.count()} opérateurs, {len(structures)} structures, "
-            f"{len(DRIMBOXES)} DRIMbox, contrat {ContractVersion.current().version}."))
+            f"Jeu de démonstration chargé : {Operator.objects.count()} opérateurs, {counts['drimboxes']} DRIMbox, "
+            f"{counts['open']} demandes à instruire, contrat {ContractVersion.current().version}."))
         self.print_logins()
+
+    def load_drimboxes(self, ans, operators, User):
+        """Every DRIMbox goes through the real journey: order, declaration, review, integration…"""
+        from operators import services_requests as sr
+        from operators.models import AttachmentKind, RequestKind
+
+        def cgi():
+            return SimpleUploadedFile("cgi.pdf", demo_pdf("Conditions Générales d'Intégration"), "application/pdf")
+
+        def submit(req, user):
+            if req.kind in (RequestKind.DECLARATION, RequestKind.SWITCH):
+                sr.add_attachment(req, acting_user=user, kind=AttachmentKind.CGI, uploaded_file=cgi())
+            return sr.submit_request(req, acting_user=user)
+
+        def review_and_approve(req, **kwargs):
+            sr.assign_request(req, acting_user=ans)
+            return sr.approve_request(req, acting_user=ans, **kwargs)
+
+        drimboxes = 0
+        for index, (name, department, key) in enumerate(STRUCTURES):
+            operator, legal = operators[key], User.objects.get(username=f"rl.{key}")
+            siren = with_luhn(f"{26 + index:02d}{department}{index:04d}")
+            finess_g = with_luhn(f"{department}01{index:04d}")
+            order = sr.create_financing_order(
+                acting_user=legal, operator=operator, reference=f"SONS-IMG-DB-va2-{2026}-{index + 1:04d}",
+                client_siren=siren, pacs_identifier=f"PACS-{department}-{index + 1:03d}",
+                finess_geographiques=[finess_g])
+            for spec in [d for d in DRIMBOXES if d[1] == index]:
+                _n, _s, _key, _pacs, status = spec
+                data = {
+                    "structure_name": name, "structure_siren": siren, "structure_finess_geographique": finess_g,
+                    "structure_finess_juridique": with_luhn(f"{department}00{index:04d}"),
+                    "pacs": order.pacs_identifier, "financing_order": str(order.pk),
+                    "db_addresses": f"192.0.2.{10 + drimboxes}", "vi_addresses": f"198.51.100.{10 + drimboxes}",
+                    "responsable_contact": f"responsable@{key}.example.fr",
+                    "support_contact": operator.support_contact or f"support@{key}.example.fr",
+                }
+                declaration = submit(sr.create_request(acting_user=legal, operator=operator,
+                                                       kind=RequestKind.DECLARATION, data=data), legal)
+                drimbox = review_and_approve(declaration).drimbox
+                drimboxes += 1
+                if status == DrimboxStatus.DECLARED:
+                    continue
+                integration = submit(sr.create_request(acting_user=legal, operator=operator,
+                                                       kind=RequestKind.INTEGRATION, drimbox=drimbox), legal)
+                if status == DrimboxStatus.INTEGRATING:
+                    continue
+                review_and_approve(integration)
+                if status == DrimboxStatus.WITHDRAWN:
+                    review_and_approve(submit(sr.create_request(
+                        acting_user=legal, operator=operator, kind=RequestKind.WITHDRAWAL, drimbox=drimbox,
+                        data={"reason": "Fermeture du site d'imagerie."}), legal))
+        # A declaration waiting in the review queue, and one sent back to its operator.
+        emedia, rl_emedia = operators["emedia"], User.objects.get(username="rl.emedia")
+        pending = {
+            "structure_name": "Centre de radiologie des Halles", "structure_siren": with_luhn("30210099"),
+            "structure_finess_geographique": with_luhn("21019999"), "pacs": "PACS-21-NOUVEAU",
+            "db_addresses": "192.0.2.99", "vi_addresses": "", "support_contact": "support@emedia.example.fr",
+        }
+        submit(sr.create_request(acting_user=rl_emedia, operator=emedia, kind=RequestKind.DECLARATION, data=pending),
+               rl_emedia)
+        returned = submit(sr.create_request(acting_user=rl_emedia, operator=emedia, kind=RequestKind.DECLARATION,
+                                            data={**pending, "pacs": "PACS-21-AUTRE", "structure_siren":
+                                                  with_luhn("30210098")}), rl_emedia)
+        sr.assign_request(returned, acting_user=ans)
+        sr.request_changes(returned, acting_user=ans, comment="Joignez le bon de commande de ce PACS : la DRIMbox "
+                           "n'est pas financée en l'état.")
+        return {"drimboxes": drimboxes, "open": 1}
 
     def print_logins(self):
         self.stdout.write(

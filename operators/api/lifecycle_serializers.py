@@ -1,0 +1,360 @@
+"""Serializers of the DRIMbox lifecycle API.
+
+Input serializers check shapes only (types, presence, known enumerations); every business rule
+(roles, states, SIREN/FINESS, eligibility, uniqueness) stays in the services, whose DomainError
+becomes the structured 4xx answer.
+
+Output statuses and kinds are plain strings with a ``*_label`` companion (French label), not enums:
+the same choice sets appear under several names and would make OpenAPI enum naming collide.
+"""
+from typing import ClassVar
+
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from ..models import (
+    DECLARATION_KINDS,
+    AttachmentKind,
+    Attestation,
+    DrimboxStatus,
+    RequestKind,
+    RequestStatus,
+)
+from ..request_data import eligibility_problems
+
+
+def _values(choices):
+    return ", ".join(f"`{value}`" for value in choices.values)
+
+
+def _absolute(context, url):
+    request = context.get("request")
+    return request.build_absolute_uri(url) if request is not None else url
+
+
+# --- Shapes of inputs ---------------------------------------------------------------------------
+
+
+@extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}})
+class StringMapField(serializers.Field):
+    """A JSON object whose values are strings (numbers are accepted and turned into strings)."""
+
+    default_error_messages: ClassVar[dict[str, str]] = {
+        "not_a_dict": "Un objet JSON est attendu (champ → valeur).",
+        "not_a_string": "« {key} » : une chaîne de caractères est attendue.",
+    }
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("help_text", "Objet {champ: valeur} ; les valeurs sont des chaînes de caractères.")
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            self.fail("not_a_dict")
+        errors = []
+        cleaned = {}
+        for key, value in data.items():
+            if value is None:
+                cleaned[str(key)] = ""
+            elif isinstance(value, bool) or not isinstance(value, (str, int, float)):
+                errors.append(self.error_messages["not_a_string"].format(key=key))
+            else:
+                cleaned[str(key)] = str(value)
+        if errors:
+            raise serializers.ValidationError(errors)
+        return cleaned
+
+    def to_representation(self, value):
+        return value
+
+
+class StringListField(serializers.ListField):
+    """A list of strings whose item errors read as sentences (not a nested structure)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("child", serializers.CharField(allow_blank=True))
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if not isinstance(exc.detail, dict):
+                raise
+            raise serializers.ValidationError([
+                f"Élément n° {int(index) + 1} : {' '.join(str(message) for message in messages)}"
+                for index, messages in exc.detail.items()]) from None
+
+
+class RequestCreateSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=RequestKind.choices, help_text="Type de demande.")
+    drimbox = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1,
+        help_text="Identifiant de la DRIMbox concernée (obligatoire sauf pour une déclaration). Pour une bascule, "
+                  "la DRIMbox d'un autre opérateur à reprendre.")
+    data = StringMapField(required=False, allow_null=True,
+                          help_text="Données de la demande ; les champs dépendent du type.")
+
+
+class RequestUpdateSerializer(serializers.Serializer):
+    data = StringMapField(help_text="Champs à modifier ; les autres gardent leur valeur.")
+
+
+class AttachmentUploadSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=AttachmentKind.choices, help_text="Nature de la pièce.")
+    file = serializers.FileField(help_text="Document PDF.")
+
+
+class CancelSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class CommentSerializer(serializers.Serializer):
+    text = serializers.CharField(allow_blank=True, trim_whitespace=False)
+
+
+class AssignSerializer(serializers.Serializer):
+    reviewer = serializers.IntegerField(required=False, allow_null=True, min_value=1,
+                                        help_text="Identifiant de l'administrateur ANS relecteur (vous par défaut).")
+
+
+class RequestChangesSerializer(serializers.Serializer):
+    comment = serializers.CharField(allow_blank=True, help_text="Ce que l'opérateur doit modifier.")
+
+
+class ApproveSerializer(serializers.Serializer):
+    override_reason = serializers.CharField(
+        required=False, allow_blank=True, default="",
+        help_text="Motif de dérogation, obligatoire pour une DRIMbox non financée.")
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(allow_blank=True, help_text="Motif (obligatoire).")
+
+
+class FinancingOrderCreateSerializer(serializers.Serializer):
+    reference = serializers.CharField(allow_blank=True, help_text="Référence du bon de commande.")
+    client_siren = serializers.CharField(allow_blank=True, help_text="SIREN du client (structure de santé).")
+    pacs_identifier = serializers.CharField(allow_blank=True, help_text="Identifiant du PACS.")
+    finess_geographiques = StringListField(allow_empty=True, help_text="FINESS géographiques couverts.")
+
+
+class VaUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="Le document VA (PDF).")
+
+
+class ReviewQueueFilterSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=RequestKind.choices, required=False, allow_blank=True,
+                                   help_text="Type de demande.")
+    status = serializers.ChoiceField(
+        choices=[c for c in RequestStatus.choices if c[0] != RequestStatus.DRAFT] + [("toutes", "Toutes")],
+        required=False, allow_blank=True,
+        help_text="Statut ; par défaut les demandes soumises et en instruction, `toutes` pour toutes "
+                  "(hors brouillons).")
+    operator = serializers.CharField(required=False, allow_blank=True, max_length=200,
+                                     help_text="Nom de l'opérateur (contient).")
+    age = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=36500,
+                                   help_text="Soumises depuis au moins ce nombre de jours.")
+    assigned = serializers.ChoiceField(choices=[("moi", "Les miennes"), ("aucune", "Non affectées")], required=False,
+                                       allow_blank=True, help_text="`moi` ou `aucune`.")
+
+
+class RegistryFilterSerializer(serializers.Serializer):
+    q = serializers.CharField(required=False, allow_blank=True, max_length=253,
+                              help_text="Début d'un FQDN, ou identifiant.")
+    operator = serializers.CharField(required=False, allow_blank=True, max_length=200,
+                                     help_text="Nom de l'opérateur (contient).")
+    structure = serializers.CharField(required=False, allow_blank=True, max_length=200,
+                                      help_text="Structure de santé : nom (contient), SIREN ou FINESS géographique.")
+    status = serializers.ChoiceField(choices=DrimboxStatus.choices, required=False, allow_blank=True,
+                                     help_text="Statut de la DRIMbox.")
+    dns = serializers.ChoiceField(choices=[("en_attente", "DNS en attente")], required=False, allow_blank=True,
+                                  help_text="`en_attente` : seulement les DRIMbox dont une mise à jour DNS attend.")
+
+
+# --- Outputs ------------------------------------------------------------------------------------
+
+
+class OperatorBriefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class DrimboxBriefSerializer(serializers.Serializer):
+    identifiant = serializers.IntegerField()
+    db_fqdn = serializers.CharField()
+    vi_fqdn = serializers.CharField()
+
+
+class RequestSummarySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    reference = serializers.CharField()
+    kind = serializers.CharField(help_text=f"Type : {_values(RequestKind)}.")
+    kind_label = serializers.CharField(source="get_kind_display")
+    status = serializers.CharField(help_text=f"Statut : {_values(RequestStatus)}.")
+    status_label = serializers.CharField(source="get_status_display")
+    operator = OperatorBriefSerializer()
+    drimbox = DrimboxBriefSerializer(allow_null=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    submitted_at = serializers.DateTimeField(allow_null=True)
+    assigned_to = serializers.SerializerMethodField(help_text="Relecteur ANS.")
+
+    def get_assigned_to(self, obj) -> str | None:
+        return obj.assigned_to.display_name if obj.assigned_to_id else None
+
+
+class RequestEventSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    kind_label = serializers.CharField(source="get_kind_display")
+    at = serializers.DateTimeField()
+    actor = serializers.SerializerMethodField()
+    by_ans = serializers.BooleanField()
+    from_status = serializers.CharField()
+    to_status = serializers.CharField()
+    text = serializers.CharField()
+
+    def get_actor(self, obj) -> str:
+        return obj.actor.display_name if obj.actor_id else "système"
+
+
+class RequestAttachmentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField(help_text=f"Nature : {_values(AttachmentKind)}.")
+    kind_label = serializers.CharField(source="get_kind_display")
+    original_name = serializers.CharField()
+    size = serializers.IntegerField()
+    sha256 = serializers.CharField()
+    uploaded_by = serializers.SerializerMethodField()
+    uploaded_at = serializers.DateTimeField()
+    download_url = serializers.SerializerMethodField(help_text="Téléchargement dans le portail (session).")
+
+    def get_uploaded_by(self, obj) -> str:
+        return obj.uploaded_by.display_name
+
+    def get_download_url(self, obj) -> str:
+        return _absolute(self.context, reverse("attachment_download", args=[obj.request_id, obj.pk]))
+
+
+class AttestationBriefSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    operator_name = serializers.CharField()
+    issued_at = serializers.DateTimeField()
+    superseded_at = serializers.DateTimeField(allow_null=True)
+    download_url = serializers.SerializerMethodField(help_text="Téléchargement du PDF dans le portail (session).")
+
+    def get_download_url(self, obj) -> str:
+        return _absolute(self.context, reverse("attestation_download", args=[obj.pk]))
+
+
+class RequestDetailSerializer(RequestSummarySerializer):
+    data = serializers.DictField(child=serializers.CharField(allow_blank=True))
+    decided_at = serializers.DateTimeField(allow_null=True)
+    decision_reason = serializers.CharField()
+    eligibility_override_reason = serializers.CharField()
+    eligibility_problems = serializers.SerializerMethodField(
+        help_text="Pour une déclaration ou une bascule : pourquoi la DRIMbox n'est pas financée (vide si elle l'est).")
+    events = RequestEventSerializer(many=True, help_text="Chronologie de la demande.")
+    attachments = RequestAttachmentSerializer(many=True)
+    attestation = serializers.SerializerMethodField(help_text="Attestation de délégation délivrée à l'approbation.")
+
+    def get_eligibility_problems(self, obj) -> list[str]:
+        return eligibility_problems(obj.data) if obj.kind in DECLARATION_KINDS else []
+
+    @extend_schema_field(AttestationBriefSerializer(allow_null=True))
+    def get_attestation(self, obj):
+        try:
+            attestation = obj.attestation
+        except Attestation.DoesNotExist:
+            return None
+        return AttestationBriefSerializer(attestation, context=self.context).data
+
+
+class HealthStructureSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    siren = serializers.CharField()
+    finess_juridique = serializers.CharField()
+    finess_geographique = serializers.CharField()
+
+
+class DrimboxSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    identifiant = serializers.IntegerField()
+    db_fqdn = serializers.CharField()
+    vi_fqdn = serializers.CharField()
+    status = serializers.CharField(help_text=f"Statut : {_values(DrimboxStatus)}.")
+    status_label = serializers.CharField(source="get_status_display")
+    operator = OperatorBriefSerializer()
+    health_structure = HealthStructureSerializer()
+    dns_pending = serializers.BooleanField(help_text="Une mise à jour de la zone DNS attend d'être appliquée.")
+
+
+class VaDocumentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    drimbox = serializers.IntegerField(source="drimbox.identifiant")
+    status = serializers.CharField(help_text="Statut : `attendu`, `depose`, `valide`, `refuse`.")
+    status_label = serializers.CharField(source="get_status_display")
+    due_at = serializers.DateTimeField()
+    is_overdue = serializers.BooleanField()
+    original_name = serializers.CharField()
+    sha256 = serializers.CharField()
+    uploaded_at = serializers.DateTimeField(allow_null=True)
+    decided_at = serializers.DateTimeField(allow_null=True)
+    refusal_reason = serializers.CharField()
+    download_url = serializers.SerializerMethodField(help_text="Téléchargement dans le portail (session).")
+
+    def get_download_url(self, obj) -> str | None:
+        return _absolute(self.context, reverse("va_download", args=[obj.pk])) if obj.file else None
+
+
+class DrimboxDetailSerializer(DrimboxSerializer):
+    pacs = serializers.CharField()
+    financing_order = serializers.SerializerMethodField(help_text="Référence du bon de commande.")
+    eligibility_override_reason = serializers.CharField()
+    db_records = serializers.ListField(child=serializers.ListField(child=serializers.CharField()),
+                                       help_text="Enregistrements du nom db : [type, valeur].")
+    vi_records = serializers.ListField(child=serializers.ListField(child=serializers.CharField()),
+                                       help_text="Enregistrements du nom vi : [type, valeur].")
+    responsable_contact = serializers.CharField()
+    support_contact = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    integrated_at = serializers.DateTimeField(allow_null=True)
+    withdrawn_at = serializers.DateTimeField(allow_null=True)
+    attestations = AttestationBriefSerializer(many=True, source="visible_attestations")
+    va_documents = VaDocumentSerializer(many=True, source="visible_va_documents")
+
+    def get_financing_order(self, obj) -> str | None:
+        return obj.financing_order.reference if obj.financing_order_id else None
+
+
+class FinancingOrderSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    reference = serializers.CharField()
+    client_siren = serializers.CharField()
+    pacs_identifier = serializers.CharField()
+    finess_geographiques = serializers.ListField(child=serializers.CharField(), source="finess_list")
+    drimboxes = serializers.SerializerMethodField(help_text="Identifiants des DRIMbox financées par ce bon.")
+    created_at = serializers.DateTimeField()
+
+    def get_drimboxes(self, obj) -> list[int]:
+        return [drimbox.identifiant for drimbox in obj.drimboxes.all()]
+
+
+class AttestationPublicSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    operator_name = serializers.CharField()
+    operator_siren = serializers.CharField()
+    structure_name = serializers.CharField()
+    identifiant = serializers.IntegerField()
+    db_fqdn = serializers.CharField()
+    vi_fqdn = serializers.CharField()
+    issued_at = serializers.DateTimeField()
+    sha256 = serializers.CharField(help_text="Empreinte SHA-256 du PDF délivré.")
+    superseded_at = serializers.DateTimeField(allow_null=True)
+    valid = serializers.SerializerMethodField(help_text="Vrai si l'attestation est en vigueur (non remplacée).")
+
+    def get_valid(self, obj) -> bool:
+        return obj.superseded_at is None

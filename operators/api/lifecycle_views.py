@@ -1,0 +1,404 @@
+"""DRIMbox lifecycle API: requests and their review, DRIMboxes, financing orders, attestations, VA documents.
+
+Every write goes through ``operators.services_requests`` / ``operators.services_documents`` (roles,
+states, validation, transaction, audit, e-mails). Views only scope objects to the caller (404 for what
+the caller may not see, so existence does not leak), check input shapes, and render the outcome.
+"""
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.db.models import Prefetch, Q
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import generics, status
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+
+from trustspace.access import ANS_ADMIN, AUTHENTICATED, PUBLIC
+from trustspace.errors import InvalidData, NotAllowed
+
+from .. import permissions
+from .. import services_documents as sd
+from .. import services_requests as sr
+from ..models import (
+    Drimbox,
+    DrimboxRequest,
+    RequestAttachment,
+    RequestEvent,
+    RequestKind,
+    RequestStatus,
+    VaDocument,
+)
+from ..views_lifecycle import dns_pending, visible_drimboxes, visible_requests
+from . import lifecycle_serializers as s
+from .views import PortalAPIView, get_operator
+
+ANS_ONLY = "Réservé aux administrateurs ANS."
+
+
+class AnsAPIMixin:
+    # ANS administrators only: 401 without credentials, 403 (structured, code "forbidden") otherwise.
+    access_rule = ANS_ADMIN
+
+    def check_permissions(self, request):
+        super().check_permissions(request)
+        if not getattr(request.user, "is_ans_admin", False):
+            raise NotAllowed(ANS_ONLY)
+
+
+class AnsAPIView(AnsAPIMixin, PortalAPIView):
+    pass
+
+
+def _valid(serializer_class, data):
+    serializer = serializer_class(data={} if data is None else data)  # a JSON ``null`` body: nothing given
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+# --- Querysets ----------------------------------------------------------------------------------
+
+
+def _request_summaries(qs):
+    return qs.select_related("operator", "drimbox", "assigned_to")
+
+
+def _request_details(qs):
+    return qs.select_related("operator", "drimbox", "assigned_to", "attestation").prefetch_related(
+        Prefetch("events", queryset=RequestEvent.objects.select_related("actor")),
+        Prefetch("attachments", queryset=RequestAttachment.objects.select_related("uploaded_by")),
+    )
+
+
+def _drimbox_summaries(qs):
+    return qs.select_related("operator", "health_structure").annotate(dns_pending=dns_pending())
+
+
+def _visible_request(request, pk):
+    """A request the caller may see (members of its operator; ANS once submitted); 404 otherwise."""
+    return get_object_or_404(visible_requests(request.user).select_related("operator", "drimbox"), pk=pk)
+
+
+
+
+def _request_response(request, req, status_code=status.HTTP_200_OK):
+    fresh = _request_details(DrimboxRequest.objects.all()).get(pk=req.pk)
+    return Response(s.RequestDetailSerializer(fresh, context={"request": request}).data, status=status_code)
+
+
+def _va_response(request, va):
+    fresh = VaDocument.objects.select_related("drimbox").get(pk=va.pk)
+    return Response(s.VaDocumentSerializer(fresh, context={"request": request}).data)
+
+
+def _drimbox_for(kind, identifiant, operator):
+    """Resolve the ``drimbox`` Identifiant: any DRIMbox for a switch, the operator's own otherwise."""
+    if identifiant is None:
+        return None
+    candidates = Drimbox.objects.all() if kind == RequestKind.SWITCH else operator.drimboxes.all()
+    drimbox = candidates.filter(identifiant=identifiant).first()
+    if drimbox is None:
+        message = (f"Aucune DRIMbox de l'Espace de Confiance ne porte l'identifiant {identifiant}."
+                   if kind == RequestKind.SWITCH else
+                   f"Votre opérateur n'exploite aucune DRIMbox d'identifiant {identifiant}.")
+        raise InvalidData(message, field_errors={"drimbox": [message]})
+    return drimbox
+
+
+# --- Requests (operator side, shared with ANS) --------------------------------------------------
+
+
+@extend_schema_view(get=extend_schema(summary="Les demandes de l'opérateur (les plus récentes d'abord)"))
+class OperatorRequestsView(generics.ListAPIView):
+    access_rule = AUTHENTICATED
+    serializer_class = s.RequestSummarySerializer
+
+    def get_queryset(self):
+        operator = get_operator(self.request, self.kwargs["pk"])
+        return _request_summaries(visible_requests(self.request.user).filter(operator=operator)).order_by(
+            "-created_at", "-pk")
+
+    @extend_schema(request=s.RequestCreateSerializer, responses={201: s.RequestDetailSerializer},
+                   summary="Créer une demande (brouillon) : déclaration, intégration, mise à jour, retrait, "
+                           "réintégration ou bascule")
+    def post(self, request, pk):
+        operator = get_operator(request, pk)
+        data = _valid(s.RequestCreateSerializer, request.data)
+        drimbox = _drimbox_for(data["kind"], data.get("drimbox"), operator)
+        req = sr.create_request(acting_user=request.user, operator=operator, kind=data["kind"], drimbox=drimbox,
+                                data=data.get("data") or {})
+        return _request_response(request, req, status.HTTP_201_CREATED)
+
+
+class RequestDetailView(PortalAPIView):
+    @extend_schema(responses=s.RequestDetailSerializer,
+                   summary="Une demande : données, statut, chronologie, pièces, attestation")
+    def get(self, request, pk):
+        req = get_object_or_404(_request_details(visible_requests(request.user)), pk=pk)
+        return Response(s.RequestDetailSerializer(req, context={"request": request}).data)
+
+    @extend_schema(request=s.RequestUpdateSerializer, responses=s.RequestDetailSerializer,
+                   summary="Modifier les données d'un brouillon ou d'une demande à compléter")
+    def patch(self, request, pk):
+        req = _visible_request(request, pk)
+        data = _valid(s.RequestUpdateSerializer, request.data)
+        req = sr.update_request(req, acting_user=request.user, data=data["data"])
+        return _request_response(request, req)
+
+
+class RequestAttachmentsView(PortalAPIView):
+    @extend_schema(request={"multipart/form-data": s.AttachmentUploadSerializer},
+                   responses={201: s.RequestAttachmentSerializer},
+                   summary="Joindre une pièce PDF (les CGI signées pour une déclaration)")
+    def post(self, request, pk):
+        req = _visible_request(request, pk)
+        # Who may act is decided before the body is read: a caller without the role gets 403, not a
+        # complaint about the file. The service checks again (it is the authority).
+        permissions.require(request.user, f"request.{req.kind}", req.operator)
+        data = _valid(s.AttachmentUploadSerializer, request.data)
+        attachment = sr.add_attachment(req, acting_user=request.user, kind=data["kind"], uploaded_file=data["file"])
+        return Response(s.RequestAttachmentSerializer(attachment, context={"request": request}).data,
+                        status=status.HTTP_201_CREATED)
+
+
+class RequestSubmitView(PortalAPIView):
+    @extend_schema(request=None, responses=s.RequestDetailSerializer, summary="Soumettre la demande à l'ANS")
+    def post(self, request, pk):
+        req = sr.submit_request(_visible_request(request, pk), acting_user=request.user)
+        return _request_response(request, req)
+
+
+class RequestCancelView(PortalAPIView):
+    @extend_schema(request=s.CancelSerializer, responses=s.RequestDetailSerializer, summary="Annuler la demande")
+    def post(self, request, pk):
+        req = _visible_request(request, pk)
+        data = _valid(s.CancelSerializer, request.data)
+        req = sr.cancel_request(req, acting_user=request.user, reason=data["reason"])
+        return _request_response(request, req)
+
+
+class RequestCommentsView(PortalAPIView):
+    @extend_schema(request=s.CommentSerializer, responses={201: s.RequestDetailSerializer},
+                   summary="Commenter la demande (opérateur ou ANS)")
+    def post(self, request, pk):
+        req = _visible_request(request, pk)
+        data = _valid(s.CommentSerializer, request.data)
+        req = sr.comment_request(req, acting_user=request.user, text=data["text"])
+        return _request_response(request, req, status.HTTP_201_CREATED)
+
+
+# --- Review (ANS) -------------------------------------------------------------------------------
+
+
+class RequestAssignView(AnsAPIView):
+    @extend_schema(request=s.AssignSerializer, responses=s.RequestDetailSerializer,
+                   summary="Prendre en charge ou affecter la demande (ANS)")
+    def post(self, request, pk):
+        req = _visible_request(request, pk)
+        data = _valid(s.AssignSerializer, request.data)
+        reviewer = None
+        if data.get("reviewer") is not None:
+            reviewer = get_user_model().objects.filter(pk=data["reviewer"]).first()
+            if reviewer is None:
+                message = "Aucun utilisateur ne porte cet identifiant."
+                raise InvalidData(message, field_errors={"reviewer": [message]})
+        req = sr.assign_request(req, acting_user=request.user, reviewer=reviewer)
+        return _request_response(request, req)
+
+
+class RequestChangesView(AnsAPIView):
+    @extend_schema(request=s.RequestChangesSerializer, responses=s.RequestDetailSerializer,
+                   summary="Demander des modifications à l'opérateur (ANS)")
+    def post(self, request, pk):
+        req = _visible_request(request, pk)
+        data = _valid(s.RequestChangesSerializer, request.data)
+        req = sr.request_changes(req, acting_user=request.user, comment=data["comment"])
+        return _request_response(request, req)
+
+
+class RequestApproveView(AnsAPIView):
+    @extend_schema(request=s.ApproveSerializer, responses=s.RequestDetailSerializer,
+                   summary="Approuver et appliquer la demande (ANS) ; 409 `not_funded` sans motif de dérogation "
+                           "pour une DRIMbox non financée")
+    def post(self, request, pk):
+        req = _visible_request(request, pk)
+        data = _valid(s.ApproveSerializer, request.data)
+        req = sr.approve_request(req, acting_user=request.user, override_reason=data["override_reason"],
+                                 comment=data["comment"])
+        return _request_response(request, req)
+
+
+class RequestRejectView(AnsAPIView):
+    @extend_schema(request=s.ReasonSerializer, responses=s.RequestDetailSerializer,
+                   summary="Refuser la demande (ANS)")
+    def post(self, request, pk):
+        req = _visible_request(request, pk)
+        data = _valid(s.ReasonSerializer, request.data)
+        req = sr.reject_request(req, acting_user=request.user, reason=data["reason"])
+        return _request_response(request, req)
+
+
+@extend_schema_view(get=extend_schema(
+    summary="File d'instruction (ANS) : les plus anciennes soumissions d'abord",
+    parameters=[s.ReviewQueueFilterSerializer]))
+class ReviewQueueView(AnsAPIMixin, generics.ListAPIView):
+    serializer_class = s.RequestSummarySerializer
+
+    def get_queryset(self):
+        filters = _valid(s.ReviewQueueFilterSerializer, self.request.query_params)
+        qs = _request_summaries(DrimboxRequest.objects.exclude(status=RequestStatus.DRAFT)).order_by(
+            "submitted_at", "pk")
+        if filters.get("kind"):
+            qs = qs.filter(kind=filters["kind"])
+        if (filters.get("operator") or "").strip():
+            qs = qs.filter(operator__name__icontains=filters["operator"].strip())
+        if filters.get("age") is not None:
+            qs = qs.filter(submitted_at__lte=timezone.now() - timedelta(days=filters["age"]))
+        if filters.get("assigned") == "moi":
+            qs = qs.filter(assigned_to=self.request.user)
+        elif filters.get("assigned") == "aucune":
+            qs = qs.filter(assigned_to__isnull=True)
+        wanted = filters.get("status") or ""
+        if wanted == "toutes":
+            return qs
+        if wanted:
+            return qs.filter(status=wanted)
+        return qs.filter(status__in=[RequestStatus.SUBMITTED, RequestStatus.IN_REVIEW])
+
+
+# --- DRIMboxes and the registry -----------------------------------------------------------------
+
+
+@extend_schema_view(get=extend_schema(summary="Les DRIMbox de l'opérateur"))
+class OperatorDrimboxesView(generics.ListAPIView):
+    access_rule = AUTHENTICATED
+    serializer_class = s.DrimboxSerializer
+
+    def get_queryset(self):
+        operator = get_operator(self.request, self.kwargs["pk"])
+        return _drimbox_summaries(visible_drimboxes(self.request.user).filter(operator=operator)).order_by(
+            "identifiant")
+
+
+class DrimboxDetailView(PortalAPIView):
+    @extend_schema(responses=s.DrimboxDetailSerializer,
+                   summary="Une DRIMbox : noms, adresses, contacts, structure, attestations, documents VA")
+    def get(self, request, pk):
+        drimbox = get_object_or_404(
+            _drimbox_summaries(visible_drimboxes(request.user)).select_related("financing_order"), pk=pk)
+        attestations = drimbox.attestations.all()
+        if not request.user.is_ans_admin:
+            attestations = attestations.filter(operator=drimbox.operator_id)
+        drimbox.visible_attestations = list(attestations)
+        drimbox.visible_va_documents = list(drimbox.va_documents.filter(operator=drimbox.operator_id)
+                                            .select_related("drimbox"))
+        return Response(s.DrimboxDetailSerializer(drimbox, context={"request": request}).data)
+
+
+@extend_schema_view(get=extend_schema(summary="Registre des FQDN (ANS)", parameters=[s.RegistryFilterSerializer]))
+class RegistryView(AnsAPIMixin, generics.ListAPIView):
+    serializer_class = s.DrimboxSerializer
+
+    def get_queryset(self):
+        filters = _valid(s.RegistryFilterSerializer, self.request.query_params)
+        qs = _drimbox_summaries(Drimbox.objects.all()).order_by("identifiant")
+        q = (filters.get("q") or "").strip().lower().rstrip(".")
+        if q:
+            match = Q(db_fqdn__startswith=q) | Q(vi_fqdn__startswith=q)
+            if q.isdigit():
+                match |= Q(identifiant=int(q))
+            qs = qs.filter(match)
+        if (filters.get("operator") or "").strip():
+            qs = qs.filter(operator__name__icontains=filters["operator"].strip())
+        term = (filters.get("structure") or "").strip()
+        if term:
+            compact = term.replace(" ", "")
+            qs = qs.filter(Q(health_structure__name__icontains=term) | Q(health_structure__siren=compact)
+                           | Q(health_structure__finess_geographique=compact.upper()))
+        if filters.get("status"):
+            qs = qs.filter(status=filters["status"])
+        if filters.get("dns") == "en_attente":
+            qs = qs.filter(dns_pending=True)
+        return qs
+
+
+# --- Financing orders ---------------------------------------------------------------------------
+
+
+@extend_schema_view(get=extend_schema(summary="Les bons de commande de l'opérateur"))
+class FinancingOrdersView(generics.ListAPIView):
+    access_rule = AUTHENTICATED
+    serializer_class = s.FinancingOrderSerializer
+
+    def get_queryset(self):
+        operator = get_operator(self.request, self.kwargs["pk"])
+        return operator.financing_orders.prefetch_related(
+            "sites", Prefetch("drimboxes", queryset=Drimbox.objects.only("identifiant", "financing_order_id")),
+        ).order_by("reference", "pk")
+
+    @extend_schema(request=s.FinancingOrderCreateSerializer, responses={201: s.FinancingOrderSerializer},
+                   summary="Enregistrer un bon de commande (représentant légal ou mandataire)")
+    def post(self, request, pk):
+        operator = get_operator(request, pk)
+        data = _valid(s.FinancingOrderCreateSerializer, request.data)
+        order = sr.create_financing_order(acting_user=request.user, operator=operator, **data)
+        order = operator.financing_orders.prefetch_related("sites", "drimboxes").get(pk=order.pk)
+        return Response(s.FinancingOrderSerializer(order).data, status=status.HTTP_201_CREATED)
+
+
+# --- Attestations (public check) ----------------------------------------------------------------
+
+
+class AttestationCheckView(PortalAPIView):
+    access_rule = PUBLIC
+    permission_classes = (AllowAny,)
+    authentication_classes = ()
+
+    @extend_schema(
+        responses=s.AttestationPublicSerializer, auth=[],
+        parameters=[OpenApiParameter("code", OpenApiTypes.STR, OpenApiParameter.PATH,
+                                     description="Code de vérification imprimé sur l'attestation (ATT-XXXX-XXXX-XXXX ; "
+                                                 "casse et tirets indifférents).")],
+        summary="Vérifier une attestation de délégation par son code (public)")
+    def get(self, request, code):
+        attestation = sd.find_attestation(code)
+        if attestation is None:
+            raise NotFound("Aucune attestation ne porte ce code.")
+        return Response(s.AttestationPublicSerializer(attestation).data)
+
+
+# --- VA documents -------------------------------------------------------------------------------
+
+
+class VaUploadView(PortalAPIView):
+    @extend_schema(request={"multipart/form-data": s.VaUploadSerializer}, responses=s.VaDocumentSerializer,
+                   summary="Déposer le document VA d'une DRIMbox (PDF)")
+    def post(self, request, pk):
+        va = get_object_or_404(VaDocument.objects.select_related("drimbox", "operator"), pk=pk)
+        if not permissions.roles_of(request.user, va.operator):
+            raise NotFound("Ressource introuvable.")
+        permissions.require(request.user, "va.upload", va.operator)  # before reading the body; the service re-checks
+        data = _valid(s.VaUploadSerializer, request.data)
+        va = sd.upload_va(va, acting_user=request.user, uploaded_file=data["file"])
+        return _va_response(request, va)
+
+
+class VaValidateView(AnsAPIView):
+    @extend_schema(request=None, responses=s.VaDocumentSerializer, summary="Valider un document VA déposé (ANS)")
+    def post(self, request, pk):
+        va = sd.validate_va(get_object_or_404(VaDocument, pk=pk), acting_user=request.user)
+        return _va_response(request, va)
+
+
+class VaRefuseView(AnsAPIView):
+    @extend_schema(request=s.ReasonSerializer, responses=s.VaDocumentSerializer,
+                   summary="Refuser un document VA déposé, avec un motif (ANS)")
+    def post(self, request, pk):
+        va = get_object_or_404(VaDocument, pk=pk)
+        data = _valid(s.ReasonSerializer, request.data)
+        va = sd.refuse_va(va, acting_user=request.user, reason=data["reason"])
+        return _va_response(request, va)
+

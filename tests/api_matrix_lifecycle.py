@@ -1,0 +1,176 @@
+"""Authorization matrix of the DRIMbox lifecycle API, merged into ``tests/test_authorization_matrix.MATRIX``.
+
+Same format: name -> (method, kwargs builder(w), data builder(w), {role: expectation}, [post-conditions]).
+Objects belong to operator A and are built lazily through the services (tests/support/lifecycle.py)
+and kept on the world ``w``. Multipart endpoints are called with a JSON body by the matrix: a caller
+who may act then gets 400 (no file), one who may not gets 403/404 before the body is read.
+"""
+from operators import services_documents as sd
+from operators import services_requests as sr
+from operators.models import (
+    AttachmentKind,
+    DrimboxRequest,
+    FinancingOrder,
+    RequestKind,
+    RequestStatus,
+    VaDocument,
+    VaStatus,
+)
+from tests.conftest import pdf_upload
+from tests.support.lifecycle import (
+    active_drimbox,
+    cgi_upload,
+    declaration_data,
+    declared_drimbox,
+    finess,
+    make_order,
+    siren,
+    submitted_declaration,
+)
+
+ANS_ONLY = {"anonymous": 401, "other": 403, "technical": 403, "legal": 403, "ans": 200}
+READ_A = {"anonymous": 401, "other": 404, "technical": 200, "legal": 200, "ans": 200}
+# On a draft of A: ANS does not see drafts (404), only submitted requests.
+MANAGERS_ON_DRAFT = {"anonymous": 401, "other": 404, "technical": 403, "legal": 200, "ans": 404}
+
+
+def _operator(w):
+    return {"pk": w.operator.pk}
+
+
+def _draft(w):
+    """A complete draft declaration of A, its signed CGI attached: ready to submit."""
+    if not hasattr(w, "draft"):
+        data = declaration_data(order=make_order(w.operator, w.legal))
+        w.draft = sr.create_request(acting_user=w.legal, operator=w.operator, kind=RequestKind.DECLARATION, data=data)
+        sr.add_attachment(w.draft, acting_user=w.legal, kind=AttachmentKind.CGI, uploaded_file=cgi_upload())
+    return {"pk": w.draft.pk}
+
+
+def _submitted(w):
+    if not hasattr(w, "submitted"):
+        w.submitted = submitted_declaration(w.operator, w.legal)
+    return {"pk": w.submitted.pk}
+
+
+def _in_review(w):
+    """A funded declaration of A, submitted and taken in charge by ANS."""
+    if not hasattr(w, "in_review"):
+        w.in_review = sr.assign_request(submitted_declaration(w.operator, w.legal), acting_user=w.ans)
+    return {"pk": w.in_review.pk}
+
+
+def _drimbox(w):
+    if not hasattr(w, "drimbox"):
+        w.drimbox = declared_drimbox(w.operator, w.legal, w.ans)
+    return {"pk": w.drimbox.pk}
+
+
+def _attestation(w):
+    _drimbox(w)
+    return {"code": w.drimbox.attestations.get().code}
+
+
+def _va_due(w):
+    if not hasattr(w, "va"):
+        w.va = VaDocument.objects.get(drimbox=active_drimbox(w.operator, w.legal, w.ans))
+    return {"pk": w.va.pk}
+
+
+def _va_uploaded(w):
+    _va_due(w)
+    sd.upload_va(w.va, acting_user=w.technical, uploaded_file=pdf_upload("va.pdf"))
+    return {"pk": w.va.pk}
+
+
+def _status(attr, expected):
+    def check(w):
+        return DrimboxRequest.objects.get(pk=getattr(w, attr).pk).status == expected
+    return check
+
+
+def _va_status(expected):
+    return lambda w: VaDocument.objects.get(pk=w.va.pk).status == expected
+
+
+def _requests_of_a(count):
+    return lambda w: DrimboxRequest.objects.filter(operator=w.operator).count() == count
+
+
+def _order_data(w):
+    return {"reference": "BC-MATRICE", "client_siren": siren(49990001), "pacs_identifier": "PACS-MATRICE",
+            "finess_geographiques": [finess(9001)]}
+
+
+def _orders_named(count):
+    return lambda w: FinancingOrder.objects.filter(reference="BC-MATRICE").count() == count
+
+
+def _unchanged(attr, status):
+    check = _status(attr, status)
+    return {role: check for role in ("anonymous", "other", "technical", "legal", "ans")}
+
+
+LIFECYCLE_API_MATRIX = {
+    # Requests (operator side; detail shared with ANS)
+    "api_operator_requests": ("get", _operator, None, READ_A),
+    "api_operator_requests POST": (
+        "post", _operator, lambda w: {"kind": "declaration", "data": {"structure_name": "Clinique du Parc"}},
+        {"anonymous": 401, "other": 404, "technical": 403, "legal": 201, "ans": 403},
+        {"anonymous": _requests_of_a(0), "other": _requests_of_a(0), "technical": _requests_of_a(0),
+         "legal": _requests_of_a(1), "ans": _requests_of_a(0)}),
+    "api_request": ("get", _submitted, None, READ_A),
+    "api_request PATCH": (
+        "patch", _draft, lambda w: {"data": {"responsable_contact": "nouveau@example.fr"}}, MANAGERS_ON_DRAFT,
+        {role: (lambda w, r=role: (DrimboxRequest.objects.get(pk=w.draft.pk).data["responsable_contact"]
+                                   == "nouveau@example.fr") == (r == "legal"))
+         for role in ("anonymous", "other", "technical", "legal", "ans")}),
+    "api_request_attachments": ("post", _draft, lambda w: {"kind": "cgi"},
+                                {"anonymous": 401, "other": 404, "technical": 403, "legal": 400, "ans": 404}),
+    "api_request_submit": ("post", _draft, None, MANAGERS_ON_DRAFT,
+                           {**_unchanged("draft", RequestStatus.DRAFT),
+                            "legal": _status("draft", RequestStatus.SUBMITTED)}),
+    "api_request_cancel": ("post", _draft, lambda w: {"reason": "Doublon"}, MANAGERS_ON_DRAFT,
+                           {**_unchanged("draft", RequestStatus.DRAFT),
+                            "legal": _status("draft", RequestStatus.CANCELLED)}),
+    "api_request_comments": ("post", _submitted, lambda w: {"text": "Où en est la demande ?"},
+                             {"anonymous": 401, "other": 404, "technical": 201, "legal": 201, "ans": 201}),
+    # Review (ANS)
+    "api_request_assign": ("post", _submitted, lambda w: {}, ANS_ONLY,
+                           {**_unchanged("submitted", RequestStatus.SUBMITTED),
+                            "ans": _status("submitted", RequestStatus.IN_REVIEW)}),
+    "api_request_changes": ("post", _in_review, lambda w: {"comment": "Précisez l'adresse vi."}, ANS_ONLY,
+                            {**_unchanged("in_review", RequestStatus.IN_REVIEW),
+                             "ans": _status("in_review", RequestStatus.CHANGES_REQUESTED)}),
+    "api_request_approve": ("post", _in_review, lambda w: {}, ANS_ONLY,
+                            {**_unchanged("in_review", RequestStatus.IN_REVIEW),
+                             "ans": _status("in_review", RequestStatus.APPROVED)}),
+    "api_request_reject": ("post", _in_review, lambda w: {"reason": "Structure inconnue."}, ANS_ONLY,
+                           {**_unchanged("in_review", RequestStatus.IN_REVIEW),
+                            "ans": _status("in_review", RequestStatus.REJECTED)}),
+    "api_review_queue": ("get", None, None, ANS_ONLY),
+    # DRIMboxes and the registry
+    "api_operator_drimboxes": ("get", _operator, None, READ_A),
+    "api_drimbox": ("get", _drimbox, None, READ_A),
+    "api_registry": ("get", None, None, ANS_ONLY),
+    # Financing orders
+    "api_financing_orders": ("get", _operator, None, READ_A),
+    "api_financing_orders POST": (
+        "post", _operator, _order_data, {"anonymous": 401, "other": 404, "technical": 403, "legal": 201, "ans": 403},
+        {"anonymous": _orders_named(0), "other": _orders_named(0), "technical": _orders_named(0),
+         "legal": _orders_named(1), "ans": _orders_named(0)}),
+    # Attestations: the public check
+    "api_attestation": ("get", _attestation, None, {role: 200 for role in READ_A}),
+    # VA documents
+    "api_va_document": ("post", _va_due, None,
+                        {"anonymous": 401, "other": 404, "technical": 400, "legal": 400, "ans": 404},
+                        {role: _va_status(VaStatus.DUE) for role in READ_A}),
+    "api_va_validate": ("post", _va_uploaded, None, ANS_ONLY,
+                        {**{role: _va_status(VaStatus.SUBMITTED) for role in ("anonymous", "other", "technical",
+                                                                             "legal")},
+                         "ans": _va_status(VaStatus.VALIDATED)}),
+    "api_va_refuse": ("post", _va_uploaded, lambda w: {"reason": "Signature manquante."}, ANS_ONLY,
+                      {**{role: _va_status(VaStatus.SUBMITTED) for role in ("anonymous", "other", "technical",
+                                                                           "legal")},
+                       "ans": _va_status(VaStatus.REFUSED)}),
+}
