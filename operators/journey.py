@@ -54,12 +54,14 @@ def journey(operator):
             declared > 0,
             f"{declared} DRIMbox déclarée(s), dont {in_space} active(s) dans l'Espace de Confiance." if declared
             else "Aucune DRIMbox déclarée pour le moment.",
+            reverse("request_create", args=["declaration"]), "Déclarer une DRIMbox",
         ),
         Step(
             "Certificats",
             in_space > 0 and in_space == declared,
             "Chaque DRIMbox intégrée doit porter un certificat IGC-Santé (db) et un certificat du marché (vi)."
             if declared else "Les certificats se déposent une fois la DRIMbox déclarée.",
+            reverse("drimbox_list"), "Voir mes DRIMbox",
         ),
     ]
     next_step = next((step for step in steps if not step.done), None)

@@ -9,7 +9,7 @@ from trustspace.errors import InvalidData
 
 from .addresses import parse_addresses
 from .models import FinancingOrder, RequestKind
-from .validators import compact_digits, validate_finess, validate_siren
+from .validators import as_small_int, compact_digits, validate_finess, validate_siren
 
 DECLARATION_FIELDS = [
     "structure_name", "structure_siren", "structure_finess_juridique", "structure_finess_geographique",
@@ -80,8 +80,7 @@ def clean_data(kind, data, *, operator, for_submit):
             except InvalidData as exc:
                 errors[field] = [exc.message]
     if cleaned.get("financing_order"):
-        order = FinancingOrder.objects.filter(pk=cleaned["financing_order"] if cleaned["financing_order"].isdigit()
-                                              else None, operator=operator).first()
+        order = FinancingOrder.objects.filter(pk=as_small_int(cleaned["financing_order"]), operator=operator).first()
         if order is None:
             errors["financing_order"] = ["Ce bon de commande n'existe pas chez votre opérateur."]
     if for_submit:
@@ -96,7 +95,8 @@ def clean_data(kind, data, *, operator, for_submit):
 
 def order_of(data):
     value = (data or {}).get("financing_order") or ""
-    return FinancingOrder.objects.filter(pk=value).prefetch_related("sites").first() if value.isdigit() else None
+    pk = as_small_int(value)
+    return FinancingOrder.objects.filter(pk=pk).prefetch_related("sites").first() if pk else None
 
 
 def eligibility_problems(data):

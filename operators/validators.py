@@ -69,3 +69,11 @@ def validate_id_nat_struct(value):
         )
     if kind in {"0", "4"} and not ident.isalnum():
         raise ValidationError("L'idNat_Struct « %(value)s » contient des caractères invalides.", params={"value": value})
+
+
+def as_small_int(value):
+    """``value`` as an int when it is a plain decimal that fits an id column, else None (never raises)."""
+    text = str(value or "").strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 9:
+        return None
+    return int(text)

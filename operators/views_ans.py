@@ -30,6 +30,7 @@ from .models import (
 )
 from .registry import dns_configured
 from .views import _mandate_response
+from .validators import as_small_int
 from .views_lifecycle import dns_pending
 
 PAGE_SIZE = 50
@@ -159,8 +160,8 @@ def registry(request):
         q = data["q"].strip().lower().rstrip(".")
         if q:
             match = Q(db_fqdn__startswith=q) | Q(vi_fqdn__startswith=q)
-            if q.isdigit():
-                match |= Q(identifiant=int(q))
+            if as_small_int(q):
+                match |= Q(identifiant=as_small_int(q))
             drimboxes = drimboxes.filter(match)
         if data["operator"].strip():
             drimboxes = drimboxes.filter(operator__name__icontains=data["operator"].strip())

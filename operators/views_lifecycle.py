@@ -4,6 +4,7 @@ Shared pages (a request, a DRIMbox) are reachable by ANS administrators and by t
 operator concerned; anyone else gets a 404, so existence does not leak.
 """
 from django.contrib import messages
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Prefetch, Q
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -47,6 +48,7 @@ from .models import (
 )
 from .request_data import FIELDS, LABELS, eligibility_problems
 from .services_requests import STARTING_STATUSES
+from .validators import as_small_int
 
 
 def visible_requests(user):
@@ -129,8 +131,8 @@ def _find_drimbox_for_switch(reference):
     if not reference:
         return None
     query = Q(db_fqdn=reference) | Q(vi_fqdn=reference)
-    if reference.isdigit():
-        query |= Q(identifiant=int(reference))
+    if as_small_int(reference):
+        query |= Q(identifiant=as_small_int(reference))
     return Drimbox.objects.filter(query).first()
 
 
@@ -146,8 +148,8 @@ def request_create(request, kind):
         return redirect("request_list")
     drimbox = None
     if kind not in DECLARATION_KINDS:
-        drimbox = get_object_or_404(operator.drimboxes, pk=request.GET.get("drimbox") or request.POST.get("drimbox")
-                                    or 0)
+        wanted = request.GET.get("drimbox") or request.POST.get("drimbox") or ""
+        drimbox = get_object_or_404(operator.drimboxes, pk=as_small_int(wanted) or 0)
     form_class = request_form_class(kind, operator)
     initial = sr.initial_data(kind, drimbox, operator)
     form = form_class(request.POST or None, request.FILES or None, initial=initial)
@@ -158,10 +160,13 @@ def request_create(request, kind):
                 drimbox = _find_drimbox_for_switch(form.cleaned_data["drimbox_ref"])
                 if drimbox is None:
                     raise _missing_drimbox()
-            req = sr.create_request(acting_user=request.user, operator=operator, kind=kind, drimbox=drimbox, data=data)
-            if form.cleaned_data.get("cgi"):
-                sr.add_attachment(req, acting_user=request.user, kind=AttachmentKind.CGI,
-                                  uploaded_file=form.cleaned_data["cgi"])
+            # The draft and its CGI are one change: a refused file leaves no draft behind.
+            with transaction.atomic():
+                req = sr.create_request(acting_user=request.user, operator=operator, kind=kind, drimbox=drimbox,
+                                        data=data)
+                if form.cleaned_data.get("cgi"):
+                    sr.add_attachment(req, acting_user=request.user, kind=AttachmentKind.CGI,
+                                      uploaded_file=form.cleaned_data["cgi"])
         except DomainError as exc:
             apply_domain_error(form, exc)
         else:
@@ -224,10 +229,11 @@ def request_edit(request, pk):
     if request.method == "POST" and form.is_valid():
         data = {name: form.cleaned_data.get(name, "") for name in FIELDS[req.kind]}
         try:
-            sr.update_request(req, acting_user=request.user, data=data)
-            if form.cleaned_data.get("cgi"):
-                sr.add_attachment(req, acting_user=request.user, kind=AttachmentKind.CGI,
-                                  uploaded_file=form.cleaned_data["cgi"])
+            with transaction.atomic():
+                sr.update_request(req, acting_user=request.user, data=data)
+                if form.cleaned_data.get("cgi"):
+                    sr.add_attachment(req, acting_user=request.user, kind=AttachmentKind.CGI,
+                                      uploaded_file=form.cleaned_data["cgi"])
         except DomainError as exc:
             apply_domain_error(form, exc)
         else:
