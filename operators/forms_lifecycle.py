@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 
 from .forms import DsfrBaseForm
 from .models import AttachmentKind, DrimboxStatus, RequestKind, RequestStatus
-from .request_data import FIELDS, LABELS
+from .request_data import FIELDS, LABELS, usable_orders
 
 HELP = {
     "structure_siren": "9 chiffres.",
@@ -21,8 +21,8 @@ HELP = {
 TEXTAREAS = {"reason", "message"}
 
 
-def request_form_class(kind, operator):
-    """The form of a request of ``kind`` for ``operator`` (the order list is the operator's own)."""
+def request_form_class(kind, operator, drimbox=None):
+    """The form of a request of ``kind`` for ``operator`` (the orders it may name, see ``usable_orders``)."""
     kind = RequestKind(kind)
     fields = {}
     if kind == RequestKind.SWITCH:
@@ -35,7 +35,7 @@ def request_form_class(kind, operator):
                 label="Bon de commande", required=False, help_text=HELP[name],
                 choices=[("", "— Aucun (DRIMbox non financée) —")] + [
                     (str(order.pk), f"{order.reference} — PACS {order.pacs_identifier}")
-                    for order in operator.financing_orders.all()],
+                    for order in usable_orders(operator, drimbox if kind == RequestKind.SWITCH else None)],
             )
             continue
         widget = forms.Textarea(attrs={"rows": 3}) if name in TEXTAREAS else None

@@ -4,6 +4,7 @@ A request's ``data`` is a dict of strings. Drafts may be incomplete but never ma
 submission needs every required field.
 """
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 
 from trustspace.errors import InvalidData
 
@@ -49,7 +50,16 @@ MAX_LENGTH = {"structure_name": 200, "pacs": 100, "responsable_contact": 255, "s
               "reason": 2000, "message": 2000}
 
 
-def clean_data(kind, data, *, operator, for_submit):
+def usable_orders(operator, drimbox=None):
+    """Orders a declaration may name: the operator's own, and for a switch the DRIMbox's current one
+    (one order per client: the order follows the DRIMbox to its new operator)."""
+    query = Q(operator=operator)
+    if drimbox is not None and drimbox.financing_order_id:
+        query |= Q(pk=drimbox.financing_order_id)
+    return FinancingOrder.objects.filter(query)
+
+
+def clean_data(kind, data, *, operator, for_submit, drimbox=None):
     """Normalise and check ``data`` for ``kind``; raises :class:`InvalidData` naming the fields."""
     fields = FIELDS[RequestKind(kind)]
     unknown = sorted(set(data or {}) - set(fields))
@@ -80,8 +90,8 @@ def clean_data(kind, data, *, operator, for_submit):
             except InvalidData as exc:
                 errors[field] = [exc.message]
     if cleaned.get("financing_order"):
-        order = FinancingOrder.objects.filter(pk=as_small_int(cleaned["financing_order"]), operator=operator).first()
-        if order is None:
+        switched = drimbox if kind == RequestKind.SWITCH else None
+        if not usable_orders(operator, switched).filter(pk=as_small_int(cleaned["financing_order"])).exists():
             errors["financing_order"] = ["Ce bon de commande n'existe pas chez votre opérateur."]
     if for_submit:
         for field in REQUIRED[RequestKind(kind)]:

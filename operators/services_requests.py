@@ -169,7 +169,7 @@ def create_request(*, acting_user, operator, kind, drimbox=None, data=None):
     _require_operator_action(acting_user, kind, operator)
     _check_drimbox_for(kind, drimbox, operator)
     values = {**initial_data(kind, drimbox, operator), **(data or {})}
-    cleaned = clean_data(kind, values, operator=operator, for_submit=False)
+    cleaned = clean_data(kind, values, operator=operator, for_submit=False, drimbox=drimbox)
     with transaction.atomic():
         ensure_contract_accepted(operator)
         req = DrimboxRequest(kind=kind, operator=operator, drimbox=drimbox, data=cleaned, created_by=acting_user)
@@ -191,7 +191,8 @@ def update_request(req, *, acting_user, data):
         if not req.is_editable:
             raise Conflict(f"La demande {req.reference} est « {req.get_status_display().lower()} » : elle n'est "
                            "plus modifiable.", code="not_editable")
-        cleaned = clean_data(req.kind, {**req.data, **(data or {})}, operator=req.operator, for_submit=False)
+        cleaned = clean_data(req.kind, {**req.data, **(data or {})}, operator=req.operator, for_submit=False,
+                             drimbox=req.drimbox)
         if cleaned == req.data:
             return req
         before = req.data
@@ -242,7 +243,7 @@ def submit_request(req, *, acting_user):
         if not req.is_editable:
             raise Conflict(f"La demande {req.reference} est « {req.get_status_display().lower()} » : elle ne peut "
                            "pas être soumise à nouveau.", code="invalid_transition")
-        req.data = clean_data(req.kind, req.data, operator=req.operator, for_submit=True)
+        req.data = clean_data(req.kind, req.data, operator=req.operator, for_submit=True, drimbox=req.drimbox)
         if req.kind in DECLARATION_KINDS and not req.attachments.filter(kind=AttachmentKind.CGI).exists():
             message = "Joignez les Conditions Générales d'Intégration signées pour cette installation (PDF)."
             raise InvalidData(message, field_errors={"cgi": [message]})
@@ -380,7 +381,7 @@ def approve_request(req, *, acting_user, override_reason="", comment=""):
                 _in_review(req)
             raise Conflict(f"La demande {req.reference} est « {req.get_status_display().lower()} » : elle ne peut "
                            "pas être approuvée.", code="invalid_transition")
-        data = clean_data(req.kind, req.data, operator=req.operator, for_submit=True)
+        data = clean_data(req.kind, req.data, operator=req.operator, for_submit=True, drimbox=req.drimbox)
         if req.kind in DECLARATION_KINDS:
             problems = eligibility_problems(data)
             if problems and not override_reason:
@@ -486,6 +487,7 @@ def _apply_switch(req, data, actor):
     drimbox.operator = req.operator
     drimbox.health_structure = _structure_for(data)
     drimbox.financing_order = order_of(data)
+    _transfer_order(drimbox.financing_order, previous, req, actor)
     drimbox.eligibility_override_reason = req.eligibility_override_reason
     drimbox.pacs = data["pacs"]
     drimbox.db_records = _records(data, "db_addresses", required=True)
@@ -513,6 +515,18 @@ def _apply_switch(req, data, actor):
             template="operators/email/drimbox_switched_away.txt",
             context={"drimbox": drimbox, "previous": previous, "req": req},
         )
+
+
+def _transfer_order(order, previous, req, actor):
+    """The order follows the DRIMbox when the former operator has no other DRIMbox under it."""
+    if order is None or order.operator_id != previous.pk:
+        return
+    if Drimbox.objects.filter(financing_order=order, operator=previous).exclude(pk=req.drimbox_id).exists():
+        return
+    order.operator = req.operator
+    order.save(update_fields=["operator"])
+    audit.record(actor=actor, action="financing_order.transferred", obj=order, operator_id=req.operator_id,
+                 before={"operator": previous.pk}, after={"operator": req.operator_id}, reason=req.reference)
 
 
 def _apply_integration(req, data, actor):

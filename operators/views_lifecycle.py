@@ -219,7 +219,7 @@ def request_edit(request, pk):
         messages.error(request, "Vous ne pouvez pas modifier cette demande." if req.is_editable else
                        f"La demande est « {req.get_status_display().lower()} » : elle n'est plus modifiable.")
         return redirect("request_detail", req.pk)
-    form_class = request_form_class(req.kind, req.operator)
+    form_class = request_form_class(req.kind, req.operator, req.drimbox)
     initial = dict(req.data)
     if req.kind == RequestKind.SWITCH and req.drimbox:
         initial["drimbox_ref"] = str(req.drimbox.identifiant)

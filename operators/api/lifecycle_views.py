@@ -13,7 +13,7 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, status
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
@@ -53,9 +53,18 @@ class AnsAPIView(AnsAPIMixin, PortalAPIView):
     pass
 
 
-def _valid(serializer_class, data):
+def _valid(serializer_class, data, *, authorize=None):
+    """The validated shape of ``data``; a 400 naming the fields otherwise.
+
+    ``authorize`` (for uploads) runs before a malformed body is reported, so that a caller without the
+    role learns that first rather than what is wrong with the file; a well-formed body goes to the
+    service, which decides (and words its refusal) as for every other caller.
+    """
     serializer = serializer_class(data={} if data is None else data)  # a JSON ``null`` body: nothing given
-    serializer.is_valid(raise_exception=True)
+    if not serializer.is_valid():
+        if authorize is not None:
+            authorize()
+        raise ValidationError(serializer.errors)
     return serializer.validated_data
 
 
@@ -80,8 +89,6 @@ def _drimbox_summaries(qs):
 def _visible_request(request, pk):
     """A request the caller may see (members of its operator; ANS once submitted); 404 otherwise."""
     return get_object_or_404(visible_requests(request.user).select_related("operator", "drimbox"), pk=pk)
-
-
 
 
 def _request_response(request, req, status_code=status.HTTP_200_OK):
@@ -155,10 +162,8 @@ class RequestAttachmentsView(PortalAPIView):
                    summary="Joindre une pièce PDF (les CGI signées pour une déclaration)")
     def post(self, request, pk):
         req = _visible_request(request, pk)
-        # Who may act is decided before the body is read: a caller without the role gets 403, not a
-        # complaint about the file. The service checks again (it is the authority).
-        permissions.require(request.user, f"request.{req.kind}", req.operator)
-        data = _valid(s.AttachmentUploadSerializer, request.data)
+        data = _valid(s.AttachmentUploadSerializer, request.data,
+                      authorize=lambda: permissions.require(request.user, f"request.{req.kind}", req.operator))
         attachment = sr.add_attachment(req, acting_user=request.user, kind=data["kind"], uploaded_file=data["file"])
         return Response(s.RequestAttachmentSerializer(attachment, context={"request": request}).data,
                         status=status.HTTP_201_CREATED)
@@ -380,8 +385,8 @@ class VaUploadView(PortalAPIView):
         va = get_object_or_404(VaDocument.objects.select_related("drimbox", "operator"), pk=pk)
         if not permissions.roles_of(request.user, va.operator):
             raise NotFound("Ressource introuvable.")
-        permissions.require(request.user, "va.upload", va.operator)  # before reading the body; the service re-checks
-        data = _valid(s.VaUploadSerializer, request.data)
+        data = _valid(s.VaUploadSerializer, request.data,
+                      authorize=lambda: permissions.require(request.user, "va.upload", va.operator))
         va = sd.upload_va(va, acting_user=request.user, uploaded_file=data["file"])
         return _va_response(request, va)
 

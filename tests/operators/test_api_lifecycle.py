@@ -255,7 +255,18 @@ def test_attachments_must_be_pdf_within_the_size_limit(world, settings):
     settings.MAX_UPLOAD_BYTES = 100
     error = error_of(legal.post(url, {"kind": "cgi", "file": cgi_upload()}, format="multipart"), 400)
     assert error["code"] == "file_too_large" and "taille maximale" in error["message"]
-    assert not RequestAttachment.objects.exists()
+    settings.MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+    # Without the role: 403 whether or not the body is well formed (the role is told first).
+    technical = api(world.technical)
+    error = error_of(technical.post(url, {"kind": "cgi", "file": cgi_upload()}, format="multipart"), 403)
+    assert "représentant légal et les mandataires" in error["message"]
+    assert error_of(technical.post(url, {}, format="multipart"), 403)["code"] == "forbidden"
+    submitted = submitted_declaration(world.operator, world.legal)
+    error = error_of(api(world.ans).post(f"{API}/requests/{submitted.pk}/attachments/",
+                                         {"kind": "autre", "file": cgi_upload()}, format="multipart"), 403)
+    assert "déposées par l'opérateur" in error["message"]
+    assert not RequestAttachment.objects.filter(request=req).exists()
+    assert RequestAttachment.objects.filter(request=submitted).count() == 1  # the builder's CGI only
 
 
 # --- Who sees what ------------------------------------------------------------------------------

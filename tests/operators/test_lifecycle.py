@@ -332,3 +332,21 @@ def test_requests_are_listed_per_operator(world):
     submitted_declaration(world.operator, world.legal)
     submitted_declaration(world.other_operator, world.other)
     assert DrimboxRequest.objects.filter(operator__in=permissions.operators_of(world.technical)).count() == 1
+
+
+def test_switch_may_keep_the_drimbox_order_which_follows_it(world):
+    order = make_order(world.operator, world.legal)
+    drimbox = declared_drimbox(world.operator, world.legal, world.ans, data=declaration_data(order=order))
+    data = declaration_data(order=order)
+    # Another operator's order is not usable; the switched DRIMbox's own order is.
+    other_order = make_order(world.operator, world.legal)
+    with pytest.raises(InvalidData, match="n'existe pas chez votre opérateur"):
+        sr.create_request(acting_user=world.other, operator=world.other_operator, kind=RequestKind.SWITCH,
+                          drimbox=drimbox, data={**data, "financing_order": str(other_order.pk)})
+    req = submitted_declaration(world.other_operator, world.other, kind=RequestKind.SWITCH, drimbox=drimbox,
+                                data=data)
+    approve(req, world.ans)  # funded: no override needed
+    order.refresh_from_db()
+    drimbox.refresh_from_db()
+    assert drimbox.financing_order == order and order.operator == world.other_operator
+    assert AuditEntry.objects.filter(action="financing_order.transferred").count() == 1
