@@ -118,8 +118,6 @@ def validate_va(va, *, acting_user):
         va = _lock(va)
         before = {"status": va.status}
         va.transition_to(VaStatus.VALIDATED)
-        if va.status == before["status"]:
-            return va
         va.decided_by, va.decided_at = acting_user, timezone.now()
         va.save(update_fields=["status", "decided_by", "decided_at"])
         audit.record(actor=acting_user, action="va.validated", obj=va, operator_id=va.operator_id, before=before,
@@ -139,9 +137,7 @@ def refuse_va(va, *, acting_user, reason):
     with transaction.atomic():
         va = _lock(va)
         before = {"status": va.status}
-        if va.status != VaStatus.SUBMITTED:
-            va.transition_to(VaStatus.REFUSED)
-        va.status = VaStatus.REFUSED
+        va.transition_to(VaStatus.REFUSED)
         va.refusal_reason = reason
         va.decided_by, va.decided_at = acting_user, timezone.now()
         va.save(update_fields=["status", "refusal_reason", "decided_by", "decided_at"])

@@ -216,6 +216,9 @@ def add_attachment(req, *, acting_user, kind, uploaded_file):
         kind = AttachmentKind(kind)
     except ValueError:
         raise InvalidData("Nature de pièce inconnue.", field_errors={"kind": ["Nature de pièce inconnue."]}) from None
+    if not req.is_editable:
+        raise Conflict(f"La demande {req.reference} est « {req.get_status_display().lower()} » : on ne peut plus "
+                       "y joindre de pièce.", code="not_editable")
     validate_pdf(uploaded_file, field="file", label="La pièce jointe")
     with transaction.atomic():
         req = _lock(req)
@@ -474,6 +477,7 @@ def _apply_declaration(req, data, actor):
 def _apply_switch(req, data, actor):
     drimbox = Drimbox.objects.select_for_update().select_related("operator").get(pk=req.drimbox_id)
     previous = drimbox.operator
+    was_withdrawn = drimbox.status == DrimboxStatus.WITHDRAWN
     before = audit.snapshot(drimbox, Drimbox.AUDITED_FIELDS)
     old_records = _drimbox_records(drimbox)
     # The former operator's open requests on this DRIMbox no longer make sense.
@@ -504,7 +508,9 @@ def _apply_switch(req, data, actor):
                  after={"new_operator": req.operator.name}, reason=req.reference)
     PendingRevocation.objects.create(drimbox=drimbox, previous_operator=previous,
                                      reason=f"Bascule vers {req.operator.name} ({req.reference})")
-    registry.queue_drimbox_dns(drimbox, reason=f"bascule {req.reference}", only_changed_from=old_records)
+    # A withdrawn DRIMbox's names are out of the zone: they all come back, whatever the records.
+    registry.queue_drimbox_dns(drimbox, reason=f"bascule {req.reference}",
+                               only_changed_from=None if was_withdrawn else old_records)
     supersede_attestations(drimbox)
     issue_attestation(req, drimbox)
     former = sorted(set(Membership.objects.filter(operator=previous, ended_at__isnull=True)

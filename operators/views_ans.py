@@ -29,8 +29,8 @@ from .models import (
     VaStatus,
 )
 from .registry import dns_configured
-from .views import _mandate_response
 from .validators import as_small_int
+from .views import _mandate_response
 from .views_lifecycle import dns_pending
 
 PAGE_SIZE = 50

@@ -11,12 +11,19 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from operators import services
 from operators import services_documents as sd
 from operators import services_requests as sr
-from operators.models import RequestKind, RequestStatus, VaDocument, VaStatus
+from operators.models import (
+    InvitationStatus,
+    Membership,
+    RequestKind,
+    RequestStatus,
+    VaDocument,
+    VaStatus,
+)
+from tests.api_matrix_lifecycle import LIFECYCLE_API_MATRIX
 from tests.conftest import pdf_upload
 from tests.support import lifecycle as lc
-from trustspace.services import create_api_token
-from operators.models import InvitationStatus, Membership
 from trustspace.models import ApiToken
+from trustspace.services import create_api_token
 
 ROLES = ["anonymous", "other", "technical", "legal", "ans"]
 LOGIN = ("redirect", "/connexion/")
@@ -252,6 +259,7 @@ MATRIX = {
     "api_redoc": ("get", None, None, {role: 200 for role in ROLES}),
     "api_health": ("get", None, None, {role: 200 for role in ROLES}),
 }
+MATRIX.update(LIFECYCLE_API_MATRIX)
 # The Django admin (every pattern of the "admin" namespace) is for superusers only.
 ADMIN_EXPECTATIONS = {"anonymous": ("redirect", "/connexion/"), "other": 403, "technical": 403, "legal": 403, "ans": 403}
 

@@ -32,6 +32,7 @@ from ..models import (
     RequestStatus,
     VaDocument,
 )
+from ..validators import as_small_int
 from ..views_lifecycle import dns_pending, visible_drimboxes, visible_requests
 from . import lifecycle_serializers as s
 from .views import PortalAPIView, get_operator
@@ -313,8 +314,8 @@ class RegistryView(AnsAPIMixin, generics.ListAPIView):
         q = (filters.get("q") or "").strip().lower().rstrip(".")
         if q:
             match = Q(db_fqdn__startswith=q) | Q(vi_fqdn__startswith=q)
-            if q.isdigit():
-                match |= Q(identifiant=int(q))
+            if as_small_int(q):
+                match |= Q(identifiant=as_small_int(q))
             qs = qs.filter(match)
         if (filters.get("operator") or "").strip():
             qs = qs.filter(operator__name__icontains=filters["operator"].strip())

@@ -109,7 +109,8 @@ class VaDocument(models.Model):
         if new_status not in self.TRANSITIONS.get(self.status, set()):
             raise Conflict(
                 f"Le document VA est « {self.get_status_display().lower()} » : il ne peut pas passer à "
-                f"« {VaStatus(new_status).label.lower()} »."
+                f"« {VaStatus(new_status).label.lower()} ».",
+                code="invalid_transition",
             )
         self.status = new_status
 

@@ -131,7 +131,8 @@ class Drimbox(models.Model):
         if new_status not in self.TRANSITIONS.get(self.status, set()):
             raise Conflict(
                 f"La DRIMbox {self.identifiant} est « {self.get_status_display().lower()} » : elle ne peut pas "
-                f"passer à « {DrimboxStatus(new_status).label.lower()} »."
+                f"passer à « {DrimboxStatus(new_status).label.lower()} ».",
+                code="invalid_transition",
             )
         self.status = new_status
 

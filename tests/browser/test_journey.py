@@ -12,7 +12,13 @@ from django.core import mail
 from playwright.sync_api import expect
 
 from operators import services
-from operators.models import ContractAcceptance, Invitation, InvitationStatus, Membership, Role
+from operators.models import (
+    ContractAcceptance,
+    Invitation,
+    InvitationStatus,
+    Membership,
+    Role,
+)
 from tests.browser.conftest import login, logout
 from tests.conftest import register
 from tests.support.oidc_provider import set_user

@@ -7,7 +7,14 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from operators import services
-from operators.models import ContractAcceptance, Invitation, InvitationStatus, Membership, Operator, Role
+from operators.models import (
+    ContractAcceptance,
+    Invitation,
+    InvitationStatus,
+    Membership,
+    Operator,
+    Role,
+)
 from tests.conftest import make_siren, pdf_upload
 from trustspace.errors import Conflict, ContractNotAccepted, InvalidData
 from trustspace.models import AuditEntry

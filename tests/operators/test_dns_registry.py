@@ -12,7 +12,13 @@ from operators import services_requests as sr
 from operators.models import DnsChange, DnsChangeStatus, RequestKind
 from tests.conftest import require_or_skip
 from tests.support.dns_server import named_available, running_bind
-from tests.support.lifecycle import approve, declaration_data, declared_drimbox, make_order, submitted_declaration
+from tests.support.lifecycle import (
+    approve,
+    declaration_data,
+    declared_drimbox,
+    make_order,
+    submitted_declaration,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -127,3 +133,18 @@ def test_a_newer_change_supersedes_an_unapplied_one(world, bind):
     registry.apply_dns_changes(now=timezone.now() + timedelta(hours=2))
     assert bind.client().lookup(drimbox.db_fqdn, "A") == ["198.51.100.8"]
     assert DnsChange.objects.filter(name=drimbox.db_fqdn, status=DnsChangeStatus.SUPERSEDED).count() == 1
+
+
+def test_switch_of_a_withdrawn_drimbox_puts_its_names_back(world, bind):
+    data = _funded(world)
+    drimbox = declared_drimbox(world.operator, world.legal, world.ans, data=data)
+    req = sr.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.WITHDRAWAL,
+                            drimbox=drimbox, data={"reason": "Fin de contrat"})
+    approve(sr.submit_request(req, acting_user=world.legal), world.ans)
+    client = bind.client()
+    assert client.lookup(drimbox.db_fqdn, "A") == []
+    switch = submitted_declaration(world.other_operator, world.other, kind=RequestKind.SWITCH, drimbox=drimbox,
+                                   data={**data, "financing_order": ""})  # same addresses as before
+    approve(switch, world.ans, override_reason="Reprise d'un site retiré")
+    assert client.lookup(drimbox.db_fqdn, "A") == ["192.0.2.10"]
+    assert client.lookup(drimbox.vi_fqdn, "A") == ["192.0.2.11"]

@@ -5,7 +5,13 @@ from django.urls import reverse
 
 from operators import services_requests as sr
 from operators.addresses import parse_addresses
-from operators.models import Drimbox, DrimboxRequest, FinancingOrder, RequestAttachment, RequestStatus
+from operators.models import (
+    Drimbox,
+    DrimboxRequest,
+    FinancingOrder,
+    RequestAttachment,
+    RequestStatus,
+)
 from tests.support.lifecycle import (
     approve,
     cgi_upload,
