@@ -86,6 +86,10 @@ class DrimboxRequest(models.Model):
             models.Index(fields=["status", "submitted_at"]),
             models.Index(fields=["operator", "status"]),
             models.Index(fields=["kind", "status"]),
+            # The review queue's default view (oldest first among requests waiting for ANS) reads only
+            # this small index instead of walking the whole request history.
+            models.Index(fields=["submitted_at", "id"], name="request_review_queue",
+                         condition=Q(status__in=["soumise", "en_instruction"])),
         ]
         constraints = [
             models.CheckConstraint(
