@@ -1,5 +1,4 @@
 """ANS back office: operators, their people, contract status and history; contract versions."""
-from datetime import timedelta
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -13,25 +12,21 @@ from trustspace.errors import DomainError
 from trustspace.forms_util import apply_domain_error
 from trustspace.models import AuditEntry
 
-from . import services
+from . import queries, services
 from .forms import ContractVersionForm, OperatorSearchForm
 from .forms_lifecycle import RegistrySearchForm, ReviewQueueFilterForm
 from .models import (
     ContractAcceptance,
     ContractVersion,
     Drimbox,
-    DrimboxRequest,
     Membership,
     Operator,
-    RequestStatus,
     Role,
     VaDocument,
     VaStatus,
 )
 from .registry import dns_configured
-from .validators import as_small_int
 from .views import _mandate_response
-from .views_lifecycle import dns_pending
 
 PAGE_SIZE = 50
 
@@ -120,66 +115,28 @@ def contract_versions(request):
 @access(ANS_ADMIN)
 def review_queue(request):
     form = ReviewQueueFilterForm(request.GET or None)
-    requests_ = (DrimboxRequest.objects.exclude(status=RequestStatus.DRAFT)
-                 .select_related("operator", "drimbox", "assigned_to").order_by("submitted_at", "pk"))
-    status = ""
-    if form.is_valid():
-        data = form.cleaned_data
-        status = data["status"]
-        if data["kind"]:
-            requests_ = requests_.filter(kind=data["kind"])
-        if data["operator"].strip():
-            requests_ = requests_.filter(operator__name__icontains=data["operator"].strip())
-        if data["age"]:
-            requests_ = requests_.filter(submitted_at__lte=timezone.now() - timedelta(days=int(data["age"])))
-        if data["assigned"] == "moi":
-            requests_ = requests_.filter(assigned_to=request.user)
-        elif data["assigned"] == "aucune":
-            requests_ = requests_.filter(assigned_to__isnull=True)
-    if status == "toutes":
-        pass
-    elif status:
-        requests_ = requests_.filter(status=status)
-    else:
-        requests_ = requests_.filter(status__in=[RequestStatus.SUBMITTED, RequestStatus.IN_REVIEW])
-    page = Paginator(requests_, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    requests_ = queries.review_queue(request.user, **filters)
     return render(request, "operators/ans/review_queue.html", {
-        "form": form, "page": page, "query": query.urlencode(), "now": timezone.now(),
+        "form": form, "page": Paginator(requests_, PAGE_SIZE).get_page(request.GET.get("page")),
+        "query": _query_without_page(request), "now": timezone.now(),
     })
 
 
 @access(ANS_ADMIN)
 def registry(request):
     form = RegistrySearchForm(request.GET or None)
-    drimboxes = (Drimbox.objects.select_related("operator", "health_structure")
-                 .annotate(dns_pending=dns_pending()).order_by("identifiant"))
-    if form.is_valid():
-        data = form.cleaned_data
-        q = data["q"].strip().lower().rstrip(".")
-        if q:
-            match = Q(db_fqdn__startswith=q) | Q(vi_fqdn__startswith=q)
-            if as_small_int(q):
-                match |= Q(identifiant=as_small_int(q))
-            drimboxes = drimboxes.filter(match)
-        if data["operator"].strip():
-            drimboxes = drimboxes.filter(operator__name__icontains=data["operator"].strip())
-        if data["structure"].strip():
-            term = data["structure"].strip()
-            drimboxes = drimboxes.filter(Q(health_structure__name__icontains=term)
-                                         | Q(health_structure__siren=term.replace(" ", ""))
-                                         | Q(health_structure__finess_geographique=term.replace(" ", "").upper()))
-        if data["status"]:
-            drimboxes = drimboxes.filter(status=data["status"])
-        if data["dns"] == "en_attente":
-            drimboxes = drimboxes.filter(dns_pending=True)
-    page = Paginator(drimboxes, PAGE_SIZE).get_page(request.GET.get("page"))
+    drimboxes = queries.registry_search(**(form.cleaned_data if form.is_valid() else {}))
+    return render(request, "operators/ans/registry.html", {
+        "form": form, "page": Paginator(drimboxes, PAGE_SIZE).get_page(request.GET.get("page")),
+        "query": _query_without_page(request), "dns_configured": dns_configured(),
+    })
+
+
+def _query_without_page(request):
     query = request.GET.copy()
     query.pop("page", None)
-    return render(request, "operators/ans/registry.html", {
-        "form": form, "page": page, "query": query.urlencode(), "dns_configured": dns_configured(),
-    })
+    return query.urlencode()
 
 
 @access(ANS_ADMIN)

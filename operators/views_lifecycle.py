@@ -5,7 +5,7 @@ operator concerned; anyone else gets a 404, so existence does not leak.
 """
 from django.contrib import messages
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Prefetch, Q
+from django.db.models import Prefetch, Q
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -37,35 +37,15 @@ from .models import (
     DECLARATION_KINDS,
     AttachmentKind,
     Attestation,
-    DnsChange,
-    DnsChangeStatus,
     Drimbox,
-    DrimboxRequest,
     RequestAttachment,
     RequestKind,
-    RequestStatus,
     VaDocument,
 )
+from .queries import dns_pending, visible_drimboxes, visible_requests
 from .request_data import FIELDS, LABELS, eligibility_problems
 from .services_requests import STARTING_STATUSES
 from .validators import as_small_int
-
-
-def visible_requests(user):
-    if user.is_ans_admin:
-        # A draft is the operator's work in progress: ANS sees it once submitted.
-        return DrimboxRequest.objects.exclude(status=RequestStatus.DRAFT)
-    return DrimboxRequest.objects.filter(operator__in=permissions.operators_of(user))
-
-
-def visible_drimboxes(user):
-    if user.is_ans_admin:
-        return Drimbox.objects.all()
-    return Drimbox.objects.filter(operator__in=permissions.operators_of(user))
-
-
-def dns_pending():
-    return Exists(DnsChange.objects.filter(drimbox=OuterRef("pk"), status=DnsChangeStatus.PENDING))
 
 
 def _fail(request, exc):

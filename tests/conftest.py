@@ -33,6 +33,19 @@ def _test_settings(settings, tmp_path):
     app.conf.task_eager_propagates = True
 
 
+@pytest.fixture
+def bind(tmp_path, settings):
+    """A real BIND 9 on 127.0.0.1 serving the zone, the portal's DNS settings pointed at it."""
+    from tests.support.dns_server import named_available, running_bind
+
+    require_or_skip(named_available(), "BIND 9 (named) is not installed")
+    with running_bind(tmp_path / "bind") as server:
+        for name, value in server.settings_overrides().items():
+            setattr(settings, name, value)
+        settings.DNS_TIMEOUT = 1
+        yield server
+
+
 def make_siren(seed):
     return with_luhn(f"{seed:08d}")
 

@@ -4,12 +4,10 @@ Every write goes through ``operators.services_requests`` / ``operators.services_
 states, validation, transaction, audit, e-mails). Views only scope objects to the caller (404 for what
 the caller may not see, so existence does not leak), check input shapes, and render the outcome.
 """
-from datetime import timedelta
 
 from django.contrib.auth import get_user_model
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, status
@@ -20,7 +18,7 @@ from rest_framework.response import Response
 from trustspace.access import ANS_ADMIN, AUTHENTICATED, PUBLIC
 from trustspace.errors import InvalidData, NotAllowed
 
-from .. import permissions
+from .. import permissions, queries
 from .. import services_documents as sd
 from .. import services_requests as sr
 from ..models import (
@@ -29,11 +27,9 @@ from ..models import (
     RequestAttachment,
     RequestEvent,
     RequestKind,
-    RequestStatus,
     VaDocument,
 )
-from ..validators import as_small_int
-from ..views_lifecycle import dns_pending, visible_drimboxes, visible_requests
+from ..queries import dns_pending, visible_drimboxes, visible_requests
 from . import lifecycle_serializers as s
 from .views import PortalAPIView, get_operator
 
@@ -254,25 +250,8 @@ class ReviewQueueView(AnsAPIMixin, generics.ListAPIView):
     serializer_class = s.RequestSummarySerializer
 
     def get_queryset(self):
-        filters = _valid(s.ReviewQueueFilterSerializer, self.request.query_params)
-        qs = _request_summaries(DrimboxRequest.objects.exclude(status=RequestStatus.DRAFT)).order_by(
-            "submitted_at", "pk")
-        if filters.get("kind"):
-            qs = qs.filter(kind=filters["kind"])
-        if (filters.get("operator") or "").strip():
-            qs = qs.filter(operator__name__icontains=filters["operator"].strip())
-        if filters.get("age") is not None:
-            qs = qs.filter(submitted_at__lte=timezone.now() - timedelta(days=filters["age"]))
-        if filters.get("assigned") == "moi":
-            qs = qs.filter(assigned_to=self.request.user)
-        elif filters.get("assigned") == "aucune":
-            qs = qs.filter(assigned_to__isnull=True)
-        wanted = filters.get("status") or ""
-        if wanted == "toutes":
-            return qs
-        if wanted:
-            return qs.filter(status=wanted)
-        return qs.filter(status__in=[RequestStatus.SUBMITTED, RequestStatus.IN_REVIEW])
+        return queries.review_queue(self.request.user,
+                                    **_valid(s.ReviewQueueFilterSerializer, self.request.query_params))
 
 
 # --- DRIMboxes and the registry -----------------------------------------------------------------
@@ -309,26 +288,7 @@ class RegistryView(AnsAPIMixin, generics.ListAPIView):
     serializer_class = s.DrimboxSerializer
 
     def get_queryset(self):
-        filters = _valid(s.RegistryFilterSerializer, self.request.query_params)
-        qs = _drimbox_summaries(Drimbox.objects.all()).order_by("identifiant")
-        q = (filters.get("q") or "").strip().lower().rstrip(".")
-        if q:
-            match = Q(db_fqdn__startswith=q) | Q(vi_fqdn__startswith=q)
-            if as_small_int(q):
-                match |= Q(identifiant=as_small_int(q))
-            qs = qs.filter(match)
-        if (filters.get("operator") or "").strip():
-            qs = qs.filter(operator__name__icontains=filters["operator"].strip())
-        term = (filters.get("structure") or "").strip()
-        if term:
-            compact = term.replace(" ", "")
-            qs = qs.filter(Q(health_structure__name__icontains=term) | Q(health_structure__siren=compact)
-                           | Q(health_structure__finess_geographique=compact.upper()))
-        if filters.get("status"):
-            qs = qs.filter(status=filters["status"])
-        if filters.get("dns") == "en_attente":
-            qs = qs.filter(dns_pending=True)
-        return qs
+        return queries.registry_search(**_valid(s.RegistryFilterSerializer, self.request.query_params))
 
 
 # --- Financing orders ---------------------------------------------------------------------------

@@ -14,8 +14,7 @@ from operators import services
 from operators import services_requests as sr
 from operators.models import DrimboxRequest, RequestStatus
 from tests.browser.conftest import login, logout
-from tests.conftest import register, require_or_skip
-from tests.support.dns_server import named_available, running_bind
+from tests.conftest import register
 from tests.support.lifecycle import cgi_upload, finess, siren
 from tests.support.oidc_provider import set_user
 
@@ -30,15 +29,6 @@ def field(page, name):
     locator = page.locator(f"[name={name}]")
     expect(page.locator(f"label[for={locator.get_attribute('id')}]")).to_be_visible()
     return locator
-
-
-@pytest.fixture
-def bind(tmp_path, settings):
-    require_or_skip(named_available(), "BIND 9 (named) is not installed")
-    with running_bind(tmp_path / "bind") as server:
-        for name, value in server.settings_overrides().items():
-            setattr(settings, name, value)
-        yield server
 
 
 @pytest.fixture

@@ -10,8 +10,6 @@ from django.utils import timezone
 from operators import registry
 from operators import services_requests as sr
 from operators.models import DnsChange, DnsChangeStatus, RequestKind
-from tests.conftest import require_or_skip
-from tests.support.dns_server import named_available, running_bind
 from tests.support.lifecycle import (
     approve,
     declaration_data,
@@ -21,16 +19,6 @@ from tests.support.lifecycle import (
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def bind(tmp_path, settings):
-    require_or_skip(named_available(), "BIND 9 (named) is not installed")
-    with running_bind(tmp_path / "bind") as server:
-        for name, value in server.settings_overrides().items():
-            setattr(settings, name, value)
-        settings.DNS_TIMEOUT = 1
-        yield server
 
 
 def _funded(world, **addresses):

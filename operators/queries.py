@@ -1,0 +1,78 @@
+"""Read-side queries shared by the pages and the API: who sees which requests and DRIMboxes, the
+ANS review queue and the FQDN registry search (one definition for both, so they never disagree)."""
+from datetime import timedelta
+
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from . import permissions
+from .models import DnsChange, DnsChangeStatus, Drimbox, DrimboxRequest, RequestStatus
+from .validators import as_small_int
+
+WAITING_FOR_ANS = [RequestStatus.SUBMITTED, RequestStatus.IN_REVIEW]
+
+
+def visible_requests(user):
+    if user.is_ans_admin:
+        # A draft is the operator's work in progress: ANS sees it once submitted.
+        return DrimboxRequest.objects.exclude(status=RequestStatus.DRAFT)
+    return DrimboxRequest.objects.filter(operator__in=permissions.operators_of(user))
+
+
+def visible_drimboxes(user):
+    if user.is_ans_admin:
+        return Drimbox.objects.all()
+    return Drimbox.objects.filter(operator__in=permissions.operators_of(user))
+
+
+def dns_pending():
+    """Annotation: the DRIMbox has a DNS change not yet applied (« DNS en attente »)."""
+    return Exists(DnsChange.objects.filter(drimbox=OuterRef("pk"), status=DnsChangeStatus.PENDING))
+
+
+def review_queue(user, *, kind="", status="", operator="", age=None, assigned=""):
+    """Submitted requests, oldest submission first; by default those waiting for ANS.
+
+    ``status`` « toutes » keeps every submitted one; ``assigned`` is « moi » or « aucune »; ``age`` in days.
+    """
+    requests_ = (DrimboxRequest.objects.exclude(status=RequestStatus.DRAFT)
+                 .select_related("operator", "drimbox", "assigned_to").order_by("submitted_at", "pk"))
+    if kind:
+        requests_ = requests_.filter(kind=kind)
+    if (operator or "").strip():
+        requests_ = requests_.filter(operator__name__icontains=operator.strip())
+    if age not in (None, ""):
+        requests_ = requests_.filter(submitted_at__lte=timezone.now() - timedelta(days=int(age)))
+    if assigned == "moi":
+        requests_ = requests_.filter(assigned_to=user)
+    elif assigned == "aucune":
+        requests_ = requests_.filter(assigned_to__isnull=True)
+    if status == "toutes":
+        return requests_
+    if status:
+        return requests_.filter(status=status)
+    return requests_.filter(status__in=WAITING_FOR_ANS)
+
+
+def registry_search(*, q="", operator="", structure="", status="", dns=""):
+    """Every DRIMbox of the registry, by Identifiant; ``q`` is an FQDN prefix or an Identifiant."""
+    drimboxes = (Drimbox.objects.select_related("operator", "health_structure")
+                 .annotate(dns_pending=dns_pending()).order_by("identifiant"))
+    q = (q or "").strip().lower().rstrip(".")
+    if q:
+        match = Q(db_fqdn__startswith=q) | Q(vi_fqdn__startswith=q)
+        if as_small_int(q):
+            match |= Q(identifiant=as_small_int(q))
+        drimboxes = drimboxes.filter(match)
+    if (operator or "").strip():
+        drimboxes = drimboxes.filter(operator__name__icontains=operator.strip())
+    if (structure or "").strip():
+        term = structure.strip()
+        compact = term.replace(" ", "")
+        drimboxes = drimboxes.filter(Q(health_structure__name__icontains=term) | Q(health_structure__siren=compact)
+                                     | Q(health_structure__finess_geographique=compact.upper()))
+    if status:
+        drimboxes = drimboxes.filter(status=status)
+    if dns == "en_attente":
+        drimboxes = drimboxes.filter(dns_pending=True)
+    return drimboxes
