@@ -3,6 +3,7 @@ import hashlib
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.urls import reverse
@@ -108,7 +109,16 @@ def upload_va(va, *, acting_user, uploaded_file):
         va.save()
         audit.record(actor=acting_user, action="va.uploaded", obj=va, operator_id=va.operator_id, before=before,
                      after=audit.snapshot(va, VaDocument.AUDITED_FIELDS))
+        send_email_on_commit(
+            to=_ans_emails(), subject=f"Document VA déposé — DRIMbox {va.drimbox.identifiant} ({va.operator.name})",
+            template="operators/email/va_uploaded.txt",
+            context={"va": va, "url": settings.SITE_URL + reverse("ans_va")})
     return va
+
+
+def _ans_emails():
+    users = get_user_model().objects.filter(is_ans_admin=True, is_active=True)
+    return sorted(set(users.values_list("email", flat=True)) - {""})
 
 
 def validate_va(va, *, acting_user):

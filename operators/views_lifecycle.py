@@ -394,7 +394,7 @@ def _va_decision(request, pk, run, success):
         _fail(request, exc)
     else:
         messages.success(request, success)
-    return redirect(request.POST.get("next") if request.POST.get("next") == reverse("ans_va") else "ans_va")
+    return redirect("ans_va")
 
 
 @access(ANS_ADMIN)

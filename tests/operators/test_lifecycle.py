@@ -309,7 +309,9 @@ def test_va_upload_validation_refusal_and_reminders(world, settings):
     with pytest.raises(NotAllowed):
         sd.upload_va(va, acting_user=world.other, uploaded_file=pdf_upload("va.pdf"))
     sd.upload_va(va, acting_user=world.technical, uploaded_file=pdf_upload("va.pdf"))
+    assert any("Document VA déposé" in m.subject and "ans@example.fr" in m.to for m in mail.outbox)
     sd.refuse_va(va, acting_user=world.ans, reason="Signature manquante")
+    assert any("Document VA refusé" in m.subject and "technical@example.fr" in m.to for m in mail.outbox)
     va.refresh_from_db()
     assert va.status == VaStatus.REFUSED
     sd.upload_va(va, acting_user=world.technical, uploaded_file=pdf_upload("va2.pdf"))
