@@ -37,98 +37,24 @@ Timed requests run with ``DEBUG`` off (no per-query logging); the query count co
 separate request under ``CaptureQueriesContext``, after the warm-ups. "rows" is the number of
 matching rows the page itself reports (its paginator count).
 
-Run with ``bench/run lifecycle_pages`` from the repository root.
+Run with ``bench/run lifecycle_pages`` from the repository root. Database set-up, timing, query
+counting and cleanup: ``bench/benchlib.py``.
 """
-import contextlib
-import gc
-import math
-import os
 import re
-import statistics
-import sys
-import tempfile
 import time
 from datetime import timedelta
-from urllib.parse import urlsplit, urlunsplit
 
-# ---------------------------------------------------------------------------
-# Environment, before django.setup(): settings read VAR_DIR / DATABASE_URL / ALLOWED_HOSTS.
-# ---------------------------------------------------------------------------
-BENCH_DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "").strip()
-TMP_DIR = tempfile.TemporaryDirectory(prefix="bench_lifecycle_pages_")
-os.environ["VAR_DIR"] = TMP_DIR.name
-os.environ.pop("DATABASE_URL", None)
-os.environ.pop("REDIS_URL", None)  # locmem cache, filesystem Celery broker under VAR_DIR
-os.environ.pop("DNS_SERVER", None)  # no DNS server: changes stay queued, nothing is sent
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trustspace.settings")
-os.environ["DEBUG"] = os.environ.get("DEBUG") or "1"
-os.environ["ALLOWED_HOSTS"] = "testserver,127.0.0.1,localhost"
-os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBackend"
-os.environ.setdefault("LOG_LEVEL", "WARNING")
+import benchlib
 
+SMALL = benchlib.size_pair("BENCH_SMALL", (1000, 5000))
+LARGE = benchlib.size_pair("BENCH_LARGE", (10000, 50000))
+TARGET_P95_MS = benchlib.target_p95_ms(200)
 
-def _int_pair(name, default):
-    raw = os.environ.get(name, "")
-    if not raw:
-        return default
-    drimboxes, requests_ = raw.split("/") if "/" in raw else (raw, int(raw) * 5)
-    return int(drimboxes), int(requests_)
-
-
-SMALL = _int_pair("BENCH_SMALL", (1000, 5000))
-LARGE = _int_pair("BENCH_LARGE", (10000, 50000))
-N_REQUESTS = int(os.environ.get("BENCH_REQUESTS", "30"))
-N_WARMUP = int(os.environ.get("BENCH_WARMUP", "3"))
-TARGET_P95_MS = float(os.environ.get("BENCH_TARGET_P95_MS", "200"))
-STRICT = os.environ.get("BENCH_STRICT", "") not in ("", "0")
-SHOW_SQL = os.environ.get("BENCH_SHOW_SQL", "") not in ("", "0")
-SQL_WIDTH = int(os.environ.get("BENCH_SQL_WIDTH", "300"))
-
-PG_ADMIN_URL = None
-PG_DB_NAME = None
-
-
-def _create_pg_database():
-    """Create ``bench_<pid>`` on the given server and point DATABASE_URL at it."""
-    global PG_ADMIN_URL, PG_DB_NAME
-    import psycopg
-    from psycopg import sql
-
-    PG_ADMIN_URL = BENCH_DATABASE_URL
-    PG_DB_NAME = f"bench_{os.getpid()}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(PG_DB_NAME)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(PG_DB_NAME)))
-    parts = urlsplit(PG_ADMIN_URL)
-    os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path="/" + PG_DB_NAME))
-
-
-def _drop_pg_database():
-    if not PG_DB_NAME:
-        return
-    import psycopg
-    from psycopg import sql
-
-    with contextlib.suppress(Exception):  # best effort before dropping
-        from django.db import connections
-
-        connections.close_all()
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(PG_DB_NAME)))
-
-
-if BENCH_DATABASE_URL:
-    _create_pg_database()
-
-import django
-
-django.setup()
+# No DNS server: DNS changes stay queued, nothing is sent.
+benchlib.setup("lifecycle_pages", unset=["DNS_SERVER"])
 
 from django.conf import settings
-from django.core.management import call_command
 from django.db import connection
-from django.test import Client, override_settings
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from stdnum import luhn
 
@@ -466,43 +392,12 @@ def pages():
     ]
 
 
-def p95(samples):
-    ordered = sorted(samples)
-    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
-
-
-def get_ok(client, url):
-    response = client.get(url)
-    if response.status_code != 200:
-        raise SystemExit(f"GET {url} answered {response.status_code} (expected 200)")
-    return response
-
-
-def measure(url, user, rows_pattern):
-    client = Client()
-    client.force_login(user)
-    for _ in range(N_WARMUP):
-        get_ok(client, url)
-    # Query count: one separate, untimed request (CaptureQueriesContext forces the debug cursor).
-    with CaptureQueriesContext(connection) as captured:
-        response = get_ok(client, url)
-    # Copy now: the connection's query log is reset at the start of every request.
-    captured_queries = list(captured.captured_queries)
+def rows_in(response, url, rows_pattern):
+    """The number of matching rows the page reports."""
     found = rows_pattern.search(response.content.decode())
     if not found:
         raise SystemExit(f"GET {url}: no row count ({rows_pattern.pattern}) in the page")
-    rows = int(found.group(1))
-    # Timed runs: DEBUG off so that the connection does not log every query (as in production).
-    with override_settings(DEBUG=False):
-        gc.collect()
-        samples = []
-        for _ in range(N_REQUESTS):
-            started = time.perf_counter()
-            response = client.get(url)
-            samples.append((time.perf_counter() - started) * 1000)
-            if response.status_code != 200:
-                raise SystemExit(f"GET {url} answered {response.status_code} (expected 200)")
-    return statistics.median(samples), p95(samples), len(captured_queries), rows, captured_queries
+    return int(found.group(1))
 
 
 def check_rows(size_rows):
@@ -525,19 +420,9 @@ def check_rows(size_rows):
         raise SystemExit("bench data does not exercise the filters:\n  " + "\n  ".join(problems))
 
 
-def print_sql(captured):
-    for query in captured:
-        print(f"    {query['time']}s  {query['sql'][:SQL_WIDTH]}")
-
-
 def main():
-    vendor_label = f"postgresql ({PG_DB_NAME})" if PG_DB_NAME else "sqlite (temporary file)"
-    print(f"# lifecycle pages (ANS review queue, FQDN registry) — database: {vendor_label}; "
-          f"{N_REQUESTS} timed requests after {N_WARMUP} warm-ups; "
-          f"target p95<={TARGET_P95_MS:g}ms, query count independent of size")
-    started = time.perf_counter()
-    call_command("migrate", verbosity=0)
-    print(f"# migrate: {time.perf_counter() - started:.1f}s")
+    benchlib.print_header("lifecycle pages (ANS review queue, FQDN registry)", TARGET_P95_MS)
+    benchlib.migrate()
     create_world()
 
     results = {}  # page -> [(size, median, p95, queries, rows)]
@@ -554,7 +439,8 @@ def main():
         print(f"{'page':<34} {'median ms':>10} {'p95 ms':>8} {'queries':>8} {'rows':>7}")
         size_rows = {}
         for name, url, pattern, _base, _relation in pages():
-            median, high, queries, rows, captured = measure(url, World.ans_admin, pattern)
+            median, high, queries, captured, response = benchlib.measure(url, World.ans_admin)
+            rows = rows_in(response, url, pattern)
             results.setdefault(name, []).append(((n_drimboxes, n_requests), median, high, queries, rows))
             last_queries[name] = captured
             size_rows[name] = rows
@@ -570,26 +456,16 @@ def main():
         worst = max(row[2] for row in rows)
         counts = [row[3] for row in rows]
         fast = worst <= TARGET_P95_MS
-        same = len(set(counts)) == 1
+        same, verdict = benchlib.size_verdict(counts)
         missed |= not (fast and same)
         p95s = " / ".join(f"{row[2]:.1f}" for row in rows)
         print(f"{name:<34} p95 {p95s} ms: {'OK' if fast else 'MISSED'}; "
-              f"queries {' / '.join(map(str, counts))}: "
-              f"{'independent of size: OK' if same else 'DEPENDS ON SIZE (N+1?)'}")
-        if SHOW_SQL or not fast or not same:
-            print_sql(last_queries[name])
+              f"queries {' / '.join(map(str, counts))}: {verdict}")
+        if benchlib.SHOW_SQL or not fast or not same:
+            benchlib.print_sql(last_queries[name])
     print(f"# {'all targets met' if not missed else 'TARGET MISSED'}")
-    return 1 if (missed and STRICT) else 0
+    return missed
 
 
 if __name__ == "__main__":
-    code = 1
-    try:
-        code = main()
-    finally:
-        try:
-            connection.close()
-        finally:
-            _drop_pg_database()
-            TMP_DIR.cleanup()
-    sys.exit(code)
+    benchlib.run(main)

@@ -25,97 +25,32 @@ Timed requests run with ``DEBUG`` off (no per-query logging); the query count co
 separate request under ``CaptureQueriesContext``, after the warm-ups (steady state: the
 first visit also writes the active operator into the session).
 
-Run with ``bench/run operator_pages`` from the repository root.
+Run with ``bench/run operator_pages`` from the repository root. Database set-up, timing, query
+counting and cleanup: ``bench/benchlib.py``.
 """
-import contextlib
-import gc
-import math
 import os
-import statistics
-import sys
-import tempfile
 import time
-from urllib.parse import urlsplit, urlunsplit
 
-# ---------------------------------------------------------------------------
-# Environment, before django.setup(): settings read VAR_DIR / DATABASE_URL / ALLOWED_HOSTS.
-# ---------------------------------------------------------------------------
-BENCH_DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "").strip()
-TMP_DIR = tempfile.TemporaryDirectory(prefix="bench_operator_pages_")
-os.environ["VAR_DIR"] = TMP_DIR.name
-os.environ.pop("DATABASE_URL", None)
-os.environ.pop("REDIS_URL", None)  # locmem cache, filesystem Celery broker under VAR_DIR
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trustspace.settings")
-os.environ["DEBUG"] = os.environ.get("DEBUG") or "1"
-os.environ["ALLOWED_HOSTS"] = "testserver,127.0.0.1,localhost"
-os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBackend"
-os.environ.setdefault("LOG_LEVEL", "WARNING")
+import benchlib
 
+SMALL = benchlib.size_pair("BENCH_SMALL", (100, 500))
+LARGE = benchlib.size_pair("BENCH_LARGE", (1000, 5000))
+TARGET_P95_MS = benchlib.target_p95_ms(150)
 
-def _int_pair(name, default):
-    raw = os.environ.get(name, "")
-    if not raw:
-        return default
-    ops, people = raw.split("/") if "/" in raw else (raw, int(raw) * 5)
-    return int(ops), int(people)
+benchlib.setup("operator_pages")
 
+from django.db import connection
+from django.utils import timezone
+from stdnum import luhn
 
-SMALL = _int_pair("BENCH_SMALL", (100, 500))
-LARGE = _int_pair("BENCH_LARGE", (1000, 5000))
-N_REQUESTS = int(os.environ.get("BENCH_REQUESTS", "30"))
-N_WARMUP = int(os.environ.get("BENCH_WARMUP", "3"))
-TARGET_P95_MS = float(os.environ.get("BENCH_TARGET_P95_MS", "150"))
-STRICT = os.environ.get("BENCH_STRICT", "") not in ("", "0")
-
-PG_ADMIN_URL = None
-PG_DB_NAME = None
-
-
-def _create_pg_database():
-    """Create ``bench_<pid>`` on the given server and point DATABASE_URL at it."""
-    global PG_ADMIN_URL, PG_DB_NAME
-    import psycopg
-    from psycopg import sql
-
-    PG_ADMIN_URL = BENCH_DATABASE_URL
-    PG_DB_NAME = f"bench_{os.getpid()}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(PG_DB_NAME)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(PG_DB_NAME)))
-    parts = urlsplit(PG_ADMIN_URL)
-    os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path="/" + PG_DB_NAME))
-
-
-def _drop_pg_database():
-    if not PG_DB_NAME:
-        return
-    import psycopg
-    from psycopg import sql
-
-    with contextlib.suppress(Exception):  # best effort before dropping
-        from django.db import connections
-
-        connections.close_all()
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(PG_DB_NAME)))
-
-
-if BENCH_DATABASE_URL:
-    _create_pg_database()
-
-import django  # noqa: E402
-
-django.setup()
-
-from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
-from django.test import Client, override_settings  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
-from django.utils import timezone  # noqa: E402
-from stdnum import luhn  # noqa: E402
-
-from operators.models import ContractAcceptance, ContractVersion, Membership, Operator, Role  # noqa: E402
-from trustspace.models import User  # noqa: E402
+from operators.models import (
+    ContractAcceptance,
+    ContractVersion,
+    Membership,
+    Operator,
+    Role,
+)
+from trustspace.models import User
 
 # ---------------------------------------------------------------------------
 # Fixture data (bulk_create straight on the models: benchmark data, not application writes).
@@ -263,47 +198,9 @@ PAGES = [
 ]
 
 
-def p95(samples):
-    ordered = sorted(samples)
-    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
-
-
-def measure(url, user):
-    client = Client()
-    client.force_login(user)
-    # Warm-ups first: the first visit also stores the active operator in the session (one
-    # extra UPDATE), which is not the steady state we want to count and time.
-    for _ in range(N_WARMUP):
-        response = client.get(url)
-        if response.status_code != 200:
-            raise SystemExit(f"GET {url} answered {response.status_code} (expected 200)")
-    # Query count: one separate, untimed request (CaptureQueriesContext forces the debug cursor).
-    with CaptureQueriesContext(connection) as captured:
-        response = client.get(url)
-    if response.status_code != 200:
-        raise SystemExit(f"GET {url} answered {response.status_code} (expected 200)")
-    # Copy now: the connection's query log is reset at the start of every request.
-    captured_queries = list(captured.captured_queries)
-    queries = len(captured_queries)
-    # Timed runs: DEBUG off so that the connection does not log every query (as in production).
-    with override_settings(DEBUG=False):
-        gc.collect()
-        samples = []
-        for _ in range(N_REQUESTS):
-            started = time.perf_counter()
-            response = client.get(url)
-            samples.append((time.perf_counter() - started) * 1000)
-            assert response.status_code == 200, response.status_code
-    return statistics.median(samples), p95(samples), queries, captured_queries
-
-
 def main():
-    vendor_label = f"postgresql ({PG_DB_NAME})" if PG_DB_NAME else "sqlite (temporary file)"
-    print(f"# operator pages — database: {vendor_label}; {N_REQUESTS} timed requests after {N_WARMUP} warm-ups; "
-          f"target p95<={TARGET_P95_MS:g}ms, query count independent of size")
-    started = time.perf_counter()
-    call_command("migrate", verbosity=0)
-    print(f"# migrate: {time.perf_counter() - started:.1f}s")
+    benchlib.print_header("operator pages", TARGET_P95_MS)
+    benchlib.migrate()
     create_world()
 
     results = {}  # page -> [(size, median, p95, queries)]
@@ -314,7 +211,7 @@ def main():
         grow_to(n_ops, n_people)
         print(f"# loaded n_ops={n_ops} people={n_people} in {time.perf_counter() - started:.1f}s")
         for name, url, actor in PAGES:
-            median, high, queries, captured = measure(url, getattr(World, actor))
+            median, high, queries, captured, _response = benchlib.measure(url, getattr(World, actor))
             ok = high <= TARGET_P95_MS
             missed |= not ok
             results.setdefault(name, []).append(((n_ops, n_people), median, high, queries))
@@ -324,26 +221,15 @@ def main():
 
     print("# query count vs size")
     for name, rows in results.items():
-        counts = [row[3] for row in rows]
-        same = len(set(counts)) == 1
+        same, verdict = benchlib.size_verdict([row[3] for row in rows])
         missed |= not same
         sizes = " / ".join(f"{ops} ops: {q}" for (ops, _), _, _, q in rows)
-        print(f"{name:<30} queries {sizes}  -> "
-              f"{'independent of size: OK' if same else 'DEPENDS ON SIZE (N+1?)'}")
+        print(f"{name:<30} queries {sizes}  -> {verdict}")
+        # Any value of BENCH_SHOW_SQL, even "0", shows the SQL here (benchlib.SHOW_SQL ignores "0").
         if not same or os.environ.get("BENCH_SHOW_SQL"):
-            for query in last_queries[name]:
-                print(f"    {query['time']}s  {query['sql'][:int(os.environ.get('BENCH_SQL_WIDTH', '300'))]}")
-    return 1 if (missed and STRICT) else 0
+            benchlib.print_sql(last_queries[name])
+    return missed
 
 
 if __name__ == "__main__":
-    code = 1
-    try:
-        code = main()
-    finally:
-        try:
-            connection.close()
-        finally:
-            _drop_pg_database()
-            TMP_DIR.cleanup()
-    sys.exit(code)
+    benchlib.run(main)
