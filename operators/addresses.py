@@ -45,6 +45,8 @@ def parse_addresses(text, *, label, required=True, public_only=None):
         raise InvalidData(f"L'{label} compte trop de valeurs (au plus {MAX_ADDRESSES}).")
     records, hostnames = [], []
     for token in tokens:
+        if "%" in token:
+            raise InvalidData(f"« {token} » porte une zone d'interface (%…) : indiquez l'adresse seule ({label}).")
         try:
             address = ipaddress.ip_address(token)
         except ValueError:

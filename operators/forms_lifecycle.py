@@ -34,7 +34,8 @@ def request_form_class(kind, operator, drimbox=None):
             fields[name] = forms.ChoiceField(
                 label="Bon de commande", required=False, help_text=HELP[name],
                 choices=[("", "— Aucun (DRIMbox non financée) —")] + [
-                    (str(order.pk), f"{order.reference} — PACS {order.pacs_identifier}")
+                    (str(order.pk), f"{order.reference} — PACS {order.pacs_identifier}"
+                     if order.operator_id == operator.pk else "Le bon de commande actuel de la DRIMbox reprise")
                     for order in usable_orders(operator, drimbox if kind == RequestKind.SWITCH else None)],
             )
             continue

@@ -126,7 +126,7 @@ def apply_dns_changes(*, now=None, client=None):
                     client.replace_records(locked.name, [tuple(record) for record in locked.records])
                 else:
                     client.delete_name(locked.name)
-            except DnsError as exc:
+            except (DnsError, ValueError) as exc:  # ValueError: a record the server cannot take
                 locked.attempts += 1
                 locked.last_error = str(exc)[:1000]
                 locked.next_attempt_at = timezone.now() + backoff(locked.attempts)
@@ -195,7 +195,10 @@ def find_drift(zone):
 
 
 def reconcile(*, fix=False, client=None):
-    """Read the zone, report the drift, and with ``fix`` make the zone say what the registry says."""
+    """Read the zone, report the drift, and with ``fix`` make the zone say what the registry says.
+
+    Returns the drift found; after a fix, call :func:`find_drift` on a fresh read to see what remains.
+    """
     client = client or ZoneClient.from_settings()
     drifts = find_drift(client.read_zone())
     if fix and drifts:

@@ -20,7 +20,7 @@ FIELDS = {
     RequestKind.DECLARATION: DECLARATION_FIELDS,
     RequestKind.SWITCH: DECLARATION_FIELDS,
     RequestKind.INTEGRATION: ["message"],
-    RequestKind.UPDATE: ["structure_name", "db_addresses", "vi_addresses", "responsable_contact", "support_contact"],
+    RequestKind.UPDATE: ["db_addresses", "vi_addresses", "responsable_contact", "support_contact"],
     RequestKind.WITHDRAWAL: ["reason"],
     RequestKind.REINTEGRATION: ["db_addresses", "vi_addresses", "responsable_contact", "support_contact"],
 }
@@ -59,9 +59,22 @@ def usable_orders(operator, drimbox=None):
     return FinancingOrder.objects.filter(query)
 
 
+def _storable(text):
+    """Text PostgreSQL and JSON can hold: no NUL character, no lone surrogate."""
+    return "\x00" not in text and not any("\ud800" <= ch <= "\udfff" for ch in text)
+
+
 def clean_data(kind, data, *, operator, for_submit, drimbox=None):
     """Normalise and check ``data`` for ``kind``; raises :class:`InvalidData` naming the fields."""
     fields = FIELDS[RequestKind(kind)]
+    if not isinstance(data or {}, dict):
+        raise InvalidData("Les données de la demande doivent être un objet de champs.")
+    for key, value in (data or {}).items():
+        if not isinstance(key, str) or not _storable(key) or (isinstance(value, str) and not _storable(value)):
+            raise InvalidData("Les données contiennent des caractères invalides (caractère nul ou Unicode mal formé).")
+        if value is not None and not isinstance(value, str | int):
+            raise InvalidData(f"Le champ « {LABELS.get(key, key)} » doit être un texte.",
+                              field_errors={key: ["Ce champ doit être un texte."]})
     unknown = sorted(set(data or {}) - set(fields))
     if unknown:
         raise InvalidData(f"Champs inconnus pour ce type de demande : {', '.join(unknown)}.")

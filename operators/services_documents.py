@@ -17,6 +17,7 @@ from trustspace.uploads import validate_pdf
 from . import permissions
 from .attestation_pdf import render_attestation
 from .models import Attestation, Membership, Role, VaDocument, VaStatus
+from .models.documents import OPEN_VA_STATUSES
 from .models.requests import file_sha256
 
 # --- Attestations ------------------------------------------------------------------------------
@@ -68,7 +69,7 @@ def find_attestation(code):
     normalised = normalise_code(code)
     if normalised is None:
         return None
-    return Attestation.objects.filter(code=normalised).select_related("request").first()
+    return Attestation.objects.filter(code=normalised).select_related("request", "drimbox").first()
 
 
 # --- VA documents ------------------------------------------------------------------------------
@@ -81,6 +82,16 @@ def open_va_document(req, drimbox):
     audit.record(actor="système", action="va.due", obj=va, operator_id=drimbox.operator_id,
                  after={"due_at": due_at, "drimbox": drimbox.identifiant}, reason=req.reference)
     return va
+
+
+def close_open_va_documents(drimbox, *, actor, reason):
+    """A withdrawn or switched DRIMbox owes no VA document any more (called in the approving transaction)."""
+    for va in VaDocument.objects.select_for_update().filter(drimbox=drimbox, status__in=OPEN_VA_STATUSES):
+        before = {"status": va.status}
+        va.transition_to(VaStatus.CLOSED)
+        va.save(update_fields=["status"])
+        audit.record(actor=actor, action="va.closed", obj=va, operator_id=va.operator_id, before=before,
+                     after={"status": va.status}, reason=reason)
 
 
 def _lock(va):

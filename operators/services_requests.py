@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -41,6 +42,7 @@ from .models.requests import file_sha256
 from .request_data import LABELS, clean_data, eligibility_problems, order_of
 from .services import ensure_contract_accepted
 from .services_documents import (
+    close_open_va_documents,
     issue_attestation,
     open_va_document,
     supersede_attestations,
@@ -95,12 +97,10 @@ def _audit(req, actor, action, *, before=None, after=None, reason=""):
 
 
 def _operator_recipients(req):
-    emails = set(
-        Membership.objects.filter(operator_id=req.operator_id, ended_at__isnull=True,
-                                  role__in=[Role.LEGAL_REPRESENTATIVE, Role.MANDATAIRE])
-        .values_list("user__email", flat=True)
-    )
-    emails.add(req.created_by.email)
+    """The operator's managers, and the request's author while still a member of the operator."""
+    members = Membership.objects.filter(operator_id=req.operator_id, ended_at__isnull=True)
+    emails = set(members.filter(Q(role__in=[Role.LEGAL_REPRESENTATIVE, Role.MANDATAIRE]) | Q(user=req.created_by))
+                 .values_list("user__email", flat=True))
     return sorted(email for email in emails if email)
 
 
@@ -152,8 +152,6 @@ def initial_data(kind, drimbox, operator):
             "vi_addresses": ", ".join(value for _, value in drimbox.vi_records),
             "responsable_contact": drimbox.responsable_contact, "support_contact": drimbox.support_contact,
         }
-        if kind == RequestKind.UPDATE:
-            data["structure_name"] = drimbox.health_structure.name
         return data
     if kind in DECLARATION_KINDS:
         return {"support_contact": operator.support_contact}
@@ -167,6 +165,8 @@ def create_request(*, acting_user, operator, kind, drimbox=None, data=None):
     except ValueError:
         raise InvalidData("Type de demande inconnu.", field_errors={"kind": ["Type de demande inconnu."]}) from None
     _require_operator_action(acting_user, kind, operator)
+    if drimbox is not None:
+        drimbox = Drimbox.objects.get(pk=drimbox.pk)  # decide on its current state, not the caller's copy
     _check_drimbox_for(kind, drimbox, operator)
     values = {**initial_data(kind, drimbox, operator), **(data or {})}
     cleaned = clean_data(kind, values, operator=operator, for_submit=False, drimbox=drimbox)
@@ -225,6 +225,9 @@ def add_attachment(req, *, acting_user, kind, uploaded_file):
         if not req.is_editable:
             raise Conflict(f"La demande {req.reference} est « {req.get_status_display().lower()} » : on ne peut plus "
                            "y joindre de pièce.", code="not_editable")
+        if req.attachments.count() >= settings.REQUEST_MAX_ATTACHMENTS:
+            message = f"Une demande compte au plus {settings.REQUEST_MAX_ATTACHMENTS} pièces jointes."
+            raise InvalidData(message, code="too_many_files", field_errors={"file": [message]})
         attachment = RequestAttachment(
             request=req, kind=kind, original_name=(uploaded_file.name or "piece.pdf")[:200],
             size=uploaded_file.size, sha256=file_sha256(uploaded_file), uploaded_by=acting_user,
@@ -431,19 +434,14 @@ def _release_drimbox(req, *, actor):
 
 
 def _structure_for(data):
-    structure, created = HealthStructure.objects.get_or_create(
+    """The structure (SIREN, FINESS géographique) a declaration names, created on first use.
+
+    A structure is shared by every operator that serves it: one operator's declaration never renames it.
+    """
+    structure, _created = HealthStructure.objects.get_or_create(
         siren=data["structure_siren"], finess_geographique=data.get("structure_finess_geographique", ""),
         defaults={"name": data["structure_name"], "finess_juridique": data.get("structure_finess_juridique", "")},
     )
-    changes = {}
-    if structure.name != data["structure_name"]:
-        changes["name"] = data["structure_name"]
-    if data.get("structure_finess_juridique") and structure.finess_juridique != data["structure_finess_juridique"]:
-        changes["finess_juridique"] = data["structure_finess_juridique"]
-    if changes:
-        for field, value in changes.items():
-            setattr(structure, field, value)
-        structure.save(update_fields=list(changes))
     return structure
 
 
@@ -475,14 +473,19 @@ def _apply_declaration(req, data, actor):
 
 
 def _apply_switch(req, data, actor):
+    # Requests before the DRIMbox: the order every other path takes its locks in (no deadlock).
+    previous_id = Drimbox.objects.values_list("operator_id", flat=True).get(pk=req.drimbox_id)
+    stale_requests = list(DrimboxRequest.objects.select_for_update().filter(
+        drimbox_id=req.drimbox_id, operator_id=previous_id, status__in=OPEN_STATUSES).order_by("pk"))
     drimbox = Drimbox.objects.select_for_update().select_related("operator").get(pk=req.drimbox_id)
+    if drimbox.operator_id != previous_id:
+        raise Conflict("La DRIMbox vient de changer d'opérateur : rechargez la demande et recommencez.")
     previous = drimbox.operator
     was_withdrawn = drimbox.status == DrimboxStatus.WITHDRAWN
     before = audit.snapshot(drimbox, Drimbox.AUDITED_FIELDS)
     old_records = _drimbox_records(drimbox)
     # The former operator's open requests on this DRIMbox no longer make sense.
-    for stale in DrimboxRequest.objects.select_for_update().filter(
-            drimbox=drimbox, operator=previous, status__in=OPEN_STATUSES):
+    for stale in stale_requests:
         stale_old = _transition(stale, RequestStatus.CANCELLED, actor=actor,
                                 text=f"Annulée : la DRIMbox est reprise par {req.operator.name} ({req.reference}).")
         stale.save(update_fields=["status", "updated_at"])
@@ -500,12 +503,15 @@ def _apply_switch(req, data, actor):
     drimbox.support_contact = data["support_contact"]
     # The new operator goes through integration again (DESIGN §5).
     drimbox.status = DrimboxStatus.DECLARED
+    drimbox.integrated_at = None
+    drimbox.withdrawn_at = None
     drimbox.updated_at = timezone.now()
     drimbox.save()
     audit.record(actor=actor, action="drimbox.switched", obj=drimbox, operator_id=drimbox.operator_id,
                  before=before, after=audit.snapshot(drimbox, Drimbox.AUDITED_FIELDS), reason=req.reference)
     audit.record(actor=actor, action="drimbox.switched_away", obj=drimbox, operator_id=previous.pk,
                  after={"new_operator": req.operator.name}, reason=req.reference)
+    close_open_va_documents(drimbox, actor=actor, reason=f"bascule {req.reference}")
     PendingRevocation.objects.create(drimbox=drimbox, previous_operator=previous,
                                      reason=f"Bascule vers {req.operator.name} ({req.reference})")
     # A withdrawn DRIMbox's names are out of the zone: they all come back, whatever the records.
@@ -555,10 +561,6 @@ def _apply_update(req, data, actor):
     drimbox.vi_records = _records(data, "vi_addresses", required=False)
     drimbox.responsable_contact = data.get("responsable_contact", "")
     drimbox.support_contact = data["support_contact"]
-    if data.get("structure_name") and data["structure_name"] != drimbox.health_structure.name:
-        structure = drimbox.health_structure
-        structure.name = data["structure_name"]
-        structure.save(update_fields=["name"])
     drimbox.updated_at = timezone.now()
     drimbox.save()
     after = audit.snapshot(drimbox, Drimbox.AUDITED_FIELDS)
@@ -573,6 +575,7 @@ def _apply_withdrawal(req, data, actor):
     _set_drimbox_status(drimbox, DrimboxStatus.WITHDRAWN, actor=actor, reason=data.get("reason") or req.reference)
     drimbox.withdrawn_at = timezone.now()
     drimbox.save(update_fields=["withdrawn_at"])
+    close_open_va_documents(drimbox, actor=actor, reason=f"retrait {req.reference}")
     # The FQDNs stay reserved forever (the row stays); only the zone forgets them.
     registry.queue_drimbox_dns(drimbox, reason=f"retrait {req.reference}")
 
@@ -583,13 +586,19 @@ def _apply_reintegration(req, data, actor):
     drimbox.vi_records = _records(data, "vi_addresses", required=False)
     drimbox.responsable_contact = data.get("responsable_contact", "")
     drimbox.support_contact = data["support_contact"]
-    drimbox.integrated_at = timezone.now()
     drimbox.withdrawn_at = None
+    # Only a DRIMbox its operator had integrated goes straight back to the trust space; one withdrawn
+    # before its integration (or taken over since) is declared again and goes through integration.
+    integrated = drimbox.integrated_at is not None
+    if integrated:
+        drimbox.integrated_at = timezone.now()
     drimbox.save(update_fields=["db_records", "vi_records", "responsable_contact", "support_contact",
                                 "integrated_at", "withdrawn_at"])
-    _set_drimbox_status(drimbox, DrimboxStatus.ACTIVE, actor=actor, reason=req.reference)
+    _set_drimbox_status(drimbox, DrimboxStatus.ACTIVE if integrated else DrimboxStatus.DECLARED, actor=actor,
+                        reason=req.reference)
     registry.queue_drimbox_dns(drimbox, reason=f"réintégration {req.reference}")
-    open_va_document(req, drimbox)
+    if integrated:
+        open_va_document(req, drimbox)
 
 
 APPLY = {

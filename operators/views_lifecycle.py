@@ -3,6 +3,8 @@
 Shared pages (a request, a DRIMbox) are reachable by ANS administrators and by the members of the
 operator concerned; anyone else gets a 404, so existence does not leak.
 """
+from datetime import timedelta
+
 from django.contrib import messages
 from django.db import transaction
 from django.db.models import Prefetch, Q
@@ -85,10 +87,21 @@ def drimbox_detail(request, pk):
         if request.user.is_ans_admin else drimbox.requests.filter(operator=drimbox.operator),
         "attestations": drimbox.attestations.filter(operator=drimbox.operator) if not request.user.is_ans_admin
         else drimbox.attestations.all(),
-        "dns_changes": drimbox.dns_changes.order_by("-created_at")[:10],
+        "dns_changes": _dns_history(request.user, drimbox),
         "va_documents": va_documents, "va_form": VaUploadForm(),
         "can_upload_va": is_member and permissions.can(request.user, "va.upload", drimbox.operator),
     })
+
+
+def _dns_history(user, drimbox):
+    """ANS sees every DNS change; an operator only those made since it took the DRIMbox over."""
+    changes = drimbox.dns_changes.order_by("-created_at")
+    if not user.is_ans_admin:
+        since = drimbox.attestations.filter(operator=drimbox.operator).order_by("issued_at").values_list(
+            "issued_at", flat=True).first()
+        if since is not None:
+            changes = changes.filter(created_at__gte=since - timedelta(minutes=1))
+    return changes[:10]
 
 
 # --- Requests -----------------------------------------------------------------------------------

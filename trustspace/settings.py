@@ -308,7 +308,7 @@ DNS_REQUIRE_PUBLIC_ADDRESSES = env_bool("DNS_REQUIRE_PUBLIC_ADDRESSES", not DEBU
 # Lifecycle (DESIGN §5).
 VA_DEADLINE_DAYS = env_int("VA_DEADLINE_DAYS", 30)
 VA_REMINDER_DAYS = [int(days) for days in env_list("VA_REMINDER_DAYS", "14,7,1")]
-REQUEST_ATTACHMENT_TYPES = ["application/pdf"]
+REQUEST_MAX_ATTACHMENTS = env_int("REQUEST_MAX_ATTACHMENTS", 20)
 CELERY_BEAT_SCHEDULE.update({
     "apply-dns-changes": {"task": "operators.tasks.apply_dns_changes", "schedule": timedelta(minutes=1)},
     "va-reminders": {"task": "operators.tasks.send_va_reminders", "schedule": crontab(hour=7, minute=5)},

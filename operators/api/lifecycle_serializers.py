@@ -255,13 +255,18 @@ class RequestDetailSerializer(RequestSummarySerializer):
     decision_reason = serializers.CharField()
     eligibility_override_reason = serializers.CharField()
     eligibility_problems = serializers.SerializerMethodField(
-        help_text="Pour une déclaration ou une bascule : pourquoi la DRIMbox n'est pas financée (vide si elle l'est).")
+        help_text="Pour une déclaration ou une bascule, aux administrateurs ANS : pourquoi la DRIMbox n'est pas "
+                  "financée (vide si elle l'est). Les motifs citent le bon de commande, qui peut être celui d'un "
+                  "autre opérateur (bascule) : ils ne sont pas montrés à l'opérateur.")
     events = RequestEventSerializer(many=True, help_text="Chronologie de la demande.")
     attachments = RequestAttachmentSerializer(many=True)
     attestation = serializers.SerializerMethodField(help_text="Attestation de délégation délivrée à l'approbation.")
 
     def get_eligibility_problems(self, obj) -> list[str]:
-        return eligibility_problems(obj.data) if obj.kind in DECLARATION_KINDS else []
+        request = self.context.get("request")
+        if obj.kind not in DECLARATION_KINDS or not (request and request.user.is_ans_admin):
+            return []
+        return eligibility_problems(obj.data)
 
     @extend_schema_field(AttestationBriefSerializer(allow_null=True))
     def get_attestation(self, obj):
@@ -294,7 +299,7 @@ class DrimboxSerializer(serializers.Serializer):
 class VaDocumentSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     drimbox = serializers.IntegerField(source="drimbox.identifiant")
-    status = serializers.CharField(help_text="Statut : `attendu`, `depose`, `valide`, `refuse`.")
+    status = serializers.CharField(help_text="Statut : `attendu`, `depose`, `valide`, `refuse`, `sans_objet`.")
     status_label = serializers.CharField(source="get_status_display")
     due_at = serializers.DateTimeField()
     is_overdue = serializers.BooleanField()
@@ -354,7 +359,12 @@ class AttestationPublicSerializer(serializers.Serializer):
     issued_at = serializers.DateTimeField()
     sha256 = serializers.CharField(help_text="Empreinte SHA-256 du PDF délivré.")
     superseded_at = serializers.DateTimeField(allow_null=True)
-    valid = serializers.SerializerMethodField(help_text="Vrai si l'attestation est en vigueur (non remplacée).")
+    valid = serializers.SerializerMethodField(
+        help_text="Vrai si l'attestation est en vigueur : non remplacée, et la DRIMbox n'est pas retirée.")
+    drimbox_withdrawn = serializers.SerializerMethodField(help_text="La DRIMbox est retirée de l'Espace de Confiance.")
 
     def get_valid(self, obj) -> bool:
-        return obj.superseded_at is None
+        return obj.is_current
+
+    def get_drimbox_withdrawn(self, obj) -> bool:
+        return obj.drimbox_withdrawn

@@ -55,12 +55,26 @@ class Attestation(models.Model):
     def __str__(self):
         return self.code
 
+    @property
+    def drimbox_withdrawn(self):
+        from .lifecycle import DrimboxStatus
+
+        return self.drimbox.status == DrimboxStatus.WITHDRAWN
+
+    @property
+    def is_current(self):
+        return self.superseded_at is None and not self.drimbox_withdrawn
+
 
 class VaStatus(models.TextChoices):
     DUE = "attendu", "Attendu"
     SUBMITTED = "depose", "Déposé, à valider"
     VALIDATED = "valide", "Validé"
     REFUSED = "refuse", "Refusé, à redéposer"
+    CLOSED = "sans_objet", "Sans objet (DRIMbox retirée ou reprise)"
+
+
+OPEN_VA_STATUSES = frozenset({VaStatus.DUE, VaStatus.REFUSED, VaStatus.SUBMITTED})
 
 
 def va_upload_to(instance, filename):
@@ -70,10 +84,11 @@ def va_upload_to(instance, filename):
 class VaDocument(models.Model):
     """The VA document due after an integration or a reintegration, within the CGI deadline."""
 
+    # No new upload while ANS reviews a file: ANS decides on the file it read.
     TRANSITIONS = {
-        VaStatus.DUE: {VaStatus.SUBMITTED},
-        VaStatus.REFUSED: {VaStatus.SUBMITTED},
-        VaStatus.SUBMITTED: {VaStatus.VALIDATED, VaStatus.REFUSED, VaStatus.SUBMITTED},
+        VaStatus.DUE: {VaStatus.SUBMITTED, VaStatus.CLOSED},
+        VaStatus.REFUSED: {VaStatus.SUBMITTED, VaStatus.CLOSED},
+        VaStatus.SUBMITTED: {VaStatus.VALIDATED, VaStatus.REFUSED, VaStatus.CLOSED},
     }
 
     drimbox = models.ForeignKey(Drimbox, on_delete=models.PROTECT, related_name="va_documents")
@@ -99,7 +114,8 @@ class VaDocument(models.Model):
     class Meta:
         ordering = ["due_at", "pk"]
         constraints = [
-            models.CheckConstraint(condition=Q(status="attendu") | ~Q(file=""), name="va_document_has_file"),
+            models.CheckConstraint(condition=Q(status__in=["attendu", "sans_objet"]) | ~Q(file=""),
+                                   name="va_document_has_file"),
         ]
 
     def __str__(self):

@@ -111,7 +111,7 @@ class Drimbox(models.Model):
         DrimboxStatus.DECLARED: {DrimboxStatus.INTEGRATING, DrimboxStatus.WITHDRAWN},
         DrimboxStatus.INTEGRATING: {DrimboxStatus.ACTIVE, DrimboxStatus.DECLARED, DrimboxStatus.WITHDRAWN},
         DrimboxStatus.ACTIVE: {DrimboxStatus.WITHDRAWN, DrimboxStatus.DECLARED},
-        DrimboxStatus.WITHDRAWN: {DrimboxStatus.ACTIVE},
+        DrimboxStatus.WITHDRAWN: {DrimboxStatus.ACTIVE, DrimboxStatus.DECLARED},
     }
 
     class Meta:

@@ -143,7 +143,7 @@ def test_full_declaration_by_api(world, settings):
     assert public["code"] == code and public["valid"] is True and public["identifiant"] == identifiant
     assert public["operator_name"] == "Opérateur A" and public["operator_siren"] == world.operator.siren
     assert set(public) == {"code", "operator_name", "operator_siren", "structure_name", "identifiant", "db_fqdn",
-                           "vi_fqdn", "issued_at", "sha256", "superseded_at", "valid"}
+                           "vi_fqdn", "issued_at", "sha256", "superseded_at", "valid", "drimbox_withdrawn"}
     assert error_of(anonymous.get(f"{API}/attestations/ATT-2222-3333-4444/"), 404)["code"] == "not_found"
     assert error_of(anonymous.get(f"{API}/attestations/n-importe-quoi/"), 404)["code"] == "not_found"
 

@@ -117,8 +117,12 @@ def test_check_deploy_is_clean_in_production_settings(tmp_path):
 
     env = {**os.environ, "DEBUG": "0", "SECRET_KEY": "x" * 64 + "production-secret-key-for-the-check",
            "ALLOWED_HOSTS": "drimm.example.fr", "VAR_DIR": str(tmp_path), "DATABASE_URL": ""}
-    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-                            capture_output=True, text=True, env=env, timeout=120)
+    command = [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120,
+                            env={**env, "FQDN_SITE_LABEL": "test", "DNS_SERVER": ""})
+    assert result.returncode != 0 and "operators.W001" in result.stderr and "operators.W002" in result.stderr
+    production = {**env, "FQDN_SITE_LABEL": "021", "DNS_SERVER": "ns.example.fr", "DNS_TSIG_SECRET": "c2VjcmV0"}
+    result = subprocess.run(command, capture_output=True, text=True, env=production, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 

@@ -3,7 +3,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from operators import registry
-from trustspace.dnszone import DnsError
+from trustspace.dnszone import DnsError, ZoneClient
 
 
 class Command(BaseCommand):
@@ -26,10 +26,20 @@ class Command(BaseCommand):
             self.stdout.write(f"Zone {zone} conforme au registre.")
             return
         for drift in drifts:
-            self.stdout.write(("RÉPARÉ " if fix else "ÉCART ") + drift.describe())
+            self.stdout.write("ÉCART " + drift.describe())
         summary = f"{len(drifts)} écart(s) entre la zone {zone} et le registre"
         if fix:
-            self.stdout.write(f"{summary} : réparé(s).")
+            # Trust the zone, not the updates sent: read it again.
+            try:
+                remaining = registry.find_drift(ZoneClient.from_settings().read_zone())
+            except DnsError as exc:
+                raise CommandError(f"Zone illisible après réparation : {exc}", returncode=2) from exc
+            if remaining:
+                for drift in remaining:
+                    self.stdout.write("NON RÉPARÉ " + drift.describe())
+                raise CommandError(f"{summary} ; {len(remaining)} non réparé(s) (mises à jour refusées ou serveur "
+                                   "injoignable : elles restent en attente et seront rejouées).", returncode=1)
+            self.stdout.write(f"{summary} : réparé(s), la zone est conforme.")
             return
         if check:
             raise CommandError(summary + ".", returncode=1)
