@@ -1,13 +1,19 @@
 from trustspace.admin import ReadOnlyAdmin, site
 
 from .models import (
+    Attestation,
     ContractAcceptance,
     ContractVersion,
+    DnsChange,
     Drimbox,
+    DrimboxRequest,
+    FinancingOrder,
     HealthStructure,
     Invitation,
     Membership,
     Operator,
+    PendingRevocation,
+    VaDocument,
 )
 
 
@@ -29,5 +35,26 @@ class InvitationAdmin(ReadOnlyAdmin):
 site.register(Operator, OperatorAdmin)
 site.register(Membership, MembershipAdmin)
 site.register(Invitation, InvitationAdmin)
-for model in (ContractVersion, ContractAcceptance, HealthStructure, Drimbox):
+class DrimboxAdmin(ReadOnlyAdmin):
+    list_display = ["identifiant", "db_fqdn", "operator", "status"]
+    list_filter = ["status"]
+    search_fields = ["db_fqdn", "vi_fqdn", "operator__name"]
+
+
+class DrimboxRequestAdmin(ReadOnlyAdmin):
+    list_display = ["reference", "kind", "status", "operator", "submitted_at"]
+    list_filter = ["kind", "status"]
+    search_fields = ["reference", "operator__name"]
+
+
+class DnsChangeAdmin(ReadOnlyAdmin):
+    list_display = ["name", "status", "attempts", "created_at", "applied_at"]
+    list_filter = ["status"]
+
+
+site.register(Drimbox, DrimboxAdmin)
+site.register(DrimboxRequest, DrimboxRequestAdmin)
+site.register(DnsChange, DnsChangeAdmin)
+for model in (ContractVersion, ContractAcceptance, HealthStructure, FinancingOrder, Attestation, VaDocument,
+              PendingRevocation):
     site.register(model, ReadOnlyAdmin)

@@ -352,3 +352,13 @@ def test_switch_may_keep_the_drimbox_order_which_follows_it(world):
     drimbox.refresh_from_db()
     assert drimbox.financing_order == order and order.operator == world.other_operator
     assert AuditEntry.objects.filter(action="financing_order.transferred").count() == 1
+
+
+def test_django_admin_lists_the_lifecycle_models_read_only(world, client, make_user):
+    active_drimbox(world.operator, world.legal, world.ans)
+    client.force_login(make_user("root", is_superuser=True, is_staff=True))
+    for model in ("drimbox", "drimboxrequest", "dnschange", "financingorder", "attestation", "vadocument",
+                  "pendingrevocation", "healthstructure"):
+        assert client.get(f"/admin/operators/{model}/").status_code == 200, model
+    drimbox = Drimbox.objects.get()
+    assert client.post(f"/admin/operators/drimbox/{drimbox.pk}/change/", {"pacs": "x"}).status_code == 403
