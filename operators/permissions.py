@@ -42,11 +42,15 @@ POLICY = {
     "attestation.download": ALL_ROLES,
     "va.upload": MANAGERS | {Role.TECHNICAL_ADMIN},
     "va.download": ALL_ROLES,
+    # Certificates (DESIGN §5, §6): only technical administrators manage them; everyone follows them.
+    "certificate.view": ALL_ROLES,
+    "certificate.manage": frozenset({Role.TECHNICAL_ADMIN}),
+    "certificate.export": ALL_ROLES,
 }
 # Actions an ANS administrator may perform on any operator (reading only).
 ANS_ACTIONS = frozenset({
     "operator.view", "operator.history", "people.view", "mandate.download", "drimbox.view", "request.view",
-    "attestation.download", "va.download",
+    "attestation.download", "va.download", "certificate.view", "certificate.export",
 })
 
 DENIED_MESSAGES = {
@@ -56,6 +60,7 @@ DENIED_MESSAGES = {
     "request.retrait": "Seuls le représentant légal et les mandataires de l'opérateur peuvent demander un retrait.",
     "request.reintegration": "Seuls le représentant légal et les mandataires peuvent demander une réintégration.",
     "order.manage": "Seuls le représentant légal et les mandataires de l'opérateur gèrent les bons de commande.",
+    "certificate.manage": "Seuls les administrateurs techniques de l'opérateur gèrent les certificats.",
 }
 DEFAULT_DENIED = "Vous n'avez pas le rôle requis chez cet opérateur pour cette action."
 

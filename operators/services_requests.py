@@ -17,7 +17,7 @@ from trustspace.errors import Conflict, InvalidData, NotAllowed
 from trustspace.notifications import send_email_on_commit
 from trustspace.uploads import validate_pdf
 
-from . import permissions, registry
+from . import integration, permissions, registry
 from .addresses import parse_addresses
 from .models import (
     DECLARATION_KINDS,
@@ -257,6 +257,8 @@ def submit_request(req, *, acting_user):
             drimbox = Drimbox.objects.select_for_update().get(pk=req.drimbox_id)
             if req.status == RequestStatus.DRAFT:
                 _check_drimbox_for(req.kind, drimbox, req.operator)
+            if req.kind == RequestKind.INTEGRATION:
+                _require_integration_checks(drimbox)
             if req.kind == RequestKind.INTEGRATION and drimbox.status == DrimboxStatus.DECLARED:
                 _set_drimbox_status(drimbox, DrimboxStatus.INTEGRATING, actor=acting_user, reason=req.reference)
         old = _transition(req, RequestStatus.SUBMITTED, actor=acting_user)
@@ -541,8 +543,17 @@ def _transfer_order(order, previous, req, actor):
                  before={"operator": previous.pk}, after={"operator": req.operator_id}, reason=req.reference)
 
 
+def _require_integration_checks(drimbox):
+    failed = integration.failures(drimbox)
+    if failed:
+        message = "La DRIMbox ne peut pas entrer dans l'Espace de Confiance : " + " ; ".join(
+            f"{item.label} — {item.detail}" for item in failed) + "."
+        raise Conflict(message, code="integration_checks_failed")
+
+
 def _apply_integration(req, data, actor):
     drimbox = Drimbox.objects.select_for_update().get(pk=req.drimbox_id)
+    _require_integration_checks(drimbox)
     if drimbox.status == DrimboxStatus.DECLARED:
         _set_drimbox_status(drimbox, DrimboxStatus.INTEGRATING, actor=actor, reason=req.reference)
     _set_drimbox_status(drimbox, DrimboxStatus.ACTIVE, actor=actor, reason=req.reference)
@@ -578,6 +589,8 @@ def _apply_withdrawal(req, data, actor):
     close_open_va_documents(drimbox, actor=actor, reason=f"retrait {req.reference}")
     # The FQDNs stay reserved forever (the row stays); only the zone forgets them.
     registry.queue_drimbox_dns(drimbox, reason=f"retrait {req.reference}")
+    PendingRevocation.objects.create(drimbox=drimbox, previous_operator=drimbox.operator,
+                                     reason=f"Retrait ({req.reference})")
 
 
 def _apply_reintegration(req, data, actor):
@@ -591,6 +604,7 @@ def _apply_reintegration(req, data, actor):
     # before its integration (or taken over since) is declared again and goes through integration.
     integrated = drimbox.integrated_at is not None
     if integrated:
+        _require_integration_checks(drimbox)
         drimbox.integrated_at = timezone.now()
     drimbox.save(update_fields=["db_records", "vi_records", "responsable_contact", "support_contact",
                                 "integrated_at", "withdrawn_at"])

@@ -17,7 +17,7 @@ from trustspace.access import ANS_ADMIN, AUTHENTICATED, OPERATOR_MEMBER, PUBLIC,
 from trustspace.errors import DomainError
 from trustspace.forms_util import apply_domain_error
 
-from . import permissions
+from . import integration, permissions
 from . import services_documents as sd
 from . import services_requests as sr
 from .context import active_operator
@@ -200,6 +200,8 @@ def request_detail(request, pk):
         "assign_form": AssignForm(), "changes_form": ChangesForm(), "reject_form": RejectForm(),
         "approve_form": ApproveForm(), "order_problems": order_problems,
         "attestation": Attestation.objects.filter(request=req).first(),
+        "checklist": integration.checklist(req.drimbox)
+        if req.drimbox and req.kind in {RequestKind.INTEGRATION, RequestKind.REINTEGRATION} and req.is_open else [],
     })
 
 

@@ -5,8 +5,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from operators import services
-from operators.management.commands.demo_trustspace import demo_pdf, with_luhn
 from operators.models import Role
+from trustspace.management.commands.demo_trustspace import demo_pdf, with_luhn
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -44,6 +44,23 @@ def bind(tmp_path, settings):
             setattr(settings, name, value)
         settings.DNS_TIMEOUT = 1
         yield server
+
+
+@pytest.fixture(scope="session")
+def trusted_hierarchy(tmp_path_factory):
+    """PEM files of the test IGC-Santé hierarchy (tests/support/lifecycle.shared_pki)."""
+    from tests.support.lifecycle import shared_pki
+
+    directory = tmp_path_factory.mktemp("igc-sante")
+    (directory / "root.pem").write_bytes(shared_pki().root.pem)
+    (directory / "intermediate.pem").write_bytes(shared_pki().intermediate.pem)
+    return [str(directory / "root.pem")], [str(directory / "intermediate.pem")]
+
+
+@pytest.fixture(autouse=True)
+def _trust_the_test_hierarchy(settings, trusted_hierarchy):
+    settings.IGC_SANTE_ANCHORS, settings.IGC_SANTE_INTERMEDIATES = trusted_hierarchy
+    settings.CRL_FETCH_TIMEOUT = 2
 
 
 def make_siren(seed):

@@ -6,8 +6,10 @@ administrator of A, the legal representative of A, an ANS administrator.
 Objects in URLs always belong to operator A.
 """
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from certificates.models import AcmeDnsCredential, Certificate, Revocation, ViOrder
 from operators import services
 from operators import services_documents as sd
 from operators import services_requests as sr
@@ -22,6 +24,7 @@ from operators.models import (
 from tests.api_matrix_lifecycle import LIFECYCLE_API_MATRIX
 from tests.conftest import pdf_upload
 from tests.support import lifecycle as lc
+from tests.support import pki
 from trustspace.models import ApiToken
 from trustspace.services import create_api_token
 
@@ -107,6 +110,36 @@ def _events(attr, kind):
 
 def _no_events(attr, kind):
     return lambda w: not getattr(w, attr).events.filter(kind=kind).exists()
+
+
+def _db_certificate(w):
+    return Certificate.objects.get(drimbox=_active(w), kind="db", superseded_at__isnull=True)
+
+
+def _fresh_db_upload(w):
+    issued = lc.shared_pki().db_certificate(_active(w).db_fqdn, id_nat_struct=w.operator.id_nat_struct)
+    return {"db-file": SimpleUploadedFile("db.pem", issued.chain_pem)}
+
+
+def _csr_upload(w):
+    csr, _key = pki.build_csr(_active(w).vi_fqdn)
+    return {"vi-file": SimpleUploadedFile("vi.csr", pki.csr_pem(csr))}
+
+
+def _db_count(expected):
+    return lambda w: Certificate.objects.filter(drimbox=w.drimbox, kind="db").count() == expected
+
+
+def _vi_orders(expected):
+    return lambda w: ViOrder.objects.filter(drimbox=w.drimbox).count() == expected
+
+
+def _revocations(expected):
+    return lambda w: Revocation.objects.filter(certificate__drimbox=w.drimbox).count() == expected
+
+
+def _acme_dns(expected):
+    return lambda w: AcmeDnsCredential.objects.filter(drimbox=w.drimbox).count() == expected
 
 
 ANS_ONLY_GET = {"anonymous": LOGIN, "other": 403, "technical": 403, "legal": 403, "ans": 200}
@@ -230,6 +263,32 @@ MATRIX = {
     "ans_review_queue": ("get", None, None, ANS_ONLY_GET),
     "ans_registry": ("get", None, None, ANS_ONLY_GET),
     "ans_va": ("get", None, None, ANS_ONLY_GET),
+    # Certificates
+    "drimbox_certificates": ("get", lambda w: {"pk": _active(w).pk}, None,
+                             {"anonymous": LOGIN, "other": 404, "technical": 200, "legal": 200, "ans": 200}),
+    "certificate_db_upload": ("post", lambda w: {"pk": _active(w).pk}, _fresh_db_upload,
+                              {"anonymous": LOGIN, "other": 404, "technical": ("redirect", "/certificats/"),
+                               "legal": 200, "ans": 200},
+                              {"technical": _db_count(2), "legal": _db_count(1), "ans": _db_count(1)}),
+    "certificate_vi_request": ("post", lambda w: {"pk": _active(w).pk}, _csr_upload,
+                               {"anonymous": LOGIN, "other": 404, "technical": ("redirect", "/drimbox/"),
+                                "legal": 200, "ans": 200},
+                               {"technical": _vi_orders(2), "legal": _vi_orders(1), "ans": _vi_orders(1)}),
+    "certificate_acme_dns_register": ("post", lambda w: {"pk": _active(w).pk}, None,
+                                      {"anonymous": LOGIN, "other": 404, "technical": 200,
+                                       "legal": ("redirect", "/drimbox/"), "ans": ("redirect", "/drimbox/")},
+                                      {"technical": _acme_dns(1), "legal": _acme_dns(0), "ans": _acme_dns(0)}),
+    "certificate_detail": ("get", lambda w: {"pk": _db_certificate(w).pk}, None,
+                           {"anonymous": LOGIN, "other": 404, "technical": 200, "legal": 200, "ans": 200}),
+    "certificate_revoke": ("post", lambda w: {"pk": _db_certificate(w).pk}, lambda w: {"revoke-reason": "compromission"},
+                           {"anonymous": LOGIN, "other": 404, "technical": ("redirect", "/certificats/"),
+                            "legal": ("redirect", "/certificats/"), "ans": ("redirect", "/certificats/")},
+                           {"technical": _revocations(1), "legal": _revocations(0), "ans": _revocations(0)}),
+    "certificate_dashboard": ("get", None, None,
+                              {"anonymous": LOGIN, "other": "own", "technical": 200, "legal": 200, "ans": HOME}),
+    "certificate_export": ("get", lambda w: {"fmt": "csv"}, None,
+                           {"anonymous": LOGIN, "other": "own", "technical": 200, "legal": 200, "ans": HOME}),
+    "ans_certificates": ("get", None, None, ANS_ONLY_GET),
     # API
     "api_me": ("get", None, None, {"anonymous": 401, "other": 200, "technical": 200, "legal": 200, "ans": 200}),
     "api_operators": ("get", None, None, {"anonymous": 401, "other": "own", "technical": 200, "legal": 200, "ans": 200}),

@@ -1,4 +1,8 @@
-"""Client for the portal's DNS zone: RFC 2136 dynamic updates and AXFR, signed with TSIG (dnspython)."""
+"""Client for the portal's DNS zone: RFC 2136 dynamic updates and AXFR, signed with TSIG (dnspython).
+
+A/AAAA/CNAME records are managed per name (replace_records, delete_name, read_zone); TXT records, used for
+ACME DNS-01 challenges (``_acme-challenge.vi<N>.<label>.<zone>``), have their own set_txt/delete_txt.
+"""
 import ipaddress
 from contextlib import contextmanager
 
@@ -10,12 +14,19 @@ import dns.query
 import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
+import dns.rdtypes.ANY.TXT
 import dns.tsig
 import dns.update
 import dns.xfr
 import dns.zone
 
 MANAGED_TYPES = ("A", "AAAA", "CNAME")
+LOOKUP_TYPES = (*MANAGED_TYPES, "TXT")
+# Short TTL for TXT records: an ACME challenge token is replaced at every attempt.
+TXT_TTL = 60
+# TXT values: printable ASCII only (ACME tokens are base64url), split into 255-byte character-strings.
+TXT_MAX_LENGTH = 2048
+_TXT_CHUNK = 255
 
 _TSIG_ERRORS = {
     dns.tsig.PeerBadKey: "BADKEY",
@@ -69,11 +80,24 @@ def _canonical(rdtype, value):
 
 
 def _rdata_value(rdtype, rdata):
+    if rdtype == "TXT":
+        return b"".join(rdata.strings).decode("ascii", errors="replace")
     return _canonical(rdtype, rdata.target if rdtype == "CNAME" else rdata.address)
 
 
+def _txt_rdata(value):
+    """A TXT rdata holding ``value`` (printable ASCII), split into 255-byte character-strings."""
+    if not isinstance(value, str) or not value or len(value) > TXT_MAX_LENGTH:
+        raise ValueError(f"invalid TXT value: {value!r}")
+    if not all(" " <= char <= "~" for char in value):
+        raise ValueError(f"a TXT value must be printable ASCII: {value!r}")
+    raw = value.encode("ascii")
+    chunks = [raw[start:start + _TXT_CHUNK] for start in range(0, len(raw), _TXT_CHUNK)]
+    return dns.rdtypes.ANY.TXT.TXT(dns.rdataclass.IN, dns.rdatatype.TXT, chunks)
+
+
 class ZoneClient:
-    """A/AAAA/CNAME records of one zone on its primary server."""
+    """A/AAAA/CNAME records (and TXT, for ACME challenges) of one zone on its primary server."""
 
     def __init__(self, *, server, port, zone, key_name, secret, algorithm, timeout, ttl):
         if not key_name or not secret:
@@ -159,6 +183,31 @@ class ZoneClient:
             update.delete(target, rdtype)
         self._send_update(update, f"deletion of {_name_text(target)}")
 
+    def set_txt(self, name, values, *, ttl=TXT_TTL):
+        """Make ``values`` (strings) the only TXT records of ``name``, in one signed update (TTL 60 s).
+
+        Other record types of ``name`` are kept; an empty list deletes the TXT records.
+        """
+        target = self._record_name(name)
+        if isinstance(values, str):
+            raise TypeError("values must be a list of strings, not a string")
+        ttl = int(ttl)
+        if not 0 <= ttl <= 86400:
+            raise ValueError(f"invalid TTL {ttl}")
+        rdatas = [_txt_rdata(value) for value in dict.fromkeys(values)]
+        update = self._update()
+        update.delete(target, "TXT")
+        for rdata in rdatas:
+            update.add(target, ttl, rdata)
+        self._send_update(update, f"TXT update of {_name_text(target)}")
+
+    def delete_txt(self, name):
+        """Delete the TXT records of ``name`` (its other types are kept); nothing to delete is fine."""
+        target = self._record_name(name)
+        update = self._update()
+        update.delete(target, "TXT")
+        self._send_update(update, f"TXT deletion of {_name_text(target)}")
+
     def read_zone(self):
         """Every A/AAAA/CNAME record of the zone except the apex, by a TSIG-signed AXFR."""
         zone = dns.zone.Zone(self.origin, relativize=False)
@@ -175,9 +224,12 @@ class ZoneClient:
         return {name: frozenset(values) for name, values in records.items()}
 
     def lookup(self, name, rdtype):
-        """Canonical values of ``name``'s ``rdtype`` records, asked directly (no recursion) to the server."""
+        """Canonical values of ``name``'s ``rdtype`` records, asked directly (no recursion) to the server.
+
+        ``rdtype`` is A, AAAA, CNAME or TXT; a TXT record's value is its character-strings joined, as text.
+        """
         rdtype = str(rdtype).upper()
-        if rdtype not in MANAGED_TYPES:
+        if rdtype not in LOOKUP_TYPES:
             raise ValueError(f"unsupported record type {rdtype!r}")
         qname = _absolute_name(name)
         query = dns.message.make_query(qname, rdtype)

@@ -313,3 +313,40 @@ CELERY_BEAT_SCHEDULE.update({
     "apply-dns-changes": {"task": "operators.tasks.apply_dns_changes", "schedule": timedelta(minutes=1)},
     "va-reminders": {"task": "operators.tasks.send_va_reminders", "schedule": crontab(hour=7, minute=5)},
 })
+
+# Certificates (DESIGN §6). The IGC-Santé hierarchy `db` certificates must chain to: the ANS TEST
+# hierarchy is bundled (development, tests); production names the production PEM files.
+# Development also trusts a hierarchy generated under DEV_PKI_DIR for the demo (certificates/devpki.py).
+_BUNDLED_ANCHORS = BASE_DIR / "certificates" / "anchors" / "igc-sante-test"
+DEV_PKI_DIR = VAR_DIR / "pki"
+_DEV_PKI = DEBUG and not env("IGC_SANTE_ANCHORS")
+IGC_SANTE_ANCHORS = env_list("IGC_SANTE_ANCHORS") or [
+    str(_BUNDLED_ANCHORS / "TEST_AC_RACINE_IGC-SANTE_ELEMENTAIRE.pem"), *([str(DEV_PKI_DIR / "root.pem")] if _DEV_PKI else [])]
+IGC_SANTE_INTERMEDIATES = env_list("IGC_SANTE_INTERMEDIATES") or [
+    str(_BUNDLED_ANCHORS / "TEST_AC_IGC-SANTE_ELEMENTAIRE_ORGANISATIONS.pem"),
+    *([str(DEV_PKI_DIR / "intermediate.pem")] if _DEV_PKI else [])]
+CRL_FETCH_TIMEOUT = float(env("CRL_FETCH_TIMEOUT", "10"))
+CRL_MAX_BYTES = env_int("CRL_MAX_BYTES", 20 * 1024 * 1024)
+CRL_REFRESH_MARGIN_HOURS = env_int("CRL_REFRESH_MARGIN_HOURS", 2)
+CRL_MAX_AGE_HOURS = env_int("CRL_MAX_AGE_HOURS", 6)
+CERTIFICATE_MAX_BYTES = env_int("CERTIFICATE_MAX_BYTES", 64 * 1024)
+CERTIFICATE_EXPIRY_THRESHOLDS = [int(days) for days in env_list("CERTIFICATE_EXPIRY_THRESHOLDS", "60,15")]
+DB_REVOCATION_DEADLINE_DAYS = env_int("DB_REVOCATION_DEADLINE_DAYS", 7)
+# ACME CA for `vi` certificates (DNS-01 answered through the zone). The account key is stored
+# encrypted with ACME_ACCOUNT_KEY_SECRET (a Fernet key); development derives one from SECRET_KEY.
+ACME_DIRECTORY_URL = env("ACME_DIRECTORY_URL", "")
+ACME_CA_BUNDLE = env("ACME_CA_BUNDLE", "")
+ACME_CONTACT_EMAIL = env("ACME_CONTACT_EMAIL", "")
+ACME_ACCOUNT_KEY_SECRET = env("ACME_ACCOUNT_KEY_SECRET", "")
+ACME_PROPAGATION_TIMEOUT = float(env("ACME_PROPAGATION_TIMEOUT", "60"))
+ACME_RENEWAL_FRACTION = float(env("ACME_RENEWAL_FRACTION", str(1 / 3)))
+ACME_MAX_ATTEMPTS = env_int("ACME_MAX_ATTEMPTS", 8)
+ACME_RETRY_BASE_SECONDS = env_int("ACME_RETRY_BASE_SECONDS", 300)
+CELERY_BEAT_SCHEDULE.update({
+    "refresh-crls": {"task": "certificates.tasks.refresh_crls", "schedule": timedelta(hours=1)},
+    "certificate-expiry-notices": {"task": "certificates.tasks.send_expiry_notices",
+                                   "schedule": crontab(hour=6, minute=40)},
+    "process-vi-orders": {"task": "certificates.tasks.process_vi_orders", "schedule": timedelta(minutes=5)},
+    "renew-vi-certificates": {"task": "certificates.tasks.renew_vi_certificates", "schedule": timedelta(hours=6)},
+    "process-revocations": {"task": "certificates.tasks.process_revocations", "schedule": timedelta(minutes=15)},
+})

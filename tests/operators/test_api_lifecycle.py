@@ -27,6 +27,7 @@ from tests.support.lifecycle import (
     declaration_data,
     declared_drimbox,
     finess,
+    give_certificates,
     make_order,
     siren,
     submitted_declaration,
@@ -296,6 +297,7 @@ def test_technical_admin_cannot_declare_but_can_ask_for_integration(world):
     error = error_of(technical.post(url, {"kind": "declaration", "data": {}}, format="json"), 403)
     assert error["code"] == "forbidden" and "représentant légal et les mandataires" in error["message"]
     drimbox = declared_drimbox(world.operator, world.legal, world.ans)
+    give_certificates(drimbox)
     response = technical.post(url, {"kind": "integration", "drimbox": drimbox.identifiant,
                                     "data": {"message": "Prête"}}, format="json")
     assert response.status_code == 201, response.content

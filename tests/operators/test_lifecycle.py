@@ -28,6 +28,7 @@ from tests.support.lifecycle import (
     approve,
     declaration_data,
     declared_drimbox,
+    give_certificates,
     make_order,
     submitted_declaration,
 )
@@ -162,6 +163,11 @@ def test_integration_makes_the_drimbox_active_and_the_va_due(world, settings):
     drimbox = declared_drimbox(world.operator, world.legal, world.ans)
     req = sr.create_request(acting_user=world.technical, operator=world.operator, kind=RequestKind.INTEGRATION,
                             drimbox=drimbox)
+    # Without its certificates the DRIMbox cannot enter the trust space (the checklist says why).
+    with pytest.raises(Conflict, match="Certificat db .IGC-Santé. — aucun certificat") as excinfo:
+        sr.submit_request(req, acting_user=world.technical)
+    assert excinfo.value.code == "integration_checks_failed"
+    give_certificates(drimbox)
     sr.submit_request(req, acting_user=world.technical)
     drimbox.refresh_from_db()
     assert drimbox.status == DrimboxStatus.INTEGRATING
@@ -175,6 +181,7 @@ def test_integration_makes_the_drimbox_active_and_the_va_due(world, settings):
 
 def test_a_rejected_integration_returns_the_drimbox_to_declared(world):
     drimbox = declared_drimbox(world.operator, world.legal, world.ans)
+    give_certificates(drimbox)
     req = sr.submit_request(sr.create_request(acting_user=world.legal, operator=world.operator,
                                               kind=RequestKind.INTEGRATION, drimbox=drimbox), acting_user=world.legal)
     sr.assign_request(req, acting_user=world.ans)

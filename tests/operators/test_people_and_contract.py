@@ -137,8 +137,12 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
     assert result.returncode != 0 and "SECRET_KEY" in result.stderr
 
 
-def test_demo_trustspace_loads_and_is_idempotent(db, settings, capsys):
+def test_demo_trustspace_loads_and_is_idempotent(db, settings, capsys, tmp_path):
     settings.DEBUG = True
+    # The demo's certificates come from the development hierarchy, trusted in development only.
+    settings.DEV_PKI_DIR = tmp_path / "pki"
+    settings.IGC_SANTE_ANCHORS = [str(tmp_path / "pki" / "root.pem")]
+    settings.IGC_SANTE_INTERMEDIATES = [str(tmp_path / "pki" / "intermediate.pem")]
     call_command("demo_trustspace")
     call_command("demo_trustspace")
     out = capsys.readouterr().out

@@ -1,11 +1,13 @@
 """Builders for DRIMbox lifecycle tests: orders, declarations, approvals, all through the services."""
+import functools
 import itertools
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from operators import services_requests as sr
-from operators.management.commands.demo_trustspace import demo_pdf, with_luhn
-from operators.models import AttachmentKind, RequestKind
+from operators.models import AttachmentKind, Membership, RequestKind, Role
+from tests.support import pki
+from trustspace.management.commands.demo_trustspace import demo_pdf, with_luhn
 
 _seeds = itertools.count(1)
 
@@ -68,8 +70,31 @@ def declared_drimbox(operator, user, ans, **kwargs):
     return req.drimbox
 
 
+@functools.lru_cache(maxsize=1)
+def shared_pki():
+    """The test IGC-Santé hierarchy the portal trusts during tests (tests/conftest.py points the settings at it)."""
+    return pki.TestPKI()
+
+
+def give_certificates(drimbox, technical=None):
+    """A valid `db` certificate (uploaded) and a `vi` certificate (from a CSR, stored as the CA's answer)."""
+    from certificates import services as cs
+
+    technical = technical or Membership.objects.filter(
+        operator=drimbox.operator, role=Role.TECHNICAL_ADMIN, ended_at__isnull=True).first().user
+    issued = shared_pki().db_certificate(drimbox.db_fqdn, id_nat_struct=drimbox.operator.id_nat_struct)
+    cs.upload_db_certificate(drimbox, acting_user=technical,
+                             uploaded_file=SimpleUploadedFile("db.pem", issued.chain_pem))
+    csr, key = pki.build_csr(drimbox.vi_fqdn)
+    order = cs.request_vi_certificate(drimbox, acting_user=technical,
+                                      uploaded_csr=SimpleUploadedFile("vi.csr", pki.csr_pem(csr)))
+    vi = shared_pki().vi_certificate(drimbox.vi_fqdn, key=key)
+    return cs.record_issued_vi_certificate(order, vi.chain_pem)
+
+
 def active_drimbox(operator, user, ans, **kwargs):
     drimbox = declared_drimbox(operator, user, ans, **kwargs)
+    give_certificates(drimbox)
     req = sr.create_request(acting_user=user, operator=operator, kind=RequestKind.INTEGRATION, drimbox=drimbox)
     approve(sr.submit_request(req, acting_user=user), ans)
     drimbox.refresh_from_db()

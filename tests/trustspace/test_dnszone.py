@@ -193,3 +193,107 @@ def test_from_settings_defaults_and_missing_key(settings):
     settings.DNS_TSIG_SECRET = ""
     with pytest.raises(ImproperlyConfigured):
         ZoneClient.from_settings()
+
+
+CHALLENGE = f"_acme-challenge.{VI1}"
+TOKEN = "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"
+
+
+def txt_records(server, name):
+    """The TXT rrset of ``name`` (TTL, strings of each rdata) asked with dnspython, outside the client."""
+    response = dns.query.udp(dns.message.make_query(name, "TXT"), server.host, port=server.port, timeout=2)
+    return [(rrset.ttl, sorted(rdata.strings for rdata in rrset)) for rrset in response.answer]
+
+
+def test_set_txt_publishes_and_replaces_challenge_tokens(bind):
+    client = bind.client()
+    client.replace_records(VI1, [("A", "192.0.2.70")])
+
+    client.set_txt(CHALLENGE, [TOKEN])
+    assert client.lookup(CHALLENGE, "TXT") == [TOKEN]
+    assert client.lookup(CHALLENGE.upper() + ".", "txt") == [TOKEN]
+    assert txt_records(bind, CHALLENGE) == [(60, [(TOKEN.encode(),)])]
+
+    client.set_txt(CHALLENGE, ["second-token", "first-token", "second-token"])
+    assert client.lookup(CHALLENGE, "TXT") == ["first-token", "second-token"]
+
+    client.set_txt(VI1, ['with "quotes" \\ and spaces'], ttl=30)
+    assert client.lookup(VI1, "TXT") == ['with "quotes" \\ and spaces']
+    assert txt_records(bind, VI1)[0][0] == 30
+    assert client.lookup(VI1, "A") == ["192.0.2.70"]
+    assert client.read_zone() == {**NS1, VI1: frozenset({("A", "192.0.2.70")})}
+
+
+def test_long_txt_value_is_split_into_character_strings(bind):
+    client = bind.client()
+    value = "x" * 300
+    client.set_txt(CHALLENGE, [value])
+    assert client.lookup(CHALLENGE, "TXT") == [value]
+    assert txt_records(bind, CHALLENGE) == [(60, [(b"x" * 255, b"x" * 45)])]
+
+
+def test_delete_txt_removes_only_txt(bind):
+    client = bind.client()
+    client.replace_records(VI1, [("A", "192.0.2.80")])
+    client.set_txt(VI1, ["kept-until-deleted"])
+    client.set_txt(CHALLENGE, [TOKEN])
+
+    client.delete_txt(CHALLENGE)
+    client.delete_txt(CHALLENGE)
+    assert client.lookup(CHALLENGE, "TXT") == []
+    assert client.lookup(VI1, "TXT") == ["kept-until-deleted"]
+
+    client.set_txt(VI1, [])
+    assert client.lookup(VI1, "TXT") == []
+    client.delete_name(VI1)
+    assert client.read_zone() == NS1
+
+
+def test_delete_name_keeps_txt_and_txt_updates_keep_addresses(bind):
+    client = bind.client()
+    client.replace_records(DB1, [("A", "192.0.2.90")])
+    client.set_txt(DB1, ["note"])
+    client.delete_name(DB1)
+    assert client.lookup(DB1, "TXT") == ["note"]
+    client.replace_records(DB1, [("AAAA", "2001:db8::90")])
+    client.delete_txt(DB1)
+    assert client.lookup(DB1, "AAAA") == ["2001:db8::90"]
+
+
+def test_txt_updates_need_the_tsig_key(bind):
+    client = bind.client()
+    client.set_txt(CHALLENGE, [TOKEN])
+    intruder = bind.client(secret=base64.b64encode(b"not the secret, 32 bytes long!!!").decode())
+    for attempt in (lambda: intruder.set_txt(CHALLENGE, ["forged"]), lambda: intruder.delete_txt(CHALLENGE)):
+        with pytest.raises(DnsRejected, match="NOTAUTH.*BADSIG"):
+            attempt()
+    assert client.lookup(CHALLENGE, "TXT") == [TOKEN]
+
+
+def test_txt_on_stopped_server_is_unavailable(bind):
+    client = bind.client(timeout=1)
+    bind.stop()
+    for attempt in (lambda: client.set_txt(CHALLENGE, [TOKEN]), lambda: client.delete_txt(CHALLENGE),
+                    lambda: client.lookup(CHALLENGE, "TXT")):
+        with pytest.raises(DnsUnavailable):
+            attempt()
+
+
+@pytest.mark.parametrize("name", [ZONE, "_acme-challenge.www.example.org", f"_acme-challenge.{ZONE}.example.org", ""])
+def test_txt_names_outside_the_zone_are_refused_before_sending(name):
+    client = offline_client()
+    with pytest.raises(ValueError):
+        client.set_txt(name, [TOKEN])
+    with pytest.raises(ValueError):
+        client.delete_txt(name)
+
+
+@pytest.mark.parametrize("values", [TOKEN, [""], ["é"], ["line\nbreak"], [None], [42], ["x" * 2049]])
+def test_invalid_txt_values_are_refused_before_sending(values):
+    with pytest.raises((TypeError, ValueError)):
+        offline_client().set_txt(CHALLENGE, values)
+
+
+def test_lookup_still_refuses_other_types():
+    with pytest.raises(ValueError):
+        offline_client().lookup(CHALLENGE, "MX")

@@ -167,6 +167,7 @@ class Command(BaseCommand):
                 drimboxes += 1
                 if status == DrimboxStatus.DECLARED:
                     continue
+                self.give_certificates(drimbox, User.objects.get(username=f"at.{key}"))
                 integration = submit(sr.create_request(acting_user=legal, operator=operator,
                                                        kind=RequestKind.INTEGRATION, drimbox=drimbox), legal)
                 if status == DrimboxStatus.INTEGRATING:
@@ -192,6 +193,25 @@ class Command(BaseCommand):
         sr.request_changes(returned, acting_user=ans, comment="Joignez le bon de commande de ce PACS : la DRIMbox "
                            "n'est pas financée en l'état.")
         return {"drimboxes": drimboxes, "open": 1}
+
+    def give_certificates(self, drimbox, technical):
+        """The technical administrator uploads a `db` certificate and asks for a `vi` one, as in real life;
+        the development hierarchy stands in for IGC-Santé and for the ACME CA."""
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        from certificates import devpki
+        from certificates import services as certificate_services
+
+        directory = settings.DEV_PKI_DIR
+        db_chain = devpki.issue_db_certificate(directory, fqdn=drimbox.db_fqdn,
+                                               id_nat_struct=drimbox.operator.id_nat_struct,
+                                               organization=drimbox.operator.name)
+        certificate_services.upload_db_certificate(drimbox, acting_user=technical,
+                                                   uploaded_file=SimpleUploadedFile("db.pem", db_chain))
+        csr = devpki.new_csr(drimbox.vi_fqdn)
+        order = certificate_services.request_vi_certificate(
+            drimbox, acting_user=technical, uploaded_csr=SimpleUploadedFile("vi.csr", csr.public_bytes(Encoding.PEM)))
+        certificate_services.record_issued_vi_certificate(order, devpki.issue_vi_certificate(directory, csr=csr))
 
     def print_logins(self):
         self.stdout.write(

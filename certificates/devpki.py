@@ -1,0 +1,101 @@
+"""A development IGC-Santé-shaped hierarchy, generated under ``DEV_PKI_DIR`` for the embedded demo.
+
+Never used in production (``DEBUG=0`` does not trust it): it lets the demo's DRIMboxes carry `db`
+certificates that pass every rule, and `vi` certificates, without the real IGC-Santé or a CA.
+"""
+import datetime as dt
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+
+def _name(cn):
+    return x509.Name([
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "ASIP-SANTE"),
+        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "IGC-SANTE DEVELOPPEMENT"),
+        x509.NameAttribute(NameOID.COMMON_NAME, cn),
+    ])
+
+
+def _key():
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _ca(subject, issuer, key, issuer_key, now, days):
+    return (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=days))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None if issuer == subject else 0), critical=True)
+            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .sign(issuer_key, hashes.SHA256()))
+
+
+def ensure_hierarchy(directory):
+    """Create the root and intermediate (and the intermediate's key) once; return (intermediate, its key)."""
+    directory = Path(directory)
+    paths = {name: directory / f"{name}.pem" for name in ("root", "intermediate", "intermediate-key")}
+    if not all(path.exists() for path in paths.values()):
+        directory.mkdir(parents=True, exist_ok=True)
+        now = dt.datetime.now(dt.UTC)
+        root_key, intermediate_key = _key(), _key()
+        root = _ca(_name("AC RACINE DEVELOPPEMENT DRIM-M"), _name("AC RACINE DEVELOPPEMENT DRIM-M"), root_key,
+                   root_key, now, 3650)
+        intermediate = _ca(_name("AC SERVEURS DEVELOPPEMENT DRIM-M"), root.subject, intermediate_key, root_key,
+                           now, 3000)
+        paths["root"].write_bytes(root.public_bytes(serialization.Encoding.PEM))
+        paths["intermediate"].write_bytes(intermediate.public_bytes(serialization.Encoding.PEM))
+        paths["intermediate-key"].write_bytes(intermediate_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        paths["intermediate-key"].chmod(0o600)
+    intermediate = x509.load_pem_x509_certificate(paths["intermediate"].read_bytes())
+    key = serialization.load_pem_private_key(paths["intermediate-key"].read_bytes(), password=None)
+    return intermediate, key
+
+
+def _leaf(directory, subject, public_key, names, usages, days):
+    intermediate, key = ensure_hierarchy(directory)
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(intermediate.subject).public_key(public_key)
+        .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(True, False, True, False, False, False, False, False, False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name) for name in names]), critical=False)
+        .sign(key, hashes.SHA256()))
+    return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in (certificate, intermediate))
+
+
+def issue_db_certificate(directory, *, fqdn, id_nat_struct, organization, state="Côte-d'Or (21)"):
+    """A `db` server certificate shaped like IGC-Santé's (PEM chain; its key is thrown away)."""
+    subject = x509.Name([
+        x509.NameAttribute(NameOID.COMMON_NAME, fqdn),
+        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, id_nat_struct),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
+        x509.NameAttribute(NameOID.STATE_OR_PROVINCE_NAME, state),
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
+    ])
+    return _leaf(directory, subject, _key().public_key(), [fqdn],
+                 [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH], 3 * 365)
+
+
+def issue_vi_certificate(directory, *, csr):
+    """Answer a `vi` CSR as a DV CA would (90 days, one name)."""
+    name = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+        x509.DNSName)[0]
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    return _leaf(directory, subject, csr.public_key(), [name], [ExtendedKeyUsageOID.SERVER_AUTH], 90)
+
+
+def new_csr(fqdn):
+    key = _key()
+    return (x509.CertificateSigningRequestBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, fqdn)]))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(fqdn)]), critical=False)
+            .sign(key, hashes.SHA256()))

@@ -1,0 +1,58 @@
+"""The quarterly list of the certificates an operator administers (CSV and XLSX, DESIGN §6)."""
+import csv
+import io
+
+from django.utils import timezone
+from openpyxl import Workbook
+from openpyxl.utils import get_column_letter
+
+from .models import Certificate
+
+HEADER = ["Identifiant DRIMbox", "Nom", "Type", "Structure de santé", "SIREN structure", "FINESS géographique",
+          "Sujet", "Émetteur", "Numéro de série", "Valide du", "Expire le", "État"]
+STATES = {"valide": "Valide", "expire": "Expiré", "remplace": "Remplacé", "revoque": "Révoqué"}
+
+
+def rows(operator, *, now=None):
+    """Every certificate the operator administers that is not superseded, expired for under a year included."""
+    now = now or timezone.now()
+    certificates = (Certificate.objects.filter(operator=operator, superseded_at__isnull=True,
+                                               not_after__gte=now - timezone.timedelta(days=365))
+                    .select_related("drimbox", "drimbox__health_structure").order_by("drimbox__identifiant", "kind"))
+    for c in certificates:
+        structure = c.drimbox.health_structure
+        yield [
+            c.drimbox.identifiant, c.drimbox.db_fqdn if c.kind == "db" else c.drimbox.vi_fqdn, c.kind,
+            structure.name, structure.siren, structure.finess_geographique, c.subject, c.issuer, c.serial,
+            timezone.localtime(c.not_before).strftime("%d/%m/%Y"), timezone.localtime(c.not_after).strftime("%d/%m/%Y"),
+            STATES[c.state],
+        ]
+
+
+def _safe(value):
+    """Spreadsheet formula injection: a cell never starts with = + - @ (values come from certificates)."""
+    text = str(value)
+    return "'" + text if text[:1] in {"=", "+", "-", "@", "\t", "\r"} else value
+
+
+def to_csv(operator):
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";")
+    writer.writerow(HEADER)
+    for row in rows(operator):
+        writer.writerow([_safe(value) for value in row])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")  # BOM: Excel opens UTF-8 correctly
+
+
+def to_xlsx(operator):
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "Certificats"
+    sheet.append(HEADER)
+    for row in rows(operator):
+        sheet.append([_safe(value) for value in row])
+    for index, _ in enumerate(HEADER, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = 24
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()

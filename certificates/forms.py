@@ -1,0 +1,32 @@
+"""Forms of the certificate pages (input only; the rules live in ``validation`` and ``services``)."""
+from django import forms
+from dsfr.forms import DsfrBaseForm
+
+REVOCATION_REASONS = [
+    ("compromission", "Compromission de la clé privée"),
+    ("remplacement", "Certificat remplacé"),
+    ("retrait", "Arrêt de la DRIMbox"),
+]
+
+
+class CertificateUploadForm(DsfrBaseForm):
+    prefix = "db"
+    file = forms.FileField(label="Certificat IGC-Santé du nom db (PEM ou DER, partie publique seulement)",
+                           help_text="Le certificat serveur, suivi si besoin de ses autorités intermédiaires. "
+                                     "Ne joignez jamais la clé privée.")
+
+
+class CsrUploadForm(DsfrBaseForm):
+    prefix = "vi"
+    file = forms.FileField(label="Demande de certificat (CSR, PEM) pour le nom vi",
+                           help_text="Un seul nom : celui de la visionneuse ; clé RSA d'au moins 2048 bits, "
+                                     "signature SHA-256. La clé privée reste sur la DRIMbox.")
+
+
+class RevokeForm(DsfrBaseForm):
+    prefix = "revoke"
+    reason = forms.ChoiceField(label="Motif de la révocation", choices=REVOCATION_REASONS)
+
+
+class AcmeDnsForm(DsfrBaseForm):
+    prefix = "acmedns"

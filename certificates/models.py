@@ -1,0 +1,216 @@
+"""Certificate inventory of the trust space (DESIGN §6).
+
+`db` certificates (IGC-Santé SERV SSL) are uploaded by technical administrators; `vi` certificates
+(market DV) are issued by the portal's ACME client from a CSR. Only ``certificates.services`` writes
+these models.
+"""
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from operators.models import Drimbox, Operator, PendingRevocation
+from trustspace.errors import Conflict
+
+
+class CertificateKind(models.TextChoices):
+    DB = "db", "db (IGC-Santé)"
+    VI = "vi", "vi (marché, ACME)"
+
+
+class CertificateSource(models.TextChoices):
+    UPLOAD = "depot", "Déposé"
+    ACME = "acme", "Émis par ACME"
+
+
+class Certificate(models.Model):
+    """A certificate that passed every rule when it entered the inventory (invalid ones are never stored)."""
+
+    drimbox = models.ForeignKey(Drimbox, on_delete=models.PROTECT, related_name="certificates")
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="certificates")
+    kind = models.CharField(max_length=2, choices=CertificateKind.choices)
+    source = models.CharField(max_length=8, choices=CertificateSource.choices)
+    pem = models.TextField("certificat (PEM)")
+    chain_pem = models.TextField("chaîne (PEM)", blank=True)
+    serial = models.CharField(max_length=64)
+    fingerprint_sha256 = models.CharField(max_length=95)
+    subject = models.CharField(max_length=1000)
+    issuer = models.CharField(max_length=1000)
+    not_before = models.DateTimeField()
+    not_after = models.DateTimeField(db_index=True)
+    checks = models.JSONField("règles vérifiées au dépôt", default=list)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    superseded_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revocation_reason = models.CharField(max_length=100, blank=True)
+
+    AUDITED_FIELDS = ["drimbox", "operator", "kind", "source", "serial", "fingerprint_sha256", "subject", "issuer",
+                      "not_before", "not_after"]
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["drimbox", "kind", "fingerprint_sha256"], name="certificate_once",
+                                    violation_error_message="Ce certificat est déjà enregistré pour cette DRIMbox."),
+            # At most one current certificate per DRIMbox name.
+            models.UniqueConstraint(fields=["drimbox", "kind"], name="one_current_certificate",
+                                    condition=Q(superseded_at__isnull=True, revoked_at__isnull=True)),
+        ]
+        indexes = [models.Index(fields=["operator", "kind"])]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.subject} ({self.serial})"
+
+    @property
+    def state(self):
+        if self.revoked_at:
+            return "revoque"
+        if self.not_after <= timezone.now():
+            return "expire"
+        if self.superseded_at:
+            return "remplace"
+        return "valide"
+
+
+class CrlCache(models.Model):
+    """The last good copy of a CRL, and how its latest fetch went (a stale CRL is shown as such)."""
+
+    url = models.URLField(max_length=500, unique=True)
+    der = models.BinaryField(null=True, blank=True)
+    this_update = models.DateTimeField(null=True, blank=True)
+    next_update = models.DateTimeField(null=True, blank=True)
+    fetched_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    def __str__(self):
+        return self.url
+
+
+class AcmeAccount(models.Model):
+    """The portal's account at an ACME CA; its key is stored encrypted with a key from the environment."""
+
+    directory_url = models.URLField(max_length=500, unique=True)
+    key_encrypted = models.BinaryField()
+    account_uri = models.URLField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+
+class ViOrderStatus(models.TextChoices):
+    PENDING = "en_attente", "En attente"
+    ISSUED = "emis", "Émis"
+    FAILED = "echec", "Échec"
+    CANCELLED = "annule", "Annulé"
+
+
+class ViOrder(models.Model):
+    """A request for a `vi` certificate from a CSR (first issuance or renewal), processed by a task."""
+
+    TRANSITIONS = {
+        ViOrderStatus.PENDING: {ViOrderStatus.ISSUED, ViOrderStatus.FAILED, ViOrderStatus.CANCELLED},
+        ViOrderStatus.FAILED: {ViOrderStatus.PENDING, ViOrderStatus.CANCELLED},
+    }
+
+    drimbox = models.ForeignKey(Drimbox, on_delete=models.PROTECT, related_name="vi_orders")
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="+")
+    csr_pem = models.TextField()
+    status = models.CharField(max_length=12, choices=ViOrderStatus.choices, default=ViOrderStatus.PENDING)
+    renewal_of = models.ForeignKey(Certificate, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    certificate = models.OneToOneField(Certificate, null=True, blank=True, on_delete=models.PROTECT,
+                                       related_name="vi_order")
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_error = models.TextField(blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+        constraints = [
+            models.UniqueConstraint(fields=["drimbox"], condition=Q(status="en_attente"), name="one_pending_vi_order",
+                                    violation_error_message="Une demande de certificat vi est déjà en cours."),
+        ]
+
+    def transition_to(self, new_status):
+        if new_status not in self.TRANSITIONS.get(self.status, set()):
+            raise Conflict(f"Cette demande de certificat est « {self.get_status_display().lower()} ».",
+                           code="invalid_transition")
+        self.status = new_status
+
+
+def new_acme_dns_username():
+    return str(uuid.uuid4())
+
+
+class AcmeDnsCredential(models.Model):
+    """acme-dns-compatible credentials: they can only set TXT records at ``_acme-challenge.<vi fqdn>``."""
+
+    drimbox = models.ForeignKey(Drimbox, on_delete=models.PROTECT, related_name="acme_dns_credentials")
+    username = models.CharField(max_length=36, unique=True, default=new_acme_dns_username)
+    password_hash = models.CharField(max_length=128)
+    subdomain = models.CharField(max_length=36, unique=True, default=new_acme_dns_username)
+    txt_values = models.JSONField(default=list)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["drimbox"], condition=Q(revoked_at__isnull=True),
+                                    name="one_live_acme_dns_credential"),
+        ]
+
+    @property
+    def challenge_name(self):
+        return f"_acme-challenge.{self.drimbox.vi_fqdn}"
+
+
+class ExpiryNotice(models.Model):
+    """One notice per certificate and threshold (J-60, J-15…), whatever the number of runs."""
+
+    certificate = models.ForeignKey(Certificate, on_delete=models.CASCADE, related_name="expiry_notices")
+    threshold_days = models.PositiveIntegerField()
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["certificate", "threshold_days"], name="one_notice_per_threshold")]
+
+
+class RevocationStatus(models.TextChoices):
+    PENDING = "a_faire", "À faire"
+    DONE = "faite", "Faite"
+    FAILED = "echec", "Échec, réessai prévu"
+
+
+class Revocation(models.Model):
+    """A certificate to revoke: through ACME for `vi`, by the technical administrator for IGC-Santé `db`
+    (no public API), confirmed when the serial appears in the CRL."""
+
+    certificate = models.ForeignKey(Certificate, on_delete=models.PROTECT, related_name="revocations")
+    pending_revocation = models.ForeignKey(PendingRevocation, null=True, blank=True, on_delete=models.PROTECT,
+                                           related_name="+")
+    reason = models.CharField(max_length=32)
+    reason_code = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=8, choices=RevocationStatus.choices, default=RevocationStatus.PENDING)
+    deadline = models.DateTimeField()
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    done_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["deadline", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["certificate"], condition=~Q(status="faite"),
+                                    name="one_open_revocation"),
+        ]

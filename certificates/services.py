@@ -1,0 +1,556 @@
+"""The one write path for certificates (DESIGN §3, §6).
+
+`db` certificates enter the inventory only when every rule passes; `vi` certificates are issued by
+the ACME client from a CSR, in a task. Revocations, expiry notices and the acme-dns challenge API
+all go through here.
+"""
+import base64
+import hashlib
+import logging
+import re
+import secrets
+from datetime import timedelta
+
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives.serialization import Encoding
+from django.conf import settings
+from django.contrib.auth.hashers import check_password, make_password
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from operators import permissions
+from operators.models import Drimbox, DrimboxStatus, Membership, PendingRevocation, Role
+from trustspace import audit
+from trustspace.dnszone import DnsError, ZoneClient
+from trustspace.errors import Conflict, InvalidData, NotAllowed
+from trustspace.notifications import send_email_on_commit
+
+from . import acme_client, trust
+from .models import (
+    AcmeAccount,
+    AcmeDnsCredential,
+    Certificate,
+    CertificateKind,
+    CertificateSource,
+    ExpiryNotice,
+    Revocation,
+    RevocationStatus,
+    ViOrder,
+    ViOrderStatus,
+)
+from .validation import (
+    CertificateInputError,
+    CrlStatus,
+    check_db_certificate,
+    check_vi_certificate,
+    check_vi_csr,
+    describe_certificate,
+    parse_certificate_upload,
+    parse_csr_upload,
+)
+
+logger = logging.getLogger(__name__)
+TASK = "tâche certificats"
+# RFC 5280 reason codes used by the portal.
+REASONS = {
+    "bascule": (acme_client.REASON_OPERATOR_SWITCH, "Changement d'opérateur (superseded)"),
+    "retrait": (acme_client.REASON_WITHDRAWAL, "Retrait de la DRIMbox (cessationOfOperation)"),
+    "compromission": (acme_client.REASON_KEY_COMPROMISE, "Compromission de la clé (keyCompromise)"),
+    "remplacement": (acme_client.RevocationReason.SUPERSEDED, "Remplacé (superseded)"),
+}
+
+
+class CertificateRejected(InvalidData):
+    """Rules failed: the certificate (or CSR) is not stored; ``checks`` says which and why."""
+
+    def __init__(self, message, checks):
+        super().__init__(message, code="certificate_rejected", field_errors={
+            "file": [check["message"] for check in checks if check["ok"] is False]})
+        self.checks = checks
+
+
+def _checks_json(results):
+    return [{"code": r.code, "ok": r.ok, "message": r.message} for r in results]
+
+
+def _manageable(drimbox, acting_user):
+    drimbox = Drimbox.objects.select_related("operator").get(pk=drimbox.pk)
+    permissions.require(acting_user, "certificate.manage", drimbox.operator)
+    if drimbox.status == DrimboxStatus.WITHDRAWN:
+        raise Conflict(f"La DRIMbox {drimbox.identifiant} est retirée : elle ne reçoit plus de certificat.")
+    return drimbox
+
+
+def _read_upload(uploaded, parser):
+    if uploaded is None:
+        raise InvalidData("Choisissez un fichier.", field_errors={"file": ["Choisissez un fichier."]})
+    if getattr(uploaded, "size", 0) > settings.CERTIFICATE_MAX_BYTES:
+        message = f"Le fichier dépasse la taille maximale ({settings.CERTIFICATE_MAX_BYTES // 1024} Ko)."
+        raise InvalidData(message, code="file_too_large", field_errors={"file": [message]})
+    data = uploaded.read(settings.CERTIFICATE_MAX_BYTES + 1) if hasattr(uploaded, "read") else bytes(uploaded)
+    try:
+        return parser(data, max_bytes=settings.CERTIFICATE_MAX_BYTES)
+    except CertificateInputError as exc:
+        raise InvalidData(exc.message, code="invalid_certificate", field_errors={"file": [exc.message]}) from exc
+
+
+def _pem(certificate):
+    return certificate.public_bytes(Encoding.PEM).decode()
+
+
+def _store(*, drimbox, kind, source, leaf, chain, checks, acting_user, reason):
+    """Insert a certificate and supersede the DRIMbox's current one of that kind (inside a transaction)."""
+    info = describe_certificate(leaf)
+    now = timezone.now()
+    previous = Certificate.objects.select_for_update().filter(
+        drimbox=drimbox, kind=kind, superseded_at__isnull=True, revoked_at__isnull=True).first()
+    if previous is not None:
+        if previous.fingerprint_sha256 == info["fingerprint_sha256"]:
+            raise Conflict("Ce certificat est déjà le certificat en cours de cette DRIMbox.", code="duplicate")
+        previous.superseded_at = now
+        previous.save(update_fields=["superseded_at"])
+    certificate = Certificate(
+        drimbox=drimbox, operator=drimbox.operator, kind=kind, source=source, pem=_pem(leaf),
+        chain_pem="".join(_pem(c) for c in chain), serial=info["serial"],
+        fingerprint_sha256=info["fingerprint_sha256"], subject=info["subject"], issuer=info["issuer"],
+        not_before=info["not_before"], not_after=info["not_after"], checks=checks, uploaded_by=acting_user,
+    )
+    try:
+        with transaction.atomic():
+            certificate.save()
+    except IntegrityError as exc:
+        raise Conflict("Ce certificat est déjà enregistré pour cette DRIMbox.", code="duplicate") from exc
+    audit.record(actor=acting_user or TASK, action=f"certificate.{kind}.stored", obj=certificate,
+                 operator_id=drimbox.operator_id, after=audit.snapshot(certificate, Certificate.AUDITED_FIELDS),
+                 reason=reason)
+    return certificate
+
+
+# --- db certificates (IGC-Santé) ----------------------------------------------------------------
+
+
+def evaluate_db_certificate(drimbox, leaf, extra_chain, *, at=None):
+    anchors, intermediates = trust.hierarchy()
+    return check_db_certificate(
+        leaf, extra_chain=list(extra_chain), anchors=list(anchors), intermediates=list(intermediates),
+        expected_cn=drimbox.db_fqdn, expected_ou=drimbox.operator.id_nat_struct, at=at or timezone.now(),
+        crl_status=trust.crl_status_for(),
+    )
+
+
+def upload_db_certificate(drimbox, *, acting_user, uploaded_file):
+    """Validate an IGC-Santé server certificate for the DRIMbox's `db` name and store it if every rule passes."""
+    drimbox = _manageable(drimbox, acting_user)
+    leaf, *extra_chain = _read_upload(uploaded_file, parse_certificate_upload)
+    checks = _checks_json(evaluate_db_certificate(drimbox, leaf, extra_chain))
+    if any(check["ok"] is False for check in checks):
+        raise CertificateRejected("Le certificat ne respecte pas les règles de l'Espace de Confiance.", checks)
+    with transaction.atomic():
+        return _store(drimbox=drimbox, kind=CertificateKind.DB, source=CertificateSource.UPLOAD, leaf=leaf,
+                      chain=extra_chain, checks=checks, acting_user=acting_user, reason="dépôt")
+
+
+# --- vi certificates (ACME) ---------------------------------------------------------------------
+
+
+def request_vi_certificate(drimbox, *, acting_user, uploaded_csr):
+    """Queue an ACME order for the DRIMbox's `vi` name from the operator's CSR (the key stays on the DRIMbox)."""
+    drimbox = _manageable(drimbox, acting_user)
+    csr = _read_upload(uploaded_csr, parse_csr_upload)
+    checks = _checks_json(check_vi_csr(csr, expected_fqdn=drimbox.vi_fqdn))
+    if any(check["ok"] is False for check in checks):
+        raise CertificateRejected("La demande de certificat (CSR) ne respecte pas les règles du nom vi.", checks)
+    with transaction.atomic():
+        order = ViOrder(drimbox=drimbox, operator=drimbox.operator, csr_pem=csr.public_bytes(Encoding.PEM).decode(),
+                        requested_by=acting_user)
+        try:
+            with transaction.atomic():
+                order.save()
+        except IntegrityError as exc:
+            raise Conflict("Une demande de certificat vi est déjà en cours pour cette DRIMbox.") from exc
+        audit.record(actor=acting_user, action="certificate.vi.requested", obj=order,
+                     operator_id=drimbox.operator_id, after={"drimbox": drimbox.identifiant})
+        transaction.on_commit(_schedule("process_vi_orders"))
+    return order
+
+
+def _schedule(task_name):
+    def run():
+        from . import tasks
+
+        getattr(tasks, task_name).delay()
+
+    return run
+
+
+def acme_settings():
+    if not settings.ACME_DIRECTORY_URL:
+        raise acme_client.AcmeError("Aucune autorité ACME n'est configurée (ACME_DIRECTORY_URL).")
+    try:
+        return acme_client.AcmeSettings(
+            directory_url=settings.ACME_DIRECTORY_URL, ca_bundle=settings.ACME_CA_BUNDLE or None,
+            contact_email=settings.ACME_CONTACT_EMAIL or None, propagation_timeout=settings.ACME_PROPAGATION_TIMEOUT,
+        )
+    except ValueError as exc:
+        raise acme_client.AcmeError(f"Configuration ACME invalide : {exc}") from exc
+
+
+def _fernet():
+    secret = settings.ACME_ACCOUNT_KEY_SECRET
+    if not secret:
+        if not settings.DEBUG:
+            raise acme_client.AcmeError("ACME_ACCOUNT_KEY_SECRET n'est pas défini : la clé du compte ACME ne peut "
+                                        "pas être protégée.")
+        secret = base64.urlsafe_b64encode(hashlib.sha256(settings.SECRET_KEY.encode()).digest())
+    return Fernet(secret)
+
+
+def acme_account():
+    """The portal's ACME account key (created and registered once per CA, stored encrypted)."""
+    config = acme_settings()
+    account = AcmeAccount.objects.filter(directory_url=config.directory_url).first()
+    if account is not None:
+        try:
+            return acme_client.key_from_pem(_fernet().decrypt(bytes(account.key_encrypted)))
+        except InvalidToken as exc:
+            raise acme_client.AcmeError("La clé du compte ACME ne peut pas être déchiffrée "
+                                        "(ACME_ACCOUNT_KEY_SECRET a changé ?).") from exc
+    key = acme_client.new_account_key()
+    uri = acme_client.register_account(config, key)
+    with transaction.atomic():
+        account, created = AcmeAccount.objects.get_or_create(
+            directory_url=config.directory_url,
+            defaults={"key_encrypted": _fernet().encrypt(acme_client.key_to_pem(key)), "account_uri": uri or ""})
+        if created:
+            audit.record(actor=TASK, action="acme.account_created", obj=account, after={"uri": uri})
+    return acme_client.key_from_pem(_fernet().decrypt(bytes(account.key_encrypted)))
+
+
+def process_vi_orders(*, now=None, dns=None):
+    """Issue every due pending `vi` order (Celery task; retried with backoff within the CA's limits)."""
+    now = now or timezone.now()
+    issued = failed = 0
+    due = ViOrder.objects.filter(status=ViOrderStatus.PENDING, next_attempt_at__lte=now)
+    for pk in list(due.values_list("pk", flat=True)):
+        order = ViOrder.objects.select_related("drimbox", "drimbox__operator").get(pk=pk)
+        try:
+            key = acme_account()
+            result = acme_client.issue_certificate(acme_settings(), key, order.csr_pem.encode(),
+                                                   dns=dns or ZoneClient.from_settings())
+        except (acme_client.AcmeError, DnsError) as exc:
+            _order_failed(order, exc)
+            failed += 1
+            continue
+        record_issued_vi_certificate(order, result.chain_pem)
+        issued += 1
+    return issued, failed
+
+
+def _order_failed(order, exc):
+    with transaction.atomic():
+        order = ViOrder.objects.select_for_update().get(pk=order.pk)
+        if order.status != ViOrderStatus.PENDING:
+            return
+        order.attempts += 1
+        order.last_error = str(getattr(exc, "message", exc))[:2000]
+        retry_after = getattr(exc, "retry_after", None)
+        delay = retry_after or settings.ACME_RETRY_BASE_SECONDS * 2 ** (order.attempts - 1)
+        order.next_attempt_at = timezone.now() + timedelta(seconds=min(delay, 24 * 3600))
+        if order.attempts >= settings.ACME_MAX_ATTEMPTS:
+            order.transition_to(ViOrderStatus.FAILED)
+            _notify_technical(order.operator_id, f"Échec de l'émission du certificat vi — DRIMbox "
+                              f"{order.drimbox.identifiant}", "certificates/email/vi_failed.txt", {"order": order})
+        order.save(update_fields=["attempts", "last_error", "next_attempt_at", "status"])
+        audit.record(actor=TASK, action="certificate.vi.attempt_failed", obj=order, operator_id=order.operator_id,
+                     after={"attempts": order.attempts, "error": order.last_error, "status": order.status})
+
+
+def record_issued_vi_certificate(order, chain_pem):
+    """Store the chain the CA issued for ``order`` as the DRIMbox's current `vi` certificate."""
+    from cryptography import x509
+
+    chain = x509.load_pem_x509_certificates(chain_pem.encode() if isinstance(chain_pem, str) else chain_pem)
+    leaf, rest = chain[0], chain[1:]
+    with transaction.atomic():
+        order = ViOrder.objects.select_for_update().select_related("drimbox").get(pk=order.pk)
+        if order.status != ViOrderStatus.PENDING:
+            return
+        checks = _checks_json(check_vi_certificate(leaf, expected_fqdn=order.drimbox.vi_fqdn, at=timezone.now()))
+        certificate = _store(drimbox=order.drimbox, kind=CertificateKind.VI, source=CertificateSource.ACME,
+                             leaf=leaf, chain=rest, checks=checks, acting_user=None,
+                             reason="renouvellement" if order.renewal_of_id else "émission ACME")
+        order.certificate = certificate
+        order.attempts += 1
+        order.last_error = ""
+        order.transition_to(ViOrderStatus.ISSUED)
+        order.save(update_fields=["certificate", "attempts", "last_error", "status"])
+        _notify_technical(order.operator_id, f"Certificat vi émis — {order.drimbox.vi_fqdn}",
+                          "certificates/email/vi_issued.txt", {"order": order, "certificate": certificate})
+
+
+def renew_vi_certificates(*, now=None):
+    """Queue a renewal for each current ACME certificate with a third (a setting) of its lifetime left."""
+    now = now or timezone.now()
+    queued = 0
+    current = Certificate.objects.filter(kind=CertificateKind.VI, source=CertificateSource.ACME,
+                                         superseded_at__isnull=True, revoked_at__isnull=True,
+                                         drimbox__status__in=[DrimboxStatus.DECLARED, DrimboxStatus.INTEGRATING,
+                                                              DrimboxStatus.ACTIVE])
+    for certificate in current.select_related("drimbox"):
+        if not acme_client.renewal_due(certificate.not_before, certificate.not_after, now,
+                                       fraction=settings.ACME_RENEWAL_FRACTION):
+            continue
+        source = ViOrder.objects.filter(certificate=certificate).first()
+        if source is None or ViOrder.objects.filter(drimbox=certificate.drimbox,
+                                                    status=ViOrderStatus.PENDING).exists():
+            continue
+        with transaction.atomic():
+            try:
+                with transaction.atomic():
+                    order = ViOrder.objects.create(drimbox=certificate.drimbox, operator=certificate.drimbox.operator,
+                                                   csr_pem=source.csr_pem, renewal_of=certificate)
+            except IntegrityError:
+                continue
+            audit.record(actor=TASK, action="certificate.vi.renewal_queued", obj=order,
+                         operator_id=order.operator_id, after={"renewal_of": certificate.serial})
+        queued += 1
+    return queued
+
+
+def current_vi_chain(drimbox, *, acting_user):
+    """What a DRIMbox downloads: the current `vi` certificate and its chain (PEM)."""
+    permissions.require(acting_user, "certificate.view", drimbox.operator)
+    certificate = Certificate.objects.filter(drimbox=drimbox, kind=CertificateKind.VI, superseded_at__isnull=True,
+                                             revoked_at__isnull=True).first()
+    if certificate is None:
+        raise Conflict(f"La DRIMbox {drimbox.identifiant} n'a pas de certificat vi en cours.", code="not_found")
+    return certificate
+
+
+# --- Revocation ---------------------------------------------------------------------------------
+
+
+def revoke_certificate(certificate, *, acting_user, reason, pending_revocation=None):
+    """Open a revocation: ACME for `vi` (done by a task), a task with a deadline for IGC-Santé `db`."""
+    if reason not in REASONS:
+        raise InvalidData("Motif de révocation inconnu.", field_errors={"reason": ["Motif de révocation inconnu."]})
+    if acting_user is not None:
+        permissions.require(acting_user, "certificate.manage", certificate.operator)
+    code, _label = REASONS[reason]
+    with transaction.atomic():
+        certificate = Certificate.objects.select_for_update().get(pk=certificate.pk)
+        if certificate.revoked_at:
+            raise Conflict("Ce certificat est déjà révoqué.", code="invalid_transition")
+        days = settings.DB_REVOCATION_DEADLINE_DAYS if certificate.kind == CertificateKind.DB else 1
+        try:
+            with transaction.atomic():
+                revocation = Revocation.objects.create(
+                    certificate=certificate, reason=reason, reason_code=code, requested_by=acting_user,
+                    deadline=timezone.now() + timedelta(days=days), pending_revocation=pending_revocation)
+        except IntegrityError as exc:
+            raise Conflict("Une révocation de ce certificat est déjà en cours.", code="invalid_transition") from exc
+        audit.record(actor=acting_user or TASK, action="certificate.revocation_opened", obj=certificate,
+                     operator_id=certificate.operator_id, after={"reason": reason, "code": code,
+                                                                 "deadline": revocation.deadline})
+        if certificate.kind == CertificateKind.DB:
+            _notify_technical(certificate.operator_id, f"Certificat db à révoquer avant le "
+                              f"{timezone.localtime(revocation.deadline):%d/%m/%Y}",
+                              "certificates/email/db_revocation_task.txt",
+                              {"certificate": certificate, "revocation": revocation})
+        else:
+            transaction.on_commit(_schedule("process_revocations"))
+    return revocation
+
+
+def _mark_revoked(revocation, *, when, actor):
+    certificate = revocation.certificate
+    certificate.revoked_at = when
+    certificate.revocation_reason = REASONS.get(revocation.reason, (0, revocation.reason))[1]
+    certificate.save(update_fields=["revoked_at", "revocation_reason"])
+    revocation.status = RevocationStatus.DONE
+    revocation.done_at = when
+    revocation.save(update_fields=["status", "done_at"])
+    audit.record(actor=actor, action="certificate.revoked", obj=certificate, operator_id=certificate.operator_id,
+                 after={"reason": revocation.reason, "at": when})
+    _complete_pending(revocation.pending_revocation_id)
+
+
+def process_revocations(*, now=None):
+    """Revoke `vi` certificates through ACME; confirm `db` ones when their serial is in the CRL."""
+    now = now or timezone.now()
+    done = 0
+    for revocation in Revocation.objects.filter(status__in=[RevocationStatus.PENDING, RevocationStatus.FAILED]
+                                                ).select_related("certificate"):
+        certificate = revocation.certificate
+        if certificate.kind == CertificateKind.VI:
+            try:
+                acme_client.revoke_certificate(acme_settings(), acme_account(), certificate.pem.encode(),
+                                               revocation.reason_code)
+            except acme_client.AcmeError as exc:
+                with transaction.atomic():
+                    Revocation.objects.filter(pk=revocation.pk).update(
+                        status=RevocationStatus.FAILED, attempts=revocation.attempts + 1, last_error=exc.message[:2000])
+                continue
+        else:
+            verdict = _crl_verdict_of(certificate, now=now)
+            if verdict is None or verdict.status != CrlStatus.REVOKED:
+                continue
+        with transaction.atomic():
+            revocation = Revocation.objects.select_for_update().select_related("certificate").get(pk=revocation.pk)
+            if revocation.status != RevocationStatus.DONE:
+                _mark_revoked(revocation, when=now, actor=TASK)
+                done += 1
+    return done
+
+
+def _crl_verdict_of(certificate, *, now):
+    from cryptography import x509
+
+    leaf = x509.load_pem_x509_certificate(certificate.pem.encode())
+    anchors, intermediates = trust.hierarchy()
+    issuer = next((c for c in (*intermediates, *anchors) if c.subject == leaf.issuer), None)
+    if issuer is None:
+        return None
+    return trust.crl_status_for(now=now)(leaf, issuer)
+
+
+def recheck_db_certificates(*, now=None):
+    """After a CRL refresh: a current `db` certificate whose serial appears in its CRL is marked revoked."""
+    now = now or timezone.now()
+    revoked = 0
+    for certificate in Certificate.objects.filter(kind=CertificateKind.DB, revoked_at__isnull=True,
+                                                  not_after__gt=now):
+        verdict = _crl_verdict_of(certificate, now=now)
+        if verdict is None or verdict.status != CrlStatus.REVOKED:
+            continue
+        with transaction.atomic():
+            certificate = Certificate.objects.select_for_update().get(pk=certificate.pk)
+            if certificate.revoked_at:
+                continue
+            open_revocation = Revocation.objects.filter(certificate=certificate).exclude(
+                status=RevocationStatus.DONE).first()
+            if open_revocation is not None:
+                _mark_revoked(open_revocation, when=now, actor=TASK)
+            else:
+                certificate.revoked_at = now
+                certificate.revocation_reason = "Révoqué (CRL)"
+                certificate.save(update_fields=["revoked_at", "revocation_reason"])
+                audit.record(actor=TASK, action="certificate.revoked", obj=certificate,
+                             operator_id=certificate.operator_id, after={"source": "CRL"})
+            revoked += 1
+    return revoked
+
+
+def _complete_pending(pending_id):
+    if pending_id is None:
+        return
+    if not Revocation.objects.filter(pending_revocation_id=pending_id).exclude(status=RevocationStatus.DONE).exists():
+        PendingRevocation.objects.filter(pk=pending_id, completed_at__isnull=True).update(completed_at=timezone.now())
+
+
+def process_pending_revocations():
+    """Operator switch and withdrawal (recorded by the operators app): open the revocations they call for."""
+    opened = 0
+    for pending in PendingRevocation.objects.filter(completed_at__isnull=True).select_related("drimbox"):
+        reason = "bascule" if pending.reason.startswith("Bascule") else "retrait"
+        current = Certificate.objects.filter(drimbox=pending.drimbox, operator=pending.previous_operator,
+                                             revoked_at__isnull=True, not_after__gt=timezone.now())
+        for certificate in current:
+            if Revocation.objects.filter(certificate=certificate).exists():
+                continue
+            revoke_certificate(certificate, acting_user=None, reason=reason, pending_revocation=pending)
+            opened += 1
+        if not current.exists():
+            _complete_pending(pending.pk)
+    return opened
+
+
+# --- Expiry notices -----------------------------------------------------------------------------
+
+
+def send_expiry_notices(*, now=None):
+    """Tell technical administrators when a threshold (J-60, J-15) is crossed: once per threshold,
+    also after a missed run; never on an exact-day match."""
+    now = now or timezone.now()
+    thresholds = sorted(set(settings.CERTIFICATE_EXPIRY_THRESHOLDS), reverse=True)
+    if not thresholds:
+        return 0
+    sent = 0
+    candidates = Certificate.objects.filter(revoked_at__isnull=True, superseded_at__isnull=True, not_after__gt=now,
+                                            not_after__lte=now + timedelta(days=thresholds[0])).select_related(
+        "drimbox")
+    for certificate in candidates:
+        days_left = (certificate.not_after - now).total_seconds() / 86400
+        with transaction.atomic():
+            already = set(ExpiryNotice.objects.select_for_update().filter(certificate=certificate)
+                          .values_list("threshold_days", flat=True))
+            crossed = [days for days in thresholds if days_left <= days and days not in already]
+            if not crossed:
+                continue
+            ExpiryNotice.objects.bulk_create([ExpiryNotice(certificate=certificate, threshold_days=days)
+                                              for days in crossed])
+            audit.record(actor=TASK, action="certificate.expiry_notice", obj=certificate,
+                         operator_id=certificate.operator_id, after={"thresholds": crossed})
+            _notify_technical(certificate.operator_id,
+                              f"Certificat {certificate.kind} de {certificate.drimbox.db_fqdn if certificate.kind == 'db' else certificate.drimbox.vi_fqdn} "
+                              f"expire le {timezone.localtime(certificate.not_after):%d/%m/%Y}",
+                              "certificates/email/expiry_notice.txt",
+                              {"certificate": certificate, "days": int(days_left)})
+            sent += 1
+    return sent
+
+
+def _notify_technical(operator_id, subject, template, context):
+    emails = sorted(set(Membership.objects.filter(operator_id=operator_id, ended_at__isnull=True,
+                                                  role=Role.TECHNICAL_ADMIN).values_list("user__email", flat=True))
+                    - {""})
+    send_email_on_commit(to=emails, subject=subject, template=template,
+                         context={**context, "url": settings.SITE_URL + reverse("certificate_dashboard")})
+
+
+# --- acme-dns-compatible challenge API ----------------------------------------------------------
+
+TXT_VALUE = re.compile(r"^[A-Za-z0-9_-]{43}$")
+
+
+def register_acme_dns(drimbox, *, acting_user):
+    """New credentials for the DRIMbox's `_acme-challenge.vi<N>…` name; any previous ones stop working."""
+    drimbox = _manageable(drimbox, acting_user)
+    password = secrets.token_urlsafe(30)
+    with transaction.atomic():
+        AcmeDnsCredential.objects.select_for_update().filter(drimbox=drimbox, revoked_at__isnull=True).update(
+            revoked_at=timezone.now())
+        credential = AcmeDnsCredential.objects.create(drimbox=drimbox, password_hash=make_password(password),
+                                                      created_by=acting_user)
+        audit.record(actor=acting_user, action="acme_dns.registered", obj=credential, operator_id=drimbox.operator_id,
+                     after={"username": credential.username, "name": credential.challenge_name})
+    return credential, password
+
+
+def acme_dns_update(*, username, password, subdomain, txt, dns=None):
+    """Set the challenge TXT value (acme-dns keeps the last two). Only ever the credential's own name."""
+    credential = (AcmeDnsCredential.objects.select_related("drimbox").filter(
+        username=str(username or ""), revoked_at__isnull=True).first())
+    if credential is None or not check_password(str(password or ""), credential.password_hash):
+        raise NotAllowed("Identifiants acme-dns invalides.", code="unauthorized")
+    if str(subdomain or "") != credential.subdomain:
+        raise NotAllowed("Ces identifiants ne permettent pas d'écrire ce nom.", code="forbidden")
+    if credential.drimbox.status == DrimboxStatus.WITHDRAWN:
+        raise NotAllowed("La DRIMbox est retirée.", code="forbidden")
+    if not TXT_VALUE.match(str(txt or "")):
+        raise InvalidData("Valeur TXT invalide : 43 caractères base64url attendus.", code="bad_txt",
+                          field_errors={"txt": ["43 caractères base64url attendus."]})
+    with transaction.atomic():
+        credential = AcmeDnsCredential.objects.select_for_update().get(pk=credential.pk)
+        values = [*credential.txt_values[-1:], txt]
+        try:
+            (dns or ZoneClient.from_settings()).set_txt(credential.challenge_name, values)
+        except DnsError as exc:
+            raise Conflict(f"Le serveur DNS n'a pas pris la valeur : {exc}", code="dns_unavailable") from exc
+        credential.txt_values = values
+        credential.last_used_at = timezone.now()
+        credential.save(update_fields=["txt_values", "last_used_at"])
+        audit.record(actor=f"acme-dns {credential.username}", action="acme_dns.updated", obj=credential,
+                     operator_id=credential.drimbox.operator_id, after={"name": credential.challenge_name})
+    return credential

@@ -1,0 +1,36 @@
+from celery import shared_task
+
+from . import services, trust
+
+
+@shared_task
+def refresh_crls():
+    refreshed = trust.refresh_crls()
+    revoked = services.recheck_db_certificates()
+    confirmed = services.process_revocations()
+    return {"refreshed": refreshed, "revoked": revoked, "confirmed": confirmed}
+
+
+@shared_task
+def send_expiry_notices():
+    return services.send_expiry_notices()
+
+
+@shared_task
+def process_vi_orders():
+    issued, failed = services.process_vi_orders()
+    return {"issued": issued, "failed": failed}
+
+
+@shared_task
+def renew_vi_certificates():
+    queued = services.renew_vi_certificates()
+    if queued:
+        process_vi_orders.delay()
+    return queued
+
+
+@shared_task
+def process_revocations():
+    opened = services.process_pending_revocations()
+    return {"opened": opened, "done": services.process_revocations()}

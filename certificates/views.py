@@ -1,0 +1,196 @@
+"""Certificate pages: a DRIMbox's certificates, a certificate, the dashboards, the quarterly export."""
+from cryptography import x509
+from django.contrib import messages
+from django.db.models import Exists, OuterRef, Q
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from operators import permissions
+from operators.context import active_operator
+from operators.models import Drimbox, DrimboxStatus
+from operators.queries import visible_drimboxes
+from trustspace.access import ANS_ADMIN, AUTHENTICATED, OPERATOR_MEMBER, access
+from trustspace.errors import DomainError
+
+from . import export, services
+from .forms import AcmeDnsForm, CertificateUploadForm, CsrUploadForm, RevokeForm
+from .models import (
+    AcmeDnsCredential,
+    Certificate,
+    CertificateKind,
+    Revocation,
+    RevocationStatus,
+    ViOrder,
+)
+from .validation import describe_certificate
+
+EXPIRING_DAYS = 60
+
+
+def _current(kind):
+    return Certificate.objects.filter(drimbox=OuterRef("pk"), kind=kind, superseded_at__isnull=True,
+                                      revoked_at__isnull=True, not_after__gt=timezone.now())
+
+
+def _drimbox_or_404(request, pk):
+    return get_object_or_404(visible_drimboxes(request.user).select_related("operator"), pk=pk)
+
+
+def _page(request, drimbox, *, upload_form=None, csr_form=None, rejected=None, credentials=None):
+    can_manage = permissions.can(request.user, "certificate.manage", drimbox.operator)
+    certificates = drimbox.certificates.select_related("uploaded_by").order_by("-created_at")
+    if not request.user.is_ans_admin:
+        certificates = certificates.filter(operator=drimbox.operator)
+    return render(request, "certificates/drimbox_certificates.html", {
+        "drimbox": drimbox, "certificates": certificates[:50], "can_manage": can_manage,
+        "upload_form": upload_form or CertificateUploadForm(), "csr_form": csr_form or CsrUploadForm(),
+        "revoke_form": RevokeForm(), "rejected": rejected, "credentials": credentials,
+        "orders": ViOrder.objects.filter(drimbox=drimbox, operator=drimbox.operator)[:10],
+        "revocations": Revocation.objects.filter(certificate__drimbox=drimbox).select_related("certificate")[:20],
+        "live_credential": AcmeDnsCredential.objects.filter(drimbox=drimbox, revoked_at__isnull=True).first(),
+        "acme_dns_form": AcmeDnsForm(),
+    })
+
+
+@access(AUTHENTICATED)
+def drimbox_certificates(request, pk):
+    return _page(request, _drimbox_or_404(request, pk))
+
+
+@access(AUTHENTICATED)
+@require_POST
+def db_upload(request, pk):
+    drimbox = _drimbox_or_404(request, pk)
+    form = CertificateUploadForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            certificate = services.upload_db_certificate(drimbox, acting_user=request.user,
+                                                         uploaded_file=form.cleaned_data["file"])
+        except services.CertificateRejected as exc:
+            messages.error(request, exc.message)
+            return _page(request, drimbox, upload_form=form, rejected=exc.checks)
+        except DomainError as exc:
+            form.add_error("file", exc.message)
+        else:
+            messages.success(request, f"Certificat db enregistré (numéro de série {certificate.serial}).")
+            return redirect("certificate_detail", certificate.pk)
+    return _page(request, drimbox, upload_form=form)
+
+
+@access(AUTHENTICATED)
+@require_POST
+def vi_request(request, pk):
+    drimbox = _drimbox_or_404(request, pk)
+    form = CsrUploadForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            services.request_vi_certificate(drimbox, acting_user=request.user, uploaded_csr=form.cleaned_data["file"])
+        except services.CertificateRejected as exc:
+            messages.error(request, exc.message)
+            return _page(request, drimbox, csr_form=form, rejected=exc.checks)
+        except DomainError as exc:
+            form.add_error("file", exc.message)
+        else:
+            messages.success(request, "Demande enregistrée : le portail obtient le certificat vi auprès de "
+                                      "l'autorité ACME et vous prévient par courriel.")
+            return redirect("drimbox_certificates", drimbox.pk)
+    return _page(request, drimbox, csr_form=form)
+
+
+@access(AUTHENTICATED)
+@require_POST
+def acme_dns_register(request, pk):
+    drimbox = _drimbox_or_404(request, pk)
+    try:
+        credential, password = services.register_acme_dns(drimbox, acting_user=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("drimbox_certificates", drimbox.pk)
+    messages.success(request, "Identifiants acme-dns créés : notez le mot de passe, il ne sera plus affiché.")
+    return _page(request, drimbox, credentials={"credential": credential, "password": password})
+
+
+@access(AUTHENTICATED)
+def certificate_detail(request, pk):
+    certificate = get_object_or_404(Certificate.objects.select_related("drimbox", "operator"), pk=pk)
+    if not permissions.can(request.user, "certificate.view", certificate.operator):
+        raise Http404
+    leaf = x509.load_pem_x509_certificate(certificate.pem.encode())
+    chain = [describe_certificate(c) for c in x509.load_pem_x509_certificates(certificate.chain_pem.encode())] \
+        if certificate.chain_pem else []
+    return render(request, "certificates/certificate_detail.html", {
+        "certificate": certificate, "info": describe_certificate(leaf), "chain": chain, "revoke_form": RevokeForm(),
+        "can_manage": permissions.can(request.user, "certificate.manage", certificate.operator)
+        and not certificate.revoked_at,
+    })
+
+
+@access(AUTHENTICATED)
+@require_POST
+def certificate_revoke(request, pk):
+    certificate = get_object_or_404(Certificate.objects.select_related("operator"), pk=pk)
+    if not permissions.can(request.user, "certificate.view", certificate.operator):
+        raise Http404
+    form = RevokeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choisissez le motif de la révocation.")
+    else:
+        try:
+            services.revoke_certificate(certificate, acting_user=request.user, reason=form.cleaned_data["reason"])
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, "Révocation enregistrée." if certificate.kind == CertificateKind.VI else
+                             "Révocation à effectuer auprès de l'IGC-Santé : le portail la constatera dans la CRL.")
+    return redirect("certificate_detail", certificate.pk)
+
+
+def dashboard_context(drimboxes, certificates):
+    now = timezone.now()
+    live = certificates.filter(superseded_at__isnull=True)
+    return {
+        "expiring": live.filter(revoked_at__isnull=True, not_after__gt=now,
+                                not_after__lte=now + timezone.timedelta(days=EXPIRING_DAYS)).order_by("not_after"),
+        "expired": live.filter(revoked_at__isnull=True, not_after__lte=now).order_by("-not_after"),
+        "revoked": certificates.filter(revoked_at__isnull=False).order_by("-revoked_at"),
+        "missing": drimboxes.exclude(status=DrimboxStatus.WITHDRAWN).annotate(
+            has_db=Exists(_current(CertificateKind.DB)), has_vi=Exists(_current(CertificateKind.VI)),
+        ).filter(Q(has_db=False) | Q(has_vi=False)).order_by("identifiant"),
+        "revocations": Revocation.objects.filter(certificate__in=certificates).exclude(
+            status=RevocationStatus.DONE).select_related("certificate", "certificate__drimbox"),
+    }
+
+
+def _related(queryset):
+    return queryset.select_related("drimbox", "operator")
+
+
+@access(OPERATOR_MEMBER)
+def certificate_dashboard(request):
+    operator = active_operator(request)
+    context = dashboard_context(operator.drimboxes.all(), _related(Certificate.objects.filter(operator=operator)))
+    return render(request, "certificates/dashboard.html", {**context, "operator": operator, "ans": False})
+
+
+@access(ANS_ADMIN)
+def ans_certificate_dashboard(request):
+    context = dashboard_context(Drimbox.objects.select_related("operator"), _related(Certificate.objects.all()))
+    return render(request, "certificates/dashboard.html", {**context, "ans": True})
+
+
+@access(OPERATOR_MEMBER)
+def certificate_export(request, fmt):
+    operator = active_operator(request)
+    permissions.require(request.user, "certificate.export", operator)
+    stamp = timezone.localdate().isoformat()
+    if fmt == "csv":
+        response = HttpResponse(export.to_csv(operator), content_type="text/csv; charset=utf-8")
+    elif fmt == "xlsx":
+        response = HttpResponse(export.to_xlsx(operator), content_type=(
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
+    else:
+        raise Http404
+    response["Content-Disposition"] = f'attachment; filename="certificats-{operator.siren}-{stamp}.{fmt}"'
+    return response
