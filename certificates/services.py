@@ -509,6 +509,22 @@ def _notify_technical(operator_id, subject, template, context):
                          context={**context, "url": settings.SITE_URL + reverse("certificate_dashboard")})
 
 
+def send_quarterly_export_notices(*, now=None):
+    """At each quarter's start, every operator administering certificates is told its list is ready."""
+    now = now or timezone.now()
+    quarter = f"{now.year}-T{(now.month - 1) // 3 + 1}"
+    sent = 0
+    for operator_id in Certificate.objects.values_list("operator_id", flat=True).distinct():
+        emails = sorted(set(Membership.objects.filter(operator_id=operator_id, ended_at__isnull=True)
+                            .values_list("user__email", flat=True)) - {""})
+        send_email_on_commit(to=emails, subject=f"Liste trimestrielle de vos certificats ({quarter})",
+                             template="certificates/email/quarterly_export.txt",
+                             context={"quarter": quarter,
+                                      "url": settings.SITE_URL + reverse("certificate_dashboard")})
+        sent += 1
+    return sent
+
+
 # --- acme-dns-compatible challenge API ----------------------------------------------------------
 
 TXT_VALUE = re.compile(r"^[A-Za-z0-9_-]{43}$")

@@ -31,6 +31,11 @@ def renew_vi_certificates():
 
 
 @shared_task
+def send_quarterly_export_notices():
+    return services.send_quarterly_export_notices()
+
+
+@shared_task
 def process_revocations():
     opened = services.process_pending_revocations()
     return {"opened": opened, "done": services.process_revocations()}

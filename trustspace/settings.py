@@ -349,4 +349,6 @@ CELERY_BEAT_SCHEDULE.update({
     "process-vi-orders": {"task": "certificates.tasks.process_vi_orders", "schedule": timedelta(minutes=5)},
     "renew-vi-certificates": {"task": "certificates.tasks.renew_vi_certificates", "schedule": timedelta(hours=6)},
     "process-revocations": {"task": "certificates.tasks.process_revocations", "schedule": timedelta(minutes=15)},
+    "quarterly-certificate-lists": {"task": "certificates.tasks.send_quarterly_export_notices",
+                                    "schedule": crontab(day_of_month=1, month_of_year="1,4,7,10", hour=7, minute=0)},
 })

@@ -30,6 +30,7 @@ from certificates.validation import (
     parse_crl,
     parse_csr_upload,
 )
+from tests.conftest import require_or_skip
 from tests.support import pki as P
 from tests.support.pki import (
     DB_FQDN,
@@ -41,7 +42,8 @@ from tests.support.pki import (
     utcnow,
 )
 
-REFERENCE = Path("/work/shared/reference/drim-m")
+# the shared samples next to the project (``../shared``): the real ANS TEST hierarchy and signed whitelist
+REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "drim-m"
 ANS_TEST = REFERENCE / "igc-sante-test"
 SIGNED_LIST = REFERENCE / "ansforge-DRIM-M_DATA/informatif-listeblanche/LISTEBLANCHE_DRIM-M_TEST_SIGNEE.xml"
 NOW = utcnow()
@@ -379,7 +381,13 @@ def test_parse_crl_pem_and_der(pki, good):
 
 # --------------------------------------------------------------------------- the real ANS TEST hierarchy
 
+def reference(path):
+    require_or_skip(path.exists(), f"shared reference sample missing: {path}")
+    return path
+
+
 def ans_test_hierarchy():
+    reference(ANS_TEST)
     root = parse_certificate_upload((ANS_TEST / "TEST_AC_RACINE_IGC-SANTE_ELEMENTAIRE.pem").read_bytes())
     intermediate = parse_certificate_upload(
         (ANS_TEST / "TEST_AC_IGC-SANTE_ELEMENTAIRE_ORGANISATIONS.pem").read_bytes())
@@ -388,7 +396,7 @@ def ans_test_hierarchy():
 
 
 def ans_signer_and_signing_time():
-    text = SIGNED_LIST.read_text(encoding="utf-8")
+    text = reference(SIGNED_LIST).read_text(encoding="utf-8")
     blobs = re.findall(r"<ds:X509Certificate>([^<]+)</ds:X509Certificate>", text)
     assert len(blobs) == 1
     der = base64.b64decode("".join(blobs[0].split()))
@@ -724,8 +732,10 @@ def test_crl_memo_is_per_crl_object(pki, good):
 
 # --------------------------------------------------------------------------- property-based robustness
 
-def _samples():
-    pki = TestPKI(now=NOW)
+FUZZ_PKI = TestPKI(now=NOW)
+
+
+def _samples(pki):
     issued = pki.db_certificate()
     csr, _key = build_csr()
     the_crl = pki.crl([issued, 7])
@@ -736,7 +746,7 @@ def _samples():
     ]
 
 
-SAMPLES = _samples()
+SAMPLES = _samples(FUZZ_PKI)
 PARSERS = (parse_certificate_upload, parse_csr_upload, parse_crl)
 
 
@@ -760,10 +770,11 @@ def _exercise(data):
             check_vi_csr(parsed, expected_fqdn=VI_FQDN)
 
 
-SAMPLE_ROOT = x509.load_pem_x509_certificate((ANS_TEST / "TEST_AC_RACINE_IGC-SANTE_ELEMENTAIRE.pem").read_bytes())
+SAMPLE_ROOT = FUZZ_PKI.root.cert
 SAMPLE_CRL = x509.load_der_x509_crl(SAMPLES[-1])
 
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# database=None: no .hypothesis/ directory in the repository (failing examples are printed anyway)
+FUZZ = settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @FUZZ
