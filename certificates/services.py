@@ -514,7 +514,7 @@ def send_quarterly_export_notices(*, now=None):
     now = now or timezone.now()
     quarter = f"{now.year}-T{(now.month - 1) // 3 + 1}"
     sent = 0
-    for operator_id in Certificate.objects.values_list("operator_id", flat=True).distinct():
+    for operator_id in Certificate.objects.order_by().values_list("operator_id", flat=True).distinct():
         emails = sorted(set(Membership.objects.filter(operator_id=operator_id, ended_at__isnull=True)
                             .values_list("user__email", flat=True)) - {""})
         send_email_on_commit(to=emails, subject=f"Liste trimestrielle de vos certificats ({quarter})",

@@ -1220,6 +1220,8 @@ def _extension_text(value) -> str:
                          f"{_general_name_text(d.access_location).split(':', 1)[1]}" for d in value)
     if isinstance(value, x509.CertificatePolicies):
         return ", ".join(p.policy_identifier.dotted_string for p in value)
+    if type(value).__name__ == "PrivateKeyUsagePeriod":  # cryptography ≥ 45
+        return f"du {_fmt_date(value.not_before)} au {_fmt_date(value.not_after)}"
     if isinstance(value, x509.UnrecognizedExtension):
         return value.value[:32].hex() + ("…" if len(value.value) > 32 else "")
     text = repr(value)

@@ -635,6 +635,24 @@ def test_csr_uploads(pki, good):
     refused(parse_csr_upload, bytes(range(200)), "pas une demande de certificat lisible")
 
 
+def test_pem_bundle_files_behave_as_named(pki):
+    files = pki.pem_bundle()
+    leaf, intermediate = parse_certificate_upload(files["db-chain.pem"])
+    assert parse_certificate_upload(files["db.der"]) == [leaf] == parse_certificate_upload(files["db.pem"])
+    (root,) = parse_certificate_upload(files["anchors.pem"])
+    results = by_code(check_db_certificate(
+        leaf, extra_chain=[intermediate], anchors=[root], expected_cn=DB_FQDN, expected_ou=ID_NAT_STRUCT, at=NOW,
+        crl_status=lambda c, i: crl_verdict(c, i, parse_crl(files["crl.pem"]), at=NOW)))
+    assert all(r.ok is True for r in results.values())
+    revoking = parse_crl(files["crl-revoking-db.pem"])
+    assert crl_verdict(leaf, intermediate, revoking, at=NOW).status is CrlStatus.REVOKED
+    for name in ("db.key.pem", "db-with-key.pem", "db-with-rsa-key.pem", "db-with-encrypted-key.pem", "db.p12"):
+        refused(parse_certificate_upload, files[name], "clé privée", "n'a pas été conservée")
+    assert all(r.ok for r in check_vi_csr(parse_csr_upload(files["vi.csr.pem"]), expected_fqdn=VI_FQDN))
+    (vi,) = parse_certificate_upload(files["vi.pem"])
+    assert all(r.ok for r in check_vi_certificate(vi, expected_fqdn=VI_FQDN, at=NOW))
+
+
 # --------------------------------------------------------------------------- description
 
 def test_describe_certificate_gives_the_whitelist_dn(pki, crl):
