@@ -94,6 +94,21 @@ def serialization_der():
     return Encoding.DER
 
 
+_PARSED = {}
+
+
+def _parsed(cache):
+    """The parsed CRL of a cache row, kept per process while the row's copy stays the same (a CRL of
+    thousands of entries costs more to parse than a certificate's whole validation)."""
+    key = (cache.url, cache.fetched_at)
+    crl = _PARSED.get(key)
+    if crl is None:
+        if len(_PARSED) > 64:
+            _PARSED.clear()
+        crl = _PARSED[key] = parse_crl(bytes(cache.der))
+    return crl
+
+
 def crl_status_for(*, now=None, fetch_missing=True):
     """The callback the rules use: ``(certificate, issuer) -> CrlVerdict`` from the cache."""
     now = now or timezone.now()
@@ -110,7 +125,7 @@ def crl_status_for(*, now=None, fetch_missing=True):
             if cache is None or cache.der is None:
                 reasons.append(f"CRL {url} injoignable ({cache.last_error if cache else 'jamais téléchargée'})")
                 continue
-            verdict = crl_verdict(certificate, issuer, parse_crl(bytes(cache.der)), at=now)
+            verdict = crl_verdict(certificate, issuer, _parsed(cache), at=now)
             if verdict.status != CrlStatus.UNAVAILABLE:
                 return verdict
             reasons.append(verdict.reason or url)

@@ -1,0 +1,1 @@
+"""REST API of the certificates app (every write through ``certificates.services``)."""

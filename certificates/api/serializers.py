@@ -1,0 +1,197 @@
+"""Serializers of the certificates API.
+
+Input serializers check shapes only (a file is present, a reason is known); every rule (roles, the
+certificate and CSR rules, states) stays in ``certificates.services``, whose DomainError becomes the
+structured 4xx answer. Outputs use plain strings with a ``*_label`` companion, as the lifecycle API does.
+"""
+from rest_framework import serializers
+
+from ..forms import REVOCATION_REASONS
+from ..models import CertificateKind, CertificateSource, RevocationStatus, ViOrderStatus
+
+
+def _values(choices):
+    return ", ".join(f"`{value}`" for value in choices.values)
+
+
+STATES = {"valide": "Valide", "expire": "Expiré", "remplace": "Remplacé", "revoque": "Révoqué"}
+EXPORT_FORMATS = [("csv", "CSV (séparateur point-virgule, UTF-8)"), ("xlsx", "Classeur Excel (XLSX)")]
+
+
+# --- Inputs -------------------------------------------------------------------------------------
+
+
+class CertificateUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(allow_empty_file=True, help_text=(
+        "Le certificat serveur IGC-Santé du nom db (PEM ou DER), suivi si besoin de ses autorités "
+        "intermédiaires. Partie publique seulement : un fichier contenant une clé privée est refusé."))
+
+
+class CsrUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(required=False, allow_empty_file=True,
+                                 help_text="La demande de certificat (CSR, PEM ou DER) du nom vi.")
+    csr = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False,
+                                help_text="La demande de certificat (CSR) au format PEM, en JSON.")
+
+    def validate(self, attrs):
+        given = [name for name in ("file", "csr") if attrs.get(name) not in (None, "")]
+        if len(given) != 1:
+            message = ("Joignez la demande de certificat : un fichier « file » ou un champ « csr » (PEM), "
+                       "pas les deux.")
+            raise serializers.ValidationError({"file": [message]})
+        return attrs
+
+
+class RevokeSerializer(serializers.Serializer):
+    reason = serializers.ChoiceField(choices=REVOCATION_REASONS, help_text=(
+        "Motif : `compromission` (clé compromise, keyCompromise), `remplacement` (superseded), "
+        "`retrait` (arrêt de la DRIMbox, cessationOfOperation)."))
+
+
+class ExportQuerySerializer(serializers.Serializer):
+    format = serializers.ChoiceField(choices=EXPORT_FORMATS, required=False, default="csv",
+                                     help_text="`csv` (par défaut) ou `xlsx`.")
+
+
+class AcmeDnsUpdateSerializer(serializers.Serializer):
+    subdomain = serializers.CharField(help_text="Le `subdomain` reçu à l'enregistrement.")
+    txt = serializers.CharField(help_text="La valeur du défi DNS-01 (43 caractères base64url).")
+
+
+# --- Outputs ------------------------------------------------------------------------------------
+
+
+class CertificateCheckSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Code stable de la règle (chain, cn, ou, validity, signature_hash…).")
+    ok = serializers.BooleanField(allow_null=True, help_text="Vrai : respectée ; faux : non respectée ; "
+                                                             "null : n'a pas pu être évaluée (jamais un succès).")
+    message = serializers.CharField(help_text="Explication en français.")
+
+
+class CertificateDrimboxSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    identifiant = serializers.IntegerField()
+    db_fqdn = serializers.CharField()
+    vi_fqdn = serializers.CharField()
+
+
+class CertificateSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField(help_text=f"Type : {_values(CertificateKind)}.")
+    kind_label = serializers.CharField(source="get_kind_display")
+    source = serializers.CharField(help_text=f"Origine : {_values(CertificateSource)}.")
+    state = serializers.CharField(help_text="État : `valide`, `expire`, `remplace`, `revoque`.")
+    state_label = serializers.SerializerMethodField()
+    drimbox = CertificateDrimboxSerializer()
+    operator = serializers.IntegerField(source="operator_id", help_text="L'opérateur qui administrait la DRIMbox.")
+    subject = serializers.CharField(help_text="Sujet (chaîne RFC 4514).")
+    issuer = serializers.CharField(help_text="Émetteur (chaîne RFC 4514).")
+    serial = serializers.CharField(help_text="Numéro de série (hexadécimal).")
+    fingerprint_sha256 = serializers.CharField()
+    not_before = serializers.DateTimeField()
+    not_after = serializers.DateTimeField()
+    checks = CertificateCheckSerializer(many=True, help_text="Les règles vérifiées au dépôt ou à l'émission.")
+    created_at = serializers.DateTimeField()
+    superseded_at = serializers.DateTimeField(allow_null=True)
+    revoked_at = serializers.DateTimeField(allow_null=True)
+    revocation_reason = serializers.CharField()
+
+    def get_state_label(self, obj) -> str:
+        return STATES[obj.state]
+
+
+class CertificateExtensionSerializer(serializers.Serializer):
+    oid = serializers.CharField()
+    name = serializers.CharField()
+    critical = serializers.BooleanField()
+    value = serializers.CharField()
+
+
+class CertificateDescriptionSerializer(serializers.Serializer):
+    subject = serializers.CharField(help_text="Sujet (chaîne RFC 4514).")
+    issuer = serializers.CharField()
+    common_name = serializers.CharField(allow_null=True)
+    organizational_units = serializers.ListField(child=serializers.CharField())
+    serial = serializers.CharField()
+    not_before = serializers.DateTimeField()
+    not_after = serializers.DateTimeField()
+    fingerprint_sha256 = serializers.CharField()
+    fingerprint_sha1 = serializers.CharField()
+    key_type = serializers.CharField()
+    key_size = serializers.IntegerField(allow_null=True)
+    key = serializers.CharField()
+    signature_algorithm = serializers.CharField()
+    is_ca = serializers.BooleanField()
+    self_signed = serializers.BooleanField()
+    extensions = CertificateExtensionSerializer(many=True)
+    san = serializers.ListField(child=serializers.CharField())
+    crl_urls = serializers.ListField(child=serializers.CharField())
+
+
+class CertificateDetailSerializer(CertificateSerializer):
+    description = CertificateDescriptionSerializer(help_text="Le certificat décrit : extensions, clé, empreintes.")
+    chain = CertificateDescriptionSerializer(many=True, help_text="Les autorités jointes au certificat, la plus "
+                                                                  "proche d'abord.")
+    pem = serializers.CharField(help_text="Le certificat (PEM).")
+    chain_pem = serializers.CharField(help_text="Les autorités intermédiaires (PEM).")
+
+
+class ViOrderSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField(help_text=f"Statut : {_values(ViOrderStatus)}.")
+    status_label = serializers.CharField(source="get_status_display")
+    drimbox = serializers.IntegerField(source="drimbox.identifiant", help_text="Identifiant de la DRIMbox.")
+    renewal = serializers.SerializerMethodField(help_text="Vrai pour un renouvellement automatique.")
+    certificate = serializers.IntegerField(source="certificate_id", allow_null=True,
+                                           help_text="Le certificat émis (id), une fois l'ordre traité.")
+    attempts = serializers.IntegerField()
+    next_attempt_at = serializers.DateTimeField()
+    last_error = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    csr_pem = serializers.CharField()
+
+    def get_renewal(self, obj) -> bool:
+        return obj.renewal_of_id is not None
+
+
+class RevocationSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    certificate = serializers.IntegerField(source="certificate_id")
+    reason = serializers.CharField(help_text="Motif : `compromission`, `remplacement`, `retrait`, `bascule`.")
+    reason_code = serializers.IntegerField(help_text="Code RFC 5280 (CRLReason).")
+    status = serializers.CharField(help_text=f"Statut : {_values(RevocationStatus)}.")
+    status_label = serializers.CharField(source="get_status_display")
+    deadline = serializers.DateTimeField(help_text="Échéance : pour un certificat db, la révocation est à demander "
+                                                   "à l'IGC-Santé avant cette date ; le portail la constate dans la "
+                                                   "CRL.")
+    created_at = serializers.DateTimeField()
+    done_at = serializers.DateTimeField(allow_null=True)
+
+
+class AcmeDnsRegistrationSerializer(serializers.Serializer):
+    """acme-dns's /register answer."""
+
+    username = serializers.CharField()
+    password = serializers.CharField(help_text="Affiché une seule fois.")
+    fulldomain = serializers.CharField(help_text="Le nom dont le portail écrit le TXT : `_acme-challenge.<FQDN vi>`.")
+    subdomain = serializers.CharField()
+    allowfrom = serializers.ListField(child=serializers.CharField(), help_text="Toujours vide.")
+
+
+class AcmeDnsTxtSerializer(serializers.Serializer):
+    txt = serializers.CharField()
+
+
+class ApiErrorBodySerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+
+
+class CertificateRejectedSerializer(serializers.Serializer):
+    """A 400: the structured error, plus every rule and its verdict when rules were evaluated."""
+
+    error = ApiErrorBodySerializer()
+    checks = CertificateCheckSerializer(many=True, required=False,
+                                        help_text="Présent quand les règles ont été évaluées : chacune, respectée "
+                                                  "ou non, avec son explication.")
