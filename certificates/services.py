@@ -15,7 +15,9 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives.serialization import Encoding
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
@@ -23,7 +25,7 @@ from operators import permissions
 from operators.models import Drimbox, DrimboxStatus, Membership, PendingRevocation, Role
 from trustspace import audit
 from trustspace.dnszone import DnsError, ZoneClient
-from trustspace.errors import Conflict, InvalidData, NotAllowed
+from trustspace.errors import Conflict, InvalidData, NotAllowed, NotAuthenticated, NotFound
 from trustspace.notifications import send_email_on_commit
 
 from . import acme_client, trust
@@ -234,11 +236,14 @@ def process_vi_orders(*, now=None, dns=None):
     due = ViOrder.objects.filter(status=ViOrderStatus.PENDING, next_attempt_at__lte=now)
     for pk in list(due.values_list("pk", flat=True)):
         order = ViOrder.objects.select_related("drimbox", "drimbox__operator").get(pk=pk)
+        if order.operator_id != order.drimbox.operator_id:
+            _cancel_stale_order(order)
+            continue
         try:
             key = acme_account()
             result = acme_client.issue_certificate(acme_settings(), key, order.csr_pem.encode(),
                                                    dns=dns or ZoneClient.from_settings())
-        except (acme_client.AcmeError, DnsError) as exc:
+        except (acme_client.AcmeError, DnsError, ImproperlyConfigured, ValueError) as exc:
             _order_failed(order, exc)
             failed += 1
             continue
@@ -275,7 +280,11 @@ def record_issued_vi_certificate(order, chain_pem):
     with transaction.atomic():
         order = ViOrder.objects.select_for_update().select_related("drimbox").get(pk=order.pk)
         if order.status != ViOrderStatus.PENDING:
-            return
+            return None
+        if order.operator_id != order.drimbox.operator_id:
+            # Asked by the former operator (its key is on its DRIMbox): never the new operator's certificate.
+            _cancel_stale_order(order)
+            return None
         checks = _checks_json(check_vi_certificate(leaf, expected_fqdn=order.drimbox.vi_fqdn, at=timezone.now()))
         certificate = _store(drimbox=order.drimbox, kind=CertificateKind.VI, source=CertificateSource.ACME,
                              leaf=leaf, chain=rest, checks=checks, acting_user=None,
@@ -287,6 +296,19 @@ def record_issued_vi_certificate(order, chain_pem):
         order.save(update_fields=["certificate", "attempts", "last_error", "status"])
         _notify_technical(order.operator_id, f"Certificat vi émis — {order.drimbox.vi_fqdn}",
                           "certificates/email/vi_issued.txt", {"order": order, "certificate": certificate})
+    return certificate
+
+
+def _cancel_stale_order(order):
+    with transaction.atomic():
+        order = ViOrder.objects.select_for_update().get(pk=order.pk)
+        if order.status != ViOrderStatus.PENDING:
+            return
+        order.transition_to(ViOrderStatus.CANCELLED)
+        order.last_error = "Annulée : la DRIMbox a changé d'opérateur."
+        order.save(update_fields=["status", "last_error"])
+        audit.record(actor=TASK, action="certificate.vi.order_cancelled", obj=order, operator_id=order.operator_id,
+                     after={"status": order.status}, reason="changement d'opérateur")
 
 
 def renew_vi_certificates(*, now=None):
@@ -294,6 +316,7 @@ def renew_vi_certificates(*, now=None):
     now = now or timezone.now()
     queued = 0
     current = Certificate.objects.filter(kind=CertificateKind.VI, source=CertificateSource.ACME,
+                                         operator=F("drimbox__operator"),
                                          superseded_at__isnull=True, revoked_at__isnull=True,
                                          drimbox__status__in=[DrimboxStatus.DECLARED, DrimboxStatus.INTEGRATING,
                                                               DrimboxStatus.ACTIVE])
@@ -321,10 +344,12 @@ def renew_vi_certificates(*, now=None):
 def current_vi_chain(drimbox, *, acting_user):
     """What a DRIMbox downloads: the current `vi` certificate and its chain (PEM)."""
     permissions.require(acting_user, "certificate.view", drimbox.operator)
-    certificate = Certificate.objects.filter(drimbox=drimbox, kind=CertificateKind.VI, superseded_at__isnull=True,
-                                             revoked_at__isnull=True).first()
+    # The current operator's certificate only: after a switch, the former one's is on its way to revocation.
+    certificate = Certificate.objects.filter(drimbox=drimbox, operator=drimbox.operator, kind=CertificateKind.VI,
+                                             superseded_at__isnull=True, revoked_at__isnull=True,
+                                             not_after__gt=timezone.now()).first()
     if certificate is None:
-        raise Conflict(f"La DRIMbox {drimbox.identifiant} n'a pas de certificat vi en cours.", code="not_found")
+        raise NotFound(f"La DRIMbox {drimbox.identifiant} n'a pas de certificat vi en cours.")
     return certificate
 
 
@@ -333,7 +358,9 @@ def current_vi_chain(drimbox, *, acting_user):
 
 def revoke_certificate(certificate, *, acting_user, reason, pending_revocation=None):
     """Open a revocation: ACME for `vi` (done by a task), a task with a deadline for IGC-Santé `db`."""
-    if reason not in REASONS:
+    # « bascule » and « retrait » follow from an approved request: only the portal's own task uses them.
+    allowed = set(REASONS) if acting_user is None else {"compromission", "remplacement", "retrait"}
+    if reason not in allowed:
         raise InvalidData("Motif de révocation inconnu.", field_errors={"reason": ["Motif de révocation inconnu."]})
     if acting_user is not None:
         permissions.require(acting_user, "certificate.manage", certificate.operator)
@@ -527,7 +554,9 @@ def send_quarterly_export_notices(*, now=None):
 
 # --- acme-dns-compatible challenge API ----------------------------------------------------------
 
-TXT_VALUE = re.compile(r"^[A-Za-z0-9_-]{43}$")
+TXT_VALUE = re.compile(r"[A-Za-z0-9_-]{43}")
+# Checked against when the username is unknown, so that both failures take the same time.
+_UNKNOWN_USER_HASH = make_password(secrets.token_urlsafe(30))
 
 
 def register_acme_dns(drimbox, *, acting_user):
@@ -547,14 +576,15 @@ def register_acme_dns(drimbox, *, acting_user):
 def acme_dns_update(*, username, password, subdomain, txt, dns=None):
     """Set the challenge TXT value (acme-dns keeps the last two). Only ever the credential's own name."""
     credential = (AcmeDnsCredential.objects.select_related("drimbox").filter(
-        username=str(username or ""), revoked_at__isnull=True).first())
-    if credential is None or not check_password(str(password or ""), credential.password_hash):
-        raise NotAllowed("Identifiants acme-dns invalides.", code="unauthorized")
+        username=str(username or "")[:36], revoked_at__isnull=True).first())
+    password_ok = check_password(str(password or ""), credential.password_hash if credential else _UNKNOWN_USER_HASH)
+    if credential is None or not password_ok:
+        raise NotAuthenticated("Identifiants acme-dns invalides.")
     if str(subdomain or "") != credential.subdomain:
         raise NotAllowed("Ces identifiants ne permettent pas d'écrire ce nom.", code="forbidden")
     if credential.drimbox.status == DrimboxStatus.WITHDRAWN:
         raise NotAllowed("La DRIMbox est retirée.", code="forbidden")
-    if not TXT_VALUE.match(str(txt or "")):
+    if not TXT_VALUE.fullmatch(str(txt or "")):
         raise InvalidData("Valeur TXT invalide : 43 caractères base64url attendus.", code="bad_txt",
                           field_errors={"txt": ["43 caractères base64url attendus."]})
     with transaction.atomic():
@@ -562,7 +592,7 @@ def acme_dns_update(*, username, password, subdomain, txt, dns=None):
         values = [*credential.txt_values[-1:], txt]
         try:
             (dns or ZoneClient.from_settings()).set_txt(credential.challenge_name, values)
-        except DnsError as exc:
+        except (DnsError, ValueError, ImproperlyConfigured) as exc:
             raise Conflict(f"Le serveur DNS n'a pas pris la valeur : {exc}", code="dns_unavailable") from exc
         credential.txt_values = values
         credential.last_used_at = timezone.now()

@@ -21,6 +21,7 @@ from operators.models import (
     VaDocument,
     VaStatus,
 )
+from tests.api_matrix_certificates import CERTIFICATES_API_MATRIX
 from tests.api_matrix_lifecycle import LIFECYCLE_API_MATRIX
 from tests.conftest import pdf_upload
 from tests.support import lifecycle as lc
@@ -319,6 +320,7 @@ MATRIX = {
     "api_health": ("get", None, None, {role: 200 for role in ROLES}),
 }
 MATRIX.update(LIFECYCLE_API_MATRIX)
+MATRIX.update(CERTIFICATES_API_MATRIX)
 # The Django admin (every pattern of the "admin" namespace) is for superusers only.
 ADMIN_EXPECTATIONS = {"anonymous": ("redirect", "/connexion/"), "other": 403, "technical": 403, "legal": 403, "ans": 403}
 

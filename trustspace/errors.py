@@ -22,6 +22,18 @@ class InvalidData(DomainError):
     code = "invalid"
 
 
+class NotAuthenticated(DomainError):
+    """Credentials missing or wrong (machine-to-machine endpoints that authenticate by header)."""
+
+    status_code = 401
+    code = "unauthorized"
+
+
+class NotFound(DomainError):
+    status_code = 404
+    code = "not_found"
+
+
 class NotAllowed(DomainError):
     status_code = 403
     code = "forbidden"

@@ -39,6 +39,7 @@ class RedocView(SpectacularRedocView):
 
 api_v1 = [
     path("", include("operators.api.urls")),
+    path("", include("certificates.api.urls")),
     path("schema/", SchemaView.as_view(), name="api_schema"),
     path("docs/", DocsView.as_view(url_name="api_schema"), name="api_docs"),
     path("redoc/", RedocView.as_view(url_name="api_schema"), name="api_redoc"),
@@ -55,6 +56,7 @@ urlpatterns = [
     path("compte/jetons/", views.api_tokens, name="api_tokens"),
     path("compte/jetons/<int:pk>/revoquer/", views.api_token_revoke, name="api_token_revoke"),
     path("api/v1/", include(api_v1)),
+    path("acme-dns/", include("certificates.acme_dns_urls")),
     path("admin/", admin_site.urls),
 ]
 

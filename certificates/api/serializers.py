@@ -195,3 +195,7 @@ class CertificateRejectedSerializer(serializers.Serializer):
     checks = CertificateCheckSerializer(many=True, required=False,
                                         help_text="Présent quand les règles ont été évaluées : chacune, respectée "
                                                   "ou non, avec son explication.")
+
+
+class ApiErrorSerializer(serializers.Serializer):
+    error = ApiErrorBodySerializer()

@@ -22,7 +22,7 @@ __all__ = ["CrlServer", "running_crl_server"]
 class _Handler(BaseHTTPRequestHandler):
     server_version = "TestCRL/1.0"
 
-    def do_GET(self):  # noqa: N802 -- http.server's naming
+    def do_GET(self):  # http.server calls do_<METHOD>
         owner = self.server.owner
         path = self.path.split("?", 1)[0]
         with owner._lock:
@@ -35,7 +35,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format, *args):  # noqa: A002 -- keep test output quiet
+    def log_message(self, format, *args):  # keep the test output quiet
         pass
 
 

@@ -1,0 +1,242 @@
+"""Certificates API: a DRIMbox's `db` certificates and `vi` orders, the current `vi` chain, a certificate,
+its revocation, acme-dns credentials, the quarterly export.
+
+Every write goes through ``certificates.services`` (roles, rules, transaction, audit, e-mails). Views only
+scope objects to the caller (404 for what the caller may not see, so existence does not leak), check
+input shapes, and render the outcome. A certificate or CSR that fails its rules is a 400 whose body is the
+structured error plus ``checks``: every rule with its verdict, so a client sees all of them at once.
+"""
+from cryptography import x509
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import generics, status
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.response import Response
+
+from operators import permissions
+from operators.api.views import PortalAPIView, get_operator
+from operators.queries import visible_drimboxes
+from trustspace.access import AUTHENTICATED
+from trustspace.errors import Conflict, DomainError
+
+from .. import export, services
+from ..models import Certificate, ViOrder
+from ..validation import describe_certificate
+from . import serializers as s
+
+PEM_CHAIN = "application/pem-certificate-chain"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+REJECTED = OpenApiResponse(s.CertificateRejectedSerializer, description=(
+    "Refusé : fichier illisible, clé privée jointe, trop volumineux, ou règles non respectées (`checks` "
+    "détaille alors chaque règle)."))
+
+
+class Missing(DomainError):
+    status_code = 404
+    code = "not_found"
+
+
+def _valid(serializer_class, data, *, authorize=None):
+    """The validated shape of ``data``; a 400 naming the fields otherwise.
+
+    ``authorize`` runs before a malformed body is reported, so that a caller without the role learns
+    that first rather than what is wrong with the file.
+    """
+    serializer = serializer_class(data={} if data is None else data)
+    if not serializer.is_valid():
+        if authorize is not None:
+            authorize()
+        raise ValidationError(serializer.errors)
+    return serializer.validated_data
+
+
+def _rejected(exc):
+    """The structured 400 of a certificate or CSR that failed its rules, with every rule's verdict."""
+    return Response({"error": {"code": exc.code, "message": exc.message, "fields": exc.field_errors},
+                     "checks": exc.checks}, status=status.HTTP_400_BAD_REQUEST)
+
+
+def _drimbox(request, pk):
+    """A DRIMbox the caller may see (members of its current operator, ANS); 404 otherwise."""
+    return get_object_or_404(visible_drimboxes(request.user).select_related("operator"), pk=pk)
+
+
+def _certificate(request, pk):
+    """A certificate of an operator the caller belongs to (ANS: any); 404 otherwise."""
+    certificate = get_object_or_404(Certificate.objects.select_related("drimbox", "operator"), pk=pk)
+    if not permissions.can(request.user, "certificate.view", certificate.operator):
+        raise NotFound("Ressource introuvable.")
+    return certificate
+
+
+def _manage(request, operator):
+    return lambda: permissions.require(request.user, "certificate.manage", operator)
+
+
+def _certificate_response(certificate, status_code=status.HTTP_200_OK):
+    fresh = Certificate.objects.select_related("drimbox").get(pk=certificate.pk)
+    return Response(s.CertificateSerializer(fresh).data, status=status_code)
+
+
+class FileAPIMixin:
+    # Views that answer a file: their errors are JSON whatever ``Accept`` or ``?format=`` say.
+
+    def perform_content_negotiation(self, request, force=False):
+        return super().perform_content_negotiation(request, force=True)
+
+
+# --- A DRIMbox's certificates ---------------------------------------------------------------------
+
+
+@extend_schema_view(get=extend_schema(summary="Les certificats d'une DRIMbox (les plus récents d'abord)"))
+class DrimboxCertificatesView(generics.ListAPIView):
+    access_rule = AUTHENTICATED
+    serializer_class = s.CertificateSerializer
+
+    def get_queryset(self):
+        drimbox = _drimbox(self.request, self.kwargs["pk"])
+        certificates = Certificate.objects.filter(drimbox=drimbox).select_related("drimbox")
+        if not self.request.user.is_ans_admin:
+            # A member sees what its operator administers, not the certificates of a previous operator.
+            certificates = certificates.filter(operator=drimbox.operator_id)
+        return certificates.order_by("-created_at", "-pk")
+
+    @extend_schema(request={"multipart/form-data": s.CertificateUploadSerializer},
+                   responses={201: s.CertificateSerializer, 400: REJECTED},
+                   summary="Déposer le certificat IGC-Santé du nom db (administrateur technique) : enregistré "
+                           "seulement si toutes les règles sont respectées")
+    def post(self, request, pk):
+        drimbox = _drimbox(request, pk)
+        data = _valid(s.CertificateUploadSerializer, request.data, authorize=_manage(request, drimbox.operator))
+        try:
+            certificate = services.upload_db_certificate(drimbox, acting_user=request.user,
+                                                         uploaded_file=data["file"])
+        except services.CertificateRejected as exc:
+            return _rejected(exc)
+        return _certificate_response(certificate, status.HTTP_201_CREATED)
+
+
+# --- vi certificates (ACME) -----------------------------------------------------------------------
+
+
+@extend_schema_view(get=extend_schema(summary="Les demandes de certificat vi d'une DRIMbox"))
+class ViOrdersView(generics.ListAPIView):
+    access_rule = AUTHENTICATED
+    serializer_class = s.ViOrderSerializer
+
+    def get_queryset(self):
+        drimbox = _drimbox(self.request, self.kwargs["pk"])
+        orders = ViOrder.objects.filter(drimbox=drimbox).select_related("drimbox")
+        if not self.request.user.is_ans_admin:
+            orders = orders.filter(operator=drimbox.operator_id)
+        return orders.order_by("-created_at", "-pk")
+
+    @extend_schema(request={"multipart/form-data": s.CsrUploadSerializer, "application/json": s.CsrUploadSerializer},
+                   responses={201: s.ViOrderSerializer, 400: REJECTED,
+                              409: OpenApiResponse(description="Une demande est déjà en cours pour cette DRIMbox.")},
+                   summary="Demander le certificat vi à partir d'une CSR (administrateur technique) ; le portail "
+                           "l'obtient de l'autorité ACME et le renouvelle")
+    def post(self, request, pk):
+        drimbox = _drimbox(request, pk)
+        data = _valid(s.CsrUploadSerializer, request.data, authorize=_manage(request, drimbox.operator))
+        uploaded = data.get("file") or SimpleUploadedFile("csr.pem", data["csr"].encode("utf-8", "replace"))
+        try:
+            order = services.request_vi_certificate(drimbox, acting_user=request.user, uploaded_csr=uploaded)
+        except services.CertificateRejected as exc:
+            return _rejected(exc)
+        fresh = ViOrder.objects.select_related("drimbox").get(pk=order.pk)
+        return Response(s.ViOrderSerializer(fresh).data, status=status.HTTP_201_CREATED)
+
+
+class ViCertificateView(FileAPIMixin, PortalAPIView):
+    @extend_schema(
+        responses={(200, PEM_CHAIN): OpenApiResponse(OpenApiTypes.BINARY, description=(
+            "Le certificat vi en cours puis ses autorités intermédiaires (PEM). L'en-tête `ETag` est l'empreinte "
+            "SHA-256 : `If-None-Match` donne 304 tant que le certificat n'a pas changé.")),
+            304: OpenApiResponse(description="Le certificat n'a pas changé."),
+            404: OpenApiResponse(description="Aucun certificat vi en cours.")},
+        summary="Télécharger la chaîne du certificat vi en cours (pour la DRIMbox)")
+    def get(self, request, pk):
+        drimbox = _drimbox(request, pk)
+        try:
+            certificate = services.current_vi_chain(drimbox, acting_user=request.user)
+        except Conflict as exc:
+            if exc.code == "not_found":
+                raise Missing(exc.message) from exc
+            raise
+        etag = '"' + certificate.fingerprint_sha256.replace(":", "").lower() + '"'
+        if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
+            response = HttpResponse(status=status.HTTP_304_NOT_MODIFIED)
+        else:
+            response = HttpResponse(certificate.pem + certificate.chain_pem, content_type=PEM_CHAIN)
+            response["Content-Disposition"] = f'attachment; filename="{drimbox.vi_fqdn}.pem"'
+        response["ETag"] = etag
+        return response
+
+
+# --- A certificate --------------------------------------------------------------------------------
+
+
+class CertificateDetailView(PortalAPIView):
+    @extend_schema(responses=s.CertificateDetailSerializer,
+                   summary="Un certificat : sujet, émetteur, validité, empreintes, extensions, chaîne, règles")
+    def get(self, request, pk):
+        certificate = _certificate(request, pk)
+        certificate.description = describe_certificate(x509.load_pem_x509_certificate(certificate.pem.encode()))
+        certificate.chain = [describe_certificate(c) for c in
+                             x509.load_pem_x509_certificates(certificate.chain_pem.encode())
+                             ] if certificate.chain_pem.strip() else []
+        return Response(s.CertificateDetailSerializer(certificate).data)
+
+
+class CertificateRevokeView(PortalAPIView):
+    @extend_schema(request=s.RevokeSerializer, responses={201: s.RevocationSerializer},
+                   summary="Révoquer un certificat (administrateur technique) : par ACME pour vi ; pour db, une "
+                           "tâche à échéance, constatée dans la CRL de l'IGC-Santé")
+    def post(self, request, pk):
+        certificate = _certificate(request, pk)
+        data = _valid(s.RevokeSerializer, request.data, authorize=_manage(request, certificate.operator))
+        revocation = services.revoke_certificate(certificate, acting_user=request.user, reason=data["reason"])
+        return Response(s.RevocationSerializer(revocation).data, status=status.HTTP_201_CREATED)
+
+
+# --- acme-dns credentials -------------------------------------------------------------------------
+
+
+class DrimboxAcmeDnsView(PortalAPIView):
+    @extend_schema(request=None, responses={201: s.AcmeDnsRegistrationSerializer},
+                   summary="Créer (ou renouveler) les identifiants acme-dns du nom vi (administrateur technique) ; "
+                           "les précédents cessent de fonctionner. Réponse au format de /register d'acme-dns.")
+    def post(self, request, pk):
+        drimbox = _drimbox(request, pk)
+        credential, password = services.register_acme_dns(drimbox, acting_user=request.user)
+        return Response(s.AcmeDnsRegistrationSerializer({
+            "username": credential.username, "password": password, "fulldomain": credential.challenge_name,
+            "subdomain": credential.subdomain, "allowfrom": [],
+        }).data, status=status.HTTP_201_CREATED)
+
+
+# --- The quarterly export -------------------------------------------------------------------------
+
+
+class CertificateExportView(FileAPIMixin, PortalAPIView):
+    @extend_schema(
+        parameters=[s.ExportQuerySerializer],
+        responses={(200, "text/csv"): OpenApiTypes.BINARY, (200, XLSX): OpenApiTypes.BINARY},
+        summary="La liste des certificats administrés par l'opérateur (structure, expiration), CSV ou XLSX")
+    def get(self, request, pk):
+        operator = get_operator(request, pk)
+        permissions.require(request.user, "certificate.export", operator)
+        fmt = _valid(s.ExportQuerySerializer, request.query_params)["format"]
+        if fmt == "xlsx":
+            response = HttpResponse(export.to_xlsx(operator), content_type=XLSX)
+        else:
+            response = HttpResponse(export.to_csv(operator), content_type="text/csv; charset=utf-8")
+        stamp = timezone.localdate().isoformat()
+        response["Content-Disposition"] = f'attachment; filename="certificats-{operator.siren}-{stamp}.{fmt}"'
+        return response
+
