@@ -12,3 +12,4 @@ class CertificatesConfig(AppConfig):
         from .integration import certificate_checks
 
         integration.register(certificate_checks)
+        from . import checks  # noqa: F401  (registers the system checks)

@@ -17,12 +17,21 @@ from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 
 from operators import permissions
-from operators.models import Drimbox, DrimboxStatus, Membership, PendingRevocation, Role
+from operators.models import (
+    OPEN_STATUSES,
+    Drimbox,
+    DrimboxRequest,
+    DrimboxStatus,
+    Membership,
+    PendingRevocation,
+    RequestKind,
+    Role,
+)
 from trustspace import audit
 from trustspace.dnszone import DnsError, ZoneClient
 from trustspace.errors import Conflict, InvalidData, NotAllowed, NotAuthenticated, NotFound
@@ -79,8 +88,12 @@ def _checks_json(results):
 def _manageable(drimbox, acting_user):
     drimbox = Drimbox.objects.select_related("operator").get(pk=drimbox.pk)
     permissions.require(acting_user, "certificate.manage", drimbox.operator)
-    if drimbox.status == DrimboxStatus.WITHDRAWN:
-        raise Conflict(f"La DRIMbox {drimbox.identifiant} est retirée : elle ne reçoit plus de certificat.")
+    if drimbox.status == DrimboxStatus.WITHDRAWN and not DrimboxRequest.objects.filter(
+            drimbox=drimbox, operator=drimbox.operator, kind=RequestKind.REINTEGRATION,
+            status__in=OPEN_STATUSES).exists():
+        # A withdrawn DRIMbox gets certificates again only for its reintegration.
+        raise Conflict(f"La DRIMbox {drimbox.identifiant} est retirée : elle ne reçoit de certificat que pour une "
+                       "demande de réintégration en cours.")
     return drimbox
 
 
@@ -235,6 +248,8 @@ def process_vi_orders(*, now=None, dns=None):
     issued = failed = 0
     due = ViOrder.objects.filter(status=ViOrderStatus.PENDING, next_attempt_at__lte=now)
     for pk in list(due.values_list("pk", flat=True)):
+        if not _claim(pk, now):
+            continue  # another worker has it
         order = ViOrder.objects.select_related("drimbox", "drimbox__operator").get(pk=pk)
         if order.operator_id != order.drimbox.operator_id:
             _cancel_stale_order(order)
@@ -250,6 +265,24 @@ def process_vi_orders(*, now=None, dns=None):
         record_issued_vi_certificate(order, result.chain_pem)
         issued += 1
     return issued, failed
+
+
+CLAIM_SECONDS = 600
+
+
+def _claim(pk, now):
+    """Take an order for one worker: its next attempt moves past the time one issuance can take."""
+    from django.db import connection
+
+    lock = {"skip_locked": True} if connection.features.has_select_for_update_skip_locked else {}
+    with transaction.atomic():
+        order = ViOrder.objects.select_for_update(**lock).filter(
+            pk=pk, status=ViOrderStatus.PENDING, next_attempt_at__lte=now).first()
+        if order is None:
+            return False
+        order.next_attempt_at = timezone.now() + timedelta(seconds=CLAIM_SECONDS)
+        order.save(update_fields=["next_attempt_at"])
+    return True
 
 
 def _order_failed(order, exc):
@@ -328,6 +361,8 @@ def renew_vi_certificates(*, now=None):
         if source is None or ViOrder.objects.filter(drimbox=certificate.drimbox,
                                                     status=ViOrderStatus.PENDING).exists():
             continue
+        if ViOrder.objects.filter(renewal_of=certificate, status=ViOrderStatus.FAILED).exists():
+            continue  # its renewal failed and was notified: a new CSR from the operator starts again
         with transaction.atomic():
             try:
                 with transaction.atomic():
@@ -411,13 +446,17 @@ def process_revocations(*, now=None):
                                                 ).select_related("certificate"):
         certificate = revocation.certificate
         if certificate.kind == CertificateKind.VI:
+            if revocation.status == RevocationStatus.FAILED and revocation.created_at + timedelta(
+                    minutes=15 * 2 ** min(revocation.attempts, 8)) > now:
+                continue  # backoff: 30 min, 1 h, 2 h… up to about 2.6 days
             try:
                 acme_client.revoke_certificate(acme_settings(), acme_account(), certificate.pem.encode(),
                                                revocation.reason_code)
-            except acme_client.AcmeError as exc:
+            except (acme_client.AcmeError, ValueError) as exc:
                 with transaction.atomic():
                     Revocation.objects.filter(pk=revocation.pk).update(
-                        status=RevocationStatus.FAILED, attempts=revocation.attempts + 1, last_error=exc.message[:2000])
+                        status=RevocationStatus.FAILED, attempts=revocation.attempts + 1,
+                        last_error=str(getattr(exc, "message", exc))[:2000])
                 continue
         else:
             verdict = _crl_verdict_of(certificate, now=now)
@@ -436,7 +475,8 @@ def _crl_verdict_of(certificate, *, now):
 
     leaf = x509.load_pem_x509_certificate(certificate.pem.encode())
     anchors, intermediates = trust.hierarchy()
-    issuer = next((c for c in (*intermediates, *anchors) if c.subject == leaf.issuer), None)
+    uploaded = x509.load_pem_x509_certificates(certificate.chain_pem.encode()) if certificate.chain_pem else []
+    issuer = next((c for c in (*intermediates, *uploaded, *anchors) if c.subject == leaf.issuer), None)
     if issuer is None:
         return None
     return trust.crl_status_for(now=now)(leaf, issuer)
@@ -482,7 +522,9 @@ def process_pending_revocations():
     for pending in PendingRevocation.objects.filter(completed_at__isnull=True).select_related("drimbox"):
         reason = "bascule" if pending.reason.startswith("Bascule") else "retrait"
         current = Certificate.objects.filter(drimbox=pending.drimbox, operator=pending.previous_operator,
+                                             created_at__lte=pending.created_at,
                                              revoked_at__isnull=True, not_after__gt=timezone.now())
+        _end_acme_dns_credentials(pending)
         for certificate in current:
             if Revocation.objects.filter(certificate=certificate).exists():
                 continue
@@ -491,6 +533,17 @@ def process_pending_revocations():
         if not current.exists():
             _complete_pending(pending.pk)
     return opened
+
+
+def _end_acme_dns_credentials(pending):
+    """After a switch or a withdrawal, the former credentials may no longer answer a DNS-01 challenge."""
+    with transaction.atomic():
+        for credential in AcmeDnsCredential.objects.select_for_update().filter(
+                drimbox=pending.drimbox, revoked_at__isnull=True, created_at__lte=pending.created_at):
+            credential.revoked_at = timezone.now()
+            credential.save(update_fields=["revoked_at"])
+            audit.record(actor=TASK, action="acme_dns.revoked", obj=credential,
+                         operator_id=pending.previous_operator_id, reason=pending.reason)
 
 
 # --- Expiry notices -----------------------------------------------------------------------------
@@ -504,9 +557,12 @@ def send_expiry_notices(*, now=None):
     if not thresholds:
         return 0
     sent = 0
-    candidates = Certificate.objects.filter(revoked_at__isnull=True, superseded_at__isnull=True, not_after__gt=now,
-                                            not_after__lte=now + timedelta(days=thresholds[0])).select_related(
-        "drimbox")
+    # ACME certificates renew themselves: their owners hear of it only when a renewal failed.
+    failed_renewals = ViOrder.objects.filter(renewal_of=OuterRef("pk"), status=ViOrderStatus.FAILED)
+    candidates = Certificate.objects.filter(
+        revoked_at__isnull=True, superseded_at__isnull=True, not_after__gt=now,
+        not_after__lte=now + timedelta(days=thresholds[0]), operator=F("drimbox__operator"),
+    ).filter(Q(source=CertificateSource.UPLOAD) | Exists(failed_renewals)).select_related("drimbox")
     for certificate in candidates:
         days_left = (certificate.not_after - now).total_seconds() / 86400
         with transaction.atomic():
@@ -579,6 +635,10 @@ def acme_dns_update(*, username, password, subdomain, txt, dns=None):
         username=str(username or "")[:36], revoked_at__isnull=True).first())
     password_ok = check_password(str(password or ""), credential.password_hash if credential else _UNKNOWN_USER_HASH)
     if credential is None or not password_ok:
+        raise NotAuthenticated("Identifiants acme-dns invalides.")
+    if not Membership.objects.filter(user_id=credential.created_by_id, operator_id=credential.drimbox.operator_id,
+                                     role=Role.TECHNICAL_ADMIN, ended_at__isnull=True).exists():
+        # Issued for another operator (before a switch), or by someone who left: no longer valid.
         raise NotAuthenticated("Identifiants acme-dns invalides.")
     if str(subdomain or "") != credential.subdomain:
         raise NotAllowed("Ces identifiants ne permettent pas d'écrire ce nom.", code="forbidden")

@@ -68,12 +68,13 @@ def fetch_crl(url, *, now=None):
     cache, _ = CrlCache.objects.get_or_create(url=url)
     cache.last_attempt_at = now
     try:
-        response = requests.get(url, timeout=settings.CRL_FETCH_TIMEOUT, stream=True)
+        response = requests.get(url, timeout=settings.CRL_FETCH_TIMEOUT, stream=True, allow_redirects=False)
         response.raise_for_status()
-        data = response.raw.read(settings.CRL_MAX_BYTES + 1, decode_content=True)
-        if len(data) > settings.CRL_MAX_BYTES:
-            raise CertificateInputError("La CRL dépasse la taille maximale acceptée.")
+        if response.status_code != 200:
+            raise CertificateInputError(f"Réponse HTTP {response.status_code} inattendue (redirections refusées).")
+        data = _read_within(response, settings.CRL_MAX_BYTES, deadline=now_monotonic() + settings.CRL_FETCH_TIMEOUT * 3)
         crl = parse_crl(data)
+        _check_authentic(crl, now)
     except (requests.RequestException, CertificateInputError, OSError) as exc:
         cache.last_error = str(getattr(exc, "message", exc))[:1000]
         cache.save(update_fields=["last_attempt_at", "last_error"])
@@ -93,6 +94,36 @@ def fetch_crl(url, *, now=None):
     cache.last_error = ""
     cache.save()
     return cache
+
+
+def now_monotonic():
+    import time
+
+    return time.monotonic()
+
+
+def _read_within(response, limit, *, deadline):
+    """The body, at most ``limit`` bytes and within an overall deadline (a slow server cannot hold a worker)."""
+    chunks, size = [], 0
+    for chunk in response.iter_content(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise CertificateInputError("La CRL dépasse la taille maximale acceptée.")
+        if now_monotonic() > deadline:
+            raise CertificateInputError("Téléchargement de la CRL trop long.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _check_authentic(crl, now):
+    """Cache only a CRL signed by a CA of the configured hierarchy and not dated in the future: a forged or
+    future-dated CRL would otherwise hide later revocations (CRLs travel over plain HTTP)."""
+    anchors, intermediates = hierarchy()
+    issuers = [c for c in (*intermediates, *anchors) if c.subject == crl.issuer]
+    if not any(crl.is_signature_valid(issuer.public_key()) for issuer in issuers):
+        raise CertificateInputError("CRL non signée par une autorité de la hiérarchie IGC-Santé configurée.")
+    if crl.last_update_utc > now + timedelta(minutes=5):
+        raise CertificateInputError("CRL datée dans le futur : ignorée.")
 
 
 def serialization_der():

@@ -30,8 +30,9 @@ EXPIRING_DAYS = 60
 
 
 def _current(kind):
-    return Certificate.objects.filter(drimbox=OuterRef("pk"), kind=kind, superseded_at__isnull=True,
-                                      revoked_at__isnull=True, not_after__gt=timezone.now())
+    return Certificate.objects.filter(drimbox=OuterRef("pk"), operator=OuterRef("operator"), kind=kind,
+                                      superseded_at__isnull=True, revoked_at__isnull=True,
+                                      not_after__gt=timezone.now())
 
 
 def _drimbox_or_404(request, pk):
@@ -41,15 +42,20 @@ def _drimbox_or_404(request, pk):
 def _page(request, drimbox, *, upload_form=None, csr_form=None, rejected=None, credentials=None):
     can_manage = permissions.can(request.user, "certificate.manage", drimbox.operator)
     certificates = drimbox.certificates.select_related("uploaded_by").order_by("-created_at")
+    revocations = Revocation.objects.filter(certificate__drimbox=drimbox).select_related("certificate")
     if not request.user.is_ans_admin:
+        # After a switch, the new operator sees only its own certificates and their revocations.
         certificates = certificates.filter(operator=drimbox.operator)
+        revocations = revocations.filter(certificate__operator=drimbox.operator)
     return render(request, "certificates/drimbox_certificates.html", {
         "drimbox": drimbox, "certificates": certificates[:50], "can_manage": can_manage,
         "upload_form": upload_form or CertificateUploadForm(), "csr_form": csr_form or CsrUploadForm(),
         "revoke_form": RevokeForm(), "rejected": rejected, "credentials": credentials,
         "orders": ViOrder.objects.filter(drimbox=drimbox, operator=drimbox.operator)[:10],
-        "revocations": Revocation.objects.filter(certificate__drimbox=drimbox).select_related("certificate")[:20],
-        "live_credential": AcmeDnsCredential.objects.filter(drimbox=drimbox, revoked_at__isnull=True).first(),
+        "revocations": revocations[:20],
+        "live_credential": AcmeDnsCredential.objects.filter(
+            drimbox=drimbox, revoked_at__isnull=True, created_by__memberships__operator=drimbox.operator,
+            created_by__memberships__ended_at__isnull=True).first(),
         "acme_dns_form": AcmeDnsForm(),
     })
 

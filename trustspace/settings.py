@@ -319,7 +319,8 @@ CELERY_BEAT_SCHEDULE.update({
 # Development also trusts a hierarchy generated under DEV_PKI_DIR for the demo (certificates/devpki.py).
 _BUNDLED_ANCHORS = BASE_DIR / "certificates" / "anchors" / "igc-sante-test"
 DEV_PKI_DIR = VAR_DIR / "pki"
-_DEV_PKI = DEBUG and not env("IGC_SANTE_ANCHORS")
+IGC_SANTE_ANCHORS_CONFIGURED = bool(env("IGC_SANTE_ANCHORS"))
+_DEV_PKI = DEBUG and not IGC_SANTE_ANCHORS_CONFIGURED
 IGC_SANTE_ANCHORS = env_list("IGC_SANTE_ANCHORS") or [
     str(_BUNDLED_ANCHORS / "TEST_AC_RACINE_IGC-SANTE_ELEMENTAIRE.pem"), *([str(DEV_PKI_DIR / "root.pem")] if _DEV_PKI else [])]
 IGC_SANTE_INTERMEDIATES = env_list("IGC_SANTE_INTERMEDIATES") or [
