@@ -18,27 +18,13 @@ from certificates.models import AcmeDnsCredential, Certificate, Revocation, Revo
 from operators import services_requests as sr
 from operators.models import RequestKind
 from tests.support import pki
+from tests.support.api import API, api, error_of
 from tests.support.lifecycle import approve, declared_drimbox, give_certificates, shared_pki
 from trustspace.services import create_api_token
 
-API = "/api/v1"
 TXT_A, TXT_B, TXT_C = "a" * 43, "B" * 43, "c-_" * 14 + "d"
 
 
-def api(user=None, token=None):
-    client = APIClient()
-    if token is not None:
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-    elif user is not None:
-        client.force_authenticate(user)
-    return client
-
-
-def error_of(response, status):
-    assert response.status_code == status, response.content[:800]
-    error = response.json()["error"]
-    assert set(error) == {"code", "message", "fields"} and error["message"]
-    return error
 
 
 def upload(content, name="db.pem"):

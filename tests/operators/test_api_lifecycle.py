@@ -3,7 +3,6 @@ import pytest
 from django.core import mail
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from rest_framework.test import APIClient
 
 from operators import services_documents as sd
 from operators import services_requests as sr
@@ -20,6 +19,7 @@ from operators.models import (
     VaStatus,
 )
 from tests.conftest import pdf_upload
+from tests.support.api import API, api, error_of
 from tests.support.lifecycle import (
     active_drimbox,
     approve,
@@ -33,25 +33,6 @@ from tests.support.lifecycle import (
     submitted_declaration,
 )
 from trustspace.services import create_api_token
-
-API = "/api/v1"
-
-
-def api(user=None, token=None):
-    client = APIClient()
-    if token is not None:
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-    elif user is not None:
-        client.force_authenticate(user)
-    return client
-
-
-def error_of(response, status):
-    assert response.status_code == status, response.content[:500]
-    error = response.json()["error"]
-    assert set(error) == {"code", "message", "fields"} and error["message"]
-    return error
-
 
 # --- The whole declaration, by API ---------------------------------------------------------------
 
