@@ -1,16 +1,10 @@
 """A real BIND 9 primary for the tests: TSIG-signed dynamic updates and transfers on 127.0.0.1."""
-import atexit
 import base64
-import ctypes
 import os
 import secrets
 import shutil
-import signal
 import socket
-import subprocess
-import sys
 import tempfile
-import time
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -20,14 +14,11 @@ import dns.name
 import dns.query
 import dns.rcode
 
+from tests.support.processes import ServerProcess
 from trustspace.dnszone import ZoneClient
 
 NAMED = shutil.which("named") or "/usr/sbin/named"
 DEFAULT_ZONE = "mesimagesmedicales.fr"
-START_TIMEOUT = 10.0
-STOP_TIMEOUT = 5.0
-
-_running = set()
 
 
 def named_available():
@@ -59,15 +50,6 @@ def free_port(attempts=50):
     raise RuntimeError("no free loopback port for TCP and UDP")
 
 
-def _die_with_parent():
-    """In the child: get SIGTERM if the test process dies (Linux), so named never outlives it."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
 class BindServer:
     """One named process serving ``zone`` from ``directory``; start/stop keep the zone and its journal."""
 
@@ -80,11 +62,11 @@ class BindServer:
         self.key_name = key_name
         self.secret = base64.b64encode(secrets.token_bytes(32)).decode()
         self.port = None
-        self.process = None
         self.directory.mkdir(parents=True, exist_ok=True)
         self.conf_path = self.directory / "named.conf"
         self.zone_path = self.directory / f"{self.zone}.db"
         self.log_path = self.directory / "named.log"
+        self._server = ServerProcess(self.log_path)
         self._write_zone_file()
 
     def _write_zone_file(self):
@@ -140,30 +122,17 @@ zone "{self.zone}" {{
     def _launch(self):
         """Start named on self.port; True once it answers, False if it could not listen there."""
         self._write_conf()
-        with open(self.log_path, "ab") as log:
-            log_start = log.tell()
-            self.process = subprocess.Popen(
-                [NAMED, "-g", "-4", "-n", "1", "-c", str(self.conf_path)], stdin=subprocess.DEVNULL,
-                stdout=log, stderr=log, cwd=self.directory,
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None)
-        _running.add(self)
-        serving = False
-        try:
-            deadline = time.monotonic() + START_TIMEOUT
-            while time.monotonic() < deadline and self.process.poll() is None:
-                if self._answers_soa():
-                    serving = True
-                    break
-                time.sleep(0.05)
-        finally:
-            if not serving:
-                self._terminate()
+        serving, output = self._server.launch([NAMED, "-g", "-4", "-n", "1", "-c", str(self.conf_path)],
+                                              ready=self._answers_soa, cwd=self.directory)
         if serving:
             return True
-        output = self.log_path.read_bytes()[log_start:].decode(errors="replace")
         if "address in use" in output or "unable to listen on any configured interfaces" in output:
             return False
         raise RuntimeError(f"named did not serve {self.zone} on {self.host}:{self.port}:\n{output[-4000:]}")
+
+    @property
+    def process(self):
+        return self._server.process
 
     def start(self):
         """Start named (on its previous port after a stop) and wait until it serves the zone."""
@@ -177,25 +146,13 @@ zone "{self.zone}" {{
                 return self
         raise RuntimeError(f"named could not bind a free port:\n{self._log_tail()}")
 
-    def _terminate(self):
-        process, self.process = self.process, None
-        _running.discard(self)
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
     def stop(self):
         """Stop named; the zone file and its journal stay for a later start()."""
-        self._terminate()
+        self._server.terminate()
 
     @property
     def running(self):
-        return self.process is not None and self.process.poll() is None
+        return self._server.running
 
     def settings_overrides(self):
         """The Django settings that point the portal's ZoneClient at this server."""
@@ -227,9 +184,4 @@ def running_bind(tmp_path=None, zone=DEFAULT_ZONE):
         stack.callback(server.stop)
         yield server.start()
 
-
-@atexit.register
-def _stop_all():
-    for server in list(_running):
-        server.stop()
 

@@ -4,16 +4,12 @@ Pebble serves its ACME API and its management API over HTTPS: the helper makes a
 ``cryptography`` and a server certificate for 127.0.0.1/localhost signed by it; ``ca_bundle`` is that CA's
 certificate, to give the ACME client instead of ever turning verification off.
 """
-import atexit
 import datetime
 import ipaddress
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
-import time
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -23,13 +19,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from tests.support.dns_server import _die_with_parent, free_port
+from tests.support.dns_server import free_port
+from tests.support.processes import ServerProcess
 
 PEBBLE = shutil.which("pebble") or "/usr/bin/pebble"
 START_TIMEOUT = 15.0
-STOP_TIMEOUT = 5.0
 
-_running = set()
 
 
 def pebble_available():
@@ -113,7 +108,7 @@ class PebbleServer:
         self.env = {"PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0", "PEBBLE_VA_ALWAYS_VALID": "0",
                     "PEBBLE_AUTHZREUSE": str(int(authz_reuse)), **(env or {})}
         self.port = self.management_port = None
-        self.process = None
+        self._server = ServerProcess(self.log_path)
 
     @property
     def directory_url(self):
@@ -148,31 +143,18 @@ class PebbleServer:
         """Start Pebble; True once its directory answers, False if a port was taken."""
         self.port, self.management_port = free_port(), free_port()
         self._write_config()
-        env = {**os.environ, **self.env}
-        with open(self.log_path, "ab") as log:
-            log_start = log.tell()
-            self.process = subprocess.Popen(
-                [PEBBLE, "-config", str(self.config_path), "-dnsserver", self.dns_server, "-strict=false"],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=self.directory, env=env,
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None)  # noqa: PLW1509
-        _running.add(self)
-        serving = False
-        try:
-            deadline = time.monotonic() + START_TIMEOUT
-            while time.monotonic() < deadline and self.process.poll() is None:
-                if self._answers():
-                    serving = True
-                    break
-                time.sleep(0.05)
-        finally:
-            if not serving:
-                self.stop()
+        serving, output = self._server.launch(
+            [PEBBLE, "-config", str(self.config_path), "-dnsserver", self.dns_server, "-strict=false"],
+            ready=self._answers, cwd=self.directory, env={**os.environ, **self.env}, start_timeout=START_TIMEOUT)
         if serving:
             return True
-        output = self.log_path.read_bytes()[log_start:].decode(errors="replace")
         if "address already in use" in output:
             return False
         raise RuntimeError(f"pebble did not answer on {self.directory_url}:\n{output[-4000:]}")
+
+    @property
+    def process(self):
+        return self._server.process
 
     def start(self):
         if self.process is not None:
@@ -183,20 +165,11 @@ class PebbleServer:
         raise RuntimeError("pebble could not bind free ports")
 
     def stop(self):
-        process, self.process = self.process, None
-        _running.discard(self)
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        self._server.terminate()
 
     @property
     def running(self):
-        return self.process is not None and self.process.poll() is None
+        return self._server.running
 
     def _management(self, path):
         response = requests.get(self.management_url + path, verify=self.ca_bundle, timeout=5)
@@ -228,8 +201,3 @@ def running_pebble(tmp_path=None, *, dns_server, **options):
         stack.callback(server.stop)
         yield server.start()
 
-
-@atexit.register
-def _stop_all():
-    for server in list(_running):
-        server.stop()
