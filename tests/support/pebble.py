@@ -26,7 +26,6 @@ PEBBLE = shutil.which("pebble") or "/usr/bin/pebble"
 START_TIMEOUT = 15.0
 
 
-
 def pebble_available():
     """Whether Pebble (Debian package ``pebble``) can be run here."""
     return os.path.isfile(PEBBLE) and os.access(PEBBLE, os.X_OK)
