@@ -61,7 +61,7 @@ def journey(operator):
             in_space > 0 and in_space == declared,
             "Chaque DRIMbox intégrée doit porter un certificat IGC-Santé (db) et un certificat du marché (vi)."
             if declared else "Les certificats se déposent une fois la DRIMbox déclarée.",
-            reverse("drimbox_list"), "Voir mes DRIMbox",
+            reverse("certificate_dashboard"), "Voir mes certificats",
         ),
     ]
     next_step = next((step for step in steps if not step.done), None)
