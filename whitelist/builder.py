@@ -1,0 +1,221 @@
+"""Build the whitelist (liste blanche) from the current state, in the exact format of DESIGN §7.
+
+- ``current_entries(now)``: one ``Entry`` per ACTIVE DRIMbox that has a current, valid `db` certificate
+  of its current operator, ordered by identifiant; ``missing_certificates(now)`` lists the active
+  DRIMboxes that have none (publishing must be refused for them, with the reason).
+- ``render(entries, generated_at=…, namespace=…)``: the XML bytes (unsigned), deterministic.
+- ``record_published(entries, at=…)``: remember what was published, so that ``DateMAJ`` changes only
+  when a published field of an entry changes.
+- ``diff(previous, current)``: entries added, removed and changed (field by field).
+"""
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+
+from django.conf import settings
+from django.db.models import F, Prefetch
+from django.utils import timezone
+from lxml import etree
+
+from certificates.models import Certificate, CertificateKind
+from operators.models import Drimbox, DrimboxStatus
+
+from .models import PublishedEntry
+
+DEFAULT_NAMESPACE = "https://github.com/ansforge/DRIM-M_DATA"
+VERSION_FORMAT = "1.0.0"
+ROOT_NAME = "ListeBlancheDRIM-M"
+XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8" standalone="no"?>'
+INDENT = "    "
+
+# Published fields, in the fixed element order of a ``Domaine`` (between Identifiant and DateMAJ).
+PUBLISHED_FIELDS = (
+    ("db", "db"),
+    ("vi", "vi"),
+    ("denomination", "Denomination"),
+    ("dn_certificat_operateur", "DNCertificatOperateur"),
+    ("responsable_contact", "ResponsableContact"),
+    ("support_contact", "SupportContact"),
+)
+OPTIONAL_ELEMENTS = frozenset({"ResponsableContact"})
+
+
+def whitelist_namespace():
+    return getattr(settings, "WHITELIST_NAMESPACE", DEFAULT_NAMESPACE)
+
+
+def format_date(value):
+    """UTC ``YYYY-MM-DDTHH:MM:SSZ`` (aware datetimes only)."""
+    if timezone.is_naive(value):
+        raise ValueError("Whitelist dates must be timezone-aware.")
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _utc_seconds(value):
+    if timezone.is_naive(value):
+        raise ValueError("Whitelist dates must be timezone-aware.")
+    return value.astimezone(dt.UTC).replace(microsecond=0)
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    identifiant: int
+    db: str
+    vi: str
+    denomination: str
+    dn_certificat_operateur: str
+    responsable_contact: str
+    support_contact: str
+    date_maj: dt.datetime | None = None
+
+    def published_values(self):
+        return {name: getattr(self, name) or "" for name, _element in PUBLISHED_FIELDS}
+
+    @property
+    def fields_sha256(self):
+        return fields_hash(self)
+
+
+def fields_hash(entry):
+    """SHA-256 of the published fields (not Identifiant, the key, nor DateMAJ, derived from this hash)."""
+    payload = json.dumps(entry.published_values(), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+# --- current state ---------------------------------------------------------------------------
+
+
+def _active_drimboxes(now):
+    valid_db = Certificate.objects.filter(
+        kind=CertificateKind.DB, superseded_at__isnull=True, revoked_at__isnull=True,
+        operator=F("drimbox__operator"), not_before__lte=now, not_after__gt=now,
+    ).order_by("-created_at", "-pk")
+    return (
+        Drimbox.objects.filter(status=DrimboxStatus.ACTIVE)
+        .select_related("operator")
+        .prefetch_related(Prefetch("certificates", queryset=valid_db, to_attr="valid_db_certificates"))
+        .order_by("identifiant")
+    )
+
+
+def missing_certificates(now=None):
+    """Active DRIMboxes without a current, valid `db` certificate of their current operator."""
+    now = now or timezone.now()
+    return [drimbox for drimbox in _active_drimboxes(now) if not drimbox.valid_db_certificates]
+
+
+def current_entries(now=None):
+    """One ``Entry`` per active DRIMbox with a current valid `db` certificate, ordered by identifiant.
+
+    ``date_maj`` is the last published one when no published field changed, else ``now`` (not persisted).
+    """
+    now = _utc_seconds(now or timezone.now())
+    published = {p.identifiant: p for p in PublishedEntry.objects.all()}
+    entries = []
+    for drimbox in _active_drimboxes(now):
+        if not drimbox.valid_db_certificates:
+            continue
+        entry = Entry(
+            identifiant=drimbox.identifiant,
+            db=drimbox.db_fqdn,
+            vi=drimbox.vi_fqdn or "",
+            denomination=drimbox.operator.name,
+            dn_certificat_operateur=drimbox.valid_db_certificates[0].subject,
+            responsable_contact=drimbox.responsable_contact or "",
+            support_contact=drimbox.support_contact or "",
+        )
+        previous = published.get(entry.identifiant)
+        unchanged = previous is not None and previous.fields_sha256 == entry.fields_sha256
+        entries.append(dataclasses.replace(entry, date_maj=previous.date_maj if unchanged else now))
+    return entries
+
+
+# --- XML -----------------------------------------------------------------------------------------
+
+
+def render(entries, *, generated_at, namespace=None):
+    """The whitelist XML (unsigned) as UTF-8 bytes; the same input always gives the same bytes.
+
+    Layout: the XML declaration directly followed by the root (as ANS's signed files), four-space
+    indentation, LF line ends, no trailing newline. Entries are written in the order given.
+    """
+    namespace = namespace or whitelist_namespace()
+
+    def q(name):
+        return f"{{{namespace}}}{name}"
+
+    root = etree.Element(q(ROOT_NAME), nsmap={None: namespace})
+    root.set("versionFormat", VERSION_FORMAT)
+    etree.SubElement(root, q("DateDeGeneration")).text = format_date(generated_at)
+    domaines = etree.SubElement(root, q("ListeDomaines"))
+    for entry in entries:
+        if entry.date_maj is None:
+            raise ValueError(f"L'entrée {entry.identifiant} n'a pas de DateMAJ.")
+        domaine = etree.SubElement(domaines, q("Domaine"))
+        etree.SubElement(domaine, q("Identifiant")).text = str(int(entry.identifiant))
+        for name, element in PUBLISHED_FIELDS:
+            value = getattr(entry, name) or ""
+            if not value and element in OPTIONAL_ELEMENTS:
+                continue
+            child = etree.SubElement(domaine, q(element))
+            if value:  # empty → <vi/>
+                child.text = value
+        etree.SubElement(domaine, q("DateMAJ")).text = format_date(entry.date_maj)
+    etree.indent(root, space=INDENT)
+    return XML_DECLARATION + etree.tostring(root, encoding="UTF-8", xml_declaration=False)
+
+
+# --- publication state and diff ------------------------------------------------------------------
+
+
+def record_published(entries, *, at):
+    """Remember the published entries (call inside the publishing transaction).
+
+    An entry whose fields changed (or a new one) keeps the ``DateMAJ`` it was published with; entries
+    no longer published are forgotten, so that a DRIMbox that comes back gets a new ``DateMAJ``.
+    """
+    at = _utc_seconds(at)
+    existing = {p.identifiant: p for p in PublishedEntry.objects.select_for_update()}
+    identifiants = set()
+    for entry in entries:
+        identifiants.add(entry.identifiant)
+        digest = entry.fields_sha256
+        row = existing.get(entry.identifiant)
+        if row is None:
+            PublishedEntry.objects.create(identifiant=entry.identifiant, fields_sha256=digest,
+                                          date_maj=_utc_seconds(entry.date_maj or at), published_at=at)
+        elif row.fields_sha256 != digest:
+            row.fields_sha256 = digest
+            row.date_maj = _utc_seconds(entry.date_maj or at)
+            row.published_at = at
+            row.save(update_fields=["fields_sha256", "date_maj", "published_at"])
+        else:
+            row.published_at = at
+            row.save(update_fields=["published_at"])
+    PublishedEntry.objects.exclude(identifiant__in=identifiants).delete()
+
+
+def diff(previous_entries, current_entries):
+    """What changes from ``previous_entries`` to ``current_entries`` (keyed by identifiant).
+
+    Returns ``{"added": [Entry], "removed": [Entry], "changed": [{"identifiant", "before", "after",
+    "fields": {element name: (old, new)}}]}``, each ordered by identifiant. ``DateMAJ`` is not compared.
+    """
+    before = {e.identifiant: e for e in previous_entries}
+    after = {e.identifiant: e for e in current_entries}
+    changed = []
+    for identifiant in sorted(before.keys() & after.keys()):
+        old, new = before[identifiant], after[identifiant]
+        fields = {
+            element: (getattr(old, name) or "", getattr(new, name) or "")
+            for name, element in PUBLISHED_FIELDS
+            if (getattr(old, name) or "") != (getattr(new, name) or "")
+        }
+        if fields:
+            changed.append({"identifiant": identifiant, "before": old, "after": new, "fields": fields})
+    return {
+        "added": [after[i] for i in sorted(after.keys() - before.keys())],
+        "removed": [before[i] for i in sorted(before.keys() - after.keys())],
+        "changed": changed,
+    }
