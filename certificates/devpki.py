@@ -74,12 +74,13 @@ def _leaf(directory, subject, public_key, names, usages, days):
 
 def issue_db_certificate(directory, *, fqdn, id_nat_struct, organization, state="Côte-d'Or (21)"):
     """A `db` server certificate shaped like IGC-Santé's (PEM chain; its key is thrown away)."""
+    # ASN.1 order C, ST, O, OU, CN: its RFC 4514 string is the whitelist's « CN=…,OU=…,O=…,ST=…,C=FR ».
     subject = x509.Name([
-        x509.NameAttribute(NameOID.COMMON_NAME, fqdn),
-        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, id_nat_struct),
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
-        x509.NameAttribute(NameOID.STATE_OR_PROVINCE_NAME, state),
         x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
+        x509.NameAttribute(NameOID.STATE_OR_PROVINCE_NAME, state),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
+        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, id_nat_struct),
+        x509.NameAttribute(NameOID.COMMON_NAME, fqdn),
     ])
     return _leaf(directory, subject, _key().public_key(), [fqdn],
                  [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH], 3 * 365)
@@ -99,3 +100,32 @@ def new_csr(fqdn):
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, fqdn)]))
             .add_extension(x509.SubjectAlternativeName([x509.DNSName(fqdn)]), critical=False)
             .sign(key, hashes.SHA256()))
+
+
+def ensure_whitelist_signer(directory, *, cn="Liste Blanche DRIM-M", ou="318751275100020", password=b"drimm-demo"):
+    """A development ORG SIGN-like signer of the whitelist, as a PKCS#12 file (created once)."""
+    from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
+
+    path = Path(directory) / "whitelist-signer.p12"
+    if path.exists():
+        return path
+    intermediate, issuer_key = ensure_hierarchy(directory)
+    key = _key()
+    now = dt.datetime.now(dt.UTC)
+    subject = x509.Name([
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "AGENCE DU NUMERIQUE EN SANTE"),
+        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, ou),
+        x509.NameAttribute(NameOID.COMMON_NAME, cn),
+    ])
+    certificate = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(intermediate.subject).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=3 * 365))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(True, True, False, False, False, False, False, False, False), critical=True)
+        .sign(issuer_key, hashes.SHA256()))
+    path.write_bytes(pkcs12.serialize_key_and_certificates(
+        b"whitelist-signer", key, certificate, [intermediate], BestAvailableEncryption(password)))
+    path.chmod(0o600)
+    return path

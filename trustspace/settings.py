@@ -353,3 +353,8 @@ CELERY_BEAT_SCHEDULE.update({
     "quarterly-certificate-lists": {"task": "certificates.tasks.send_quarterly_export_notices",
                                     "schedule": crontab(day_of_month=1, month_of_year="1,4,7,10", hour=7, minute=0)},
 })
+
+# The signed whitelist (DESIGN §7).
+WHITELIST_NAMESPACE = env("WHITELIST_NAMESPACE", "https://github.com/ansforge/DRIM-M_DATA")
+WHITELIST_SIGNER_CN = env("WHITELIST_SIGNER_CN", "Liste Blanche DRIM-M")
+WHITELIST_SIGNER_OU = env("WHITELIST_SIGNER_OU", "318751275100020")

@@ -1,0 +1,470 @@
+"""Verifier of signed DRIM-M whitelists (DESIGN §7 "Verification"), Django-free.
+
+``verify(data, anchors=[...])`` returns a :class:`VerifiedList` or raises :class:`VerificationError`
+whose ``reason_code`` names the failure. Cryptography is done by libxmlsec1 (python-xmlsec: it implements
+the XPath-Filter-2 transform); the digests are also recomputed here to tell a changed content
+(``digest_mismatch``) from a bad signature value (``signature_invalid``). Entries are read only from the
+signed content: everything outside ``ds:Signature``, whose structure is checked strictly (wrapping).
+"""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import ExtensionOID, NameOID
+from lxml import etree
+
+from whitelist.xades import (
+    DS,
+    EXC_C14N,
+    FILTER2,
+    ROOT_NAME,
+    RSA_SHA256,
+    SHA256,
+    SIGNED_PROPERTIES_TYPE,
+    SUBTRACT_XPATH,
+    XADES,
+    exc_c14n,
+    safe_parser,
+)
+
+DEFAULT_SIGNER_CN = "Liste Blanche DRIM-M"
+DEFAULT_SIGNER_OU = "318751275100020"
+KNOWN_NAMESPACES = ("https://github.com/ansforge/DRIM-M_DATA", "https://listeblanche.mesimagesmedicales.fr/schema")
+KNOWN_VERSIONS = ("1.0.0",)
+DOMAINE_ORDER = ("Identifiant", "db", "vi", "Denomination", "DNCertificatOperateur", "ResponsableContact",
+                 "SupportContact", "DateMAJ")
+OPTIONAL = {"ResponsableContact"}
+DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\Z")
+DIGESTS = {
+    "http://www.w3.org/2001/04/xmlenc#sha256": hashlib.sha256,
+    "http://www.w3.org/2001/04/xmldsig-more#sha384": hashlib.sha384,
+    "http://www.w3.org/2001/04/xmlenc#sha512": hashlib.sha512,
+}
+STRUCTURE_NAMES = {"ListeDomaines", "Domaine", "DateDeGeneration", ROOT_NAME}
+
+
+class VerificationError(Exception):
+    def __init__(self, reason_code: str, message: str):
+        super().__init__(f"{reason_code}: {message}")
+        self.reason_code = reason_code
+        self.message = message
+
+
+@dataclass
+class VerifiedList:
+    entries: list[dict]
+    generated_at: dt.datetime
+    signer_subject: str
+    signing_time: dt.datetime
+    signer: x509.Certificate | None = field(default=None, repr=False)
+    chain: list[x509.Certificate] = field(default_factory=list, repr=False)
+
+
+def _fail(code: str, message: str):
+    raise VerificationError(code, message)
+
+
+def _q(ns: str, tag: str) -> str:
+    return f"{{{ns}}}{tag}"
+
+
+def _local(element) -> str:
+    return etree.QName(element).localname if isinstance(element.tag, str) else ""
+
+
+def parse_instant(value) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    text = str(value).strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    parsed = dt.datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _date(text: str | None, what: str) -> dt.datetime:
+    if not text or not DATE_RE.match(text):
+        _fail("format", f"{what} : date UTC AAAA-MM-JJTHH:MM:SSZ attendue, reçu {text!r}")
+    return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+
+
+# --------------------------------------------------------------------------- certificates / CRLs
+
+def load_certificates(source) -> list[x509.Certificate]:
+    """A certificate, PEM/DER bytes, a path, or an iterable of those → certificates."""
+    if source is None:
+        return []
+    if isinstance(source, x509.Certificate):
+        return [source]
+    if isinstance(source, (str, Path)):
+        return load_certificates(Path(source).read_bytes())
+    if isinstance(source, bytes):
+        if b"-----BEGIN" in source:
+            return x509.load_pem_x509_certificates(source)
+        return [x509.load_der_x509_certificate(source)]
+    return [cert for item in source for cert in load_certificates(item)]
+
+
+def load_crls(source) -> list[x509.CertificateRevocationList]:
+    if source is None:
+        return []
+    if isinstance(source, x509.CertificateRevocationList):
+        return [source]
+    if isinstance(source, (str, Path)):
+        return load_crls(Path(source).read_bytes())
+    if isinstance(source, bytes):
+        if b"-----BEGIN" in source:
+            return [x509.load_pem_x509_crl(block) for block in
+                    re.findall(rb"-----BEGIN X509 CRL-----.+?-----END X509 CRL-----", source, re.DOTALL)]
+        return [x509.load_der_x509_crl(source)]
+    return [crl for item in source for crl in load_crls(item)]
+
+
+def _der(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return cert.extensions.get_extension_for_oid(ExtensionOID.BASIC_CONSTRAINTS).value.ca
+    except x509.ExtensionNotFound:
+        return False
+
+
+def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    if cert.issuer != issuer.subject:
+        return False
+    try:
+        cert.verify_directly_issued_by(issuer)
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "not this issuer"
+        return False
+
+
+def build_chain(signer: x509.Certificate, anchors: list[x509.Certificate],
+                intermediates: list[x509.Certificate], instants: list[dt.datetime]) -> list[x509.Certificate]:
+    """signer → … → anchor, each link signature-checked; CAs must be CA and valid at every instant."""
+    anchor_ders = {_der(a) for a in anchors}
+    chain = [signer]
+    current = signer
+    for _ in range(8):
+        if _der(current) in anchor_ders:
+            return chain
+        for anchor in anchors:
+            if _issued_by(current, anchor):
+                chain.append(anchor)
+                _check_ca_validity(chain[1:], instants)
+                return chain
+        candidates = [c for c in intermediates if _der(c) not in {_der(x) for x in chain}
+                      and _is_ca(c) and _issued_by(current, c)]
+        if not candidates:
+            _fail("untrusted_chain", f"aucune chaîne vers une ancre de confiance pour « {current.subject.rfc4514_string()} »")
+        current = candidates[0]
+        chain.append(current)
+    _fail("untrusted_chain", "chaîne de certification trop longue")
+
+
+def _check_ca_validity(cas: list[x509.Certificate], instants: list[dt.datetime]) -> None:
+    for ca in cas:
+        if not _is_ca(ca):
+            _fail("untrusted_chain", f"« {ca.subject.rfc4514_string()} » n'est pas une autorité de certification")
+        for instant in instants:
+            if not ca.not_valid_before_utc <= instant <= ca.not_valid_after_utc:
+                _fail("untrusted_chain", f"autorité « {ca.subject.rfc4514_string()} » hors validité au "
+                                         f"{instant:%Y-%m-%dT%H:%M:%SZ}")
+
+
+def check_revocation(chain: list[x509.Certificate], crls: list[x509.CertificateRevocationList],
+                     at: dt.datetime) -> None:
+    """The signer's issuer CRL is mandatory; intermediates are checked when a CRL for them is given."""
+    for index, cert in enumerate(chain[:-1]):
+        issuer = chain[index + 1]
+        matching = [c for c in crls if c.issuer == issuer.subject and c.is_signature_valid(issuer.public_key())]
+        if not matching:
+            if index == 0:
+                _fail("crl_unavailable", f"aucune LCR valide de « {issuer.subject.rfc4514_string()} »")
+            continue
+        current = [c for c in matching if c.last_update_utc <= at and (c.next_update_utc is None
+                                                                        or at <= c.next_update_utc)]
+        if not current:
+            _fail("crl_unavailable", f"LCR de « {issuer.subject.rfc4514_string()} » périmée ou pas encore valide")
+        for crl in current:
+            revoked = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
+            if revoked is not None and revoked.revocation_date_utc <= at:
+                code = "signer_revoked" if index == 0 else "untrusted_chain"
+                _fail(code, f"certificat « {cert.subject.rfc4514_string()} » révoqué le "
+                            f"{revoked.revocation_date_utc:%Y-%m-%dT%H:%M:%SZ}")
+
+
+# --------------------------------------------------------------------------- parsing
+
+def parse(data: bytes):
+    if not isinstance(data, bytes):
+        _fail("format", "octets attendus")
+    if b"<!ENTITY" in data:
+        _fail("entity", "déclaration d'entité interdite")
+    if b"<!DOCTYPE" in data:
+        _fail("dtd", "DTD (DOCTYPE) interdite")
+    try:
+        root = etree.fromstring(data, safe_parser())
+    except etree.XMLSyntaxError as exc:
+        _fail("format", f"XML mal formé : {exc}")
+    tree = root.getroottree()
+    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+        _fail("dtd", "DTD (DOCTYPE) interdite")
+    for node in root.iter():
+        if isinstance(node, etree._Entity):
+            _fail("entity", "référence d'entité interdite")
+    return tree
+
+
+def _check_signature_structure(signature) -> dict:
+    """Strict shape of the ds:Signature: nothing but the profile (anything else is a wrapping attempt)."""
+    for node in signature.iter():
+        if isinstance(node.tag, str) and _local(node) in STRUCTURE_NAMES:
+            _fail("wrapping", f"élément {_local(node)} dans la signature (hors contenu signé)")
+    children = [c for c in signature if isinstance(c.tag, str)]
+    names = [c.tag for c in children]
+    if names[:2] != [_q(DS, "SignedInfo"), _q(DS, "SignatureValue")] or names[2:3] != [_q(DS, "KeyInfo")] \
+            or any(n != _q(DS, "Object") for n in names[3:]):
+        _fail("wrapping", "structure de ds:Signature inattendue")
+    objects = children[3:]
+    props = []
+    for obj in objects:
+        inner = [c for c in obj if isinstance(c.tag, str)]
+        if len(inner) != 1 or inner[0].tag != _q(XADES, "QualifyingProperties"):
+            _fail("wrapping", "ds:Object inattendu dans la signature")
+        props += inner[0].findall(_q(XADES, "SignedProperties"))
+    if len(props) != 1:
+        _fail("reference_scope", "SignedProperties XAdES absentes ou multiples")
+    return {"signed_info": children[0], "signature_value": children[1], "key_info": children[2],
+            "signed_properties": props[0]}
+
+
+def _algorithm(parent, tag: str) -> str | None:
+    element = parent.find(_q(DS, tag))
+    return None if element is None else element.get("Algorithm")
+
+
+def _check_references(signed_info, signed_properties) -> tuple:
+    if _algorithm(signed_info, "CanonicalizationMethod") != EXC_C14N:
+        _fail("algorithm", "canonicalisation exclusive (exc-c14n) attendue")
+    if _algorithm(signed_info, "SignatureMethod") != RSA_SHA256:
+        _fail("algorithm", "algorithme de signature RSA-SHA256 attendu")
+    references = signed_info.findall(_q(DS, "Reference"))
+    document = [r for r in references if r.get("URI") == ""]
+    props = [r for r in references if r.get("Type") == SIGNED_PROPERTIES_TYPE]
+    if len(references) != 2 or len(document) != 1 or len(props) != 1:
+        _fail("reference_scope", "deux références attendues : le document entier (URI=\"\") et les SignedProperties")
+    document, props = document[0], props[0]
+    transforms = document.findall(f"{_q(DS, 'Transforms')}/{_q(DS, 'Transform')}")
+    if [t.get("Algorithm") for t in transforms] != [FILTER2, EXC_C14N]:
+        _fail("reference_scope", "transformations attendues : XPath-Filter-2 puis exc-c14n")
+    xpaths = transforms[0].findall(_q(FILTER2, "XPath"))
+    if (len(xpaths) != 1 or xpaths[0].get("Filter") != "subtract" or (xpaths[0].text or "").strip() != SUBTRACT_XPATH
+            or xpaths[0].nsmap.get("ds") != DS or len(transforms[0]) != 1):
+        _fail("reference_scope", "le filtre XPath doit soustraire exactement /descendant::ds:Signature")
+    if props.get("URI") != f"#{signed_properties.get('Id')}" or not signed_properties.get("Id"):
+        _fail("reference_scope", "la référence XAdES ne désigne pas les SignedProperties")
+    props_transforms = props.findall(f"{_q(DS, 'Transforms')}/{_q(DS, 'Transform')}")
+    if [t.get("Algorithm") for t in props_transforms] not in ([EXC_C14N], []):
+        _fail("reference_scope", "transformation des SignedProperties inattendue")
+    for reference in (document, props):
+        if _algorithm(reference, "DigestMethod") != SHA256:
+            _fail("algorithm", "empreintes SHA-256 attendues")
+    return document, props
+
+
+def _digest_ok(reference, content: bytes) -> bool:
+    expected = (reference.findtext(_q(DS, "DigestValue")) or "").strip()
+    return expected == base64.b64encode(hashlib.sha256(content).digest()).decode()
+
+
+def _signer_from_key_info(key_info, signed_properties) -> tuple[x509.Certificate, list[x509.Certificate]]:
+    certs = []
+    for element in key_info.iter(_q(DS, "X509Certificate")):
+        try:
+            certs.append(x509.load_der_x509_certificate(base64.b64decode("".join((element.text or "").split()))))
+        except ValueError:
+            _fail("format", "certificat illisible dans KeyInfo")
+    if not certs:
+        _fail("signing_certificate", "aucun certificat dans KeyInfo")
+    cert_refs = signed_properties.findall(
+        f"{_q(XADES, 'SignedSignatureProperties')}/{_q(XADES, 'SigningCertificateV2')}/{_q(XADES, 'Cert')}")
+    if not cert_refs:
+        _fail("signing_certificate", "SigningCertificateV2 absent")
+    digest = cert_refs[0].find(_q(XADES, "CertDigest"))
+    algorithm = DIGESTS.get(_algorithm(digest, "DigestMethod")) if digest is not None else None
+    if algorithm is None:
+        _fail("signing_certificate", "empreinte du certificat signataire absente ou algorithme inconnu")
+    value = (digest.findtext(_q(DS, "DigestValue")) or "").strip()
+    for cert in certs:
+        if base64.b64encode(algorithm(_der(cert)).digest()).decode() == value:
+            return cert, [c for c in certs if c is not cert]
+    _fail("signing_certificate", "aucun certificat de KeyInfo ne correspond à SigningCertificateV2")
+
+
+def _xmlsec_verify(signature, signer: x509.Certificate) -> None:
+    import xmlsec
+
+    xmlsec.tree.add_ids(signature, ["Id"])
+    ctx = xmlsec.SignatureContext()
+    ctx.key = xmlsec.Key.from_memory(signer.public_bytes(serialization.Encoding.PEM),
+                                     xmlsec.constants.KeyDataFormatCertPem, None)
+    try:
+        ctx.verify(signature)
+    except xmlsec.Error as exc:
+        _fail("signature_invalid", f"signature cryptographique invalide ({exc})")
+
+
+def _without_signature(data: bytes):
+    """The node set of the document reference: the document minus the ds:Signature subtree (its tail stays)."""
+    tree = etree.ElementTree(etree.fromstring(data, safe_parser()))
+    root = tree.getroot()
+    signature = [c for c in root if isinstance(c.tag, str)][-1]
+    tail = signature.tail
+    previous = signature.getprevious()
+    root.remove(signature)
+    if tail:
+        if previous is not None:
+            previous.tail = (previous.tail or "") + tail
+        else:
+            root.text = (root.text or "") + tail
+    return tree
+
+
+# --------------------------------------------------------------------------- content
+
+def read_entries(root, *, unique_identifiant: bool = False) -> tuple[dt.datetime, list[dict]]:
+    children = [c for c in root if isinstance(c.tag, str)]
+    if children and children[-1].tag == _q(DS, "Signature"):
+        children = children[:-1]
+    names = [_local(c) for c in children]
+    if names.count("ListeDomaines") > 1 or names.count("DateDeGeneration") > 1:
+        _fail("wrapping", "plusieurs ListeDomaines ou DateDeGeneration")
+    if names != ["DateDeGeneration", "ListeDomaines"]:
+        _fail("format", f"contenu de la racine inattendu : {names}")
+    generated = _date(children[0].text, "DateDeGeneration")
+    entries: list[dict] = []
+    seen: dict[str, set] = {"Identifiant": set(), "db": set(), "vi": set()}
+    for index, domaine in enumerate(c for c in children[1] if isinstance(c.tag, str)):
+        if _local(domaine) != "Domaine":
+            _fail("format", f"élément inattendu dans ListeDomaines : {_local(domaine)}")
+        fields = [c for c in domaine if isinstance(c.tag, str)]
+        got = [_local(c) for c in fields]
+        expected = [n for n in DOMAINE_ORDER if n not in OPTIONAL or n in got]
+        if got != expected:
+            code = "order" if sorted(got) == sorted(expected) else "format"
+            _fail(code, f"Domaine n°{index + 1} : éléments {got}, attendu {expected}")
+        values = {name: (f.text or "").strip() for name, f in zip(got, fields, strict=True)}
+        for name in ("Identifiant", "db", "Denomination", "DNCertificatOperateur", "SupportContact"):
+            if not values[name]:
+                _fail("format", f"Domaine n°{index + 1} : {name} vide")
+        _date(values["DateMAJ"], f"Domaine n°{index + 1} DateMAJ")
+        for name in ("db", "vi") + (("Identifiant",) if unique_identifiant else ()):
+            value = values[name].lower() if name != "Identifiant" else values[name]
+            if value and value in seen[name]:
+                _fail("duplicate", f"{name} en double : {values[name]}")
+            seen[name].add(value)
+        entries.append(values)
+    return generated, entries
+
+
+def verify(data: bytes, *, anchors, intermediates=(), signer_cn: str | None = DEFAULT_SIGNER_CN,
+           signer_ou: str | None = DEFAULT_SIGNER_OU, crls=None, check_crl: bool = True, at=None,
+           not_before_generation=None, unique_identifiant: bool = False) -> VerifiedList:
+    at = parse_instant(at) if at is not None else dt.datetime.now(dt.UTC)
+    anchors = load_certificates(anchors)
+    if not anchors:
+        _fail("untrusted_chain", "aucune ancre de confiance configurée")
+    tree = parse(data)
+    root = tree.getroot()
+    if _local(root) != ROOT_NAME:
+        _fail("format", f"racine {ROOT_NAME} attendue, reçu {_local(root)}")
+    if etree.QName(root).namespace not in KNOWN_NAMESPACES:
+        _fail("format", f"espace de noms inconnu : {etree.QName(root).namespace}")
+    if root.get("versionFormat") not in KNOWN_VERSIONS:
+        _fail("format", f"versionFormat non pris en charge : {root.get('versionFormat')!r}")
+
+    signatures = root.findall(f".//{_q(DS, 'Signature')}")
+    if not signatures:
+        _fail("not_signed", "liste non signée (aucun ds:Signature)")
+    if len(signatures) > 1:
+        _fail("several_signatures", f"{len(signatures)} signatures, une seule attendue")
+    signature = signatures[0]
+    last = [c for c in root if isinstance(c.tag, str)][-1]
+    if signature.getparent() is not root or last is not signature:
+        _fail("wrapping", "la signature doit être le dernier élément de la racine")
+    ids = [value for value in root.xpath("//@Id")]
+    if len(ids) != len(set(ids)):
+        _fail("wrapping", "attribut Id en double dans le document")
+    parts = _check_signature_structure(signature)
+    document_ref, props_ref = _check_references(parts["signed_info"], parts["signed_properties"])
+
+    # Ids are unique (checked above), so libxmlsec1 resolves the XAdES reference to these SignedProperties.
+    if not _digest_ok(props_ref, exc_c14n(parts["signed_properties"])):
+        _fail("digest_mismatch", "les propriétés signées (XAdES) ont été modifiées")
+    signer, embedded = _signer_from_key_info(parts["key_info"], parts["signed_properties"])
+    try:
+        _xmlsec_verify(signature, signer)
+    except VerificationError:
+        # Tell a changed content from a bad signature value: recompute the document digest.
+        if not _digest_ok(document_ref, exc_c14n(_without_signature(data))):
+            _fail("digest_mismatch", "le contenu de la liste a été modifié après signature")
+        raise
+
+    signing_time = _date(parts["signed_properties"].findtext(
+        f"{_q(XADES, 'SignedSignatureProperties')}/{_q(XADES, 'SigningTime')}"), "SigningTime")
+    subject = signer.subject
+    if signer_cn is not None and [a.value for a in subject.get_attributes_for_oid(NameOID.COMMON_NAME)] != [signer_cn]:
+        _fail("signer_dn", f"signataire inattendu : {subject.rfc4514_string()} (CN={signer_cn} attendu)")
+    if signer_ou is not None and signer_ou not in [a.value for a in
+                                                   subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)]:
+        _fail("signer_dn", f"signataire inattendu : {subject.rfc4514_string()} (OU={signer_ou} attendu)")
+    try:
+        usage = signer.extensions.get_extension_for_oid(ExtensionOID.KEY_USAGE).value
+        if not (usage.digital_signature or usage.content_commitment):
+            _fail("signer_usage", "le certificat signataire n'autorise pas la signature (keyUsage)")
+    except x509.ExtensionNotFound:
+        pass
+    for instant, label in ((at, "à l'instant de vérification"), (signing_time, "à l'heure de signature")):
+        if instant < signer.not_valid_before_utc:
+            _fail("signer_not_yet_valid", f"certificat signataire pas encore valide {label} "
+                                          f"({instant:%Y-%m-%dT%H:%M:%SZ})")
+        if instant > signer.not_valid_after_utc:
+            _fail("signer_expired", f"certificat signataire expiré le {signer.not_valid_after_utc:%Y-%m-%d} "
+                                    f"({label} {instant:%Y-%m-%dT%H:%M:%SZ})")
+    chain = build_chain(signer, anchors, load_certificates(intermediates) + embedded, [at, signing_time])
+    if check_crl:
+        check_revocation(chain, load_crls(crls), at)
+
+    generated, entries = read_entries(root, unique_identifiant=unique_identifiant)
+    if not_before_generation is not None and generated < parse_instant(not_before_generation):
+        _fail("rollback", f"DateDeGeneration {generated:%Y-%m-%dT%H:%M:%SZ} antérieure à la dernière version "
+                          f"acceptée ({parse_instant(not_before_generation):%Y-%m-%dT%H:%M:%SZ})")
+    return VerifiedList(entries=entries, generated_at=generated, signer_subject=subject.rfc4514_string(),
+                        signing_time=signing_time, signer=signer, chain=chain)
+
+
+def verify_file(path, **kwargs) -> VerifiedList:
+    return verify(Path(path).read_bytes(), **kwargs)
+
+
+def default_anchor_dir() -> Path:
+    return Path(__file__).resolve().parent.parent / "certificates" / "anchors" / "igc-sante-test"
+
+
+def split_anchors(certs: Iterable[x509.Certificate]) -> tuple[list, list]:
+    """Self-issued certificates are anchors, the others intermediates."""
+    anchors, intermediates = [], []
+    for cert in certs:
+        (anchors if cert.subject == cert.issuer else intermediates).append(cert)
+    return anchors, intermediates
