@@ -28,6 +28,7 @@ from tests.support import lifecycle as lc
 from tests.support import pki
 from trustspace.models import ApiToken
 from trustspace.services import create_api_token
+from whitelist import services as whitelist_services
 
 ROLES = ["anonymous", "other", "technical", "legal", "ans"]
 LOGIN = ("redirect", "/connexion/")
@@ -290,6 +291,16 @@ MATRIX = {
     "certificate_export": ("get", lambda w: {"fmt": "csv"}, None,
                            {"anonymous": LOGIN, "other": "own", "technical": 200, "legal": 200, "ans": HOME}),
     "ans_certificates": ("get", None, None, ANS_ONLY_GET),
+    # The signed whitelist: public files (nothing published in this world → 404), ANS pages.
+    "whitelist_xml": ("get", None, None, {role: 404 for role in ROLES}),
+    "whitelist_checksum": ("get", None, None, {role: 404 for role in ROLES}),
+    "whitelist_version_xml": ("get", lambda w: {"number": 1}, None, {role: 404 for role in ROLES}),
+    "ans_whitelist": ("get", None, None, ANS_ONLY_GET),
+    "ans_whitelist_prepare": ("post", None, lambda w: {"comment": "Matrice"}, ans_only_post("/ans/liste-blanche/")),
+    "ans_whitelist_version": ("get", lambda w: {"number": whitelist_services.prepare_version(acting_user=w.ans).number},
+                              None, ANS_ONLY_GET),
+    "ans_whitelist_publish": ("post", lambda w: {"number": whitelist_services.prepare_version(acting_user=w.ans).number},
+                              None, ans_only_post("/ans/liste-blanche/")),
     # API
     "api_me": ("get", None, None, {"anonymous": 401, "other": 200, "technical": 200, "legal": 200, "ans": 200}),
     "api_operators": ("get", None, None, {"anonymous": 401, "other": "own", "technical": 200, "legal": 200, "ans": 200}),

@@ -49,6 +49,7 @@ api_v1 = [
 urlpatterns = [
     path("", include("operators.urls")),
     path("", include("certificates.urls")),
+    path("", include("whitelist.urls")),
     path("connexion/", views.login, name="login"),
     path("deconnexion/", views.logout, name="logout"),
     path("oidc/authenticate/", declare(OIDCAuthenticationRequestView.as_view(), PUBLIC), name="oidc_authentication_init"),

@@ -4,6 +4,7 @@
 of the last published version, so that ``DateMAJ`` changes only when a published field changes.
 Only ``whitelist.builder.record_published`` writes it.
 """
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -23,3 +24,65 @@ class PublishedEntry(models.Model):
 
     def __str__(self):
         return f"Domaine {self.identifiant} (DateMAJ {self.date_maj:%Y-%m-%dT%H:%M:%SZ})"
+
+
+class WhitelistVersionStatus(models.TextChoices):
+    PREPARED = "preparee", "préparée"
+    APPROVED = "approuvee", "approuvée"
+    PUBLISHED = "publiee", "publiée"
+    REFUSED = "refusee", "refusée"
+    ABANDONED = "abandonnee", "abandonnée"
+
+
+class WhitelistVersion(models.Model):
+    """One version of the whitelist: prepared, then approved (four eyes), signed and published.
+
+    Only ``whitelist.services`` writes it. Once signed, its signed bytes never change: ``save()``
+    refuses to alter ``signed_xml`` of a row that already has one.
+    """
+
+    number = models.PositiveIntegerField("numéro", unique=True)
+    status = models.CharField("statut", max_length=12, choices=WhitelistVersionStatus.choices,
+                              default=WhitelistVersionStatus.PREPARED, db_index=True)
+    generated_at = models.DateTimeField("DateDeGeneration")
+    unsigned_xml = models.BinaryField("liste non signée")
+    signed_xml = models.BinaryField("liste signée", null=True, blank=True)
+    sha256 = models.CharField("SHA-256 de la liste signée", max_length=64, blank=True)
+    signer_subject = models.CharField("signataire", max_length=500, blank=True)
+    entry_count = models.PositiveIntegerField("nombre d'entrées", default=0)
+    prepared_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                                    verbose_name="préparée par")
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True,
+                                    blank=True, verbose_name="approuvée par")
+    published_at = models.DateTimeField("publiée le", null=True, blank=True, db_index=True)
+    comment = models.TextField("commentaire", blank=True)
+    diff = models.JSONField("différences avec la version publiée précédente", default=dict, blank=True)
+
+    class Meta:
+        ordering = ("-number",)
+        verbose_name = "version de la liste blanche"
+        verbose_name_plural = "versions de la liste blanche"
+        indexes = (models.Index(fields=["status", "-number"], name="whitelist_version_status_num"),)
+
+    def __str__(self):
+        return f"Liste blanche v{self.number} ({self.get_status_display()})"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            stored = WhitelistVersion.objects.filter(pk=self.pk).values_list("signed_xml", flat=True).first()
+            if stored is not None and bytes(stored) != bytes(self.signed_xml or b""):
+                raise ValueError("La liste signée d'une version est immuable.")
+        super().save(*args, **kwargs)
+
+    @property
+    def is_published(self):
+        return self.status == WhitelistVersionStatus.PUBLISHED
+
+    @property
+    def diff_summary(self):
+        d = self.diff or {}
+        parts = [f"{len(d.get(key, []))} {label}" for key, label in
+                 (("added", "ajoutée(s)"), ("removed", "retirée(s)"), ("changed", "modifiée(s)"))]
+        if not any(d.get(key) for key in ("added", "removed", "changed")):
+            return "aucun changement"
+        return ", ".join(parts)

@@ -1,0 +1,230 @@
+"""Whitelist versions (DESIGN §7): prepare, four-eyes approval, signature, self-verification, publication."""
+import datetime as dt
+import hashlib
+
+import pytest
+from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
+from django.urls import reverse
+from django.utils import timezone
+from lxml import etree
+
+from certificates.models import Certificate
+from tests.support.lifecycle import active_drimbox, shared_pki
+from tests.whitelist.signing import SIGNER_CN, SIGNER_OU, org_sign_certificate
+from trustspace.errors import DomainError, NotAllowed
+from trustspace.models import AuditEntry
+from whitelist import services, signers, verify
+from whitelist.models import WhitelistVersion, WhitelistVersionStatus
+
+PASSWORD = b"secret-p12"
+
+
+def write_p12(path, issued):
+    path.write_bytes(pkcs12.serialize_key_and_certificates(
+        b"signer", issued.key, issued.cert, issued.chain, BestAvailableEncryption(PASSWORD)))
+    return path
+
+
+@pytest.fixture
+def signer_p12(settings, tmp_path):
+    path = write_p12(tmp_path / "signer.p12", org_sign_certificate(shared_pki()))
+    settings.WHITELIST_SIGNER_P12 = str(path)
+    settings.WHITELIST_SIGNER_P12_PASSWORD = PASSWORD.decode()
+    settings.WHITELIST_SIGNER_CN = SIGNER_CN
+    settings.WHITELIST_SIGNER_OU = SIGNER_OU
+    settings.WHITELIST_FOUR_EYES = True
+    return path
+
+
+@pytest.fixture
+def ans2(make_user):
+    return make_user("ans2", is_ans_admin=True)
+
+
+@pytest.fixture
+def box(world):
+    return active_drimbox(world.operator, world.legal, world.ans)
+
+
+def _verify(data, **kwargs):
+    return verify.verify(data, anchors=[shared_pki().root.cert], intermediates=[shared_pki().intermediate.cert],
+                         signer_cn=SIGNER_CN, signer_ou=SIGNER_OU, check_crl=False, **kwargs)
+
+
+def _date_maj(data):
+    root = etree.fromstring(data)
+    return [e.text for e in root.iter("{*}DateMAJ")]
+
+
+def test_prepare_then_four_eyes_then_publish(world, ans2, box, signer_p12):
+    version = services.prepare_version(acting_user=world.ans, comment="Première version")
+    assert version.status == WhitelistVersionStatus.PREPARED
+    assert version.signed_xml is None
+    assert [e["identifiant"] for e in version.diff["added"]] == [box.identifiant]
+    assert version.entry_count == 1
+
+    with pytest.raises(NotAllowed, match="quatre yeux"):
+        services.approve_and_publish(version, acting_user=world.ans)
+    version.refresh_from_db()
+    assert version.status == WhitelistVersionStatus.PREPARED and version.signed_xml is None
+
+    published = services.approve_and_publish(version, acting_user=ans2)
+    assert published.status == WhitelistVersionStatus.PUBLISHED
+    assert published.approved_by == ans2 and published.prepared_by == world.ans
+    signed = bytes(published.signed_xml)
+    assert published.sha256 == hashlib.sha256(signed).hexdigest()
+    assert f"CN={SIGNER_CN}" in published.signer_subject
+    assert signed.startswith(bytes(published.unsigned_xml)[:-len(b"</ListeBlancheDRIM-M>")])
+    result = _verify(signed)
+    assert [e["Identifiant"] for e in result.entries] == [str(box.identifiant)]
+    assert AuditEntry.objects.filter(action="whitelist.version_published").count() == 1
+
+
+def test_four_eyes_can_be_turned_off(world, box, signer_p12, settings):
+    settings.WHITELIST_FOUR_EYES = False
+    version = services.prepare_version(acting_user=world.ans)
+    assert services.approve_and_publish(version, acting_user=world.ans).is_published
+
+
+def test_non_ans_cannot_prepare(world):
+    with pytest.raises(NotAllowed):
+        services.prepare_version(acting_user=world.legal)
+
+
+def test_public_url_checksum_and_conditional_get(world, ans2, box, signer_p12, client):
+    assert client.get("/liste-blanche/listeblanche.xml").status_code == 404
+    assert client.get("/liste-blanche/checksum").status_code == 404
+    version = services.approve_and_publish(services.prepare_version(acting_user=world.ans), acting_user=ans2)
+    signed = bytes(version.signed_xml)
+
+    response = client.get("/liste-blanche/listeblanche.xml")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/xml"
+    assert response.content == signed
+    assert response["ETag"] == f'"{version.sha256}"'
+    assert response["Last-Modified"]
+    assert len(_verify(response.content).entries) == 1
+
+    not_modified = client.get("/liste-blanche/listeblanche.xml", HTTP_IF_NONE_MATCH=response["ETag"])
+    assert not_modified.status_code == 304 and not_modified.content == b""
+    assert not_modified["ETag"] == response["ETag"]
+    assert client.get("/liste-blanche/listeblanche.xml", HTTP_IF_NONE_MATCH='"autre"').status_code == 200
+    since = client.get("/liste-blanche/listeblanche.xml", HTTP_IF_MODIFIED_SINCE=response["Last-Modified"])
+    assert since.status_code == 304 and since.content == b""
+
+    checksum = client.get("/liste-blanche/checksum")
+    assert checksum.status_code == 200
+    assert checksum["Content-Type"].startswith("text/plain")
+    assert checksum.content.decode() == hashlib.sha256(signed).hexdigest()
+    assert not checksum.content.endswith(b"\n")
+
+    by_number = client.get(reverse("whitelist_version_xml", kwargs={"number": version.number}))
+    assert by_number.status_code == 200 and by_number.content == signed
+    assert client.get(reverse("whitelist_version_xml", kwargs={"number": version.number + 1})).status_code == 404
+
+
+def test_prepared_version_is_not_public(world, box, signer_p12, client):
+    version = services.prepare_version(acting_user=world.ans)
+    assert client.get(reverse("whitelist_version_xml", kwargs={"number": version.number})).status_code == 404
+    assert client.get("/liste-blanche/listeblanche.xml").status_code == 404
+
+
+def test_republishing_without_changes_keeps_date_maj(world, ans2, box, signer_p12, client):
+    first = services.approve_and_publish(services.prepare_version(acting_user=world.ans), acting_user=ans2)
+    again = services.prepare_version(acting_user=world.ans, comment="Sans changement")
+    assert again.diff == {"added": [], "removed": [], "changed": []}
+    assert again.diff_summary == "aucun changement"
+    second = services.approve_and_publish(again, acting_user=ans2)
+    assert second.number == first.number + 1
+    assert _date_maj(bytes(second.signed_xml)) == _date_maj(bytes(first.signed_xml))
+    assert client.get("/liste-blanche/listeblanche.xml").content == bytes(second.signed_xml)
+    assert client.get("/liste-blanche/checksum").content.decode() == second.sha256
+
+
+def test_revoked_db_certificate_refuses_publication(world, ans2, box, signer_p12):
+    version = services.prepare_version(acting_user=world.ans)
+    Certificate.objects.filter(drimbox=box, kind="db").update(revoked_at=timezone.now())
+    with pytest.raises(services.PublicationRefused) as refused:
+        services.approve_and_publish(version, acting_user=ans2)
+    assert str(box.identifiant) in refused.value.message and box.db_fqdn in refused.value.message
+    assert "révoqué" in refused.value.message
+    version.refresh_from_db()
+    assert version.status == WhitelistVersionStatus.PREPARED and version.signed_xml is None
+    assert not WhitelistVersion.objects.filter(status=WhitelistVersionStatus.PUBLISHED).exists()
+
+    # Prepared after the revocation (the DRIMbox is left out): still refused, naming it.
+    later = services.prepare_version(acting_user=world.ans)
+    with pytest.raises(services.PublicationRefused, match=box.db_fqdn):
+        services.approve_and_publish(later, acting_user=ans2)
+
+
+def test_expired_signer_refused(world, ans2, box, settings, tmp_path):
+    now = dt.datetime.now(dt.UTC)
+    expired = org_sign_certificate(shared_pki(), not_before=now - dt.timedelta(days=400),
+                                   not_after=now - dt.timedelta(days=1))
+    settings.WHITELIST_SIGNER_P12 = str(write_p12(tmp_path / "expired.p12", expired))
+    settings.WHITELIST_SIGNER_P12_PASSWORD = PASSWORD.decode()
+    version = services.prepare_version(acting_user=world.ans)
+    with pytest.raises(signers.SignerError, match="a expiré"):
+        services.approve_and_publish(version, acting_user=ans2)
+    version.refresh_from_db()
+    assert version.signed_xml is None and version.status == WhitelistVersionStatus.PREPARED
+
+
+def test_wrong_signer_dn_fails_self_verification(world, ans2, box, signer_p12, settings):
+    settings.WHITELIST_SIGNER_OU = "999999999999999"
+    version = services.prepare_version(acting_user=world.ans)
+    with pytest.raises(services.PublicationRefused, match="signer_dn"):
+        services.approve_and_publish(version, acting_user=ans2)
+    version.refresh_from_db()
+    assert version.signed_xml is None
+
+
+def test_published_version_is_immutable(world, ans2, box, signer_p12):
+    version = services.approve_and_publish(services.prepare_version(acting_user=world.ans), acting_user=ans2)
+    signed = bytes(version.signed_xml)
+    with pytest.raises(DomainError, match="immuable"):
+        services.approve_and_publish(version, acting_user=ans2)
+    version.signed_xml = b"<autre/>"
+    with pytest.raises(ValueError, match="immuable"):
+        version.save()
+    version.refresh_from_db()
+    assert bytes(version.signed_xml) == signed
+
+
+def test_ans_pages(world, ans2, box, signer_p12, client):
+    client.force_login(world.ans)
+    assert "Préparer une version" in client.get(reverse("ans_whitelist")).content.decode()
+    response = client.post(reverse("ans_whitelist_prepare"), {"comment": "Via la page"})
+    version = WhitelistVersion.objects.get()
+    assert response["Location"] == reverse("ans_whitelist_version", kwargs={"number": version.number})
+    page = client.get(response["Location"]).content.decode()
+    assert "Approuver et publier" not in page and "quatre yeux" in page
+    assert str(box.identifiant) in page
+
+    client.post(reverse("ans_whitelist_publish", kwargs={"number": version.number}))
+    version.refresh_from_db()
+    assert version.status == WhitelistVersionStatus.PREPARED
+
+    client.force_login(ans2)
+    assert "Approuver et publier" in client.get(response["Location"]).content.decode()
+    client.post(reverse("ans_whitelist_publish", kwargs={"number": version.number}))
+    version.refresh_from_db()
+    assert version.is_published
+    history = client.get(reverse("ans_whitelist")).content.decode()
+    assert version.sha256 in history and "Via la page" in history
+
+
+def test_signer_from_an_untrusted_hierarchy_is_refused(world, ans2, box, signer_p12, settings, tmp_path):
+    # The P12 carries its own root: it helps to build the path but is never trusted by itself.
+    from tests.support.pki import TestPKI
+
+    impostor = TestPKI(slot_base=10)  # same DNs as the trusted hierarchy, other keys
+    issued = org_sign_certificate(impostor)
+    issued.chain = [impostor.intermediate.cert, impostor.root.cert]
+    settings.WHITELIST_SIGNER_P12 = str(write_p12(tmp_path / "impostor.p12", issued))
+    version = services.prepare_version(acting_user=world.ans)
+    with pytest.raises(services.PublicationRefused, match="untrusted_chain"):
+        services.approve_and_publish(version, acting_user=ans2)
+    version.refresh_from_db()
+    assert version.signed_xml is None

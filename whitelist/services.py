@@ -1,0 +1,186 @@
+"""The one write path for whitelist versions (DESIGN §7): prepare, then approve, sign, verify and publish.
+
+``prepare_version`` builds the list from the current state and stores it (unsigned) with its diff
+against the last published version. ``approve_and_publish`` is done by another ANS administrator
+(``WHITELIST_FOUR_EYES``): it refuses when an active DRIMbox has no valid `db` certificate or the state
+changed since preparation, signs the exact prepared bytes, verifies the result as a DRIMbox would and
+stores it immutably, all in one transaction. Every failure is a ``DomainError`` with a French message.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from trustspace import audit
+from trustspace.errors import Conflict, NotAllowed
+
+from . import builder, signers, verify
+from .models import WhitelistVersion, WhitelistVersionStatus
+
+ELEMENT_TO_FIELD = {element: name for name, element in builder.PUBLISHED_FIELDS}
+
+
+class PublicationRefused(Conflict):
+    code = "whitelist_publication_refused"
+
+
+def four_eyes():
+    return getattr(settings, "WHITELIST_FOUR_EYES", True)
+
+
+def _require_ans(user):
+    if not getattr(user, "is_ans_admin", False):
+        raise NotAllowed("Réservé aux administrateurs ANS.")
+
+
+def entries_of(xml: bytes) -> tuple[dt.datetime, list[builder.Entry]]:
+    """The ``DateDeGeneration`` and entries of a list (signed or not), read with the verifier's reader."""
+    root = verify.parse(xml).getroot()
+    generated, rows = verify.read_entries(root)
+    entries = []
+    for row in rows:
+        values = {ELEMENT_TO_FIELD[element]: row.get(element, "") for element in ELEMENT_TO_FIELD}
+        entries.append(builder.Entry(identifiant=int(row["Identifiant"]), **values,
+                                     date_maj=verify.parse_instant(row["DateMAJ"])))
+    return generated, entries
+
+
+def last_published():
+    return (WhitelistVersion.objects.filter(status=WhitelistVersionStatus.PUBLISHED)
+            .order_by("-number").first())
+
+
+def _entry_json(entry):
+    return {"identifiant": entry.identifiant, "db": entry.db, "denomination": entry.denomination}
+
+
+def diff_json(previous, current):
+    d = builder.diff(previous, current)
+    return {
+        "added": [_entry_json(e) for e in d["added"]],
+        "removed": [_entry_json(e) for e in d["removed"]],
+        "changed": [{"identifiant": c["identifiant"], "db": c["after"].db,
+                     "fields": {element: list(values) for element, values in c["fields"].items()}}
+                    for c in d["changed"]],
+    }
+
+
+def prepare_version(*, acting_user, comment=""):
+    """A new version (status ``prepared``) from the current state; its diff may be empty (« aucun changement »)."""
+    _require_ans(acting_user)
+    now = timezone.now().replace(microsecond=0)
+    with transaction.atomic():
+        previous = last_published()
+        if previous is not None and previous.generated_at > now:
+            now = previous.generated_at  # never older than the last published (rollback check)
+        entries = builder.current_entries(now)
+        previous_entries = entries_of(bytes(previous.signed_xml))[1] if previous is not None else []
+        xml = builder.render(entries, generated_at=now)
+        number = (WhitelistVersion.objects.select_for_update().aggregate(n=Max("number"))["n"] or 0) + 1
+        version = WhitelistVersion.objects.create(
+            number=number, generated_at=now, unsigned_xml=xml, prepared_by=acting_user,
+            comment=(comment or "").strip()[:2000], diff=diff_json(previous_entries, entries),
+            entry_count=len(entries))
+        audit.record(actor=acting_user, action="whitelist.version_prepared", obj=version,
+                     after={"number": number, "entries": len(entries), "diff": version.diff})
+    return version
+
+
+def _lock(version):
+    return WhitelistVersion.objects.select_for_update().get(pk=version.pk)
+
+
+def publication_problems(entries, now):
+    """Reasons (French) that forbid publishing ``entries`` now."""
+    problems = []
+    for drimbox in builder.missing_certificates(now):
+        problems.append(f"La DRIMbox {drimbox.identifiant} ({drimbox.db_fqdn}) est active mais n'a pas de "
+                        "certificat db valide (manquant, expiré ou révoqué).")
+    current = {e.identifiant: e for e in builder.current_entries(now)}
+    for entry in entries:
+        now_entry = current.get(entry.identifiant)
+        if now_entry is None:
+            if not any(str(entry.identifiant) in p for p in problems):
+                problems.append(f"La DRIMbox {entry.identifiant} ({entry.db}) n'est plus publiable "
+                                "(retirée ou sans certificat db valide).")
+        elif now_entry.fields_sha256 != entry.fields_sha256:
+            problems.append(f"La DRIMbox {entry.identifiant} ({entry.db}) a changé depuis la préparation : "
+                            "préparez une nouvelle version.")
+    missing = set(current) - {e.identifiant for e in entries}
+    for identifiant in sorted(missing):
+        problems.append(f"La DRIMbox {identifiant} est devenue publiable depuis la préparation : "
+                        "préparez une nouvelle version.")
+    return problems
+
+
+def _anchors(signer):
+    """The configured anchors only; the signer's chain helps to build the path but is never trusted itself."""
+    anchors = verify.load_certificates(list(settings.IGC_SANTE_ANCHORS))
+    intermediates = verify.load_certificates(list(getattr(settings, "IGC_SANTE_INTERMEDIATES", [])))
+    return anchors, intermediates + list(signer.chain)
+
+
+def approve_and_publish(version, *, acting_user, signer=None):
+    """Approve, sign, self-verify and publish a prepared version; all or nothing."""
+    _require_ans(acting_user)
+    with transaction.atomic():
+        version = _lock(version)
+        if version.signed_xml is not None or version.status != WhitelistVersionStatus.PREPARED:
+            raise Conflict(f"La version {version.number} est {version.get_status_display()} : elle ne peut plus "
+                           "être approuvée ni signée (une version signée est immuable).")
+        if four_eyes() and version.prepared_by_id == acting_user.pk:
+            raise NotAllowed("La version doit être approuvée par un autre administrateur ANS que celui qui l'a "
+                             "préparée (principe des quatre yeux).")
+        previous = last_published()
+        if previous is not None and previous.number > version.number:
+            raise Conflict(f"Une version plus récente (v{previous.number}) est déjà publiée : "
+                           "préparez une nouvelle version.")
+        now = timezone.now()
+        generated, entries = entries_of(bytes(version.unsigned_xml))
+        problems = publication_problems(entries, now)
+        if problems:
+            raise PublicationRefused("Publication refusée : " + " ".join(problems))
+        signer = signer or signers.configured_signer()
+        signed = signer.sign(bytes(version.unsigned_xml), signing_time=now)
+        anchors, intermediates = _anchors(signer)
+        try:
+            verified = verify.verify(
+                signed, anchors=anchors, intermediates=intermediates, signer_cn=settings.WHITELIST_SIGNER_CN,
+                signer_ou=settings.WHITELIST_SIGNER_OU, check_crl=False, at=now,
+                not_before_generation=previous.generated_at if previous is not None else None,
+                unique_identifiant=True)
+        except verify.VerificationError as exc:
+            raise PublicationRefused(f"Publication refusée : la liste signée ne passe pas la vérification "
+                                     f"({exc.reason_code} : {exc.message}).") from exc
+        if len(verified.entries) != len(entries):
+            raise PublicationRefused("Publication refusée : la liste signée ne contient pas les entrées préparées.")
+        version.signed_xml = signed
+        version.sha256 = hashlib.sha256(signed).hexdigest()
+        version.signer_subject = verified.signer_subject
+        version.approved_by = acting_user
+        version.published_at = now
+        version.status = WhitelistVersionStatus.PUBLISHED
+        version.save()
+        builder.record_published(entries, at=now)
+        audit.record(actor=acting_user, action="whitelist.version_published", obj=version,
+                     after={"number": version.number, "sha256": version.sha256, "entries": len(entries),
+                            "signer": version.signer_subject, "generated_at": generated})
+    return version
+
+
+def abandon_version(version, *, acting_user):
+    _require_ans(acting_user)
+    with transaction.atomic():
+        version = _lock(version)
+        if version.status != WhitelistVersionStatus.PREPARED:
+            raise Conflict(f"La version {version.number} est {version.get_status_display()} : "
+                           "elle ne peut pas être abandonnée.")
+        version.status = WhitelistVersionStatus.ABANDONED
+        version.save(update_fields=["status"])
+        audit.record(actor=acting_user, action="whitelist.version_abandoned", obj=version)
+    return version
