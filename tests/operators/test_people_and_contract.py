@@ -146,6 +146,10 @@ def test_demo_trustspace_loads_and_is_idempotent(db, settings, capsys, tmp_path)
     settings.IGC_SANTE_ANCHORS = [str(tmp_path / "pki" / "root.pem")]
     settings.IGC_SANTE_INTERMEDIATES = [str(tmp_path / "pki" / "intermediate.pem")]
     call_command("demo_trustspace")
+    from whitelist.models import WhitelistVersion
+
+    published = WhitelistVersion.objects.get()
+    assert published.status == "publiee" and published.prepared_by.username != published.approved_by.username
     call_command("demo_trustspace")
     out = capsys.readouterr().out
     assert "déjà chargé" in out and "ans.admin" in out

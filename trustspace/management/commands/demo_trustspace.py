@@ -87,7 +87,7 @@ class Command(BaseCommand):
             return user
 
         ans = person("ans.admin", "Alice", "Administratrice", is_ans_admin=True, is_staff=True, is_superuser=True)
-        person("ans.relecteur", "Bruno", "Relecteur", is_ans_admin=True)
+        reviewer = person("ans.relecteur", "Bruno", "Relecteur", is_ans_admin=True)
         current = services.publish_contract_version(
             acting_user=ans, version="2026-01", title="Contrat d'adhésion à l'Espace de Confiance DRIM-M",
             body=CONTRACT_TEXT,
@@ -120,6 +120,11 @@ class Command(BaseCommand):
                                email="nouvel.admin@radionum.example.fr", role=Role.TECHNICAL_ADMIN)
 
         counts = self.load_drimboxes(ans, operators, User)
+        # The first signed whitelist: prepared by one ANS administrator, approved by another (four eyes).
+        from whitelist import services as whitelist_services
+
+        version = whitelist_services.prepare_version(acting_user=ans, comment="Première liste de démonstration")
+        whitelist_services.approve_and_publish(version, acting_user=reviewer)
         self.stdout.write(self.style.SUCCESS(
             f"Jeu de démonstration chargé : {Operator.objects.count()} opérateurs, {counts['drimboxes']} DRIMbox, "
             f"{counts['open']} demandes à instruire, contrat {ContractVersion.current().version}."))
