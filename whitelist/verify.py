@@ -434,7 +434,7 @@ def verify(data: bytes, *, anchors, intermediates=(), signer_cn: str | None = DE
         if not (usage.digital_signature or usage.content_commitment):
             _fail("signer_usage", "le certificat signataire n'autorise pas la signature (keyUsage)")
     except x509.ExtensionNotFound:
-        pass
+        pass  # no keyUsage: unrestricted (RFC 5280 §4.2.1.3)
     for instant, label in ((at, "à l'instant de vérification"), (signing_time, "à l'heure de signature")):
         if instant < signer.not_valid_before_utc:
             _fail("signer_not_yet_valid", f"certificat signataire pas encore valide {label} "

@@ -46,7 +46,7 @@ Signer = Callable[[bytes], bytes]
 
 
 class SigningError(Exception):
-    pass
+    """The list cannot be signed (not a DRIM-M list, already signed, a DTD, or a self-check failure)."""
 
 
 def safe_parser() -> etree.XMLParser:

@@ -47,7 +47,7 @@ class AnsAPIMixin:
 
 
 class AnsAPIView(AnsAPIMixin, PortalAPIView):
-    pass
+    """An API view for ANS administrators only."""
 
 
 def _valid(serializer_class, data, *, authorize=None):
