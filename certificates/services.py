@@ -32,6 +32,7 @@ from operators.models import (
     RequestKind,
     Role,
 )
+from operators.recipients import member_emails
 from trustspace import audit
 from trustspace.dnszone import DnsError, ZoneClient
 from trustspace.errors import Conflict, InvalidData, NotAllowed, NotAuthenticated, NotFound
@@ -585,10 +586,7 @@ def send_expiry_notices(*, now=None):
 
 
 def _notify_technical(operator_id, subject, template, context):
-    emails = sorted(set(Membership.objects.filter(operator_id=operator_id, ended_at__isnull=True,
-                                                  role=Role.TECHNICAL_ADMIN).values_list("user__email", flat=True))
-                    - {""})
-    send_email_on_commit(to=emails, subject=subject, template=template,
+    send_email_on_commit(to=member_emails(operator_id, [Role.TECHNICAL_ADMIN]), subject=subject, template=template,
                          context={**context, "url": settings.SITE_URL + reverse("certificate_dashboard")})
 
 
@@ -598,9 +596,7 @@ def send_quarterly_export_notices(*, now=None):
     quarter = f"{now.year}-T{(now.month - 1) // 3 + 1}"
     sent = 0
     for operator_id in Certificate.objects.order_by().values_list("operator_id", flat=True).distinct():
-        emails = sorted(set(Membership.objects.filter(operator_id=operator_id, ended_at__isnull=True)
-                            .values_list("user__email", flat=True)) - {""})
-        send_email_on_commit(to=emails, subject=f"Liste trimestrielle de vos certificats ({quarter})",
+        send_email_on_commit(to=member_emails(operator_id), subject=f"Liste trimestrielle de vos certificats ({quarter})",
                              template="certificates/email/quarterly_export.txt",
                              context={"quarter": quarter,
                                       "url": settings.SITE_URL + reverse("certificate_dashboard")})

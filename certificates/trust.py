@@ -6,12 +6,14 @@ schedule and cached; a CRL that is stale or could not be fetched is reported as 
 « not revoked ».
 """
 import logging
+import time
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
 import requests
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from django.conf import settings
 from django.utils import timezone
 
@@ -72,7 +74,7 @@ def fetch_crl(url, *, now=None):
         response.raise_for_status()
         if response.status_code != 200:
             raise CertificateInputError(f"Réponse HTTP {response.status_code} inattendue (redirections refusées).")
-        data = _read_within(response, settings.CRL_MAX_BYTES, deadline=now_monotonic() + settings.CRL_FETCH_TIMEOUT * 3)
+        data = _read_within(response, settings.CRL_MAX_BYTES, deadline=time.monotonic() + settings.CRL_FETCH_TIMEOUT * 3)
         crl = parse_crl(data)
         _check_authentic(crl, now)
     except (requests.RequestException, CertificateInputError, OSError) as exc:
@@ -87,19 +89,13 @@ def fetch_crl(url, *, now=None):
         cache.save(update_fields=["last_attempt_at", "last_error"])
         logger.warning("CRL %s: %s", url, cache.last_error)
         return cache
-    cache.der = crl.public_bytes(serialization_der())
+    cache.der = crl.public_bytes(Encoding.DER)
     cache.this_update = crl.last_update_utc
     cache.next_update = crl.next_update_utc
     cache.fetched_at = now
     cache.last_error = ""
     cache.save()
     return cache
-
-
-def now_monotonic():
-    import time
-
-    return time.monotonic()
 
 
 def _read_within(response, limit, *, deadline):
@@ -109,7 +105,7 @@ def _read_within(response, limit, *, deadline):
         size += len(chunk)
         if size > limit:
             raise CertificateInputError("La CRL dépasse la taille maximale acceptée.")
-        if now_monotonic() > deadline:
+        if time.monotonic() > deadline:
             raise CertificateInputError("Téléchargement de la CRL trop long.")
         chunks.append(chunk)
     return b"".join(chunks)
@@ -124,12 +120,6 @@ def _check_authentic(crl, now):
         raise CertificateInputError("CRL non signée par une autorité de la hiérarchie IGC-Santé configurée.")
     if crl.last_update_utc > now + timedelta(minutes=5):
         raise CertificateInputError("CRL datée dans le futur : ignorée.")
-
-
-def serialization_der():
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    return Encoding.DER
 
 
 _PARSED = {}

@@ -3,7 +3,6 @@ import hashlib
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.urls import reverse
@@ -16,9 +15,10 @@ from trustspace.uploads import validate_pdf
 
 from . import permissions
 from .attestation_pdf import render_attestation
-from .models import Attestation, Membership, Role, VaDocument, VaStatus
+from .models import Attestation, VaDocument, VaStatus
 from .models.documents import OPEN_VA_STATUSES
 from .models.requests import file_sha256
+from .recipients import ans_emails, member_emails
 
 # --- Attestations ------------------------------------------------------------------------------
 
@@ -98,11 +98,6 @@ def _lock(va):
     return VaDocument.objects.select_for_update().select_related("drimbox", "operator").get(pk=va.pk)
 
 
-def _operator_emails(operator_id, roles):
-    return sorted(set(Membership.objects.filter(operator_id=operator_id, ended_at__isnull=True, role__in=roles)
-                      .values_list("user__email", flat=True)) - {""})
-
-
 def upload_va(va, *, acting_user, uploaded_file):
     permissions.require(acting_user, "va.upload", va.operator)
     validate_pdf(uploaded_file, field="file", label="Le document VA")
@@ -121,15 +116,10 @@ def upload_va(va, *, acting_user, uploaded_file):
         audit.record(actor=acting_user, action="va.uploaded", obj=va, operator_id=va.operator_id, before=before,
                      after=audit.snapshot(va, VaDocument.AUDITED_FIELDS))
         send_email_on_commit(
-            to=_ans_emails(), subject=f"Document VA déposé — DRIMbox {va.drimbox.identifiant} ({va.operator.name})",
+            to=ans_emails(), subject=f"Document VA déposé — DRIMbox {va.drimbox.identifiant} ({va.operator.name})",
             template="operators/email/va_uploaded.txt",
             context={"va": va, "url": settings.SITE_URL + reverse("ans_va")})
     return va
-
-
-def _ans_emails():
-    users = get_user_model().objects.filter(is_ans_admin=True, is_active=True)
-    return sorted(set(users.values_list("email", flat=True)) - {""})
 
 
 def validate_va(va, *, acting_user):
@@ -144,7 +134,7 @@ def validate_va(va, *, acting_user):
         audit.record(actor=acting_user, action="va.validated", obj=va, operator_id=va.operator_id, before=before,
                      after={"status": va.status})
         send_email_on_commit(
-            to=_operator_emails(va.operator_id, list(Role)), subject=f"Document VA validé — DRIMbox "
+            to=member_emails(va.operator_id), subject=f"Document VA validé — DRIMbox "
             f"{va.drimbox.identifiant}", template="operators/email/va_decision.txt", context={"va": va})
     return va
 
@@ -165,7 +155,7 @@ def refuse_va(va, *, acting_user, reason):
         audit.record(actor=acting_user, action="va.refused", obj=va, operator_id=va.operator_id, before=before,
                      after={"status": va.status}, reason=reason)
         send_email_on_commit(
-            to=_operator_emails(va.operator_id, list(Role)), subject=f"Document VA refusé — DRIMbox "
+            to=member_emails(va.operator_id), subject=f"Document VA refusé — DRIMbox "
             f"{va.drimbox.identifiant}", template="operators/email/va_decision.txt", context={"va": va})
     return va
 
@@ -193,7 +183,7 @@ def send_va_reminders(now=None):
             audit.record(actor="tâche rappels VA", action="va.reminded", obj=va, operator_id=va.operator_id,
                          after={"thresholds": crossed})
             send_email_on_commit(
-                to=_operator_emails(va.operator_id, list(Role)),
+                to=member_emails(va.operator_id),
                 subject=f"Rappel : document VA attendu avant le {timezone.localtime(va.due_at):%d/%m/%Y} — "
                 f"DRIMbox {va.drimbox.identifiant}",
                 template="operators/email/va_reminder.txt", context={"va": va, "days": min(crossed)},

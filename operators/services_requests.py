@@ -5,10 +5,8 @@ changes, approve and reject them. Approval applies the request to the DRIMbox an
 the same transaction; e-mails and DNS updates run after commit.
 """
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -29,7 +27,6 @@ from .models import (
     FinancingOrder,
     FinancingOrderSite,
     HealthStructure,
-    Membership,
     PendingRevocation,
     RequestAttachment,
     RequestEvent,
@@ -39,6 +36,7 @@ from .models import (
     Role,
 )
 from .models.requests import file_sha256
+from .recipients import ans_emails, member_emails
 from .request_data import LABELS, clean_data, eligibility_problems, order_of
 from .services import ensure_contract_accepted
 from .services_documents import (
@@ -98,17 +96,13 @@ def _audit(req, actor, action, *, before=None, after=None, reason=""):
 
 def _operator_recipients(req):
     """The operator's managers, and the request's author while still a member of the operator."""
-    members = Membership.objects.filter(operator_id=req.operator_id, ended_at__isnull=True)
-    emails = set(members.filter(Q(role__in=[Role.LEGAL_REPRESENTATIVE, Role.MANDATAIRE]) | Q(user=req.created_by))
-                 .values_list("user__email", flat=True))
-    return sorted(email for email in emails if email)
+    return member_emails(req.operator_id, [Role.LEGAL_REPRESENTATIVE, Role.MANDATAIRE], include_user=req.created_by)
 
 
 def _ans_recipients(req):
     if req.assigned_to_id:
         return [req.assigned_to.email] if req.assigned_to.email else []
-    users = get_user_model().objects.filter(is_ans_admin=True, is_active=True)
-    return sorted(email for email in users.values_list("email", flat=True) if email)
+    return ans_emails()
 
 
 def _notify(req, recipients, subject, text=""):
@@ -521,8 +515,7 @@ def _apply_switch(req, data, actor):
                                only_changed_from=None if was_withdrawn else old_records)
     supersede_attestations(drimbox)
     issue_attestation(req, drimbox)
-    former = sorted(set(Membership.objects.filter(operator=previous, ended_at__isnull=True)
-                        .values_list("user__email", flat=True)) - {""})
+    former = member_emails(previous.pk)
     if former:
         send_email_on_commit(
             to=former, subject=f"DRIMbox {drimbox.identifiant} reprise par un autre opérateur",
