@@ -23,6 +23,9 @@ from operators.models import (
 )
 from tests.api_matrix_certificates import CERTIFICATES_API_MATRIX
 from tests.api_matrix_lifecycle import LIFECYCLE_API_MATRIX
+from tests.matrix_weather import WEATHER_MATRIX
+from tests.matrix_weather_reports import WEATHER_REPORTS_MATRIX
+from tests.matrix_whitelist import WHITELIST_MATRIX
 from tests.conftest import pdf_upload
 from tests.support import lifecycle as lc
 from tests.support import pki
@@ -332,6 +335,9 @@ MATRIX = {
 }
 MATRIX.update(LIFECYCLE_API_MATRIX)
 MATRIX.update(CERTIFICATES_API_MATRIX)
+MATRIX.update(WHITELIST_MATRIX)
+MATRIX.update(WEATHER_MATRIX)
+MATRIX.update(WEATHER_REPORTS_MATRIX)
 # The Django admin (every pattern of the "admin" namespace) is for superusers only.
 ADMIN_EXPECTATIONS = {"anonymous": ("redirect", "/connexion/"), "other": 403, "technical": 403, "legal": 403, "ans": 403}
 

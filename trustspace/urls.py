@@ -40,6 +40,7 @@ class RedocView(SpectacularRedocView):
 api_v1 = [
     path("", include("operators.api.urls")),
     path("", include("certificates.api.urls")),
+    path("", include("weather.api.urls")),
     path("schema/", SchemaView.as_view(), name="api_schema"),
     path("docs/", DocsView.as_view(url_name="api_schema"), name="api_docs"),
     path("redoc/", RedocView.as_view(url_name="api_schema"), name="api_redoc"),
@@ -50,6 +51,7 @@ urlpatterns = [
     path("", include("operators.urls")),
     path("", include("certificates.urls")),
     path("", include("whitelist.urls")),
+    path("", include("weather.urls")),
     path("connexion/", views.login, name="login"),
     path("deconnexion/", views.logout, name="logout"),
     path("oidc/authenticate/", declare(OIDCAuthenticationRequestView.as_view(), PUBLIC), name="oidc_authentication_init"),

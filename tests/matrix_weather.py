@@ -1,0 +1,3 @@
+"""Authorization matrix entries merged into ``tests/test_authorization_matrix.MATRIX`` (same format)."""
+
+WEATHER_MATRIX = {}

@@ -1,0 +1,188 @@
+"""Weather (météo) state (DESIGN §8).
+
+Transitions are rows (``Transition``): every change of a DRIMbox's probed status is stored with its
+effective time (the first failed probe for a DOWN), and downtime, history bars, Df and PERF are derived
+from them. ``DrimboxWeather`` is only the cached head of that history. Declared maintenance windows are
+rows of their own (``MaintenanceWindow``): the displayed status is « maintenance » inside an active
+window, while transitions keep recording what the probes saw, so that a policy may count or exclude
+downtime during maintenance. Only ``weather.services*`` and ``weather.policy`` write these models.
+"""
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from operators.models import Drimbox
+
+
+class WeatherStatus(models.TextChoices):
+    OPERATIONAL = "operational", "Opérationnel"
+    DEGRADED = "degraded", "Dégradé"
+    DOWN = "down", "Indisponible"
+    MAINTENANCE = "maintenance", "Maintenance"
+    NO_DATA = "no_data", "Pas de données"
+
+
+class ProbeLocation(models.Model):
+    """A place probes run from; its Celery queue is ``probe.<name>``."""
+
+    name = models.SlugField("nom", max_length=40, unique=True)
+    label = models.CharField("libellé", max_length=100)
+    active = models.BooleanField("active", default=True)
+    last_report_at = models.DateTimeField("dernier compte rendu", null=True, blank=True)
+
+    class Meta:
+        ordering = ("name",)
+        verbose_name = "point de sonde"
+        verbose_name_plural = "points de sonde"
+
+    def __str__(self):
+        return self.label or self.name
+
+
+class LocationObservation(models.Model):
+    """The latest probing state of one DRIMbox seen from one location (one row per pair, updated in place)."""
+
+    drimbox = models.ForeignKey(Drimbox, on_delete=models.CASCADE, related_name="weather_observations")
+    location = models.ForeignKey(ProbeLocation, on_delete=models.CASCADE, related_name="observations")
+    checked_at = models.DateTimeField("dernière sonde")
+    db_ok = models.BooleanField("db joignable", default=False)
+    db_error = models.CharField("erreur db", max_length=300, blank=True)
+    vi_ok = models.BooleanField("vi joignable", null=True, blank=True)  # None: no vi name
+    vi_error = models.CharField("erreur vi", max_length=300, blank=True)
+    latency_ms = models.PositiveIntegerField("latence (ms)", null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField("échecs consécutifs", default=0)
+    first_failure_at = models.DateTimeField("premier échec de la série", null=True, blank=True)
+    status = models.CharField("statut vu de ce point", max_length=12, choices=WeatherStatus.choices,
+                              default=WeatherStatus.NO_DATA)
+
+    class Meta:
+        constraints = (models.UniqueConstraint(fields=("drimbox", "location"), name="weather_observation_unique"),)
+        verbose_name = "observation d'un point de sonde"
+        verbose_name_plural = "observations des points de sonde"
+
+
+class DrimboxWeather(models.Model):
+    """The current status of one DRIMbox: the head of its ``Transition`` rows."""
+
+    drimbox = models.OneToOneField(Drimbox, on_delete=models.CASCADE, primary_key=True, related_name="weather")
+    status = models.CharField("statut", max_length=12, choices=WeatherStatus.choices, default=WeatherStatus.NO_DATA,
+                              db_index=True)
+    since = models.DateTimeField("depuis")
+    reason = models.CharField("motif", max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = "météo d'une DRIMbox"
+        verbose_name_plural = "météo des DRIMbox"
+
+
+class Transition(models.Model):
+    """One change of a DRIMbox's probed status, kept forever."""
+
+    drimbox = models.ForeignKey(Drimbox, on_delete=models.CASCADE, related_name="weather_transitions")
+    old_status = models.CharField("ancien statut", max_length=12, choices=WeatherStatus.choices)
+    new_status = models.CharField("nouveau statut", max_length=12, choices=WeatherStatus.choices)
+    effective_at = models.DateTimeField("effectif le")
+    recorded_at = models.DateTimeField("enregistré le", default=timezone.now)
+    reason = models.CharField("motif", max_length=300, blank=True)
+
+    class Meta:
+        ordering = ("drimbox_id", "effective_at", "id")
+        indexes = (
+            models.Index(fields=("drimbox", "effective_at"), name="weather_transition_box_at"),
+            models.Index(fields=("effective_at",), name="weather_transition_at"),
+        )
+        constraints = (
+            models.CheckConstraint(condition=~Q(old_status=F("new_status")), name="weather_transition_changes"),
+        )
+        verbose_name = "transition de statut"
+        verbose_name_plural = "transitions de statut"
+
+    def __str__(self):
+        return f"{self.drimbox_id}: {self.old_status} → {self.new_status} à {self.effective_at:%Y-%m-%dT%H:%M:%SZ}"
+
+
+class Incident(models.Model):
+    """Opened when a DRIMbox goes down; GTI runs to the acknowledgement, GTR to the restoration."""
+
+    drimbox = models.ForeignKey(Drimbox, on_delete=models.CASCADE, related_name="weather_incidents")
+    opened_at = models.DateTimeField("début", db_index=True)
+    reason = models.CharField("motif", max_length=300, blank=True)
+    gti_due_at = models.DateTimeField("échéance GTI")
+    gtr_due_at = models.DateTimeField("échéance GTR")
+    acknowledged_at = models.DateTimeField("pris en compte le", null=True, blank=True)
+    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                        related_name="+", verbose_name="pris en compte par")
+    acknowledgement_comment = models.TextField("commentaire de prise en compte", blank=True)
+    restored_at = models.DateTimeField("rétabli le", null=True, blank=True)
+
+    class Meta:
+        ordering = ("-opened_at", "-id")
+        constraints = (
+            models.UniqueConstraint(fields=("drimbox",), condition=Q(restored_at__isnull=True),
+                                    name="weather_one_open_incident"),
+        )
+        verbose_name = "incident"
+        verbose_name_plural = "incidents"
+
+    def __str__(self):
+        return f"Incident {self.pk} ({self.drimbox_id}) du {self.opened_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_open(self):
+        return self.restored_at is None
+
+
+class MaintenanceWindow(models.Model):
+    """A maintenance window declared by the operator (shown on the weather; see the measurement policy)."""
+
+    drimbox = models.ForeignKey(Drimbox, on_delete=models.CASCADE, related_name="maintenance_windows")
+    starts_at = models.DateTimeField("début")
+    ends_at = models.DateTimeField("fin")
+    reason = models.CharField("motif", max_length=300)
+    declared_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                                    verbose_name="déclarée par")
+    created_at = models.DateTimeField("déclarée le", default=timezone.now)
+    cancelled_at = models.DateTimeField("annulée le", null=True, blank=True)
+
+    class Meta:
+        ordering = ("-starts_at", "-id")
+        indexes = (models.Index(fields=("drimbox", "starts_at"), name="weather_maintenance_box_start"),)
+        constraints = (
+            models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="weather_maintenance_ends_after"),
+        )
+        verbose_name = "fenêtre de maintenance"
+        verbose_name_plural = "fenêtres de maintenance"
+
+
+class ReferencePeriod(models.TextChoices):
+    MONTH = "month", "mois civil (Europe/Paris)"
+    QUARTER = "quarter", "trimestre civil (Europe/Paris)"
+
+
+class MeasurementPolicy(models.Model):
+    """A version of the Df/PERF measurement policy; versions are never changed, only superseded."""
+
+    version = models.PositiveIntegerField("version", unique=True)
+    reference_period = models.CharField("période de référence", max_length=10, choices=ReferencePeriod.choices,
+                                        default=ReferencePeriod.MONTH)
+    support_hours_only = models.BooleanField("heures ouvrées seulement", default=False)
+    maintenance_counts = models.BooleanField("la maintenance déclarée compte comme indisponibilité", default=False)
+    effective_from = models.DateTimeField("applicable à partir du")
+    created_at = models.DateTimeField("créée le", default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="+", verbose_name="créée par")
+    comment = models.TextField("commentaire", blank=True)
+
+    class Meta:
+        ordering = ("-version",)
+        verbose_name = "politique de mesure"
+        verbose_name_plural = "politiques de mesure"
+
+    def __str__(self):
+        return f"Politique de mesure v{self.version}"
+
+    def describe(self):
+        hours = "heures ouvrées seulement" if self.support_hours_only else "toutes les heures"
+        maintenance = "maintenance comptée" if self.maintenance_counts else "maintenance déclarée exclue"
+        return f"v{self.version} — {self.get_reference_period_display()}, {hours}, {maintenance}"
