@@ -361,3 +361,94 @@ WHITELIST_SIGNER_OU = env("WHITELIST_SIGNER_OU", "318751275100020")
 WHITELIST_FOUR_EYES = env_bool("WHITELIST_FOUR_EYES", True)
 WHITELIST_SIGNER_P12 = env("WHITELIST_SIGNER_P12", "")
 WHITELIST_SIGNER_P12_PASSWORD = env("WHITELIST_SIGNER_P12_PASSWORD", "")
+
+# --- Whitelist GitHub ---
+# Publication of each signed version to a GitHub repository laid out like ansforge/MSS-liste-blanche
+# (DESIGN §7) and intake of operators' requests filed there as issues. An empty repository turns both off.
+WHITELIST_GITHUB_API_URL = env("WHITELIST_GITHUB_API_URL", "https://api.github.com")
+WHITELIST_GITHUB_TOKEN = env("WHITELIST_GITHUB_TOKEN", "")
+WHITELIST_GITHUB_REPOSITORY = env("WHITELIST_GITHUB_REPOSITORY", "")
+WHITELIST_GITHUB_BRANCH = env("WHITELIST_GITHUB_BRANCH", "main")
+WHITELIST_GITHUB_MODE = env("WHITELIST_GITHUB_MODE", "pr")  # "pr" (pull request) or "commit" (direct)
+WHITELIST_GITHUB_FILE_NAME = env("WHITELIST_GITHUB_FILE_NAME", "LISTEBLANCHE_DRIM-M.xml")
+WHITELIST_GITHUB_ARCHIVE_DIR = env("WHITELIST_GITHUB_ARCHIVE_DIR", "archives")
+WHITELIST_GITHUB_TIMEOUT = env_int("WHITELIST_GITHUB_TIMEOUT", 30)
+# GitHub asks integrators to space their writes; tests set 0.
+WHITELIST_GITHUB_SECONDS_BETWEEN_WRITES = float(env("WHITELIST_GITHUB_SECONDS_BETWEEN_WRITES", "1"))
+WHITELIST_GITHUB_RETRY_BASE_SECONDS = env_int("WHITELIST_GITHUB_RETRY_BASE_SECONDS", 60)
+WHITELIST_GITHUB_RETRY_MAX_SECONDS = env_int("WHITELIST_GITHUB_RETRY_MAX_SECONDS", 6 * 3600)
+WHITELIST_GITHUB_INTAKE_ENABLED = env_bool("WHITELIST_GITHUB_INTAKE_ENABLED", True)
+WHITELIST_GITHUB_INTAKE_MINUTES = env_int("WHITELIST_GITHUB_INTAKE_MINUTES", 10)
+CELERY_BEAT_SCHEDULE.update({
+    "whitelist-github-publications": {"task": "whitelist.tasks.retry_github_publications",
+                                      "schedule": timedelta(minutes=5)},
+    "whitelist-github-issues": {"task": "whitelist.tasks.poll_github_issues",
+                                "schedule": timedelta(minutes=WHITELIST_GITHUB_INTAKE_MINUTES)},
+})
+# --- Whitelist GitHub ---
+
+# --- Whitelist signing backends ---
+# WHITELIST_SIGNER_BACKEND: pkcs12 (WHITELIST_SIGNER_P12 above) | pkcs11 | esignsante (whitelist/signers.py).
+WHITELIST_SIGNER_BACKEND = env("WHITELIST_SIGNER_BACKEND", "pkcs12")
+# Refuse to sign when the signer's CRL cannot be read (by default an unknown status is only logged and shown).
+WHITELIST_SIGNER_REQUIRE_CRL = env_bool("WHITELIST_SIGNER_REQUIRE_CRL", False)
+# PKCS#11 (whitelist/pkcs11_signer.py): empty module → the usual SoftHSM2 paths; the PIN from the environment only.
+WHITELIST_PKCS11_MODULE = env("WHITELIST_PKCS11_MODULE", "")
+WHITELIST_PKCS11_TOKEN_LABEL = env("WHITELIST_PKCS11_TOKEN_LABEL", "")
+WHITELIST_PKCS11_PIN = env("WHITELIST_PKCS11_PIN", "")
+WHITELIST_PKCS11_KEY_LABEL = env("WHITELIST_PKCS11_KEY_LABEL", "")
+WHITELIST_PKCS11_CERT_PEM = env("WHITELIST_PKCS11_CERT_PEM", "")  # empty → the certificate stored on the token
+WHITELIST_PKCS11_CHAIN_PEM = env("WHITELIST_PKCS11_CHAIN_PEM", "")
+# eSignSanté (whitelist/esignsante.py): base URL of the instance (…/signatures/xadesbaselineb is appended).
+WHITELIST_ESIGNSANTE_URL = env("WHITELIST_ESIGNSANTE_URL", "")
+WHITELIST_ESIGNSANTE_SIGN_CONF_ID = env("WHITELIST_ESIGNSANTE_SIGN_CONF_ID", "1")
+WHITELIST_ESIGNSANTE_SECRET = env("WHITELIST_ESIGNSANTE_SECRET", "")
+WHITELIST_ESIGNSANTE_API_KEY = env("WHITELIST_ESIGNSANTE_API_KEY", "")
+WHITELIST_ESIGNSANTE_API_KEY_HEADER = env("WHITELIST_ESIGNSANTE_API_KEY_HEADER", "ESANTE-API-KEY")
+WHITELIST_ESIGNSANTE_TIMEOUT = float(env("WHITELIST_ESIGNSANTE_TIMEOUT", "30"))
+WHITELIST_ESIGNSANTE_CA_BUNDLE = env("WHITELIST_ESIGNSANTE_CA_BUNDLE", "")  # empty → the system CAs
+WHITELIST_ESIGNSANTE_SIGNER_PEM = env("WHITELIST_ESIGNSANTE_SIGNER_PEM", "")  # optional: pins the certificate
+# --- end Whitelist signing backends ---
+
+# --- Weather probing ---
+# The prober (weather/prober.py, weather/tasks.py): one Celery queue per location, « probe.<name> ».
+WEATHER_LOCATION = env("WEATHER_LOCATION", "local")  # the location this worker probes from
+WEATHER_PROBE_INTERVAL = env_int("WEATHER_PROBE_INTERVAL", 60)  # seconds between rounds
+WEATHER_PROBE_TIMEOUT = float(env("WEATHER_PROBE_TIMEOUT", "10"))  # seconds, per attempt
+WEATHER_PROBE_RETRIES = env_int("WEATHER_PROBE_RETRIES", 1)  # immediate retries within one probe
+WEATHER_PROBE_CONCURRENCY = env_int("WEATHER_PROBE_CONCURRENCY", 200)  # probes in flight per batch
+WEATHER_PROBE_BATCH_SIZE = env_int("WEATHER_PROBE_BATCH_SIZE", 500)  # DRIMboxes per probe_batch task
+WEATHER_CONFIRMATION_FAILURES = env_int("WEATHER_CONFIRMATION_FAILURES", 3)  # N consecutive failures → down
+# Reporting locations that must agree: "majority", a fraction ("0.66", "2/3") or a count ("2").
+WEATHER_QUORUM = env("WEATHER_QUORUM", "majority")
+WEATHER_STALE_AFTER = env_int("WEATHER_STALE_AFTER", 300)  # seconds; older observations do not count
+WEATHER_CERT_EXPIRY_DEGRADED_DAYS = env_int("WEATHER_CERT_EXPIRY_DEGRADED_DAYS", 15)
+# The portal's client certificate for mutual TLS (PEM paths); DEBUG without them: a development one.
+WEATHER_CLIENT_CERT = env("WEATHER_CLIENT_CERT", "")
+WEATHER_CLIENT_KEY = env("WEATHER_CLIENT_KEY", "")
+WEATHER_DB_PATH = env("WEATHER_DB_PATH", "/")  # HEAD <path> on db after the handshake
+WEATHER_VI_PATH = env("WEATHER_VI_PATH", "/")
+WEATHER_DB_PORT = env_int("WEATHER_DB_PORT", 443)
+WEATHER_VI_PORT = env_int("WEATHER_VI_PORT", 443)
+WEATHER_VI_CA_BUNDLE = env("WEATHER_VI_CA_BUNDLE", "")  # extra CAs for vi (added to the system ones)
+# Pinned addresses, as curl --resolve: "db1.example.fr=10.0.0.1:443,vi1.example.fr=10.0.0.2:443".
+WEATHER_PROBE_RESOLVE = dict(item.split("=", 1) for item in env_list("WEATHER_PROBE_RESOLVE") if "=" in item)
+CELERY_BEAT_SCHEDULE.update({
+    "weather-schedule-probes": {"task": "weather.tasks.schedule_probes",
+                                "schedule": timedelta(seconds=WEATHER_PROBE_INTERVAL)},
+    "weather-detect-silence": {"task": "weather.tasks.detect_silence",
+                               "schedule": timedelta(seconds=WEATHER_PROBE_INTERVAL)},
+})
+# --- end Weather probing ---
+
+# --- Weather pages ---
+# Public weather, operator and ANS weather pages, badge and feed (weather.views, weather.feeds).
+WEATHER_HISTORY_DAYS = env_int("WEATHER_HISTORY_DAYS", 90)
+WEATHER_PAGE_SIZE = env_int("WEATHER_PAGE_SIZE", 50)
+WEATHER_BADGE_MAX_AGE = env_int("WEATHER_BADGE_MAX_AGE", 60)
+WEATHER_FEED_ITEMS = env_int("WEATHER_FEED_ITEMS", 50)
+# Maintenance windows declared by operators: longest window, how far ahead, how late a start may be.
+WEATHER_MAINTENANCE_MAX_HOURS = env_int("WEATHER_MAINTENANCE_MAX_HOURS", 72)
+WEATHER_MAINTENANCE_MAX_ADVANCE_DAYS = env_int("WEATHER_MAINTENANCE_MAX_ADVANCE_DAYS", 365)
+WEATHER_MAINTENANCE_PAST_TOLERANCE_MINUTES = env_int("WEATHER_MAINTENANCE_PAST_TOLERANCE_MINUTES", 15)
+# --- Weather pages ---

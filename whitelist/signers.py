@@ -1,14 +1,23 @@
-"""Signers of the whitelist (DESIGN §7): the PKCS#12 file backend.
+"""Signers of the whitelist (DESIGN §7): a PKCS#12 file, a PKCS#11 token or an eSignSanté instance.
 
-``configured_signer()`` returns a :class:`Pkcs12Signer` from ``WHITELIST_SIGNER_P12`` (a path) and
-``WHITELIST_SIGNER_P12_PASSWORD``; in DEBUG without a configured file, the development signer of the
-embedded demo (``certificates.devpki.ensure_whitelist_signer``). An expired (or not yet valid) signing
-certificate is refused with a French error.
+``WHITELIST_SIGNER_BACKEND`` chooses the backend (``pkcs12`` by default, ``pkcs11``, ``esignsante``);
+``configured_signer()`` returns the matching object. Every signer exposes:
+
+* ``subject`` (RFC 4514 DN) and ``certificate`` / ``cert`` (the signing certificate, for the watch);
+* ``chain`` (certificates that help to build the path; never trusted by themselves);
+* ``check_valid(at)``: refuses an expired, not yet valid or revoked certificate (``SignerError`` with the
+  codes ``signer_expired``, ``signer_not_yet_valid``, ``signer_revoked``);
+* ``sign(data, signing_time=)`` → the signed bytes (XAdES-BASELINE-B enveloped).
+
+PKCS#12: ``WHITELIST_SIGNER_P12`` (a path) and ``WHITELIST_SIGNER_P12_PASSWORD``; in DEBUG without a
+configured file, the development signer of the embedded demo (``certificates.devpki.ensure_whitelist_signer``).
 """
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from cryptography import x509
 from django.conf import settings
@@ -17,34 +26,93 @@ from trustspace.errors import Conflict
 
 from . import xades
 
+logger = logging.getLogger(__name__)
+
 DEV_PASSWORD = b"drimm-demo"
+BACKENDS = ("pkcs12", "pkcs11", "esignsante")
 
 
 class SignerError(Conflict):
     code = "whitelist_signer"
 
 
+def describe(cert: x509.Certificate) -> str:
+    return cert.subject.rfc4514_string()
+
+
+def check_certificate(cert: x509.Certificate, chain=(), at: dt.datetime | None = None, *,
+                      check_revocation: bool = True) -> None:
+    """Refuse a signing certificate that is expired, not yet valid or revoked at ``at`` (French errors)."""
+    at = at or dt.datetime.now(dt.UTC)
+    subject = describe(cert)
+    if at > cert.not_valid_after_utc:
+        raise SignerError(
+            f"Le certificat de signature de la liste blanche ({subject}) a expiré le "
+            f"{cert.not_valid_after_utc:%d/%m/%Y} : signature refusée.", code="signer_expired")
+    if at < cert.not_valid_before_utc:
+        raise SignerError(
+            f"Le certificat de signature de la liste blanche ({subject}) n'est valide qu'à partir du "
+            f"{cert.not_valid_before_utc:%d/%m/%Y} : signature refusée.", code="signer_not_yet_valid")
+    if not check_revocation:
+        return
+    from .signer_watch import revocation  # the watch owns the CRL lookup (it imports this module)
+
+    state = revocation(cert, chain, at)
+    if state.revoked:
+        raise SignerError(
+            f"Le certificat de signature de la liste blanche ({subject}) est révoqué ({state.message}) : "
+            "signature refusée.", code="signer_revoked")
+    if not state.known:
+        if getattr(settings, "WHITELIST_SIGNER_REQUIRE_CRL", False):
+            raise SignerError(
+                f"La révocation du certificat de signature de la liste blanche ({subject}) ne peut pas être "
+                f"vérifiée ({state.message}) : signature refusée.", code="signer_crl_unavailable")
+        logger.warning("whitelist signer %s: revocation unknown (%s)", subject, state.message)
+
+
+def read_pem_certificates(value: str) -> list[x509.Certificate]:
+    """Certificates from a PEM file path or PEM text (empty → []); the signer first, then its chain."""
+    if not value:
+        return []
+    text = value.encode() if "-----BEGIN" in value else None
+    if text is None:
+        try:
+            text = Path(value).read_bytes()
+        except OSError as exc:
+            raise SignerError(f"Certificat du signataire illisible : {value} ({exc.strerror}).") from exc
+    try:
+        return x509.load_pem_x509_certificates(text)
+    except ValueError as exc:
+        raise SignerError(f"Certificat du signataire invalide (PEM attendu) : {exc}") from exc
+
+
+class BaseSigner:
+    """What every backend shares: the certificate properties and the validity check."""
+
+    cert: x509.Certificate | None
+    chain: list
+
+    @property
+    def certificate(self) -> x509.Certificate | None:
+        return self.cert
+
+    @property
+    def subject(self) -> str:
+        return describe(self.cert) if self.cert is not None else ""
+
+    def check_valid(self, at: dt.datetime | None = None, *, check_revocation: bool = True) -> None:
+        if self.cert is None:
+            raise SignerError("Le certificat du signataire de la liste blanche est inconnu.", code="signer_unknown")
+        check_certificate(self.cert, self.chain, at, check_revocation=check_revocation)
+
+
 @dataclass
-class Pkcs12Signer:
+class Pkcs12Signer(BaseSigner):
     key: object
     cert: x509.Certificate
     chain: list[x509.Certificate] = field(default_factory=list)
     source: str = ""
-
-    @property
-    def subject(self) -> str:
-        return self.cert.subject.rfc4514_string()
-
-    def check_valid(self, at: dt.datetime | None = None) -> None:
-        at = at or dt.datetime.now(dt.UTC)
-        if at > self.cert.not_valid_after_utc:
-            raise SignerError(
-                f"Le certificat de signature de la liste blanche ({self.subject}) a expiré le "
-                f"{self.cert.not_valid_after_utc:%d/%m/%Y} : signature refusée.", code="signer_expired")
-        if at < self.cert.not_valid_before_utc:
-            raise SignerError(
-                f"Le certificat de signature de la liste blanche ({self.subject}) n'est valide qu'à partir du "
-                f"{self.cert.not_valid_before_utc:%d/%m/%Y} : signature refusée.", code="signer_not_yet_valid")
+    backend = "pkcs12"
 
     def sign(self, data: bytes, *, signing_time: dt.datetime | None = None) -> bytes:
         signing_time = signing_time or dt.datetime.now(dt.UTC)
@@ -65,7 +133,7 @@ def load_pkcs12_signer(path, password: bytes | None) -> Pkcs12Signer:
     return Pkcs12Signer(key=key, cert=cert, chain=chain, source=str(path))
 
 
-def configured_signer() -> Pkcs12Signer:
+def pkcs12_signer() -> Pkcs12Signer:
     path = getattr(settings, "WHITELIST_SIGNER_P12", "") or ""
     password = getattr(settings, "WHITELIST_SIGNER_P12_PASSWORD", "") or ""
     if isinstance(password, str):
@@ -77,3 +145,24 @@ def configured_signer() -> Pkcs12Signer:
 
         return load_pkcs12_signer(devpki.ensure_whitelist_signer(settings.DEV_PKI_DIR), DEV_PASSWORD)
     raise SignerError("Aucun signataire de la liste blanche n'est configuré (WHITELIST_SIGNER_P12).")
+
+
+def backend_name() -> str:
+    return (getattr(settings, "WHITELIST_SIGNER_BACKEND", "") or "pkcs12").strip().lower()
+
+
+def configured_signer():
+    """The signer of ``WHITELIST_SIGNER_BACKEND`` (a ``SignerError`` in French when it cannot be built)."""
+    backend = backend_name()
+    if backend == "pkcs12":
+        return pkcs12_signer()
+    if backend == "pkcs11":
+        from .pkcs11_signer import configured_pkcs11_signer
+
+        return configured_pkcs11_signer()
+    if backend == "esignsante":
+        from .esignsante import configured_esignsante_signer
+
+        return configured_esignsante_signer()
+    raise SignerError(f"Dorsale de signature de la liste blanche inconnue : « {backend} » "
+                      f"(attendu : {', '.join(BACKENDS)}).", code="signer_backend")

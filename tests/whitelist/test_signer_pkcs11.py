@@ -1,0 +1,229 @@
+"""PKCS#11 whitelist signer on a real SoftHSM2 token: build → sign (key on the token) → verify (ours and
+xmlsec1) → publish through the services → download with and without If-None-Match; French errors."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
+
+import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+
+from tests.conftest import require_or_skip
+from tests.support.lifecycle import active_drimbox, shared_pki
+from tests.support.pki import cert_pem
+from tests.support.softhsm import SoftHsm, softhsm_available
+from tests.whitelist.signing import SIGNER_CN, SIGNER_OU, build_list, signer_name
+from whitelist import services, signers, verify
+from whitelist.models import WhitelistVersion, WhitelistVersionStatus
+from whitelist.pkcs11_signer import Pkcs11Signer
+
+TOKEN = "drimm-liste-blanche"
+PIN = "246810"
+SO_PIN = "13579111"
+KEY = "signataire-liste-blanche"
+KEY_ID = b"\x01\x02"
+NO_CERT_KEY = "cle-sans-certificat"
+CLOSED_CRL = "http://127.0.0.1:9/crl/serveurs-test.crl"
+
+
+class _PublicOnly:
+    """What ``TestPKI.db_certificate`` needs of a key it does not hold: its public half."""
+
+    def __init__(self, public):
+        self._public = public
+
+    def public_key(self):
+        return self._public
+
+
+def issue_for(public_key, **validity):
+    """An ORG SIGN-like signer certificate from the test PKI for a public key (the private one stays on the token)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("tests.support.pki.CRL_URL", CLOSED_CRL)  # never a fetch off this machine
+        return shared_pki().db_certificate(None, subject=signer_name(), key_usage={"digital_signature",
+                                                                                   "content_commitment"},
+                                           eku=None, san=[], key=_PublicOnly(public_key), **validity)
+
+
+@pytest.fixture(scope="session")
+def hsm(tmp_path_factory):
+    """One SoftHSM2 token for the run: the signer key generated on it, its certificate and the CA stored on it."""
+    if not softhsm_available():
+        yield None
+        return
+    previous = os.environ.get("SOFTHSM2_CONF")
+    device = SoftHsm(tmp_path_factory.mktemp("softhsm"))
+    device.init_token(TOKEN, pin=PIN, so_pin=SO_PIN)
+    public = device.generate_rsa_key(TOKEN, KEY, key_id=KEY_ID)
+    issued = issue_for(public)
+    device.store_certificate(TOKEN, issued.cert, label=KEY, key_id=KEY_ID)
+    device.store_certificate(TOKEN, shared_pki().intermediate.cert, label="ac-intermediaire")
+    device.generate_rsa_key(TOKEN, NO_CERT_KEY, key_id=b"\x09")
+    yield SimpleNamespace(device=device, public=public, issued=issued)
+    if previous is None:  # leave the environment as found
+        os.environ.pop("SOFTHSM2_CONF", None)
+    else:
+        os.environ["SOFTHSM2_CONF"] = previous
+
+
+@pytest.fixture
+def token(hsm, settings, db):
+    require_or_skip(hsm is not None, "SoftHSM2 (softhsm2-util and libsofthsm2.so) is not installed")
+    if os.environ.get("SOFTHSM2_CONF") != str(hsm.device.conf):
+        hsm.device.activate()
+    settings.WHITELIST_SIGNER_BACKEND = "pkcs11"
+    settings.WHITELIST_PKCS11_MODULE = hsm.device.module
+    settings.WHITELIST_PKCS11_TOKEN_LABEL = TOKEN
+    settings.WHITELIST_PKCS11_PIN = PIN
+    settings.WHITELIST_PKCS11_KEY_LABEL = KEY
+    settings.WHITELIST_PKCS11_CERT_PEM = ""
+    settings.WHITELIST_PKCS11_CHAIN_PEM = ""
+    settings.WHITELIST_SIGNER_CN = SIGNER_CN
+    settings.WHITELIST_SIGNER_OU = SIGNER_OU
+    settings.WHITELIST_FOUR_EYES = True
+    return hsm
+
+
+@pytest.fixture
+def ans2(make_user):
+    return make_user("ans2", is_ans_admin=True)
+
+
+def our_verify(data, **kwargs):
+    pki = shared_pki()
+    return verify.verify(data, anchors=[pki.root.cert], intermediates=[pki.intermediate.cert], signer_cn=SIGNER_CN,
+                         signer_ou=SIGNER_OU, check_crl=False, **kwargs)
+
+
+def xmlsec1_verify(data: bytes, directory) -> subprocess.CompletedProcess:
+    binary = shutil.which("xmlsec1")
+    require_or_skip(binary, "xmlsec1 (Debian) is not installed")
+    pki = shared_pki()
+    (directory / "root.pem").write_bytes(pki.root.pem)
+    (directory / "intermediate.pem").write_bytes(pki.intermediate.pem)
+    (directory / "list.xml").write_bytes(data)
+    return subprocess.run([binary, "--verify", "--trusted-pem", str(directory / "root.pem"), "--untrusted-pem",
+                           str(directory / "intermediate.pem"), "--id-attr:Id", "SignedProperties",
+                           str(directory / "list.xml")], capture_output=True, text=True, timeout=30, check=False)
+
+
+def test_the_key_is_generated_on_the_token_and_cannot_leave_it(token):
+    assert token.device.private_key_attributes(TOKEN, KEY) == {"sensitive": True, "extractable": False}
+
+
+def test_round_trip_build_sign_verify_and_xmlsec1(token, tmp_path):
+    signer = signers.configured_signer()
+    assert isinstance(signer, Pkcs11Signer)
+    assert signer.certificate == token.issued.cert  # read from the token (same label and ID)
+    assert shared_pki().intermediate.cert.subject in [c.subject for c in signer.chain]
+    assert f"CN={SIGNER_CN}" in signer.subject
+
+    unsigned = build_list()
+    at = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    signed = signer.sign(unsigned, signing_time=at)
+    assert signed.startswith(unsigned[:unsigned.rindex(b"</ListeBlancheDRIM-M>")])
+    result = our_verify(signed)
+    assert [e["Identifiant"] for e in result.entries] == ["1", "2", "3"]
+    assert result.signing_time == at and result.signer == token.issued.cert
+
+    checked = xmlsec1_verify(signed, tmp_path)
+    assert checked.returncode == 0, checked.stderr
+    (tmp_path / "changed.xml").write_bytes(signed.replace("Opérateur 2".encode(), "Opérateur 7".encode()))
+    tampered = subprocess.run(["xmlsec1", "--verify", "--trusted-pem", str(tmp_path / "root.pem"),
+                               "--untrusted-pem", str(tmp_path / "intermediate.pem"), "--id-attr:Id",
+                               "SignedProperties", str(tmp_path / "changed.xml")],
+                              capture_output=True, text=True, timeout=30, check=False)
+    assert tampered.returncode != 0
+
+
+def test_raw_signature_is_rsa_pkcs1_sha256_by_the_token_key(token):
+    signature = signers.configured_signer().raw_sign(b"donnees a signer")
+    token.public.verify(signature, b"donnees a signer", padding.PKCS1v15(), hashes.SHA256())
+
+
+def test_publish_then_download_with_and_without_if_none_match(token, world, ans2, client):
+    box = active_drimbox(world.operator, world.legal, world.ans)
+    version = services.prepare_version(acting_user=world.ans, comment="Signée par le jeton PKCS#11")
+    published = services.approve_and_publish(version, acting_user=ans2)
+    assert published.status == WhitelistVersionStatus.PUBLISHED
+    assert f"CN={SIGNER_CN}" in published.signer_subject
+    signed = bytes(published.signed_xml)
+    assert [e["Identifiant"] for e in our_verify(signed).entries] == [str(box.identifiant)]
+
+    response = client.get("/liste-blanche/listeblanche.xml")
+    assert response.status_code == 200 and response.content == signed
+    again = client.get("/liste-blanche/listeblanche.xml", HTTP_IF_NONE_MATCH=response["ETag"])
+    assert again.status_code == 304 and again.content == b""
+
+
+def test_certificate_and_chain_from_pem_setting(token, settings, tmp_path):
+    now = dt.datetime.now(dt.UTC)
+    renewed = issue_for(token.public, not_before=now - dt.timedelta(days=2), not_after=now + dt.timedelta(days=700))
+    (tmp_path / "signer.pem").write_bytes(cert_pem(renewed.cert, shared_pki().intermediate.cert))
+    settings.WHITELIST_PKCS11_CERT_PEM = str(tmp_path / "signer.pem")
+    signer = signers.configured_signer()
+    assert signer.certificate == renewed.cert
+    assert [c.subject for c in signer.chain] == [shared_pki().intermediate.cert.subject]
+    assert len(our_verify(signer.sign(build_list())).entries) == 3
+
+
+def test_concurrent_signatures_from_several_threads(token):
+    signer = signers.configured_signer()
+    lists = [build_list(generated=f"2026-06-19T18:06:5{i}Z") for i in range(6)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda data: signer.sign(data), lists))
+    for signed in results:
+        assert len(our_verify(signed).entries) == 3
+
+
+@pytest.mark.parametrize(("change", "code", "words"), [
+    ({"WHITELIST_PKCS11_PIN": "000000"}, "signer_pkcs11_pin", "Code PIN du jeton PKCS#11"),
+    ({"WHITELIST_PKCS11_PIN": ""}, "signer_pkcs11_pin", "Code PIN du jeton PKCS#11 absent"),
+    ({"WHITELIST_PKCS11_KEY_LABEL": "absente"}, "signer_pkcs11_key", "Clé privée « absente » introuvable"),
+    ({"WHITELIST_PKCS11_KEY_LABEL": NO_CERT_KEY}, "signer_pkcs11_cert", "Aucun certificat"),
+    ({"WHITELIST_PKCS11_TOKEN_LABEL": "autre-jeton"}, "signer_pkcs11_token", "Jeton PKCS#11 « autre-jeton »"),
+    ({"WHITELIST_PKCS11_MODULE": "/nulle/part/libpkcs11.so"}, "signer_pkcs11_module", "Module PKCS#11 introuvable"),
+    ({"WHITELIST_PKCS11_CERT_PEM": "/nulle/part/signer.pem"}, "whitelist_signer", "illisible"),
+])
+def test_configuration_errors_are_french_signer_errors(token, settings, change, code, words):
+    for name, value in change.items():
+        setattr(settings, name, value)
+    with pytest.raises(signers.SignerError) as raised:
+        signers.configured_signer()
+    assert raised.value.code == code
+    assert words in raised.value.message
+
+
+def test_wrong_pin_refuses_publication_and_changes_nothing(token, settings, world, ans2):
+    active_drimbox(world.operator, world.legal, world.ans)
+    version = services.prepare_version(acting_user=world.ans)
+    settings.WHITELIST_PKCS11_PIN = "999999"
+    with pytest.raises(signers.SignerError, match="PIN"):
+        services.approve_and_publish(version, acting_user=ans2)
+    version.refresh_from_db()
+    assert version.status == WhitelistVersionStatus.PREPARED and version.signed_xml is None
+    assert not WhitelistVersion.objects.filter(status=WhitelistVersionStatus.PUBLISHED).exists()
+
+
+def test_expired_certificate_refused_before_the_token_signs(token, settings, tmp_path):
+    now = dt.datetime.now(dt.UTC)
+    expired = issue_for(token.public, not_before=now - dt.timedelta(days=400), not_after=now - dt.timedelta(days=1))
+    (tmp_path / "expired.pem").write_bytes(cert_pem(expired.cert))
+    settings.WHITELIST_PKCS11_CERT_PEM = str(tmp_path / "expired.pem")
+    signer = signers.configured_signer()
+    with pytest.raises(signers.SignerError) as raised:
+        signer.sign(build_list())
+    assert raised.value.code == "signer_expired" and "a expiré" in raised.value.message
+
+
+def test_mismatched_certificate_is_caught_by_the_self_check(token, settings, tmp_path):
+    other = shared_pki().db_certificate(None, subject=signer_name(), eku=None, san=[])  # another key
+    (tmp_path / "other.pem").write_bytes(cert_pem(other.cert))
+    settings.WHITELIST_PKCS11_CERT_PEM = str(tmp_path / "other.pem")
+    with pytest.raises(signers.SignerError, match="auto-vérification"):
+        signers.configured_signer().sign(build_list())

@@ -1,0 +1,69 @@
+"""In-process cache of published whitelist files, for the public endpoint every DRIMbox polls.
+
+A published version never changes (its signed bytes, SHA-256 and publication time are immutable), so a
+worker may keep them in memory keyed by version number. Each request then costs one index-only query
+(« which number is current? ») — the row itself holds 6 MB of XML twice, which SQLite would walk through
+to read its small columns — and the body is sent from memory, with a gzip copy compressed once per
+version for clients that accept it (the decoded bytes are the exact signed bytes).
+"""
+from __future__ import annotations
+
+import gzip
+import threading
+from dataclasses import dataclass
+
+from .models import WhitelistVersion, WhitelistVersionStatus
+
+_MAX_VERSIONS = 4  # the current one and a few recent ones (downloads of /versions/<n>.xml)
+_lock = threading.Lock()
+_files: dict[int, PublishedFile] = {}
+
+
+@dataclass(frozen=True)
+class PublishedFile:
+    number: int
+    sha256: str
+    published_at: object
+    body: bytes
+    gzip_body: bytes
+
+    @property
+    def etag(self):
+        return f'"{self.sha256}"'
+
+    @property
+    def gzip_etag(self):
+        return f'"{self.sha256}-gzip"'
+
+
+def current_number():
+    """Number of the current published version, or None (one query on the status/number index)."""
+    return (WhitelistVersion.objects.filter(status=WhitelistVersionStatus.PUBLISHED)
+            .order_by("-number").values_list("number", flat=True).first())
+
+
+def published_number(number):
+    exists = WhitelistVersion.objects.filter(status=WhitelistVersionStatus.PUBLISHED, number=number).exists()
+    return number if exists else None
+
+
+def get(number: int) -> PublishedFile:
+    """The published file ``number`` (which must be published), loaded once per worker."""
+    cached = _files.get(number)
+    if cached is not None:
+        return cached
+    sha256, published_at, body = (WhitelistVersion.objects.filter(number=number)
+                                  .values_list("sha256", "published_at", "signed_xml").get())
+    body = bytes(body)
+    loaded = PublishedFile(number=number, sha256=sha256, published_at=published_at, body=body,
+                           gzip_body=gzip.compress(body, compresslevel=6, mtime=0))
+    with _lock:
+        _files[number] = loaded
+        for stale in sorted(_files)[:-_MAX_VERSIONS]:
+            del _files[stale]
+    return loaded
+
+
+def clear():
+    with _lock:
+        _files.clear()

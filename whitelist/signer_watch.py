@@ -1,0 +1,260 @@
+"""Watch of the whitelist signing certificate (DESIGN §7): DN, expiry and revocation.
+
+* ``revocation(cert, chain, at)``: the signer against its issuing CA's CRL, through the CRL cache of
+  ``certificates.trust`` (``CrlCache``); used at signing time by every backend (``signers.check_certificate``).
+* ``signer_status(now=None)``: a dict for the ANS page (subject, DN as configured?, expiry, level, French message).
+* ``watch_signer(now=None)``: e-mails the ANS administrators once per certificate and kind — at J-60, at
+  J-15, when expired, when revoked — recording a ``SignerNotice`` (unique per fingerprint + kind) with an
+  audit entry. ``watch_signer_task`` is its daily Celery task.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from celery import shared_task
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.x509.oid import NameOID
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from trustspace import audit
+
+from .models import SignerNotice, SignerNoticeKind
+
+logger = logging.getLogger(__name__)
+
+WARN_DAYS = {SignerNoticeKind.EXPIRES_60: 60, SignerNoticeKind.EXPIRES_15: 15}
+TASK_ACTOR = "tâche surveillance du signataire de la liste blanche"
+
+
+# --------------------------------------------------------------------------- revocation
+
+@dataclass(frozen=True)
+class Revocation:
+    revoked: bool
+    known: bool  # a current CRL answered (GOOD or REVOKED)
+    message: str
+    revocation_date: dt.datetime | None = None
+
+
+def _issuers_of(cert: x509.Certificate, chain) -> list[x509.Certificate]:
+    """Candidate issuers: the signer's chain and the configured hierarchy, those whose key signed ``cert``."""
+    from certificates.trust import hierarchy
+
+    anchors, intermediates = hierarchy()
+    found, seen = [], set()
+    for candidate in (*chain, *intermediates, *anchors):
+        if candidate.subject != cert.issuer:
+            continue
+        fingerprint = candidate.fingerprint(hashes.SHA256())
+        if fingerprint in seen:
+            continue
+        seen.add(fingerprint)
+        try:
+            cert.verify_directly_issued_by(candidate)
+        except Exception:  # InvalidSignature, ValueError, TypeError (other key type): not this issuer
+            continue
+        found.append(candidate)
+    return found
+
+
+def revocation(cert: x509.Certificate, chain=(), at: dt.datetime | None = None, *, fetch: bool = True) -> Revocation:
+    """Is ``cert`` revoked at ``at``? Reads the cached CRL (fetched when missing and ``fetch``); never raises."""
+    from certificates.trust import crl_status_for
+    from certificates.validation import CrlStatus
+
+    at = at or timezone.now()
+    issuers = _issuers_of(cert, list(chain or ()))
+    if not issuers:
+        return Revocation(False, False, "autorité émettrice introuvable dans la hiérarchie configurée")
+    status = crl_status_for(now=at, fetch_missing=fetch)
+    reasons = []
+    for issuer in issuers:
+        try:
+            verdict = status(cert, issuer)
+        except Exception as exc:  # a broken cache row must not break signing with a 500
+            logger.exception("CRL lookup for the whitelist signer failed")
+            reasons.append(str(exc))
+            continue
+        if verdict.status == CrlStatus.REVOKED:
+            when = f"le {verdict.revocation_date:%d/%m/%Y}" if verdict.revocation_date else "date inconnue"
+            motif = f", motif : {verdict.reason}" if verdict.reason else ""
+            return Revocation(True, True, f"révoqué {when}{motif}", verdict.revocation_date)
+        if verdict.status == CrlStatus.GOOD:
+            return Revocation(False, True, "non révoqué (LCR à jour)")
+        if verdict.status == CrlStatus.STALE:
+            reasons.append("LCR périmée")
+        else:
+            reasons.append(verdict.reason or "LCR indisponible")
+    return Revocation(False, False, " ; ".join(reasons) or "LCR indisponible")
+
+
+# --------------------------------------------------------------------------- status
+
+def _attribute(cert: x509.Certificate, oid) -> list[str]:
+    return [a.value for a in cert.subject.get_attributes_for_oid(oid)]
+
+
+def dn_matches(cert: x509.Certificate) -> bool:
+    """CN and OU as the DRIMboxes check them (``WHITELIST_SIGNER_CN`` / ``WHITELIST_SIGNER_OU``)."""
+    return (_attribute(cert, NameOID.COMMON_NAME) == [settings.WHITELIST_SIGNER_CN]
+            and settings.WHITELIST_SIGNER_OU in _attribute(cert, NameOID.ORGANIZATIONAL_UNIT_NAME))
+
+
+def days_left(cert: x509.Certificate, now: dt.datetime) -> int:
+    return (cert.not_valid_after_utc - now) // dt.timedelta(days=1)
+
+
+def fingerprint(cert: x509.Certificate) -> str:
+    return cert.fingerprint(hashes.SHA256()).hex()
+
+
+def notice_kind(cert: x509.Certificate, now: dt.datetime, revoked: bool) -> str | None:
+    """The warning due for ``cert`` now (the most serious one), or None."""
+    if revoked:
+        return SignerNoticeKind.REVOKED
+    if now > cert.not_valid_after_utc:
+        return SignerNoticeKind.EXPIRED
+    left = days_left(cert, now)
+    if left <= WARN_DAYS[SignerNoticeKind.EXPIRES_15]:
+        return SignerNoticeKind.EXPIRES_15
+    if left <= WARN_DAYS[SignerNoticeKind.EXPIRES_60]:
+        return SignerNoticeKind.EXPIRES_60
+    return None
+
+
+def signer_status(now: dt.datetime | None = None, *, fetch: bool = False) -> dict:
+    """State of the configured signer for the ANS page. ``level`` is one of
+    ``ok|j60|j15|expired|revoked|dn_mismatch|unavailable`` (the most serious applies). Keys: backend,
+    expected_dn, subject, dn_ok, not_after, days_left, fingerprint, revocation, level, message."""
+    return _evaluate(now, fetch=fetch)[0]
+
+
+def _evaluate(now, *, fetch):
+    from . import signers
+
+    now = now or timezone.now()
+    expected = f"CN={settings.WHITELIST_SIGNER_CN}, OU={settings.WHITELIST_SIGNER_OU}"
+    status = {"backend": signers.backend_name(), "expected_dn": expected, "subject": "", "dn_ok": None,
+              "not_after": None, "days_left": None, "fingerprint": "", "revocation": "", "level": "unavailable",
+              "message": ""}
+    try:
+        signer = signers.configured_signer()
+    except signers.SignerError as exc:
+        status["message"] = f"Signataire de la liste blanche indisponible : {exc.message}"
+        return status, None
+    cert = signer.certificate
+    if cert is None:
+        status["message"] = ("Le certificat du signataire de la liste blanche est inconnu (il sera connu après la "
+                             "première signature, ou indiquez-le dans la configuration).")
+        return status, None
+    state = revocation(cert, signer.chain, now, fetch=fetch)
+    left = days_left(cert, now)
+    status.update(subject=signers.describe(cert), dn_ok=dn_matches(cert), not_after=cert.not_valid_after_utc,
+                  days_left=left, fingerprint=fingerprint(cert), revocation=state.message)
+    kind = notice_kind(cert, now, state.revoked)
+    until = f"{cert.not_valid_after_utc:%d/%m/%Y}"
+    if kind == SignerNoticeKind.REVOKED:
+        level = "revoked"
+        message = f"Le certificat de signature est révoqué ({state.message}) : aucune publication possible."
+    elif kind == SignerNoticeKind.EXPIRED:
+        level, message = "expired", f"Le certificat de signature a expiré le {until} : aucune publication possible."
+    elif not status["dn_ok"]:
+        level, message = "dn_mismatch", (f"Le DN du certificat de signature ({status['subject']}) ne correspond pas à "
+                                         f"celui attendu par les DRIMbox ({expected}) : la publication sera refusée.")
+    elif kind == SignerNoticeKind.EXPIRES_15:
+        level, message = "j15", f"Le certificat de signature expire dans {left} jour(s) (le {until}) : renouvelez-le."
+    elif kind == SignerNoticeKind.EXPIRES_60:
+        level = "j60"
+        message = f"Le certificat de signature expire dans {left} jours (le {until}) : préparez son renouvellement."
+    else:
+        level, message = "ok", f"Certificat de signature valide jusqu'au {until} ({left} jours)."
+    status.update(level=level, message=message)
+    return status, cert
+
+
+# --------------------------------------------------------------------------- notices
+
+SUBJECTS = {
+    SignerNoticeKind.EXPIRES_60: "Le certificat de signature de la liste blanche expire dans 60 jours",
+    SignerNoticeKind.EXPIRES_15: "Le certificat de signature de la liste blanche expire dans 15 jours",
+    SignerNoticeKind.EXPIRED: "Le certificat de signature de la liste blanche a expiré",
+    SignerNoticeKind.REVOKED: "Le certificat de signature de la liste blanche est révoqué",
+}
+
+
+def _email_body(status: dict, kind: str) -> str:
+    not_after = status["not_after"]
+    return "\n".join([
+        "Bonjour,",
+        "",
+        f"{SUBJECTS[kind]}.",
+        "",
+        f"Signataire : {status['subject']}",
+        f"Empreinte SHA-256 : {status['fingerprint']}",
+        f"Fin de validité : {not_after:%d/%m/%Y %H:%M} UTC" if not_after else "",
+        f"Révocation : {status['revocation']}",
+        "",
+        status["message"],
+        "",
+        f"Suivi : {settings.SITE_URL}",
+    ])
+
+
+def _send_on_commit(recipients, subject, body):
+    if not recipients:
+        return
+
+    def enqueue():
+        from trustspace.tasks import send_email
+
+        send_email.delay(recipients, f"[Espace de Confiance DRIM-M] {subject}", body)
+
+    transaction.on_commit(enqueue)
+
+
+def record_notice(*, cert: x509.Certificate, kind: str, status: dict, actor=TASK_ACTOR):
+    """The one write path of ``SignerNotice``: once per certificate and kind, audited, ANS e-mailed after commit.
+    Returns the new notice, or None when it was already sent."""
+    from operators.recipients import ans_emails
+
+    fp = fingerprint(cert)
+    try:
+        with transaction.atomic():
+            if SignerNotice.objects.filter(fingerprint=fp, kind=kind).exists():
+                return None
+            notice = SignerNotice.objects.create(fingerprint=fp, subject=status["subject"][:500], kind=kind)
+            audit.record(actor=actor, action="whitelist.signer_notice", obj=notice,
+                         after={"kind": kind, "fingerprint": fp, "subject": status["subject"],
+                                "not_after": status["not_after"], "revocation": status["revocation"]},
+                         reason=status["message"])
+            _send_on_commit(ans_emails(), SUBJECTS[kind], _email_body(status, kind))
+    except IntegrityError:  # a concurrent run sent it first
+        return None
+    return notice
+
+
+def watch_signer(now: dt.datetime | None = None) -> dict:
+    """Daily check: warn ANS about the configured signer (J-60, J-15, expired, revoked), once each."""
+    now = now or timezone.now()
+    status, cert = _evaluate(now, fetch=True)
+    status["notice"] = None
+    if cert is None:
+        logger.warning("whitelist signer watch: %s", status["message"])
+        return status
+    kind = notice_kind(cert, now, status["level"] == "revoked")
+    if kind is not None:
+        notice = record_notice(cert=cert, kind=kind, status=status)
+        status["notice"] = kind if notice is not None else None
+    return status
+
+
+@shared_task
+def watch_signer_task():
+    """Celery beat: daily watch of the whitelist signing certificate."""
+    status = watch_signer()
+    return {"level": status["level"], "notice": status["notice"]}
