@@ -129,3 +129,36 @@ def ensure_whitelist_signer(directory, *, cn="Liste Blanche DRIM-M", ou="3187512
         b"whitelist-signer", key, certificate, [intermediate], BestAvailableEncryption(password)))
     path.chmod(0o600)
     return path
+
+
+def ensure_probe_client_certificate(directory, *, cn="Sonde meteo DRIM-M (developpement)"):
+    """The development client certificate the weather prober presents to `db` endpoints (created once).
+
+    Returns (certificate chain PEM path, key PEM path). Production configures ``WEATHER_CLIENT_CERT`` and
+    ``WEATHER_CLIENT_KEY`` with the portal's IGC-Santé client certificate instead.
+    """
+    directory = Path(directory)
+    cert_path, key_path = directory / "probe-client.pem", directory / "probe-client-key.pem"
+    if cert_path.exists() and key_path.exists():
+        return str(cert_path), str(key_path)
+    intermediate, issuer_key = ensure_hierarchy(directory)
+    key = _key()
+    now = dt.datetime.now(dt.UTC)
+    subject = x509.Name([
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "AGENCE DU NUMERIQUE EN SANTE"),
+        x509.NameAttribute(NameOID.COMMON_NAME, cn),
+    ])
+    certificate = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(intermediate.subject).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=3 * 365))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(True, False, True, False, False, False, False, False, False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(issuer_key, hashes.SHA256()))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    key_path.chmod(0o600)
+    cert_path.write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM) for c in (certificate, intermediate)))
+    return str(cert_path), str(key_path)

@@ -1,0 +1,296 @@
+"""The probe engine (DESIGN §8): asyncio, many DRIMboxes at once, run inside one Celery task.
+
+For each target (``weather.targets.Target``):
+
+* ``db`` over mutual TLS: the portal presents its client certificate (``WEATHER_CLIENT_CERT`` /
+  ``WEATHER_CLIENT_KEY``; in DEBUG without them, a development certificate from
+  ``certificates.devpki.ensure_probe_client_certificate``). The server certificate must chain to the
+  configured IGC-Santé anchors (``certificates.trust.hierarchy()``, OpenSSL verification, which also
+  checks that it is valid now) and its subject, as an RFC 4514 string, must be exactly the whitelist's
+  ``DNCertificatOperateur`` (the whitelist builder writes ``Certificate.subject``, the same
+  ``rfc4514_string()``). Host names are not compared: the exact DN (which holds CN=<db FQDN>) is the
+  identity check. Then ``HEAD <WEATHER_DB_PATH> HTTP/1.1``: any HTTP answer (whatever its status code:
+  the DRIMbox may well refuse a bare HEAD) after a good handshake means « up ».
+* ``vi`` over public HTTPS with normal validation (system CAs, plus ``WEATHER_VI_CA_BUNDLE``, host name
+  checked): up when it answers HTTP with a status below 500.
+
+Result per DRIMbox: ``failing`` when ``db`` fails (unreachable, timeout, TLS refused, untrusted or
+expired certificate, « DN inattendu »): these count towards DOWN after the confirmation policy
+(``weather.services``); ``degraded`` when ``db`` is up but ``vi`` fails, or when the ``db`` certificate
+expires within ``WEATHER_CERT_EXPIRY_DEGRADED_DAYS``; ``operational`` otherwise. Each check is retried
+immediately ``WEATHER_PROBE_RETRIES`` times (not for certificate verdicts, which a retry cannot change),
+each attempt bounded by ``WEATHER_PROBE_TIMEOUT``. ``WEATHER_PROBE_RESOLVE`` (``{"name": "host:port"}``)
+pins names to addresses, like ``curl --resolve`` (tests, benchmarks, split-horizon probing).
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import functools
+import socket
+import ssl
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+OPERATIONAL, DEGRADED, FAILING = "operational", "degraded", "failing"
+USER_AGENT = "DRIM-M-meteo/1.0"
+# OpenSSL verification codes worth a specific French message.
+X509_EXPIRED, X509_NOT_YET_VALID = 10, 9
+
+
+@dataclass
+class ProbeResult:
+    """What one location saw of one DRIMbox at ``checked_at`` (the input of ``weather.services``)."""
+
+    identifiant: int
+    checked_at: dt.datetime
+    status: str  # operational | degraded | failing
+    db_ok: bool = False
+    db_error: str = ""
+    vi_ok: bool | None = None  # None: the DRIMbox publishes no vi name
+    vi_error: str = ""
+    latency_ms: int | None = None
+    db_not_after: dt.datetime | None = None
+
+    def as_dict(self):
+        return dataclasses.asdict(self)
+
+
+class CheckFailed(Exception):
+    """One failed check; ``message`` is French; ``final`` when a retry cannot help (certificate verdicts)."""
+
+    def __init__(self, message, *, final=False):
+        super().__init__(message)
+        self.message = message
+        self.final = final
+
+
+@dataclass
+class ProbeConfig:
+    db_context: ssl.SSLContext
+    vi_context: ssl.SSLContext
+    timeout: float = 10.0
+    retries: int = 1
+    concurrency: int = 200
+    expiry_degraded: dt.timedelta = dt.timedelta(days=15)
+    db_path: str = "/"
+    vi_path: str = "/"
+    db_port: int = 443
+    vi_port: int = 443
+    resolve: dict = dataclasses.field(default_factory=dict)
+
+    def address(self, name, default_port):
+        pinned = self.resolve.get(name)
+        if not pinned:
+            return name, default_port
+        host, _, port = str(pinned).rpartition(":")
+        return (host or str(pinned)), int(port or default_port)
+
+
+# --- configuration -------------------------------------------------------------------------------------------
+
+
+def client_certificate_paths():
+    """(certificate PEM path, key PEM path) the portal presents to DRIMboxes."""
+    cert, key = getattr(settings, "WEATHER_CLIENT_CERT", ""), getattr(settings, "WEATHER_CLIENT_KEY", "")
+    if cert and key:
+        return cert, key
+    if settings.DEBUG:
+        from certificates.devpki import ensure_probe_client_certificate
+
+        return ensure_probe_client_certificate(settings.DEV_PKI_DIR)
+    raise ImproperlyConfigured("WEATHER_CLIENT_CERT et WEATHER_CLIENT_KEY doivent désigner le certificat client "
+                               "de la sonde (PEM) lorsque DEBUG=0.")
+
+
+def igc_sante_pem():
+    """The configured IGC-Santé anchors and intermediates, as one PEM string (the db trust store)."""
+    from certificates.trust import hierarchy
+
+    anchors, intermediates = hierarchy()
+    if not anchors:
+        raise ImproperlyConfigured("Aucune autorité IGC-Santé configurée (IGC_SANTE_ANCHORS).")
+    return "".join(c.public_bytes(Encoding.PEM).decode() for c in (*anchors, *intermediates))
+
+
+def db_context(*, cadata=None, client_cert=None, client_key=None):
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.check_hostname = False  # the exact DN is the identity check (see the module docstring)
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.load_verify_locations(cadata=cadata if cadata is not None else igc_sante_pem())
+    if client_cert is None:
+        client_cert, client_key = client_certificate_paths()
+    context.load_cert_chain(client_cert, client_key)
+    return context
+
+
+def vi_context(extra_bundle=None):
+    context = ssl.create_default_context()
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    extra_bundle = extra_bundle if extra_bundle is not None else getattr(settings, "WEATHER_VI_CA_BUNDLE", "")
+    if extra_bundle:
+        context.load_verify_locations(cafile=str(Path(extra_bundle)))
+    return context
+
+
+def config_from_settings(**overrides):
+    values = dict(
+        timeout=float(getattr(settings, "WEATHER_PROBE_TIMEOUT", 10)),
+        retries=max(0, int(getattr(settings, "WEATHER_PROBE_RETRIES", 1))),
+        concurrency=max(1, int(getattr(settings, "WEATHER_PROBE_CONCURRENCY", 200))),
+        expiry_degraded=dt.timedelta(days=int(getattr(settings, "WEATHER_CERT_EXPIRY_DEGRADED_DAYS", 15))),
+        db_path=getattr(settings, "WEATHER_DB_PATH", "/") or "/",
+        vi_path=getattr(settings, "WEATHER_VI_PATH", "/") or "/",
+        db_port=int(getattr(settings, "WEATHER_DB_PORT", 443)),
+        vi_port=int(getattr(settings, "WEATHER_VI_PORT", 443)),
+        resolve=dict(getattr(settings, "WEATHER_PROBE_RESOLVE", {}) or {}),
+    )
+    values.update(overrides)
+    if "db_context" not in values:
+        values["db_context"] = db_context()
+    if "vi_context" not in values:
+        values["vi_context"] = vi_context()
+    return ProbeConfig(**values)
+
+
+# --- checks --------------------------------------------------------------------------------------------------
+
+
+def _describe(exc, timeout):
+    if isinstance(exc, CheckFailed):
+        return exc
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+        return CheckFailed(f"délai dépassé ({timeout:g} s)")
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        if exc.verify_code == X509_EXPIRED:
+            return CheckFailed("certificat du serveur expiré", final=True)
+        if exc.verify_code == X509_NOT_YET_VALID:
+            return CheckFailed("certificat du serveur pas encore valide", final=True)
+        return CheckFailed(f"certificat du serveur non reconnu ({exc.verify_message})", final=True)
+    if isinstance(exc, ssl.SSLError):
+        return CheckFailed(f"négociation TLS refusée ({exc.reason or exc.strerror or exc})")
+    if isinstance(exc, ConnectionRefusedError):
+        return CheckFailed("connexion refusée")
+    if isinstance(exc, socket.gaierror):
+        return CheckFailed("nom introuvable (DNS)")
+    if isinstance(exc, (ConnectionError, OSError)):
+        return CheckFailed(f"connexion impossible ({exc.strerror or exc.__class__.__name__})")
+    return CheckFailed(f"erreur inattendue ({exc.__class__.__name__})")
+
+
+async def _http_status(reader, writer, name, path):
+    writer.write(f"HEAD {path} HTTP/1.1\r\nHost: {name}\r\nUser-Agent: {USER_AGENT}\r\nAccept: */*\r\n"
+                 "Connection: close\r\n\r\n".encode("ascii"))
+    await writer.drain()
+    line = await reader.readline()
+    parts = line.split()
+    if len(parts) < 2 or not parts[0].startswith(b"HTTP/") or not parts[1].isdigit():
+        raise CheckFailed("réponse non HTTP" if line else "connexion fermée sans réponse HTTP")
+    return int(parts[1])
+
+
+@functools.lru_cache(maxsize=4096)
+def _peer_identity(der):
+    """(RFC 4514 subject, notAfter) of a presented certificate; cached: a DRIMbox shows the same one each time."""
+    certificate = x509.load_der_x509_certificate(der)
+    return certificate.subject.rfc4514_string(), certificate.not_valid_after_utc
+
+
+def _close(writer):
+    if writer is not None:
+        writer.transport.abort()  # a probe needs no graceful TLS close; abort frees the socket at once
+
+
+async def check_db(target, config, now):
+    """(latency in ms, certificate notAfter); raises CheckFailed."""
+    host, port = config.address(target.db, config.db_port)
+    started = time.perf_counter()
+    writer = None
+    try:
+        async with asyncio.timeout(config.timeout):
+            reader, writer = await asyncio.open_connection(host, port, ssl=config.db_context,
+                                                           server_hostname=target.db)
+            presented, not_after = _peer_identity(writer.get_extra_info("ssl_object").getpeercert(binary_form=True))
+            if presented != target.dn:
+                raise CheckFailed(f"DN inattendu : « {presented} » au lieu de « {target.dn} »", final=True)
+            await _http_status(reader, writer, target.db, config.db_path)
+    except Exception as exc:  # every failure is a verdict on the DRIMbox, never a crash of the batch
+        raise _describe(exc, config.timeout) from None
+    finally:
+        _close(writer)
+    return round((time.perf_counter() - started) * 1000), not_after
+
+
+async def check_vi(target, config):
+    host, port = config.address(target.vi, config.vi_port)
+    writer = None
+    try:
+        async with asyncio.timeout(config.timeout):
+            reader, writer = await asyncio.open_connection(host, port, ssl=config.vi_context, server_hostname=target.vi)
+            status = await _http_status(reader, writer, target.vi, config.vi_path)
+    except Exception as exc:
+        raise _describe(exc, config.timeout) from None
+    finally:
+        _close(writer)
+    if status >= 500:
+        raise CheckFailed(f"erreur HTTP {status}")
+
+
+async def _with_retries(check, retries):
+    for attempt in range(retries + 1):
+        try:
+            return await check()
+        except CheckFailed as failure:
+            if failure.final or attempt == retries:
+                raise
+
+
+async def probe_target(target, config):
+    """One DRIMbox seen from here now: a ``ProbeResult``."""
+    now = dt.datetime.now(dt.UTC)
+    result = ProbeResult(identifiant=target.identifiant, checked_at=now, status=OPERATIONAL)
+    try:
+        result.latency_ms, result.db_not_after = await _with_retries(lambda: check_db(target, config, now),
+                                                                     config.retries)
+        result.db_ok = True
+    except CheckFailed as failure:
+        result.status, result.db_error = FAILING, f"db : {failure.message}"
+        return result  # the db verdict decides; vi is not probed for a failing DRIMbox
+    if result.db_not_after - now <= config.expiry_degraded:
+        result.status = DEGRADED
+        result.db_error = f"db : le certificat expire le {result.db_not_after:%d/%m/%Y} (UTC)"
+    if target.vi:
+        try:
+            await _with_retries(lambda: check_vi(target, config), config.retries)
+            result.vi_ok = True
+        except CheckFailed as failure:
+            result.vi_ok, result.vi_error, result.status = False, f"vi : {failure.message}", DEGRADED
+    return result
+
+
+async def probe_all(targets, config):
+    """Probe every target with at most ``config.concurrency`` in flight; results in the targets' order."""
+    semaphore = asyncio.Semaphore(config.concurrency)
+
+    async def one(target):
+        async with semaphore:
+            return await probe_target(target, config)
+
+    return await asyncio.gather(*(one(t) for t in targets))
+
+
+def run_probes(targets, config=None):
+    """Synchronous entry point (Celery tasks): a fresh event loop per batch."""
+    targets = list(targets)
+    if not targets:
+        return []
+    config = config or config_from_settings()
+    return asyncio.run(probe_all(targets, config))

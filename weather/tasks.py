@@ -1,0 +1,79 @@
+"""Celery tasks of the prober (DESIGN §8).
+
+Deployment: one Celery queue per probe location, ``probe.<name>`` (``ProbeLocation.name``). Beat runs
+``schedule_probes`` every ``WEATHER_PROBE_INTERVAL`` seconds: it splits the targets (the current
+published whitelist, ``weather.targets``) into batches of ``WEATHER_PROBE_BATCH_SIZE`` and sends one
+``probe_batch`` per batch to the queue of every active location. In each location, run workers that
+consume only that location's queue, with ``WEATHER_LOCATION`` set to the same name::
+
+    WEATHER_LOCATION=paris celery -A trustspace worker -Q probe.paris --concurrency 2
+
+As many workers as needed may consume one queue (batches are independent). ``probe_batch`` probes its
+batch with asyncio (``weather.prober``) and hands the results to ``weather.services.record_observations``,
+which applies the confirmation policy and the quorum across locations. ``detect_silence`` (beat, same
+interval) turns DRIMboxes without a fresh observation from any active location into « pas de données »;
+a location that stops reporting therefore never produces downtime. When no location is declared, the
+location named ``WEATHER_LOCATION`` (default « local ») is created, so that a single-site deployment
+(and the embedded demo, whose worker must then also consume ``probe.local``) needs no set-up.
+"""
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from . import prober, services, targets
+from .models import ProbeLocation
+
+logger = logging.getLogger(__name__)
+
+
+def local_location_name():
+    return getattr(settings, "WEATHER_LOCATION", "local") or "local"
+
+
+def queue_of(location_name):
+    return f"probe.{location_name}"
+
+
+def _batches(items, size):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+@shared_task(ignore_result=True)
+def schedule_probes():
+    """Send the probe batches of this round to every active location's queue."""
+    identifiants = [t.identifiant for t in targets.current_targets()]
+    names = list(ProbeLocation.objects.filter(active=True).values_list("name", flat=True))
+    if not names and not ProbeLocation.objects.exists():
+        names = [services.location_named(local_location_name()).name]
+    interval = int(getattr(settings, "WEATHER_PROBE_INTERVAL", 60))
+    size = max(1, int(getattr(settings, "WEATHER_PROBE_BATCH_SIZE", 500)))
+    sent = 0
+    for name in names:
+        for batch in _batches(identifiants, size):
+            # A batch not taken within one interval is superseded by the next round's.
+            probe_batch.apply_async(args=[name, batch], queue=queue_of(name), expires=interval)
+            sent += 1
+    return {"targets": len(identifiants), "locations": names, "batches": sent}
+
+
+@shared_task(ignore_result=True, acks_late=False)
+def probe_batch(location, identifiants):
+    """Probe these DRIMboxes from ``location`` and record what was seen."""
+    if location != local_location_name() and not getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
+        logger.warning("probe batch for location %s run by a worker of %s: check the worker's -Q option",
+                       location, local_location_name())
+    batch = targets.targets_for(identifiants)
+    results = prober.run_probes(batch)
+    changes = services.record_observations(location, results, at=timezone.now())
+    return {"location": location, "probed": len(results), "changes": len(changes),
+            "failing": sum(1 for r in results if r.status == prober.FAILING)}
+
+
+@shared_task(ignore_result=True)
+def detect_silence():
+    """DRIMboxes no active location has reported on recently: « pas de données » (never DOWN)."""
+    changes = services.mark_silent()
+    return {"no_data": len(changes)}
