@@ -408,6 +408,9 @@ WHITELIST_ESIGNSANTE_API_KEY_HEADER = env("WHITELIST_ESIGNSANTE_API_KEY_HEADER",
 WHITELIST_ESIGNSANTE_TIMEOUT = float(env("WHITELIST_ESIGNSANTE_TIMEOUT", "30"))
 WHITELIST_ESIGNSANTE_CA_BUNDLE = env("WHITELIST_ESIGNSANTE_CA_BUNDLE", "")  # empty → the system CAs
 WHITELIST_ESIGNSANTE_SIGNER_PEM = env("WHITELIST_ESIGNSANTE_SIGNER_PEM", "")  # optional: pins the certificate
+CELERY_BEAT_SCHEDULE.update({
+    "whitelist-signer-watch": {"task": "whitelist.signer_watch.watch_signer_task", "schedule": crontab(hour=6, minute=30)},
+})
 # --- end Whitelist signing backends ---
 
 # --- Weather probing ---

@@ -62,7 +62,9 @@ class WhitelistVersion(models.Model):
         ordering = ("-number",)
         verbose_name = "version de la liste blanche"
         verbose_name_plural = "versions de la liste blanche"
-        indexes = (models.Index(fields=["status", "-number"], name="whitelist_version_status_num"),)
+        # Covering index of the public endpoint's query (current number and SHA-256 without reading the row,
+        # whose 12 MB of XML SQLite would otherwise walk through).
+        indexes = (models.Index(fields=["status", "-number", "sha256"], name="whitelist_version_current"),)
 
     def __str__(self):
         return f"Liste blanche v{self.number} ({self.get_status_display()})"
@@ -111,3 +113,14 @@ class SignerNotice(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} — {self.subject}"
+
+
+from .models_github import (  # noqa: F401 - GitHub publication and intake models live in their own module
+    GitHubIntakeCursor,
+    GitHubIssueKind,
+    GitHubIssueRequest,
+    GitHubIssueStatus,
+    GitHubPublication,
+    GitHubPublicationMode,
+    GitHubPublicationStatus,
+)

@@ -36,21 +36,25 @@ class PublishedFile:
         return f'"{self.sha256}-gzip"'
 
 
-def current_number():
-    """Number of the current published version, or None (one query on the status/number index)."""
-    return (WhitelistVersion.objects.filter(status=WhitelistVersionStatus.PUBLISHED)
-            .order_by("-number").values_list("number", flat=True).first())
+def _published():
+    return WhitelistVersion.objects.filter(status=WhitelistVersionStatus.PUBLISHED)
 
 
-def published_number(number):
-    exists = WhitelistVersion.objects.filter(status=WhitelistVersionStatus.PUBLISHED, number=number).exists()
-    return number if exists else None
+def current():
+    """(number, sha256) of the current published version, or None — read from the covering index."""
+    return _published().order_by("-number").values_list("number", "sha256").first()
 
 
-def get(number: int) -> PublishedFile:
-    """The published file ``number`` (which must be published), loaded once per worker."""
+def published(number):
+    """(number, sha256) of published version ``number``, or None."""
+    return _published().filter(number=number).values_list("number", "sha256").first()
+
+
+def get(number: int, sha256: str) -> PublishedFile:
+    """The published file ``number``, loaded once per worker; keyed by its SHA-256 too, so that a cached
+    file is never served for another database's version of the same number."""
     cached = _files.get(number)
-    if cached is not None:
+    if cached is not None and cached.sha256 == sha256:
         return cached
     sha256, published_at, body = (WhitelistVersion.objects.filter(number=number)
                                   .values_list("sha256", "published_at", "signed_xml").get())

@@ -19,7 +19,7 @@ from django.utils import timezone
 from trustspace import audit
 from trustspace.errors import Conflict, NotAllowed
 
-from . import builder, signers, verify
+from . import builder, github_publish, signers, verify
 from .models import WhitelistVersion, WhitelistVersionStatus
 
 ELEMENT_TO_FIELD = {element: name for name, element in builder.PUBLISHED_FIELDS}
@@ -167,20 +167,49 @@ def approve_and_publish(version, *, acting_user, signer=None):
         version.status = WhitelistVersionStatus.PUBLISHED
         version.save()
         builder.record_published(entries, at=now)
+        github = None
+        if github_publish.configured():  # pushed to GitHub once this transaction has committed
+            github = github_publish.request_publication(version)[0].status
         audit.record(actor=acting_user, action="whitelist.version_published", obj=version,
                      after={"number": version.number, "sha256": version.sha256, "entries": len(entries),
-                            "signer": version.signer_subject, "generated_at": generated})
+                            "signer": version.signer_subject, "generated_at": generated, "github": github})
     return version
 
 
-def abandon_version(version, *, acting_user):
+def republish_on_github(version, *, acting_user):
+    """ANS « Republier sur GitHub »: push the latest published version again (a no-op when GitHub has it)."""
+    _require_ans(acting_user)
+    if not github_publish.configured():
+        raise Conflict("La publication sur GitHub n'est pas configurée (WHITELIST_GITHUB_REPOSITORY est vide).")
+    with transaction.atomic():
+        version = _lock(version)
+        if version.status != WhitelistVersionStatus.PUBLISHED:
+            raise Conflict(f"La version {version.number} est {version.get_status_display()} : seule une version "
+                           "publiée peut être poussée sur GitHub.")
+        latest = last_published()
+        if latest.pk != version.pk:
+            raise Conflict(f"Seule la dernière version publiée (v{latest.number}) peut être republiée sur GitHub : "
+                           "republier une version plus ancienne remettrait une liste périmée dans le dépôt.")
+        publication, before = github_publish.request_publication(version)
+        audit.record(actor=acting_user, action="whitelist.github_republish_requested", obj=publication,
+                     before=before, after=github_publish.snapshot(publication))
+    return publication
+
+
+ABANDONABLE = (WhitelistVersionStatus.PREPARED, WhitelistVersionStatus.APPROVED)
+
+
+def abandon_version(version, *, acting_user, reason=""):
+    """Abandon a version not yet signed (préparée or approuvée); a signed version is never abandoned."""
     _require_ans(acting_user)
     with transaction.atomic():
         version = _lock(version)
-        if version.status != WhitelistVersionStatus.PREPARED:
+        if version.status not in ABANDONABLE or version.signed_xml is not None:
             raise Conflict(f"La version {version.number} est {version.get_status_display()} : "
                            "elle ne peut pas être abandonnée.")
+        before = {"status": version.status}
         version.status = WhitelistVersionStatus.ABANDONED
         version.save(update_fields=["status"])
-        audit.record(actor=acting_user, action="whitelist.version_abandoned", obj=version)
+        audit.record(actor=acting_user, action="whitelist.version_abandoned", obj=version, before=before,
+                     after={"status": version.status}, reason=(reason or "").strip()[:2000])
     return version

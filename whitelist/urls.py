@@ -10,4 +10,10 @@ urlpatterns = [
     path("ans/liste-blanche/preparer/", views.prepare, name="ans_whitelist_prepare"),
     path("ans/liste-blanche/<int:number>/", views.version_detail, name="ans_whitelist_version"),
     path("ans/liste-blanche/<int:number>/publier/", views.publish, name="ans_whitelist_publish"),
+    path("ans/liste-blanche/<int:number>/github/", views.github_republish, name="ans_whitelist_github_republish"),
+    path("ans/liste-blanche/<int:number>/abandonner/", views.abandon, name="ans_whitelist_abandon"),
+    path("ans/liste-blanche/demandes-github/", views.github_requests, name="ans_github_requests"),
+    path("ans/liste-blanche/demandes-github/<int:pk>/", views.github_request_detail, name="ans_github_request"),
+    path("ans/liste-blanche/demandes-github/<int:pk>/decision/", views.github_request_decide,
+         name="ans_github_request_decide"),
 ]

@@ -1,73 +1,88 @@
 """Whitelist pages: the public signed list (conditional GET) and the ANS history / prepare / publish pages."""
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.cache import patch_vary_headers
 from django.utils.http import http_date, parse_http_date_safe
 from django.views.decorators.http import require_POST
 
 from trustspace.access import ANS_ADMIN, PUBLIC, access
 from trustspace.errors import DomainError
 
-from . import services
-from .models import WhitelistVersion, WhitelistVersionStatus
+from . import github_intake, github_publish, public_cache, services, signer_watch
+from .models import (
+    GitHubIssueRequest,
+    GitHubIssueStatus,
+    GitHubPublication,
+    WhitelistVersion,
+    WhitelistVersionStatus,
+)
 
 CACHE_CONTROL = "public, max-age=0, must-revalidate"
 
 
-def _published():
-    return WhitelistVersion.objects.filter(status=WhitelistVersionStatus.PUBLISHED)
-
-
-def _not_modified(request, etag, last_modified):
+def _not_modified(request, etags, last_modified):
     if_none_match = request.META.get("HTTP_IF_NONE_MATCH")
     if if_none_match is not None:
         tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-        return "*" in tags or etag in tags
+        return "*" in tags or not tags.isdisjoint(etags)
     since = parse_http_date_safe(request.META.get("HTTP_IF_MODIFIED_SINCE", ""))
     return since is not None and int(last_modified.timestamp()) <= since
 
 
-def _serve_version(request, queryset):
-    """One indexed lookup for the metadata; the body is read only when it must be sent."""
+def _accepts_gzip(request):
+    for coding in request.META.get("HTTP_ACCEPT_ENCODING", "").split(","):
+        name, _, params = coding.strip().partition(";")
+        if name.strip().lower() == "gzip":
+            return params.replace(" ", "").lower() not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
+    return False
+
+
+def _serve_version(request, key):
+    """The published file ``number`` from the worker's memory (``public_cache``), gzip when the client accepts
+    it (the decoded bytes are the signed bytes); 304 when the client's copy is current."""
     if request.method not in ("GET", "HEAD"):
         return HttpResponseNotAllowed(["GET", "HEAD"])
-    row = queryset.values_list("pk", "sha256", "published_at").first()
-    if row is None:
+    if key is None:
         raise Http404("Aucune liste blanche publiée.")
-    pk, sha256, published_at = row
-    etag = f'"{sha256}"'
-    headers = {"ETag": etag, "Last-Modified": http_date(published_at.timestamp()), "Cache-Control": CACHE_CONTROL}
-    if _not_modified(request, etag, published_at):
+    published = public_cache.get(*key)
+    gzipped = _accepts_gzip(request)
+    etag = published.gzip_etag if gzipped else published.etag
+    if _not_modified(request, (published.etag, published.gzip_etag), published.published_at):
         response = HttpResponse(status=304)
     else:
-        body = b"" if request.method == "HEAD" else bytes(
-            WhitelistVersion.objects.filter(pk=pk).values_list("signed_xml", flat=True).get())
-        response = HttpResponse(body, content_type="application/xml")
-    for name, value in headers.items():
-        response[name] = value
+        response = HttpResponse(published.gzip_body if gzipped else published.body, content_type="application/xml")
+        if gzipped:
+            response["Content-Encoding"] = "gzip"
+        response["Content-Length"] = str(len(response.content))
+    response["ETag"] = etag
+    response["Last-Modified"] = http_date(published.published_at.timestamp())
+    response["Cache-Control"] = CACHE_CONTROL
+    patch_vary_headers(response, ("Accept-Encoding",))
     return response
 
 
 @access(PUBLIC)
 def current_list(request):
-    return _serve_version(request, _published().order_by("-number"))
+    return _serve_version(request, public_cache.current())
 
 
 @access(PUBLIC)
 def checksum(request):
     if request.method not in ("GET", "HEAD"):
         return HttpResponseNotAllowed(["GET", "HEAD"])
-    sha256 = _published().order_by("-number").values_list("sha256", flat=True).first()
-    if sha256 is None:
+    current = public_cache.current()
+    if current is None:
         raise Http404("Aucune liste blanche publiée.")
-    response = HttpResponse(sha256, content_type="text/plain; charset=utf-8")
+    response = HttpResponse(current[1], content_type="text/plain; charset=utf-8")
     response["Cache-Control"] = CACHE_CONTROL
     return response
 
 
 @access(PUBLIC)
 def version_xml(request, number):
-    return _serve_version(request, _published().filter(number=number))
+    return _serve_version(request, public_cache.published(number))
 
 
 # --- ANS ------------------------------------------------------------------------------------------
@@ -75,9 +90,10 @@ def version_xml(request, number):
 
 @access(ANS_ADMIN)
 def history(request):
-    versions = WhitelistVersion.objects.select_related("prepared_by", "approved_by").defer(
+    versions = WhitelistVersion.objects.select_related("prepared_by", "approved_by", "github_publication").defer(
         "unsigned_xml", "signed_xml")
-    return render(request, "whitelist/history.html", {"versions": versions})
+    return render(request, "whitelist/history.html", {"versions": versions, "signer": signer_watch.signer_status(),
+                                                      "github_configured": github_publish.configured()})
 
 
 @access(ANS_ADMIN)
@@ -97,8 +113,13 @@ def prepare(request):
 def version_detail(request, number):
     version = get_object_or_404(WhitelistVersion.objects.select_related("prepared_by", "approved_by"),
                                 number=number)
+    latest = services.last_published()
     return render(request, "whitelist/version_detail.html", {
         "version": version,
+        "github": GitHubPublication.objects.filter(version=version).first(),
+        "github_configured": github_publish.configured(),
+        "can_republish": github_publish.configured() and latest is not None and latest.pk == version.pk,
+        "can_abandon": version.status in services.ABANDONABLE and version.signed_xml is None,
         "can_publish": version.status == WhitelistVersionStatus.PREPARED and not (
             services.four_eyes() and version.prepared_by_id == request.user.pk),
         "is_preparer": version.prepared_by_id == request.user.pk,
@@ -117,3 +138,76 @@ def publish(request, number):
     else:
         messages.success(request, f"La version {version.number} est signée, vérifiée et publiée.")
     return redirect("ans_whitelist_version", number=number)
+
+
+@access(ANS_ADMIN)
+@require_POST
+def github_republish(request, number):
+    version = get_object_or_404(WhitelistVersion, number=number)
+    try:
+        services.republish_on_github(version, acting_user=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"La version {version.number} va être poussée sur GitHub ; rien n'est créé si le "
+                                  "dépôt la contient déjà.")
+    return redirect("ans_whitelist_version", number=number)
+
+
+@access(ANS_ADMIN)
+@require_POST
+def abandon(request, number):
+    version = get_object_or_404(WhitelistVersion, number=number)
+    try:
+        services.abandon_version(version, acting_user=request.user, reason=request.POST.get("reason", ""))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"La version {version.number} est abandonnée.")
+    return redirect("ans_whitelist_version", number=number)
+
+
+# --- Requests received through GitHub issues --------------------------------------------------------
+
+GITHUB_REQUESTS_PER_PAGE = 50
+
+
+@access(ANS_ADMIN)
+def github_requests(request):
+    status = request.GET.get("statut", "")
+    rows = GitHubIssueRequest.objects.select_related("drimbox", "decided_by").defer("body")
+    if status in GitHubIssueStatus.values:
+        rows = rows.filter(status=status)
+    page = Paginator(rows, GITHUB_REQUESTS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "whitelist/github_requests.html", {
+        "page": page, "status": status, "statuses": GitHubIssueStatus.choices,
+        "waiting": GitHubIssueRequest.objects.filter(status=GitHubIssueStatus.TO_REVIEW).count(),
+        "github_configured": github_publish.configured(),
+    })
+
+
+@access(ANS_ADMIN)
+def github_request_detail(request, pk):
+    item = get_object_or_404(GitHubIssueRequest.objects.select_related("drimbox", "decided_by"), pk=pk)
+    return render(request, "whitelist/github_request_detail.html", {
+        "item": item, "portal_link": github_intake.portal_link(item)})
+
+
+@access(ANS_ADMIN)
+@require_POST
+def github_request_decide(request, pk):
+    item = get_object_or_404(GitHubIssueRequest, pk=pk)
+    decision = request.POST.get("decision")
+    if decision not in ("accepter", "refuser"):
+        messages.error(request, "Choisissez d'accepter ou de refuser la demande.")
+        return redirect("ans_github_request", pk=pk)
+    try:
+        github_intake.decide(item, acting_user=request.user, accept=decision == "accepter",
+                             comment=request.POST.get("comment", ""))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Décision enregistrée ; elle est publiée en commentaire de l'issue GitHub."
+                         + (" Faites la modification dans le portail (DRIMbox liée ci-dessous)."
+                            if decision == "accepter" else ""))
+    return redirect("ans_github_request", pk=pk)

@@ -1,5 +1,6 @@
 """Whitelist versions (DESIGN §7): prepare, four-eyes approval, signature, self-verification, publication."""
 import datetime as dt
+import gzip
 import hashlib
 
 import pytest
@@ -123,6 +124,31 @@ def test_public_url_checksum_and_conditional_get(world, ans2, box, signer_p12, c
     assert client.get(reverse("whitelist_version_xml", kwargs={"number": version.number + 1})).status_code == 404
 
 
+def test_gzip_download_decodes_to_the_signed_bytes_and_new_versions_replace_cached_ones(world, ans2, box, signer_p12,
+                                                                                      client):
+    first = services.approve_and_publish(services.prepare_version(acting_user=world.ans), acting_user=ans2)
+    gzipped = client.get("/liste-blanche/listeblanche.xml", HTTP_ACCEPT_ENCODING="br, gzip;q=0.8")
+    assert gzipped.status_code == 200 and gzipped["Content-Encoding"] == "gzip"
+    assert gzip.decompress(gzipped.content) == bytes(first.signed_xml)
+    assert int(gzipped["Content-Length"]) == len(gzipped.content)
+    assert "Accept-Encoding" in gzipped["Vary"] and gzipped["ETag"] == f'"{first.sha256}-gzip"'
+    refused = client.get("/liste-blanche/listeblanche.xml", HTTP_ACCEPT_ENCODING="gzip;q=0")
+    assert "Content-Encoding" not in refused and refused.content == bytes(first.signed_xml)
+    # Either representation's tag proves the client holds the current list.
+    for tag in (f'"{first.sha256}"', gzipped["ETag"]):
+        assert client.get("/liste-blanche/listeblanche.xml", HTTP_IF_NONE_MATCH=tag).status_code == 304
+
+    box.support_contact = "nouveau-support@example.fr"
+    box.save(update_fields=["support_contact"])
+    second = services.approve_and_publish(services.prepare_version(acting_user=world.ans), acting_user=ans2)
+    assert second.sha256 != first.sha256
+    current = client.get("/liste-blanche/listeblanche.xml", HTTP_IF_NONE_MATCH=f'"{first.sha256}"')
+    assert current.status_code == 200 and current.content == bytes(second.signed_xml)
+    assert client.get("/liste-blanche/checksum").content.decode() == second.sha256
+    older = client.get(reverse("whitelist_version_xml", kwargs={"number": first.number}))
+    assert older.content == bytes(first.signed_xml)
+
+
 def test_prepared_version_is_not_public(world, box, signer_p12, client):
     version = services.prepare_version(acting_user=world.ans)
     assert client.get(reverse("whitelist_version_xml", kwargs={"number": version.number})).status_code == 404
@@ -228,3 +254,39 @@ def test_signer_from_an_untrusted_hierarchy_is_refused(world, ans2, box, signer_
         services.approve_and_publish(version, acting_user=ans2)
     version.refresh_from_db()
     assert version.signed_xml is None
+
+
+def test_abandon_from_the_version_page(world, ans2, box, signer_p12, client):
+    version = services.prepare_version(acting_user=world.ans)
+    url = reverse("ans_whitelist_version", kwargs={"number": version.number})
+    client.force_login(world.ans)
+    assert "Abandonner cette version" in client.get(url).content.decode()
+
+    response = client.post(reverse("ans_whitelist_abandon", kwargs={"number": version.number}),
+                           {"reason": "Préparée par erreur"})
+    assert response["Location"] == url
+    version.refresh_from_db()
+    assert version.status == WhitelistVersionStatus.ABANDONED
+    entry = AuditEntry.objects.get(action="whitelist.version_abandoned")
+    assert entry.reason == "Préparée par erreur" and entry.before == {"status": "preparee"}
+    page = client.get(url).content.decode()
+    assert "Abandonner cette version" not in page and "Approuver et publier" not in page
+    assert "abandonnée" in page
+
+    # An abandoned version can be neither published nor abandoned again.
+    client.force_login(ans2)
+    client.post(reverse("ans_whitelist_publish", kwargs={"number": version.number}))
+    version.refresh_from_db()
+    assert version.status == WhitelistVersionStatus.ABANDONED and version.signed_xml is None
+
+
+def test_published_version_cannot_be_abandoned(world, ans2, box, signer_p12, client):
+    version = services.approve_and_publish(services.prepare_version(acting_user=world.ans), acting_user=ans2)
+    client.force_login(world.ans)
+    url = reverse("ans_whitelist_version", kwargs={"number": version.number})
+    assert "Abandonner cette version" not in client.get(url).content.decode()
+    client.post(reverse("ans_whitelist_abandon", kwargs={"number": version.number}))
+    version.refresh_from_db()
+    assert version.is_published
+    assert "ne peut pas être abandonnée" in client.get(url).content.decode()
+    assert not AuditEntry.objects.filter(action="whitelist.version_abandoned").exists()

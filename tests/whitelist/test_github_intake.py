@@ -1,0 +1,217 @@
+"""Operators' requests filed as GitHub issues (issue form) imported for ANS review (DESIGN §7)."""
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from certificates.models import Certificate
+from tests.support.github_server import GitHubServer
+from tests.support.lifecycle import active_drimbox
+from trustspace.errors import Conflict, InvalidData
+from trustspace.models import AuditEntry
+from whitelist import github_intake, tasks
+from whitelist.models import GitHubIntakeCursor, GitHubIssueRequest, GitHubIssueStatus
+
+REPO = "ansforge/MSS-liste-blanche-test"
+
+
+def form(nom="E-MEDIA", description="Nouvelle DRIMbox du site de Dijon.", dn=None, labels=None):
+    labels = labels or ("Nom", "Description", "DNCertificatOperateur")
+    values = (nom, description, dn if dn is not None else "CN=db175.test.mesimagesmedicales.fr,OU=300000001831981,"
+                                                        "O=E-MEDIA,ST=Côte-d'Or (21),C=FR")
+    return "\n\n".join(f"### {label}\n\n{value or '_No response_'}" for label, value in zip(labels, values,
+                                                                                          strict=True))
+
+
+@pytest.fixture
+def github(settings):
+    with GitHubServer(token="s3cret") as server:
+        server.add_repo(REPO)
+        settings.WHITELIST_GITHUB_API_URL = server.base_url
+        settings.WHITELIST_GITHUB_TOKEN = "s3cret"
+        settings.WHITELIST_GITHUB_REPOSITORY = REPO
+        settings.WHITELIST_GITHUB_SECONDS_BETWEEN_WRITES = 0
+        settings.WHITELIST_GITHUB_TIMEOUT = 5
+        settings.WHITELIST_GITHUB_INTAKE_ENABLED = True
+        yield server
+
+
+def _comments(github, number):
+    return [c["body"] for c in github.repos[REPO].comments.get(number, [])]
+
+
+def test_issue_form_imported_once_and_answered_once(github, world):
+    box = active_drimbox(world.operator, world.legal, world.ans)
+    number = github.add_issue(REPO, title="[Update]: changement de contact",
+                              body=form(dn=f"CN={box.db_fqdn},OU=300000001831981,O=OP,C=FR"), login="op-a")
+
+    assert tasks.poll_github_issues() == {"imported": 1, "seen": 1, "comments": 1}
+    request = GitHubIssueRequest.objects.get()
+    assert (request.repository, request.issue_number, request.kind) == (REPO, number, "update")
+    assert request.status == GitHubIssueStatus.TO_REVIEW and request.invalid_reason == ""
+    assert request.nom == "E-MEDIA" and request.description == "Nouvelle DRIMbox du site de Dijon."
+    assert request.dn_certificat_operateur.startswith(f"CN={box.db_fqdn},")
+    assert request.drimbox == box and request.author_login == "op-a"
+    assert request.html_url.endswith(f"/issues/{number}")
+    comments = _comments(github, number)
+    assert len(comments) == 1 and request.receipt_comment_id is not None
+    assert comments[0] == (f"Demande reçue par le portail de l'Espace de Confiance DRIM-M sous la référence "
+                           f"{request.reference} ; elle sera examinée par l'ANS.")
+
+    # Second poll: `since` is sent, nothing imported again, no second comment.
+    assert tasks.poll_github_issues() == {"imported": 0, "seen": 1, "comments": 0}
+    issue_lists = [path for method, path in github.requests if method == "GET" and "/issues?" in path]
+    assert "since=" not in issue_lists[0] and "since=" in issue_lists[1]
+    assert GitHubIssueRequest.objects.count() == 1 and len(_comments(github, number)) == 1
+    assert AuditEntry.objects.filter(action="whitelist.github_issue_imported").count() == 1
+
+
+def test_kinds_labels_and_empty_answers(github, world):
+    github.add_issue(REPO, title="[Add] nouvelle DRIMbox", body=form(description=""))
+    github.add_issue(REPO, title="[delete] retrait", body=form(labels=(
+        "Nom de l'opérateur (Nom)", "Description de la demande", "DN du certificat (DNCertificatOperateur)")))
+    tasks.poll_github_issues()
+    add, delete = GitHubIssueRequest.objects.order_by("issue_number")
+    assert add.kind == "add" and add.description == "" and add.status == GitHubIssueStatus.TO_REVIEW
+    assert delete.kind == "delete" and delete.nom == "E-MEDIA" and delete.dn_certificat_operateur.startswith("CN=db175")
+    assert delete.description == "Nouvelle DRIMbox du site de Dijon."
+    assert add.drimbox is None  # db175 is not in this registry
+
+
+def test_drimbox_matched_by_certificate_subject(github, world):
+    box = active_drimbox(world.operator, world.legal, world.ans)
+    # A certificate whose CN is not the registry FQDN (e.g. issued before a renaming): found by its subject.
+    subject = "CN=ancien-nom.example.fr,OU=300000001831981,O=OP,C=FR"
+    Certificate.objects.filter(drimbox=box, kind="db").update(subject=subject)
+    request = github_intake.import_issue(REPO, _issue(9, body=form(dn=subject.replace(",", ", "))))[0]
+    assert request.drimbox == box
+    other = github_intake.import_issue(REPO, _issue(10, body=form(dn="CN=ancien-nom.example.fr,O=AUTRE,C=FR")))[0]
+    assert other.drimbox is None
+
+
+def _issue(number, *, title="[Add] x", body=""):
+    from types import SimpleNamespace
+    return SimpleNamespace(number=number, title=title, body=body, html_url=f"https://github.com/o/r/issues/{number}",
+                           user=SimpleNamespace(login="x"), created_at=dt.datetime(2026, 5, 1, tzinfo=dt.UTC))
+
+
+def test_invalid_form_imported_once_marked_and_answered(github, world):
+    free_text = github.add_issue(REPO, title="[Add] merci d'ajouter notre DRIMbox", body="Bonjour, pouvez-vous…")
+    bad_title = github.add_issue(REPO, title="Ajout DRIMbox", body=form())
+    no_dn = github.add_issue(REPO, title="[Update]: x", body=form(dn=""))
+    tasks.poll_github_issues()
+    tasks.poll_github_issues()
+    rows = {r.issue_number: r for r in GitHubIssueRequest.objects.all()}
+    assert set(rows) == {free_text, bad_title, no_dn}
+    assert all(r.status == GitHubIssueStatus.INVALID for r in rows.values())
+    assert "formulaire" in rows[free_text].invalid_reason
+    assert rows[bad_title].kind == "inconnu" and "[Add], [Update]: ou [Delete]" in rows[bad_title].invalid_reason
+    assert "DNCertificatOperateur est vide" in rows[no_dn].invalid_reason
+    for number, row in rows.items():
+        comments = _comments(github, number)
+        assert len(comments) == 1 and "ne peut pas être examinée" in comments[0] and row.invalid_reason in comments[0]
+
+
+def test_pull_requests_in_the_issue_list_are_ignored(github, world):
+    github.add_issue(REPO, title="[Add] via une PR", body=form(), pull_request=True)
+    assert tasks.poll_github_issues()["seen"] == 0
+    assert not GitHubIssueRequest.objects.exists() and _comments(github, 1) == []
+
+
+def test_pagination_is_followed(github, world):
+    for n in range(35):  # PyGithub asks 30 per page: the Link header leads to the second page
+        github.add_issue(REPO, title=f"[Add] n°{n}", body=form(nom=f"Op {n}"))
+    assert tasks.poll_github_issues()["imported"] == 35
+    assert any("page=2" in path for _m, path in github.requests)
+    assert GitHubIssueRequest.objects.count() == 35
+
+
+def test_github_down_keeps_the_cursor_and_comment_failures_are_retried(github, world):
+    github.add_issue(REPO, title="[Add] x", body=form())
+    github.fail_next(1, 502)
+    result = tasks.poll_github_issues()
+    assert "indisponible (erreur 502)" in result["error"] and not GitHubIntakeCursor.objects.exists()
+
+    github.fail_next(1, 503, method="POST", path_contains="/comments")
+    assert tasks.poll_github_issues()["imported"] == 1
+    request = GitHubIssueRequest.objects.get()
+    assert request.receipt_comment_id is None and "erreur 503" in request.comment_error
+    assert _comments(github, 1) == []
+    assert tasks.poll_github_issues()["comments"] == 1
+    request.refresh_from_db()
+    assert request.receipt_comment_id is not None and request.comment_error == ""
+    assert len(_comments(github, 1)) == 1
+
+
+def test_ans_accepts_and_refuses_with_comments_back(github, world, client, django_capture_on_commit_callbacks):
+    box = active_drimbox(world.operator, world.legal, world.ans)
+    accepted = github.add_issue(REPO, title="[Update]: x", body=form(dn=f"CN={box.db_fqdn},O=OP,C=FR"))
+    refused = github.add_issue(REPO, title="[Delete] y", body=form())
+    tasks.poll_github_issues()
+    first, second = GitHubIssueRequest.objects.order_by("issue_number")
+    client.force_login(world.ans)
+
+    page = client.get(reverse("ans_github_request", kwargs={"pk": first.pk})).content.decode()
+    assert "Accepter" in page and box.db_fqdn in page
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("ans_github_request_decide", kwargs={"pk": first.pk}),
+                               {"decision": "accepter", "comment": "Contact mis à jour dans le portail."})
+    assert response.status_code == 302
+    first.refresh_from_db()
+    assert first.status == GitHubIssueStatus.ACCEPTED and first.decided_by == world.ans
+    assert first.decision_comment_id is not None
+    comments = _comments(github, accepted)
+    assert len(comments) == 2 and "acceptée par l'ANS" in comments[1] and "Contact mis à jour" in comments[1]
+    page = client.get(reverse("ans_github_request", kwargs={"pk": first.pk})).content.decode()
+    assert reverse("drimbox_detail", kwargs={"pk": box.pk}) in page and "source de vérité" in page
+
+    with pytest.raises(InvalidData, match="motif"):
+        github_intake.decide(second, acting_user=world.ans, accept=False, comment=" ")
+    with django_capture_on_commit_callbacks(execute=True):
+        github_intake.decide(second, acting_user=world.ans, accept=False, comment="Demande en double.")
+    comments = _comments(github, refused)
+    assert len(comments) == 2 and "refusée par l'ANS" in comments[1] and "Demande en double." in comments[1]
+    with pytest.raises(Conflict, match="déjà été traitée"):
+        github_intake.decide(second, acting_user=world.ans, accept=True)
+    assert AuditEntry.objects.filter(action__in=["whitelist.github_issue_accepted",
+                                                 "whitelist.github_issue_refused"]).count() == 2
+    # A later poll owes nothing more.
+    assert tasks.poll_github_issues()["comments"] == 0 and len(_comments(github, refused)) == 2
+
+
+def test_review_queue_shows_waiting_github_requests(github, world, client):
+    github.add_issue(REPO, title="[Add] à examiner", body=form(nom="Opérateur GitHub"))
+    github.add_issue(REPO, title="pas un formulaire", body="?")
+    tasks.poll_github_issues()
+    client.force_login(world.ans)
+    page = client.get(reverse("ans_review_queue")).content.decode()
+    assert "Demandes reçues par GitHub" in page and "1 demande à examiner" in page
+    assert "Opérateur GitHub" in page and reverse("ans_github_requests") in page
+    listing = client.get(reverse("ans_github_requests")).content.decode()
+    assert "Opérateur GitHub" in listing and "invalide" in listing
+    filtered = client.get(reverse("ans_github_requests"), {"statut": "invalide"}).content.decode()
+    assert "Opérateur GitHub" not in filtered and "#2" in filtered
+
+
+def test_list_page_query_count_is_constant(world, client):
+    client.force_login(world.ans)
+
+    def count():
+        client.get(reverse("ans_github_requests"))
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(reverse("ans_github_requests")).status_code == 200
+        return len(queries)
+
+    for n in range(2):
+        github_intake.import_issue(REPO, _issue(n + 1, body=form()))
+    small = count()
+    for n in range(2, 12):
+        github_intake.import_issue(REPO, _issue(n + 1, body=form()))
+    assert count() == small
+
+
+def test_not_configured_does_nothing(settings, world):
+    settings.WHITELIST_GITHUB_REPOSITORY = ""
+    assert tasks.poll_github_issues() == {"imported": 0, "seen": 0, "comments": 0}

@@ -1,0 +1,261 @@
+"""Publication of signed versions to GitHub (DESIGN §7) against a loopback server speaking GitHub's REST API."""
+import hashlib
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from tests.support.github_server import GitHubServer, blob_sha
+from tests.support.lifecycle import active_drimbox, shared_pki
+from tests.whitelist.signing import SIGNER_CN, SIGNER_OU, org_sign_certificate
+from tests.whitelist.test_versions import PASSWORD, write_p12
+from trustspace.errors import Conflict
+from trustspace.models import AuditEntry
+from whitelist import github_publish, services, tasks
+from whitelist.models import GitHubPublication, GitHubPublicationStatus
+
+REPO = "ansforge/MSS-liste-blanche-test"
+FILE = "LISTEBLANCHE_DRIM-M.xml"
+
+
+@pytest.fixture
+def signer(settings, tmp_path):
+    settings.WHITELIST_SIGNER_P12 = str(write_p12(tmp_path / "signer.p12", org_sign_certificate(shared_pki())))
+    settings.WHITELIST_SIGNER_P12_PASSWORD = PASSWORD.decode()
+    settings.WHITELIST_SIGNER_CN, settings.WHITELIST_SIGNER_OU = SIGNER_CN, SIGNER_OU
+    settings.WHITELIST_FOUR_EYES = True
+
+
+@pytest.fixture
+def github(settings):
+    with GitHubServer(token="s3cret") as server:
+        server.add_repo(REPO, files={"README.md": b"# Liste blanche\n"})
+        settings.WHITELIST_GITHUB_API_URL = server.base_url
+        settings.WHITELIST_GITHUB_TOKEN = "s3cret"
+        settings.WHITELIST_GITHUB_REPOSITORY = REPO
+        settings.WHITELIST_GITHUB_BRANCH = "main"
+        settings.WHITELIST_GITHUB_MODE = "pr"
+        settings.WHITELIST_GITHUB_FILE_NAME = FILE
+        settings.WHITELIST_GITHUB_ARCHIVE_DIR = "archives"
+        settings.WHITELIST_GITHUB_SECONDS_BETWEEN_WRITES = 0
+        settings.WHITELIST_GITHUB_TIMEOUT = 5
+        yield server
+
+
+@pytest.fixture
+def ans2(make_user):
+    return make_user("ans2", is_ans_admin=True)
+
+
+@pytest.fixture
+def box(world):
+    return active_drimbox(world.operator, world.legal, world.ans)
+
+
+@pytest.fixture
+def publish(world, ans2, box, signer, django_capture_on_commit_callbacks):
+    """Prepare and publish a version; the GitHub push runs after commit (Celery eager in tests)."""
+    def run():
+        version = services.prepare_version(acting_user=world.ans)
+        with django_capture_on_commit_callbacks(execute=True):
+            version = services.approve_and_publish(version, acting_user=ans2)
+        return version
+    return run
+
+
+def _archive(version):
+    return f"archives/{version.published_at:%Y-%m-%d}_v{version.number}_{FILE}"
+
+
+def test_pull_request_with_the_files_and_exact_bytes(github, publish):
+    version = publish()
+    signed = bytes(version.signed_xml)
+    repo = github.repos[REPO]
+    publication = GitHubPublication.objects.get(version=version)
+    assert publication.status == GitHubPublicationStatus.PUBLISHED, publication.last_error
+    assert publication.mode == "pr" and publication.attempts == 1 and not publication.unchanged
+
+    # One pull request from liste-blanche/vN to main; main itself is untouched.
+    assert [(p["head"], p["base"], p["state"]) for p in repo.pulls] == [(f"liste-blanche/v{version.number}", "main",
+                                                                         "open")]
+    assert publication.pr_number == repo.pulls[0]["number"]
+    assert publication.pr_url.endswith(f"/pull/{publication.pr_number}")
+    assert set(repo.files_at("refs/heads/main")) == {"README.md"}
+
+    files = repo.files_at(f"refs/heads/liste-blanche/v{version.number}")
+    assert set(files) == {"README.md", FILE, "checksum", _archive(version), ".gitattributes"}
+    assert files[FILE] == signed and files[_archive(version)] == signed
+    assert files["checksum"] == hashlib.sha256(signed).hexdigest().encode() == version.sha256.encode()
+    assert not files["checksum"].endswith(b"\n") and len(files["checksum"]) == 64
+    assert files[".gitattributes"] == b"*.xml -text\n"
+    assert publication.commit_sha == repo.refs[f"refs/heads/liste-blanche/v{version.number}"]
+    commit = repo.get(publication.commit_sha, "commit")
+    assert commit["parents"] == [repo.refs["refs/heads/main"]] and f"v{version.number}" in commit["message"]
+    assert AuditEntry.objects.filter(action="whitelist.github_published", object_id=str(publication.pk)).count() == 1
+
+
+def test_republish_is_a_no_op(github, publish, world, django_capture_on_commit_callbacks):
+    version = publish()
+    repo = github.repos[REPO]
+    commits, writes, pulls = repo.commit_count(), len(github.writes()), len(repo.pulls)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.republish_on_github(version, acting_user=world.ans)
+    publication = GitHubPublication.objects.get(version=version)
+    assert publication.status == GitHubPublicationStatus.PUBLISHED and publication.unchanged
+    assert publication.attempts == 2
+    assert repo.commit_count() == commits and len(repo.pulls) == pulls
+    assert len(github.writes()) == writes, github.writes()[writes:]
+    assert AuditEntry.objects.filter(action="whitelist.github_republish_requested").count() == 1
+
+
+def test_commit_mode_fast_forwards_the_branch_and_keeps_gitattributes(github, publish, settings, world,
+                                                                      django_capture_on_commit_callbacks):
+    settings.WHITELIST_GITHUB_MODE = "commit"
+    repo = github.repos[REPO]
+    tree = repo.build({"README.md": ("100644", repo.put_blob(b"x\n")),
+                       ".gitattributes": ("100644", repo.put_blob(b"*.pdf binary"))})
+    old_main = repo.refs["refs/heads/main"] = repo.put_commit(tree, [repo.refs["refs/heads/main"]], "attrs",
+                                                              timezone.now())
+    version = publish()
+    publication = GitHubPublication.objects.get(version=version)
+    assert publication.status == GitHubPublicationStatus.PUBLISHED, publication.last_error
+    assert publication.mode == "commit" and publication.pr_number is None and repo.pulls == []
+    assert repo.refs["refs/heads/main"] == publication.commit_sha
+    assert repo.get(publication.commit_sha, "commit")["parents"] == [old_main]
+    files = repo.files_at()
+    assert files[FILE] == bytes(version.signed_xml) and files["checksum"] == version.sha256.encode()
+    assert files[".gitattributes"] == b"*.pdf binary\n*.xml -text\n"
+
+    commits = repo.commit_count()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.republish_on_github(version, acting_user=world.ans)
+    assert repo.commit_count() == commits and repo.refs["refs/heads/main"] == publication.commit_sha
+    assert GitHubPublication.objects.get(version=version).unchanged
+
+
+def test_server_errors_then_recovery_through_the_retry_task(github, publish):
+    github.fail_next(1, 502, method="POST", path_contains="/git/trees")  # after the blobs were sent
+    version = publish()
+    publication = GitHubPublication.objects.get(version=version)
+    assert publication.status == GitHubPublicationStatus.FAILED
+    assert "indisponible (erreur 502)" in publication.last_error
+    assert publication.next_attempt_at > timezone.now()
+    repo = github.repos[REPO]
+    assert repo.pulls == [] and set(repo.refs) == {"refs/heads/main"}
+
+    # Not due yet: the sweep leaves it alone.
+    requests = len(github.requests)
+    assert tasks.retry_github_publications() == {"published": 0, "failed": 0}
+    assert len(github.requests) == requests
+
+    # Due, but GitHub still answers 503: backoff grows.
+    GitHubPublication.objects.filter(pk=publication.pk).update(next_attempt_at=timezone.now())
+    github.fail_next(1, 503)
+    assert tasks.retry_github_publications() == {"published": 0, "failed": 1}
+    publication.refresh_from_db()
+    assert publication.attempts == 2 and "erreur 503" in publication.last_error
+    assert (publication.next_attempt_at - publication.updated_at).total_seconds() == pytest.approx(120, abs=2)
+
+    GitHubPublication.objects.filter(pk=publication.pk).update(next_attempt_at=timezone.now())
+    assert tasks.retry_github_publications() == {"published": 1, "failed": 0}
+    publication.refresh_from_db()
+    assert publication.status == GitHubPublicationStatus.PUBLISHED and publication.last_error == ""
+    assert publication.attempts == 3 and publication.next_attempt_at is None
+    assert len(repo.pulls) == 1
+    files = repo.files_at(f"refs/heads/liste-blanche/v{version.number}")
+    assert files[FILE] == bytes(version.signed_xml)
+
+
+def test_network_failure_is_retried(github, publish, settings):
+    settings.WHITELIST_GITHUB_API_URL = "http://127.0.0.1:9/api/v3"  # closed port
+    publication = GitHubPublication.objects.get(version=publish())
+    assert publication.status == GitHubPublicationStatus.FAILED
+    assert "Connexion à GitHub impossible" in publication.last_error and publication.next_attempt_at is not None
+
+
+def test_bad_token_is_a_failure_shown_without_hot_loop(github, publish, settings, client, world):
+    settings.WHITELIST_GITHUB_TOKEN = "wrong"
+    version = publish()
+    publication = GitHubPublication.objects.get(version=version)
+    assert publication.status == GitHubPublicationStatus.FAILED
+    assert "401" in publication.last_error and "WHITELIST_GITHUB_TOKEN" in publication.last_error
+    assert publication.next_attempt_at is None
+    requests = len(github.requests)
+    assert tasks.retry_github_publications() == {"published": 0, "failed": 0}
+    assert len(github.requests) == requests
+
+    client.force_login(world.ans)
+    page = client.get(reverse("ans_whitelist_version", kwargs={"number": version.number})).content.decode()
+    assert "échec" in page and "jeton d&#x27;accès (401)" in page and "Republier sur GitHub" in page
+    history = client.get(reverse("ans_whitelist")).content.decode()
+    assert "GitHub : échec" in history
+
+
+def test_republish_button_after_fixing_the_token(github, publish, settings, client, world,
+                                                 django_capture_on_commit_callbacks):
+    settings.WHITELIST_GITHUB_TOKEN = "wrong"
+    version = publish()
+    settings.WHITELIST_GITHUB_TOKEN = "s3cret"
+    client.force_login(world.ans)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("ans_whitelist_github_republish", kwargs={"number": version.number}))
+    assert response.status_code == 302
+    publication = GitHubPublication.objects.get(version=version)
+    assert publication.status == GitHubPublicationStatus.PUBLISHED and publication.pr_number
+    page = client.get(reverse("ans_whitelist_version", kwargs={"number": version.number})).content.decode()
+    assert publication.pr_url in page and "publiée" in page
+
+
+def test_older_version_is_never_pushed_back(github, publish, world, settings):
+    settings.WHITELIST_GITHUB_TOKEN = "wrong"
+    first = publish()
+    settings.WHITELIST_GITHUB_TOKEN = "s3cret"
+    second = publish()
+    assert GitHubPublication.objects.get(version=second).is_published
+    with pytest.raises(Conflict, match="dernière version publiée"):
+        services.republish_on_github(first, acting_user=world.ans)
+    GitHubPublication.objects.filter(version=first).update(status=GitHubPublicationStatus.PENDING,
+                                                           next_attempt_at=timezone.now())
+    tasks.retry_github_publications()
+    old = GitHubPublication.objects.get(version=first)
+    assert old.status == GitHubPublicationStatus.FAILED and "plus récente" in old.last_error
+    assert old.next_attempt_at is None
+    assert github.repos[REPO].files_at(f"refs/heads/liste-blanche/v{second.number}")[FILE] == \
+        bytes(second.signed_xml)
+    assert f"refs/heads/liste-blanche/v{first.number}" not in github.repos[REPO].refs
+
+
+def test_not_configured(publish, settings, client, world):
+    settings.WHITELIST_GITHUB_REPOSITORY = ""
+    version = publish()
+    assert not GitHubPublication.objects.exists()
+    with pytest.raises(Conflict, match="pas configurée"):
+        services.republish_on_github(version, acting_user=world.ans)
+    client.force_login(world.ans)
+    assert "non configurée" in client.get(reverse("ans_whitelist_version", kwargs={"number": version.number})
+                                          ).content.decode()
+    assert "non configurée" in client.get(reverse("ans_whitelist")).content.decode()
+
+
+def test_server_blob_ids_are_git_object_ids():
+    # The loopback server and the portal agree with git: `git hash-object` of "hello\n".
+    assert blob_sha(b"hello\n") == github_publish.blob_sha(b"hello\n") == "ce013625030ba8dba906f756967f9e9ca394464a"
+
+
+def test_failure_after_the_branch_was_pushed_reuses_it(github, publish):
+    github.fail_next(1, 500, method="POST", path_contains="/pulls")
+    version = publish()
+    repo = github.repos[REPO]
+    publication = GitHubPublication.objects.get(version=version)
+    assert publication.status == GitHubPublicationStatus.FAILED and repo.pulls == []
+    head = f"refs/heads/liste-blanche/v{version.number}"
+    pushed, commits = repo.refs[head], repo.commit_count()
+
+    GitHubPublication.objects.filter(pk=publication.pk).update(next_attempt_at=timezone.now())
+    assert tasks.retry_github_publications() == {"published": 1, "failed": 0}
+    publication.refresh_from_db()
+    assert publication.is_published and publication.commit_sha == pushed == repo.refs[head]
+    assert repo.commit_count() == commits and len(repo.pulls) == 1
+    # Written once: 3 blobs (the list and its archive copy share one), 1 tree, 1 commit, 1 ref.
+    assert [m for m, p in github.writes() if "/git/" in p] == ["POST"] * 6

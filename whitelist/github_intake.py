@@ -1,0 +1,289 @@
+"""Operators' requests filed as GitHub issues (issue form) become portal requests for ANS review (DESIGN §7).
+
+A beat task polls the repository's open issues (``since`` the start of the last complete poll, with a small
+overlap), parses the issue-form body (``### <label>`` sections; ``_No response_`` is empty; labels ``Nom``,
+``Description``, ``DNCertificatOperateur`` matched case-insensitively, also inside a longer label), takes the
+kind from the title prefix (``[Update]: ``, ``[Add]``, ``[Delete]``) and imports each issue exactly once
+(unique constraint + ``get_or_create`` in a transaction). Pull requests, which the issues endpoint also
+returns, are ignored. An unparseable form is still imported once, marked « invalide » and answered.
+
+The portal answers on the issue (receipt, then ANS's decision); a comment that could not be posted is
+retried at the next poll. The portal stays the source of truth: accepting records the decision and points
+ANS to the portal, it never changes registry data by itself.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from certificates.models import Certificate
+from operators.models import Drimbox
+from trustspace import audit
+from trustspace.errors import Conflict, InvalidData, NotAllowed
+
+from .github_publish import NETWORK_ERRORS, client, configured, describe, repository_name
+from .models import GitHubIntakeCursor, GitHubIssueKind, GitHubIssueRequest, GitHubIssueStatus
+
+logger = logging.getLogger(__name__)
+
+TASK_ACTOR = "tâche relève des issues GitHub"
+POLL_OVERLAP = timedelta(minutes=5)
+NO_RESPONSE = "_no response_"
+KIND_PREFIXES = (("[update]", GitHubIssueKind.UPDATE), ("[add]", GitHubIssueKind.ADD),
+                 ("[delete]", GitHubIssueKind.DELETE))
+FIELDS = (("nom", "Nom"), ("description", "Description"), ("dn_certificat_operateur", "DNCertificatOperateur"))
+SECTION = re.compile(r"^#{3}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
+CN = re.compile(r"(?:^|,)\s*CN\s*=\s*((?:\\.|[^,])+)", re.IGNORECASE)
+
+
+# --- parsing --------------------------------------------------------------------------------------
+
+
+def kind_of(title: str) -> str:
+    lowered = (title or "").strip().lower()
+    for prefix, kind in KIND_PREFIXES:
+        if lowered.startswith(prefix):
+            return kind
+    return GitHubIssueKind.UNKNOWN
+
+
+def sections(body: str) -> list[tuple[str, str]]:
+    """(label, value) of each ``### label`` section of a rendered issue form, in order."""
+    parts = SECTION.split((body or "").replace("\r\n", "\n"))
+    found = []
+    for label, value in zip(parts[1::2], parts[2::2], strict=False):
+        value = value.strip()
+        found.append((label.strip(), "" if value.lower() == NO_RESPONSE else value))
+    return found
+
+
+def form_fields(body: str) -> dict[str, str] | None:
+    """``{"nom", "description", "dn_certificat_operateur"}`` from the form, or ``None`` if it is not one."""
+    found = sections(body)
+    values = {}
+    for name, field_id in FIELDS:
+        exact = [value for label, value in found if label.casefold() == field_id.casefold()]
+        inside = [value for label, value in found
+                  if re.search(rf"(?<!\w){re.escape(field_id)}(?!\w)", label, re.IGNORECASE)]
+        candidates = exact or inside
+        values[name] = candidates[0] if candidates else None
+    if all(value is None for value in values.values()):
+        return None
+    return {name: (value or "") for name, value in values.items()}
+
+
+def common_name(dn: str) -> str:
+    match = CN.search(dn or "")
+    return match.group(1).strip().replace("\\", "") if match else ""
+
+
+def _normal_dn(dn):
+    return re.sub(r"\s*([,=])\s*", r"\1", (dn or "").strip()).casefold()
+
+
+def matching_drimbox(dn: str):
+    """The DRIMbox whose registry `db` FQDN is the DN's CN, or whose certificate has this subject."""
+    cn = common_name(dn)
+    if not cn:
+        return None
+    drimbox = Drimbox.objects.filter(db_fqdn__iexact=cn).first()
+    if drimbox is not None:
+        return drimbox
+    wanted = _normal_dn(dn)
+    for certificate in Certificate.objects.filter(subject__icontains=cn).select_related("drimbox")[:50]:
+        if _normal_dn(certificate.subject) == wanted:
+            return certificate.drimbox
+    return None
+
+
+def invalid_reason(kind, fields) -> str:
+    if fields is None:
+        return ("Le texte de l'issue n'est pas celui du formulaire : les sections Nom, Description et "
+                "DNCertificatOperateur sont absentes.")
+    problems = []
+    if kind == GitHubIssueKind.UNKNOWN:
+        problems.append("le titre ne commence pas par [Add], [Update]: ou [Delete]")
+    if not fields["nom"]:
+        problems.append("le champ Nom est vide")
+    if not fields["dn_certificat_operateur"]:
+        problems.append("le champ DNCertificatOperateur est vide")
+    elif not common_name(fields["dn_certificat_operateur"]):
+        problems.append("le DNCertificatOperateur ne contient pas de CN")
+    if not problems:
+        return ""
+    text = " ; ".join(problems)
+    return text[0].upper() + text[1:] + "."
+
+
+# --- import ---------------------------------------------------------------------------------------
+
+
+def import_issue(repository, issue):
+    """Create the request of one GitHub issue, once. Returns ``(request, created)``."""
+    title, body = issue.title or "", issue.body or ""
+    kind = kind_of(title)
+    fields = form_fields(body)
+    reason = invalid_reason(kind, fields)
+    values = fields or {"nom": "", "description": "", "dn_certificat_operateur": ""}
+    defaults = {
+        "kind": kind, "title": title[:500], "nom": values["nom"][:500], "description": values["description"],
+        "dn_certificat_operateur": values["dn_certificat_operateur"][:1000], "body": body[:20000],
+        "author_login": (issue.user.login if issue.user else "")[:100], "html_url": issue.html_url,
+        "github_created_at": issue.created_at,
+        "status": GitHubIssueStatus.INVALID if reason else GitHubIssueStatus.TO_REVIEW, "invalid_reason": reason,
+        "drimbox": matching_drimbox(values["dn_certificat_operateur"]) if values["dn_certificat_operateur"] else None,
+    }
+    try:
+        with transaction.atomic():
+            request, created = GitHubIssueRequest.objects.get_or_create(
+                repository=repository, issue_number=issue.number, defaults=defaults)
+            if created:
+                audit.record(actor=TASK_ACTOR, action="whitelist.github_issue_imported", obj=request,
+                             after={"issue": issue.number, "kind": kind, "status": request.status,
+                                    "drimbox": request.drimbox_id, "invalid_reason": reason})
+    except IntegrityError:  # another poller imported it between our read and our insert
+        return GitHubIssueRequest.objects.get(repository=repository, issue_number=issue.number), False
+    return request, created
+
+
+def _is_pull_request(issue):
+    # The issues endpoint also lists pull requests; their html_url names /pull/ (as their `pull_request` key).
+    return "/pull/" in (issue.html_url or "")
+
+
+def poll():
+    """Import new issues and post owed comments. Returns counts (and ``error``, French, on failure)."""
+    result = {"imported": 0, "seen": 0, "comments": 0}
+    if not configured() or not settings.WHITELIST_GITHUB_INTAKE_ENABLED:
+        return result
+    name = repository_name()
+    started = timezone.now()
+    cursor = GitHubIntakeCursor.objects.filter(repository=name).first()
+    query = {"state": "open", "sort": "created", "direction": "asc"}
+    if cursor is not None:
+        query["since"] = cursor.polled_at - POLL_OVERLAP
+    try:
+        repo = client().get_repo(name)
+        for issue in repo.get_issues(**query):
+            if _is_pull_request(issue):
+                continue
+            result["seen"] += 1
+            _request, created = import_issue(name, issue)
+            result["imported"] += created
+    except NETWORK_ERRORS as exc:
+        failure = describe(exc)
+        logger.warning("GitHub issue intake of %s failed: %s", name, failure.message)
+        result["error"] = failure.message
+        return result  # the cursor stays: the next poll rereads from the same point
+    GitHubIntakeCursor.objects.update_or_create(repository=name, defaults={"polled_at": started})
+    for pk in owed_comments().values_list("pk", flat=True):
+        result["comments"] += post_pending_comments(pk)
+    return result
+
+
+# --- comments on the issue ------------------------------------------------------------------------
+
+
+def owed_comments():
+    decided = (GitHubIssueStatus.ACCEPTED, GitHubIssueStatus.REFUSED)
+    return GitHubIssueRequest.objects.filter(
+        Q(receipt_comment_id__isnull=True) | Q(status__in=decided, decision_comment_id__isnull=True),
+        repository=repository_name())
+
+
+def receipt_text(request):
+    if request.status == GitHubIssueStatus.INVALID:
+        return (f"Demande reçue par le portail de l'Espace de Confiance DRIM-M sous la référence "
+                f"{request.reference}, mais elle ne peut pas être examinée : {request.invalid_reason} "
+                "Merci d'ouvrir une nouvelle issue avec le formulaire (titre [Add], [Update]: ou [Delete], champs "
+                "Nom, Description et DNCertificatOperateur), ou de faire la démarche dans le portail.")
+    return (f"Demande reçue par le portail de l'Espace de Confiance DRIM-M sous la référence {request.reference} ; "
+            "elle sera examinée par l'ANS.")
+
+
+def decision_text(request):
+    comment = f"\n\nCommentaire de l'ANS : {request.decision_comment}" if request.decision_comment else ""
+    if request.status == GitHubIssueStatus.ACCEPTED:
+        return (f"La demande {request.reference} a été acceptée par l'ANS. Elle est traitée dans le portail de "
+                "l'Espace de Confiance DRIM-M, source de vérité de la liste blanche : la modification paraîtra "
+                f"dans une prochaine version publiée de la liste.{comment}")
+    return f"La demande {request.reference} a été refusée par l'ANS.{comment}"
+
+
+def post_pending_comments(pk):
+    """Post the receipt and/or decision comment a request still owes; returns how many were posted.
+
+    The row stays locked while posting, so two workers never post the same comment.
+    """
+    posted = 0
+    with transaction.atomic():
+        request = GitHubIssueRequest.objects.select_for_update().filter(pk=pk).first()
+        if request is None:
+            return 0
+        owed = []
+        if request.receipt_comment_id is None:
+            owed.append(("receipt_comment_id", receipt_text(request)))
+        if request.status in (GitHubIssueStatus.ACCEPTED, GitHubIssueStatus.REFUSED) and \
+                request.decision_comment_id is None:
+            owed.append(("decision_comment_id", decision_text(request)))
+        if not owed:
+            return 0
+        try:
+            issue = client().get_repo(request.repository).get_issue(request.issue_number)
+            for field, text in owed:
+                setattr(request, field, issue.create_comment(text).id)
+                posted += 1
+            request.comment_error = ""
+        except NETWORK_ERRORS as exc:
+            request.comment_error = describe(exc).message[:2000]
+        request.save(update_fields=["receipt_comment_id", "decision_comment_id", "comment_error"])
+    return posted
+
+
+def _schedule_comments(pk):
+    from .tasks import post_github_comments
+
+    transaction.on_commit(lambda: post_github_comments.delay(pk))
+
+
+# --- ANS decision (service) -----------------------------------------------------------------------
+
+
+def decide(request, *, acting_user, accept: bool, comment=""):
+    """ANS accepts or refuses a request « à examiner »; the decision is answered on the issue after commit."""
+    if not getattr(acting_user, "is_ans_admin", False):
+        raise NotAllowed("Réservé aux administrateurs ANS.")
+    comment = (comment or "").strip()
+    if not accept and not comment:
+        raise InvalidData("Indiquez le motif du refus : il est publié sur l'issue GitHub.",
+                          field_errors={"comment": ["Motif obligatoire pour un refus."]})
+    with transaction.atomic():
+        request = GitHubIssueRequest.objects.select_for_update().get(pk=request.pk)
+        if request.status != GitHubIssueStatus.TO_REVIEW:
+            raise Conflict(f"La demande {request.reference} est {request.get_status_display()} : elle a déjà été "
+                           "traitée.")
+        before = {"status": request.status}
+        request.status = GitHubIssueStatus.ACCEPTED if accept else GitHubIssueStatus.REFUSED
+        request.decided_by, request.decided_at = acting_user, timezone.now()
+        request.decision_comment = comment[:4000]
+        request.save(update_fields=["status", "decided_by", "decided_at", "decision_comment"])
+        audit.record(actor=acting_user, action="whitelist.github_issue_accepted" if accept else
+                     "whitelist.github_issue_refused", obj=request, before=before,
+                     after={"status": request.status, "comment": request.decision_comment},
+                     operator_id=request.drimbox.operator_id if request.drimbox_id else None)
+        _schedule_comments(request.pk)
+    return request
+
+
+def portal_link(request):
+    """Where ANS acts in the portal for an accepted request (the DRIMbox, else the review queue)."""
+    if request.drimbox_id:
+        return reverse("drimbox_detail", kwargs={"pk": request.drimbox_id})
+    return reverse("ans_review_queue")

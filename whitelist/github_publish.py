@@ -1,0 +1,412 @@
+"""Publication of signed whitelist versions to GitHub (DESIGN §7), laid out like ansforge/MSS-liste-blanche.
+
+One commit built with the git data API (blobs, tree, commit, ref) holds the signed file, ``checksum`` (SHA-256
+hex of the exact bytes, no newline), a dated archive copy and ``.gitattributes`` (``*.xml -text``). Blobs are
+sent base64-encoded and their returned git SHA-1 is checked against the local one, so no text normalisation
+can touch the bytes. Mode ``pr`` (default): branch ``liste-blanche/vN`` and a pull request (an open one is
+reused); mode ``commit``: the target branch is fast-forwarded. Idempotent: when the target already holds
+identical blobs nothing is created.
+
+PyGithub's own retries are off: a failure is recorded (French message) and, when transient (5xx, timeout,
+network, rate limit), retried with backoff by a Celery task and the beat sweep; a 401/403/404 waits for an
+ANS administrator (« Republier sur GitHub »), never a hot loop.
+
+Only this module writes ``GitHubPublication`` (``request_publication`` is called by the services).
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+import requests
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from github import Auth, Github, GithubException, InputGitTreeElement, UnknownObjectException
+
+from trustspace import audit
+from trustspace.errors import Conflict
+
+from .models import GitHubPublication, GitHubPublicationMode, GitHubPublicationStatus, WhitelistVersionStatus
+
+logger = logging.getLogger(__name__)
+
+TASK_ACTOR = "tâche publication GitHub"
+GITATTRIBUTES_LINE = "*.xml -text"
+CHECKSUM_PATH = "checksum"
+GITATTRIBUTES_PATH = ".gitattributes"
+STALE_RUNNING = timedelta(minutes=15)
+
+# --- client ---------------------------------------------------------------------------------------
+
+
+class GitHubFailure(Exception):
+    """A GitHub call failed. ``transient``: worth retrying later (5xx, timeout, network, rate limit)."""
+
+    def __init__(self, message, *, transient):
+        super().__init__(message)
+        self.message = message
+        self.transient = transient
+
+
+
+def repository_name():
+    return (getattr(settings, "WHITELIST_GITHUB_REPOSITORY", "") or "").strip()
+
+
+def configured():
+    return bool(repository_name())
+
+
+def client():
+    """PyGithub on ``WHITELIST_GITHUB_API_URL`` with the token; its retries are off (Celery retries)."""
+    token = getattr(settings, "WHITELIST_GITHUB_TOKEN", "") or ""
+    return Github(auth=Auth.Token(token) if token else None, base_url=settings.WHITELIST_GITHUB_API_URL.rstrip("/"),
+                  timeout=settings.WHITELIST_GITHUB_TIMEOUT, retry=None, seconds_between_requests=None,
+                  seconds_between_writes=settings.WHITELIST_GITHUB_SECONDS_BETWEEN_WRITES or None,
+                  user_agent="portail-drim-m")
+
+
+def _github_message(exc):
+    data = exc.data if isinstance(exc.data, dict) else {}
+    message = str(data.get("message") or "").strip()
+    details = [str(e.get("message") or e.get("code") or "") for e in data.get("errors", []) if isinstance(e, dict)]
+    return " ; ".join(part for part in [message, *details] if part)[:300]
+
+
+def describe(exc) -> GitHubFailure:
+    """A ``GitHubFailure`` (French) for an exception raised while talking to GitHub."""
+    if isinstance(exc, GitHubFailure):
+        return exc
+    if isinstance(exc, GithubException):
+        status, detail = exc.status, _github_message(exc)
+        suffix = f" (GitHub : {detail})" if detail else ""
+        if status == 401:
+            return GitHubFailure("GitHub refuse le jeton d'accès (401) : vérifiez WHITELIST_GITHUB_TOKEN." + suffix,
+                                 transient=False)
+        if status == 403 and ("rate limit" in detail.lower() or "abuse" in detail.lower()):
+            return GitHubFailure("Limite de requêtes GitHub atteinte (403) : nouvel essai plus tard." + suffix,
+                                 transient=True)
+        if status == 403:
+            return GitHubFailure("Le jeton GitHub n'a pas les droits nécessaires sur le dépôt (403)." + suffix,
+                                 transient=False)
+        if status == 404:
+            return GitHubFailure(f"Dépôt GitHub « {repository_name()} » introuvable ou inaccessible avec ce jeton "
+                                 "(404)." + suffix, transient=False)
+        if status == 429 or (status is not None and status >= 500):
+            return GitHubFailure(f"GitHub est indisponible (erreur {status}) : nouvel essai automatique." + suffix,
+                                 transient=True)
+        if status == 422:
+            return GitHubFailure("GitHub a refusé la modification (422), par exemple parce que la branche a bougé "
+                                 "entre-temps : nouvel essai automatique." + suffix, transient=True)
+        return GitHubFailure(f"GitHub a répondu par une erreur {status}." + suffix, transient=False)
+    if isinstance(exc, requests.Timeout):
+        return GitHubFailure("GitHub ne répond pas (délai dépassé) : nouvel essai automatique.", transient=True)
+    if isinstance(exc, (requests.ConnectionError, ConnectionError, OSError)):
+        return GitHubFailure("Connexion à GitHub impossible : nouvel essai automatique.", transient=True)
+    if isinstance(exc, requests.RequestException):
+        return GitHubFailure(f"Échange avec GitHub en échec ({exc.__class__.__name__}) : nouvel essai automatique.",
+                             transient=True)
+    raise exc
+
+
+NETWORK_ERRORS = (GithubException, requests.RequestException, OSError, GitHubFailure)
+
+# --- layout ---------------------------------------------------------------------------------------
+
+
+def blob_sha(content: bytes) -> str:
+    """Git's object id of a blob: identical bytes give the identical SHA on GitHub."""
+    return hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
+
+
+def archive_path(version, file_name=None):
+    file_name = file_name or settings.WHITELIST_GITHUB_FILE_NAME
+    folder = (settings.WHITELIST_GITHUB_ARCHIVE_DIR or "").strip("/")
+    name = f"{version.published_at:%Y-%m-%d}_v{version.number}_{file_name}"
+    return f"{folder}/{name}" if folder else name
+
+
+def gitattributes(existing: bytes | None) -> bytes:
+    """The repository's ``.gitattributes`` with ``*.xml -text`` (other lines kept)."""
+    if existing is None:
+        return (GITATTRIBUTES_LINE + "\n").encode()
+    lines = existing.decode("utf-8", "replace").splitlines()
+    if any(line.split() == GITATTRIBUTES_LINE.split() for line in lines):
+        return existing
+    separator = b"" if not existing or existing.endswith(b"\n") else b"\n"
+    return existing + separator + (GITATTRIBUTES_LINE + "\n").encode()
+
+
+def expected_files(version, existing_gitattributes: bytes | None = None) -> dict[str, bytes]:
+    signed = bytes(version.signed_xml)
+    return {
+        settings.WHITELIST_GITHUB_FILE_NAME: signed,
+        CHECKSUM_PATH: hashlib.sha256(signed).hexdigest().encode("ascii"),  # no newline, as ANS's file
+        archive_path(version): signed,
+        GITATTRIBUTES_PATH: gitattributes(existing_gitattributes),
+    }
+
+
+# --- requesting a publication (called by whitelist.services, inside their transaction) -------------
+
+
+def head_branch_of(version):
+    return f"liste-blanche/v{version.number}"
+
+
+def request_publication(version):
+    """Create (or reset) the version's publication row as « à publier » and push it after commit.
+
+    Returns ``(publication, before)`` (``before``: the previous state for the audit, or ``None``).
+    """
+    now = timezone.now()
+    mode = GitHubPublicationMode.COMMIT if settings.WHITELIST_GITHUB_MODE == "commit" else \
+        GitHubPublicationMode.PULL_REQUEST
+    publication = GitHubPublication.objects.select_for_update().filter(version=version).first()
+    before = None
+    if publication is None:
+        publication = GitHubPublication(version=version, created_at=now)
+    else:
+        if publication.status == GitHubPublicationStatus.RUNNING and publication.updated_at > now - STALE_RUNNING:
+            raise Conflict("La publication sur GitHub de cette version est en cours : attendez son résultat.")
+        before = snapshot(publication)
+    publication.status = GitHubPublicationStatus.PENDING
+    publication.mode = mode
+    publication.repository = repository_name()
+    publication.branch = settings.WHITELIST_GITHUB_BRANCH
+    publication.head_branch = head_branch_of(version) if mode == GitHubPublicationMode.PULL_REQUEST else ""
+    publication.last_error = ""
+    publication.next_attempt_at = now
+    publication.updated_at = now
+    publication.save()
+    pk = publication.pk
+    transaction.on_commit(lambda: _enqueue(pk))
+    return publication, before
+
+
+def _enqueue(pk):
+    from .tasks import publish_to_github
+
+    publish_to_github.delay(pk)
+
+
+def snapshot(publication):
+    return {"status": publication.status, "mode": publication.mode, "repository": publication.repository,
+            "branch": publication.branch, "commit_sha": publication.commit_sha, "pr_number": publication.pr_number,
+            "attempts": publication.attempts, "last_error": publication.last_error}
+
+
+def backoff(attempts):
+    return timedelta(seconds=min(settings.WHITELIST_GITHUB_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0),
+                                 settings.WHITELIST_GITHUB_RETRY_MAX_SECONDS))
+
+
+# --- running it (Celery) --------------------------------------------------------------------------
+
+
+@dataclass
+class PushResult:
+    commit_sha: str
+    unchanged: bool
+    pr_number: int | None = None
+    pr_url: str = ""
+
+
+def _claim(pk, now):
+    """Mark the row « en cours » (one worker at a time); ``None`` when there is nothing to do."""
+    with transaction.atomic():
+        publication = (GitHubPublication.objects.select_for_update().select_related("version")
+                       .filter(pk=pk).first())
+        if publication is None:
+            return None
+        stale = publication.status == GitHubPublicationStatus.RUNNING and publication.updated_at <= now - STALE_RUNNING
+        if publication.status not in (GitHubPublicationStatus.PENDING, GitHubPublicationStatus.FAILED) and not stale:
+            return None
+        publication.status = GitHubPublicationStatus.RUNNING
+        publication.attempts += 1
+        publication.updated_at = now
+        publication.save(update_fields=["status", "attempts", "updated_at"])
+    return publication
+
+
+def run(pk):
+    """Push one publication; records « publiée » or « échec » (with the French error and the next attempt)."""
+    publication = _claim(pk, timezone.now())
+    if publication is None:
+        return None
+    try:
+        _check_still_current(publication.version)
+        result = push(publication)
+    except NETWORK_ERRORS as exc:
+        failure = describe(exc)
+        _record_failure(pk, failure)
+        return failure
+    except Exception as exc:  # an unexpected answer must not leave the row « en cours »
+        logger.exception("GitHub publication %s failed unexpectedly", pk)
+        failure = GitHubFailure(f"Erreur inattendue pendant la publication sur GitHub ({exc.__class__.__name__}) : "
+                                "nouvel essai automatique.", transient=True)
+        _record_failure(pk, failure)
+        return failure
+    _record_success(pk, result)
+    return result
+
+
+def _check_still_current(version):
+    """Never put an older list back at the root of the repository."""
+    if version.status != WhitelistVersionStatus.PUBLISHED or version.signed_xml is None:
+        raise GitHubFailure(f"La version {version.number} n'est pas publiée : rien à pousser sur GitHub.",
+                            transient=False)
+    newer = (type(version).objects.filter(status=WhitelistVersionStatus.PUBLISHED, number__gt=version.number)
+             .order_by("-number").values_list("number", flat=True).first())
+    if newer is not None:
+        raise GitHubFailure(f"Une version plus récente (v{newer}) est publiée : la version {version.number} n'est "
+                            "plus poussée sur GitHub.", transient=False)
+
+
+def _record_success(pk, result):
+    now = timezone.now()
+    with transaction.atomic():
+        publication = GitHubPublication.objects.select_for_update().get(pk=pk)
+        before = snapshot(publication)
+        publication.status = GitHubPublicationStatus.PUBLISHED
+        publication.commit_sha = result.commit_sha
+        publication.unchanged = result.unchanged
+        if result.pr_number is not None:
+            publication.pr_number, publication.pr_url = result.pr_number, result.pr_url
+        publication.last_error = ""
+        publication.next_attempt_at = None
+        publication.updated_at = publication.published_at = now
+        publication.save()
+        audit.record(actor=TASK_ACTOR, action="whitelist.github_published", obj=publication, before=before,
+                     after={**snapshot(publication), "unchanged": result.unchanged, "pr_url": publication.pr_url})
+
+
+def _record_failure(pk, failure):
+    now = timezone.now()
+    with transaction.atomic():
+        publication = GitHubPublication.objects.select_for_update().get(pk=pk)
+        before = snapshot(publication)
+        publication.status = GitHubPublicationStatus.FAILED
+        publication.last_error = failure.message[:2000]
+        publication.next_attempt_at = now + backoff(publication.attempts) if failure.transient else None
+        publication.updated_at = now
+        publication.save()
+        audit.record(actor=TASK_ACTOR, action="whitelist.github_failed", obj=publication, before=before,
+                     after={**snapshot(publication), "transient": failure.transient,
+                            "next_attempt_at": publication.next_attempt_at})
+
+
+def due_publications(now=None):
+    """Rows the sweep must (re)try: due failures, pending rows whose task was lost, abandoned « en cours »."""
+    now = now or timezone.now()
+    return GitHubPublication.objects.filter(
+        Q(status=GitHubPublicationStatus.FAILED, next_attempt_at__lte=now)
+        | Q(status=GitHubPublicationStatus.PENDING, next_attempt_at__lte=now)
+        | Q(status=GitHubPublicationStatus.RUNNING, updated_at__lte=now - STALE_RUNNING)
+    ).order_by("version__number")
+
+
+def sweep(now=None):
+    """Retry every due publication (beat). Returns ``{"published": n, "failed": n}``."""
+    counts = {"published": 0, "failed": 0}
+    for pk in list(due_publications(now).values_list("pk", flat=True)):
+        outcome = run(pk)
+        if isinstance(outcome, PushResult):
+            counts["published"] += 1
+        elif outcome is not None:
+            counts["failed"] += 1
+    return counts
+
+
+# --- talking to GitHub ----------------------------------------------------------------------------
+
+
+def _files_of(repo, tree_sha):
+    """path -> blob sha of every file of a tree (one recursive call), and the tree object."""
+    tree = repo.get_git_tree(tree_sha, recursive=True)
+    return {element.path: element.sha for element in tree.tree if element.type == "blob"}, tree
+
+
+def _blob_bytes(repo, sha):
+    return base64.b64decode(repo.get_git_blob(sha).content)
+
+
+def _identical(current, wanted):
+    return all(current.get(path) == blob_sha(content) for path, content in wanted.items())
+
+
+def _commit(repo, version, base_commit, base_tree, current, wanted):
+    """One commit on ``base_commit`` changing only the files whose bytes differ."""
+    elements, sent = [], set()
+    for path, content in wanted.items():
+        expected = blob_sha(content)
+        if current.get(path) == expected:
+            continue
+        if expected not in sent:  # the list and its archive copy are one blob
+            blob = repo.create_git_blob(base64.b64encode(content).decode("ascii"), "base64")
+            if blob.sha != expected:
+                raise GitHubFailure(f"GitHub a enregistré « {path} » avec une empreinte inattendue ({blob.sha}) : "
+                                    "publication interrompue.", transient=False)
+            sent.add(expected)
+        elements.append(InputGitTreeElement(path, "100644", "blob", sha=expected))
+    tree = repo.create_git_tree(elements, base_tree=base_tree)
+    message = (f"Liste blanche DRIM-M v{version.number}\n\nDateDeGeneration : "
+               f"{version.generated_at:%Y-%m-%dT%H:%M:%SZ}\nSHA-256 : {version.sha256}\n"
+               f"Entrées : {version.entry_count}\n")
+    return repo.create_git_commit(message, tree, [base_commit])
+
+
+def push(publication) -> PushResult:
+    """Put the version's files on GitHub; nothing is created when the target already holds them."""
+    version = publication.version
+    repo = client().get_repo(publication.repository)
+    try:
+        base_ref = repo.get_git_ref(f"heads/{publication.branch}")
+    except UnknownObjectException as exc:
+        raise GitHubFailure(f"La branche « {publication.branch} » n'existe pas dans le dépôt GitHub "
+                            f"« {publication.repository} ».", transient=False) from exc
+    base_commit = repo.get_git_commit(base_ref.object.sha)
+    current, base_tree = _files_of(repo, base_commit.tree.sha)
+    existing_attributes = _blob_bytes(repo, current[GITATTRIBUTES_PATH]) if GITATTRIBUTES_PATH in current else None
+    wanted = expected_files(version, existing_attributes)
+    if _identical(current, wanted):
+        return PushResult(commit_sha=base_commit.sha, unchanged=True)
+
+    if publication.mode == GitHubPublicationMode.COMMIT:
+        commit = _commit(repo, version, base_commit, base_tree, current, wanted)
+        base_ref.edit(commit.sha, force=False)  # fast-forward only: a concurrent push gives 422, retried later
+        return PushResult(commit_sha=commit.sha, unchanged=False)
+
+    head = publication.head_branch or head_branch_of(version)
+    try:
+        head_ref = repo.get_git_ref(f"heads/{head}")
+    except UnknownObjectException:
+        head_ref = None
+    unchanged = False
+    if head_ref is not None:
+        head_commit = repo.get_git_commit(head_ref.object.sha)
+        head_files, _tree = _files_of(repo, head_commit.tree.sha)
+        if _identical(head_files, wanted):
+            commit_sha, unchanged = head_commit.sha, True
+        else:
+            commit_sha = _commit(repo, version, base_commit, base_tree, current, wanted).sha
+            head_ref.edit(commit_sha, force=True)  # the branch belongs to the portal
+    else:
+        commit_sha = _commit(repo, version, base_commit, base_tree, current, wanted).sha
+        repo.create_git_ref(f"refs/heads/{head}", commit_sha)
+    owner = publication.repository.split("/")[0]
+    pull = next(iter(repo.get_pulls(state="open", head=f"{owner}:{head}", base=publication.branch)), None)
+    if pull is None:
+        unchanged = False
+        pull = repo.create_pull(
+            base=publication.branch, head=head, title=f"Liste blanche DRIM-M v{version.number}",
+            body=(f"Version {version.number} de la liste blanche DRIM-M, signée et vérifiée par le portail de "
+                  f"l'Espace de Confiance.\n\n- DateDeGeneration : {version.generated_at:%Y-%m-%dT%H:%M:%SZ}\n"
+                  f"- SHA-256 : `{version.sha256}`\n- Entrées : {version.entry_count}\n"
+                  f"- Archive : `{archive_path(version)}`\n"))
+    return PushResult(commit_sha=commit_sha, unchanged=unchanged, pr_number=pull.number, pr_url=pull.html_url)
