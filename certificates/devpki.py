@@ -72,8 +72,26 @@ def _leaf(directory, subject, public_key, names, usages, days):
     return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in (certificate, intermediate))
 
 
-def issue_db_certificate(directory, *, fqdn, id_nat_struct, organization, state="Côte-d'Or (21)"):
-    """A `db` server certificate shaped like IGC-Santé's (PEM chain; its key is thrown away)."""
+def demo_key_path(directory, fqdn):
+    """Where the demo keeps the private key of the certificate issued for ``fqdn`` (``demo_drimboxes`` serves it)."""
+    return Path(directory) / "demo-keys" / f"{fqdn}.key"
+
+
+def _keep_key(directory, fqdn, key):
+    path = demo_key_path(directory, fqdn)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()))
+    path.chmod(0o600)
+    return path
+
+
+def issue_db_certificate(directory, *, fqdn, id_nat_struct, organization, state="Côte-d'Or (21)", keep_key=False):
+    """A `db` server certificate shaped like IGC-Santé's (PEM chain).
+
+    Its key is thrown away unless ``keep_key``: then it is written to ``demo_key_path(directory, fqdn)``, so that
+    the demo's loopback DRIMboxes can present this very certificate.
+    """
     # ASN.1 order C, ST, O, OU, CN: its RFC 4514 string is the whitelist's « CN=…,OU=…,O=…,ST=…,C=FR ».
     subject = x509.Name([
         x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
@@ -82,7 +100,10 @@ def issue_db_certificate(directory, *, fqdn, id_nat_struct, organization, state=
         x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, id_nat_struct),
         x509.NameAttribute(NameOID.COMMON_NAME, fqdn),
     ])
-    return _leaf(directory, subject, _key().public_key(), [fqdn],
+    key = _key()
+    if keep_key:
+        _keep_key(directory, fqdn, key)
+    return _leaf(directory, subject, key.public_key(), [fqdn],
                  [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH], 3 * 365)
 
 
@@ -94,8 +115,11 @@ def issue_vi_certificate(directory, *, csr):
     return _leaf(directory, subject, csr.public_key(), [name], [ExtendedKeyUsageOID.SERVER_AUTH], 90)
 
 
-def new_csr(fqdn):
+def new_csr(fqdn, *, keep_key_in=None):
+    """A CSR for ``fqdn``; its key is kept under ``demo_key_path(keep_key_in, fqdn)`` when a directory is given."""
     key = _key()
+    if keep_key_in is not None:
+        _keep_key(keep_key_in, fqdn, key)
     return (x509.CertificateSigningRequestBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, fqdn)]))
             .add_extension(x509.SubjectAlternativeName([x509.DNSName(fqdn)]), critical=False)

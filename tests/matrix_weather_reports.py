@@ -1,3 +1,61 @@
-"""Authorization matrix entries merged into ``tests/test_authorization_matrix.MATRIX`` (same format)."""
+"""Authorization matrix entries merged into ``tests/test_authorization_matrix.MATRIX`` (same format).
 
-WEATHER_REPORTS_MATRIX = {}
+PERF reports: an operator's people see their own DRIMboxes only (operator B's legal representative gets a
+page without anything of operator A: "own"); ANS pages and the measurement policy are for ANS only.
+Operator A gets an active DRIMbox (written directly: the lifecycle is not under test) so that its name
+would show in a leaking report.
+"""
+
+from django.utils import timezone
+
+from operators.models import Drimbox, DrimboxStatus, HealthStructure
+from weather.clock import PARIS
+from weather.models import MeasurementPolicy
+
+ROLES = ("anonymous", "other", "technical", "legal", "ans")
+LOGIN = ("redirect", "/connexion/")
+HOME = ("redirect", "/")
+OPERATOR_GET = {"anonymous": LOGIN, "other": "own", "technical": 200, "legal": 200, "ans": HOME}
+ANS_GET = {"anonymous": LOGIN, "other": 403, "technical": 403, "legal": 403, "ans": 200}
+
+
+def _drimbox_of_a(w):
+    if not hasattr(w, "perf_drimbox"):
+        structure = HealthStructure.objects.create(name="Structure PERF", siren="732829320")
+        w.perf_drimbox = Drimbox.objects.create(
+            identifiant=9001, site_label="perf", db_fqdn="db9001.test.example.fr", vi_fqdn="vi9001.test.example.fr",
+            operator=w.operator, health_structure=structure, pacs="PACS", support_contact="support@example.fr",
+            status=DrimboxStatus.ACTIVE)
+    return {}
+
+
+def _download(fmt):
+    def kwargs(w):
+        _drimbox_of_a(w)
+        return {"fmt": fmt}
+    return kwargs
+
+
+def _next_month_policy(w):
+    local = timezone.now().astimezone(PARIS)
+    year, month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
+    return {"reference_period": "month", "support_hours_only": "on", "effective_from": f"{year}-{month:02d}",
+            "comment": "Matrice"}
+
+
+def _versions(expected):
+    return lambda w: MeasurementPolicy.objects.count() == expected
+
+
+WEATHER_REPORTS_MATRIX = {
+    "operator_perf": ("get", _drimbox_of_a, None, OPERATOR_GET),
+    "operator_perf_download": ("get", _download("csv"), None, OPERATOR_GET),
+    "ans_perf": ("get", _drimbox_of_a, None, ANS_GET),
+    "ans_perf_download": ("get", _download("xlsx"), None, ANS_GET),
+    "ans_measurement_policy": ("get", None, None, ANS_GET),
+    "ans_measurement_policy POST": ("post", None, _next_month_policy,
+                                    {"anonymous": LOGIN, "other": 403, "technical": 403, "legal": 403,
+                                     "ans": ("redirect", "/ans/meteo/politique/")},
+                                    {"anonymous": _versions(1), "other": _versions(1), "technical": _versions(1),
+                                     "legal": _versions(1), "ans": _versions(2)}),
+}

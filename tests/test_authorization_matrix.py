@@ -23,10 +23,10 @@ from operators.models import (
 )
 from tests.api_matrix_certificates import CERTIFICATES_API_MATRIX
 from tests.api_matrix_lifecycle import LIFECYCLE_API_MATRIX
+from tests.conftest import pdf_upload
 from tests.matrix_weather import WEATHER_MATRIX
 from tests.matrix_weather_reports import WEATHER_REPORTS_MATRIX
 from tests.matrix_whitelist import WHITELIST_MATRIX
-from tests.conftest import pdf_upload
 from tests.support import lifecycle as lc
 from tests.support import pki
 from trustspace.models import ApiToken

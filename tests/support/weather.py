@@ -1,0 +1,70 @@
+"""Builders for weather read-side tests: DRIMboxes, transitions, incidents and maintenance windows written
+through the ORM (the prober's path is tested on its own), so that pages can be checked at any size."""
+import itertools
+from datetime import timedelta
+
+from django.db.models import Max
+
+from operators.models import Drimbox, DrimboxStatus, HealthStructure
+from weather.clock import support_add
+from weather.models import DrimboxWeather, Incident, MaintenanceWindow, Transition, WeatherStatus
+
+GTI = timedelta(minutes=30)
+GTR = timedelta(hours=4)
+_structures = itertools.count(1)
+
+
+def make_drimboxes(operator, count, *, status=DrimboxStatus.ACTIVE, zone="test.mesimagesmedicales.fr"):
+    """``count`` DRIMboxes of ``operator`` (bulk insert), Identifiants after the largest in use."""
+    seed = next(_structures)
+    structure = HealthStructure.objects.create(name=f"Centre d'imagerie météo {seed}", siren="732829320",
+                                               finess_geographique=f"M{seed:08d}")
+    first = (Drimbox.objects.aggregate(m=Max("identifiant"))["m"] or 0) + 1
+    boxes = [Drimbox(identifiant=n, site_label="test", db_fqdn=f"db{n}.{zone}", vi_fqdn=f"vi{n}.{zone}",
+                     operator=operator, health_structure=structure, pacs=f"PACS-M{n}",
+                     support_contact="support@example.fr", status=status)
+             for n in range(first, first + count)]
+    Drimbox.objects.bulk_create(boxes)
+    return list(Drimbox.objects.filter(identifiant__gte=first, identifiant__lt=first + count).order_by("identifiant"))
+
+
+def set_head(drimbox, status, since, reason=""):
+    DrimboxWeather.objects.update_or_create(drimbox=drimbox, defaults={"status": status, "since": since,
+                                                                       "reason": reason})
+
+
+def timeline(drimbox, changes, *, initial=WeatherStatus.NO_DATA):
+    """Transitions from ``changes`` = [(at, new_status), …] in order; the head follows the last one."""
+    previous = initial
+    rows = []
+    for at, status in changes:
+        rows.append(Transition(drimbox=drimbox, old_status=previous, new_status=status, effective_at=at))
+        previous = status
+    Transition.objects.bulk_create(rows)
+    if changes:
+        set_head(drimbox, changes[-1][1], changes[-1][0])
+    return rows
+
+
+def incident(drimbox, opened_at, *, acknowledged_at=None, acknowledged_by=None, restored_at=None, reason="db injoignable"):
+    return Incident.objects.create(drimbox=drimbox, opened_at=opened_at, reason=reason,
+                                   gti_due_at=support_add(opened_at, GTI), gtr_due_at=support_add(opened_at, GTR),
+                                   acknowledged_at=acknowledged_at, acknowledged_by=acknowledged_by,
+                                   restored_at=restored_at)
+
+
+def maintenance(drimbox, user, starts_at, ends_at, *, reason="Mise à jour", cancelled_at=None):
+    return MaintenanceWindow.objects.create(drimbox=drimbox, starts_at=starts_at, ends_at=ends_at, reason=reason,
+                                            declared_by=user, cancelled_at=cancelled_at)
+
+
+def populate(drimboxes, now, *, user=None):
+    """Give each DRIMbox a head, a few transitions, and every third one an incident and a maintenance window."""
+    for index, box in enumerate(drimboxes):
+        timeline(box, [(now - timedelta(days=60), WeatherStatus.OPERATIONAL),
+                       (now - timedelta(days=10, hours=index % 5), WeatherStatus.DOWN),
+                       (now - timedelta(days=9), WeatherStatus.OPERATIONAL)])
+        if index % 3 == 0:
+            incident(box, now - timedelta(days=10, hours=index % 5), restored_at=now - timedelta(days=9))
+            if user is not None:
+                maintenance(box, user, now - timedelta(days=2), now - timedelta(days=2) + timedelta(hours=3))

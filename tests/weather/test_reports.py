@@ -1,0 +1,197 @@
+"""PERF reports: the CLI (CSV, XLSX, PDF), the operator and ANS pages and downloads."""
+import csv
+import io
+import re
+import zlib
+from datetime import timedelta
+
+import openpyxl
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from tests.weather.test_perf import make_box, paris, transitions, utc
+from weather.models import MeasurementPolicy
+
+pytestmark = pytest.mark.django_db
+H = timedelta(hours=1)
+
+
+@pytest.fixture
+def boxes(world):
+    """Operator A: 101 (Df 10 h + 1 s → PERF 0,5) and 102 (Df 0); operator B « Cœur »: 201 (Df 21 h → 0)."""
+    world.operator_b_box = make_box(world.other_operator, 201)
+    a1, a2 = make_box(world.operator, 101), make_box(world.operator, 102)
+    transitions(a1, (utc(2025, 2, 1), "operational"), (utc(2025, 3, 5, 8), "down"),
+                (utc(2025, 3, 5, 18, 0, 1), "operational"))
+    transitions(a2, (utc(2025, 2, 1), "operational"))
+    transitions(world.operator_b_box, (utc(2025, 3, 20), "down"), (utc(2025, 3, 20, 21), "operational"))
+    return a1, a2
+
+
+def csv_rows(text):
+    lines = text.splitlines()
+    blank = lines.index("")
+    header = dict(row for row in csv.reader(lines[:blank], delimiter=";"))
+    table = list(csv.DictReader(lines[blank + 1:], delimiter=";"))
+    return header, table
+
+
+def pdf_subject(content):
+    hexa = re.search(rb"/Subject <([0-9a-f]+)>", content)[1]
+    return bytes.fromhex(hexa.decode()).decode("utf-16")
+
+
+def test_cli_csv_to_stdout(boxes):
+    out = io.StringIO()
+    call_command("perf_report", "--period", "2025-03", stdout=out)
+    header, table = csv_rows(out.getvalue())
+    assert header["Politique de mesure"].startswith("v1 — mois civil (Europe/Paris), toutes les heures")
+    assert header["Période"].startswith("mars 2025 (du 01/03/2025 00:00 au 01/04/2025 00:00")
+    assert "Généré le" in header
+    assert [(r["Identifiant"], r["Df (secondes)"], r["Df (h:mm)"], r["PERF"], r["Passages en indisponibilité"])
+            for r in table] == [("101", "36001", "10:00", "0,5", "1"), ("102", "0", "0:00", "1", "0"),
+                                ("201", "75600", "21:00", "0", "1")]
+    assert {r["Version de la politique"] for r in table} == {"1"}
+    assert table[2]["Opérateur"] == "Opérateur B"
+
+
+def test_cli_csv_file_has_a_bom_and_semicolons(boxes, tmp_path):
+    target = tmp_path / "perf.csv"
+    call_command("perf_report", "--period", "2025-03", "--output", str(target), stderr=io.StringIO())
+    raw = target.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and b"\r\n" in raw
+    header, table = csv_rows(raw.decode("utf-8-sig"))
+    assert len(table) == 3 and "Identifiant;FQDN db;Opérateur" in raw.decode("utf-8-sig")
+
+
+def test_cli_operator_scope(boxes, world):
+    out = io.StringIO()
+    call_command("perf_report", "--period", "2025-03", "--operator", world.operator.siren, stdout=out)
+    header, table = csv_rows(out.getvalue())
+    assert [r["Identifiant"] for r in table] == ["101", "102"]
+    assert header["Périmètre"] == f"Opérateur A (SIREN {world.operator.siren})"
+
+
+def test_cli_xlsx(boxes, tmp_path):
+    target = tmp_path / "perf.xlsx"
+    call_command("perf_report", "--period", "2025-03", "--format", "xlsx", "--output", str(target),
+                 stderr=io.StringIO())
+    sheet = openpyxl.load_workbook(target).active
+    values = [[cell for cell in row] for row in sheet.iter_rows(values_only=True)]
+    meta = {row[0]: row[1] for row in values if row and row[0] and row[1] and not isinstance(row[0], int)}
+    assert meta["Politique de mesure"].startswith("v1 — mois civil")
+    table = [row for row in values if row and isinstance(row[0], int)]
+    assert [(r[0], r[3], r[5], r[6], r[7]) for r in table] == [(101, 36001, 0.5, 1, 1), (102, 0, 1, 0, 1),
+                                                               (201, 75600, 0, 1, 1)]
+    assert str(table[2][4]) == "21:00:00"  # Df also as a spreadsheet duration, shown [h]:mm
+    df_cells = [row[4] for row in sheet.iter_rows() if isinstance(row[0].value, int)]
+    assert {cell.number_format for cell in df_cells} == {"[h]:mm"}
+
+
+def test_cli_pdf_states_the_policy(boxes, tmp_path, world):
+    MeasurementPolicy.objects.create(version=2, reference_period="month", support_hours_only=True,
+                                     maintenance_counts=True, effective_from=paris(2025, 3, 1))
+    target = tmp_path / "perf.pdf"
+    call_command("perf_report", "--period", "2025-03", "--format", "pdf", "--output", str(target),
+                 stderr=io.StringIO())
+    content = target.read_bytes()
+    assert content.startswith(b"%PDF")
+    assert pdf_subject(content) == ("Politique de mesure v2 — mois civil (Europe/Paris), heures ouvrées seulement, "
+                                    "maintenance comptée")
+    assert b"politique-v2" in content
+    # The table is drawn: one text operation per cell at least (3 rows × 8 columns + headers).
+    streams = [zlib.decompress(m[1]) for m in re.finditer(rb"stream\n(.*?)\nendstream", content, re.S)
+               if m[1][:1] == b"x"]
+    assert sum(s.count(b" Tj") for s in streams) > 3 * 8 + 8
+
+
+@pytest.mark.parametrize("period", ["2025-13", "mars", "2025-3-1"])
+def test_cli_bad_period(world, period):
+    with pytest.raises(CommandError) as caught:
+        call_command("perf_report", "--period", period)
+    assert "Période" in str(caught.value) and caught.value.returncode == 2
+
+
+def test_cli_unknown_operator(world):
+    with pytest.raises(CommandError) as caught:
+        call_command("perf_report", "--period", "2025-03", "--operator", "000000000")
+    assert caught.value.returncode == 2
+
+
+# --- pages ---------------------------------------------------------------------------------------------------
+
+def test_operator_page_shows_only_own_drimboxes(boxes, world, client):
+    client.force_login(world.technical)
+    response = client.get(reverse("operator_perf"), {"period": "2025-03"})
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "db101.test.example.fr" in body and "db102.test.example.fr" in body
+    assert "db201" not in body and "Opérateur B" not in body
+    assert "v1 — mois civil" in body and "10:00" in body
+
+
+def test_operator_download_is_limited_to_own_drimboxes(boxes, world, client):
+    client.force_login(world.legal)
+    response = client.get(reverse("operator_perf_download", kwargs={"fmt": "csv"}), {"period": "2025-03"})
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == f'attachment; filename="perf-2025-03-{world.operator.siren}.csv"'
+    _header, table = csv_rows(response.content.decode("utf-8-sig"))
+    assert [r["Identifiant"] for r in table] == ["101", "102"]
+
+
+def test_operator_b_sees_its_own(boxes, world, client):
+    client.force_login(world.other)
+    response = client.get(reverse("operator_perf_download", kwargs={"fmt": "pdf"}), {"period": "2025-03"})
+    assert response.status_code == 200 and response.content.startswith(b"%PDF")
+    assert response["Content-Type"] == "application/pdf"
+
+
+def test_ans_page_filters_by_operator_and_downloads(boxes, world, client):
+    client.force_login(world.ans)
+    body = client.get(reverse("ans_perf"), {"period": "2025-03"}).content.decode()
+    assert "db101" in body and "db201" in body
+    filtered = client.get(reverse("ans_perf"), {"period": "2025-03", "operator": world.other_operator.pk})
+    assert "db201" in filtered.content.decode() and "db101" not in filtered.content.decode()
+    xlsx = client.get(reverse("ans_perf_download", kwargs={"fmt": "xlsx"}), {"period": "2025-03"})
+    assert xlsx.status_code == 200
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
+    assert [r[0] for r in sheet.iter_rows(values_only=True) if r and isinstance(r[0], int)] == [101, 102, 201]
+
+
+@pytest.mark.parametrize("params", [{"period": "2025-13"}, {"period": "n'importe quoi"},
+                                    {"period": "2025-03", "operator": "999999"}, {"operator": "abc"}])
+def test_bad_parameters_give_a_french_message(world, client, params):
+    client.force_login(world.ans)
+    page = client.get(reverse("ans_perf"), params)
+    assert page.status_code == 400 and "fr-alert--error" in page.content.decode()
+    assert ("Période" in page.content.decode()) or ("Opérateur inconnu" in page.content.decode())
+    download = client.get(reverse("ans_perf_download", kwargs={"fmt": "csv"}), params)
+    assert download.status_code == 400 and "Erreur 400" in download.content.decode()
+    client.force_login(world.technical)
+    assert client.get(reverse("operator_perf"), {"period": "2025-13"}).status_code == 400
+
+
+def test_unknown_format_is_not_routed(world, client):
+    client.force_login(world.ans)
+    assert client.get("/ans/meteo/perf/rapport.docx").status_code == 404
+
+
+@pytest.mark.parametrize("name, user", [("ans_perf", "ans"), ("operator_perf", "technical")])
+def test_report_pages_run_a_constant_number_of_queries(world, client, name, user):
+    client.force_login(getattr(world, user))
+
+    def count():
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(reverse(name), {"period": "2025-03"}).status_code == 200
+        return len(captured)
+
+    for n in range(1, 3):
+        transitions(make_box(world.operator, n), (utc(2025, 3, 2), "down"), (utc(2025, 3, 2, 3), "operational"))
+    count()  # the first request of a session stores the active operator in it
+    small = count()
+    for n in range(3, 30):
+        transitions(make_box(world.operator, n), (utc(2025, 3, 2), "down"), (utc(2025, 3, 2, 3), "operational"))
+    assert count() == small

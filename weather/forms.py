@@ -1,0 +1,50 @@
+"""Forms of the weather pages. They shape input; ``weather.services_operator`` decides what is allowed."""
+from django import forms
+from dsfr.forms import DsfrBaseForm
+
+from .models import WeatherStatus
+
+DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%d/%m/%Y %H:%M", "%Y-%m-%d %H:%M"]
+STATUS_CHOICES = [("", "Tous")] + WeatherStatus.choices
+
+
+class LocalDateTimeInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%Y-%m-%dT%H:%M", **kwargs)
+
+
+class MaintenanceForm(DsfrBaseForm):
+    starts_at = forms.DateTimeField(label="Début (heure de Paris)", input_formats=DATETIME_FORMATS,
+                                    widget=LocalDateTimeInput(),
+                                    error_messages={"invalid": "Date et heure invalides (jj/mm/aaaa hh:mm)."})
+    ends_at = forms.DateTimeField(label="Fin (heure de Paris)", input_formats=DATETIME_FORMATS,
+                                  widget=LocalDateTimeInput(),
+                                  error_messages={"invalid": "Date et heure invalides (jj/mm/aaaa hh:mm)."})
+    reason = forms.CharField(label="Motif", max_length=300,
+                             help_text="Affiché sur la météo publique : restez factuel (ex. « Mise à jour du PACS »).")
+
+
+class AcknowledgeForm(DsfrBaseForm):
+    comment = forms.CharField(label="Commentaire (facultatif)", max_length=2000, required=False,
+                              widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class PublicFilterForm(DsfrBaseForm):
+    q = forms.CharField(label="FQDN ou identifiant", required=False, max_length=253)
+    operator = forms.TypedChoiceField(label="Opérateur", required=False, coerce=int, empty_value=None)
+    status = forms.ChoiceField(label="Statut", required=False, choices=STATUS_CHOICES)
+
+    def __init__(self, *args, operators=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["operator"].choices = [("", "Tous")] + [(str(pk), name) for pk, name in operators]
+
+
+class AnsFilterForm(DsfrBaseForm):
+    q = forms.CharField(label="FQDN ou identifiant", required=False, max_length=253)
+    operator = forms.CharField(label="Opérateur", required=False, max_length=200)
+    status = forms.ChoiceField(label="Statut", required=False, choices=STATUS_CHOICES)
+    incident = forms.ChoiceField(label="Incident", required=False, choices=[
+        ("", "Tous"), ("ouvert", "Incident en cours"), ("gti_depassee", "GTI dépassée"),
+        ("gtr_depassee", "GTR dépassée")])

@@ -1,0 +1,302 @@
+"""Read side of the weather: which DRIMboxes it shows, their displayed status, and 90 daily cells each.
+
+- ``trust_space_drimboxes()``: the DRIMboxes of the trust space (active, or in the published whitelist).
+- ``with_weather(queryset, now)``: annotates the probed status (``DrimboxWeather``; « pas de données »
+  without a row), whether a declared maintenance window covers ``now``, and the status displayed
+  (« maintenance » inside such a window, else the probed one) with the instant it holds since.
+- ``daily_history(ids, now=…, days=90)``: per DRIMbox, one cell per Europe/Paris day with the worst
+  displayed status of the day and its minutes down / degraded / in maintenance / without data. Built from
+  ``Transition`` rows (``weather.intervals.status_intervals``) and maintenance windows in three queries,
+  whatever the number of DRIMboxes.
+Inside a declared maintenance window the day shows « maintenance » whatever the probes saw; whether
+that downtime counts in Df is the measurement policy's business (weather.perf), not the display's.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from datetime import timezone as dt_timezone
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Case, CharField, Exists, F, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Cast, Coalesce
+from django.utils import timezone
+
+from operators.models import Drimbox, DrimboxStatus
+from whitelist.models import PublishedEntry
+
+from . import intervals
+from .models import MaintenanceWindow, Transition, WeatherStatus
+
+PARIS = ZoneInfo("Europe/Paris")
+# Worst first: the colour of a day is that of its worst moment.
+SEVERITY = {
+    WeatherStatus.OPERATIONAL: 0,
+    WeatherStatus.NO_DATA: 1,
+    WeatherStatus.MAINTENANCE: 2,
+    WeatherStatus.DEGRADED: 3,
+    WeatherStatus.DOWN: 4,
+}
+STATUS_LABELS = dict(WeatherStatus.choices)
+
+
+def history_days():
+    return getattr(settings, "WEATHER_HISTORY_DAYS", 90)
+
+
+def trust_space_drimboxes():
+    """Every DRIMbox the public weather shows: active ones and those the published whitelist lists."""
+    published = PublishedEntry.objects.values("identifiant")
+    return Drimbox.objects.filter(Q(status=DrimboxStatus.ACTIVE) | Q(identifiant__in=Subquery(published)))
+
+
+def active_windows(now):
+    return MaintenanceWindow.objects.filter(cancelled_at__isnull=True, starts_at__lte=now, ends_at__gt=now)
+
+
+def with_weather(queryset, now=None):
+    """Annotate ``probed_status``, ``in_maintenance``, ``display_status`` and ``display_since``."""
+    now = now or timezone.now()
+    covering = active_windows(now).filter(drimbox=OuterRef("pk"))
+    return queryset.annotate(
+        in_maintenance=Exists(covering),
+        probed_status=Coalesce(F("weather__status"), Value(WeatherStatus.NO_DATA.value), output_field=CharField()),
+        weather_reason=F("weather__reason"),
+    ).annotate(
+        display_status=Case(When(in_maintenance=True, then=Value(WeatherStatus.MAINTENANCE.value)),
+                            default=F("probed_status"), output_field=CharField()),
+        display_since=Case(When(in_maintenance=True,
+                                then=Subquery(covering.order_by("starts_at").values("starts_at")[:1])),
+                           default=F("weather__since")),
+    )
+
+
+def iso_utc(value):
+    """An aware datetime as ``YYYY-MM-DDTHH:MM:SSZ`` (None stays None)."""
+    if value is None:
+        return None
+    if value.utcoffset():  # rows come back in UTC already: convert only what does not
+        value = value.astimezone(dt_timezone.utc)
+    return value.isoformat(timespec="seconds")[:19] + "Z"
+
+
+def _since_column(queryset):
+    """``weather__since`` as a value cheap to turn into ISO text: on SQLite, the stored UTC text itself
+    (Django's per-row datetime parsing costs more than the query at 10,000 rows); elsewhere the
+    driver's datetime."""
+    if connection.vendor == "sqlite":
+        return queryset.annotate(since_text=Cast("weather__since", CharField())), "since_text"
+    return queryset, "weather__since"
+
+
+def _iso_text(value):
+    # "YYYY-MM-DD HH:MM:SS[.ffffff]" stored in UTC by Django's SQLite backend.
+    return f"{value[:10]}T{value[11:19]}Z" if value else None
+
+
+def board_rows(queryset, now=None, *, status=""):
+    """``(identifiant, db, vi, operator name, displayed status, since as ISO UTC text)`` by Identifiant.
+
+    The fast path of the 10,000-row JSON list: one plain joined query, and the few windows covering now
+    in a second one, merged in Python (the same rule as ``with_weather``, without a subquery per row).
+    ``status`` keeps only that displayed status (filtered in SQL).
+    """
+    now = now or timezone.now()
+    covering = {}
+    for drimbox_id, starts_at in active_windows(now).values_list("drimbox_id", "starts_at"):
+        covering[drimbox_id] = min(starts_at, covering.get(drimbox_id, starts_at))
+    if status == WeatherStatus.MAINTENANCE:
+        queryset = queryset.filter(pk__in=list(covering))
+    elif status:
+        probed = Q(weather__status=status)
+        if status == WeatherStatus.NO_DATA:
+            probed |= Q(weather__isnull=True)
+        queryset = queryset.filter(probed).exclude(pk__in=list(covering))
+    queryset, since_column = _since_column(queryset)
+    as_text = _iso_text if since_column == "since_text" else iso_utc
+    no_data, maintenance = WeatherStatus.NO_DATA.value, WeatherStatus.MAINTENANCE.value
+    for pk, identifiant, db, vi, operator, probed_status, since in (
+            queryset.order_by("identifiant").values_list("pk", "identifiant", "db_fqdn", "vi_fqdn", "operator__name",
+                                                          "weather__status", since_column)):
+        if pk in covering:
+            yield identifiant, db, vi, operator, maintenance, iso_utc(covering[pk])
+        else:
+            yield identifiant, db, vi, operator, probed_status or no_data, as_text(since)
+
+
+@dataclass
+class DayCell:
+    """One Europe/Paris day of a DRIMbox's history (minutes are whole minutes, rounded down)."""
+
+    day: date
+    status: str = WeatherStatus.NO_DATA
+    down_minutes: int = 0
+    degraded_minutes: int = 0
+    maintenance_minutes: int = 0
+    no_data_minutes: int = 0
+    seconds: dict = field(default_factory=lambda: defaultdict(float), repr=False)
+
+    @property
+    def label(self):
+        return STATUS_LABELS.get(self.status, self.status)
+
+    @property
+    def summary(self):
+        """A French sentence for the bar's title and screen readers."""
+        parts = [f"{self.day:%d/%m/%Y} : {self.label.lower()}"]
+        if self.down_minutes:
+            parts.append(f"indisponible {format_minutes(self.down_minutes)}")
+        if self.degraded_minutes:
+            parts.append(f"dégradé {format_minutes(self.degraded_minutes)}")
+        if self.maintenance_minutes:
+            parts.append(f"maintenance {format_minutes(self.maintenance_minutes)}")
+        if self.no_data_minutes and self.status != WeatherStatus.NO_DATA:
+            parts.append(f"sans données {format_minutes(self.no_data_minutes)}")
+        return ", ".join(parts)
+
+    def as_dict(self):
+        return {"date": self.day.isoformat(), "status": str(self.status), "down_minutes": self.down_minutes,
+                "degraded_minutes": self.degraded_minutes, "maintenance_minutes": self.maintenance_minutes,
+                "no_data_minutes": self.no_data_minutes}
+
+
+def format_minutes(minutes):
+    hours, rest = divmod(int(minutes), 60)
+    if hours:
+        return f"{hours} h {rest:02d} min" if rest else f"{hours} h"
+    return f"{rest} min"
+
+
+def day_bounds(now, days):
+    """The UTC instants of the Paris midnights of the last ``days`` days (today included), plus ``now``."""
+    today = now.astimezone(PARIS).date()
+    first = today - timedelta(days=days - 1)
+    bounds = [datetime.combine(first + timedelta(days=i), time(0), tzinfo=PARIS).astimezone(dt_timezone.utc)
+              for i in range(days)]
+    return [first + timedelta(days=i) for i in range(days)], bounds + [now]
+
+
+def displayed_timeline(timeline, windows):
+    """The probed timeline with declared maintenance laid over it, sorted by start."""
+    if not windows:
+        return list(timeline)
+    result = []
+    for lo, hi, status in timeline:
+        for part in intervals.subtract([(lo, hi)], windows):
+            result.append((part[0], part[1], status))
+    result.extend((lo, hi, WeatherStatus.MAINTENANCE.value) for lo, hi in windows)
+    result.sort()
+    return result
+
+
+def _cells(days, bounds, segments):
+    cells = [DayCell(day=day) for day in days]
+    index = 0
+    for lo, hi, status in segments:
+        while index < len(cells) and bounds[index + 1] <= lo:
+            index += 1
+        i = index
+        while i < len(cells) and bounds[i] < hi:
+            part = (min(hi, bounds[i + 1]) - max(lo, bounds[i])).total_seconds()
+            if part > 0:
+                cells[i].seconds[status] += part
+            i += 1
+    for cell in cells:
+        seen = [status for status, seconds in cell.seconds.items() if seconds > 0]
+        cell.status = max(seen, key=lambda s: SEVERITY.get(s, 0)) if seen else WeatherStatus.NO_DATA.value
+        cell.down_minutes = int(cell.seconds[WeatherStatus.DOWN] // 60)
+        cell.degraded_minutes = int(cell.seconds[WeatherStatus.DEGRADED] // 60)
+        cell.maintenance_minutes = int(cell.seconds[WeatherStatus.MAINTENANCE] // 60)
+        cell.no_data_minutes = int(cell.seconds[WeatherStatus.NO_DATA] // 60)
+    return cells
+
+
+def daily_history(drimbox_ids, *, now=None, days=None):
+    """``{drimbox_id: [DayCell × days]}``, oldest day first; three queries for any number of DRIMboxes."""
+    now = now or timezone.now()
+    days = days or history_days()
+    drimbox_ids = list(drimbox_ids)
+    if not drimbox_ids:
+        return {}
+    day_list, bounds = day_bounds(now, days)
+    start = bounds[0]
+    before = Transition.objects.filter(drimbox=OuterRef("pk"), effective_at__lt=start).order_by("-effective_at", "-id")
+    initial = dict(Drimbox.objects.filter(pk__in=drimbox_ids)
+                   .annotate(initial=Subquery(before.values("new_status")[:1])).values_list("pk", "initial"))
+    changes = defaultdict(list)
+    rows = (Transition.objects.filter(drimbox_id__in=drimbox_ids, effective_at__gte=start, effective_at__lt=now)
+            .order_by("drimbox_id", "effective_at", "id").values_list("drimbox_id", "effective_at", "new_status"))
+    for drimbox_id, at, status in rows:
+        changes[drimbox_id].append((at, status))
+    windows = defaultdict(list)
+    for drimbox_id, lo, hi in (MaintenanceWindow.objects
+                               .filter(drimbox_id__in=drimbox_ids, cancelled_at__isnull=True, starts_at__lt=now,
+                                       ends_at__gt=start)
+                               .values_list("drimbox_id", "starts_at", "ends_at")):
+        windows[drimbox_id].append((max(lo, start), min(hi, now)))
+    result = {}
+    for drimbox_id in drimbox_ids:
+        timeline = intervals.status_intervals(changes.get(drimbox_id, ()), start, now,
+                                              initial.get(drimbox_id) or WeatherStatus.NO_DATA.value)
+        segments = displayed_timeline(timeline, intervals.normalize(windows.get(drimbox_id, ())))
+        result[drimbox_id] = _cells(day_list, bounds, segments)
+    return result
+
+
+def availability(cells):
+    """Share of the shown period (in %) not down outside maintenance, over the time with data; None if none."""
+    measured = sum(sum(s for status, s in cell.seconds.items() if status != WeatherStatus.NO_DATA) for cell in cells)
+    if measured <= 0:
+        return None
+    down = sum(cell.seconds[WeatherStatus.DOWN] for cell in cells)
+    return round(100 * (1 - down / measured), 3)
+
+
+# --- Incidents and their clocks -------------------------------------------------------------------
+
+GTI = timedelta(minutes=30)
+GTR = timedelta(hours=4)
+
+
+@dataclass
+class IncidentClock:
+    """One support-hours clock of an incident (GTI: to the acknowledgement; GTR: to the restoration)."""
+
+    elapsed: timedelta
+    target: timedelta
+    due_at: datetime
+    stopped_at: datetime | None
+
+    @property
+    def overdue(self):
+        return self.elapsed > self.target
+
+    @property
+    def running(self):
+        return self.stopped_at is None
+
+    @property
+    def text(self):
+        elapsed = format_minutes(self.elapsed.total_seconds() // 60)
+        return f"{elapsed} / {format_minutes(self.target.total_seconds() // 60)}"
+
+
+def incident_clocks(incident, now=None):
+    """Attach ``gti`` and ``gtr`` clocks (support hours, ``weather.clock.support_duration``) to an incident."""
+    from .clock import support_duration
+
+    now = now or timezone.now()
+    incident.gti = IncidentClock(support_duration(incident.opened_at, incident.acknowledged_at or now), GTI,
+                                 incident.gti_due_at, incident.acknowledged_at)
+    incident.gtr = IncidentClock(support_duration(incident.opened_at, incident.restored_at or now), GTR,
+                                 incident.gtr_due_at, incident.restored_at)
+    return incident
+
+
+def overdue_filter(kind, now):
+    """Q of incidents whose GTI (``"gti"``) or GTR (``"gtr"``) deadline has passed without the event."""
+    due, event = ("gti_due_at", "acknowledged_at") if kind == "gti" else ("gtr_due_at", "restored_at")
+    return Q(**{f"{event}__isnull": True, f"{due}__lt": now}) | Q(**{f"{event}__gt": F(due)})

@@ -1,0 +1,373 @@
+"""Df and PERF per DRIMbox per reference period, under the measurement policy (DESIGN §8).
+
+* **Df** is the time a DRIMbox spent DOWN during the period, derived from ``Transition`` rows: the status at
+  the period start is the ``new_status`` of the last transition before it, then each transition inside the
+  period changes it. Only DOWN counts: NO_DATA (the prober had nothing to say) never counts, nor DEGRADED.
+* Declared maintenance windows (a cancelled window ends at its cancellation) are subtracted unless the
+  policy says maintenance counts; with ``support_hours_only``, only the support-hour part of the downtime
+  counts (``weather.clock``).
+* The current period is measured up to now: the future is not downtime.
+* **PERF** = 1 if Df ≤ 10 h, 0.5 if 10 h < Df ≤ 20 h, 0 if Df > 20 h (boundaries inclusive as written).
+* The policy is the latest version whose ``effective_from`` is at or before the period start
+  (``weather.policy.policy_for``); its reference period (month or quarter, Europe/Paris) sets the bounds.
+
+``compute`` runs a fixed number of queries whatever the number of DRIMboxes (DRIMboxes with their initial
+status, DOWN-related transitions, maintenance windows, and the policy when not given).
+"""
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from django.db import connection
+from django.db.models import BigIntegerField, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+
+from operators.models import Drimbox, DrimboxStatus
+from trustspace.errors import InvalidData
+
+from .clock import PARIS, UTC, support_intervals
+from .intervals import measure, normalize, subtract
+from .models import MaintenanceWindow, MeasurementPolicy, ReferencePeriod, Transition, WeatherStatus
+
+PERF_FULL_LIMIT = timedelta(hours=10)
+PERF_HALF_LIMIT = timedelta(hours=20)
+DOWN = WeatherStatus.DOWN.value
+ZERO = timedelta(0)
+
+MONTHS_FR = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+             "novembre", "décembre")
+_MONTH_RE = re.compile(r"^\s*(\d{4})-(\d{1,2})\s*$")
+_QUARTER_RE = re.compile(r"^\s*(\d{4})-[QqTt]([1-4])\s*$")
+
+
+def perf_score(df: timedelta) -> Decimal:
+    """PERF of a Df: 1 if Df ≤ 10 h, 0.5 if 10 h < Df ≤ 20 h, 0 if Df > 20 h."""
+    if df <= PERF_FULL_LIMIT:
+        return Decimal("1")
+    if df <= PERF_HALF_LIMIT:
+        return Decimal("0.5")
+    return Decimal("0")
+
+
+def format_duration(df: timedelta) -> str:
+    """« h:mm » (hours may exceed 24; seconds are truncated)."""
+    minutes = int(df.total_seconds()) // 60
+    return f"{minutes // 60}:{minutes % 60:02d}"
+
+
+def format_perf(perf: Decimal) -> str:
+    """French decimal comma: « 1 », « 0,5 », « 0 »."""
+    return str(perf.normalize()).replace(".", ",")
+
+
+@dataclass(frozen=True)
+class Period:
+    """A reference period: [start, end) as UTC instants of Paris calendar bounds."""
+
+    kind: str  # ReferencePeriod value
+    year: int
+    index: int  # month 1-12, or quarter 1-4
+    start: datetime
+    end: datetime
+
+    @property
+    def key(self) -> str:
+        """The value accepted back by ``parse_period`` (« 2025-03 », « 2025-T1 »)."""
+        return f"{self.year}-{self.index:02d}" if self.kind == ReferencePeriod.MONTH else f"{self.year}-T{self.index}"
+
+    @property
+    def label(self) -> str:
+        if self.kind == ReferencePeriod.MONTH:
+            return f"{MONTHS_FR[self.index - 1]} {self.year}"
+        ordinal = "1er" if self.index == 1 else f"{self.index}e"
+        return f"{ordinal} trimestre {self.year}"
+
+
+def _anchor(value) -> tuple[int, int]:
+    """(year, first month) named by a period string or a date."""
+    if isinstance(value, datetime):
+        local = value.astimezone(PARIS) if value.tzinfo else value
+        return local.year, local.month
+    if isinstance(value, date):
+        return value.year, value.month
+    text = str(value or "")
+    match = _MONTH_RE.match(text)
+    if match:
+        year, month = int(match[1]), int(match[2])
+    else:
+        match = _QUARTER_RE.match(text)
+        if not match:
+            raise InvalidData(f"Période « {text} » invalide : attendu AAAA-MM (par exemple 2025-03) ou AAAA-Tn.",
+                              code="invalid_period")
+        year, month = int(match[1]), 3 * int(match[2]) - 2
+    if not 1 <= month <= 12 or not 2000 <= year <= 2999:
+        raise InvalidData(f"Période « {text} » invalide : mois ou année hors limites.", code="invalid_period")
+    return year, month
+
+
+def _paris_midnight(year: int, month: int) -> datetime:
+    if month > 12:
+        year, month = year + 1, month - 12
+    return datetime(year, month, 1, tzinfo=PARIS).astimezone(UTC)
+
+
+def period_bounds(period, policy: MeasurementPolicy | None = None) -> Period:
+    """The reference period containing ``period`` (« AAAA-MM », « AAAA-Tn », a date) under ``policy``.
+
+    Without a policy, the one applying to the named month is used. Under a quarterly policy a month names
+    its quarter.
+    """
+    year, month = _anchor(period)
+    if policy is None:
+        from .policy import policy_for
+
+        policy = policy_for(_paris_midnight(year, month))
+    if policy.reference_period == ReferencePeriod.QUARTER:
+        quarter = (month - 1) // 3 + 1
+        first = 3 * quarter - 2
+        return Period(ReferencePeriod.QUARTER, year, quarter, _paris_midnight(year, first),
+                      _paris_midnight(year, first + 3))
+    return Period(ReferencePeriod.MONTH, year, month, _paris_midnight(year, month), _paris_midnight(year, month + 1))
+
+
+def recent_periods(count: int = 24, now: datetime | None = None) -> list[str]:
+    """Keys of the current and previous months, newest first (for period selectors)."""
+    local = (now or timezone.now()).astimezone(PARIS)
+    year, month = local.year, local.month
+    keys = []
+    for _ in range(count):
+        keys.append(f"{year}-{month:02d}")
+        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+    return keys
+
+
+@dataclass
+class PerfRow:
+    drimbox_id: int
+    identifiant: int
+    db_fqdn: str
+    operator_id: int
+    operator_name: str
+    df: timedelta
+    down_count: int
+    policy_version: int
+
+    @property
+    def df_seconds(self) -> int:
+        return int(self.df.total_seconds())
+
+    @property
+    def df_hhmm(self) -> str:
+        return format_duration(self.df)
+
+    @property
+    def perf(self) -> Decimal:
+        return perf_score(self.df)
+
+    @property
+    def perf_display(self) -> str:
+        return format_perf(self.perf)
+
+
+@dataclass
+class PerfReport:
+    period: Period
+    policy: MeasurementPolicy
+    generated_at: datetime
+    measured_until: datetime  # the period end, or now for the current period
+    rows: list[PerfRow] = field(default_factory=list)
+
+    def __iter__(self):
+        return iter(self.rows)
+
+    def __len__(self):
+        return len(self.rows)
+
+    @property
+    def partial(self) -> bool:
+        return self.measured_until < self.period.end
+
+
+def _selection(period: Period, measured_until: datetime, operator, drimboxes) -> QuerySet:
+    """The DRIMboxes reported: the given ones, else those active now or probed during the period."""
+    if drimboxes is not None:
+        if isinstance(drimboxes, QuerySet):
+            return Drimbox.objects.filter(pk__in=drimboxes.values("pk"))
+        return Drimbox.objects.filter(pk__in=[getattr(d, "pk", d) for d in drimboxes])
+    # A correlated EXISTS on the (drimbox, effective_at) index: far cheaper than « pk IN (all the month's rows) ».
+    probed = Transition.objects.filter(drimbox=OuterRef("pk"), effective_at__gte=period.start,
+                                       effective_at__lt=measured_until)
+    queryset = Drimbox.objects.filter(Q(status=DrimboxStatus.ACTIVE) | Exists(probed))
+    if operator is not None:
+        queryset = queryset.filter(operator=operator)
+    return queryset
+
+
+# Instants are handled as integer microseconds since the epoch inside ``compute``: exact, and several
+# times cheaper than building a datetime per transition row (10,000 DRIMboxes × 20 transitions a month).
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+def to_us(instant: datetime) -> int:
+    return (instant - EPOCH) // MICROSECOND
+
+
+def _epoch_us_sql(model, column):
+    """SQL giving a datetime column as integer microseconds since the epoch, or None (then read datetimes)."""
+    quote = connection.ops.quote_name
+    ref = f"{quote(model._meta.db_table)}.{quote(column)}"
+    if connection.vendor == "sqlite":
+        # Django stores « YYYY-MM-DD HH:MM:SS[.ffffff] » in UTC. The fraction is cut before strftime, which
+        # would round .999999 up to the next second; %% escapes the query's parameter style.
+        return RawSQL(f"(CAST(strftime('%%s', substr({ref}, 1, 19)) AS INTEGER) * 1000000"
+                      f" + CAST(substr({ref}, 21) AS INTEGER))", (), output_field=BigIntegerField())
+    if connection.vendor == "postgresql":
+        return RawSQL(f"(EXTRACT(EPOCH FROM {ref}) * 1000000)::bigint", (), output_field=BigIntegerField())
+    return None
+
+
+def _transition_rows(queryset):
+    """(drimbox_id, instant µs, new_status, id) of the DOWN-related transitions of ``queryset``.
+
+    The compiled query runs on a plain cursor: Django's per-row converters would cost more than the query.
+    """
+    expression = _epoch_us_sql(Transition, "effective_at")
+    if expression is None:
+        return [(box, to_us(at), status, pk)
+                for box, at, status, pk in queryset.values_list("drimbox_id", "effective_at", "new_status", "id")]
+    sql, params = (queryset.annotate(at_us=expression).values_list("drimbox_id", "at_us", "new_status", "id")
+                   .query.sql_with_params())
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+class _Timeline:
+    """``clock.SupportTimeline`` over integer microseconds: the support time of a list of intervals.
+
+    The cumulative support time at each opening turns the support time before any instant into one
+    bisection; one call per DRIMbox keeps this cheap for thousands of them.
+    """
+
+    def __init__(self, start: datetime, end: datetime):
+        intervals = [(to_us(lo), to_us(hi)) for lo, hi in support_intervals(start, end)]
+        self.starts = [lo for lo, _ in intervals]
+        self.ends = [hi for _, hi in intervals]
+        self.cumulative = []
+        total = 0
+        for lo, hi in intervals:
+            self.cumulative.append(total)
+            total += hi - lo
+
+    def support_time(self, intervals) -> int:
+        """Support time inside sorted, disjoint (start, end) intervals."""
+        starts, ends, cumulative, bisect_right = self.starts, self.ends, self.cumulative, bisect.bisect_right
+        total = 0
+        for lo, hi in intervals:
+            i = bisect_right(starts, hi) - 1
+            if i >= 0:
+                end = ends[i]
+                total += cumulative[i] + ((hi if hi < end else end) - starts[i])
+            i = bisect_right(starts, lo) - 1
+            if i >= 0:
+                end = ends[i]
+                total -= cumulative[i] + ((lo if lo < end else end) - starts[i])
+        return total
+
+
+def _down_intervals(initial_down: bool, changes, start, end):
+    """(DOWN intervals, number of times it went DOWN) from time-ordered (instant, id, new_status) triples."""
+    intervals = []
+    count = 0
+    down_since = start if initial_down else None
+    for at, _id, new_status in changes:
+        if new_status == DOWN:
+            if down_since is None:
+                down_since = at
+                count += 1
+        elif down_since is not None:
+            if at > down_since:
+                intervals.append((down_since, at))
+            down_since = None
+    if down_since is not None and end > down_since:
+        intervals.append((down_since, end))
+    return intervals, count
+
+
+def compute(period, policy: MeasurementPolicy | None = None, drimboxes=None, *, operator=None,
+            now: datetime | None = None) -> PerfReport:
+    """Df and PERF of each DRIMbox over ``period`` (see the module docstring), ordered by identifiant.
+
+    ``drimboxes`` (a queryset or an iterable of DRIMboxes/pks) fixes the set; otherwise the DRIMboxes active
+    now or with a transition in the period are reported, restricted to ``operator`` when given.
+    """
+    generated_at = timezone.now()
+    now = now or generated_at
+    if isinstance(period, Period):
+        bounds = period
+        if policy is None:
+            from .policy import policy_for
+
+            policy = policy_for(bounds.start)
+    else:
+        if policy is None:
+            from .policy import policy_for
+
+            year, month = _anchor(period)
+            policy = policy_for(_paris_midnight(year, month))
+        bounds = period_bounds(period, policy)
+    start = bounds.start
+    measured_until = max(start, min(bounds.end, now))
+
+    selection = _selection(bounds, measured_until, operator, drimboxes)
+    last_before = (Transition.objects.filter(drimbox=OuterRef("pk"), effective_at__lt=start)
+                   .order_by("-effective_at", "-id").values("new_status")[:1])
+    boxes = list(selection.annotate(initial_status=Subquery(last_before))
+                 .order_by("identifiant")
+                 .values_list("pk", "identifiant", "db_fqdn", "operator_id", "operator__name", "initial_status"))
+
+    start_us, end_us = to_us(start), to_us(measured_until)
+    changes: dict[int, list] = {}
+    windows: dict[int, list] = {}
+    if boxes and measured_until > start:
+        restricted = drimboxes is not None or operator is not None
+        transitions = (Transition.objects.filter(effective_at__gte=start, effective_at__lt=measured_until)
+                       # Only transitions into or out of DOWN move Df: the others need not be read.
+                       .filter(Q(old_status=DOWN) | Q(new_status=DOWN)).order_by())
+        if restricted:
+            transitions = transitions.filter(drimbox__in=selection.values("pk"))
+        for drimbox_id, at, new_status, pk in _transition_rows(transitions):
+            if drimbox_id in changes:
+                changes[drimbox_id].append((at, pk, new_status))
+            else:
+                changes[drimbox_id] = [(at, pk, new_status)]
+        if not policy.maintenance_counts:
+            declared = MaintenanceWindow.objects.filter(starts_at__lt=measured_until, ends_at__gt=start).order_by()
+            if restricted:
+                declared = declared.filter(drimbox__in=selection.values("pk"))
+            for drimbox_id, lo, hi, cancelled_at in declared.values_list("drimbox_id", "starts_at", "ends_at",
+                                                                         "cancelled_at"):
+                if cancelled_at is not None:
+                    hi = min(hi, cancelled_at)
+                windows.setdefault(drimbox_id, []).append((to_us(lo), to_us(hi)))
+
+    timeline = _Timeline(start, measured_until) if policy.support_hours_only else None
+    rows = []
+    for pk, identifiant, db_fqdn, operator_id, operator_name, initial_status in boxes:
+        # By instant, then id (the order they were recorded in).
+        down, count = _down_intervals(initial_status == DOWN, sorted(changes.get(pk, ())), start_us, end_us)
+        if down and pk in windows:
+            down = subtract(down, normalize(windows[pk]))
+        if timeline is not None:
+            df_us = timeline.support_time(down)
+        else:
+            df_us = measure(down, zero=0)
+        rows.append(PerfRow(pk, identifiant, db_fqdn, operator_id, operator_name, timedelta(microseconds=df_us),
+                            count, policy.version))
+    return PerfReport(bounds, policy, generated_at, measured_until, rows)

@@ -1,0 +1,170 @@
+"""PERF reports as CSV, XLSX and PDF (DESIGN §8): every report states its period, when it was generated and
+the measurement policy (version and description) that computed it.
+
+CSV choices, for the spreadsheet French users open it in by double click: UTF-8 *with* a BOM (without it
+Excel reads « Opérateur » as Latin-1), ``;`` as separator (Excel-FR expects it, since ``,`` is the decimal
+separator), decimal comma for PERF, CRLF line ends. The file starts with a few « key;value » lines (title,
+period, generation time, policy), then an empty line, then the table with its header row; every table row
+also carries the policy version, so a row copied elsewhere still says how it was measured.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+
+from django.utils import timezone
+
+from .clock import PARIS
+from .perf import PerfReport
+
+FORMATS = ("csv", "xlsx", "pdf")
+CONTENT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pdf": "application/pdf",
+}
+TITLE = "Rapport PERF — Espace de Confiance DRIM-M"
+COLUMNS = ("Identifiant", "FQDN db", "Opérateur", "Df (secondes)", "Df (h:mm)", "PERF", "Passages en indisponibilité",
+           "Version de la politique")
+
+
+def _local(instant: datetime) -> str:
+    return timezone.localtime(instant, PARIS).strftime("%d/%m/%Y %H:%M")
+
+
+def header_lines(report: PerfReport, scope: str = "") -> list[tuple[str, str]]:
+    """The (label, value) lines every format prints above its table."""
+    period = report.period
+    lines = [
+        ("Rapport", TITLE),
+        ("Période", f"{period.label} (du {_local(period.start)} au {_local(period.end)}, heure de Paris)"),
+        ("Généré le", f"{_local(report.generated_at)} (heure de Paris)"),
+        ("Politique de mesure", report.policy.describe()),
+        ("Règle PERF", "1 si Df ≤ 10 h ; 0,5 si 10 h < Df ≤ 20 h ; 0 si Df > 20 h"),
+    ]
+    if report.partial:
+        lines.append(("Mesuré jusqu'au", f"{_local(report.measured_until)} (période en cours)"))
+    if scope:
+        lines.append(("Périmètre", scope))
+    lines.append(("Nombre de DRIMbox", str(len(report.rows))))
+    return lines
+
+
+def _values(row) -> list:
+    return [row.identifiant, row.db_fqdn, row.operator_name, row.df_seconds, row.df_hhmm, row.perf_display,
+            row.down_count, row.policy_version]
+
+
+def render_csv(report: PerfReport, scope: str = "") -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    for label, value in header_lines(report, scope):
+        writer.writerow([label, value])
+    writer.writerow([])
+    writer.writerow(COLUMNS)
+    writer.writerows(_values(row) for row in report.rows)
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def render_xlsx(report: PerfReport, scope: str = "") -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    workbook = Workbook(write_only=False)
+    sheet = workbook.active
+    sheet.title = "PERF"
+    bold = Font(bold=True)
+    for label, value in header_lines(report, scope):
+        sheet.append([label, value])
+        sheet.cell(row=sheet.max_row, column=1).font = bold
+    sheet.append([])
+    sheet.append(list(COLUMNS))
+    header_row = sheet.max_row
+    for cell in sheet[header_row]:
+        cell.font = bold
+    for row in report.rows:
+        # Numbers stay numbers (sums and filters work); Df also as a duration shown [h]:mm.
+        sheet.append([row.identifiant, row.db_fqdn, row.operator_name, row.df_seconds, row.df.total_seconds() / 86400,
+                      float(row.perf), row.down_count, row.policy_version])
+        sheet.cell(row=sheet.max_row, column=5).number_format = "[h]:mm"
+    for column, width in zip("ABCDEFGH", (12, 42, 32, 14, 11, 8, 14, 12)):
+        sheet.column_dimensions[column].width = width
+    sheet.freeze_panes = sheet.cell(row=header_row + 1, column=1)
+    workbook.properties.title = f"{TITLE} — {report.period.label}"
+    workbook.properties.creator = "Agence du Numérique en Santé"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def render_pdf(report: PerfReport, scope: str = "") -> bytes:
+    from fpdf import FPDF
+
+    from operators.attestation_pdf import BLUE_FRANCE, FONT, FONTS
+
+    pdf = FPDF(orientation="landscape", format="A4")
+    pdf.add_font(FONT, "", FONTS / "DejaVuSans.ttf")
+    pdf.add_font(FONT, "B", FONTS / "DejaVuSans-Bold.ttf")
+    pdf.set_title(f"{TITLE} — {report.period.label}")
+    pdf.set_author("Agence du Numérique en Santé")
+    # The policy also goes in the document properties, where a reader (or a test) finds it without layout.
+    pdf.set_subject(f"Politique de mesure {report.policy.describe()}")
+    pdf.set_keywords(f"PERF Df {report.period.key} politique-v{report.policy.version}")
+    pdf.set_creation_date(report.generated_at)
+    pdf.set_auto_page_break(auto=True, margin=12)
+    pdf.add_page()
+    pdf.set_text_color(*BLUE_FRANCE)
+    pdf.set_font(FONT, "B", 11)
+    pdf.cell(0, 6, "RÉPUBLIQUE FRANÇAISE — Agence du Numérique en Santé", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FONT, "B", 16)
+    pdf.cell(0, 10, f"Rapport PERF — {report.period.label}", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_text_color(0, 0, 0)
+    for label, value in header_lines(report, scope)[1:]:
+        pdf.set_font(FONT, "B", 9)
+        pdf.cell(45, 5, label)
+        pdf.set_font(FONT, "", 9)
+        pdf.multi_cell(0, 5, value, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(3)
+    widths = (20, 78, 62, 24, 20, 14, 24, 25)
+    headers = ("Identifiant", "FQDN db", "Opérateur", "Df (s)", "Df (h:mm)", "PERF", "Indisponibilités", "Politique")
+
+    def table_header():
+        pdf.set_font(FONT, "B", 8)
+        pdf.set_fill_color(227, 227, 253)
+        for width, text in zip(widths, headers):
+            pdf.cell(width, 6, text, border=1, fill=True)
+        pdf.ln(6)
+        pdf.set_font(FONT, "", 8)
+
+    table_header()
+    for row in report.rows:
+        if pdf.will_page_break(5):
+            pdf.add_page()
+            table_header()
+        values = _values(row)
+        values[-1] = f"v{values[-1]}"
+        for width, value in zip(widths, values):
+            pdf.cell(width, 5, str(value)[:60], border=1)
+        pdf.ln(5)
+    if not report.rows:
+        pdf.cell(0, 6, "Aucune DRIMbox pour ce périmètre.", new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())
+
+
+RENDERERS = {"csv": render_csv, "xlsx": render_xlsx, "pdf": render_pdf}
+
+
+def render(report: PerfReport, fmt: str, scope: str = "") -> bytes:
+    """The report as bytes in ``fmt`` (csv, xlsx or pdf); ``scope`` names a restriction (e.g. an operator)."""
+    try:
+        renderer = RENDERERS[fmt]
+    except KeyError:
+        from trustspace.errors import InvalidData
+
+        raise InvalidData(f"Format « {fmt} » inconnu : csv, xlsx ou pdf.", code="invalid_format") from None
+    return renderer(report, scope)
+
+
+def filename(report: PerfReport, fmt: str, suffix: str = "") -> str:
+    return f"perf-{report.period.key}{'-' + suffix if suffix else ''}.{fmt}"

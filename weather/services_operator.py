@@ -1,0 +1,169 @@
+"""The operator's write path on the weather (DESIGN §3, §8): acknowledge incidents, declare and cancel
+maintenance windows.
+
+Who may act: the people of the DRIMbox's operator (legal representative, mandataires, technical
+administrators). ANS administrators follow the weather but never act in the operator's name: an
+acknowledgement stops the operator's GTI clock, so it must come from the operator itself.
+Every change is atomic, audited (on the operator's history too) and explained in French on refusal.
+"""
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from operators.models import Drimbox, DrimboxStatus, Role
+from operators.permissions import roles_of
+from trustspace import audit
+from trustspace.errors import Conflict, InvalidData, NotAllowed
+
+from .models import Incident, MaintenanceWindow
+
+WEATHER_ROLES = frozenset({Role.LEGAL_REPRESENTATIVE, Role.MANDATAIRE, Role.TECHNICAL_ADMIN})
+COMMENT_MAX = 2000
+REASON_MAX = 300
+
+
+def maintenance_max_length():
+    return timedelta(hours=getattr(settings, "WEATHER_MAINTENANCE_MAX_HOURS", 72))
+
+
+def maintenance_past_tolerance():
+    return timedelta(minutes=getattr(settings, "WEATHER_MAINTENANCE_PAST_TOLERANCE_MINUTES", 15))
+
+
+def maintenance_max_advance():
+    return timedelta(days=getattr(settings, "WEATHER_MAINTENANCE_MAX_ADVANCE_DAYS", 365))
+
+
+def _require_member(user, operator, message):
+    if getattr(user, "is_ans_admin", False) and not roles_of(user, operator):
+        raise NotAllowed("Les administrateurs ANS suivent la météo mais n'agissent pas au nom de l'opérateur : "
+                         "seules les personnes de l'opérateur peuvent " + message + ".")
+    if not roles_of(user, operator) & WEATHER_ROLES:
+        raise NotAllowed("Seules les personnes de l'opérateur de cette DRIMbox peuvent " + message + ".")
+
+
+def _incident_state(incident):
+    return {"acknowledged_at": incident.acknowledged_at, "acknowledged_by": incident.acknowledged_by_id,
+            "acknowledgement_comment": incident.acknowledgement_comment, "restored_at": incident.restored_at}
+
+
+def _window_state(window):
+    return {"drimbox": window.drimbox_id, "starts_at": window.starts_at, "ends_at": window.ends_at,
+            "reason": window.reason, "cancelled_at": window.cancelled_at}
+
+
+def acknowledge_incident(incident, *, acting_user, comment="", at=None):
+    """Record the operator's acknowledgement (the GTI clock stops at this instant).
+
+    ``at`` records an acknowledgement made earlier (e.g. by telephone with ANS's support desk, or when
+    loading history): never in the future nor before the incident opened."""
+    drimbox = Drimbox.objects.select_related("operator").get(pk=incident.drimbox_id)
+    _require_member(acting_user, drimbox.operator, "prendre en compte un incident")
+    comment = (comment or "").strip()
+    if len(comment) > COMMENT_MAX:
+        raise InvalidData(f"Le commentaire ne doit pas dépasser {COMMENT_MAX} caractères.",
+                          field_errors={"comment": [f"{COMMENT_MAX} caractères au plus."]})
+    with transaction.atomic():
+        locked = Incident.objects.select_for_update().get(pk=incident.pk)
+        if locked.restored_at is not None:
+            raise Conflict("Cet incident est clos : la DRIMbox a été rétablie.", code="incident_restored")
+        if locked.acknowledged_at is not None:
+            raise Conflict("Cet incident a déjà été pris en compte.", code="incident_acknowledged")
+        now = timezone.now()
+        if at is not None and (at > now or at < locked.opened_at):
+            raise InvalidData("L'heure de prise en compte doit être comprise entre le début de l'incident et "
+                              "maintenant.", field_errors={"at": ["Heure hors de l'incident."]})
+        before = _incident_state(locked)
+        locked.acknowledged_at = at or now
+        locked.acknowledged_by = acting_user
+        locked.acknowledgement_comment = comment
+        locked.save(update_fields=["acknowledged_at", "acknowledged_by", "acknowledgement_comment"])
+        audit.record(actor=acting_user, action="weather.incident_acknowledged", obj=locked, before=before,
+                     after=_incident_state(locked), reason=comment, operator_id=drimbox.operator_id)
+    return locked
+
+
+def _parse_reason(reason):
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidData("Indiquez le motif de la maintenance.", field_errors={"reason": ["Ce champ est obligatoire."]})
+    if len(reason) > REASON_MAX:
+        raise InvalidData(f"Le motif ne doit pas dépasser {REASON_MAX} caractères.",
+                          field_errors={"reason": [f"{REASON_MAX} caractères au plus."]})
+    return reason
+
+
+def _check_period(starts_at, ends_at, now):
+    for name, value in (("starts_at", starts_at), ("ends_at", ends_at)):
+        if value is None or timezone.is_naive(value):
+            raise InvalidData("Indiquez une date et une heure valides.",
+                              field_errors={name: ["Date et heure valides attendues."]})
+    if ends_at <= starts_at:
+        raise InvalidData("La fin de la maintenance doit être postérieure à son début.",
+                          field_errors={"ends_at": ["La fin doit être postérieure au début."]})
+    if starts_at < now - maintenance_past_tolerance():
+        raise InvalidData("Une maintenance ne peut pas commencer dans le passé.",
+                          field_errors={"starts_at": ["Le début est dans le passé."]})
+    if starts_at > now + maintenance_max_advance():
+        days = maintenance_max_advance().days
+        raise InvalidData(f"Une maintenance se déclare au plus {days} jours à l'avance.",
+                          field_errors={"starts_at": [f"Au plus {days} jours à l'avance."]})
+    if ends_at - starts_at > maintenance_max_length():
+        hours = int(maintenance_max_length().total_seconds() // 3600)
+        raise InvalidData(f"Une fenêtre de maintenance dure au plus {hours} heures.",
+                          field_errors={"ends_at": [f"Durée maximale : {hours} heures."]})
+
+
+def declare_maintenance(drimbox, *, acting_user, starts_at, ends_at, reason):
+    """A new maintenance window for one DRIMbox of the acting user's operator."""
+    drimbox = Drimbox.objects.select_related("operator").get(pk=drimbox.pk)
+    _require_member(acting_user, drimbox.operator, "déclarer une maintenance")
+    if drimbox.status == DrimboxStatus.WITHDRAWN:
+        raise Conflict("Cette DRIMbox est retirée de l'espace de confiance.", code="drimbox_withdrawn")
+    reason = _parse_reason(reason)
+    now = timezone.now()
+    _check_period(starts_at, ends_at, now)
+    with transaction.atomic():
+        # Lock the DRIMbox so two concurrent declarations cannot both pass the overlap check.
+        Drimbox.objects.select_for_update().filter(pk=drimbox.pk).first()
+        overlapping = (MaintenanceWindow.objects.filter(drimbox=drimbox, cancelled_at__isnull=True,
+                                                        starts_at__lt=ends_at, ends_at__gt=starts_at)
+                       .order_by("starts_at").first())
+        if overlapping is not None:
+            local = timezone.localtime
+            raise Conflict(
+                "Cette période chevauche la maintenance déjà déclarée du "
+                f"{local(overlapping.starts_at):%d/%m/%Y %H:%M} au {local(overlapping.ends_at):%d/%m/%Y %H:%M}.",
+                code="maintenance_overlap", field_errors={"starts_at": ["Chevauche une maintenance déclarée."]})
+        window = MaintenanceWindow.objects.create(drimbox=drimbox, starts_at=starts_at, ends_at=ends_at,
+                                                  reason=reason, declared_by=acting_user, created_at=now)
+        audit.record(actor=acting_user, action="weather.maintenance_declared", obj=window,
+                     after=_window_state(window), reason=reason, operator_id=drimbox.operator_id)
+    return window
+
+
+def cancel_maintenance(window, *, acting_user):
+    """Cancel a window not started yet; a window in progress ends now (its past part stays on record)."""
+    drimbox = Drimbox.objects.select_related("operator").get(pk=window.drimbox_id)
+    _require_member(acting_user, drimbox.operator, "annuler une maintenance")
+    with transaction.atomic():
+        locked = MaintenanceWindow.objects.select_for_update().get(pk=window.pk)
+        now = timezone.now()
+        if locked.cancelled_at is not None:
+            raise Conflict("Cette maintenance est déjà annulée.", code="maintenance_cancelled")
+        if locked.ends_at <= now:
+            raise Conflict("Cette maintenance est terminée : elle reste dans l'historique.", code="maintenance_over")
+        before = _window_state(locked)
+        if locked.starts_at < now:
+            locked.ends_at = now
+            locked.save(update_fields=["ends_at"])
+            action = "weather.maintenance_ended_early"
+        else:
+            locked.cancelled_at = now
+            locked.save(update_fields=["cancelled_at"])
+            action = "weather.maintenance_cancelled"
+        audit.record(actor=acting_user, action=action, obj=locked, before=before, after=_window_state(locked),
+                     operator_id=drimbox.operator_id)
+    return locked
