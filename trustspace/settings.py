@@ -200,9 +200,11 @@ else:
         "data_folder_out": str(VAR_DIR / "celery" / "queue"),
         "processed_folder": str(VAR_DIR / "celery" / "processed"),
         "store_processed": False,
+        # Kombu's fanout/control exchange files, which would otherwise land in the working directory.
+        "control_folder": str(VAR_DIR / "celery" / "control"),
     }
     CELERY_RESULT_BACKEND = None
-    for folder in ("queue", "processed"):
+    for folder in ("queue", "processed", "control"):
         (VAR_DIR / "celery" / folder).mkdir(parents=True, exist_ok=True)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -379,6 +381,10 @@ WHITELIST_GITHUB_RETRY_BASE_SECONDS = env_int("WHITELIST_GITHUB_RETRY_BASE_SECON
 WHITELIST_GITHUB_RETRY_MAX_SECONDS = env_int("WHITELIST_GITHUB_RETRY_MAX_SECONDS", 6 * 3600)
 WHITELIST_GITHUB_INTAKE_ENABLED = env_bool("WHITELIST_GITHUB_INTAKE_ENABLED", True)
 WHITELIST_GITHUB_INTAKE_MINUTES = env_int("WHITELIST_GITHUB_INTAKE_MINUTES", 10)
+# Only issues with this label are imported (the label the issue form's `labels:` key adds); empty: no filter.
+WHITELIST_GITHUB_INTAKE_LABEL = env("WHITELIST_GITHUB_INTAKE_LABEL", "demande")
+# ISO date of the first poll's start; unset: the first poll only starts the cursor now (no old issue imported).
+WHITELIST_GITHUB_INTAKE_SINCE = env("WHITELIST_GITHUB_INTAKE_SINCE", "")
 CELERY_BEAT_SCHEDULE.update({
     "whitelist-github-publications": {"task": "whitelist.tasks.retry_github_publications",
                                       "schedule": timedelta(minutes=5)},
@@ -390,8 +396,9 @@ CELERY_BEAT_SCHEDULE.update({
 # --- Whitelist signing backends ---
 # WHITELIST_SIGNER_BACKEND: pkcs12 (WHITELIST_SIGNER_P12 above) | pkcs11 | esignsante (whitelist/signers.py).
 WHITELIST_SIGNER_BACKEND = env("WHITELIST_SIGNER_BACKEND", "pkcs12")
-# Refuse to sign when the signer's CRL cannot be read (by default an unknown status is only logged and shown).
-WHITELIST_SIGNER_REQUIRE_CRL = env_bool("WHITELIST_SIGNER_REQUIRE_CRL", False)
+# Refuse to sign when the signer's CRL cannot be read (required by default when DEBUG=0; in development an
+# unknown status is only logged and shown).
+WHITELIST_SIGNER_REQUIRE_CRL = env_bool("WHITELIST_SIGNER_REQUIRE_CRL", not DEBUG)
 # PKCS#11 (whitelist/pkcs11_signer.py): empty module → the usual SoftHSM2 paths; the PIN from the environment only.
 WHITELIST_PKCS11_MODULE = env("WHITELIST_PKCS11_MODULE", "")
 WHITELIST_PKCS11_TOKEN_LABEL = env("WHITELIST_PKCS11_TOKEN_LABEL", "")

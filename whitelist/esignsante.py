@@ -78,17 +78,31 @@ def signature_certificates(signed: bytes) -> tuple[x509.Certificate | None, list
     return certificates[0], certificates[1:]
 
 
-def _last_published_certificates():
+_LAST_PUBLISHED_CERTIFICATES: dict[tuple, tuple] = {}
+
+
+def public_certificate():
+    """(certificate, chain) for the ANS page and the watch, without calling the service: the pinned PEM
+    (``WHITELIST_ESIGNSANTE_SIGNER_PEM``), else the KeyInfo of the last published version, parsed once per
+    version (number and SHA-256)."""
     from .models import WhitelistVersion, WhitelistVersionStatus
 
-    signed = (WhitelistVersion.objects.filter(status=WhitelistVersionStatus.PUBLISHED, signed_xml__isnull=False)
-              .order_by("-number").values_list("signed_xml", flat=True).first())
-    if signed is None:
+    pinned = read_pem_certificates(getattr(settings, "WHITELIST_ESIGNSANTE_SIGNER_PEM", "") or "")
+    if pinned:
+        return pinned[0], pinned[1:]
+    latest = (WhitelistVersion.objects.filter(status=WhitelistVersionStatus.PUBLISHED, signed_xml__isnull=False)
+              .order_by("-number").values_list("number", "sha256").first())  # the covering index: no XML read
+    if latest is None:
         return None, []
-    try:
-        return signature_certificates(bytes(signed))
-    except (etree.XMLSyntaxError, ValueError, binascii.Error):
-        return None, []
+    if latest not in _LAST_PUBLISHED_CERTIFICATES:  # (number, SHA-256): a version's bytes never change
+        signed = WhitelistVersion.objects.filter(number=latest[0]).values_list("signed_xml", flat=True).get()
+        try:
+            found = signature_certificates(bytes(signed))
+        except (etree.XMLSyntaxError, ValueError, binascii.Error):
+            found = (None, [])
+        _LAST_PUBLISHED_CERTIFICATES.clear()  # only the latest version matters
+        _LAST_PUBLISHED_CERTIFICATES[latest] = found
+    return _LAST_PUBLISHED_CERTIFICATES[latest]
 
 
 def unsigned_content(document: bytes) -> bytes:
@@ -121,7 +135,8 @@ class EsignsanteSigner(BaseSigner):
         if self.pinned is not None:
             self.cert, self.chain = self.pinned, pinned[1:]
         else:
-            self.cert, self.chain = _last_published_certificates()
+            cert, chain = public_certificate()  # the last published version's, parsed once per version
+            self.cert, self.chain = cert, list(chain)
 
     # ------------------------------------------------------------------ HTTP
 
@@ -133,22 +148,38 @@ class EsignsanteSigner(BaseSigner):
         if self.api_key:
             headers[self.api_key_header] = self.api_key
         try:
+            # stream=True: the body is read by _read_limited, never more than MAX_RESPONSE_BYTES + 1 bytes.
             return requests.post(self.endpoint, data=form, files={"file": ("listeblanche.xml", data, "text/xml")},
                                  headers=headers, timeout=self.timeout, verify=self.verify_tls,
-                                 allow_redirects=False)
+                                 allow_redirects=False, stream=True)
         except requests.Timeout as exc:
             raise _fail(f"pas de réponse dans le délai ({self.timeout:g} s).", "signer_esignsante_unreachable") from exc
         except requests.RequestException as exc:
             raise _fail(f"service injoignable ({type(exc).__name__}).", "signer_esignsante_unreachable") from exc
 
+    def _read_limited(self, response: requests.Response) -> bytes:
+        """The body, read in chunks and abandoned past ``MAX_RESPONSE_BYTES`` (limit + 1 bytes at most)."""
+        limit, received, chunks = MAX_RESPONSE_BYTES, 0, []
+        try:
+            for chunk in response.iter_content(chunk_size=min(65536, limit + 1)):
+                chunks.append(chunk[:limit + 1 - received])
+                received += len(chunks[-1])
+                if received > limit:
+                    raise _fail(f"réponse trop volumineuse (plus de {limit} octets).", "signer_esignsante_response")
+        except requests.RequestException as exc:
+            raise _fail(f"réponse interrompue ({type(exc).__name__}).", "signer_esignsante_unreachable") from exc
+        finally:
+            response.close()
+        return b"".join(chunks)
+
     def _signed_document(self, response: requests.Response) -> bytes:
         if not 200 <= response.status_code < 300:
+            response.close()
             raise _fail(HTTP_ERRORS.get(response.status_code, f"réponse HTTP {response.status_code} inattendue."),
                         "signer_esignsante_http")
-        if len(response.content) > MAX_RESPONSE_BYTES:
-            raise _fail("réponse trop volumineuse.", "signer_esignsante_response")
+        content = self._read_limited(response)
         try:
-            report = json.loads(response.content)
+            report = json.loads(content)
         except (ValueError, UnicodeDecodeError):
             raise _fail("réponse illisible (JSON attendu).", "signer_esignsante_response") from None
         if not isinstance(report, dict) or not isinstance(report.get("erreurs", []), list):

@@ -1,27 +1,37 @@
 """Operators' requests filed as GitHub issues (issue form) become portal requests for ANS review (DESIGN §7).
 
-A beat task polls the repository's open issues (``since`` the start of the last complete poll, with a small
-overlap), parses the issue-form body (``### <label>`` sections; ``_No response_`` is empty; labels ``Nom``,
+A beat task polls the repository's issues in every state (``state=all``, so an issue opened and closed between
+two polls is still imported and answered) carrying ``WHITELIST_GITHUB_INTAKE_LABEL`` (the label the issue form's
+``labels:`` key adds; empty: no label filter), updated ``since`` the start of the last complete poll (with a
+small overlap). The very first poll starts at ``WHITELIST_GITHUB_INTAKE_SINCE`` (ISO date); when that is unset
+it only sets the cursor to now and imports nothing, so years of old issues are not imported and answered.
+It parses the issue-form body (``### <label>`` sections; ``_No response_`` is empty; labels ``Nom``,
 ``Description``, ``DNCertificatOperateur`` matched case-insensitively, also inside a longer label), takes the
 kind from the title prefix (``[Update]: ``, ``[Add]``, ``[Delete]``) and imports each issue exactly once
 (unique constraint + ``get_or_create`` in a transaction). Pull requests, which the issues endpoint also
 returns, are ignored. An unparseable form is still imported once, marked « invalide » and answered.
 
-The portal answers on the issue (receipt, then ANS's decision); a comment that could not be posted is
-retried at the next poll. The portal stays the source of truth: accepting records the decision and points
-ANS to the portal, it never changes registry data by itself.
+Anyone with a GitHub account can open an issue naming any DN: the matched DRIMbox is only « the DRIMbox of
+the DN given », and GitHub's ``author_association`` is stored and shown to ANS.
+
+The portal answers on the issue (receipt, then ANS's decision). A worker claims the row in a short
+transaction, posts outside it and records the result; a transient failure is retried at the next poll, a
+403/404/410 stops the retries (French reason shown). The portal stays the source of truth: accepting records
+the decision and points ANS to the portal, it never changes registry data by itself.
 """
 from __future__ import annotations
 
 import logging
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from github import GithubException
 
 from certificates.models import Certificate
 from operators.models import Drimbox
@@ -35,6 +45,8 @@ logger = logging.getLogger(__name__)
 
 TASK_ACTOR = "tâche relève des issues GitHub"
 POLL_OVERLAP = timedelta(minutes=5)
+COMMENT_CLAIM = timedelta(minutes=10)  # a worker that died while posting frees the row after this
+PERMANENT_STATUSES = (403, 404, 410)
 NO_RESPONSE = "_no response_"
 KIND_PREFIXES = (("[update]", GitHubIssueKind.UPDATE), ("[add]", GitHubIssueKind.ADD),
                  ("[delete]", GitHubIssueKind.DELETE))
@@ -136,6 +148,7 @@ def import_issue(repository, issue):
         "kind": kind, "title": title[:500], "nom": values["nom"][:500], "description": values["description"],
         "dn_certificat_operateur": values["dn_certificat_operateur"][:1000], "body": body[:20000],
         "author_login": (issue.user.login if issue.user else "")[:100], "html_url": issue.html_url,
+        "author_association": str(getattr(issue, "author_association", "") or "")[:40],
         "github_created_at": issue.created_at,
         "status": GitHubIssueStatus.INVALID if reason else GitHubIssueStatus.TO_REVIEW, "invalid_reason": reason,
         "drimbox": matching_drimbox(values["dn_certificat_operateur"]) if values["dn_certificat_operateur"] else None,
@@ -155,20 +168,49 @@ def import_issue(repository, issue):
 
 def _is_pull_request(issue):
     # The issues endpoint also lists pull requests; their html_url names /pull/ (as their `pull_request` key).
+    # PyGithub's `issue.pull_request` is not used: for a plain issue the key is absent from the list payload, and
+    # reading the attribute then makes PyGithub fetch the whole issue again (one request per issue).
     return "/pull/" in (issue.html_url or "")
 
 
+def intake_label():
+    return (getattr(settings, "WHITELIST_GITHUB_INTAKE_LABEL", "") or "").strip()
+
+
+def intake_since():
+    """``WHITELIST_GITHUB_INTAKE_SINCE`` as an aware datetime, or ``None`` (unset or unreadable, logged)."""
+    value = (getattr(settings, "WHITELIST_GITHUB_INTAKE_SINCE", "") or "").strip()
+    if not value:
+        return None
+    moment = parse_datetime(value)
+    if moment is None and (day := parse_date(value)) is not None:
+        moment = datetime(day.year, day.month, day.day)
+    if moment is None:
+        logger.warning("WHITELIST_GITHUB_INTAKE_SINCE=%r is not an ISO date: ignored", value)
+        return None
+    return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
+
+
 def poll():
-    """Import new issues and post owed comments. Returns counts (and ``error``, French, on failure)."""
+    """Import new issues and post owed comments. Returns counts (and ``error``, French, on failure; ``message``
+    when the first poll only started the cursor)."""
     result = {"imported": 0, "seen": 0, "comments": 0}
     if not configured() or not settings.WHITELIST_GITHUB_INTAKE_ENABLED:
         return result
     name = repository_name()
     started = timezone.now()
     cursor = GitHubIntakeCursor.objects.filter(repository=name).first()
-    query = {"state": "open", "sort": "created", "direction": "asc"}
-    if cursor is not None:
-        query["since"] = cursor.polled_at - POLL_OVERLAP
+    since = cursor.polled_at - POLL_OVERLAP if cursor is not None else intake_since()
+    if since is None:
+        GitHubIntakeCursor.objects.create(repository=name, polled_at=started)
+        result["message"] = (f"Première relève des issues de {name} : le point de départ est fixé à maintenant, "
+                             "aucune issue antérieure n'est importée (WHITELIST_GITHUB_INTAKE_SINCE pour reprendre "
+                             "plus tôt).")
+        logger.info("GitHub issue intake of %s: first poll, cursor set to %s, nothing imported", name, started)
+        return result
+    query = {"state": "all", "sort": "created", "direction": "asc", "since": since}
+    if intake_label():
+        query["labels"] = [intake_label()]
     try:
         repo = client().get_repo(name)
         for issue in repo.get_issues(**query):
@@ -184,7 +226,7 @@ def poll():
         return result  # the cursor stays: the next poll rereads from the same point
     GitHubIntakeCursor.objects.update_or_create(repository=name, defaults={"polled_at": started})
     for pk in owed_comments().values_list("pk", flat=True):
-        result["comments"] += post_pending_comments(pk)
+        result["comments"] += post_pending_comments(pk, repo=repo)
     return result
 
 
@@ -195,7 +237,7 @@ def owed_comments():
     decided = (GitHubIssueStatus.ACCEPTED, GitHubIssueStatus.REFUSED)
     return GitHubIssueRequest.objects.filter(
         Q(receipt_comment_id__isnull=True) | Q(status__in=decided, decision_comment_id__isnull=True),
-        repository=repository_name())
+        repository=repository_name(), comments_blocked=False)
 
 
 def receipt_text(request):
@@ -217,33 +259,76 @@ def decision_text(request):
     return f"La demande {request.reference} a été refusée par l'ANS.{comment}"
 
 
-def post_pending_comments(pk):
-    """Post the receipt and/or decision comment a request still owes; returns how many were posted.
+def _owed(request):
+    owed = []
+    if request.receipt_comment_id is None:
+        owed.append(("receipt_comment_id", receipt_text(request)))
+    decided = request.status in (GitHubIssueStatus.ACCEPTED, GitHubIssueStatus.REFUSED)
+    if decided and request.decision_comment_id is None:
+        owed.append(("decision_comment_id", decision_text(request)))
+    return owed
 
-    The row stays locked while posting, so two workers never post the same comment.
-    """
-    posted = 0
+
+def _claim_comments(pk, now):
+    """Mark the row as being answered (short transaction); the comments owed, or ``None`` when there is nothing
+    to do (nothing owed, blocked after a permanent error, or another worker is posting)."""
     with transaction.atomic():
         request = GitHubIssueRequest.objects.select_for_update().filter(pk=pk).first()
-        if request is None:
-            return 0
-        owed = []
-        if request.receipt_comment_id is None:
-            owed.append(("receipt_comment_id", receipt_text(request)))
-        if request.status in (GitHubIssueStatus.ACCEPTED, GitHubIssueStatus.REFUSED) and \
-                request.decision_comment_id is None:
-            owed.append(("decision_comment_id", decision_text(request)))
+        if request is None or request.comments_blocked:
+            return None
+        if request.comment_claimed_at is not None and request.comment_claimed_at > now - COMMENT_CLAIM:
+            return None
+        owed = _owed(request)
         if not owed:
-            return 0
-        try:
-            issue = client().get_repo(request.repository).get_issue(request.issue_number)
-            for field, text in owed:
-                setattr(request, field, issue.create_comment(text).id)
-                posted += 1
-            request.comment_error = ""
-        except NETWORK_ERRORS as exc:
-            request.comment_error = describe(exc).message[:2000]
-        request.save(update_fields=["receipt_comment_id", "decision_comment_id", "comment_error"])
+            return None
+        request.comment_claimed_at = now
+        request.save(update_fields=["comment_claimed_at"])
+    return request, owed
+
+
+def _permanent_reason(exc):
+    status = exc.status if isinstance(exc, GithubException) else None
+    if status not in PERMANENT_STATUSES:
+        return None
+    why = {403: "accès refusé (403) : issue verrouillée ou jeton sans droit d'écrire",
+           404: "issue introuvable (404) : supprimée, transférée ou dépôt inaccessible",
+           410: "issue supprimée (410)"}[status]
+    return f"GitHub refuse le commentaire : {why}. Plus de nouvel essai automatique : répondez sur GitHub à la main."
+
+
+def post_pending_comments(pk, *, repo=None):
+    """Post the receipt and/or decision comment a request still owes; returns how many were posted.
+
+    The row is claimed in a short transaction and the comments are posted outside it (no row lock held during
+    network calls); each posted comment's id is recorded at once, so a crash never posts it twice.
+    """
+    claimed = _claim_comments(pk, timezone.now())
+    if claimed is None:
+        return 0
+    request, owed = claimed
+    posted, error, blocked = 0, "", False
+    try:
+        repo = repo or client().get_repo(request.repository)
+        issue = repo.get_issue(request.issue_number)
+        for field, text in owed:
+            comment_id = issue.create_comment(text).id
+            GitHubIssueRequest.objects.filter(pk=pk).update(**{field: comment_id})
+            posted += 1
+    except NETWORK_ERRORS as exc:
+        reason = _permanent_reason(exc)
+        blocked = reason is not None
+        error = reason or describe(exc).message
+        logger.warning("GitHub comment on %s failed: %s", request.reference, error)
+    with transaction.atomic():
+        request = GitHubIssueRequest.objects.select_for_update().get(pk=pk)
+        before = {"comments_blocked": request.comments_blocked}
+        request.comment_error = error[:2000]
+        request.comment_claimed_at = None
+        request.comments_blocked = request.comments_blocked or blocked
+        request.save(update_fields=["comment_error", "comment_claimed_at", "comments_blocked"])
+        if blocked:
+            audit.record(actor=TASK_ACTOR, action="whitelist.github_comment_abandoned", obj=request, before=before,
+                         after={"comments_blocked": True}, reason=error)
     return posted
 
 

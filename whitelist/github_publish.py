@@ -40,6 +40,9 @@ GITATTRIBUTES_LINE = "*.xml -text"
 CHECKSUM_PATH = "checksum"
 GITATTRIBUTES_PATH = ".gitattributes"
 STALE_RUNNING = timedelta(minutes=15)
+# The only 422s worth retrying: a concurrent push moved the branch. Any other 422 needs an administrator.
+RACE_422 = ("Update is not a fast forward", "Reference already exists")
+HEAD_PREFIX = "liste-blanche/v"
 
 # --- client ---------------------------------------------------------------------------------------
 
@@ -100,18 +103,21 @@ def describe(exc) -> GitHubFailure:
         if status == 429 or (status is not None and status >= 500):
             return GitHubFailure(f"GitHub est indisponible (erreur {status}) : nouvel essai automatique." + suffix,
                                  transient=True)
+        if status == 422 and any(race in detail for race in RACE_422):
+            return GitHubFailure("GitHub a refusé la modification (422) parce que la branche a bougé entre-temps : "
+                                 "nouvel essai automatique." + suffix, transient=True)
         if status == 422:
-            return GitHubFailure("GitHub a refusé la modification (422), par exemple parce que la branche a bougé "
-                                 "entre-temps : nouvel essai automatique." + suffix, transient=True)
+            return GitHubFailure("GitHub a refusé la modification (422) : une intervention d'un administrateur est "
+                                 "nécessaire (corrigez le dépôt ou la configuration, puis « Republier sur GitHub »), "
+                                 "pas de nouvel essai automatique." + suffix, transient=False)
         return GitHubFailure(f"GitHub a répondu par une erreur {status}." + suffix, transient=False)
     if isinstance(exc, requests.Timeout):
         return GitHubFailure("GitHub ne répond pas (délai dépassé) : nouvel essai automatique.", transient=True)
     if isinstance(exc, (requests.ConnectionError, ConnectionError, OSError)):
         return GitHubFailure("Connexion à GitHub impossible : nouvel essai automatique.", transient=True)
-    if isinstance(exc, requests.RequestException):
-        return GitHubFailure(f"Échange avec GitHub en échec ({exc.__class__.__name__}) : nouvel essai automatique.",
-                             transient=True)
-    raise exc
+    # Any other requests.RequestException (NETWORK_ERRORS is the only caller's filter).
+    return GitHubFailure(f"Échange avec GitHub en échec ({exc.__class__.__name__}) : nouvel essai automatique.",
+                         transient=True)
 
 
 NETWORK_ERRORS = (GithubException, requests.RequestException, OSError, GitHubFailure)
@@ -156,7 +162,7 @@ def expected_files(version, existing_gitattributes: bytes | None = None) -> dict
 
 
 def head_branch_of(version):
-    return f"liste-blanche/v{version.number}"
+    return f"{HEAD_PREFIX}{version.number}"
 
 
 def request_publication(version):
@@ -181,6 +187,7 @@ def request_publication(version):
     publication.branch = settings.WHITELIST_GITHUB_BRANCH
     publication.head_branch = head_branch_of(version) if mode == GitHubPublicationMode.PULL_REQUEST else ""
     publication.last_error = ""
+    publication.attempts = 0  # a fresh request (ANS « Republier ») starts a new backoff series
     publication.next_attempt_at = now
     publication.updated_at = now
     publication.save()
@@ -217,6 +224,17 @@ class PushResult:
     pr_url: str = ""
 
 
+def _claimable(publication, now):
+    """« à publier » (new or reset by ``request_publication``), a transient failure whose backoff has passed, or a
+    run abandoned « en cours ». A permanent failure (``next_attempt_at`` empty) waits for « Republier »."""
+    status = publication.status
+    if status == GitHubPublicationStatus.PENDING:
+        return True
+    if status == GitHubPublicationStatus.FAILED:
+        return publication.next_attempt_at is not None and publication.next_attempt_at <= now
+    return status == GitHubPublicationStatus.RUNNING and publication.updated_at <= now - STALE_RUNNING
+
+
 def _claim(pk, now):
     """Mark the row « en cours » (one worker at a time); ``None`` when there is nothing to do."""
     with transaction.atomic():
@@ -224,8 +242,7 @@ def _claim(pk, now):
                        .filter(pk=pk).first())
         if publication is None:
             return None
-        stale = publication.status == GitHubPublicationStatus.RUNNING and publication.updated_at <= now - STALE_RUNNING
-        if publication.status not in (GitHubPublicationStatus.PENDING, GitHubPublicationStatus.FAILED) and not stale:
+        if not _claimable(publication, now):
             return None
         publication.status = GitHubPublicationStatus.RUNNING
         publication.attempts += 1
@@ -374,7 +391,10 @@ def push(publication) -> PushResult:
     current, base_tree = _files_of(repo, base_commit.tree.sha)
     existing_attributes = _blob_bytes(repo, current[GITATTRIBUTES_PATH]) if GITATTRIBUTES_PATH in current else None
     wanted = expected_files(version, existing_attributes)
-    if _identical(current, wanted):
+    if _identical(current, wanted):  # already on the target branch (e.g. its pull request was merged)
+        if publication.mode == GitHubPublicationMode.PULL_REQUEST:
+            _close_superseded(repo, list(repo.get_pulls(state="open", base=publication.branch)), version.number,
+                              publication.repository.split("/")[0])
         return PushResult(commit_sha=base_commit.sha, unchanged=True)
 
     if publication.mode == GitHubPublicationMode.COMMIT:
@@ -391,7 +411,10 @@ def push(publication) -> PushResult:
     if head_ref is not None:
         head_commit = repo.get_git_commit(head_ref.object.sha)
         head_files, _tree = _files_of(repo, head_commit.tree.sha)
-        if _identical(head_files, wanted):
+        # Up to date only when built on the current base: after a merge or a change of the base branch the pull
+        # request would otherwise show (or revert) unrelated changes.
+        on_base = [parent.sha for parent in head_commit.parents] == [base_commit.sha]
+        if on_base and _identical(head_files, wanted):
             commit_sha, unchanged = head_commit.sha, True
         else:
             commit_sha = _commit(repo, version, base_commit, base_tree, current, wanted).sha
@@ -400,7 +423,9 @@ def push(publication) -> PushResult:
         commit_sha = _commit(repo, version, base_commit, base_tree, current, wanted).sha
         repo.create_git_ref(f"refs/heads/{head}", commit_sha)
     owner = publication.repository.split("/")[0]
-    pull = next(iter(repo.get_pulls(state="open", head=f"{owner}:{head}", base=publication.branch)), None)
+    open_pulls = list(repo.get_pulls(state="open", base=publication.branch))
+    pull = next((p for p in open_pulls if p.head.ref == head and (p.head.label or "").startswith(f"{owner}:")),
+                None)
     if pull is None:
         unchanged = False
         pull = repo.create_pull(
@@ -409,4 +434,26 @@ def push(publication) -> PushResult:
                   f"l'Espace de Confiance.\n\n- DateDeGeneration : {version.generated_at:%Y-%m-%dT%H:%M:%SZ}\n"
                   f"- SHA-256 : `{version.sha256}`\n- Entrées : {version.entry_count}\n"
                   f"- Archive : `{archive_path(version)}`\n"))
+    _close_superseded(repo, open_pulls, version.number, owner)
     return PushResult(commit_sha=commit_sha, unchanged=unchanged, pr_number=pull.number, pr_url=pull.html_url)
+
+
+def _older_version_of(branch):
+    """M for a portal branch ``liste-blanche/vM``, else ``None``."""
+    suffix = branch.removeprefix(HEAD_PREFIX) if branch.startswith(HEAD_PREFIX) else ""
+    return int(suffix) if suffix.isdigit() else None
+
+
+def _close_superseded(repo, open_pulls, number, owner):
+    """Close the portal's open pull requests of older versions (never merged: they would put an older list back)
+    and delete their branches. Runs after the new pull request exists, so one is always open."""
+    for pull in open_pulls:
+        older = _older_version_of(pull.head.ref)
+        if older is None or older >= number or not (pull.head.label or "").startswith(f"{owner}:"):
+            continue
+        pull.create_issue_comment(f"Remplacée par la version {number}")
+        pull.edit(state="closed")
+        try:
+            repo.get_git_ref(f"heads/{pull.head.ref}").delete()
+        except UnknownObjectException:
+            pass  # already deleted (a retry after a partial run)

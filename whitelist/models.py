@@ -28,6 +28,7 @@ class PublishedEntry(models.Model):
 
 class WhitelistVersionStatus(models.TextChoices):
     PREPARED = "preparee", "préparée"
+    # Never set (approve + sign + publish is one transaction); kept because migration 0002 declares it.
     APPROVED = "approuvee", "approuvée"
     PUBLISHED = "publiee", "publiée"
     REFUSED = "refusee", "refusée"

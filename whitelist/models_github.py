@@ -85,6 +85,9 @@ class GitHubIssueRequest(models.Model):
     dn_certificat_operateur = models.CharField("DNCertificatOperateur", max_length=1000, blank=True)
     body = models.TextField("texte de l'issue", blank=True)
     author_login = models.CharField("auteur GitHub", max_length=100)
+    # GitHub's relation of the author to the repository (OWNER, MEMBER, CONTRIBUTOR, NONE…): anyone may open an
+    # issue, so the author is never taken as proof that the request comes from the DRIMbox's operator.
+    author_association = models.CharField("lien de l'auteur avec le dépôt (GitHub)", max_length=40, blank=True)
     html_url = models.URLField("adresse de l'issue", max_length=500)
     github_created_at = models.DateTimeField("créée sur GitHub le")
     imported_at = models.DateTimeField("importée le", default=timezone.now, db_index=True)
@@ -100,6 +103,10 @@ class GitHubIssueRequest(models.Model):
     receipt_comment_id = models.BigIntegerField("commentaire d'accusé de réception", null=True, blank=True)
     decision_comment_id = models.BigIntegerField("commentaire de décision", null=True, blank=True)
     comment_error = models.TextField("dernière erreur de commentaire", blank=True)
+    # Set while a worker posts the owed comments outside any transaction (a short claim, not a row lock).
+    comment_claimed_at = models.DateTimeField("envoi de commentaire en cours depuis", null=True, blank=True)
+    # GitHub answered 403/404/410 (issue deleted, locked, token without rights): no automatic retry.
+    comments_blocked = models.BooleanField("commentaires abandonnés (erreur définitive)", default=False)
 
     class Meta:
         ordering = ("-github_created_at", "-pk")

@@ -4,8 +4,11 @@ Settings: ``WHITELIST_PKCS11_MODULE`` (the library; empty → the usual SoftHSM2
 ``WHITELIST_PKCS11_TOKEN_LABEL``, ``WHITELIST_PKCS11_PIN`` (secret, environment only),
 ``WHITELIST_PKCS11_KEY_LABEL``; the certificate either from ``WHITELIST_PKCS11_CERT_PEM`` (a PEM file
 path or PEM text: the signer first, then its chain; ``WHITELIST_PKCS11_CHAIN_PEM`` may add the chain)
-or, when empty, from the token (the ``CKO_CERTIFICATE`` with the key's label or ID; the token's other
-certificates form the chain).
+or, when empty, from the token (the ``CKO_CERTIFICATE`` with the key's label or ID; the chain is made of
+the token's certificates that actually issued it, issuer by issuer with the signature checked).
+
+``public_certificate()`` reads the certificate for the ANS page and the watch without logging in (certificates
+are public objects on a token), so a wrong PIN is never tried there.
 
 The private key never leaves the token: ``xades.sign`` receives a callable that asks the token for an
 RSA PKCS#1 v1.5 SHA-256 signature (``CKM_SHA256_RSA_PKCS``) of the SignedInfo. PKCS#11 login state is
@@ -25,7 +28,7 @@ from cryptography import x509
 from django.conf import settings
 
 from . import xades
-from .signers import BaseSigner, SignerError, read_pem_certificates
+from .signers import BaseSigner, SignerError, issuer_chain, read_pem_certificates
 
 MODULE_CANDIDATES = (
     "/usr/lib/softhsm/libsofthsm2.so",
@@ -141,7 +144,7 @@ class Pkcs11Signer(BaseSigner):
         if signer is None:
             raise SignerError(f"Aucun certificat « {self.key_label} » sur le jeton PKCS#11 « {self.token_label} » "
                               "(ni WHITELIST_PKCS11_CERT_PEM).", code="signer_pkcs11_cert")
-        return signer, others
+        return signer, issuer_chain(signer, others)  # only its issuers go into KeyInfo
 
     def raw_sign(self, data: bytes) -> bytes:
         """RSA PKCS#1 v1.5 SHA-256 by the token (the hook of ``xades.sign``)."""
@@ -175,3 +178,41 @@ def configured_pkcs11_signer() -> Pkcs11Signer:
         cert_pem=getattr(settings, "WHITELIST_PKCS11_CERT_PEM", "") or "",
         chain_pem=getattr(settings, "WHITELIST_PKCS11_CHAIN_PEM", "") or "",
     )
+
+
+def public_certificate():
+    """(certificate, chain) of the configured PKCS#11 signer without a login: ``WHITELIST_PKCS11_CERT_PEM`` when
+    set, else the public certificate object labelled like the key (or with the ID of the key's public half)."""
+    cert_pem = getattr(settings, "WHITELIST_PKCS11_CERT_PEM", "") or ""
+    extra_chain = read_pem_certificates(getattr(settings, "WHITELIST_PKCS11_CHAIN_PEM", "") or "")
+    if cert_pem:
+        configured = read_pem_certificates(cert_pem)
+        if configured:
+            return configured[0], configured[1:] + extra_chain
+    token_label = getattr(settings, "WHITELIST_PKCS11_TOKEN_LABEL", "") or ""
+    key_label = getattr(settings, "WHITELIST_PKCS11_KEY_LABEL", "") or ""
+    if not token_label or not key_label:
+        raise SignerError("Signataire PKCS#11 incomplet : WHITELIST_PKCS11_TOKEN_LABEL et WHITELIST_PKCS11_KEY_LABEL "
+                          "sont requis.", code="signer_pkcs11")
+    module = find_module(getattr(settings, "WHITELIST_PKCS11_MODULE", "") or "")
+    lib = load_library(module)
+    with _lock_for(module, token_label), _pkcs11_errors(token_label, key_label):
+        token = lib.get_token(token_label=token_label)
+        with token.open() as session:  # public session: no C_Login
+            key_ids = {_attribute(obj, pkcs11.Attribute.ID) for obj in session.get_objects(
+                {pkcs11.Attribute.CLASS: pkcs11.ObjectClass.PUBLIC_KEY, pkcs11.Attribute.LABEL: key_label})}
+            key_ids.discard(None)
+            key_ids.discard(b"")
+            signer, others = None, []
+            for obj in session.get_objects({pkcs11.Attribute.CLASS: pkcs11.ObjectClass.CERTIFICATE}):
+                cert = x509.load_der_x509_certificate(bytes(obj[pkcs11.Attribute.VALUE]))
+                if signer is None and (_attribute(obj, pkcs11.Attribute.LABEL) == key_label
+                                       or _attribute(obj, pkcs11.Attribute.ID) in key_ids):
+                    signer = cert
+                else:
+                    others.append(cert)
+    if signer is None:
+        raise SignerError(f"Certificat « {key_label} » non lisible sans connexion au jeton PKCS#11 « {token_label} » "
+                          "(objet privé ou absent) : indiquez-le dans WHITELIST_PKCS11_CERT_PEM.",
+                          code="signer_pkcs11_cert")
+    return signer, issuer_chain(signer, others) + extra_chain

@@ -196,11 +196,13 @@ def republish_on_github(version, *, acting_user):
     return publication
 
 
-ABANDONABLE = (WhitelistVersionStatus.PREPARED, WhitelistVersionStatus.APPROVED)
+# Only « préparée »: approval, signature and publication happen in one transaction, so no row is ever
+# « approuvée » (that enum value stays for the migrations that declare the field's choices).
+ABANDONABLE = (WhitelistVersionStatus.PREPARED,)
 
 
 def abandon_version(version, *, acting_user, reason=""):
-    """Abandon a version not yet signed (préparée or approuvée); a signed version is never abandoned."""
+    """Abandon a version not yet signed (préparée); a signed version is never abandoned."""
     _require_ans(acting_user)
     with transaction.atomic():
         version = _lock(version)

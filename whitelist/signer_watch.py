@@ -2,7 +2,9 @@
 
 * ``revocation(cert, chain, at)``: the signer against its issuing CA's CRL, through the CRL cache of
   ``certificates.trust`` (``CrlCache``); used at signing time by every backend (``signers.check_certificate``).
-* ``signer_status(now=None)``: a dict for the ANS page (subject, DN as configured?, expiry, level, French message).
+* ``signer_status(now=None)``: a dict for the ANS page (subject, DN as configured?, expiry, revocation — « révocation
+  non vérifiable » when no current CRL answered —, level, French message). It reads only the signer's public
+  certificate (``signers.public_certificate``): no PKCS#11 login, no eSignSanté call, PKCS#12 cached per file.
 * ``watch_signer(now=None)``: e-mails the ANS administrators once per certificate and kind — at J-60, at
   J-15, when expired, when revoked — recording a ``SignerNotice`` (unique per fingerprint + kind) with an
   audit entry. ``watch_signer_task`` is its daily Celery task.
@@ -129,8 +131,9 @@ def notice_kind(cert: x509.Certificate, now: dt.datetime, revoked: bool) -> str 
 
 def signer_status(now: dt.datetime | None = None, *, fetch: bool = False) -> dict:
     """State of the configured signer for the ANS page. ``level`` is one of
-    ``ok|j60|j15|expired|revoked|dn_mismatch|unavailable`` (the most serious applies). Keys: backend,
-    expected_dn, subject, dn_ok, not_after, days_left, fingerprint, revocation, level, message."""
+    ``ok|j60|j15|crl_unknown|expired|revoked|dn_mismatch|unavailable`` (the most serious applies; ``crl_unknown``
+    only when ``WHITELIST_SIGNER_REQUIRE_CRL`` makes an unknown revocation status block the signature). Keys: backend,
+    expected_dn, subject, dn_ok, not_after, days_left, fingerprint, revocation, revocation_known, level, message."""
     return _evaluate(now, fetch=fetch)[0]
 
 
@@ -140,22 +143,29 @@ def _evaluate(now, *, fetch):
     now = now or timezone.now()
     expected = f"CN={settings.WHITELIST_SIGNER_CN}, OU={settings.WHITELIST_SIGNER_OU}"
     status = {"backend": signers.backend_name(), "expected_dn": expected, "subject": "", "dn_ok": None,
-              "not_after": None, "days_left": None, "fingerprint": "", "revocation": "", "level": "unavailable",
-              "message": ""}
+              "not_after": None, "days_left": None, "fingerprint": "", "revocation": "", "revocation_known": None,
+              "level": "unavailable", "message": ""}
     try:
-        signer = signers.configured_signer()
+        # Only the public certificate: no PKCS#11 login, no eSignSanté call, a PKCS#12 decrypted once per file.
+        cert, chain = signers.public_certificate()
     except signers.SignerError as exc:
         status["message"] = f"Signataire de la liste blanche indisponible : {exc.message}"
         return status, None
-    cert = signer.certificate
+    except Exception as exc:  # never a 500 on the ANS page
+        logger.exception("whitelist signer status failed")
+        status["message"] = f"Signataire de la liste blanche indisponible (erreur {type(exc).__name__})."
+        return status, None
     if cert is None:
         status["message"] = ("Le certificat du signataire de la liste blanche est inconnu (il sera connu après la "
                              "première signature, ou indiquez-le dans la configuration).")
         return status, None
-    state = revocation(cert, signer.chain, now, fetch=fetch)
+    state = revocation(cert, chain, now, fetch=fetch)
     left = days_left(cert, now)
     status.update(subject=signers.describe(cert), dn_ok=dn_matches(cert), not_after=cert.not_valid_after_utc,
-                  days_left=left, fingerprint=fingerprint(cert), revocation=state.message)
+                  days_left=left, fingerprint=fingerprint(cert), revocation_known=state.known,
+                  revocation=state.message if state.known or state.revoked
+                  else f"révocation non vérifiable ({state.message})")
+    crl_required = getattr(settings, "WHITELIST_SIGNER_REQUIRE_CRL", False)
     kind = notice_kind(cert, now, state.revoked)
     until = f"{cert.not_valid_after_utc:%d/%m/%Y}"
     if kind == SignerNoticeKind.REVOKED:
@@ -166,6 +176,10 @@ def _evaluate(now, *, fetch):
     elif not status["dn_ok"]:
         level, message = "dn_mismatch", (f"Le DN du certificat de signature ({status['subject']}) ne correspond pas à "
                                          f"celui attendu par les DRIMbox ({expected}) : la publication sera refusée.")
+    elif not state.known and crl_required:
+        level, message = "crl_unknown", (f"Révocation non vérifiable du certificat de signature ({state.message}) : "
+                                         "la publication sera refusée tant que la LCR n'est pas lisible "
+                                         "(WHITELIST_SIGNER_REQUIRE_CRL).")
     elif kind == SignerNoticeKind.EXPIRES_15:
         level, message = "j15", f"Le certificat de signature expire dans {left} jour(s) (le {until}) : renouvelez-le."
     elif kind == SignerNoticeKind.EXPIRES_60:
@@ -173,6 +187,8 @@ def _evaluate(now, *, fetch):
         message = f"Le certificat de signature expire dans {left} jours (le {until}) : préparez son renouvellement."
     else:
         level, message = "ok", f"Certificat de signature valide jusqu'au {until} ({left} jours)."
+    if not state.known and level in ("ok", "j60", "j15"):
+        message += " Révocation non vérifiable : LCR indisponible."
     status.update(level=level, message=message)
     return status, cert
 

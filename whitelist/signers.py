@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from django.conf import settings
 
 from trustspace.errors import Conflict
@@ -124,27 +126,109 @@ class Pkcs12Signer(BaseSigner):
 
 
 def load_pkcs12_signer(path, password: bytes | None) -> Pkcs12Signer:
+    """The PKCS#12 signer; every failure (missing, unreadable, garbage, wrong password) is a French ``SignerError``."""
     try:
         key, cert, chain = xades.load_pkcs12_file(path, password)
     except FileNotFoundError as exc:
         raise SignerError(f"Fichier PKCS#12 du signataire introuvable : {path}") from exc
-    except (ValueError, xades.SigningError) as exc:
+    except OSError as exc:  # permission, a directory, an I/O error
+        raise SignerError(f"Fichier PKCS#12 du signataire illisible : {path} ({exc.strerror or exc}).") from exc
+    except (ValueError, TypeError, xades.SigningError) as exc:
         raise SignerError(f"Fichier PKCS#12 du signataire illisible (mot de passe ?) : {exc}") from exc
+    except Exception as exc:  # whatever the parser raises must not become a 500
+        logger.exception("whitelist signer: PKCS#12 %s unreadable", path)
+        raise SignerError(f"Fichier PKCS#12 du signataire illisible ({type(exc).__name__}).") from exc
+    if cert is None:
+        raise SignerError(f"Le fichier PKCS#12 du signataire ne contient pas de certificat : {path}")
     return Pkcs12Signer(key=key, cert=cert, chain=chain, source=str(path))
 
 
-def pkcs12_signer() -> Pkcs12Signer:
+def _pkcs12_source() -> tuple[str, bytes | None]:
     path = getattr(settings, "WHITELIST_SIGNER_P12", "") or ""
     password = getattr(settings, "WHITELIST_SIGNER_P12_PASSWORD", "") or ""
     if isinstance(password, str):
         password = password.encode("utf-8")
     if path:
-        return load_pkcs12_signer(path, password or None)
+        return str(path), password or None
     if settings.DEBUG:
         from certificates import devpki
 
-        return load_pkcs12_signer(devpki.ensure_whitelist_signer(settings.DEV_PKI_DIR), DEV_PASSWORD)
+        return str(devpki.ensure_whitelist_signer(settings.DEV_PKI_DIR)), DEV_PASSWORD
     raise SignerError("Aucun signataire de la liste blanche n'est configuré (WHITELIST_SIGNER_P12).")
+
+
+def pkcs12_signer() -> Pkcs12Signer:
+    return load_pkcs12_signer(*_pkcs12_source())
+
+
+# --- the signer's public certificate, cheaply (for the ANS page and the watch) -------------------------------
+
+_PKCS12_CERTIFICATES: dict[tuple, tuple] = {}
+
+
+def _pkcs12_public_certificate():
+    """(certificate, chain) of the PKCS#12 file, decrypted once per file version (path, mtime, size)."""
+    path, password = _pkcs12_source()
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError as exc:
+        raise SignerError(f"Fichier PKCS#12 du signataire introuvable : {path}") from exc
+    except OSError as exc:
+        raise SignerError(f"Fichier PKCS#12 du signataire illisible : {path} ({exc.strerror or exc}).") from exc
+    key = (path, stat.st_mtime_ns, stat.st_size, password)
+    if key not in _PKCS12_CERTIFICATES:
+        signer = load_pkcs12_signer(path, password)
+        _PKCS12_CERTIFICATES.clear()  # one file is configured: keep only its current version
+        _PKCS12_CERTIFICATES[key] = (signer.cert, list(signer.chain))
+    return _PKCS12_CERTIFICATES[key]
+
+
+def public_certificate() -> tuple[x509.Certificate | None, list[x509.Certificate]]:
+    """The configured signer's certificate and chain without using its key: no PKCS#11 login (a wrong PIN would
+    count against the token's retry counter), no eSignSanté request, a PKCS#12 decrypted once per file version.
+    Always a French ``SignerError`` on failure."""
+    backend = backend_name()
+    try:
+        if backend == "pkcs12":
+            return _pkcs12_public_certificate()
+        if backend == "pkcs11":
+            from .pkcs11_signer import public_certificate as pkcs11_certificate
+
+            return pkcs11_certificate()
+        if backend == "esignsante":
+            from .esignsante import public_certificate as esignsante_certificate
+
+            return esignsante_certificate()
+    except SignerError:
+        raise
+    except Exception as exc:  # never a 500 on the ANS page
+        logger.exception("whitelist signer certificate unreadable")
+        raise SignerError(f"Certificat du signataire illisible ({type(exc).__name__}).") from exc
+    raise SignerError(f"Dorsale de signature de la liste blanche inconnue : « {backend} » "
+                      f"(attendu : {', '.join(BACKENDS)}).", code="signer_backend")
+
+
+def issuer_chain(cert: x509.Certificate, candidates) -> list[x509.Certificate]:
+    """The certificates of ``candidates`` that issued ``cert``, its issuer's issuer, and so on (issuer name equal to
+    the subject *and* signature checked), in that order; unrelated certificates are left out."""
+    pool, chain, current, seen = list(candidates), [], cert, set()
+    while current.issuer != current.subject:
+        issuer = None
+        for candidate in pool:
+            if candidate.subject != current.issuer or candidate.fingerprint(hashes.SHA256()) in seen:
+                continue
+            try:
+                current.verify_directly_issued_by(candidate)
+            except Exception:  # InvalidSignature, ValueError, TypeError (other key type): not this issuer
+                continue
+            issuer = candidate
+            break
+        if issuer is None:
+            break
+        seen.add(issuer.fingerprint(hashes.SHA256()))
+        chain.append(issuer)
+        current = issuer
+    return chain
 
 
 def backend_name() -> str:
@@ -154,6 +238,16 @@ def backend_name() -> str:
 def configured_signer():
     """The signer of ``WHITELIST_SIGNER_BACKEND`` (a ``SignerError`` in French when it cannot be built)."""
     backend = backend_name()
+    try:
+        return _build_signer(backend)
+    except SignerError:
+        raise
+    except Exception as exc:  # a loader's unexpected error must not become a 500 on approve-and-publish
+        logger.exception("whitelist signer %s could not be built", backend)
+        raise SignerError(f"Signataire de la liste blanche inutilisable ({type(exc).__name__}).") from exc
+
+
+def _build_signer(backend):
     if backend == "pkcs12":
         return pkcs12_signer()
     if backend == "pkcs11":

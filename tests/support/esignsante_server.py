@@ -3,7 +3,7 @@
     with running_esignsante(signer=issued, secret="s3cret", api_key="k") as server:
         settings.WHITELIST_ESIGNSANTE_URL = server.base_url     # http://127.0.0.1:<port>/esignsante/v1
         server.mode = "ok"        # or "error500", "unavailable", "garbage", "bad_base64", "no_document",
-                                  # "erreurs", "altered", "extra_entry"
+                                  # "erreurs", "altered", "extra_entry", "oversized" (oversized_bytes)
         server.requests           # what the portal sent: fields (dict name → bytes), headers
 
 It plays the service's role: checks the multipart fields (``file``, integer ``idSignConf`` among its
@@ -54,7 +54,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):  # the client stopped reading (e.g. an oversized answer)
+            pass
 
     def _json(self, status: int, payload):
         self._answer(status, json.dumps(payload).encode())
@@ -90,6 +93,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._answer(500, b'{"timestamp":"now","status":500,"error":"Internal Server Error"}')
         if mode == "unavailable":
             return self._answer(503, b"", "text/plain")
+        if mode == "oversized":  # a well-formed start, then far more bytes than any list (streamed)
+            return self._answer(200, b'{"erreurs": [], "docSigne": "' + b"A" * owner.oversized_bytes + b'"}')
         if mode == "garbage":
             return self._answer(200, b"<html>proxy error</html>", "text/html")
         if mode == "no_document":
@@ -130,6 +135,7 @@ class EsignsanteServer:
         self.secret, self.api_key, self.api_key_header = secret, api_key, api_key_header
         self.sign_confs = set(sign_confs)
         self.mode = "ok"
+        self.oversized_bytes = 4 * 1024 * 1024
         self.lock = threading.Lock()
         self.requests: list[dict] = []
         self._httpd = None

@@ -3,9 +3,11 @@
 Endpoints (JSON shaped on GitHub's documented responses, absolute ``url``/``html_url`` fields):
 ``GET /repos/{o}/{r}``; git data ``GET/POST git/blobs``, ``GET/POST git/trees`` (``base_tree``, nested
 paths, ``recursive``), ``GET/POST git/commits``, ``GET git/ref/{ref}``, ``POST git/refs``,
-``PATCH git/refs/{ref}`` (fast-forward unless ``force``); ``GET/POST pulls``; ``GET issues`` (``state``,
-``since``, pagination with a ``Link`` header; pull requests appear there with a ``pull_request`` key, as on
-GitHub), ``GET issues/{n}``, ``POST issues/{n}/comments``.
+``PATCH git/refs/{ref}`` (fast-forward unless ``force``), ``DELETE git/refs/{ref}``; ``GET/POST pulls``,
+``GET/PATCH pulls/{n}`` (close); ``GET issues`` (``state``, ``since``, ``labels``, pagination with a ``Link``
+header; pull requests appear there with a ``pull_request`` key, as on GitHub), ``GET issues/{n}``,
+``POST issues/{n}/comments`` (issues and pull requests). ``fail_next(..., status=403|404|410)`` serves
+permanent errors too; ``merge_pull`` / ``close_issue`` act as a GitHub user would.
 
 Git objects live in an in-memory store keyed by their real SHA-1 object ids, so identical content gives
 identical SHAs. Every request needs ``Authorization: token|Bearer <token>`` (401 otherwise).
@@ -156,20 +158,41 @@ class FakeGitHub:
         self.repos[full_name] = repo
         return repo
 
-    def fail_next(self, count, status=502, *, method=None, path_contains=None):
-        """Answer ``status`` to the next ``count`` requests (only those matching ``method``/``path_contains``)."""
+    def fail_next(self, count, status=502, *, method=None, path_contains=None, message="Server Error"):
+        """Answer ``status`` (with ``message``) to the next ``count`` requests (only those matching
+        ``method``/``path_contains``)."""
         with self.lock:
-            self.failures.extend([(status, method, path_contains)] * count)
+            self.failures.extend([(status, method, path_contains, message)] * count)
 
-    def add_issue(self, full_name, *, title, body, login="operateur-x", created_at=None, pull_request=False):
+    def add_issue(self, full_name, *, title, body, login="operateur-x", created_at=None, pull_request=False,
+                  labels=("demande",), author_association="NONE"):
+        """An issue (labels: those an issue form's ``labels:`` key would add)."""
         repo = self.repos[full_name]
         with self.lock:
             number = len(repo.issues) + 1
             now = created_at or dt.datetime.now(dt.UTC)
             issue = {"number": number, "title": title, "body": body, "state": "open", "login": login,
-                     "created_at": now, "updated_at": now, "pull_request": pull_request, "id": next(self.ids)}
+                     "created_at": now, "updated_at": now, "pull_request": pull_request, "id": next(self.ids),
+                     "labels": list(labels), "author_association": author_association}
             repo.issues.append(issue)
         return number
+
+    def merge_pull(self, full_name, number):
+        """Test helper: merge a pull request as GitHub's « Rebase and merge » would when the base has not moved
+        (fast-forward of the base branch to the head commit); the pull request is closed and marked merged."""
+        repo = self.repos[full_name]
+        with self.lock:
+            pull = next(p for p in repo.pulls if p["number"] == number)
+            repo.refs[f"refs/heads/{pull['base']}"] = repo.refs[f"refs/heads/{pull['head']}"]
+            pull["state"], pull["merged"] = "closed", True
+            self._issue(repo, number)["state"] = "closed"
+
+    def close_issue(self, full_name, number, when=None):
+        repo = self.repos[full_name]
+        with self.lock:
+            issue = self._issue(repo, number)
+            issue["state"] = "closed"
+            issue["updated_at"] = when or dt.datetime.now(dt.UTC)
 
     def writes(self, method=None):
         return [(m, p) for m, p in self.requests if m != "GET" and (method is None or m == method)]
@@ -239,7 +262,10 @@ class FakeGitHub:
         return {"id": pull["id"], "node_id": f"PR_{pull['id']}", "number": pull["number"], "state": pull["state"],
                 "title": pull["title"], "body": pull["body"], "url": self.api(repo, f"/pulls/{pull['number']}"),
                 "html_url": self.html(repo, f"/pull/{pull['number']}"), "user": self.user("portail-drim-m"),
-                "head": side(pull["head"]), "base": side(pull["base"]), "merged": False, "draft": False,
+                "issue_url": self.api(repo, f"/issues/{pull['number']}"),
+                "comments_url": self.api(repo, f"/issues/{pull['number']}/comments"),
+                "head": side(pull["head"]), "base": side(pull["base"]), "merged": pull.get("merged", False),
+                "draft": False,
                 "created_at": _iso(pull["created_at"]), "updated_at": _iso(pull["created_at"])}
 
     def issue_json(self, repo, issue):
@@ -248,10 +274,13 @@ class FakeGitHub:
                 "html_url": self.html(repo, f"/{'pull' if issue['pull_request'] else 'issues'}/{issue['number']}"),
                 "comments_url": self.api(repo, f"/issues/{issue['number']}/comments"),
                 "title": issue["title"], "body": issue["body"], "state": issue["state"],
-                "user": self.user(issue["login"]), "labels": [], "assignees": [], "locked": False,
+                "user": self.user(issue["login"]), "assignees": [], "locked": False,
+                "labels": [{"name": name, "url": self.api(repo, f"/labels/{name}")}
+                           for name in issue.get("labels", [])],
                 "comments": len(repo.comments.get(issue["number"], [])),
                 "created_at": _iso(issue["created_at"]), "updated_at": _iso(issue["updated_at"]),
-                "closed_at": None, "author_association": "NONE"}
+                "closed_at": _iso(issue["updated_at"]) if issue["state"] == "closed" else None,
+                "author_association": issue.get("author_association", "NONE")}
         if issue["pull_request"]:
             data["pull_request"] = {"url": self.api(repo, f"/pulls/{issue['number']}"),
                                     "html_url": self.html(repo, f"/pull/{issue['number']}"), "merged_at": None}
@@ -262,10 +291,10 @@ class FakeGitHub:
     def handle(self, method, raw_path, headers, body):
         self.requests.append((method, raw_path))
         with self.lock:
-            for index, (status, only_method, only_path) in enumerate(self.failures):
+            for index, (status, only_method, only_path, message) in enumerate(self.failures):
                 if (only_method in (None, method)) and (only_path is None or only_path in raw_path):
                     del self.failures[index]
-                    return status, {"message": "Server Error"}, {}
+                    return status, {"message": message, "documentation_url": DOCS}, {}
         auth = headers.get("Authorization", "")
         if auth not in (f"token {self.token}", f"Bearer {self.token}"):
             return 401, {"message": "Bad credentials", "documentation_url": DOCS, "status": "401"}, {}
@@ -349,6 +378,22 @@ class FakeGitHub:
                      and ("head" not in query or query["head"] == f"{repo.owner}:{p['head']}")
                      and ("base" not in query or query["base"] == p["base"])]
             return 200, [self.pull_json(repo, p) for p in pulls], {}
+        if (m := re.fullmatch(r"/git/(refs/.+)", sub)) and method == "DELETE":
+            if repo.refs.pop(m.group(1), None) is None:
+                raise ApiError(422, "Reference does not exist")
+            return 204, None, {}
+        if (m := re.fullmatch(r"/pulls/(\d+)", sub)) and method in ("GET", "PATCH"):
+            pull = next((p for p in repo.pulls if p["number"] == int(m.group(1))), None)
+            if pull is None:
+                raise ApiError(404, "Not Found")
+            if method == "PATCH":
+                if payload.get("state") in ("open", "closed"):
+                    pull["state"] = payload["state"]
+                    self._issue(repo, pull["number"])["state"] = payload["state"]
+                for key in ("title", "body"):
+                    if key in payload:
+                        pull[key] = payload[key]
+            return 200, self.pull_json(repo, pull), {}
         if sub == "/pulls" and method == "POST":
             head, base = payload["head"].split(":")[-1], payload["base"]
             if f"refs/heads/{head}" not in repo.refs or f"refs/heads/{base}" not in repo.refs:
@@ -392,8 +437,9 @@ class FakeGitHub:
     def list_issues(self, repo, query):
         state = query.get("state", "open")
         since = dt.datetime.fromisoformat(query["since"]) if query.get("since") else None
+        labels = {name for name in query.get("labels", "").split(",") if name}
         selected = [i for i in repo.issues if state in ("all", i["state"])
-                    and (since is None or i["updated_at"] >= since)]
+                    and (since is None or i["updated_at"] >= since) and labels <= set(i.get("labels", []))]
         selected.sort(key=lambda i: i["created_at"], reverse=query.get("direction", "desc") == "desc")
         per_page = int(query.get("per_page", 30))
         page = int(query.get("page", 1))
@@ -415,7 +461,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         status, data, extra = self.server.github.handle(self.command, self.path, self.headers, body)
-        payload = json.dumps(data).encode()
+        payload = b"" if status == 204 else json.dumps(data).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(payload)))

@@ -35,6 +35,8 @@ def github(settings):
         settings.WHITELIST_GITHUB_SECONDS_BETWEEN_WRITES = 0
         settings.WHITELIST_GITHUB_TIMEOUT = 5
         settings.WHITELIST_GITHUB_INTAKE_ENABLED = True
+        settings.WHITELIST_GITHUB_INTAKE_LABEL = "demande"
+        settings.WHITELIST_GITHUB_INTAKE_SINCE = "2020-01-01"
         yield server
 
 
@@ -45,7 +47,8 @@ def _comments(github, number):
 def test_issue_form_imported_once_and_answered_once(github, world):
     box = active_drimbox(world.operator, world.legal, world.ans)
     number = github.add_issue(REPO, title="[Update]: changement de contact",
-                              body=form(dn=f"CN={box.db_fqdn},OU=300000001831981,O=OP,C=FR"), login="op-a")
+                              body=form(dn=f"CN={box.db_fqdn},OU=300000001831981,O=OP,C=FR"), login="op-a",
+                              author_association="CONTRIBUTOR")
 
     assert tasks.poll_github_issues() == {"imported": 1, "seen": 1, "comments": 1}
     request = GitHubIssueRequest.objects.get()
@@ -54,6 +57,7 @@ def test_issue_form_imported_once_and_answered_once(github, world):
     assert request.nom == "E-MEDIA" and request.description == "Nouvelle DRIMbox du site de Dijon."
     assert request.dn_certificat_operateur.startswith(f"CN={box.db_fqdn},")
     assert request.drimbox == box and request.author_login == "op-a"
+    assert request.author_association == "CONTRIBUTOR"
     assert request.html_url.endswith(f"/issues/{number}")
     comments = _comments(github, number)
     assert len(comments) == 1 and request.receipt_comment_id is not None
@@ -63,7 +67,8 @@ def test_issue_form_imported_once_and_answered_once(github, world):
     # Second poll: `since` is sent, nothing imported again, no second comment.
     assert tasks.poll_github_issues() == {"imported": 0, "seen": 1, "comments": 0}
     issue_lists = [path for method, path in github.requests if method == "GET" and "/issues?" in path]
-    assert "since=" not in issue_lists[0] and "since=" in issue_lists[1]
+    assert "since=2020-01-01" in issue_lists[0] and "since=" in issue_lists[1] and "2020" not in issue_lists[1]
+    assert all("state=all" in path and "labels=demande" in path for path in issue_lists)
     assert GitHubIssueRequest.objects.count() == 1 and len(_comments(github, number)) == 1
     assert AuditEntry.objects.filter(action="whitelist.github_issue_imported").count() == 1
 
@@ -94,7 +99,8 @@ def test_drimbox_matched_by_certificate_subject(github, world):
 def _issue(number, *, title="[Add] x", body=""):
     from types import SimpleNamespace
     return SimpleNamespace(number=number, title=title, body=body, html_url=f"https://github.com/o/r/issues/{number}",
-                           user=SimpleNamespace(login="x"), created_at=dt.datetime(2026, 5, 1, tzinfo=dt.UTC))
+                           user=SimpleNamespace(login="x"), created_at=dt.datetime(2026, 5, 1, tzinfo=dt.UTC),
+                           author_association="NONE")
 
 
 def test_invalid_form_imported_once_marked_and_answered(github, world):
@@ -204,14 +210,113 @@ def test_list_page_query_count_is_constant(world, client):
             assert client.get(reverse("ans_github_requests")).status_code == 200
         return len(queries)
 
-    for n in range(2):
-        github_intake.import_issue(REPO, _issue(n + 1, body=form()))
+    def add(numbers):
+        # Every row of the larger set links a DRIMbox and half are decided: their joins must not add queries.
+        for n in numbers:
+            box = active_drimbox(world.operator, world.legal, world.ans)
+            request = github_intake.import_issue(REPO, _issue(n, body=form(dn=f"CN={box.db_fqdn},O=OP,C=FR")))[0]
+            assert request.drimbox == box
+            if n % 2:
+                github_intake.decide(request, acting_user=world.ans, accept=True)
+
+    add(range(1, 3))
     small = count()
-    for n in range(2, 12):
-        github_intake.import_issue(REPO, _issue(n + 1, body=form()))
+    add(range(3, 13))
+    assert GitHubIssueRequest.objects.exclude(decided_by=None).count() == 6
+    page = client.get(reverse("ans_github_requests")).content.decode()
+    assert world.ans.display_name in page and "(NONE)" in page
     assert count() == small
 
 
 def test_not_configured_does_nothing(settings, world):
     settings.WHITELIST_GITHUB_REPOSITORY = ""
     assert tasks.poll_github_issues() == {"imported": 0, "seen": 0, "comments": 0}
+
+
+def test_first_poll_without_since_imports_nothing_and_starts_the_cursor(github, world, settings):
+    settings.WHITELIST_GITHUB_INTAKE_SINCE = ""
+    github.add_issue(REPO, title="[Add] ancienne demande", body=form(),
+                     created_at=dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
+    result = tasks.poll_github_issues()
+    assert result["imported"] == 0 and "aucune issue antérieure" in result["message"]
+    assert GitHubIntakeCursor.objects.filter(repository=REPO).exists()
+    assert not GitHubIssueRequest.objects.exists() and _comments(github, 1) == []
+    assert not [p for m, p in github.requests if "/issues" in p]  # not even listed
+
+    new = github.add_issue(REPO, title="[Add] nouvelle demande", body=form())
+    assert tasks.poll_github_issues()["imported"] == 1
+    assert GitHubIssueRequest.objects.get().issue_number == new
+
+
+def test_only_issues_with_the_form_label_unless_the_setting_is_empty(github, world, settings):
+    labelled = github.add_issue(REPO, title="[Add] via le formulaire", body=form())
+    github.add_issue(REPO, title="[Add] question libre", body=form(), labels=())
+    tasks.poll_github_issues()
+    assert list(GitHubIssueRequest.objects.values_list("issue_number", flat=True)) == [labelled]
+    settings.WHITELIST_GITHUB_INTAKE_LABEL = ""
+    assert tasks.poll_github_issues()["imported"] == 1
+    assert GitHubIssueRequest.objects.count() == 2
+
+
+def test_issue_opened_and_closed_between_two_polls_is_imported_and_answered(github, world):
+    tasks.poll_github_issues()
+    number = github.add_issue(REPO, title="[Delete] retrait", body=form())
+    github.close_issue(REPO, number)
+    assert tasks.poll_github_issues()["imported"] == 1
+    request = GitHubIssueRequest.objects.get(issue_number=number)
+    assert request.receipt_comment_id is not None and len(_comments(github, number)) == 1
+
+
+def test_author_is_shown_as_unverified(github, world, client):
+    box = active_drimbox(world.operator, world.legal, world.ans)
+    github.add_issue(REPO, title="[Update]: x", body=form(dn=f"CN={box.db_fqdn},O=OP,C=FR"), login="inconnu",
+                     author_association="NONE")
+    tasks.poll_github_issues()
+    request = GitHubIssueRequest.objects.get()
+    client.force_login(world.ans)
+    page = client.get(reverse("ans_github_request", kwargs={"pk": request.pk})).content.decode()
+    assert "DRIMbox correspondant au DN indiqué (auteur GitHub non vérifié)" in page
+    assert "avec le dépôt (GitHub) : NONE" in page and box.db_fqdn in page
+    listing = client.get(reverse("ans_github_requests")).content.decode()
+    assert "auteur GitHub non vérifié" in listing and "inconnu (NONE)" in listing
+
+
+@pytest.mark.parametrize("status", [403, 404, 410])
+def test_permanent_comment_failure_stops_the_retries(github, world, client, status):
+    github.add_issue(REPO, title="[Add] x", body=form())
+    github.fail_next(1, status, method="POST", path_contains="/comments", message="Issue locked")
+    assert tasks.poll_github_issues()["comments"] == 0
+    request = GitHubIssueRequest.objects.get()
+    assert request.comments_blocked and request.receipt_comment_id is None and request.comment_claimed_at is None
+    assert f"({status})" in request.comment_error and "Plus de nouvel essai automatique" in request.comment_error
+    assert AuditEntry.objects.filter(action="whitelist.github_comment_abandoned").count() == 1
+    posts = len(github.writes("POST"))
+    assert tasks.poll_github_issues()["comments"] == 0 and tasks.post_github_comments(request.pk) == 0
+    assert len(github.writes("POST")) == posts and _comments(github, 1) == []
+    client.force_login(world.ans)
+    page = client.get(reverse("ans_github_request", kwargs={"pk": request.pk})).content.decode()
+    assert "Plus de nouvel essai automatique" in page and "nouvel essai à la prochaine relève" not in page
+
+
+def test_a_claimed_row_is_not_posted_twice_and_no_lock_is_held_while_posting(github, world):
+    from django.utils import timezone
+
+    github.add_issue(REPO, title="[Add] x", body=form())
+    github.fail_next(1, 503, method="POST", path_contains="/comments")
+    tasks.poll_github_issues()
+    request = GitHubIssueRequest.objects.get()
+    GitHubIssueRequest.objects.filter(pk=request.pk).update(comment_claimed_at=timezone.now())
+    assert github_intake.post_pending_comments(request.pk) == 0 and _comments(github, 1) == []  # another worker
+    GitHubIssueRequest.objects.filter(pk=request.pk).update(
+        comment_claimed_at=timezone.now() - github_intake.COMMENT_CLAIM * 2)  # that worker died
+    assert github_intake.post_pending_comments(request.pk) == 1 and len(_comments(github, 1)) == 1
+    request.refresh_from_db()
+    assert request.comment_claimed_at is None and request.receipt_comment_id is not None
+
+
+def test_one_repository_lookup_per_poll(github, world):
+    for n in range(3):
+        github.add_issue(REPO, title=f"[Add] n°{n}", body=form(nom=f"Op {n}"))
+    assert tasks.poll_github_issues()["comments"] == 3
+    repo_reads = [p for m, p in github.requests if m == "GET" and p.rstrip("/").endswith(REPO)]
+    assert len(repo_reads) == 1

@@ -103,7 +103,7 @@ def test_republish_is_a_no_op(github, publish, world, django_capture_on_commit_c
         services.republish_on_github(version, acting_user=world.ans)
     publication = GitHubPublication.objects.get(version=version)
     assert publication.status == GitHubPublicationStatus.PUBLISHED and publication.unchanged
-    assert publication.attempts == 2
+    assert publication.attempts == 1  # « Republier » starts a new series of attempts
     assert repo.commit_count() == commits and len(repo.pulls) == pulls
     assert len(github.writes()) == writes, github.writes()[writes:]
     assert AuditEntry.objects.filter(action="whitelist.github_republish_requested").count() == 1
@@ -169,9 +169,21 @@ def test_server_errors_then_recovery_through_the_retry_task(github, publish):
 
 def test_network_failure_is_retried(github, publish, settings):
     settings.WHITELIST_GITHUB_API_URL = "http://127.0.0.1:9/api/v3"  # closed port
-    publication = GitHubPublication.objects.get(version=publish())
+    version = publish()
+    publication = GitHubPublication.objects.get(version=version)
     assert publication.status == GitHubPublicationStatus.FAILED
     assert "Connexion à GitHub impossible" in publication.last_error and publication.next_attempt_at is not None
+    assert github.requests == []
+
+    # GitHub is reachable again: once the backoff has passed, the sweep publishes it.
+    settings.WHITELIST_GITHUB_API_URL = github.base_url
+    GitHubPublication.objects.filter(pk=publication.pk).update(next_attempt_at=timezone.now())
+    assert tasks.retry_github_publications() == {"published": 1, "failed": 0}
+    publication.refresh_from_db()
+    assert publication.status == GitHubPublicationStatus.PUBLISHED and publication.attempts == 2
+    assert publication.last_error == "" and publication.next_attempt_at is None
+    files = github.repos[REPO].files_at(f"refs/heads/liste-blanche/v{version.number}")
+    assert files[FILE] == bytes(version.signed_xml)
 
 
 def test_bad_token_is_a_failure_shown_without_hot_loop(github, publish, settings, client, world):
@@ -259,3 +271,89 @@ def test_failure_after_the_branch_was_pushed_reuses_it(github, publish):
     assert repo.commit_count() == commits and len(repo.pulls) == 1
     # Written once: 3 blobs (the list and its archive copy share one), 1 tree, 1 commit, 1 ref.
     assert [m for m, p in github.writes() if "/git/" in p] == ["POST"] * 6
+
+
+def _open_pulls(repo):
+    return [(p["head"], p["state"]) for p in repo.pulls if p["state"] == "open"]
+
+
+def test_two_versions_before_the_first_pull_request_is_merged(github, publish):
+    repo = github.repos[REPO]
+    first = publish()
+    first_pr = GitHubPublication.objects.get(version=first).pr_number
+    assert _open_pulls(repo) == [(f"liste-blanche/v{first.number}", "open")]
+
+    second = publish()
+    publication = GitHubPublication.objects.get(version=second)
+    assert publication.is_published, publication.last_error
+    # Only the newest version's pull request stays open; the older one is closed with a comment, its branch deleted.
+    assert _open_pulls(repo) == [(f"liste-blanche/v{second.number}", "open")]
+    assert [c["body"] for c in repo.comments[first_pr]] == [f"Remplacée par la version {second.number}"]
+    assert f"refs/heads/liste-blanche/v{first.number}" not in repo.refs
+    head = repo.refs[f"refs/heads/liste-blanche/v{second.number}"]
+    assert repo.get(head, "commit")["parents"] == [repo.refs["refs/heads/main"]]
+    assert repo.files_at(f"refs/heads/liste-blanche/v{second.number}")[FILE] == bytes(second.signed_xml)
+
+    # Merging the newest pull request puts the newest list on main; a republish then creates nothing.
+    github.merge_pull(REPO, publication.pr_number)
+    assert repo.files_at()[FILE] == bytes(second.signed_xml)
+
+
+def test_branch_rebuilt_when_the_base_moved(github, publish, world, django_capture_on_commit_callbacks):
+    repo = github.repos[REPO]
+    version = publish()
+    head_ref = f"refs/heads/liste-blanche/v{version.number}"
+    old_head = repo.refs[head_ref]
+    # Someone changes main (e.g. the README) before the pull request is merged.
+    tree = repo.build({"README.md": ("100644", repo.put_blob(b"# Liste blanche (modifiee)\n"))})
+    new_main = repo.refs["refs/heads/main"] = repo.put_commit(tree, [repo.refs["refs/heads/main"]], "readme",
+                                                              timezone.now())
+    with django_capture_on_commit_callbacks(execute=True):
+        services.republish_on_github(version, acting_user=world.ans)
+    publication = GitHubPublication.objects.get(version=version)
+    assert publication.is_published and not publication.unchanged, publication.last_error
+    # Same files on the old head, but built on an old base: rebuilt on the current main (force-updated ref).
+    assert repo.refs[head_ref] != old_head and repo.get(repo.refs[head_ref], "commit")["parents"] == [new_main]
+    files = repo.files_at(head_ref)
+    assert files["README.md"] == b"# Liste blanche (modifiee)\n" and files[FILE] == bytes(version.signed_xml)
+    assert len([p for p in repo.pulls if p["state"] == "open"]) == 1
+
+
+def test_only_a_race_422_is_retried(github, publish, world, django_capture_on_commit_callbacks):
+    github.fail_next(1, 422, method="POST", path_contains="/git/refs", message="Reference already exists")
+    version = publish()
+    publication = GitHubPublication.objects.get(version=version)
+    assert publication.status == GitHubPublicationStatus.FAILED and publication.next_attempt_at is not None
+    assert "a bougé" in publication.last_error
+
+    github.fail_next(1, 422, method="POST", path_contains="/pulls", message="Validation Failed")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.republish_on_github(version, acting_user=world.ans)
+    publication.refresh_from_db()
+    assert publication.status == GitHubPublicationStatus.FAILED and publication.next_attempt_at is None
+    assert "intervention d'un administrateur" in publication.last_error
+    assert "Validation Failed" in publication.last_error
+    requests = len(github.requests)
+    assert tasks.retry_github_publications() == {"published": 0, "failed": 0}
+    assert len(github.requests) == requests
+
+
+def test_permanent_failure_is_never_claimed_automatically_and_republish_resets_attempts(
+        github, publish, settings, world, django_capture_on_commit_callbacks):
+    settings.WHITELIST_GITHUB_TOKEN = "wrong"
+    version = publish()
+    publication = GitHubPublication.objects.get(version=version)
+    assert publication.is_failed and publication.next_attempt_at is None and publication.attempts == 1
+    requests = len(github.requests)
+    assert tasks.publish_to_github(publication.pk) == "rien à faire"  # a stray task: still not retried
+    assert len(github.requests) == requests
+    # A transient failure whose backoff has not passed is not taken either.
+    GitHubPublication.objects.filter(pk=publication.pk).update(next_attempt_at=timezone.now() + timezone.timedelta(
+        minutes=5), attempts=7)
+    assert tasks.publish_to_github(publication.pk) == "rien à faire" and len(github.requests) == requests
+
+    settings.WHITELIST_GITHUB_TOKEN = "s3cret"
+    with django_capture_on_commit_callbacks(execute=True):
+        services.republish_on_github(version, acting_user=world.ans)
+    publication.refresh_from_db()
+    assert publication.is_published and publication.attempts == 1

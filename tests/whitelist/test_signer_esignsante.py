@@ -8,6 +8,7 @@ import shutil
 import subprocess
 
 import pytest
+from django.urls import reverse
 
 from tests.conftest import require_or_skip
 from tests.support.esignsante_server import running_esignsante
@@ -196,3 +197,47 @@ def test_service_signing_with_an_expired_certificate_is_refused(settings, world,
     assert raised.value.code == "signer_expired" and "a expiré" in raised.value.message
     version.refresh_from_db()
     assert version.signed_xml is None
+
+
+def test_oversized_answer_is_refused_while_downloading(server, settings, world, ans2, monkeypatch):
+    from whitelist import esignsante
+
+    monkeypatch.setattr(esignsante, "MAX_RESPONSE_BYTES", 256 * 1024)
+    server.mode, server.oversized_bytes = "oversized", 8 * 1024 * 1024
+    read = []
+    original = esignsante.EsignsanteSigner._read_limited
+
+    def spy(self, response):
+        try:
+            return original(self, response)
+        finally:
+            read.append(response.raw.tell())  # bytes actually taken off the socket
+
+    monkeypatch.setattr(esignsante.EsignsanteSigner, "_read_limited", spy)
+    active_drimbox(world.operator, world.legal, world.ans)
+    version = services.prepare_version(acting_user=world.ans)
+    with pytest.raises(signers.SignerError) as raised:
+        services.approve_and_publish(version, acting_user=ans2)
+    assert raised.value.code == "signer_esignsante_response" and "trop volumineuse" in raised.value.message
+    assert read and read[0] <= 256 * 1024 + 65536  # stopped at the limit, not after 8 MB
+    version.refresh_from_db()
+    assert version.status == WhitelistVersionStatus.PREPARED and version.signed_xml is None
+
+
+def test_history_page_reads_the_certificate_without_calling_the_service(server, issued, world, ans2, client,
+                                                                        monkeypatch):
+    from whitelist import esignsante
+
+    active_drimbox(world.operator, world.legal, world.ans)
+    services.approve_and_publish(services.prepare_version(acting_user=world.ans), acting_user=ans2)
+    calls = len(server.requests)
+    parsed = []
+    original = esignsante.signature_certificates
+    monkeypatch.setattr(esignsante, "signature_certificates", lambda data: parsed.append(1) or original(data))
+    esignsante._LAST_PUBLISHED_CERTIFICATES.clear()
+    client.force_login(world.ans)
+    for _ in range(3):
+        page = client.get(reverse("ans_whitelist"))
+        assert page.status_code == 200 and "Certificat de signature valide jusqu" in page.content.decode()
+    assert len(server.requests) == calls  # no request to eSignSanté
+    assert len(parsed) == 1  # the published signature is parsed once for that version

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
+from django.urls import reverse
 
 from tests.conftest import require_or_skip
 from tests.support.lifecycle import active_drimbox, shared_pki
@@ -50,6 +51,14 @@ def issue_for(public_key, **validity):
                                            eku=None, san=[], key=_PublicOnly(public_key), **validity)
 
 
+def unrelated_certificate():
+    from tests.support.pki import TestPKI
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("tests.support.pki.CRL_URL", CLOSED_CRL)
+        return TestPKI().db_certificate("autre.example.fr").cert
+
+
 @pytest.fixture(scope="session")
 def hsm(tmp_path_factory):
     """One SoftHSM2 token for the run: the signer key generated on it, its certificate and the CA stored on it."""
@@ -63,6 +72,8 @@ def hsm(tmp_path_factory):
     issued = issue_for(public)
     device.store_certificate(TOKEN, issued.cert, label=KEY, key_id=KEY_ID)
     device.store_certificate(TOKEN, shared_pki().intermediate.cert, label="ac-intermediaire")
+    # An unrelated certificate on the same token (another service's): never part of the signer's chain.
+    device.store_certificate(TOKEN, unrelated_certificate(), label="autre-service")
     device.generate_rsa_key(TOKEN, NO_CERT_KEY, key_id=b"\x09")
     yield SimpleNamespace(device=device, public=public, issued=issued)
     if previous is None:  # leave the environment as found
@@ -227,3 +238,42 @@ def test_mismatched_certificate_is_caught_by_the_self_check(token, settings, tmp
     settings.WHITELIST_PKCS11_CERT_PEM = str(tmp_path / "other.pem")
     with pytest.raises(signers.SignerError, match="auto-vérification"):
         signers.configured_signer().sign(build_list())
+
+
+def test_keyinfo_chain_holds_only_the_signer_issuers(token):
+    signer = signers.configured_signer()
+    assert signer.chain == [shared_pki().intermediate.cert]  # not the unrelated certificate stored on the token
+    signed = signer.sign(build_list())
+    from whitelist.esignsante import signature_certificates
+
+    cert, others = signature_certificates(signed)
+    assert cert == token.issued.cert and others == [shared_pki().intermediate.cert]
+
+
+def _pin_flags(module):
+    import pkcs11
+
+    token = pkcs11.lib(module).get_token(token_label=TOKEN)
+    return token.flags & (pkcs11.TokenFlag.USER_PIN_COUNT_LOW | pkcs11.TokenFlag.USER_PIN_FINAL_TRY
+                          | pkcs11.TokenFlag.USER_PIN_LOCKED)
+
+
+def test_history_page_never_logs_in_even_with_a_wrong_pin(token, settings, world, client):
+    signers.configured_signer()  # a successful login clears the token's failed-login counter
+    assert not _pin_flags(token.device.module)
+    settings.WHITELIST_PKCS11_PIN = "000000"  # wrong: one C_Login would count against the token
+    client.force_login(world.ans)
+    for _ in range(3):
+        response = client.get(reverse("ans_whitelist"))
+        assert response.status_code == 200
+    page = response.content.decode()
+    assert "Certificat de signature valide jusqu" in page and f"CN={SIGNER_CN}" in page
+    assert "révocation non vérifiable" in page  # the test CRL is on a closed port
+    assert not _pin_flags(token.device.module), "the page tried to log in to the token"
+
+    # The same wrong PIN at signing time does count (the check above can fail).
+    with pytest.raises(signers.SignerError, match="PIN"):
+        signers.configured_signer()
+    assert _pin_flags(token.device.module)
+    settings.WHITELIST_PKCS11_PIN = PIN
+    signers.configured_signer()

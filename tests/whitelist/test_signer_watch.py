@@ -3,11 +3,13 @@ and an expired or revoked signer refused at publication (CRL from the cache or f
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, Encoding, pkcs12
 from django.core import mail
+from django.urls import reverse
 from django.utils import timezone
 
 from certificates.models import CrlCache
@@ -197,3 +199,57 @@ def test_unknown_revocation_can_be_made_blocking(db, signer, settings):
     with pytest.raises(signers.SignerError) as raised:
         signers.configured_signer().check_valid(days_before(100))
     assert raised.value.code == "signer_crl_unavailable"
+
+
+@pytest.mark.parametrize("broken", ["garbage", "directory", "unreadable"])
+def test_history_page_and_publication_with_an_unusable_pkcs12(world, ans2, settings, tmp_path, client, broken):
+    path = tmp_path / "signer.p12"
+    if broken == "garbage":
+        path.write_bytes(b"ceci n'est pas un PKCS#12")
+    elif broken == "directory":
+        path.mkdir()  # read() fails with an OSError (IsADirectoryError), as a permission error would
+    else:
+        path.write_bytes(b"x")
+        path.chmod(0)
+        if os.access(path, os.R_OK):  # root reads anything: fall back to a directory, another OSError
+            path.chmod(0o600)
+            path.unlink()
+            path.mkdir()
+    settings.WHITELIST_SIGNER_BACKEND = "pkcs12"
+    settings.WHITELIST_SIGNER_P12, settings.WHITELIST_SIGNER_P12_PASSWORD = str(path), "x"
+    client.force_login(world.ans)
+    response = client.get(reverse("ans_whitelist"))
+    assert response.status_code == 200
+    assert "Signataire de la liste blanche indisponible : Fichier PKCS#12 du signataire illisible" in \
+        response.content.decode()
+
+    active_drimbox(world.operator, world.legal, world.ans)
+    version = services.prepare_version(acting_user=world.ans)
+    client.force_login(ans2)
+    response = client.post(reverse("ans_whitelist_publish", kwargs={"number": version.number}), follow=True)
+    assert response.status_code == 200 and "Fichier PKCS#12 du signataire illisible" in response.content.decode()
+    version.refresh_from_db()
+    assert version.status == WhitelistVersionStatus.PREPARED and version.signed_xml is None
+
+
+def test_pkcs12_is_decrypted_once_per_file_version(db, signer, settings, monkeypatch):
+    calls = []
+    original = signers.load_pkcs12_signer
+    monkeypatch.setattr(signers, "load_pkcs12_signer", lambda *a: calls.append(a) or original(*a))
+    for _ in range(3):
+        assert signer_watch.signer_status(now=days_before(100))["subject"].startswith(f"CN={SIGNER_CN}")
+    assert len(calls) == 1
+    path = settings.WHITELIST_SIGNER_P12
+    os.utime(path, ns=(1, 1))  # the file is replaced (new mtime): read again
+    signer_watch.signer_status(now=days_before(100))
+    assert len(calls) == 2
+
+
+def test_unknown_revocation_is_shown_and_blocking_when_required(world, signer, settings, client):
+    client.force_login(world.ans)
+    page = client.get(reverse("ans_whitelist")).content.decode()
+    assert "Révocation : révocation non vérifiable" in page and "Révocation non vérifiable : LCR indisponible" in page
+    settings.WHITELIST_SIGNER_REQUIRE_CRL = True
+    status = signer_watch.signer_status(now=days_before(100))
+    assert status["level"] == "crl_unknown" and "la publication sera refusée" in status["message"]
+    assert "la publication sera refusée" in client.get(reverse("ans_whitelist")).content.decode()
