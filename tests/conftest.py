@@ -27,6 +27,11 @@ def _test_settings(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.STORAGES = {**settings.STORAGES, "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    # Every test reads the current whitelist from its own database.
+    settings.WHITELIST_PUBLIC_CURRENT_SECONDS = 0
+    from whitelist import public_cache
+
+    public_cache.clear()
     from trustspace.celery import app
 
     app.conf.task_always_eager = True

@@ -363,6 +363,8 @@ WHITELIST_SIGNER_OU = env("WHITELIST_SIGNER_OU", "318751275100020")
 WHITELIST_FOUR_EYES = env_bool("WHITELIST_FOUR_EYES", True)
 WHITELIST_SIGNER_P12 = env("WHITELIST_SIGNER_P12", "")
 WHITELIST_SIGNER_P12_PASSWORD = env("WHITELIST_SIGNER_P12_PASSWORD", "")
+# How long a worker trusts its answer to « which list is current? » (whitelist/public_cache.py), in seconds.
+WHITELIST_PUBLIC_CURRENT_SECONDS = float(env("WHITELIST_PUBLIC_CURRENT_SECONDS", "2"))
 
 # --- Whitelist GitHub ---
 # Publication of each signed version to a GitHub repository laid out like ansforge/MSS-liste-blanche

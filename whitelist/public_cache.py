@@ -5,12 +5,19 @@ worker may keep them in memory keyed by version number. Each request then costs 
 (« which number is current? ») — the row itself holds 6 MB of XML twice, which SQLite would walk through
 to read its small columns — and the body is sent from memory, with a gzip copy compressed once per
 version for clients that accept it (the decoded bytes are the exact signed bytes).
+
+The answer to « which version is current? » is itself remembered for ``WHITELIST_PUBLIC_CURRENT_SECONDS``
+(default 2 s): thousands of DRIMboxes polling then cost no query at all, and a new version reaches every
+worker within that delay (at once in the worker that published it, which calls ``forget_current``).
 """
 from __future__ import annotations
 
 import gzip
 import threading
+import time
 from dataclasses import dataclass
+
+from django.conf import settings
 
 from .models import WhitelistVersion, WhitelistVersionStatus
 
@@ -40,9 +47,22 @@ def _published():
     return WhitelistVersion.objects.filter(status=WhitelistVersionStatus.PUBLISHED)
 
 
+_current = {"until": 0.0, "value": None}
+
+
 def current():
-    """(number, sha256) of the current published version, or None — read from the covering index."""
-    return _published().order_by("-number").values_list("number", "sha256").first()
+    """(number, sha256) of the current published version, or None — read from the covering index, at most
+    once per ``WHITELIST_PUBLIC_CURRENT_SECONDS`` per worker."""
+    now = time.monotonic()
+    if now < _current["until"]:
+        return _current["value"]
+    value = _published().order_by("-number").values_list("number", "sha256").first()
+    _current.update(value=value, until=now + getattr(settings, "WHITELIST_PUBLIC_CURRENT_SECONDS", 2))
+    return value
+
+
+def forget_current():
+    _current["until"] = 0.0
 
 
 def published(number):
@@ -69,5 +89,6 @@ def get(number: int, sha256: str) -> PublishedFile:
 
 
 def clear():
+    forget_current()
     with _lock:
         _files.clear()

@@ -19,7 +19,7 @@ from django.utils import timezone
 from trustspace import audit
 from trustspace.errors import Conflict, NotAllowed
 
-from . import builder, github_publish, signers, verify
+from . import builder, github_publish, public_cache, signers, verify
 from .models import WhitelistVersion, WhitelistVersionStatus
 
 ELEMENT_TO_FIELD = {element: name for name, element in builder.PUBLISHED_FIELDS}
@@ -167,6 +167,7 @@ def approve_and_publish(version, *, acting_user, signer=None):
         version.status = WhitelistVersionStatus.PUBLISHED
         version.save()
         builder.record_published(entries, at=now)
+        transaction.on_commit(public_cache.forget_current)  # this worker serves the new list at once
         github = None
         if github_publish.configured():  # pushed to GitHub once this transaction has committed
             github = github_publish.request_publication(version)[0].status

@@ -46,7 +46,11 @@ def _serve_version(request, key):
         return HttpResponseNotAllowed(["GET", "HEAD"])
     if key is None:
         raise Http404("Aucune liste blanche publiée.")
-    published = public_cache.get(*key)
+    try:
+        published = public_cache.get(*key)
+    except WhitelistVersion.DoesNotExist:  # remembered from another database (tests, restored backup)
+        public_cache.forget_current()
+        raise Http404("Aucune liste blanche publiée.") from None
     gzipped = _accepts_gzip(request)
     etag = published.gzip_etag if gzipped else published.etag
     if _not_modified(request, (published.etag, published.gzip_etag), published.published_at):

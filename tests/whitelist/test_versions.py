@@ -149,6 +149,33 @@ def test_gzip_download_decodes_to_the_signed_bytes_and_new_versions_replace_cach
     assert older.content == bytes(first.signed_xml)
 
 
+def test_current_version_is_remembered_briefly_and_forgotten_when_this_worker_publishes(
+        world, ans2, box, signer_p12, client, settings, django_assert_num_queries):
+    from whitelist import public_cache
+
+    settings.WHITELIST_PUBLIC_CURRENT_SECONDS = 60
+    first = services.approve_and_publish(services.prepare_version(acting_user=world.ans), acting_user=ans2)
+    assert client.get("/liste-blanche/listeblanche.xml").content == bytes(first.signed_xml)
+    with django_assert_num_queries(0):  # neither the number nor the bytes are read again
+        assert client.get("/liste-blanche/listeblanche.xml", HTTP_IF_NONE_MATCH=f'"{first.sha256}"').status_code == 304
+    box.support_contact = "autre-support@example.fr"
+    box.save(update_fields=["support_contact"])
+    second = services.approve_and_publish(services.prepare_version(acting_user=world.ans), acting_user=ans2)
+    # Tests run inside a transaction that never commits: run what publication schedules after commit.
+    assert client.get("/liste-blanche/listeblanche.xml").content == bytes(first.signed_xml)
+    public_cache.forget_current()
+    assert client.get("/liste-blanche/listeblanche.xml").content == bytes(second.signed_xml)
+
+
+def test_publication_schedules_forgetting_the_current_version(world, ans2, box, signer_p12,
+                                                              django_capture_on_commit_callbacks):
+    from whitelist import public_cache
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        services.approve_and_publish(services.prepare_version(acting_user=world.ans), acting_user=ans2)
+    assert public_cache.forget_current in callbacks
+
+
 def test_prepared_version_is_not_public(world, box, signer_p12, client):
     version = services.prepare_version(acting_user=world.ans)
     assert client.get(reverse("whitelist_version_xml", kwargs={"number": version.number})).status_code == 404
