@@ -96,7 +96,8 @@ def load():
         if box.identifiant % 10 == 0:
             start = MONTH_START + timedelta(seconds=rng.uniform(0, (MONTH_END - MONTH_START).total_seconds() - 86400))
             windows.append(MaintenanceWindow(drimbox=box, starts_at=start, ends_at=start + timedelta(hours=4),
-                                             reason="Mise à jour", declared_by=user))
+                                             reason="Mise à jour", declared_by=user,
+                                             created_at=start - timedelta(days=1)))  # declared in advance
     # Rows are appended as they happen in production: insert them in time order.
     transitions.sort(key=lambda row: row.effective_at)
     Transition.objects.bulk_create(transitions, batch_size=BATCH)

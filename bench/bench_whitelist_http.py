@@ -36,6 +36,7 @@ import benchlib  # noqa: E402
 
 benchlib.setup("whitelist_http")
 
+from bench_whitelist import entries  # noqa: E402  (the same 10,000 entries)
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import connection  # noqa: E402
 
@@ -52,16 +53,6 @@ THREADS = int(os.environ.get("BENCH_THREADS", "4"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
 TARGET_CONDITIONAL = 1000
 TARGET_FULL = 200
-
-
-def entries(now):
-    return [builder.Entry(
-        identifiant=n, db=f"db{n}.test.mesimagesmedicales.fr", vi=f"vi{n}.test.mesimagesmedicales.fr",
-        denomination=f"Opérateur {n % 300}",
-        dn_certificat_operateur=f"CN=db{n}.test.mesimagesmedicales.fr,OU=3{n:014d},O=Opérateur {n % 300},"
-                                f"ST=Côte-d'Or (21),C=FR",
-        responsable_contact=f"responsable{n}@example.fr", support_contact="support@example.fr, 01 23 45 67 89",
-        date_maj=now) for n in range(1, ENTRIES + 1)]
 
 
 def publish_list():

@@ -57,19 +57,34 @@ def ensure_hierarchy(directory):
     return intermediate, key
 
 
-def _leaf(directory, subject, public_key, names, usages, days):
+def _issue(directory, subject, public_key, *, days, key_usage=(True, False, True), usages=None, names=None):
+    """A leaf certificate issued by the development intermediate, and that intermediate.
+
+    ``key_usage``: (digitalSignature, contentCommitment, keyEncipherment); ``usages``: extended key usages.
+    """
     intermediate, key = ensure_hierarchy(directory)
     now = dt.datetime.now(dt.UTC)
-    certificate = (
+    digital_signature, content_commitment, key_encipherment = key_usage
+    builder = (
         x509.CertificateBuilder().subject_name(subject).issuer_name(intermediate.subject).public_key(public_key)
         .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(hours=1))
         .not_valid_after(now + dt.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(True, False, True, False, False, False, False, False, False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name) for name in names]), critical=False)
-        .sign(key, hashes.SHA256()))
-    return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in (certificate, intermediate))
+        .add_extension(x509.KeyUsage(digital_signature, content_commitment, key_encipherment, False, False, False,
+                                     False, False, False), critical=True))
+    if usages:
+        builder = builder.add_extension(x509.ExtendedKeyUsage(usages), critical=False)
+    if names:
+        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
+    return builder.sign(key, hashes.SHA256()), intermediate
+
+
+def _pem_chain(*certificates):
+    return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certificates)
+
+
+def _leaf(directory, subject, public_key, names, usages, days):
+    return _pem_chain(*_issue(directory, subject, public_key, days=days, usages=usages, names=names))
 
 
 def demo_key_path(directory, fqdn):
@@ -133,22 +148,15 @@ def ensure_whitelist_signer(directory, *, cn="Liste Blanche DRIM-M", ou="3187512
     path = Path(directory) / "whitelist-signer.p12"
     if path.exists():
         return path
-    intermediate, issuer_key = ensure_hierarchy(directory)
     key = _key()
-    now = dt.datetime.now(dt.UTC)
     subject = x509.Name([
         x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "AGENCE DU NUMERIQUE EN SANTE"),
         x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, ou),
         x509.NameAttribute(NameOID.COMMON_NAME, cn),
     ])
-    certificate = (
-        x509.CertificateBuilder().subject_name(subject).issuer_name(intermediate.subject).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(hours=1))
-        .not_valid_after(now + dt.timedelta(days=3 * 365))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(True, True, False, False, False, False, False, False, False), critical=True)
-        .sign(issuer_key, hashes.SHA256()))
+    # ORG SIGN: digitalSignature + nonRepudiation, no extended key usage.
+    certificate, intermediate = _issue(directory, subject, key.public_key(), days=3 * 365, key_usage=(True, True, False))
     path.write_bytes(pkcs12.serialize_key_and_certificates(
         b"whitelist-signer", key, certificate, [intermediate], BestAvailableEncryption(password)))
     path.chmod(0o600)
@@ -165,24 +173,16 @@ def ensure_probe_client_certificate(directory, *, cn="Sonde meteo DRIM-M (develo
     cert_path, key_path = directory / "probe-client.pem", directory / "probe-client-key.pem"
     if cert_path.exists() and key_path.exists():
         return str(cert_path), str(key_path)
-    intermediate, issuer_key = ensure_hierarchy(directory)
     key = _key()
-    now = dt.datetime.now(dt.UTC)
     subject = x509.Name([
         x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "AGENCE DU NUMERIQUE EN SANTE"),
         x509.NameAttribute(NameOID.COMMON_NAME, cn),
     ])
-    certificate = (
-        x509.CertificateBuilder().subject_name(subject).issuer_name(intermediate.subject).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(hours=1))
-        .not_valid_after(now + dt.timedelta(days=3 * 365))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(True, False, True, False, False, False, False, False, False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-        .sign(issuer_key, hashes.SHA256()))
+    certificate, intermediate = _issue(directory, subject, key.public_key(), days=3 * 365,
+                                       usages=[ExtendedKeyUsageOID.CLIENT_AUTH])
     key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                            serialization.NoEncryption()))
     key_path.chmod(0o600)
-    cert_path.write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM) for c in (certificate, intermediate)))
+    cert_path.write_bytes(_pem_chain(certificate, intermediate))
     return str(cert_path), str(key_path)

@@ -462,5 +462,6 @@ WEATHER_FEED_ITEMS = env_int("WEATHER_FEED_ITEMS", 50)
 # Maintenance windows declared by operators: longest window, how far ahead, how late a start may be.
 WEATHER_MAINTENANCE_MAX_HOURS = env_int("WEATHER_MAINTENANCE_MAX_HOURS", 72)
 WEATHER_MAINTENANCE_MAX_ADVANCE_DAYS = env_int("WEATHER_MAINTENANCE_MAX_ADVANCE_DAYS", 365)
-WEATHER_MAINTENANCE_PAST_TOLERANCE_MINUTES = env_int("WEATHER_MAINTENANCE_PAST_TOLERANCE_MINUTES", 15)
+# Small on purpose: a window counts only from its declaration anyway; a start before an open incident is refused.
+WEATHER_MAINTENANCE_PAST_TOLERANCE_MINUTES = env_int("WEATHER_MAINTENANCE_PAST_TOLERANCE_MINUTES", 2)
 # --- Weather pages ---

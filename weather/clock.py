@@ -20,7 +20,17 @@ import holidays
 
 PARIS = ZoneInfo("Europe/Paris")
 UTC = timezone.utc
+# The incident clocks (DESIGN §8), in support hours: the only definition (services, history, tests import it).
+GTI = timedelta(minutes=30)  # to the operator's acknowledgement
+GTR = timedelta(hours=4)  # to the restoration
 ZERO = timedelta(0)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+def to_us(instant: datetime) -> int:
+    """An aware instant as integer microseconds since the epoch (exact; cheap for bulk Df arithmetic)."""
+    return (instant - EPOCH) // MICROSECOND
 
 # Opening hours per ISO weekday (1 = Monday … 7 = Sunday) as Paris wall-clock times; None: closed.
 OPENING_HOURS = {
@@ -155,3 +165,25 @@ class SupportTimeline:
         if end <= start:
             return ZERO
         return self.elapsed(end) - self.elapsed(start)
+
+    def support_time_us(self, intervals) -> int:
+        """Support time (integer µs) inside sorted, disjoint (start µs, end µs) intervals: the bulk form of
+        ``duration`` used by ``weather.perf`` for thousands of DRIMboxes (no datetime per interval)."""
+        if not hasattr(self, "_us"):
+            starts = [to_us(lo) for lo, _ in self.intervals]
+            ends = [to_us(hi) for _, hi in self.intervals]
+            cumulative = [c // MICROSECOND for c in self._cumulative]
+            self._us = (starts, ends, cumulative)
+        starts, ends, cumulative = self._us
+        bisect_right = bisect.bisect_right
+        total = 0
+        for lo, hi in intervals:
+            i = bisect_right(starts, hi) - 1
+            if i >= 0:
+                end = ends[i]
+                total += cumulative[i] + ((hi if hi < end else end) - starts[i])
+            i = bisect_right(starts, lo) - 1
+            if i >= 0:
+                end = ends[i]
+                total -= cumulative[i] + ((lo if lo < end else end) - starts[i])
+        return total

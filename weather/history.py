@@ -9,7 +9,9 @@
   ``Transition`` rows (``weather.intervals.status_intervals``) and maintenance windows in three queries,
   whatever the number of DRIMboxes.
 Inside a declared maintenance window the day shows « maintenance » whatever the probes saw; whether
-that downtime counts in Df is the measurement policy's business (weather.perf), not the display's.
+that downtime counts in Df is the measurement policy's business (weather.perf), not the display's. A
+window counts only from its declaration (``max(starts_at, created_at)``): a window declared afterwards
+must not hide an outage already seen.
 """
 from __future__ import annotations
 
@@ -17,7 +19,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from datetime import timezone as dt_timezone
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection
@@ -29,9 +30,9 @@ from operators.models import Drimbox, DrimboxStatus
 from whitelist.models import PublishedEntry
 
 from . import intervals
+from .clock import GTI, GTR, PARIS
 from .models import MaintenanceWindow, Transition, WeatherStatus
 
-PARIS = ZoneInfo("Europe/Paris")
 # Worst first: the colour of a day is that of its worst moment.
 SEVERITY = {
     WeatherStatus.OPERATIONAL: 0,
@@ -232,11 +233,14 @@ def daily_history(drimbox_ids, *, now=None, days=None):
     for drimbox_id, at, status in rows:
         changes[drimbox_id].append((at, status))
     windows = defaultdict(list)
-    for drimbox_id, lo, hi in (MaintenanceWindow.objects
-                               .filter(drimbox_id__in=drimbox_ids, cancelled_at__isnull=True, starts_at__lt=now,
-                                       ends_at__gt=start)
-                               .values_list("drimbox_id", "starts_at", "ends_at")):
-        windows[drimbox_id].append((max(lo, start), min(hi, now)))
+    for drimbox_id, lo, hi, created_at in (MaintenanceWindow.objects
+                                           .filter(drimbox_id__in=drimbox_ids, cancelled_at__isnull=True,
+                                                   starts_at__lt=now, ends_at__gt=start)
+                                           .values_list("drimbox_id", "starts_at", "ends_at", "created_at")):
+        lo = max(lo, created_at, start)  # retroactive declarations do not reach back before they were made
+        hi = min(hi, now)
+        if hi > lo:
+            windows[drimbox_id].append((lo, hi))
     result = {}
     for drimbox_id in drimbox_ids:
         timeline = intervals.status_intervals(changes.get(drimbox_id, ()), start, now,
@@ -257,22 +261,28 @@ def availability(cells):
 
 # --- Incidents and their clocks -------------------------------------------------------------------
 
-GTI = timedelta(minutes=30)
-GTR = timedelta(hours=4)
+IN_MAINTENANCE = "pendant une maintenance déclarée"
+NOT_ACKNOWLEDGED = "non pris en compte"
 
 
 @dataclass
 class IncidentClock:
-    """One support-hours clock of an incident (GTI: to the acknowledgement; GTR: to the restoration)."""
+    """One support-hours clock of an incident (GTI: to the acknowledgement; GTR: to the restoration).
+
+    ``exempt``: the incident opened inside a declared maintenance window, so the clock is shown but never
+    overdue; ``note``: a French remark shown beside it (« non pris en compte », « pendant une maintenance
+    déclarée »)."""
 
     elapsed: timedelta
     target: timedelta
     due_at: datetime
     stopped_at: datetime | None
+    exempt: bool = False
+    note: str = ""
 
     @property
     def overdue(self):
-        return self.elapsed > self.target
+        return not self.exempt and self.elapsed > self.target
 
     @property
     def running(self):
@@ -284,19 +294,56 @@ class IncidentClock:
         return f"{elapsed} / {format_minutes(self.target.total_seconds() // 60)}"
 
 
+def declared_window_at(drimbox_ref, instant_ref):
+    """Declared (and by then not cancelled) maintenance windows of ``drimbox_ref`` covering ``instant_ref``,
+    counted from their declaration (``max(starts_at, created_at)``); both may be ``OuterRef``."""
+    return MaintenanceWindow.objects.filter(
+        Q(cancelled_at__isnull=True) | Q(cancelled_at__gt=instant_ref),
+        drimbox=drimbox_ref, starts_at__lte=instant_ref, created_at__lte=instant_ref, ends_at__gt=instant_ref)
+
+
+def with_maintenance_flag(queryset):
+    """Incidents annotated with ``in_declared_maintenance`` (opened inside a declared window)."""
+    return queryset.annotate(in_declared_maintenance=Exists(
+        declared_window_at(OuterRef("drimbox_id"), OuterRef("opened_at"))))
+
+
 def incident_clocks(incident, now=None):
-    """Attach ``gti`` and ``gtr`` clocks (support hours, ``weather.clock.support_duration``) to an incident."""
+    """Attach ``gti`` and ``gtr`` clocks (support hours, ``weather.clock.support_duration``) to an incident.
+
+    GTI stops at the acknowledgement or, failing one, at the restoration (« non pris en compte »): a
+    restored incident's clock never keeps running. An incident opened inside a declared maintenance window
+    is never overdue (« pendant une maintenance déclarée »). Pass incidents from ``with_maintenance_flag``
+    to avoid one query each."""
     from .clock import support_duration
 
     now = now or timezone.now()
-    incident.gti = IncidentClock(support_duration(incident.opened_at, incident.acknowledged_at or now), GTI,
-                                 incident.gti_due_at, incident.acknowledged_at)
+    exempt = getattr(incident, "in_declared_maintenance", None)
+    if exempt is None:
+        exempt = declared_window_at(incident.drimbox_id, incident.opened_at).exists()
+    stops = [t for t in (incident.acknowledged_at, incident.restored_at) if t is not None]
+    gti_stop = min(stops) if stops else None
+    gti_note = NOT_ACKNOWLEDGED if incident.restored_at is not None and (
+        incident.acknowledged_at is None or incident.acknowledged_at > incident.restored_at) else ""
+    note = IN_MAINTENANCE if exempt else ""
+    incident.gti = IncidentClock(support_duration(incident.opened_at, gti_stop or now), GTI,
+                                 incident.gti_due_at, gti_stop, exempt, ", ".join(n for n in (gti_note, note) if n))
     incident.gtr = IncidentClock(support_duration(incident.opened_at, incident.restored_at or now), GTR,
-                                 incident.gtr_due_at, incident.restored_at)
+                                 incident.gtr_due_at, incident.restored_at, exempt, note)
     return incident
 
 
 def overdue_filter(kind, now):
-    """Q of incidents whose GTI (``"gti"``) or GTR (``"gtr"``) deadline has passed without the event."""
-    due, event = ("gti_due_at", "acknowledged_at") if kind == "gti" else ("gtr_due_at", "restored_at")
-    return Q(**{f"{event}__isnull": True, f"{due}__lt": now}) | Q(**{f"{event}__gt": F(due)})
+    """Q of incidents whose GTI (``"gti"``) or GTR (``"gtr"``) deadline has passed without the event.
+
+    GTI stops at min(acknowledgement, restoration); incidents opened inside a declared maintenance window
+    are never overdue."""
+    exempt = Exists(declared_window_at(OuterRef("drimbox_id"), OuterRef("opened_at")))
+    if kind == "gti":
+        due = F("gti_due_at")
+        late = (Q(acknowledged_at__isnull=True, restored_at__isnull=True, gti_due_at__lt=now)
+                | Q(acknowledged_at__isnull=True, restored_at__gt=due)
+                | (Q(acknowledged_at__gt=due) & (Q(restored_at__isnull=True) | Q(restored_at__gt=due))))
+    else:
+        late = Q(restored_at__isnull=True, gtr_due_at__lt=now) | Q(restored_at__gt=F("gtr_due_at"))
+    return late & ~exempt

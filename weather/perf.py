@@ -3,7 +3,9 @@
 * **Df** is the time a DRIMbox spent DOWN during the period, derived from ``Transition`` rows: the status at
   the period start is the ``new_status`` of the last transition before it, then each transition inside the
   period changes it. Only DOWN counts: NO_DATA (the prober had nothing to say) never counts, nor DEGRADED.
-* Declared maintenance windows (a cancelled window ends at its cancellation) are subtracted unless the
+* Declared maintenance windows (a cancelled window ends at its cancellation; a window counts only from its
+  declaration, ``max(starts_at, created_at)``, so that a late declaration cannot hide an outage) are
+  subtracted unless the
   policy says maintenance counts; with ``support_hours_only``, only the support-hour part of the downtime
   counts (``weather.clock``).
 * The current period is measured up to now: the future is not downtime.
@@ -16,27 +18,27 @@ status, DOWN-related transitions, maintenance windows, and the policy when not g
 """
 from __future__ import annotations
 
-import bisect
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import BigIntegerField, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import BigIntegerField, Exists, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from operators.models import Drimbox, DrimboxStatus
+from operators.models import Drimbox
 from trustspace.errors import InvalidData
 
-from .clock import PARIS, UTC, support_intervals
+from .clock import PARIS, UTC, SupportTimeline, to_us
 from .intervals import measure, normalize, subtract
 from .models import MaintenanceWindow, MeasurementPolicy, ReferencePeriod, Transition, WeatherStatus
 
 PERF_FULL_LIMIT = timedelta(hours=10)
 PERF_HALF_LIMIT = timedelta(hours=20)
 DOWN = WeatherStatus.DOWN.value
+NO_DATA = WeatherStatus.NO_DATA.value
 ZERO = timedelta(0)
 
 MONTHS_FR = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
@@ -90,12 +92,18 @@ class Period:
 
 def _anchor(value) -> tuple[int, int]:
     """(year, first month) named by a period string or a date."""
+    return _parse(value)[:2]
+
+
+def _parse(value) -> tuple[int, int, str | None]:
+    """(year, first month, kind asked: ``ReferencePeriod.QUARTER`` for « AAAA-Tn », else None)."""
     if isinstance(value, datetime):
         local = value.astimezone(PARIS) if value.tzinfo else value
-        return local.year, local.month
+        return local.year, local.month, None
     if isinstance(value, date):
-        return value.year, value.month
+        return value.year, value.month, None
     text = str(value or "")
+    kind = None
     match = _MONTH_RE.match(text)
     if match:
         year, month = int(match[1]), int(match[2])
@@ -104,10 +112,18 @@ def _anchor(value) -> tuple[int, int]:
         if not match:
             raise InvalidData(f"Période « {text} » invalide : attendu AAAA-MM (par exemple 2025-03) ou AAAA-Tn.",
                               code="invalid_period")
-        year, month = int(match[1]), 3 * int(match[2]) - 2
+        year, month, kind = int(match[1]), 3 * int(match[2]) - 2, ReferencePeriod.QUARTER
     if not 1 <= month <= 12 or not 2000 <= year <= 2999:
         raise InvalidData(f"Période « {text} » invalide : mois ou année hors limites.", code="invalid_period")
-    return year, month
+    return year, month, kind
+
+
+def _check_kind(period, asked, policy):
+    """A quarter asked under a monthly policy is refused (it would silently give its first month)."""
+    if asked == ReferencePeriod.QUARTER and policy.reference_period != ReferencePeriod.QUARTER:
+        raise InvalidData(f"Période « {str(period).strip()} » : un trimestre a été demandé, mais la politique de mesure "
+                          f"v{policy.version} applicable mesure par mois civil ; demandez un mois (AAAA-MM).",
+                          code="period_kind_mismatch")
 
 
 def _paris_midnight(year: int, month: int) -> datetime:
@@ -120,13 +136,14 @@ def period_bounds(period, policy: MeasurementPolicy | None = None) -> Period:
     """The reference period containing ``period`` (« AAAA-MM », « AAAA-Tn », a date) under ``policy``.
 
     Without a policy, the one applying to the named month is used. Under a quarterly policy a month names
-    its quarter.
+    its quarter; under a monthly policy a quarter (« AAAA-Tn ») is refused (InvalidData).
     """
-    year, month = _anchor(period)
+    year, month, asked = _parse(period)
     if policy is None:
         from .policy import policy_for
 
         policy = policy_for(_paris_midnight(year, month))
+    _check_kind(period, asked, policy)
     if policy.reference_period == ReferencePeriod.QUARTER:
         quarter = (month - 1) // 3 + 1
         first = 3 * quarter - 2
@@ -194,28 +211,29 @@ class PerfReport:
 
 
 def _selection(period: Period, measured_until: datetime, operator, drimboxes) -> QuerySet:
-    """The DRIMboxes reported: the given ones, else those active now or probed during the period."""
+    """The DRIMboxes reported: the given ones, else those the weather knew during the period — a probed
+    status at its start other than « pas de données » (a DRIMbox DOWN all period long has no transition
+    inside it), or a transition inside it. A DRIMbox activated after the period is not reported (whatever
+    its status today)."""
     if drimboxes is not None:
         if isinstance(drimboxes, QuerySet):
-            return Drimbox.objects.filter(pk__in=drimboxes.values("pk"))
-        return Drimbox.objects.filter(pk__in=[getattr(d, "pk", d) for d in drimboxes])
-    # A correlated EXISTS on the (drimbox, effective_at) index: far cheaper than « pk IN (all the month's rows) ».
+            chosen = Drimbox.objects.filter(pk__in=drimboxes.values("pk"))
+        else:
+            chosen = Drimbox.objects.filter(pk__in=[getattr(d, "pk", d) for d in drimboxes])
+        return chosen.annotate(probed_inside=Value(True))
+    # Correlated EXISTS on the (drimbox, effective_at) index: far cheaper than « pk IN (all the month's rows) ».
+    # The status at the start (``initial_status``, annotated by ``compute``) finishes the choice in Python:
+    # repeating that subquery in WHERE would cost a third index probe per DRIMbox.
     probed = Transition.objects.filter(drimbox=OuterRef("pk"), effective_at__gte=period.start,
                                        effective_at__lt=measured_until)
-    queryset = Drimbox.objects.filter(Q(status=DrimboxStatus.ACTIVE) | Exists(probed))
+    queryset = Drimbox.objects.annotate(probed_inside=Exists(probed))
     if operator is not None:
         queryset = queryset.filter(operator=operator)
     return queryset
 
 
-# Instants are handled as integer microseconds since the epoch inside ``compute``: exact, and several
-# times cheaper than building a datetime per transition row (10,000 DRIMboxes × 20 transitions a month).
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-MICROSECOND = timedelta(microseconds=1)
-
-
-def to_us(instant: datetime) -> int:
-    return (instant - EPOCH) // MICROSECOND
+# Instants are handled as integer microseconds since the epoch inside ``compute`` (``clock.to_us``): exact,
+# and several times cheaper than building a datetime per transition row (10,000 DRIMboxes × 20 transitions).
 
 
 def _epoch_us_sql(model, column):
@@ -248,39 +266,6 @@ def _transition_rows(queryset):
         return cursor.fetchall()
 
 
-class _Timeline:
-    """``clock.SupportTimeline`` over integer microseconds: the support time of a list of intervals.
-
-    The cumulative support time at each opening turns the support time before any instant into one
-    bisection; one call per DRIMbox keeps this cheap for thousands of them.
-    """
-
-    def __init__(self, start: datetime, end: datetime):
-        intervals = [(to_us(lo), to_us(hi)) for lo, hi in support_intervals(start, end)]
-        self.starts = [lo for lo, _ in intervals]
-        self.ends = [hi for _, hi in intervals]
-        self.cumulative = []
-        total = 0
-        for lo, hi in intervals:
-            self.cumulative.append(total)
-            total += hi - lo
-
-    def support_time(self, intervals) -> int:
-        """Support time inside sorted, disjoint (start, end) intervals."""
-        starts, ends, cumulative, bisect_right = self.starts, self.ends, self.cumulative, bisect.bisect_right
-        total = 0
-        for lo, hi in intervals:
-            i = bisect_right(starts, hi) - 1
-            if i >= 0:
-                end = ends[i]
-                total += cumulative[i] + ((hi if hi < end else end) - starts[i])
-            i = bisect_right(starts, lo) - 1
-            if i >= 0:
-                end = ends[i]
-                total -= cumulative[i] + ((lo if lo < end else end) - starts[i])
-        return total
-
-
 def _down_intervals(initial_down: bool, changes, start, end):
     """(DOWN intervals, number of times it went DOWN) from time-ordered (instant, id, new_status) triples."""
     intervals = []
@@ -304,8 +289,9 @@ def compute(period, policy: MeasurementPolicy | None = None, drimboxes=None, *, 
             now: datetime | None = None) -> PerfReport:
     """Df and PERF of each DRIMbox over ``period`` (see the module docstring), ordered by identifiant.
 
-    ``drimboxes`` (a queryset or an iterable of DRIMboxes/pks) fixes the set; otherwise the DRIMboxes active
-    now or with a transition in the period are reported, restricted to ``operator`` when given.
+    ``drimboxes`` (a queryset or an iterable of DRIMboxes/pks) fixes the set; otherwise the DRIMboxes with a
+    probed status at the period start (other than « pas de données ») or a transition inside the period are
+    reported (``_selection``), restricted to ``operator`` when given.
     """
     generated_at = timezone.now()
     now = now or generated_at
@@ -330,7 +316,10 @@ def compute(period, policy: MeasurementPolicy | None = None, drimboxes=None, *, 
                    .order_by("-effective_at", "-id").values("new_status")[:1])
     boxes = list(selection.annotate(initial_status=Subquery(last_before))
                  .order_by("identifiant")
-                 .values_list("pk", "identifiant", "db_fqdn", "operator_id", "operator__name", "initial_status"))
+                 .values_list("pk", "identifiant", "db_fqdn", "operator_id", "operator__name", "initial_status",
+                              "probed_inside"))
+    # Known to the weather during the period: a transition inside it, or a probed status at its start.
+    boxes = [box[:6] for box in boxes if box[6] or box[5] not in (None, NO_DATA)]
 
     start_us, end_us = to_us(start), to_us(measured_until)
     changes: dict[int, list] = {}
@@ -351,13 +340,15 @@ def compute(period, policy: MeasurementPolicy | None = None, drimboxes=None, *, 
             declared = MaintenanceWindow.objects.filter(starts_at__lt=measured_until, ends_at__gt=start).order_by()
             if restricted:
                 declared = declared.filter(drimbox__in=selection.values("pk"))
-            for drimbox_id, lo, hi, cancelled_at in declared.values_list("drimbox_id", "starts_at", "ends_at",
-                                                                         "cancelled_at"):
+            for drimbox_id, lo, hi, cancelled_at, created_at in declared.values_list(
+                    "drimbox_id", "starts_at", "ends_at", "cancelled_at", "created_at"):
                 if cancelled_at is not None:
                     hi = min(hi, cancelled_at)
-                windows.setdefault(drimbox_id, []).append((to_us(lo), to_us(hi)))
+                lo = max(lo, created_at)  # a window counts only from its declaration: no retroactive excuse
+                if hi > lo:
+                    windows.setdefault(drimbox_id, []).append((to_us(lo), to_us(hi)))
 
-    timeline = _Timeline(start, measured_until) if policy.support_hours_only else None
+    timeline = SupportTimeline(start, measured_until) if policy.support_hours_only else None
     rows = []
     for pk, identifiant, db_fqdn, operator_id, operator_name, initial_status in boxes:
         # By instant, then id (the order they were recorded in).
@@ -365,7 +356,7 @@ def compute(period, policy: MeasurementPolicy | None = None, drimboxes=None, *, 
         if down and pk in windows:
             down = subtract(down, normalize(windows[pk]))
         if timeline is not None:
-            df_us = timeline.support_time(down)
+            df_us = timeline.support_time_us(down)
         else:
             df_us = measure(down, zero=0)
         rows.append(PerfRow(pk, identifiant, db_fqdn, operator_id, operator_name, timedelta(microseconds=df_us),

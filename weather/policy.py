@@ -7,7 +7,9 @@ reference period. Rules enforced by :func:`create_policy_version`:
 * ``effective_from`` is the first instant of a calendar month (Europe/Paris) — of a calendar quarter for a
   quarterly policy — so that one period is always measured by one version;
 * it is later than every existing version's ``effective_from`` (versions apply in order) and not before the
-  start of the current month: a period already closed keeps the figures it was reported with.
+  start of the current month: a period already closed keeps the figures it was reported with;
+* it also falls on a period boundary of the version in force just before it (a quarter start when that one
+  is quarterly): otherwise a quarter would be split between two versions and measured by neither.
 
 :func:`policy_for` picks, for a period, the latest version whose ``effective_from`` is at or before the
 period's start (the first version when the period precedes them all).
@@ -90,6 +92,15 @@ def create_policy_version(*, acting_user, reference_period, support_hours_only, 
                     f"{timezone.localtime(last_effective, PARIS):%d/%m/%Y} : la nouvelle version doit "
                     "s'appliquer après.",
                     code="policy_not_after_latest", field_errors={"effective_from": ["Une version plus récente s'applique déjà à cette date."]})
+            previous = (MeasurementPolicy.objects.filter(effective_from__lt=effective_from)
+                        .order_by("-effective_from", "-version").first())
+            if (previous is not None and previous.reference_period == ReferencePeriod.QUARTER
+                    and effective_from.astimezone(PARIS).month % 3 != 1):
+                message = (f"La version v{previous.version} en vigueur mesure par trimestre : la nouvelle version doit "
+                           "s'appliquer au premier jour d'un trimestre (janvier, avril, juillet ou octobre), sans "
+                           "couper un trimestre entre deux versions.")
+                raise InvalidData(message, code="policy_splits_period",
+                                  field_errors={"effective_from": [message]})
             policy = MeasurementPolicy.objects.create(
                 version=(latest[0].version + 1) if latest else 1,
                 reference_period=reference_period,

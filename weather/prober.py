@@ -14,8 +14,14 @@ For each target (``weather.targets.Target``):
 * ``vi`` over public HTTPS with normal validation (system CAs, plus ``WEATHER_VI_CA_BUNDLE``, host name
   checked): up when it answers HTTP with a status below 500.
 
-Result per DRIMbox: ``failing`` when ``db`` fails (unreachable, timeout, TLS refused, untrusted or
-expired certificate, « DN inattendu »): these count towards DOWN after the confirmation policy
+Revocation: after the handshake, the presented leaf's serial is looked up in the CACHED CRL of its issuer
+(``certificates.models.CrlCache``, kept fresh by ``certificates.trust.refresh_crls``; authenticated when
+fetched). The cache is read once per batch, before the asyncio loop: no CRL is ever fetched inside the
+probe loop. A revoked certificate fails with « certificat révoqué »; an unknown or missing CRL does not
+fail the probe (the prober is no CRL checker of last resort).
+
+Result per DRIMbox: ``failing`` when ``db`` fails (unreachable, timeout, TLS refused, untrusted, expired or
+revoked certificate, « DN inattendu »): these count towards DOWN after the confirmation policy
 (``weather.services``); ``degraded`` when ``db`` is up but ``vi`` fails, or when the ``db`` certificate
 expires within ``WEATHER_CERT_EXPIRY_DEGRADED_DAYS``; ``operational`` otherwise. Each check is retried
 immediately ``WEATHER_PROBE_RETRIES`` times (not for certificate verdicts, which a retry cannot change),
@@ -85,6 +91,8 @@ class ProbeConfig:
     db_port: int = 443
     vi_port: int = 443
     resolve: dict = dataclasses.field(default_factory=dict)
+    # {CRL URL: (issuer Name, frozenset of revoked serials)}, from the CRL cache; None: read it in run_probes.
+    crls: dict | None = None
 
     def address(self, name, default_port):
         pinned = self.resolve.get(name)
@@ -204,6 +212,53 @@ def _peer_identity(der):
     return certificate.subject.rfc4514_string(), certificate.not_valid_after_utc
 
 
+@functools.lru_cache(maxsize=4096)
+def _revocation_keys(der):
+    """(CRL URLs, issuer Name, serial) of a presented certificate (cached like ``_peer_identity``)."""
+    from certificates.trust import crl_urls
+
+    certificate = x509.load_der_x509_certificate(der)
+    return tuple(crl_urls(certificate)), certificate.issuer, certificate.serial_number
+
+
+_REVOKED_SETS = {}
+
+
+def cached_crls():
+    """The CRL cache as {URL: (issuer Name, frozenset of revoked serials)}; synchronous (before the loop).
+
+    Parsed CRLs come from ``certificates.trust`` (kept per process per fetched copy); the serial sets too."""
+    from certificates.models import CrlCache
+    from certificates.trust import _parsed
+
+    result = {}
+    for cache in CrlCache.objects.exclude(der__isnull=True).only("url", "der", "fetched_at"):
+        key = (cache.url, cache.fetched_at)
+        entry = _REVOKED_SETS.get(key)
+        if entry is None:
+            try:
+                crl = _parsed(cache)
+            except Exception:  # an unreadable copy: unknown, never a failed probe
+                continue
+            if len(_REVOKED_SETS) > 64:
+                _REVOKED_SETS.clear()
+            entry = _REVOKED_SETS[key] = (crl.issuer, frozenset(r.serial_number for r in crl))
+        result[cache.url] = entry
+    return result
+
+
+def _revoked(der, crls):
+    """True when a cached CRL of the certificate's issuer lists its serial; False when not listed or unknown."""
+    if not crls:
+        return False
+    urls, issuer, serial = _revocation_keys(der)
+    for url in urls:
+        entry = crls.get(url)
+        if entry is not None and entry[0] == issuer and serial in entry[1]:
+            return True
+    return False
+
+
 def _close(writer):
     if writer is not None:
         writer.transport.abort()  # a probe needs no graceful TLS close; abort frees the socket at once
@@ -218,9 +273,12 @@ async def check_db(target, config, now):
         async with asyncio.timeout(config.timeout):
             reader, writer = await asyncio.open_connection(host, port, ssl=config.db_context,
                                                            server_hostname=target.db)
-            presented, not_after = _peer_identity(writer.get_extra_info("ssl_object").getpeercert(binary_form=True))
+            der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+            presented, not_after = _peer_identity(der)
             if presented != target.dn:
                 raise CheckFailed(f"DN inattendu : « {presented} » au lieu de « {target.dn} »", final=True)
+            if _revoked(der, config.crls):
+                raise CheckFailed("certificat révoqué", final=True)
             await _http_status(reader, writer, target.db, config.db_path)
     except Exception as exc:  # every failure is a verdict on the DRIMbox, never a crash of the batch
         raise _describe(exc, config.timeout) from None
@@ -293,4 +351,6 @@ def run_probes(targets, config=None):
     if not targets:
         return []
     config = config or config_from_settings()
+    if config.crls is None:
+        config = dataclasses.replace(config, crls=cached_crls())  # read the CRL cache here, not in the loop
     return asyncio.run(probe_all(targets, config))

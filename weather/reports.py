@@ -51,6 +51,21 @@ def header_lines(report: PerfReport, scope: str = "") -> list[tuple[str, str]]:
     return lines
 
 
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value):
+    """A text cell a spreadsheet will not run as a formula: operator names and FQDNs come from users, so a text
+    starting with = + - @ (or tab / CR) is prefixed with « ' » (OWASP CSV injection). Numbers are kept."""
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
+def _safe_row(values) -> list:
+    return [safe_cell(value) for value in values]
+
+
 def _values(row) -> list:
     return [row.identifiant, row.db_fqdn, row.operator_name, row.df_seconds, row.df_hhmm, row.perf_display,
             row.down_count, row.policy_version]
@@ -60,10 +75,10 @@ def render_csv(report: PerfReport, scope: str = "") -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
     for label, value in header_lines(report, scope):
-        writer.writerow([label, value])
+        writer.writerow(_safe_row([label, value]))
     writer.writerow([])
     writer.writerow(COLUMNS)
-    writer.writerows(_values(row) for row in report.rows)
+    writer.writerows(_safe_row(_values(row)) for row in report.rows)
     return buffer.getvalue().encode("utf-8-sig")
 
 
@@ -76,7 +91,7 @@ def render_xlsx(report: PerfReport, scope: str = "") -> bytes:
     sheet.title = "PERF"
     bold = Font(bold=True)
     for label, value in header_lines(report, scope):
-        sheet.append([label, value])
+        sheet.append(_safe_row([label, value]))
         sheet.cell(row=sheet.max_row, column=1).font = bold
     sheet.append([])
     sheet.append(list(COLUMNS))
@@ -85,8 +100,8 @@ def render_xlsx(report: PerfReport, scope: str = "") -> bytes:
         cell.font = bold
     for row in report.rows:
         # Numbers stay numbers (sums and filters work); Df also as a duration shown [h]:mm.
-        sheet.append([row.identifiant, row.db_fqdn, row.operator_name, row.df_seconds, row.df.total_seconds() / 86400,
-                      float(row.perf), row.down_count, row.policy_version])
+        sheet.append(_safe_row([row.identifiant, row.db_fqdn, row.operator_name, row.df_seconds,
+                                row.df.total_seconds() / 86400, float(row.perf), row.down_count, row.policy_version]))
         sheet.cell(row=sheet.max_row, column=5).number_format = "[h]:mm"
     for column, width in zip("ABCDEFGH", (12, 42, 32, 14, 11, 8, 14, 12)):
         sheet.column_dimensions[column].width = width

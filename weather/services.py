@@ -18,7 +18,12 @@ Confirmation policy (settings ``WEATHER_CONFIRMATION_FAILURES`` = N and ``WEATHE
   among the confirming locations (the first failed probe, never the confirmation time);
 * back to OPERATIONAL (or DEGRADED when a quorum sees it degraded) as soon as a quorum of reporting
   locations has a successful last probe; effective time = that probe;
+* while DOWN, as soon as fewer than the quorum of fresh locations still confirm the failure, one fresh
+  location seeing it up is enough to leave DOWN (effective at that probe): otherwise a single location
+  that stays partitioned would keep the DRIMbox DOWN forever;
 * otherwise (unconfirmed failures, split locations) the status does not change;
+* a probe result not newer than the stored observation of its location (``checked_at`` ≤ previous) is
+  ignored: a late batch must never overwrite a newer state;
 * no fresh observation at all: NO DATA (never DOWN), effective at the last observation.
 
 Incidents: one is opened when a DRIMbox enters DOWN (``opened_at`` = effective time; GTI and GTR due
@@ -30,6 +35,7 @@ after commit.
 """
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from datetime import timedelta
@@ -42,15 +48,14 @@ from django.utils import timezone
 from operators.models import Drimbox
 from operators.recipients import member_emails
 from trustspace import audit
-from trustspace.errors import InvalidData
+from trustspace.errors import InvalidData, NotFound
 from trustspace.notifications import send_email_on_commit
 
-from .clock import support_add
+from .clock import GTI, GTR, support_add
 from .models import DrimboxWeather, Incident, LocationObservation, ProbeLocation, Transition, WeatherStatus
 
+logger = logging.getLogger(__name__)
 TASK_ACTOR = "tâche météo"
-GTI = timedelta(minutes=30)
-GTR = timedelta(hours=4)
 UP_STATUSES = frozenset({WeatherStatus.OPERATIONAL, WeatherStatus.DEGRADED})
 FAILING = "failing"  # status of one probe result whose db check failed (not yet a confirmed DOWN)
 OBSERVATION_FIELDS = ("checked_at", "db_ok", "db_error", "vi_ok", "vi_error", "latency_ms", "consecutive_failures",
@@ -98,8 +103,38 @@ def quorum_required(reporting, quorum=None):
 
 
 def location_named(name, *, label=None):
-    """The ``ProbeLocation`` of that name, created (active) on its first report."""
-    location, _ = ProbeLocation.objects.get_or_create(name=name, defaults={"label": label or name})
+    """The ``ProbeLocation`` of that name; an unknown name is created INACTIVE (its reports are kept but do not
+    vote) until ANS activates it (``python manage.py weather_locations --activate NAME``, audited)."""
+    location, created = ProbeLocation.objects.get_or_create(
+        name=name, defaults={"label": label or name, "active": False})
+    if created:
+        logger.warning("weather: new probe location %s created inactive; activate it with "
+                       "`manage.py weather_locations --activate %s`", name, name)
+    return location
+
+
+def first_location(name):
+    """The location of a single-site deployment: created ACTIVE, but only when no location exists at all."""
+    with transaction.atomic():
+        if ProbeLocation.objects.exists():
+            return location_named(name)
+        location, _ = ProbeLocation.objects.get_or_create(name=name, defaults={"label": name, "active": True})
+    return location
+
+
+def activate_location(name, *, actor, active=True, reason=""):
+    """ANS (or the operator of the platform) lets a probe location vote, or stops it; audited."""
+    with transaction.atomic():
+        location = ProbeLocation.objects.select_for_update().filter(name=name).first()
+        if location is None:
+            raise NotFound(f"Point de sonde inconnu : « {name} ».", code="weather_location_unknown")
+        if location.active == active:
+            return location
+        before = {"active": location.active}
+        location.active = active
+        location.save(update_fields=["active"])
+        audit.record(actor=actor, action="weather.location_activated" if active else "weather.location_deactivated",
+                     obj=location, before=before, after={"active": active}, reason=reason)
     return location
 
 
@@ -110,6 +145,8 @@ def _value(result, name, default=None):
 def _next_observation(previous, result, *, location_id, drimbox_id, stale):
     """The new observation row of one DRIMbox at one location, from its previous row and one probe result."""
     checked_at = _value(result, "checked_at")
+    if previous is not None and checked_at <= previous.checked_at:
+        return None  # a late (older) result: the stored observation is newer, keep it
     failing = _value(result, "status") == FAILING
     continuing = (previous is not None and previous.consecutive_failures > 0
                   and checked_at - previous.checked_at <= stale)
@@ -156,10 +193,14 @@ def evaluate(current, fresh, *, quorum=None):
         return Change(current.drimbox_id, WeatherStatus.DOWN, first.first_failure_at,
                       _reason_of(first) or "Échecs de sonde confirmés.")
     up = [o for o in fresh if o.consecutive_failures == 0 and o.status in UP_STATUSES]
+    if current.status == WeatherStatus.DOWN and up:
+        # The failure is no longer confirmed by a quorum (checked above): one fresh location seeing it up
+        # ends the DOWN, else a location that stays partitioned would keep it DOWN forever.
+        required = 1
     if len(up) >= required:
         degraded = [o for o in up if o.status == WeatherStatus.DEGRADED]
         at = max(o.checked_at for o in up)
-        if len(degraded) >= required:
+        if len(degraded) >= required and (required > 1 or len(degraded) == len(up)):
             return Change(current.drimbox_id, WeatherStatus.DEGRADED, at, _reason_of(degraded[0]) or "Service dégradé.")
         return Change(current.drimbox_id, WeatherStatus.OPERATIONAL, at, "")
     return None
@@ -202,7 +243,8 @@ def record_observations(location, results, *, at=None, quorum=None):
                 continue
             row = _next_observation(rows.get(drimbox_id) or previous.get(drimbox_id), result,
                                     location_id=location.pk, drimbox_id=drimbox_id, stale=stale)
-            rows[drimbox_id] = row
+            if row is not None:  # None: older than what is stored (a late batch), ignored
+                rows[drimbox_id] = row
         LocationObservation.objects.bulk_create(
             list(rows.values()), update_conflicts=True, unique_fields=("drimbox", "location"),
             update_fields=OBSERVATION_FIELDS)
@@ -229,18 +271,20 @@ def mark_silent(*, at=None):
     at = at or timezone.now()
     threshold = at - stale_after()
     with transaction.atomic():
-        candidates = list(DrimboxWeather.objects.exclude(status=WeatherStatus.NO_DATA)
-                          .values_list("drimbox_id", flat=True))
-        if not candidates:
+        # Lock the heads FIRST (pk order, like ``_ensure_heads``), THEN read freshness: a location recording
+        # at the same time either commits before (its observation is seen as fresh) or waits for us (and
+        # then evaluates from the NO DATA head). Reading freshness before locking would let a report that
+        # commits in between be overwritten by a stale « pas de données ».
+        heads = {row.drimbox_id: row for row in DrimboxWeather.objects.select_for_update()
+                 .exclude(status=WeatherStatus.NO_DATA).order_by("drimbox_id")}
+        if not heads:
             return []
         still_fresh = set(LocationObservation.objects.filter(
-            drimbox_id__in=candidates, location__active=True, checked_at__gte=threshold,
+            drimbox_id__in=list(heads), location__active=True, checked_at__gte=threshold,
         ).values_list("drimbox_id", flat=True))
-        silent = [pk for pk in candidates if pk not in still_fresh]
-        if not silent:
+        heads = {pk: row for pk, row in heads.items() if pk not in still_fresh}
+        if not heads:
             return []
-        heads = {row.drimbox_id: row for row in DrimboxWeather.objects.select_for_update()
-                 .filter(drimbox_id__in=silent).exclude(status=WeatherStatus.NO_DATA).order_by("drimbox_id")}
         last_seen = {}
         for drimbox_id, checked_at in LocationObservation.objects.filter(drimbox_id__in=list(heads)).values_list(
                 "drimbox_id", "checked_at"):

@@ -29,7 +29,7 @@ def maintenance_max_length():
 
 
 def maintenance_past_tolerance():
-    return timedelta(minutes=getattr(settings, "WEATHER_MAINTENANCE_PAST_TOLERANCE_MINUTES", 15))
+    return timedelta(minutes=getattr(settings, "WEATHER_MAINTENANCE_PAST_TOLERANCE_MINUTES", 2))
 
 
 def maintenance_max_advance():
@@ -131,6 +131,15 @@ def declare_maintenance(drimbox, *, acting_user, starts_at, ends_at, reason):
         overlapping = (MaintenanceWindow.objects.filter(drimbox=drimbox, cancelled_at__isnull=True,
                                                         starts_at__lt=ends_at, ends_at__gt=starts_at)
                        .order_by("starts_at").first())
+        outage = (Incident.objects.filter(drimbox=drimbox, restored_at__isnull=True, opened_at__gt=starts_at)
+                  .order_by("opened_at").first())
+        if outage is not None:
+            # A window reaching back before an outage already under way would present it as planned.
+            raise Conflict(
+                "Une maintenance ne peut pas commencer avant le début de l'incident en cours de cette DRIMbox "
+                f"({timezone.localtime(outage.opened_at):%d/%m/%Y %H:%M}) : déclarez-la à partir de cet instant.",
+                code="maintenance_before_open_incident",
+                field_errors={"starts_at": ["Antérieur au début de l'incident en cours."]})
         if overlapping is not None:
             local = timezone.localtime
             raise Conflict(

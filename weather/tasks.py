@@ -13,8 +13,10 @@ batch with asyncio (``weather.prober``) and hands the results to ``weather.servi
 which applies the confirmation policy and the quorum across locations. ``detect_silence`` (beat, same
 interval) turns DRIMboxes without a fresh observation from any active location into « pas de données »;
 a location that stops reporting therefore never produces downtime. When no location is declared, the
-location named ``WEATHER_LOCATION`` (default « local ») is created, so that a single-site deployment
-(and the embedded demo, whose worker must then also consume ``probe.local``) needs no set-up.
+location named ``WEATHER_LOCATION`` (default « local ») is created active, so that a single-site deployment
+(and the embedded demo, whose worker must then also consume ``probe.local``) needs no set-up. Any other
+location that reports for the first time is created INACTIVE (kept for display, does not vote) until ANS
+activates it: ``python manage.py weather_locations --activate NAME`` (audited).
 """
 import logging
 
@@ -47,7 +49,8 @@ def schedule_probes():
     identifiants = [t.identifiant for t in targets.current_targets()]
     names = list(ProbeLocation.objects.filter(active=True).values_list("name", flat=True))
     if not names and not ProbeLocation.objects.exists():
-        names = [services.location_named(local_location_name()).name]
+        # Single-site deployment: the very first location is this one, trusted (active) from the start.
+        names = [services.first_location(local_location_name()).name]
     interval = int(getattr(settings, "WEATHER_PROBE_INTERVAL", 60))
     size = max(1, int(getattr(settings, "WEATHER_PROBE_BATCH_SIZE", 500)))
     sent = 0
@@ -61,14 +64,20 @@ def schedule_probes():
 
 @shared_task(ignore_result=True, acks_late=False)
 def probe_batch(location, identifiants):
-    """Probe these DRIMboxes from ``location`` and record what was seen."""
-    if location != local_location_name() and not getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
-        logger.warning("probe batch for location %s run by a worker of %s: check the worker's -Q option",
-                       location, local_location_name())
+    """Probe these DRIMboxes from this worker's location and record what was seen.
+
+    Results are always recorded under the worker's own ``WEATHER_LOCATION``: a batch addressed to another
+    location (a worker consuming the wrong queue) is refused (logged, skipped), otherwise this site's view
+    would be counted as another site's and the quorum would be meaningless."""
+    own = local_location_name()
+    if location != own:
+        logger.error("probe batch for location %s refused by a worker of %s: check the worker's -Q option "
+                     "and WEATHER_LOCATION", location, own)
+        return {"location": location, "refused": True, "probed": 0, "changes": 0, "failing": 0}
     batch = targets.targets_for(identifiants)
     results = prober.run_probes(batch)
-    changes = services.record_observations(location, results, at=timezone.now())
-    return {"location": location, "probed": len(results), "changes": len(changes),
+    changes = services.record_observations(own, results, at=timezone.now())
+    return {"location": own, "probed": len(results), "changes": len(changes),
             "failing": sum(1 for r in results if r.status == prober.FAILING)}
 
 

@@ -116,7 +116,8 @@ def drimbox_weather(request, identifiant):
     bars = badges.history_svg(cells, bar_width=6, height=32,
                               title=f"Historique sur {len(cells)} jours de la DRIMbox {drimbox.identifiant}")
     incidents = [history.incident_clocks(i, now) for i in
-                 Incident.objects.filter(drimbox=drimbox).select_related("acknowledged_by").order_by("-opened_at")[:50]]
+                 history.with_maintenance_flag(Incident.objects.filter(drimbox=drimbox))
+                 .select_related("acknowledged_by").order_by("-opened_at")[:50]]
     windows = (MaintenanceWindow.objects.filter(drimbox=drimbox, cancelled_at__isnull=True,
                                                 ends_at__gte=now - timedelta(days=history.history_days()))
                .order_by("-starts_at")[:50])
@@ -160,8 +161,8 @@ def operator_weather(request):
                  .order_by("identifiant"))
     page = _with_bars(Paginator(drimboxes, page_size()).get_page(request.GET.get("page")), now, bar_width=3)
     incidents = [history.incident_clocks(i, now) for i in
-                 _operator_incidents(request).filter(Q(restored_at__isnull=True)
-                                                     | Q(opened_at__gte=now - timedelta(days=30)))
+                 history.with_maintenance_flag(_operator_incidents(request).filter(
+                     Q(restored_at__isnull=True) | Q(opened_at__gte=now - timedelta(days=30))))
                  .select_related("drimbox", "acknowledged_by").order_by("-opened_at", "-id")[:50]]
     windows = (MaintenanceWindow.objects.filter(drimbox__operator=operator, cancelled_at__isnull=True, ends_at__gt=now)
                .select_related("drimbox", "declared_by").order_by("starts_at", "id")[:100])
@@ -254,7 +255,8 @@ def ans_weather(request):
     page = Paginator(drimboxes, page_size()).get_page(request.GET.get("page"))
     _labelled(page)
     open_by_box = {i.drimbox_id: history.incident_clocks(i, now)
-                   for i in open_incidents.filter(drimbox__in=[d.pk for d in page]).select_related("acknowledged_by")}
+                   for i in history.with_maintenance_flag(open_incidents.filter(drimbox__in=[d.pk for d in page]))
+                   .select_related("acknowledged_by")}
     for drimbox in page:
         drimbox.open_incident = open_by_box.get(drimbox.pk)
     late_counts = {kind: open_incidents.filter(history.overdue_filter(kind, now)).count() for kind in ("gti", "gtr")}

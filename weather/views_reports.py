@@ -92,7 +92,8 @@ def _selected_operator(request):
     raw = (request.GET.get("operator") or "").strip()
     if not raw:
         return None, ""
-    operator = Operator.objects.filter(pk=int(raw)).first() if raw.isdigit() else None
+    operator = (Operator.objects.filter(pk=int(raw)).first()
+                if raw.isascii() and raw.isdigit() and int(raw) < 2**31 else None)
     if operator is None:
         return None, "Opérateur inconnu : choisissez-en un dans la liste."
     return operator, ""

@@ -6,11 +6,9 @@ from datetime import timedelta
 from django.db.models import Max
 
 from operators.models import Drimbox, DrimboxStatus, HealthStructure
-from weather.clock import support_add
+from weather.clock import GTI, GTR, support_add
 from weather.models import DrimboxWeather, Incident, MaintenanceWindow, Transition, WeatherStatus
 
-GTI = timedelta(minutes=30)
-GTR = timedelta(hours=4)
 _structures = itertools.count(1)
 
 
@@ -53,9 +51,11 @@ def incident(drimbox, opened_at, *, acknowledged_at=None, acknowledged_by=None, 
                                    restored_at=restored_at)
 
 
-def maintenance(drimbox, user, starts_at, ends_at, *, reason="Mise à jour", cancelled_at=None):
+def maintenance(drimbox, user, starts_at, ends_at, *, reason="Mise à jour", cancelled_at=None, created_at=None):
+    """A window declared (by default) a day before it starts: a window only counts from its declaration."""
     return MaintenanceWindow.objects.create(drimbox=drimbox, starts_at=starts_at, ends_at=ends_at, reason=reason,
-                                            declared_by=user, cancelled_at=cancelled_at)
+                                            declared_by=user, cancelled_at=cancelled_at,
+                                            created_at=created_at or starts_at - timedelta(days=1))
 
 
 def populate(drimboxes, now, *, user=None):

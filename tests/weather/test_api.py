@@ -85,7 +85,7 @@ def test_detail_has_90_days_incidents_with_clocks_and_maintenance(world, client)
     assert 0 < body["availability_percent"] < 100
     [item] = body["incidents"]
     assert item["id"] == incident.pk and item["restored_at"] is not None
-    assert set(item["gti"]) == {"elapsed_seconds", "target_seconds", "due_at", "stopped_at", "overdue"}
+    assert set(item["gti"]) == {"elapsed_seconds", "target_seconds", "due_at", "stopped_at", "overdue", "note"}
     assert item["gti"]["target_seconds"] == 1800 and item["gtr"]["target_seconds"] == 4 * 3600
     assert "acknowledgement_comment" not in item  # the operator's comment stays in its space
     assert [w["reason"] for w in body["maintenance"]] == ["Migration"]
@@ -173,3 +173,45 @@ def test_maintenance_through_the_api(world, client):
     assert _post(client, world.legal, "api_weather_maintenance_cancel", [window_id], {}).status_code == 409
     assert AuditEntry.objects.filter(action__startswith="weather.maintenance_").count() == 2
     assert not Incident.objects.exists()
+
+
+@pytest.mark.parametrize("params", [{"identifiant": "²"}, {"operator": "٣"}, {"identifiant": str(2**31)},
+                                    {"operator": "99999999999999999999999"}, {"identifiant": "-1"}])
+def test_integer_parameters_are_ascii_and_bounded(client, params):
+    name = next(iter(params))
+    body = _json(client, "api_weather_incidents", 400, **params)
+    assert body["error"]["fields"][name] == ["Un entier positif est attendu."]
+    if name == "operator":
+        assert name in _json(client, "api_weather", 400, **params)["error"]["fields"]
+
+
+@pytest.mark.parametrize("since", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00", "0001-01-01"])
+def test_instants_out_of_range_in_utc_are_a_400(client, since):
+    body = _json(client, "api_weather_incidents", 400, since=since)
+    assert "since" in body["error"]["fields"]
+
+
+def test_incident_page_size_is_capped(world, client):
+    box, = wx.make_drimboxes(world.operator, 1)
+    start = timezone.now() - timedelta(days=400)
+    Incident.objects.bulk_create([
+        Incident(drimbox=box, opened_at=start + timedelta(hours=i), restored_at=start + timedelta(hours=i, minutes=5),
+                 gti_due_at=start + timedelta(hours=i, minutes=30), gtr_due_at=start + timedelta(hours=i + 4))
+        for i in range(0, 1204, 2)])
+    page = _json(client, "api_weather_incidents", limit=100000)
+    assert page["count"] == 602 and len(page["results"]) == 500
+    assert len(_json(client, "api_weather_incidents")["results"]) == 100
+
+
+def test_a_window_may_not_start_before_an_open_incident(world, client):
+    box, = wx.make_drimboxes(world.operator, 1)
+    now = timezone.now()
+    wx.incident(box, now - timedelta(seconds=30))
+    early = {"starts_at": (now - timedelta(minutes=1)).isoformat(), "ends_at": (now + timedelta(hours=2)).isoformat(),
+             "reason": "Mise à jour"}
+    refused = _post(client, world.technical, "api_weather_maintenance", [box.identifiant], early)
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "maintenance_before_open_incident"
+    assert "incident en cours" in refused.json()["error"]["message"]
+    assert not MaintenanceWindow.objects.exists()
+    later = {**early, "starts_at": (now + timedelta(minutes=5)).isoformat()}
+    assert _post(client, world.technical, "api_weather_maintenance", [box.identifiant], later).status_code == 201

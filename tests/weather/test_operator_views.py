@@ -63,7 +63,9 @@ def test_declare_maintenance_rules(world, settings):
         declare(now + timedelta(hours=1), now + timedelta(hours=2), reason="  ")
     with pytest.raises(NotAllowed):
         declare(now + timedelta(hours=1), now + timedelta(hours=2), user=world.ans)
-    window = declare(now - timedelta(minutes=5), now + timedelta(hours=2))  # a few minutes late is tolerated
+    with pytest.raises(InvalidData, match="passé"):
+        declare(now - timedelta(minutes=5), now + timedelta(hours=2))  # WEATHER_MAINTENANCE_PAST_TOLERANCE = 2 min
+    window = declare(now - timedelta(minutes=1), now + timedelta(hours=2))  # a minute late is tolerated
     with pytest.raises(Conflict, match="chevauche"):
         declare(now + timedelta(hours=1), now + timedelta(hours=3))
     after = declare(now + timedelta(hours=2), now + timedelta(hours=3))  # touching is not overlapping

@@ -226,7 +226,8 @@ class TestCompute:
                                   (utc(2025, 3, 10, 11), utc(2025, 3, 10, 14), None),  # overlaps the first
                                   (utc(2025, 3, 10, 16), utc(2025, 3, 10, 23), utc(2025, 3, 10, 18))]:
             MaintenanceWindow.objects.create(drimbox=self.box, starts_at=lo, ends_at=hi, reason="Mise à jour",
-                                             declared_by=self.w.technical, cancelled_at=cancelled)
+                                             declared_by=self.w.technical, cancelled_at=cancelled,
+                                             created_at=lo - timedelta(days=1))
         assert self.df(pol=policy(maintenance_counts=True)) == 12 * H
         assert self.df(pol=policy(maintenance_counts=False)) == 12 * H - 5 * H - 2 * H
 
@@ -242,7 +243,7 @@ class TestCompute:
                     (paris(2025, 3, 11, 20), "operational"))
         MaintenanceWindow.objects.create(drimbox=self.box, starts_at=paris(2025, 3, 11, 12),
                                          ends_at=paris(2025, 3, 11, 14), reason="Mise à jour",
-                                         declared_by=self.w.technical)
+                                         declared_by=self.w.technical, created_at=paris(2025, 3, 10, 12))
         assert self.df(pol=policy(support_hours_only=True)) == 8 * H
         assert self.df(pol=policy(support_hours_only=True, maintenance_counts=True)) == 10 * H
 
@@ -261,6 +262,8 @@ class TestCompute:
         declared = make_box(self.w.operator, 102, DrimboxStatus.DECLARED)
         withdrawn = make_box(self.w.operator, 103, DrimboxStatus.WITHDRAWN)
         other = make_box(self.w.other_operator, 104)
+        transitions(self.box, (utc(2025, 2, 1), "operational"))
+        transitions(other, (utc(2025, 2, 1), "operational"))
         transitions(withdrawn, (utc(2025, 3, 3), "down"), (utc(2025, 3, 3, 1), "no_data"))
         report = compute(MARCH, policy(), now=AFTER_MARCH)
         assert [row.identifiant for row in report] == [101, 103, 104]
@@ -268,6 +271,42 @@ class TestCompute:
         assert [r.identifiant for r in compute(MARCH, policy(), operator=self.w.operator, now=AFTER_MARCH)] == [101, 103]
         assert [r.identifiant for r in compute(MARCH, policy(), drimboxes=[declared], now=AFTER_MARCH)] == [102]
         assert row_of(report, other).operator_name == "Opérateur B"
+
+    def test_selection_follows_the_status_at_the_period_start_not_today(self):
+        transitions(self.box, (utc(2025, 2, 1), "operational"))
+        later = make_box(self.w.operator, 105)  # ACTIVE today, but activated (first probed) after March
+        transitions(later, (utc(2025, 4, 10), "operational"))
+        down_all_along = make_box(self.w.operator, 106)  # DOWN since February, no transition in March
+        transitions(down_all_along, (utc(2025, 2, 1), "operational"), (utc(2025, 2, 20), "down"))
+        gone = make_box(self.w.operator, 107, DrimboxStatus.WITHDRAWN)  # left before March (no data since)
+        transitions(gone, (utc(2025, 1, 1), "operational"), (utc(2025, 2, 1), "no_data"))
+        report = compute(MARCH, policy(), now=AFTER_MARCH)
+        assert [row.identifiant for row in report] == [101, 106]
+        bounds = period_bounds(MARCH, policy())
+        assert row_of(report, down_all_along).df == bounds.end - bounds.start
+        assert row_of(report, down_all_along).perf == 0
+        assert [r.identifiant for r in compute("2025-04", policy(), now=AFTER_MARCH)] == [101, 105, 106]
+
+    def test_a_retroactive_maintenance_window_does_not_hide_an_outage(self):
+        transitions(self.box, (utc(2025, 3, 1), "operational"), (utc(2025, 3, 10, 8), "down"),
+                    (utc(2025, 3, 10, 20), "operational"))
+        # Declared at 18:00 for 06:00–22:00: only 18:00–20:00 of the outage is excused.
+        MaintenanceWindow.objects.create(drimbox=self.box, starts_at=utc(2025, 3, 10, 6),
+                                         ends_at=utc(2025, 3, 10, 22), reason="Après coup",
+                                         declared_by=self.w.technical, created_at=utc(2025, 3, 10, 18))
+        assert self.df(pol=policy(maintenance_counts=False)) == 10 * H
+        assert self.df(pol=policy(maintenance_counts=True)) == 12 * H
+
+    def test_a_quarter_under_a_monthly_policy_is_refused(self):
+        transitions(self.box, (utc(2025, 2, 1), "operational"))
+        with pytest.raises(InvalidData) as caught:
+            compute("2025-T1", policy(), now=AFTER_MARCH)
+        assert caught.value.code == "period_kind_mismatch" and "trimestre" in caught.value.message
+        with pytest.raises(InvalidData):
+            compute("2025-T1", now=AFTER_MARCH)  # v1 (migration): monthly
+        with pytest.raises(InvalidData):
+            period_bounds("2025-T1", policy())
+        assert compute("2025-T1", policy(quarter=True), now=AFTER_MARCH).period.key == "2025-T1"
 
     def test_query_count_does_not_grow_with_drimboxes(self):
         def queries():
@@ -281,7 +320,7 @@ class TestCompute:
             box = make_box(self.w.operator, n)
             transitions(box, (utc(2025, 3, 3), "down"), (utc(2025, 3, 3, 1), "operational"))
             MaintenanceWindow.objects.create(drimbox=box, starts_at=utc(2025, 3, 3), ends_at=utc(2025, 3, 3, 1),
-                                             reason="x", declared_by=self.w.technical)
+                                             reason="x", declared_by=self.w.technical, created_at=utc(2025, 3, 1))
         large = queries()
         assert small[1] == 1 and large[1] == 16
         assert small[0] == large[0] <= 4
@@ -310,23 +349,22 @@ def test_df_is_additive_over_adjacent_periods(world, changes, windows, support_h
     Transition.objects.bulk_create(rows)
     for at, minutes in windows:
         MaintenanceWindow.objects.create(drimbox=box, starts_at=at, ends_at=at + timedelta(minutes=minutes),
-                                         reason="x", declared_by=world.technical)
+                                         reason="x", declared_by=world.technical, created_at=at - timedelta(days=1))
     flags = {"support_hours_only": support_hours_only, "maintenance_counts": maintenance_counts}
-    months = [row_of(compute(f"2025-{m:02d}", policy(**flags), now=AFTER_MARCH), box).df for m in (1, 2, 3)]
-    quarter = row_of(compute("2025-T1", policy(quarter=True, **flags), now=AFTER_MARCH), box).df
+    months = [row_of(compute(f"2025-{m:02d}", policy(**flags), [box], now=AFTER_MARCH), box).df for m in (1, 2, 3)]
+    quarter = row_of(compute("2025-T1", policy(quarter=True, **flags), [box], now=AFTER_MARCH), box).df
     assert sum(months, timedelta(0)) == quarter
 
 
 @settings(max_examples=100, deadline=None)
 @given(raw=st.lists(st.tuples(moments, st.integers(0, 5 * 24 * 60)), max_size=6))
 def test_report_timeline_matches_the_clock(raw):
-    from weather.clock import support_duration
-    from weather.perf import _Timeline, to_us
+    from weather.clock import SupportTimeline, support_duration, to_us
 
     start, end = utc(2024, 12, 31, 23), utc(2025, 3, 31, 22)
     intervals = normalize(clip([(at, at + timedelta(minutes=m)) for at, m in raw], start, end))
     expected = sum((support_duration(lo, hi) for lo, hi in intervals), timedelta(0))
-    got = _Timeline(start, end).support_time([(to_us(lo), to_us(hi)) for lo, hi in intervals])
+    got = SupportTimeline(start, end).support_time_us([(to_us(lo), to_us(hi)) for lo, hi in intervals])
     assert timedelta(microseconds=got) == expected
 
 

@@ -116,3 +116,15 @@ def test_policy_page_shows_french_errors(world, client, month):
     body = response.content.decode()
     assert "Le formulaire contient" in body
     assert MeasurementPolicy.objects.count() == 1
+
+
+def test_a_new_version_never_splits_a_period_of_the_version_in_force(world):
+    quarterly = create(world.ans, reference_period="quarter", effective_from=datetime(2031, 4, 1, tzinfo=PARIS))
+    # Monthly from 1 May 2031 would split Q2 2031 between the quarterly v2 and the new version.
+    with pytest.raises(InvalidData) as caught:
+        create(world.ans, reference_period="month", effective_from=datetime(2031, 5, 1, tzinfo=PARIS))
+    assert caught.value.code == "policy_splits_period" and "trimestre" in caught.value.message
+    assert "effective_from" in caught.value.field_errors
+    assert MeasurementPolicy.objects.latest("version") == quarterly
+    # At the next quarter start it is fine.
+    assert create(world.ans, reference_period="month", effective_from=datetime(2031, 7, 1, tzinfo=PARIS)).version == 3

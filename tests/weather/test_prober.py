@@ -4,7 +4,7 @@ import time
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
+from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, Encoding, pkcs12
 from cryptography.x509.oid import NameOID
 from django.core import mail
 
@@ -16,6 +16,7 @@ from weather import prober, targets, tasks
 from weather.models import DrimboxWeather, Incident, LocationObservation, ProbeLocation, Transition, WeatherStatus
 from whitelist import services as whitelist_services
 
+pytestmark = pytest.mark.django_db  # run_probes reads the CRL cache (certificates.models.CrlCache)
 DB = "db7.test.mesimagesmedicales.fr"
 VI = "vi7.test.mesimagesmedicales.fr"
 CLIENT_SLOT, OTHER_PKI = 61, 30
@@ -126,6 +127,30 @@ def test_expired_db_certificate_is_failing(settings, farm, client_ca):
     assert result.status == prober.FAILING and result.db_error == "db : certificat du serveur expiré"
 
 
+def test_a_revoked_db_certificate_is_failing_once_its_crl_is_cached(settings, farm, client_ca):
+    from certificates.models import CrlCache
+    from tests.support.pki import CRL_URL
+
+    issued = db_issued()
+    farm.add_db(DB, issued, client_ca)
+    assert probe(settings, farm, vi="").status == prober.OPERATIONAL  # no cached CRL: unknown, not a failure
+    other = shared_pki().db_certificate("db8.test.mesimagesmedicales.fr")
+    now = dt.datetime.now(dt.UTC)
+    cache = CrlCache.objects.create(url=CRL_URL, der=shared_pki().crl([other]).public_bytes(Encoding.DER),
+                                    this_update=now, fetched_at=now)
+    assert probe(settings, farm, vi="").status == prober.OPERATIONAL  # the CRL does not list this one
+    cache.der = shared_pki().crl([issued]).public_bytes(Encoding.DER)
+    cache.fetched_at = now + dt.timedelta(seconds=1)  # what refresh_crls does on a new copy
+    cache.save()
+    result = probe(settings, farm, vi="")
+    assert result.status == prober.FAILING and result.db_error == "db : certificat révoqué"
+    # A CRL of another issuer listing the same serial does not count.
+    forged = shared_pki().crl([issued], issuer_name=other.cert.subject)
+    cache.der, cache.fetched_at = forged.public_bytes(Encoding.DER), now + dt.timedelta(seconds=2)
+    cache.save()
+    assert probe(settings, farm, vi="").status == prober.OPERATIONAL
+
+
 def test_untrusted_chain_with_the_right_dn_is_failing(settings, farm, client_ca, other_pki):
     farm.add_db(DB, other_pki.db_certificate(DB), client_ca)
     result = probe(settings, farm, vi="")
@@ -228,8 +253,10 @@ def test_targets_come_from_the_published_whitelist(published):
 
 def test_end_to_end_down_after_confirmation_then_restored(box_servers, django_capture_on_commit_callbacks):
     box, db, vi = box_servers
-    assert tasks.schedule_probes.delay() is not None  # eager: the batch ran on queue probe.local
-    assert ProbeLocation.objects.get().name == "paris"
+    # No location declared yet: schedule_probes creates this worker's own (WEATHER_LOCATION = "paris"), active,
+    # and (eager) the batch sent to queue probe.paris runs at once, recorded under "paris".
+    assert tasks.schedule_probes.delay() is not None
+    assert ProbeLocation.objects.get().name == "paris" and ProbeLocation.objects.get().active
     assert status_of(box) == WeatherStatus.OPERATIONAL
 
     db.stop()
@@ -285,10 +312,10 @@ def test_two_locations_one_failing_alone_does_not_meet_the_quorum(box_servers, s
     partitioned = {**good, box.db_fqdn: "127.0.0.1:9"}  # Lyon cannot reach the db endpoint
     ids = [box.identifiant]
 
-    def round_(lyon_resolve):
-        settings.WEATHER_PROBE_RESOLVE = good
+    def round_(lyon_resolve):  # each batch run by a worker of its own location
+        settings.WEATHER_LOCATION, settings.WEATHER_PROBE_RESOLVE = "paris", good
         tasks.probe_batch.delay("paris", ids)
-        settings.WEATHER_PROBE_RESOLVE = lyon_resolve
+        settings.WEATHER_LOCATION, settings.WEATHER_PROBE_RESOLVE = "lyon", lyon_resolve
         tasks.probe_batch.delay("lyon", ids)
 
     round_(good)

@@ -1,6 +1,5 @@
 """Public weather: the 90-day history, the list page (filters, pagination, constant queries) and one DRIMbox."""
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
@@ -12,10 +11,10 @@ from lxml import etree
 from operators.models import DrimboxStatus
 from tests.support import weather as wx
 from weather import history
+from weather.clock import PARIS
 from weather.models import WeatherStatus as S
 from whitelist.models import PublishedEntry
 
-PARIS = ZoneInfo("Europe/Paris")
 pytestmark = pytest.mark.django_db
 
 
@@ -196,3 +195,52 @@ def test_drimbox_page_404_outside_the_trust_space(world, client):
     declared, = wx.make_drimboxes(world.operator, 1, status=DrimboxStatus.DECLARED)
     assert client.get(reverse("weather_drimbox", args=[declared.identifiant])).status_code == 404
     assert client.get(reverse("weather_drimbox", args=[999999])).status_code == 404
+
+
+def test_gti_stops_at_a_restoration_without_acknowledgement(world, client):
+    box, = wx.make_drimboxes(world.operator, 1)
+    wx.timeline(box, [(timezone.now() - timedelta(days=40), S.OPERATIONAL)])
+    # Tuesday 10:00 → restored 10:20 without any acknowledgement: GTI stops at 20 min (kept), not running forever.
+    incident = wx.incident(box, paris(2026, 3, 10, 10, 0), restored_at=paris(2026, 3, 10, 10, 20))
+    clocked = history.incident_clocks(incident, now=paris(2026, 3, 20, 12, 0))
+    assert clocked.gti.elapsed == timedelta(minutes=20) and not clocked.gti.running
+    assert clocked.gti.stopped_at == paris(2026, 3, 10, 10, 20) and not clocked.gti.overdue
+    assert clocked.gti.note == "non pris en compte"
+    late = wx.incident(box, paris(2026, 3, 11, 10, 0), restored_at=paris(2026, 3, 11, 11, 0))
+    assert history.incident_clocks(late, now=paris(2026, 3, 20, 12, 0)).gti.elapsed == timedelta(hours=1)
+    late_ids = set(box.weather_incidents.filter(history.overdue_filter("gti", timezone.now())).values_list("pk", flat=True))
+    assert late_ids == {late.pk}
+    body = client.get(reverse("weather_drimbox", args=[box.identifiant])).content.decode()
+    start = body.index(f'id="incident-{incident.pk}"')
+    row = body[start:body.index("</tr>", start)]
+    assert "20 min / 30 min" in row and "non pris en compte" in row and "en cours" not in row
+    api = client.get(reverse("api_weather_drimbox", args=[box.identifiant])).json()
+    gti = next(i for i in api["incidents"] if i["id"] == incident.pk)["gti"]
+    assert gti["elapsed_seconds"] == 1200 and gti["note"] == "non pris en compte" and gti["stopped_at"]
+
+
+def test_an_incident_opened_inside_a_declared_window_is_never_overdue(world, client):
+    box, = wx.make_drimboxes(world.operator, 1)
+    wx.timeline(box, [(timezone.now() - timedelta(days=40), S.OPERATIONAL)])
+    wx.maintenance(box, world.technical, paris(2026, 3, 10, 9, 0), paris(2026, 3, 10, 18, 0))  # declared the day before
+    planned = wx.incident(box, paris(2026, 3, 10, 9, 30), restored_at=paris(2026, 3, 10, 17, 0))  # kept open: shown
+    outside = wx.incident(box, paris(2026, 3, 12, 9, 30), restored_at=paris(2026, 3, 12, 17, 0))
+    # A window declared after the fact (created at 12:00 for 8:00–18:00) does not excuse an incident of 9:30.
+    wx.maintenance(box, world.technical, paris(2026, 3, 13, 8, 0), paris(2026, 3, 13, 18, 0),
+                   created_at=paris(2026, 3, 13, 12, 0))
+    retro = wx.incident(box, paris(2026, 3, 13, 9, 30), restored_at=paris(2026, 3, 13, 17, 0))
+    now = timezone.now()
+    clocks = {i.pk: history.incident_clocks(i, now) for i in
+              history.with_maintenance_flag(box.weather_incidents.all())}
+    assert not clocks[planned.pk].gti.overdue and not clocks[planned.pk].gtr.overdue
+    assert clocks[planned.pk].gtr.note == "pendant une maintenance déclarée"
+    assert clocks[planned.pk].gtr.elapsed == timedelta(hours=7, minutes=30)  # still shown
+    assert clocks[outside.pk].gti.overdue and clocks[outside.pk].gtr.overdue
+    assert clocks[retro.pk].gtr.overdue and clocks[retro.pk].gtr.note == ""
+    for kind in ("gti", "gtr"):
+        late = set(box.weather_incidents.filter(history.overdue_filter(kind, now)).values_list("pk", flat=True))
+        assert late == {outside.pk, retro.pk}
+    body = client.get(reverse("weather_drimbox", args=[box.identifiant])).content.decode()
+    start = body.index(f'id="incident-{planned.pk}"')
+    row = body[start:body.index("</tr>", start)]
+    assert "pendant une maintenance déclarée" in row and "dépassée" not in row

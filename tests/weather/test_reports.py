@@ -195,3 +195,21 @@ def test_report_pages_run_a_constant_number_of_queries(world, client, name, user
     for n in range(3, 30):
         transitions(make_box(world.operator, n), (utc(2025, 3, 2), "down"), (utc(2025, 3, 2, 3), "operational"))
     assert count() == small
+
+
+@pytest.mark.parametrize("name", ['=HYPERLINK("http://evil.example","x")', "+33 1 23", "-2+3", "@SUM(A1)",
+                                  "\tTab", "\rCR"])
+def test_user_texts_cannot_become_spreadsheet_formulas(boxes, world, tmp_path, name):
+    world.other_operator.name = name
+    world.other_operator.save(update_fields=["name"])
+    out = io.StringIO()
+    call_command("perf_report", "--period", "2025-03", stdout=out)
+    rows = {row[0]: row for row in csv.reader(io.StringIO(out.getvalue(), newline=""), delimiter=";") if row}
+    assert rows["201"][2] == "'" + name
+    assert rows["101"][3] == "36001"  # numbers untouched
+    target = tmp_path / "perf.xlsx"
+    call_command("perf_report", "--period", "2025-03", "--format", "xlsx", "--output", str(target))
+    sheet = openpyxl.load_workbook(target).active
+    cells = [row for row in sheet.iter_rows(values_only=True) if row and row[0] == 201]
+    assert cells[0][2] == "'" + name and cells[0][3] == 75600
+    assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)

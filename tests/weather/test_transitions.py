@@ -24,6 +24,14 @@ def _policy(settings):
     settings.WEATHER_CONFIRMATION_FAILURES = 3
     settings.WEATHER_STALE_AFTER = 300
     settings.WEATHER_QUORUM = "majority"
+    settings.WEATHER_LOCATION = "paris"
+
+
+@pytest.fixture(autouse=True)
+def _locations(db):
+    """The two sites ANS activated (an unknown location is created inactive and does not vote)."""
+    for name in ("paris", "lyon"):
+        ProbeLocation.objects.create(name=name, label=name.capitalize(), active=True)
 
 
 @pytest.fixture
@@ -139,12 +147,11 @@ def test_one_failing_location_alone_does_not_meet_the_quorum(box):
     assert head(box).status == WeatherStatus.OPERATIONAL
     report(box, services.FAILING, T0 + 7 * MIN, location="lyon")
     assert head(box).status == WeatherStatus.DOWN and head(box).since == T0 + MIN
-    # One location seeing it up is not a quorum to leave DOWN either.
+    # Once DOWN, a quorum no longer confirming the failure and one location seeing it up ends the DOWN.
     report(box, WeatherStatus.OPERATIONAL, T0 + 8 * MIN, location="paris")
-    assert head(box).status == WeatherStatus.DOWN
+    assert head(box).status == WeatherStatus.OPERATIONAL and head(box).since == T0 + 8 * MIN
     report(box, WeatherStatus.OPERATIONAL, T0 + 8 * MIN + 5 * dt.timedelta(seconds=1), location="lyon")
-    assert head(box).status == WeatherStatus.OPERATIONAL
-    assert head(box).since == T0 + 8 * MIN + dt.timedelta(seconds=5)
+    assert head(box).status == WeatherStatus.OPERATIONAL and head(box).since == T0 + 8 * MIN
 
 
 def test_an_inactive_location_does_not_vote(box):
@@ -261,3 +268,102 @@ def test_constant_query_count_as_results_grow(box):
                                      at=T0 + 2 * MIN)
     assert len(degraded.captured_queries) <= 14
     assert DrimboxWeather.objects.filter(status=WeatherStatus.DEGRADED).count() == 60
+
+
+def _two_locations_confirm_down(box):
+    for loc in ("paris", "lyon"):
+        report(box, WeatherStatus.OPERATIONAL, T0, location=loc)
+    for i in (1, 2, 3):
+        report(box, services.FAILING, T0 + i * MIN, location="paris")
+        report(box, services.FAILING, T0 + i * MIN, location="lyon")
+    assert head(box).status == WeatherStatus.DOWN and Incident.objects.get().is_open
+
+
+def test_a_location_that_stays_partitioned_does_not_keep_a_drimbox_down_forever(box):
+    _two_locations_confirm_down(box)
+    # The DRIMbox is back; Lyon stays partitioned (keeps failing), Paris sees it up.
+    report(box, services.FAILING, T0 + 4 * MIN, location="lyon")
+    report(box, WeatherStatus.OPERATIONAL, T0 + 4 * MIN + 10 * dt.timedelta(seconds=1), location="paris")
+    assert head(box).status == WeatherStatus.OPERATIONAL
+    assert head(box).since == T0 + 4 * MIN + dt.timedelta(seconds=10)  # effective at Paris's probe
+    assert Incident.objects.get().restored_at == T0 + 4 * MIN + dt.timedelta(seconds=10)
+    for i in (5, 6, 7, 8):  # Lyon failing alone is not a quorum: it does not flip it back
+        report(box, services.FAILING, T0 + i * MIN, location="lyon")
+        report(box, WeatherStatus.OPERATIONAL, T0 + i * MIN, location="paris")
+    assert head(box).status == WeatherStatus.OPERATIONAL and Incident.objects.count() == 1
+
+
+def test_leaving_down_on_one_location_keeps_degraded_when_it_sees_it_degraded(box):
+    _two_locations_confirm_down(box)
+    report(box, WeatherStatus.DEGRADED, T0 + 4 * MIN, location="paris", reason="vi : connexion refusée.")
+    assert head(box).status == WeatherStatus.DEGRADED and not Incident.objects.get().is_open
+
+
+def test_a_late_older_result_never_overwrites_a_newer_one(box):
+    report(box, WeatherStatus.OPERATIONAL, T0)
+    for i in (1, 2, 3):
+        report(box, services.FAILING, T0 + i * MIN)
+    assert head(box).status == WeatherStatus.DOWN
+    # A batch probed at T0+2m30 (the DRIMbox answered then) recorded only now, after the DOWN.
+    changes = services.record_observations(
+        "paris", [result(box, WeatherStatus.OPERATIONAL, T0 + 2 * MIN + 30 * dt.timedelta(seconds=1))],
+        at=T0 + 4 * MIN)
+    assert changes == []
+    assert head(box).status == WeatherStatus.DOWN and Incident.objects.get().is_open
+    observation = LocationObservation.objects.get(drimbox=box)
+    assert observation.checked_at == T0 + 3 * MIN and observation.consecutive_failures == 3
+    # Same instant as the stored row: ignored too.
+    services.record_observations("paris", [result(box, WeatherStatus.OPERATIONAL, T0 + 3 * MIN)], at=T0 + 4 * MIN)
+    assert head(box).status == WeatherStatus.DOWN
+    # Within one batch, an older row after a newer one for the same DRIMbox is ignored as well.
+    services.record_observations("paris", [result(box, services.FAILING, T0 + 5 * MIN),
+                                           result(box, WeatherStatus.OPERATIONAL, T0 + 5 * MIN)], at=T0 + 5 * MIN)
+    assert head(box).status == WeatherStatus.DOWN
+    assert LocationObservation.objects.get(drimbox=box).consecutive_failures == 4
+
+
+def test_one_location_silent_while_another_keeps_reporting(box):
+    for loc in ("paris", "lyon"):
+        report(box, WeatherStatus.OPERATIONAL, T0, location=loc)
+    # Lyon goes silent; Paris keeps reporting every minute for 20 minutes (well past WEATHER_STALE_AFTER).
+    for i in range(1, 21):
+        report(box, WeatherStatus.OPERATIONAL, T0 + i * MIN, location="paris")
+        assert services.mark_silent(at=T0 + i * MIN) == []
+    assert head(box).status == WeatherStatus.OPERATIONAL
+    # The status follows the reporting location alone (Lyon's stale observation does not vote).
+    for i in (21, 22, 23):
+        report(box, services.FAILING, T0 + i * MIN, location="paris")
+    assert head(box).status == WeatherStatus.DOWN and head(box).since == T0 + 21 * MIN
+    report(box, WeatherStatus.OPERATIONAL, T0 + 24 * MIN, location="paris")
+    assert [s[1] for s in statuses(box)] == ["operational", "down", "operational"]
+    assert WeatherStatus.NO_DATA not in [s[1] for s in statuses(box)]
+
+
+def test_an_unknown_location_is_created_inactive_until_activated(box, capsys):
+    from django.core.management import call_command
+
+    report(box, WeatherStatus.OPERATIONAL, T0, location="paris")
+    for i in (1, 2, 3):
+        report(box, services.FAILING, T0 + i * MIN, location="marseille")
+    marseille = ProbeLocation.objects.get(name="marseille")
+    assert not marseille.active  # created by its first report, but it does not vote
+    assert head(box).status == WeatherStatus.OPERATIONAL
+    call_command("weather_locations", "--activate", "marseille", "--reason", "Nouveau site de sonde")
+    assert ProbeLocation.objects.get(name="marseille").active
+    entry = AuditEntry.objects.get(action="weather.location_activated")
+    assert entry.object_id == str(marseille.pk) and entry.reason == "Nouveau site de sonde"
+    assert entry.before == {"active": False} and entry.after == {"active": True}
+    call_command("weather_locations")
+    assert "marseille\tactif" in capsys.readouterr().out
+    with pytest.raises(Exception, match="Point de sonde inconnu"):
+        call_command("weather_locations", "--activate", "nulle-part")
+
+
+def test_a_batch_addressed_to_another_location_is_refused(box, settings, caplog):
+    from weather import tasks
+
+    settings.WEATHER_LOCATION = "paris"
+    outcome = tasks.probe_batch.apply(args=["lyon", [box.identifiant]]).get()
+    assert outcome["refused"] is True
+    assert not LocationObservation.objects.exists() and not DrimboxWeather.objects.exists()
+    assert "refused by a worker of paris" in caplog.text

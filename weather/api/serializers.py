@@ -51,6 +51,8 @@ class ClockSerializer(serializers.Serializer):
     due_at = serializers.DateTimeField()
     stopped_at = serializers.DateTimeField(allow_null=True)
     overdue = serializers.BooleanField()
+    note = serializers.CharField(allow_blank=True, help_text="« non pris en compte » (rétabli sans prise en compte), "
+                                                             "« pendant une maintenance déclarée » (jamais dépassé).")
 
 
 class IncidentSerializer(serializers.Serializer):
@@ -67,7 +69,8 @@ class IncidentSerializer(serializers.Serializer):
 
     def _clock(self, clock):
         return {"elapsed_seconds": int(clock.elapsed.total_seconds()), "target_seconds": int(clock.target.total_seconds()),
-                "due_at": utc(clock.due_at), "stopped_at": utc(clock.stopped_at), "overdue": clock.overdue}
+                "due_at": utc(clock.due_at), "stopped_at": utc(clock.stopped_at), "overdue": clock.overdue,
+                "note": clock.note}
 
     def get_gti(self, incident) -> ClockSerializer:
         return self._clock(incident.gti)

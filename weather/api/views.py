@@ -6,6 +6,7 @@ serializer per row. Operator endpoints scope objects to the caller (404 otherwis
 ``weather.services_operator``, whose French DomainError becomes the structured 4xx answer.
 """
 from datetime import timedelta
+from datetime import timezone as dt_timezone
 
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -14,6 +15,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -34,11 +36,15 @@ class PublicAPIView(APIView):
     authentication_classes = ()
 
 
+MAX_INT = 2**31  # database integer columns: a larger value can only be a mistake (and would overflow)
+
+
 def _int_param(request, name):
     raw = request.query_params.get(name, "").strip()
     if not raw:
         return None
-    if not raw.isdigit():
+    # ASCII digits only: str.isdigit() also accepts « ² » or Arabic-Indic digits, which int() rejects or reads.
+    if not (raw.isascii() and raw.isdigit()) or int(raw) >= MAX_INT:
         raise ValidationError({name: ["Un entier positif est attendu."]})
     return int(raw)
 
@@ -90,8 +96,8 @@ class WeatherDetailView(PublicAPIView):
         box = get_object_or_404(history.with_weather(history.trust_space_drimboxes(), now).select_related("operator"),
                                 identifiant=identifiant)
         cells = history.daily_history([box.pk], now=now)[box.pk]
-        incidents = _incident_rows(Incident.objects.filter(drimbox=box).select_related("drimbox__operator")
-                                   .order_by("-opened_at", "-id")[:50], now)
+        incidents = _incident_rows(history.with_maintenance_flag(Incident.objects.filter(drimbox=box))
+                                   .select_related("drimbox__operator").order_by("-opened_at", "-id")[:50], now)
         windows = (MaintenanceWindow.objects.filter(drimbox=box, cancelled_at__isnull=True,
                                                     ends_at__gte=now - timedelta(days=len(cells)))
                    .select_related("drimbox").order_by("-starts_at")[:50])
@@ -105,11 +111,19 @@ class WeatherDetailView(PublicAPIView):
         })
 
 
+class IncidentPagination(LimitOffsetPagination):
+    """``?limit=`` is capped: one request cannot ask for the whole incident history at once."""
+
+    default_limit = 100
+    max_limit = 500
+
+
 class IncidentListView(generics.ListAPIView):
     access_rule = PUBLIC
     permission_classes = (AllowAny,)
     authentication_classes = ()
     serializer_class = s.IncidentSerializer
+    pagination_class = IncidentPagination
 
     @extend_schema(auth=[], summary="Les incidents de l'espace de confiance, les plus récents d'abord (public)",
                    parameters=[
@@ -123,8 +137,9 @@ class IncidentListView(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        incidents = (Incident.objects.filter(drimbox__in=history.trust_space_drimboxes())
-                     .select_related("drimbox__operator").order_by("-opened_at", "-id"))
+        incidents = history.with_maintenance_flag(
+            Incident.objects.filter(drimbox__in=history.trust_space_drimboxes())
+            .select_related("drimbox__operator").order_by("-opened_at", "-id"))
         params = self.request.query_params
         identifiant, operator = _int_param(self.request, "identifiant"), _int_param(self.request, "operator")
         if identifiant is not None:
@@ -154,11 +169,16 @@ def _instant(raw):
         if value is None and parse_date(raw) is not None:
             day = parse_date(raw)
             value = timezone.make_aware(timezone.datetime(day.year, day.month, day.day))
-    except ValueError:
+        if value is not None:
+            value = value if timezone.is_aware(value) else timezone.make_aware(value)
+            # In UTC now: an instant outside years 1–9999 once in UTC (0001-01-01T00:00+05:00) overflows here,
+            # not later inside the database adapter (a 500).
+            value = value.astimezone(dt_timezone.utc)
+    except (ValueError, OverflowError):
         value = None
     if value is None:
         raise ValidationError({"since": ["Date ISO 8601 attendue (ex. 2026-03-01 ou 2026-03-01T08:00:00Z)."]})
-    return value if timezone.is_aware(value) else timezone.make_aware(value)
+    return value
 
 
 # --- Operator writes --------------------------------------------------------------------------------

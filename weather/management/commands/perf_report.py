@@ -15,7 +15,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--period", required=True,
-                            help="Période : AAAA-MM (mois civil, heure de Paris) ou AAAA-Tn (trimestre).")
+                            help="Période : AAAA-MM (mois civil, heure de Paris) ou AAAA-Tn (trimestre). Le type "
+                                 "doit suivre la politique de mesure applicable : un trimestre demandé sous une "
+                                 "politique mensuelle est refusé ; sous une politique trimestrielle, un mois désigne "
+                                 "son trimestre.")
         parser.add_argument("--format", dest="fmt", choices=reports.FORMATS, default="csv", help="csv, xlsx ou pdf.")
         parser.add_argument("--output", help="Fichier de sortie (par défaut : sortie standard).")
         parser.add_argument("--operator", help="Restreindre aux DRIMbox d'un opérateur (SIREN).")
