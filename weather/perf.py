@@ -266,23 +266,25 @@ def _transition_rows(queryset):
         return cursor.fetchall()
 
 
-def _down_intervals(initial_down: bool, changes, start, end):
-    """(DOWN intervals, number of times it went DOWN) from time-ordered (instant, id, new_status) triples."""
-    intervals = []
-    count = 0
-    down_since = start if initial_down else None
-    for at, _id, new_status in changes:
+def _down_intervals(initially_down, rows, start, end):
+    """({drimbox_id: DOWN intervals (µs)}, {drimbox_id: number of times it went DOWN}) in one pass over
+    time-ordered (drimbox_id, instant µs, new_status, id) rows; ``initially_down``: the DRIMboxes DOWN at ``start``."""
+    down_since = dict.fromkeys(initially_down, start)
+    intervals: dict[int, list] = {}
+    counts: dict[int, int] = {}
+    for drimbox_id, at, new_status, _pk in rows:
         if new_status == DOWN:
-            if down_since is None:
-                down_since = at
-                count += 1
-        elif down_since is not None:
-            if at > down_since:
-                intervals.append((down_since, at))
-            down_since = None
-    if down_since is not None and end > down_since:
-        intervals.append((down_since, end))
-    return intervals, count
+            if drimbox_id not in down_since:
+                down_since[drimbox_id] = at
+                counts[drimbox_id] = counts.get(drimbox_id, 0) + 1
+        else:
+            since = down_since.pop(drimbox_id, None)
+            if since is not None and at > since:
+                intervals.setdefault(drimbox_id, []).append((since, at))
+    for drimbox_id, since in down_since.items():
+        if end > since:
+            intervals.setdefault(drimbox_id, []).append((since, end))
+    return intervals, counts
 
 
 def compute(period, policy: MeasurementPolicy | None = None, drimboxes=None, *, operator=None,
@@ -322,20 +324,21 @@ def compute(period, policy: MeasurementPolicy | None = None, drimboxes=None, *, 
     boxes = [box[:6] for box in boxes if box[6] or box[5] not in (None, NO_DATA)]
 
     start_us, end_us = to_us(start), to_us(measured_until)
-    changes: dict[int, list] = {}
+    down: dict[int, list] = {}
+    counts: dict[int, int] = {}
     windows: dict[int, list] = {}
     if boxes and measured_until > start:
         restricted = drimboxes is not None or operator is not None
         transitions = (Transition.objects.filter(effective_at__gte=start, effective_at__lt=measured_until)
                        # Only transitions into or out of DOWN move Df: the others need not be read.
-                       .filter(Q(old_status=DOWN) | Q(new_status=DOWN)).order_by())
+                       .filter(Q(old_status=DOWN) | Q(new_status=DOWN))
+                       # The order they happened and were recorded in; on SQLite the effective_at index already
+                       # yields it (rowid is its last key).
+                       .order_by("effective_at", "id"))
         if restricted:
             transitions = transitions.filter(drimbox__in=selection.values("pk"))
-        for drimbox_id, at, new_status, pk in _transition_rows(transitions):
-            if drimbox_id in changes:
-                changes[drimbox_id].append((at, pk, new_status))
-            else:
-                changes[drimbox_id] = [(at, pk, new_status)]
+        initially_down = [box[0] for box in boxes if box[5] == DOWN]
+        down, counts = _down_intervals(initially_down, _transition_rows(transitions), start_us, end_us)
         if not policy.maintenance_counts:
             declared = MaintenanceWindow.objects.filter(starts_at__lt=measured_until, ends_at__gt=start).order_by()
             if restricted:
@@ -351,14 +354,13 @@ def compute(period, policy: MeasurementPolicy | None = None, drimboxes=None, *, 
     timeline = SupportTimeline(start, measured_until) if policy.support_hours_only else None
     rows = []
     for pk, identifiant, db_fqdn, operator_id, operator_name, initial_status in boxes:
-        # By instant, then id (the order they were recorded in).
-        down, count = _down_intervals(initial_status == DOWN, sorted(changes.get(pk, ())), start_us, end_us)
-        if down and pk in windows:
-            down = subtract(down, normalize(windows[pk]))
+        intervals = down.get(pk, ())
+        if intervals and pk in windows:
+            intervals = subtract(intervals, normalize(windows[pk]))
         if timeline is not None:
-            df_us = timeline.support_time_us(down)
+            df_us = timeline.support_time_us(intervals)
         else:
-            df_us = measure(down, zero=0)
+            df_us = measure(intervals, zero=0)
         rows.append(PerfRow(pk, identifiant, db_fqdn, operator_id, operator_name, timedelta(microseconds=df_us),
-                            count, policy.version))
+                            counts.get(pk, 0), policy.version))
     return PerfReport(bounds, policy, generated_at, measured_until, rows)
