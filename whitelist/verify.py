@@ -77,7 +77,8 @@ def _q(ns: str, tag: str) -> str:
 
 
 def _local(element) -> str:
-    return etree.QName(element).localname if isinstance(element.tag, str) else ""
+    tag = element.tag
+    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
 
 
 def parse_instant(value) -> dt.datetime:
@@ -93,7 +94,11 @@ def parse_instant(value) -> dt.datetime:
 def _date(text: str | None, what: str) -> dt.datetime:
     if not text or not DATE_RE.match(text):
         _fail("format", f"{what} : date UTC AAAA-MM-JJTHH:MM:SSZ attendue, reçu {text!r}")
-    return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+    try:  # the pattern fixed every position: slicing is strptime's work at a tenth of its cost
+        return dt.datetime(int(text[0:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]), int(text[14:16]),
+                           int(text[17:19]), tzinfo=dt.UTC)
+    except ValueError:
+        _fail("format", f"{what} : date impossible {text!r}")
 
 
 # --------------------------------------------------------------------------- certificates / CRLs
@@ -343,6 +348,10 @@ def _without_signature(data: bytes):
 
 # --------------------------------------------------------------------------- content
 
+EXPECTED_WITH = list(DOMAINE_ORDER)  # with the optional ResponsableContact
+EXPECTED_WITHOUT = [n for n in DOMAINE_ORDER if n not in OPTIONAL]
+
+
 def read_entries(root, *, unique_identifiant: bool = False) -> tuple[dt.datetime, list[dict]]:
     children = [c for c in root if isinstance(c.tag, str)]
     if children and children[-1].tag == _q(DS, "Signature"):
@@ -360,7 +369,7 @@ def read_entries(root, *, unique_identifiant: bool = False) -> tuple[dt.datetime
             _fail("format", f"élément inattendu dans ListeDomaines : {_local(domaine)}")
         fields = [c for c in domaine if isinstance(c.tag, str)]
         got = [_local(c) for c in fields]
-        expected = [n for n in DOMAINE_ORDER if n not in OPTIONAL or n in got]
+        expected = EXPECTED_WITH if "ResponsableContact" in got else EXPECTED_WITHOUT
         if got != expected:
             code = "order" if sorted(got) == sorted(expected) else "format"
             _fail(code, f"Domaine n°{index + 1} : éléments {got}, attendu {expected}")

@@ -273,6 +273,15 @@ def test_missing_element_is_format(pki, signer):
     assert reason(data, pki) == "format"
 
 
+@pytest.mark.parametrize("date_maj", ["2025-13-01T00:00:00Z", "2025-02-30T10:00:00Z", "2025-01-01T24:00:00Z",
+                                      "2025-01-01 10:00:00Z", "2025-01-01T10:00:00+01:00"])
+def test_impossible_or_misformatted_dates_are_format(pki, signer, date_maj):
+    data = sign_list(build_list(domaines=[domaine_xml(entry(1, DateMAJ=date_maj))]), signer)
+    assert reason(data, pki) == "format"
+    valid = sign_list(build_list(domaines=[domaine_xml(entry(1, DateMAJ="2025-02-28T23:59:59Z"))]), signer)
+    assert check(valid, pki).entries[0]["DateMAJ"] == "2025-02-28T23:59:59Z"
+
+
 def test_duplicates(pki, signer):
     same_db = sign_list(build_list([entry(1), entry(2, db="db1.test.mesimagesmedicales.fr")]), signer)
     assert reason(same_db, pki) == "duplicate"
