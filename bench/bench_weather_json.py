@@ -7,8 +7,8 @@ that the query count does not depend on the number of DRIMboxes. Rows are bulk-i
 
 Measured through Django's test Client (full middleware stack, in-process): median and p95 of
 ``BENCH_REQUESTS`` timed requests (default 30) after ``BENCH_WARMUP`` warm-ups; target p95 ≤
-``BENCH_TARGET_P95_MS`` (default 200 ms). Also a filtered request (``?status=down``) and the public HTML
-page ``/meteo/`` (first page, with its 90-day bars).
+``BENCH_TARGET_P95_MS`` (default 200 ms). Also a filtered request (``?status=down``) and, for information
+(no target), the public HTML page ``/meteo/`` (first page, with its 90-day bars).
 ``BENCH_DATABASE_URL`` benches on PostgreSQL; ``BENCH_STRICT=1`` exits 1 when a target is missed.
 Run with ``bench/run weather_json``.
 """
@@ -85,12 +85,11 @@ def main():
             print(f"{label:<12} drimboxes={size:<6} rows={body['count']:<6} bytes={len(m.response.content):<8} "
                   f"median={m.median:7.1f}ms p95={m.p95:7.1f}ms queries={m.queries} "
                   f"(target p95<={TARGET_P95_MS:g}ms: {'OK' if ok else 'MISSED'})")
-        # The public HTML page (one page of DRIMboxes with their 90-day bars, status counts, incidents).
+        # The public HTML page (one page of DRIMboxes with their 90-day bars, status counts, incidents): the issue
+        # sets no target for it; printed for information.
         page = benchlib.measure("/meteo/", user)
-        ok = page.p95 <= TARGET_P95_MS
-        missed |= not ok
         print(f"{'page /meteo/':<12} drimboxes={size:<6} median={page.median:7.1f}ms p95={page.p95:7.1f}ms "
-              f"queries={page.queries} (target p95<={TARGET_P95_MS:g}ms: {'OK' if ok else 'MISSED'})")
+              f"queries={page.queries} (no target; for information)")
     same, verdict = benchlib.size_verdict(counts)
     print(f"# query count vs size: {counts} -> {verdict}")
     return missed or not same

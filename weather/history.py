@@ -42,6 +42,10 @@ SEVERITY = {
     WeatherStatus.DOWN: 4,
 }
 STATUS_LABELS = dict(WeatherStatus.choices)
+LOWER_LABELS = {status: label.lower() for status, label in STATUS_LABELS.items()}
+# Plain strings for the per-day loops (an enum member's attribute lookup costs more than the loop's work).
+_DOWN, _DEGRADED = WeatherStatus.DOWN.value, WeatherStatus.DEGRADED.value
+_MAINTENANCE, _NO_DATA = WeatherStatus.MAINTENANCE.value, WeatherStatus.NO_DATA.value
 
 
 def history_days():
@@ -128,7 +132,7 @@ def board_rows(queryset, now=None, *, status=""):
             yield identifiant, db, vi, operator, probed_status or no_data, as_text(since)
 
 
-@dataclass
+@dataclass(slots=True)
 class DayCell:
     """One Europe/Paris day of a DRIMbox's history (minutes are whole minutes, rounded down)."""
 
@@ -138,7 +142,8 @@ class DayCell:
     degraded_minutes: int = 0
     maintenance_minutes: int = 0
     no_data_minutes: int = 0
-    seconds: dict = field(default_factory=lambda: defaultdict(float), repr=False)
+    seconds: dict = field(default_factory=dict, repr=False)  # status -> seconds of the day in that status
+    day_label: str = ""  # « JJ/MM/AAAA », formatted once per page for every DRIMbox's cell of that day
 
     @property
     def label(self):
@@ -147,7 +152,8 @@ class DayCell:
     @property
     def summary(self):
         """A French sentence for the bar's title and screen readers."""
-        parts = [f"{self.day:%d/%m/%Y} : {self.label.lower()}"]
+        parts = [f"{self.day_label or format(self.day, '%d/%m/%Y')} : "
+                 f"{LOWER_LABELS.get(self.status) or self.label.lower()}"]
         if self.down_minutes:
             parts.append(f"indisponible {format_minutes(self.down_minutes)}")
         if self.degraded_minutes:
@@ -193,25 +199,33 @@ def displayed_timeline(timeline, windows):
     return result
 
 
-def _cells(days, bounds, segments):
-    cells = [DayCell(day=day) for day in days]
+def _cells(days, bounds, segments, labels=None):
+    labels = labels or [f"{day:%d/%m/%Y}" for day in days]
+    cells = [DayCell(day=day, day_label=label) for day, label in zip(days, labels, strict=True)]
+    count = len(cells)
     index = 0
     for lo, hi, status in segments:
-        while index < len(cells) and bounds[index + 1] <= lo:
+        while index < count and bounds[index + 1] <= lo:
             index += 1
         i = index
-        while i < len(cells) and bounds[i] < hi:
+        while i < count and bounds[i] < hi:
             part = (min(hi, bounds[i + 1]) - max(lo, bounds[i])).total_seconds()
             if part > 0:
-                cells[i].seconds[status] += part
+                seconds = cells[i].seconds
+                seconds[status] = seconds.get(status, 0.0) + part
             i += 1
+    down, degraded, maintenance, no_data = _DOWN, _DEGRADED, _MAINTENANCE, _NO_DATA
     for cell in cells:
-        seen = [status for status, seconds in cell.seconds.items() if seconds > 0]
-        cell.status = max(seen, key=lambda s: SEVERITY.get(s, 0)) if seen else WeatherStatus.NO_DATA.value
-        cell.down_minutes = int(cell.seconds[WeatherStatus.DOWN] // 60)
-        cell.degraded_minutes = int(cell.seconds[WeatherStatus.DEGRADED] // 60)
-        cell.maintenance_minutes = int(cell.seconds[WeatherStatus.MAINTENANCE] // 60)
-        cell.no_data_minutes = int(cell.seconds[WeatherStatus.NO_DATA] // 60)
+        seconds = cell.seconds
+        seen = [status for status, value in seconds.items() if value > 0]
+        if len(seen) == 1:
+            cell.status = seen[0]
+        else:
+            cell.status = max(seen, key=lambda s: SEVERITY.get(s, 0)) if seen else no_data
+        cell.down_minutes = int(seconds.get(down, 0) // 60)
+        cell.degraded_minutes = int(seconds.get(degraded, 0) // 60)
+        cell.maintenance_minutes = int(seconds.get(maintenance, 0) // 60)
+        cell.no_data_minutes = int(seconds.get(no_data, 0) // 60)
     return cells
 
 
@@ -242,11 +256,12 @@ def daily_history(drimbox_ids, *, now=None, days=None):
         if hi > lo:
             windows[drimbox_id].append((lo, hi))
     result = {}
+    labels = [f"{day:%d/%m/%Y}" for day in day_list]
     for drimbox_id in drimbox_ids:
         timeline = intervals.status_intervals(changes.get(drimbox_id, ()), start, now,
                                               initial.get(drimbox_id) or WeatherStatus.NO_DATA.value)
         segments = displayed_timeline(timeline, intervals.normalize(windows.get(drimbox_id, ())))
-        result[drimbox_id] = _cells(day_list, bounds, segments)
+        result[drimbox_id] = _cells(day_list, bounds, segments, labels)
     return result
 
 
@@ -255,7 +270,7 @@ def availability(cells):
     measured = sum(sum(s for status, s in cell.seconds.items() if status != WeatherStatus.NO_DATA) for cell in cells)
     if measured <= 0:
         return None
-    down = sum(cell.seconds[WeatherStatus.DOWN] for cell in cells)
+    down = sum(cell.seconds.get(WeatherStatus.DOWN, 0) for cell in cells)
     return round(100 * (1 - down / measured), 3)
 
 
