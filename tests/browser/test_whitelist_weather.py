@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from tests.browser.conftest import login, logout
 from tests.support.lifecycle import active_drimbox
 from tests.support.oidc_provider import set_user
-from tests.whitelist.test_versions import signer_p12  # noqa: F401  (fixture)
+from tests.whitelist.signing import signer_p12  # noqa: F401  (fixture)
 from weather import services as weather_services
 from weather.models import Incident, WeatherStatus
 from whitelist.models import WhitelistVersion, WhitelistVersionStatus

@@ -4,16 +4,20 @@ from __future__ import annotations
 import datetime as dt
 from xml.sax.saxutils import escape
 
+import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
 from cryptography.x509.oid import NameOID
 
+from tests.support.lifecycle import shared_pki
 from tests.support.pki import TestPKI, rsa_key
-from whitelist import xades
+from whitelist import verify, xades
 
 NS = "https://github.com/ansforge/DRIM-M_DATA"
 SIGNER_CN = "Liste Blanche DRIM-M"
 SIGNER_OU = "318751275100020"
 SIGNER_SLOT = 40
+P12_PASSWORD = b"secret-p12"
 
 
 def signer_name(cn: str = SIGNER_CN, ou: str = SIGNER_OU) -> x509.Name:
@@ -76,3 +80,31 @@ def build_list(entries: list[dict] | None = None, *, generated: str = "2026-06-1
 
 def sign_list(data: bytes, signer, *, signing_time: dt.datetime | None = None) -> bytes:
     return xades.sign(data, signer.key, signer.cert, signer.chain, signing_time=signing_time)
+
+
+def use_p12_signer(settings, path, issued):
+    """Write ``issued`` (see ``org_sign_certificate``) as a PKCS#12 file at ``path`` and make it the portal's
+    signer (PKCS#12 backend, the expected CN/OU, four eyes); returns ``issued``."""
+    path.write_bytes(pkcs12.serialize_key_and_certificates(
+        b"signer", issued.key, issued.cert, issued.chain, BestAvailableEncryption(P12_PASSWORD)))
+    settings.WHITELIST_SIGNER_BACKEND = "pkcs12"
+    settings.WHITELIST_SIGNER_P12 = str(path)
+    settings.WHITELIST_SIGNER_P12_PASSWORD = P12_PASSWORD.decode()
+    settings.WHITELIST_SIGNER_CN, settings.WHITELIST_SIGNER_OU = SIGNER_CN, SIGNER_OU
+    settings.WHITELIST_FOUR_EYES = True
+    return issued
+
+
+def verify_with_test_hierarchy(data, **kwargs):
+    """Verify a list as a DRIMbox trusting the tests' IGC-Santé hierarchy would (no CRL)."""
+    pki = shared_pki()
+    return verify.verify(data, anchors=[pki.root.cert], intermediates=[pki.intermediate.cert], signer_cn=SIGNER_CN,
+                         signer_ou=SIGNER_OU, check_crl=False, **kwargs)
+
+
+@pytest.fixture
+def signer_p12(settings, tmp_path):
+    """A valid signer under the tests' hierarchy, as the portal's PKCS#12 signer; returns the file's path."""
+    path = tmp_path / "signer.p12"
+    use_p12_signer(settings, path, org_sign_certificate(shared_pki()))
+    return path

@@ -58,11 +58,6 @@ def publish(now):
     return entries
 
 
-@pytest.fixture
-def box(world):
-    return active_drimbox(world.operator, world.legal, world.ans)
-
-
 # --- entries from the current state --------------------------------------------------------------
 
 

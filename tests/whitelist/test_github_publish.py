@@ -6,9 +6,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.support.github_server import GitHubServer, blob_sha
-from tests.support.lifecycle import active_drimbox, shared_pki
-from tests.whitelist.signing import SIGNER_CN, SIGNER_OU, org_sign_certificate
-from tests.whitelist.test_versions import PASSWORD, write_p12
 from trustspace.errors import Conflict
 from trustspace.models import AuditEntry
 from whitelist import github_publish, services, tasks
@@ -16,14 +13,6 @@ from whitelist.models import GitHubPublication, GitHubPublicationStatus
 
 REPO = "ansforge/MSS-liste-blanche-test"
 FILE = "LISTEBLANCHE_DRIM-M.xml"
-
-
-@pytest.fixture
-def signer(settings, tmp_path):
-    settings.WHITELIST_SIGNER_P12 = str(write_p12(tmp_path / "signer.p12", org_sign_certificate(shared_pki())))
-    settings.WHITELIST_SIGNER_P12_PASSWORD = PASSWORD.decode()
-    settings.WHITELIST_SIGNER_CN, settings.WHITELIST_SIGNER_OU = SIGNER_CN, SIGNER_OU
-    settings.WHITELIST_FOUR_EYES = True
 
 
 @pytest.fixture
@@ -43,17 +32,7 @@ def github(settings):
 
 
 @pytest.fixture
-def ans2(make_user):
-    return make_user("ans2", is_ans_admin=True)
-
-
-@pytest.fixture
-def box(world):
-    return active_drimbox(world.operator, world.legal, world.ans)
-
-
-@pytest.fixture
-def publish(world, ans2, box, signer, django_capture_on_commit_callbacks):
+def publish(world, ans2, box, signer_p12, django_capture_on_commit_callbacks):
     """Prepare and publish a version; the GitHub push runs after commit (Celery eager in tests)."""
     def run():
         version = services.prepare_version(acting_user=world.ans)

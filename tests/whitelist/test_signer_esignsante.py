@@ -14,8 +14,8 @@ from tests.conftest import require_or_skip
 from tests.support.esignsante_server import running_esignsante
 from tests.support.lifecycle import active_drimbox, shared_pki
 from tests.support.pki import cert_pem
-from tests.whitelist.signing import SIGNER_CN, SIGNER_OU, build_list, org_sign_certificate
-from whitelist import services, signers, verify
+from tests.whitelist.signing import SIGNER_CN, SIGNER_OU, build_list, org_sign_certificate, verify_with_test_hierarchy
+from whitelist import services, signers
 from whitelist.esignsante import EsignsanteSigner
 from whitelist.models import WhitelistVersion, WhitelistVersionStatus
 
@@ -45,17 +45,6 @@ def server(issued, settings, db):
         yield running
 
 
-@pytest.fixture
-def ans2(make_user):
-    return make_user("ans2", is_ans_admin=True)
-
-
-def our_verify(data):
-    pki = shared_pki()
-    return verify.verify(data, anchors=[pki.root.cert], intermediates=[pki.intermediate.cert], signer_cn=SIGNER_CN,
-                         signer_ou=SIGNER_OU, check_crl=False)
-
-
 def test_round_trip_sign_over_http_then_verify_and_xmlsec1(server, issued, tmp_path):
     signer = signers.configured_signer()
     assert isinstance(signer, EsignsanteSigner)
@@ -72,7 +61,7 @@ def test_round_trip_sign_over_http_then_verify_and_xmlsec1(server, issued, tmp_p
 
     assert signer.certificate == issued.cert and f"CN={SIGNER_CN}" in signer.subject
     assert [c.subject for c in signer.chain] == [shared_pki().intermediate.cert.subject]
-    assert [e["Identifiant"] for e in our_verify(signed).entries] == ["1", "2", "3"]
+    assert [e["Identifiant"] for e in verify_with_test_hierarchy(signed).entries] == ["1", "2", "3"]
 
     binary = shutil.which("xmlsec1")
     require_or_skip(binary, "xmlsec1 (Debian) is not installed")
@@ -90,7 +79,7 @@ def test_publish_then_download_with_and_without_if_none_match(server, issued, wo
     published = services.approve_and_publish(services.prepare_version(acting_user=world.ans), acting_user=ans2)
     assert published.is_published and f"CN={SIGNER_CN}" in published.signer_subject
     signed = bytes(published.signed_xml)
-    assert [e["Identifiant"] for e in our_verify(signed).entries] == [str(box.identifiant)]
+    assert [e["Identifiant"] for e in verify_with_test_hierarchy(signed).entries] == [str(box.identifiant)]
     assert server.requests[-1]["fields"]["file"] == bytes(published.unsigned_xml)
 
     response = client.get("/liste-blanche/listeblanche.xml")

@@ -18,8 +18,8 @@ from tests.conftest import require_or_skip
 from tests.support.lifecycle import active_drimbox, shared_pki
 from tests.support.pki import cert_pem
 from tests.support.softhsm import SoftHsm, softhsm_available
-from tests.whitelist.signing import SIGNER_CN, SIGNER_OU, build_list, signer_name
-from whitelist import services, signers, verify
+from tests.whitelist.signing import SIGNER_CN, SIGNER_OU, build_list, signer_name, verify_with_test_hierarchy
+from whitelist import services, signers
 from whitelist.models import WhitelistVersion, WhitelistVersionStatus
 from whitelist.pkcs11_signer import Pkcs11Signer
 
@@ -100,17 +100,6 @@ def token(hsm, settings, db):
     return hsm
 
 
-@pytest.fixture
-def ans2(make_user):
-    return make_user("ans2", is_ans_admin=True)
-
-
-def our_verify(data, **kwargs):
-    pki = shared_pki()
-    return verify.verify(data, anchors=[pki.root.cert], intermediates=[pki.intermediate.cert], signer_cn=SIGNER_CN,
-                         signer_ou=SIGNER_OU, check_crl=False, **kwargs)
-
-
 def xmlsec1_verify(data: bytes, directory) -> subprocess.CompletedProcess:
     binary = shutil.which("xmlsec1")
     require_or_skip(binary, "xmlsec1 (Debian) is not installed")
@@ -138,7 +127,7 @@ def test_round_trip_build_sign_verify_and_xmlsec1(token, tmp_path):
     at = dt.datetime.now(dt.UTC).replace(microsecond=0)
     signed = signer.sign(unsigned, signing_time=at)
     assert signed.startswith(unsigned[:unsigned.rindex(b"</ListeBlancheDRIM-M>")])
-    result = our_verify(signed)
+    result = verify_with_test_hierarchy(signed)
     assert [e["Identifiant"] for e in result.entries] == ["1", "2", "3"]
     assert result.signing_time == at and result.signer == token.issued.cert
 
@@ -164,7 +153,7 @@ def test_publish_then_download_with_and_without_if_none_match(token, world, ans2
     assert published.status == WhitelistVersionStatus.PUBLISHED
     assert f"CN={SIGNER_CN}" in published.signer_subject
     signed = bytes(published.signed_xml)
-    assert [e["Identifiant"] for e in our_verify(signed).entries] == [str(box.identifiant)]
+    assert [e["Identifiant"] for e in verify_with_test_hierarchy(signed).entries] == [str(box.identifiant)]
 
     response = client.get("/liste-blanche/listeblanche.xml")
     assert response.status_code == 200 and response.content == signed
@@ -180,7 +169,7 @@ def test_certificate_and_chain_from_pem_setting(token, settings, tmp_path):
     signer = signers.configured_signer()
     assert signer.certificate == renewed.cert
     assert [c.subject for c in signer.chain] == [shared_pki().intermediate.cert.subject]
-    assert len(our_verify(signer.sign(build_list())).entries) == 3
+    assert len(verify_with_test_hierarchy(signer.sign(build_list())).entries) == 3
 
 
 def test_concurrent_signatures_from_several_threads(token):
@@ -189,7 +178,7 @@ def test_concurrent_signatures_from_several_threads(token):
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda data: signer.sign(data), lists))
     for signed in results:
-        assert len(our_verify(signed).entries) == 3
+        assert len(verify_with_test_hierarchy(signed).entries) == 3
 
 
 @pytest.mark.parametrize(("change", "code", "words"), [

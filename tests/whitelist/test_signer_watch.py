@@ -7,7 +7,7 @@ import os
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, Encoding, pkcs12
+from cryptography.hazmat.primitives.serialization import Encoding
 from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
@@ -16,36 +16,18 @@ from certificates.models import CrlCache
 from certificates.trust import crl_urls
 from tests.support.crl_server import running_crl_server
 from tests.support.lifecycle import active_drimbox, shared_pki
-from tests.whitelist.signing import SIGNER_CN, SIGNER_OU, org_sign_certificate
+from tests.whitelist.signing import SIGNER_CN, SIGNER_OU, org_sign_certificate, use_p12_signer
 from trustspace.models import AuditEntry
 from whitelist import services, signer_watch, signers
 from whitelist.models import SignerNotice, WhitelistVersion, WhitelistVersionStatus
 
-PASSWORD = b"secret-p12"
 NOT_AFTER = dt.datetime(2031, 3, 10, 12, 0, tzinfo=dt.UTC)
-
-
-def use_signer(settings, path, issued):
-    path.write_bytes(pkcs12.serialize_key_and_certificates(
-        b"signer", issued.key, issued.cert, issued.chain, BestAvailableEncryption(PASSWORD)))
-    settings.WHITELIST_SIGNER_BACKEND = "pkcs12"
-    settings.WHITELIST_SIGNER_P12 = str(path)
-    settings.WHITELIST_SIGNER_P12_PASSWORD = PASSWORD.decode()
-    settings.WHITELIST_SIGNER_CN = SIGNER_CN
-    settings.WHITELIST_SIGNER_OU = SIGNER_OU
-    settings.WHITELIST_FOUR_EYES = True
-    return issued
 
 
 @pytest.fixture
 def signer(settings, tmp_path):
     issued = org_sign_certificate(shared_pki(), not_before=NOT_AFTER - dt.timedelta(days=1095), not_after=NOT_AFTER)
-    return use_signer(settings, tmp_path / "signer.p12", issued)
-
-
-@pytest.fixture
-def ans2(make_user):
-    return make_user("ans2", is_ans_admin=True)
+    return use_p12_signer(settings, tmp_path / "signer.p12", issued)
 
 
 def days_before(days, hours=1):
@@ -105,7 +87,7 @@ def test_a_renewed_certificate_is_warned_again(world, signer, settings, tmp_path
     run_watch(django_capture_on_commit_callbacks, days_before(59))
     renewed = org_sign_certificate(shared_pki(), not_before=NOT_AFTER - dt.timedelta(days=900),
                                    not_after=NOT_AFTER + dt.timedelta(seconds=30))
-    use_signer(settings, tmp_path / "renewed.p12", renewed)
+    use_p12_signer(settings, tmp_path / "renewed.p12", renewed)
     run_watch(django_capture_on_commit_callbacks, days_before(59))
     assert len(mail.outbox) == 2
     assert SignerNotice.objects.filter(kind="j60").count() == 2
@@ -113,7 +95,7 @@ def test_a_renewed_certificate_is_warned_again(world, signer, settings, tmp_path
 
 def test_task_runs_the_watch(world, settings, tmp_path, django_capture_on_commit_callbacks):
     soon = timezone.now() + dt.timedelta(days=10)
-    use_signer(settings, tmp_path / "soon.p12", org_sign_certificate(shared_pki(), not_after=soon))
+    use_p12_signer(settings, tmp_path / "soon.p12", org_sign_certificate(shared_pki(), not_after=soon))
     with django_capture_on_commit_callbacks(execute=True):
         result = signer_watch.watch_signer_task.delay().get()
     assert result == {"level": "j15", "notice": "j15"}
@@ -142,7 +124,7 @@ def test_unavailable_signer_is_reported(db, settings):
 
 def test_expired_signer_is_refused_at_signing_time(db, settings, tmp_path):
     now = timezone.now()
-    use_signer(settings, tmp_path / "old.p12", org_sign_certificate(
+    use_p12_signer(settings, tmp_path / "old.p12", org_sign_certificate(
         shared_pki(), not_before=now - dt.timedelta(days=400), not_after=now - dt.timedelta(days=1)))
     with pytest.raises(signers.SignerError) as raised:
         signers.configured_signer().check_valid()
@@ -151,7 +133,7 @@ def test_expired_signer_is_refused_at_signing_time(db, settings, tmp_path):
 
 def test_revoked_signer_refused_at_publication_with_the_reason(world, ans2, settings, tmp_path,
                                                                django_capture_on_commit_callbacks):
-    signer = use_signer(settings, tmp_path / "current.p12", org_sign_certificate(shared_pki()))
+    signer = use_p12_signer(settings, tmp_path / "current.p12", org_sign_certificate(shared_pki()))
     active_drimbox(world.operator, world.legal, world.ans)
     version = services.prepare_version(acting_user=world.ans)
     revoke_in_cache(signer.cert)
@@ -173,7 +155,7 @@ def test_revoked_signer_refused_at_publication_with_the_reason(world, ans2, sett
 def test_revocation_read_from_a_loopback_crl_server(world, ans2, settings, tmp_path, monkeypatch):
     with running_crl_server() as server:
         monkeypatch.setattr("tests.support.pki.CRL_URL", server.url("/org-sign.crl"))
-        issued = use_signer(settings, tmp_path / "served.p12", org_sign_certificate(shared_pki()))
+        issued = use_p12_signer(settings, tmp_path / "served.p12", org_sign_certificate(shared_pki()))
         assert crl_urls(issued.cert) == [server.url("/org-sign.crl")]
         server.set_crl("/org-sign.crl", shared_pki().crl())  # not revoked yet
         active_drimbox(world.operator, world.legal, world.ans)

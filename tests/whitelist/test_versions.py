@@ -4,52 +4,17 @@ import gzip
 import hashlib
 
 import pytest
-from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
 from django.urls import reverse
 from django.utils import timezone
 from lxml import etree
 
 from certificates.models import Certificate
-from tests.support.lifecycle import active_drimbox, shared_pki
-from tests.whitelist.signing import SIGNER_CN, SIGNER_OU, org_sign_certificate
+from tests.support.lifecycle import shared_pki
+from tests.whitelist.signing import SIGNER_CN, org_sign_certificate, use_p12_signer, verify_with_test_hierarchy
 from trustspace.errors import DomainError, NotAllowed
 from trustspace.models import AuditEntry
-from whitelist import services, signers, verify
+from whitelist import services, signers
 from whitelist.models import WhitelistVersion, WhitelistVersionStatus
-
-PASSWORD = b"secret-p12"
-
-
-def write_p12(path, issued):
-    path.write_bytes(pkcs12.serialize_key_and_certificates(
-        b"signer", issued.key, issued.cert, issued.chain, BestAvailableEncryption(PASSWORD)))
-    return path
-
-
-@pytest.fixture
-def signer_p12(settings, tmp_path):
-    path = write_p12(tmp_path / "signer.p12", org_sign_certificate(shared_pki()))
-    settings.WHITELIST_SIGNER_P12 = str(path)
-    settings.WHITELIST_SIGNER_P12_PASSWORD = PASSWORD.decode()
-    settings.WHITELIST_SIGNER_CN = SIGNER_CN
-    settings.WHITELIST_SIGNER_OU = SIGNER_OU
-    settings.WHITELIST_FOUR_EYES = True
-    return path
-
-
-@pytest.fixture
-def ans2(make_user):
-    return make_user("ans2", is_ans_admin=True)
-
-
-@pytest.fixture
-def box(world):
-    return active_drimbox(world.operator, world.legal, world.ans)
-
-
-def _verify(data, **kwargs):
-    return verify.verify(data, anchors=[shared_pki().root.cert], intermediates=[shared_pki().intermediate.cert],
-                         signer_cn=SIGNER_CN, signer_ou=SIGNER_OU, check_crl=False, **kwargs)
 
 
 def _date_maj(data):
@@ -76,7 +41,7 @@ def test_prepare_then_four_eyes_then_publish(world, ans2, box, signer_p12):
     assert published.sha256 == hashlib.sha256(signed).hexdigest()
     assert f"CN={SIGNER_CN}" in published.signer_subject
     assert signed.startswith(bytes(published.unsigned_xml)[:-len(b"</ListeBlancheDRIM-M>")])
-    result = _verify(signed)
+    result = verify_with_test_hierarchy(signed)
     assert [e["Identifiant"] for e in result.entries] == [str(box.identifiant)]
     assert AuditEntry.objects.filter(action="whitelist.version_published").count() == 1
 
@@ -104,7 +69,7 @@ def test_public_url_checksum_and_conditional_get(world, ans2, box, signer_p12, c
     assert response.content == signed
     assert response["ETag"] == f'"{version.sha256}"'
     assert response["Last-Modified"]
-    assert len(_verify(response.content).entries) == 1
+    assert len(verify_with_test_hierarchy(response.content).entries) == 1
 
     not_modified = client.get("/liste-blanche/listeblanche.xml", HTTP_IF_NONE_MATCH=response["ETag"])
     assert not_modified.status_code == 304 and not_modified.content == b""
@@ -215,8 +180,7 @@ def test_expired_signer_refused(world, ans2, box, settings, tmp_path):
     now = dt.datetime.now(dt.UTC)
     expired = org_sign_certificate(shared_pki(), not_before=now - dt.timedelta(days=400),
                                    not_after=now - dt.timedelta(days=1))
-    settings.WHITELIST_SIGNER_P12 = str(write_p12(tmp_path / "expired.p12", expired))
-    settings.WHITELIST_SIGNER_P12_PASSWORD = PASSWORD.decode()
+    use_p12_signer(settings, tmp_path / "expired.p12", expired)
     version = services.prepare_version(acting_user=world.ans)
     with pytest.raises(signers.SignerError, match="a expiré"):
         services.approve_and_publish(version, acting_user=ans2)
@@ -275,7 +239,7 @@ def test_signer_from_an_untrusted_hierarchy_is_refused(world, ans2, box, signer_
     impostor = TestPKI(slot_base=10)  # same DNs as the trusted hierarchy, other keys
     issued = org_sign_certificate(impostor)
     issued.chain = [impostor.intermediate.cert, impostor.root.cert]
-    settings.WHITELIST_SIGNER_P12 = str(write_p12(tmp_path / "impostor.p12", issued))
+    use_p12_signer(settings, tmp_path / "impostor.p12", issued)
     version = services.prepare_version(acting_user=world.ans)
     with pytest.raises(services.PublicationRefused, match="untrusted_chain"):
         services.approve_and_publish(version, acting_user=ans2)
