@@ -143,7 +143,7 @@ class DayCell:
     maintenance_minutes: int = 0
     no_data_minutes: int = 0
     seconds: dict = field(default_factory=dict, repr=False)  # status -> seconds of the day in that status
-    day_label: str = ""  # « JJ/MM/AAAA », formatted once per page for every DRIMbox's cell of that day
+    day_label: str = ""  # « JJ/MM/AAAA », formatted once per page (``daily_history``) for all DRIMboxes
 
     @property
     def label(self):
@@ -152,8 +152,7 @@ class DayCell:
     @property
     def summary(self):
         """A French sentence for the bar's title and screen readers."""
-        parts = [f"{self.day_label or format(self.day, '%d/%m/%Y')} : "
-                 f"{LOWER_LABELS.get(self.status) or self.label.lower()}"]
+        parts = [f"{self.day_label} : {LOWER_LABELS.get(self.status) or self.label.lower()}"]
         if self.down_minutes:
             parts.append(f"indisponible {format_minutes(self.down_minutes)}")
         if self.degraded_minutes:
@@ -199,8 +198,7 @@ def displayed_timeline(timeline, windows):
     return result
 
 
-def _cells(days, bounds, segments, labels=None):
-    labels = labels or [f"{day:%d/%m/%Y}" for day in days]
+def _cells(days, labels, bounds, segments):
     cells = [DayCell(day=day, day_label=label) for day, label in zip(days, labels, strict=True)]
     count = len(cells)
     index = 0
@@ -261,7 +259,7 @@ def daily_history(drimbox_ids, *, now=None, days=None):
         timeline = intervals.status_intervals(changes.get(drimbox_id, ()), start, now,
                                               initial.get(drimbox_id) or WeatherStatus.NO_DATA.value)
         segments = displayed_timeline(timeline, intervals.normalize(windows.get(drimbox_id, ())))
-        result[drimbox_id] = _cells(day_list, bounds, segments, labels)
+        result[drimbox_id] = _cells(day_list, labels, bounds, segments)
     return result
 
 

@@ -23,7 +23,7 @@ import json
 import ssl
 import sys
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 __all__ = ["DrimboxFarm", "running_farm", "write_pem_pair", "serve_main"]
@@ -142,14 +142,10 @@ class DrimboxFarm:
 
     def close(self):
         for server in self.servers.values():
-            try:
+            with suppress(Exception):  # best effort at teardown
                 server.stop()
-            except Exception:  # noqa: BLE001 - best effort at teardown
-                pass
-        try:
+        with suppress(Exception):
             self.call(self._cancel_pending())
-        except Exception:  # noqa: BLE001 - best effort at teardown
-            pass
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(5)
         self.loop.close()
@@ -189,12 +185,6 @@ def serve_main(argv=None):
     """
     argv = argv if argv is not None else sys.argv[1:]
     description = json.loads(Path(argv[0]).read_text())
-    try:
-        import uvloop  # noqa: F401  (used when available, not required)
-
-        uvloop.install()
-    except ImportError:
-        pass
     asyncio.run(_serve(description, argv[1]))
 
 

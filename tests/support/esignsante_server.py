@@ -18,7 +18,7 @@ import datetime as dt
 import json
 import re
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from email import policy
 from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -54,10 +54,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Connection", "close")
         self.end_headers()
-        try:
+        with suppress(BrokenPipeError, ConnectionResetError):  # the client stopped reading (an oversized answer)
             self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):  # the client stopped reading (e.g. an oversized answer)
-            pass
 
     def _json(self, status: int, payload):
         self._answer(status, json.dumps(payload).encode())
@@ -117,8 +115,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(501, {"erreurs": [{"codeErreur": "ERSIGN00", "message": str(exc)}], "docSigne": ""})
         self._json(200, {"erreurs": [], "docSigne": base64.b64encode(signed).decode("ascii")})
 
-    def log_message(self, format, *args):  # keep the test output quiet
-        pass
+    def log_message(self, format, *args):
+        """Quiet: the tests' output is not the place for access logs."""
 
 
 class _Server(ThreadingHTTPServer):

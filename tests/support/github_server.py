@@ -473,7 +473,7 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _serve
 
     def log_message(self, *args):
-        pass
+        """Quiet: the tests' output is not the place for access logs."""
 
 
 class GitHubServer:
