@@ -1,5 +1,6 @@
 """Shared fixtures: an operator A with a person in every role, another operator B, an ANS administrator."""
 import os
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -117,8 +118,10 @@ class World:
     """Operator A (every role), operator B (its legal representative), an ANS administrator."""
 
 
-@pytest.fixture
-def make_user(django_user_model):
+def user_maker():
+    """A function creating users (``user1``, ``user2``… unless named), as after an iSC login."""
+    from django.contrib.auth import get_user_model
+
     counter = {"n": 0}
 
     def make(username=None, **extra):
@@ -131,9 +134,15 @@ def make_user(django_user_model):
             from django.utils import timezone
 
             extra.setdefault("ans_rights_confirmed_at", timezone.now())
-        return django_user_model.objects.create(username=username, first_name=username.title(), last_name="Test", **extra)
+        return get_user_model().objects.create(username=username, first_name=username.title(), last_name="Test",
+                                               **extra)
 
     return make
+
+
+@pytest.fixture
+def make_user(db):
+    return user_maker()
 
 
 # A CPx card number / an IGC-Santé habilitation reference of the right shape (DESIGN §5).
@@ -198,8 +207,8 @@ def add_role(operator, inviter, user, role):
     return services.accept_invitation(token, acting_user=user, card_reference=card)
 
 
-@pytest.fixture
-def world(db, make_user):
+def build_world(make_user):
+    """Built through the real services: ANS publishes the contract, two operators apply and are approved."""
     w = World()
     w.ans = make_user("ans", is_ans_admin=True)
     w.contract = services.publish_contract_version(acting_user=w.ans, version="2026-01", title="Contrat",
@@ -217,3 +226,103 @@ def world(db, make_user):
     w.pending_invitation, w.pending_token = services.invite_person(
         w.operator, acting_user=w.legal, email="pending@example.fr", role=Role.TECHNICAL_ADMIN)
     return w
+
+
+class _WorldRecord:
+    """The world's rows and media as its build left them, and how to find its objects again."""
+
+    def __init__(self, world, snapshot):
+        from django.db.models import Model
+
+        self.snapshot = snapshot
+        self.objects = {name: (type(value), value.pk) for name, value in vars(world).items()
+                        if isinstance(value, Model)}
+        self.values = {name: value for name, value in vars(world).items() if not isinstance(value, Model)}
+
+    def restore(self, media_root):
+        self.snapshot.restore(media_root)
+        w = World()
+        # Fresh instances every test: nothing a test sets on an object reaches the next one.
+        for name, (model, pk) in self.objects.items():
+            setattr(w, name, model._default_manager.get(pk=pk))
+        for name, value in self.values.items():
+            setattr(w, name, value)
+        return w
+
+
+@pytest.fixture(scope="session")
+def _world_record(django_db_setup, django_db_blocker, tmp_path_factory):
+    """Builds the world once per test process, in a transaction rolled back at once, and records its rows."""
+    from django.db import transaction
+    from django.test.utils import override_settings
+
+    from tests.support.db_snapshot import Snapshot, table_contents
+
+    media = tmp_path_factory.mktemp("world-media")
+    with django_db_blocker.unblock(), override_settings(MEDIA_ROOT=media), transaction.atomic():
+        before = table_contents()
+        world = build_world(user_maker())
+        record = _WorldRecord(world, Snapshot.changes(before, table_contents(), media))
+        transaction.set_rollback(True)
+    return record
+
+
+@pytest.fixture
+def world(db, _world_record, settings):
+    """Operator A (every role), operator B, an ANS administrator: built once per test process through the
+    services, written back as rows for each test (tests/support/db_snapshot.py)."""
+    return _world_record.restore(Path(settings.MEDIA_ROOT))
+
+
+# External components a test needs, as markers (`pytest -m "not browser and not pebble"` runs without them).
+# A test is marked when its module uses the component's helper or it asks for the component's fixture.
+COMPONENT_HELPERS = {
+    "bind": ("tests.support.dns_server",),
+    "pebble": ("tests.support.pebble",),
+    "hsm": ("tests.support.softhsm",),
+    "oidc": ("tests.support.oidc_provider",),
+    "redis": ("tests.support.redis_server", "tests.support.throttling"),
+    "xmlsec1": (),
+    "nginx": ("tests.deploy.local_services",),
+}
+COMPONENT_FIXTURES = {"bind": {"bind"}, "browser": {"page", "portal"}, "oidc": {"issuer"}}
+
+
+def _helper_modules_used(module):
+    used = set()
+    for value in vars(module).values():
+        name = getattr(value, "__module__", None) or getattr(value, "__name__", None)
+        if isinstance(name, str) and name.startswith("tests."):
+            used.add(name)
+    return used
+
+
+def pytest_collection_modifyitems(config, items):
+    seen = {}
+    for item in items:
+        module = item.module
+        if module not in seen:
+            used = _helper_modules_used(module)
+            source = Path(module.__file__).read_text()
+            seen[module] = {marker for marker, helpers in COMPONENT_HELPERS.items() if used & set(helpers)}
+            if "xmlsec1" in source:
+                seen[module].add("xmlsec1")
+            if "REDIS_URL" in source:
+                seen[module].add("redis")
+        markers = set(seen[module])
+        markers |= {marker for marker, fixtures in COMPONENT_FIXTURES.items() if fixtures & set(item.fixturenames)}
+        for marker in sorted(markers):
+            item.add_marker(marker)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """In CI every test runs: a skipped test fails the run (deselect with -m instead, as scripts/test does)."""
+    if not IN_CI or hasattr(session.config, "workerinput"):
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if skipped and session.exitstatus == 0:
+        reporter.write_line(f"CI : {len(skipped)} test(s) ignoré(s) — en CI, tout test doit s'exécuter :", red=True)
+        for report in skipped[:20]:
+            reporter.write_line(f"  {report.nodeid}: {report.longrepr[-1] if report.longrepr else ''}")
+        session.exitstatus = 1

@@ -11,6 +11,7 @@ import os
 import re
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import dj_database_url
 from celery.schedules import crontab
@@ -19,6 +20,12 @@ from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
+# Parallel test processes (pytest-xdist sets PYTEST_XDIST_WORKER to gw0, gw1…) never share files or a Redis
+# database: each keeps its var/ below the run's and counts Redis databases down from REDIS_URL's.
+TEST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+TEST_WORKER_INDEX = int(TEST_WORKER[2:]) if TEST_WORKER.startswith("gw") else 0
+if TEST_WORKER:
+    VAR_DIR = VAR_DIR / TEST_WORKER
 
 
 def env(name, default=None):
@@ -123,6 +130,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # the audit hash chain linear under the embedded worker and the web server.
     DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Tests run in memory, one database per process (named, because the engine below is wrapped for metrics and
+    # pytest-django would otherwise derive a file name per parallel worker from the development database's path).
+    DATABASES["default"]["TEST"] = {"NAME": ":memory:"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "trustspace.User"
@@ -194,6 +204,10 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 # Redis: Celery broker and cache when REDIS_URL is set.
 REDIS_URL = env("REDIS_URL", "")
+if REDIS_URL and TEST_WORKER:
+    _redis = urlsplit(REDIS_URL)
+    _redis_db = (int(_redis.path.strip("/") or 0) - TEST_WORKER_INDEX) % 16
+    REDIS_URL = urlunsplit(_redis._replace(path=f"/{_redis_db}"))
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
     CELERY_BROKER_URL = REDIS_URL

@@ -32,7 +32,8 @@ def settings_variables():
     text = SETTINGS_FILE.read_text()
     names = set(re.findall(r"\benv(?:_int|_bool|_list)?\(\s*[\"']([A-Z][A-Z0-9_]*)[\"']", text))
     names |= set(re.findall(r"os\.(?:environ\.get\(|environ\[|getenv\()\s*[\"']([A-Z][A-Z0-9_]*)[\"']", text))
-    return names
+    # Set by pytest-xdist in parallel test processes, never by an operator.
+    return names - {"PYTEST_XDIST_WORKER"}
 
 
 def template_entries():
