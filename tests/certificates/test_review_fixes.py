@@ -6,7 +6,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from certificates import services, trust
+from certificates import services
 from certificates.models import AcmeDnsCredential, Certificate, CrlCache, Revocation
 from operators import services_requests as sr
 from operators.models import RequestKind
@@ -54,14 +54,14 @@ def test_a_forged_or_future_crl_is_never_cached(world, crl):  # noqa: F811
     url = crl.url(CRL_PATH)
     impostor = pki.TestPKI(slot_base=7)  # same names, other keys
     crl.set_crl(CRL_PATH, impostor.crl(this_update=pki.utcnow()))
-    cache = trust.fetch_crl(url)
+    cache = services.fetch_crl(url)
     assert cache.der is None and "non signée" in cache.last_error
     crl.set_crl(CRL_PATH, shared_pki().crl(this_update=pki.utcnow() + timedelta(days=3650),
                                            next_update=pki.utcnow() + timedelta(days=3660)))
-    cache = trust.fetch_crl(url)
+    cache = services.fetch_crl(url)
     assert cache.der is None and "futur" in cache.last_error
     crl.set_crl(CRL_PATH, shared_pki().crl(revoked=[issued], this_update=pki.utcnow()))
-    assert trust.fetch_crl(url).der is not None
+    assert services.fetch_crl(url).der is not None
     assert CrlCache.objects.get(url=url).this_update is not None
 
 

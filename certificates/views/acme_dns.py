@@ -30,12 +30,11 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from certificates import services
+from certificates.api import serializers as s
 from trustspace import throttling
 from trustspace.access import PUBLIC
 from trustspace.errors import DomainError
-
-from . import services
-from .api import serializers as s
 
 ERROR = OpenApiResponse(s.ApiErrorSerializer, description="Erreur structurée.")
 HEADERS = [
