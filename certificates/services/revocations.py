@@ -71,7 +71,7 @@ def _mark_revoked(revocation: Revocation, *, when: datetime, actor: str) -> None
     certificate.revoked_at = when
     certificate.revocation_reason = REASONS.get(revocation.reason, (0, revocation.reason))[1]
     certificate.save(update_fields=["revoked_at", "revocation_reason"])
-    revocation.status = RevocationStatus.DONE
+    revocation.transition_to(RevocationStatus.DONE)
     revocation.done_at = when
     revocation.save(update_fields=["status", "done_at"])
     audit.record(actor=actor, action="certificate.revoked", obj=certificate, operator_id=certificate.operator_id,
@@ -94,10 +94,7 @@ def process_revocations(*, now: datetime | None = None) -> int:
                 acme_client.revoke_certificate(acme_settings(), acme_account(), certificate.pem.encode(),
                                                revocation.reason_code)
             except (acme_client.AcmeError, ValueError) as exc:
-                with transaction.atomic():
-                    Revocation.objects.filter(pk=revocation.pk).update(
-                        status=RevocationStatus.FAILED, attempts=revocation.attempts + 1,
-                        last_error=str(getattr(exc, "message", exc))[:2000])
+                _attempt_failed(revocation, exc)
                 continue
         else:
             verdict = _crl_verdict_of(certificate, now=now)
@@ -109,6 +106,19 @@ def process_revocations(*, now: datetime | None = None) -> int:
                 _mark_revoked(revocation, when=now, actor=TASK)
                 done += 1
     return done
+
+
+def _attempt_failed(revocation: Revocation, exc: Exception) -> None:
+    """An ACME revocation attempt failed: counted, its error kept, retried later with backoff."""
+    with transaction.atomic():
+        revocation = Revocation.objects.select_for_update().get(pk=revocation.pk)
+        if revocation.status == RevocationStatus.DONE:
+            return  # confirmed meanwhile (another worker, or the CRL)
+        if revocation.status != RevocationStatus.FAILED:
+            revocation.transition_to(RevocationStatus.FAILED)
+        revocation.attempts += 1
+        revocation.last_error = str(getattr(exc, "message", exc))[:2000]
+        revocation.save(update_fields=["status", "attempts", "last_error"])
 
 
 def _crl_verdict_of(certificate: Certificate, *, now: datetime) -> CrlVerdict | None:
