@@ -117,7 +117,7 @@ class AcmeDnsUpdateView(AcmeDnsAPIView):
             raise
         except ValueError:
             self.authenticated(username)
-            # The zone client refused the value (services.TXT_VALUE lets a trailing newline through).
+            # The zone client refused the value (services.acme_dns.TXT_VALUE lets a trailing newline through).
             return _error(status.HTTP_400_BAD_REQUEST, "bad_txt",
                           "Valeur TXT invalide : 43 caractères base64url attendus.",
                           fields={"txt": ["43 caractères base64url attendus."]})
