@@ -42,7 +42,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 logger = logging.getLogger(__name__)
 
 ACCOUNT_KEY_SIZE = 2048
-CHALLENGE_PREFIX = "_acme-challenge."
 _PROBLEM = "urn:ietf:params:acme:error:"
 
 

@@ -1,9 +1,9 @@
-"""acme-dns-compatible challenge API, mounted at /acme-dns/ (see certificates.acme_dns_views)."""
+"""acme-dns-compatible challenge API, mounted at /acme-dns/ (see certificates.views.acme_dns)."""
 from django.urls import path
 
-from . import acme_dns_views as views
+from .views import acme_dns
 
 urlpatterns = [
-    path("update", views.AcmeDnsUpdateView.as_view(), name="api_acme_dns_update"),
-    path("register", views.AcmeDnsRegisterView.as_view(), name="api_acme_dns_register"),
+    path("update", acme_dns.AcmeDnsUpdateView.as_view(), name="api_acme_dns_update"),
+    path("register", acme_dns.AcmeDnsRegisterView.as_view(), name="api_acme_dns_register"),
 ]

@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from operators.models import Drimbox, Operator, PendingRevocation
-from trustspace.errors import Conflict
+from trustspace.statemachine import StateMachineMixin
 
 
 class CertificateKind(models.TextChoices):
@@ -107,12 +107,12 @@ class ViOrderStatus(models.TextChoices):
     CANCELLED = "annule", "Annulé"
 
 
-class ViOrder(models.Model):
+class ViOrder(StateMachineMixin, models.Model):
     """A request for a `vi` certificate from a CSR (first issuance or renewal), processed by a task."""
 
+    # A failed order stays failed: the operator sends a new CSR (a new order).
     TRANSITIONS = {
         ViOrderStatus.PENDING: {ViOrderStatus.ISSUED, ViOrderStatus.FAILED, ViOrderStatus.CANCELLED},
-        ViOrderStatus.FAILED: {ViOrderStatus.PENDING, ViOrderStatus.CANCELLED},
     }
 
     drimbox = models.ForeignKey(Drimbox, on_delete=models.PROTECT, related_name="vi_orders")
@@ -137,11 +137,8 @@ class ViOrder(models.Model):
                                     violation_error_message="Une demande de certificat vi est déjà en cours."),
         ]
 
-    def transition_to(self, new_status):
-        if new_status not in self.TRANSITIONS.get(self.status, set()):
-            raise Conflict(f"Cette demande de certificat est « {self.get_status_display().lower()} ».",
-                           code="invalid_transition")
-        self.status = new_status
+    def transition_refused_message(self, new_status):
+        return f"Cette demande de certificat est « {self.status_label().lower()} »."
 
 
 def new_acme_dns_username():
@@ -181,7 +178,8 @@ class ExpiryNotice(models.Model):
     sent_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["certificate", "threshold_days"], name="one_notice_per_threshold")]
+        constraints = [models.UniqueConstraint(fields=["certificate", "threshold_days"],
+                                               name="one_notice_per_threshold")]
 
 
 class RevocationStatus(models.TextChoices):
@@ -190,9 +188,15 @@ class RevocationStatus(models.TextChoices):
     FAILED = "echec", "Échec, réessai prévu"
 
 
-class Revocation(models.Model):
+class Revocation(StateMachineMixin, models.Model):
     """A certificate to revoke: through ACME for `vi`, by the technical administrator for IGC-Santé `db`
     (no public API), confirmed when the serial appears in the CRL."""
+
+    # A failed ACME attempt is retried with backoff (it stays failed until one succeeds).
+    TRANSITIONS = {
+        RevocationStatus.PENDING: {RevocationStatus.DONE, RevocationStatus.FAILED},
+        RevocationStatus.FAILED: {RevocationStatus.DONE},
+    }
 
     certificate = models.ForeignKey(Certificate, on_delete=models.PROTECT, related_name="revocations")
     pending_revocation = models.ForeignKey(PendingRevocation, null=True, blank=True, on_delete=models.PROTECT,
@@ -214,3 +218,6 @@ class Revocation(models.Model):
             models.UniqueConstraint(fields=["certificate"], condition=~Q(status="faite"),
                                     name="one_open_revocation"),
         ]
+
+    def transition_subject(self):
+        return f"La révocation du certificat n° {self.certificate.serial}"

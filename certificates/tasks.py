@@ -2,12 +2,12 @@ from celery import shared_task
 
 from trustspace.outbox import enqueue_task
 
-from . import services, trust
+from . import services
 
 
 @shared_task
 def refresh_crls():
-    refreshed = trust.refresh_crls()
+    refreshed = services.refresh_crls()
     revoked = services.recheck_db_certificates()
     confirmed = services.process_revocations()
     return {"refreshed": refreshed, "revoked": revoked, "confirmed": confirmed}

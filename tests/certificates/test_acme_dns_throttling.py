@@ -1,13 +1,14 @@
 """Rate limits of the acme-dns endpoint: per client IP, per username, and a lock after consecutive failures, all
 checked before the key's PBKDF2; unknown usernames cost nothing and are treated like known ones.
 
-``certificates.services.check_password`` is wrapped (the real one runs) to count the costly checks. Time moves
+``certificates.services.acme_dns.check_password`` is wrapped (the real one runs) to count the costly checks. Time moves
 through ``trustspace.throttling.clock``; the success case writes the TXT record on a real BIND 9.
 """
 import pytest
 from rest_framework.test import APIClient
 
 from certificates import services as cs
+from certificates.services import acme_dns
 from tests.support.lifecycle import declared_drimbox
 from tests.support.throttling import Clock, assert_throttled_json, counting, redis_default_cache, set_rates
 from trustspace import throttling
@@ -19,8 +20,8 @@ UNKNOWN = "00000000-0000-4000-8000-000000000000"
 @pytest.fixture
 def hashes(monkeypatch):
     """Counts the PBKDF2 checks of acme-dns keys (the real check runs)."""
-    counted = counting(cs.check_password)
-    monkeypatch.setattr(cs, "check_password", counted)
+    counted = counting(acme_dns.check_password)
+    monkeypatch.setattr(acme_dns, "check_password", counted)
     return counted
 
 

@@ -5,7 +5,6 @@ import json
 import os
 import ssl
 import threading
-import time
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -17,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from cryptography.x509.verification import PolicyBuilder, Store
 
+from certificates import acme_client
 from certificates.acme_client import (
     REASON_KEY_COMPROMISE,
     REASON_OPERATOR_SWITCH,
@@ -232,7 +232,8 @@ def test_revocation_refused_cleanly(primary, ca, acme_settings, account_key, csr
         revoke_certificate(acme_settings, account_key, issued.leaf_pem, 2)
     with pytest.raises(AcmeError, match="illisible"):
         revoke_certificate(acme_settings, account_key, b"garbage", 0)
-    with pytest.raises(AcmeError, match="^Révocation du certificat n° .* : l'autorité de certification refuse") as refused:
+    with pytest.raises(AcmeError,
+                       match="^Révocation du certificat n° .* : l'autorité de certification refuse") as refused:
         revoke_certificate(acme_settings, new_account_key(), issued.leaf_pem, 0)
     assert refused.value.code == "unauthorized" and not refused.value.rate_limited
     assert ca.cert_status(issued.serial)["Status"] == "Valid"
@@ -268,24 +269,47 @@ def test_stopped_dns_server_gives_a_clean_error_and_cleanup_is_attempted(
     with running_bind(tmp_path, ZONE) as stopped:
         stopped.stop()
         zone = RecordingZone(stopped.client(timeout=1))
-        started = time.monotonic()
         with pytest.raises(AcmeError, match=f"^Publication de l'enregistrement TXT {CHALLENGE} impossible") as error:
             issue_certificate(acme_settings, account_key, make_csr(csr_key, NAME), dns=zone)
-        assert time.monotonic() - started < 5
         assert error.value.code == "dnsUpdate"
-        assert zone.names("delete_txt") == [CHALLENGE]
+        # Given up at the first refusal: one publication, no propagation wait, one cleanup (no retry loop).
+        assert [call[:2] for call in zone.calls] == [("set_txt", CHALLENGE), ("delete_txt", CHALLENGE)]
         assert error.value.leftover_txt == (CHALLENGE,)
         stopped.start()
         assert stopped.client().lookup(CHALLENGE, "TXT") == []
 
 
-def test_token_not_visible_times_out_and_is_cleaned_up(primary, acme_settings, account_key, csr_key):
+class SimulatedClock:
+    """Stands for ``time`` in ``certificates.acme_client``: ``sleep`` moves a simulated ``monotonic`` clock at
+    once, so a wait is counted (sleeps, simulated seconds) instead of timed; a loop that ignored its deadline
+    would hit ``max_sleeps``."""
+
+    def __init__(self, max_sleeps=1000):
+        self.now = 1000.0
+        self.sleeps = 0
+        self.max_sleeps = max_sleeps
+
+    def monotonic(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.sleeps += 1
+        assert self.sleeps <= self.max_sleeps, "the wait did not stop at its deadline"
+        self.now += seconds
+
+
+def test_token_not_visible_times_out_and_is_cleaned_up(primary, acme_settings, account_key, csr_key, monkeypatch):
     zone = RecordingZone(primary.client(), publish=lambda values: None)
     settings = replace(acme_settings, propagation_timeout=0.5)
-    started = time.monotonic()
+    clock = SimulatedClock()
+    monkeypatch.setattr(acme_client, "time", clock)
+    started = clock.now
     with pytest.raises(AcmeError, match=f"{CHALLENGE} n'est pas visible .* après 0.5 s") as error:
         issue_certificate(settings, account_key, make_csr(csr_key, NAME), dns=zone)
-    assert 0.4 < time.monotonic() - started < 3
+    # The propagation timeout stopped the wait: polled every interval for 0.5 s of (simulated) time, no longer.
+    waited = clock.now - started
+    assert settings.propagation_timeout - settings.propagation_interval < waited <= settings.propagation_timeout
+    assert len(zone.names("lookup")) == clock.sleeps + 1
     assert error.value.code == "propagation"
     assert zone.names("delete_txt") == [CHALLENGE] and error.value.leftover_txt == ()
 

@@ -233,13 +233,13 @@ def test_recheck_marks_a_db_certificate_revoked_once_a_refreshed_crl_lists_it(wo
         CrlCache.objects.create(url=url, fetched_at=later, next_update=later + timedelta(days=30))
     crl.set_crl(CRL_PATH, shared_pki().crl(revoked=[issued]))
 
-    assert trust.refresh_crls(now=t0) == 0  # cached copy still fresh: not fetched again
+    assert services.refresh_crls(now=t0) == 0  # cached copy still fresh: not fetched again
     assert crl.requests_for(CRL_PATH) == 1
     assert services.recheck_db_certificates(now=t0) == 0
     certificate.refresh_from_db()
     assert certificate.revoked_at is None
 
-    assert trust.refresh_crls(now=later) == 1
+    assert services.refresh_crls(now=later) == 1
     assert crl.requests_for(CRL_PATH) == 2
     assert services.recheck_db_certificates(now=later) == 1
     certificate.refresh_from_db()
@@ -270,7 +270,7 @@ def test_db_revocation_task_is_confirmed_only_when_the_serial_is_in_the_crl(worl
     assert revocation.status == RevocationStatus.PENDING and certificate.revoked_at is None
 
     crl.set_crl(CRL_PATH, shared_pki().crl(revoked=[issued]))
-    trust.fetch_crl(crl.url(CRL_PATH))
+    services.fetch_crl(crl.url(CRL_PATH))
     assert services.process_revocations() == 1
     revocation.refresh_from_db()
     certificate.refresh_from_db()
@@ -481,7 +481,7 @@ def test_vi_issue_renew_revoke_and_operator_switch_through_pebble(world, crl, bi
     assert services.process_pending_revocations() == 0  # nothing opened twice
 
     crl.set_crl(CRL_PATH, shared_pki().crl(revoked=[db_leaf]))
-    trust.fetch_crl(crl.url(CRL_PATH))
+    services.fetch_crl(crl.url(CRL_PATH))
     assert services.process_revocations() == 1
     db_revocation.refresh_from_db()
     db_certificate.refresh_from_db()
@@ -589,6 +589,6 @@ def test_an_older_crl_does_not_replace_a_newer_cached_one(world, crl):
         upload(drimbox, issued.chain_pem, world.technical)
     # An older CRL (published two days ago, valid four more days) is served again.
     crl.set_crl(CRL_PATH, shared_pki().crl(this_update=now - timedelta(days=2), next_update=now + timedelta(days=4)))
-    trust.fetch_crl(crl.url(CRL_PATH))
+    services.fetch_crl(crl.url(CRL_PATH))
     with pytest.raises(CertificateRejected):
         upload(drimbox, issued.chain_pem, world.technical)

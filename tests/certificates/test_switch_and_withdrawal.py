@@ -1,4 +1,5 @@
-"""Regressions from the certificates review: each test names the defect it keeps away."""
+"""Certificates across an operator switch and a withdrawal: former credentials and revocations stay with the
+former operator, certificates issued afterwards are spared, a withdrawn DRIMbox gets none without reintegration."""
 from datetime import timedelta
 
 import pytest
@@ -6,12 +7,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from certificates import services, trust
-from certificates.models import AcmeDnsCredential, Certificate, CrlCache, Revocation
+from certificates import services
+from certificates.models import AcmeDnsCredential, Certificate, Revocation
 from operators import services_requests as sr
 from operators.models import RequestKind
-from tests.certificates.test_services import CRL_PATH, crl, db_issued, switch_to_other_operator  # noqa: F401
-from tests.support import pki
+from tests.certificates.test_services import crl, switch_to_other_operator  # noqa: F401
 from tests.support.lifecycle import active_drimbox, approve, declared_drimbox, give_certificates, shared_pki
 from trustspace.errors import NotAuthenticated
 
@@ -46,23 +46,6 @@ def test_new_operator_sees_neither_former_revocations_nor_credentials(world, cli
     page = client.get(reverse("drimbox_certificates", args=[drimbox.pk])).content.decode()
     assert not any(serial in page for serial in serials)
     assert "Identifiants en service" not in page and credential.username not in page
-
-
-def test_a_forged_or_future_crl_is_never_cached(world, crl):  # noqa: F811
-    drimbox = declared_drimbox(world.operator, world.legal, world.ans)
-    issued = db_issued(drimbox)
-    url = crl.url(CRL_PATH)
-    impostor = pki.TestPKI(slot_base=7)  # same names, other keys
-    crl.set_crl(CRL_PATH, impostor.crl(this_update=pki.utcnow()))
-    cache = trust.fetch_crl(url)
-    assert cache.der is None and "non signée" in cache.last_error
-    crl.set_crl(CRL_PATH, shared_pki().crl(this_update=pki.utcnow() + timedelta(days=3650),
-                                           next_update=pki.utcnow() + timedelta(days=3660)))
-    cache = trust.fetch_crl(url)
-    assert cache.der is None and "futur" in cache.last_error
-    crl.set_crl(CRL_PATH, shared_pki().crl(revoked=[issued], this_update=pki.utcnow()))
-    assert trust.fetch_crl(url).der is not None
-    assert CrlCache.objects.get(url=url).this_update is not None
 
 
 def test_pending_revocations_spare_certificates_issued_after_them(world, crl):  # noqa: F811

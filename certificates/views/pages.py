@@ -8,17 +8,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from operators import permissions
-from operators.context import active_operator
-from operators.models import Drimbox, DrimboxStatus
-from operators.queries import visible_drimboxes
-from trustspace.access import ANS_ADMIN, AUTHENTICATED, OPERATOR_MEMBER, access
-from trustspace.errors import DomainError
-from trustspace.idempotency import AlreadySubmitted, repeat_response, submitted_once
-
-from . import export, services
-from .forms import AcmeDnsForm, CertificateUploadForm, CsrUploadForm, RevokeForm
-from .models import (
+from certificates import export, services
+from certificates.forms import AcmeDnsForm, CertificateUploadForm, CsrUploadForm, RevokeForm
+from certificates.models import (
     AcmeDnsCredential,
     Certificate,
     CertificateKind,
@@ -26,7 +18,14 @@ from .models import (
     RevocationStatus,
     ViOrder,
 )
-from .validation import describe_certificate
+from certificates.validation import describe_certificate
+from operators import permissions
+from operators.context import active_operator
+from operators.models import Drimbox, DrimboxStatus
+from operators.queries import visible_drimboxes
+from trustspace.access import ANS_ADMIN, AUTHENTICATED, OPERATOR_MEMBER, access
+from trustspace.errors import DomainError
+from trustspace.idempotency import AlreadySubmitted, repeat_response, submitted_once
 
 EXPIRING_DAYS = 60
 

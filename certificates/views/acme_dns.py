@@ -30,12 +30,11 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from certificates import services
+from certificates.api import serializers as s
 from trustspace import throttling
 from trustspace.access import PUBLIC
 from trustspace.errors import DomainError
-
-from . import services
-from .api import serializers as s
 
 ERROR = OpenApiResponse(s.ApiErrorSerializer, description="Erreur structurée.")
 HEADERS = [
@@ -118,7 +117,7 @@ class AcmeDnsUpdateView(AcmeDnsAPIView):
             raise
         except ValueError:
             self.authenticated(username)
-            # The zone client refused the value (services.TXT_VALUE lets a trailing newline through).
+            # The zone client refused the value (services.acme_dns.TXT_VALUE lets a trailing newline through).
             return _error(status.HTTP_400_BAD_REQUEST, "bad_txt",
                           "Valeur TXT invalide : 43 caractères base64url attendus.",
                           fields={"txt": ["43 caractères base64url attendus."]})
