@@ -30,7 +30,7 @@ import django
 
 django.setup()
 
-from whitelist import github_intake
+from whitelist import github_issues as github_intake
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "9"))
 STRICT = os.environ.get("BENCH_STRICT", "") not in ("", "0")

@@ -1,10 +1,12 @@
 """GitHub side of the whitelist (DESIGN §7): the publication of each version, and requests arriving as issues.
 
-Only ``whitelist.github_publish`` / ``whitelist.github_intake`` (and the services they call) write these rows.
+Only ``whitelist.services.publication`` / ``whitelist.services.intake`` write these rows.
 """
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+
+from trustspace.statemachine import StateMachineMixin
 
 
 class GitHubPublicationStatus(models.TextChoices):
@@ -19,8 +21,24 @@ class GitHubPublicationMode(models.TextChoices):
     COMMIT = "commit", "commit direct"
 
 
-class GitHubPublication(models.Model):
+_PUBLICATION = GitHubPublicationStatus
+
+
+class GitHubPublication(StateMachineMixin, models.Model):
     """The push of one published version to the GitHub repository (one row per version)."""
+
+    # « à publier » on request (ANS « Republier » resets any row not being pushed right now), « en cours » when a
+    # worker claims it (again when a run was abandoned), then « publiée » or « échec ». A run that outlived
+    # ``WHITELIST_GITHUB_STALE_RUNNING_SECONDS`` records its outcome over whatever the row became meanwhile.
+    TRANSITIONS = {
+        _PUBLICATION.PENDING: {_PUBLICATION.PENDING, _PUBLICATION.RUNNING, _PUBLICATION.PUBLISHED,
+                               _PUBLICATION.FAILED},
+        _PUBLICATION.RUNNING: {_PUBLICATION.PENDING, _PUBLICATION.RUNNING, _PUBLICATION.PUBLISHED,
+                               _PUBLICATION.FAILED},
+        _PUBLICATION.FAILED: {_PUBLICATION.PENDING, _PUBLICATION.RUNNING, _PUBLICATION.PUBLISHED,
+                              _PUBLICATION.FAILED},
+        _PUBLICATION.PUBLISHED: {_PUBLICATION.PENDING, _PUBLICATION.PUBLISHED, _PUBLICATION.FAILED},
+    }
 
     version = models.OneToOneField("whitelist.WhitelistVersion", on_delete=models.PROTECT,
                                    related_name="github_publication", verbose_name="version")
@@ -76,8 +94,14 @@ class GitHubIssueStatus(models.TextChoices):
     QUARANTINED = "quarantaine", "en quarantaine"
 
 
-class GitHubIssueRequest(models.Model):
+class GitHubIssueRequest(StateMachineMixin, models.Model):
     """An operator's request filed as a GitHub issue (issue form), imported once for ANS review."""
+
+    # Imported « à examiner », « invalide » or « en quarantaine »; only a request « à examiner » is decided.
+    TRANSITIONS = {
+        GitHubIssueStatus.TO_REVIEW: {GitHubIssueStatus.ACCEPTED, GitHubIssueStatus.REFUSED},
+    }
+    TRANSITION_ERROR_CODE = "conflict"
 
     repository = models.CharField("dépôt", max_length=200)
     issue_number = models.PositiveIntegerField("n° de l'issue")
@@ -128,9 +152,11 @@ class GitHubIssueRequest(models.Model):
     def reference(self):
         return f"GH-{self.repository}#{self.issue_number}"
 
-    @property
-    def is_waiting(self):
-        return self.status == GitHubIssueStatus.TO_REVIEW
+    def transition_refused_message(self, new_status):
+        if self.status == GitHubIssueStatus.QUARANTINED:
+            return (f"La demande {self.reference} est en quarantaine ({self.quarantine_reason}) : elle ne se décide "
+                    "pas dans le portail ; répondez sur l'issue GitHub.")
+        return f"La demande {self.reference} est {self.get_status_display()} : elle a déjà été traitée."
 
 
 class GitHubIntakeCursor(models.Model):

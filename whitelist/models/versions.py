@@ -2,11 +2,13 @@
 
 ``PublishedEntry`` remembers, per DRIMbox identifiant, the published fields' hash and the ``DateMAJ``
 of the last published version, so that ``DateMAJ`` changes only when a published field changes.
-Only ``whitelist.builder.record_published`` writes it.
+Only ``whitelist.services.versions.record_published`` writes it.
 """
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+
+from trustspace.statemachine import StateMachineMixin
 
 
 class PublishedEntry(models.Model):
@@ -35,12 +37,18 @@ class WhitelistVersionStatus(models.TextChoices):
     ABANDONED = "abandonnee", "abandonnée"
 
 
-class WhitelistVersion(models.Model):
-    """One version of the whitelist: prepared, then approved (four eyes), signed and published.
+class WhitelistVersion(StateMachineMixin, models.Model):
+    """One version of the whitelist: prepared, then approved (four eyes), signed and published — or abandoned.
 
     Only ``whitelist.services`` writes it. Once signed, its signed bytes never change: ``save()``
-    refuses to alter ``signed_xml`` of a row that already has one.
+    refuses to alter ``signed_xml`` of a row that already has one, and no status move leaves a signed version.
     """
+
+    # Approval, signature and publication are one transaction: « approuvée » and « refusée » are never set.
+    TRANSITIONS = {
+        WhitelistVersionStatus.PREPARED: {WhitelistVersionStatus.PUBLISHED, WhitelistVersionStatus.ABANDONED},
+    }
+    TRANSITION_ERROR_CODE = "conflict"
 
     number = models.PositiveIntegerField("numéro", unique=True)
     status = models.CharField("statut", max_length=12, choices=WhitelistVersionStatus.choices,
@@ -76,6 +84,15 @@ class WhitelistVersion(models.Model):
             if stored is not None and bytes(stored) != bytes(self.signed_xml or b""):
                 raise ValueError("La liste signée d'une version est immuable.")
         super().save(*args, **kwargs)
+
+    def can_transition_to(self, new_status):
+        return self.signed_xml is None and super().can_transition_to(new_status)
+
+    def transition_refused_message(self, new_status):
+        if new_status == WhitelistVersionStatus.ABANDONED:
+            return f"La version {self.number} est {self.get_status_display()} : elle ne peut pas être abandonnée."
+        return (f"La version {self.number} est {self.get_status_display()} : elle ne peut plus être approuvée ni "
+                "signée (une version signée est immuable).")
 
     @property
     def is_published(self):

@@ -18,9 +18,11 @@ from django.utils import timezone
 from trustspace import audit
 from trustspace.errors import Conflict, NotAllowed
 from trustspace.text import validate_display_text
-
-from . import builder, github_publish, public_cache, signers, verify
-from .models import WhitelistVersion, WhitelistVersionStatus
+from whitelist import builder, public_cache, signers, verify
+from whitelist.github_publish import configured as github_configured
+from whitelist.github_publish import snapshot as github_snapshot
+from whitelist.models import PublishedEntry, WhitelistVersion, WhitelistVersionStatus
+from whitelist.services.publication import request_publication
 
 ELEMENT_TO_FIELD = {element: name for name, element in builder.PUBLISHED_FIELDS}
 
@@ -170,9 +172,7 @@ def approve_and_publish(version, *, acting_user, signer=None):
         _serialise_writes("Une autre version est en cours de préparation ou de publication : réessayez dans un "
                           "instant.")
         version = _lock(version)
-        if version.signed_xml is not None or version.status != WhitelistVersionStatus.PREPARED:
-            raise Conflict(f"La version {version.number} est {version.get_status_display()} : elle ne peut plus "
-                           "être approuvée ni signée (une version signée est immuable).")
+        version.transition_to(WhitelistVersionStatus.PUBLISHED)  # saved below, once signed and verified
         if four_eyes() and version.prepared_by_id == acting_user.pk:
             raise NotAllowed("La version doit être approuvée par un autre administrateur ANS que celui qui l'a "
                              "préparée (principe des quatre yeux).")
@@ -206,13 +206,12 @@ def approve_and_publish(version, *, acting_user, signer=None):
         version.signer_subject = verified.signer_subject
         version.approved_by = acting_user
         version.published_at = now
-        version.status = WhitelistVersionStatus.PUBLISHED
         version.save()
-        builder.record_published(entries, at=now)
+        record_published(entries, at=now)
         transaction.on_commit(public_cache.forget_current)  # this worker serves the new list at once
         github = None
-        if github_publish.configured():  # pushed to GitHub once this transaction has committed
-            github = github_publish.request_publication(version)[0].status
+        if github_configured():  # pushed to GitHub once this transaction has committed
+            github = request_publication(version)[0].status
         audit.record(actor=acting_user, action="whitelist.version_published", obj=version,
                      after={"number": version.number, "sha256": version.sha256, "entries": len(entries),
                             "signer": version.signer_subject, "generated_at": generated, "github": github})
@@ -222,7 +221,7 @@ def approve_and_publish(version, *, acting_user, signer=None):
 def republish_on_github(version, *, acting_user):
     """ANS « Republier sur GitHub »: push the latest published version again (a no-op when GitHub has it)."""
     _require_ans(acting_user)
-    if not github_publish.configured():
+    if not github_configured():
         raise Conflict("La publication sur GitHub n'est pas configurée (WHITELIST_GITHUB_REPOSITORY est vide).")
     with transaction.atomic():
         version = _lock(version)
@@ -233,15 +232,37 @@ def republish_on_github(version, *, acting_user):
         if latest.pk != version.pk:
             raise Conflict(f"Seule la dernière version publiée (v{latest.number}) peut être republiée sur GitHub : "
                            "republier une version plus ancienne remettrait une liste périmée dans le dépôt.")
-        publication, before = github_publish.request_publication(version)
+        publication, before = request_publication(version)
         audit.record(actor=acting_user, action="whitelist.github_republish_requested", obj=publication,
-                     before=before, after=github_publish.snapshot(publication))
+                     before=before, after=github_snapshot(publication))
     return publication
 
 
-# Only « préparée »: approval, signature and publication happen in one transaction, so no row is ever
-# « approuvée » (that enum value stays for the migrations that declare the field's choices).
-ABANDONABLE = (WhitelistVersionStatus.PREPARED,)
+def record_published(entries, *, at):
+    """Remember the published entries (call inside the publishing transaction).
+
+    An entry whose fields changed (or a new one) keeps the ``DateMAJ`` it was published with; entries
+    no longer published are forgotten, so that a DRIMbox that comes back gets a new ``DateMAJ``.
+    """
+    at = builder.utc_seconds(at)
+    existing = {p.identifiant: p for p in PublishedEntry.objects.select_for_update()}
+    identifiants = set()
+    for entry in entries:
+        identifiants.add(entry.identifiant)
+        digest = entry.fields_sha256
+        row = existing.get(entry.identifiant)
+        if row is None:
+            PublishedEntry.objects.create(identifiant=entry.identifiant, fields_sha256=digest,
+                                          date_maj=builder.utc_seconds(entry.date_maj or at), published_at=at)
+        elif row.fields_sha256 != digest:
+            row.fields_sha256 = digest
+            row.date_maj = builder.utc_seconds(entry.date_maj or at)
+            row.published_at = at
+            row.save(update_fields=["fields_sha256", "date_maj", "published_at"])
+        else:
+            row.published_at = at
+            row.save(update_fields=["published_at"])
+    PublishedEntry.objects.exclude(identifiant__in=identifiants).delete()
 
 
 def abandon_version(version, *, acting_user, reason=""):
@@ -250,11 +271,8 @@ def abandon_version(version, *, acting_user, reason=""):
     validate_display_text({"reason": reason or ""}, multiline={"reason"}, labels={"reason": "motif"})
     with transaction.atomic():
         version = _lock(version)
-        if version.status not in ABANDONABLE or version.signed_xml is not None:
-            raise Conflict(f"La version {version.number} est {version.get_status_display()} : "
-                           "elle ne peut pas être abandonnée.")
         before = {"status": version.status}
-        version.status = WhitelistVersionStatus.ABANDONED
+        version.transition_to(WhitelistVersionStatus.ABANDONED)
         version.save(update_fields=["status"])
         audit.record(actor=acting_user, action="whitelist.version_abandoned", obj=version, before=before,
                      after={"status": version.status}, reason=(reason or "").strip()[:2000])
