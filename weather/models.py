@@ -5,7 +5,7 @@ effective time (the first failed probe for a DOWN), and downtime, history bars, 
 from them. ``DrimboxWeather`` is only the cached head of that history. Declared maintenance windows are
 rows of their own (``MaintenanceWindow``): the displayed status is « maintenance » inside an active
 window, while transitions keep recording what the probes saw, so that a policy may count or exclude
-downtime during maintenance. Only ``weather.services*`` and ``weather.policy`` write these models.
+downtime during maintenance. Only ``weather.services`` writes these models.
 """
 from django.conf import settings
 from django.db import models

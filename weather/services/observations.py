@@ -1,4 +1,4 @@
-"""The one write path for probe observations, status transitions and incidents (DESIGN §8).
+"""The one write path for probe observations and status transitions (DESIGN §8); incidents follow them.
 
 ``record_observations`` is called by the prober (``weather.tasks.probe_batch``) with the results of one
 location; ``mark_silent`` by ``weather.tasks.detect_silence``; ``set_status`` is the single place that
@@ -26,12 +26,8 @@ Confirmation policy (settings ``WEATHER_CONFIRMATION_FAILURES`` = N and ``WEATHE
   ignored: a late batch must never overwrite a newer state;
 * no fresh observation at all: NO DATA (never DOWN), effective at the last observation.
 
-Incidents: one is opened when a DRIMbox enters DOWN (``opened_at`` = effective time; GTI and GTR due
-dates on the support-hours clock) and restored when the DRIMbox is seen up again (OPERATIONAL or
-DEGRADED). Entering NO DATA from DOWN leaves the incident open: the prober not knowing is not a
-restoration. Transitions are the record of what the probes saw (no audit row per probe); opening and
-restoring an incident are audited with the actor « tâche météo » and e-mailed to the operator's members
-after commit.
+Transitions are the record of what the probes saw (no audit row per probe). Incidents are opened and
+restored by ``weather.services.incidents`` in the same transaction as the transition.
 """
 from __future__ import annotations
 
@@ -42,20 +38,15 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from operators.models import Drimbox
-from operators.notify import notify_operator
-from trustspace import audit
-from trustspace.errors import InvalidData, NotFound
-
-from .clock import GTI, GTR, support_add
-from .models import DrimboxWeather, Incident, LocationObservation, ProbeLocation, Transition, WeatherStatus
+from trustspace.errors import InvalidData
+from weather.models import DrimboxWeather, LocationObservation, ProbeLocation, Transition, WeatherStatus
+from weather.services.incidents import UP_STATUSES, open_or_restore_incidents
+from weather.services.locations import location_named
 
 logger = logging.getLogger(__name__)
-TASK_ACTOR = "tâche météo"
-UP_STATUSES = frozenset({WeatherStatus.OPERATIONAL, WeatherStatus.DEGRADED})
 FAILING = "failing"  # status of one probe result whose db check failed (not yet a confirmed DOWN)
 OBSERVATION_FIELDS = ("checked_at", "db_ok", "db_error", "vi_ok", "vi_error", "latency_ms", "consecutive_failures",
                       "first_failure_at", "status")
@@ -99,42 +90,6 @@ def quorum_required(reporting, quorum=None):
 
 
 # --- observations ---------------------------------------------------------------------------------
-
-
-def location_named(name, *, label=None):
-    """The ``ProbeLocation`` of that name; an unknown name is created INACTIVE (its reports are kept but do not
-    vote) until ANS activates it (``python manage.py weather_locations --activate NAME``, audited)."""
-    location, created = ProbeLocation.objects.get_or_create(
-        name=name, defaults={"label": label or name, "active": False})
-    if created:
-        logger.warning("weather: new probe location %s created inactive; activate it with "
-                       "`manage.py weather_locations --activate %s`", name, name)
-    return location
-
-
-def first_location(name):
-    """The location of a single-site deployment: created ACTIVE, but only when no location exists at all."""
-    with transaction.atomic():
-        if ProbeLocation.objects.exists():
-            return location_named(name)
-        location, _ = ProbeLocation.objects.get_or_create(name=name, defaults={"label": name, "active": True})
-    return location
-
-
-def activate_location(name, *, actor, active=True, reason=""):
-    """ANS (or the operator of the platform) lets a probe location vote, or stops it; audited."""
-    with transaction.atomic():
-        location = ProbeLocation.objects.select_for_update().filter(name=name).first()
-        if location is None:
-            raise NotFound(f"Point de sonde inconnu : « {name} ».", code="weather_location_unknown")
-        if location.active == active:
-            return location
-        before = {"active": location.active}
-        location.active = active
-        location.save(update_fields=["active"])
-        audit.record(actor=actor, action="weather.location_activated" if active else "weather.location_deactivated",
-                     obj=location, before=before, after={"active": active}, reason=reason)
-    return location
 
 
 def _value(result, name, default=None):
@@ -293,7 +248,7 @@ def mark_silent(*, at=None):
         return _apply(changes, heads, at=at)
 
 
-# --- transitions and incidents --------------------------------------------------------------------
+# --- transitions -----------------------------------------------------------------------------------
 
 
 def set_status(drimbox, new_status, *, effective_at, reason="", at=None):
@@ -328,52 +283,7 @@ def _apply(changes, heads, *, at):
         head.status, head.since, head.reason = change.new_status, effective_at, change.reason
     Transition.objects.bulk_create(transitions)
     DrimboxWeather.objects.bulk_update([heads[c.drimbox_id] for c, _ in moved], ["status", "since", "reason"])
-    _incidents(moved, at=at)
+    open_or_restore_incidents(moved, at=at)
     return [change for change, _ in moved]
 
 
-def _incidents(moved, *, at):
-    going_down = [c for c, old in moved if c.new_status == WeatherStatus.DOWN]
-    coming_up = [c for c, old in moved if c.new_status in UP_STATUSES]
-    if not going_down and not coming_up:
-        return
-    touched = [c.drimbox_id for c in (*going_down, *coming_up)]
-    open_incidents = {i.drimbox_id: i for i in Incident.objects.select_for_update()
-                      .filter(drimbox_id__in=touched, restored_at__isnull=True)}
-    boxes = Drimbox.objects.select_related("operator").in_bulk(touched)
-    for change in going_down:
-        if change.drimbox_id in open_incidents:
-            continue  # DOWN → NO DATA → DOWN: still the same incident
-        incident = Incident.objects.create(
-            drimbox_id=change.drimbox_id, opened_at=change.effective_at, reason=change.reason,
-            gti_due_at=support_add(change.effective_at, GTI), gtr_due_at=support_add(change.effective_at, GTR))
-        box = boxes[change.drimbox_id]
-        audit.record(actor=TASK_ACTOR, action="weather.incident_opened", obj=incident, operator_id=box.operator_id,
-                     after={"drimbox": box.identifiant, "opened_at": incident.opened_at, "reason": incident.reason,
-                            "gti_due_at": incident.gti_due_at, "gtr_due_at": incident.gtr_due_at})
-        _notify(box, incident, "opened")
-    for change in coming_up:
-        incident = open_incidents.get(change.drimbox_id)
-        if incident is None:
-            continue
-        incident.restored_at = max(change.effective_at, incident.opened_at)
-        incident.save(update_fields=["restored_at"])
-        box = boxes[change.drimbox_id]
-        audit.record(actor=TASK_ACTOR, action="weather.incident_restored", obj=incident, operator_id=box.operator_id,
-                     before={"restored_at": None}, after={"restored_at": incident.restored_at})
-        _notify(box, incident, "restored")
-
-
-def _weather_url(box):
-    try:
-        return settings.SITE_URL + reverse("weather_drimbox", args=[box.identifiant])
-    except NoReverseMatch:  # the public pages are not wired (yet)
-        return settings.SITE_URL
-
-
-def _notify(box, incident, kind):
-    subject = (f"Incident ouvert : DRIMbox {box.identifiant} ({box.db_fqdn}) indisponible" if kind == "opened"
-               else f"Incident rétabli : DRIMbox {box.identifiant} ({box.db_fqdn})")
-    notify_operator(box.operator_id, subject=subject, template=f"weather/email/incident_{kind}.txt",
-                    context={"drimbox": box, "incident": incident, "url": _weather_url(box)},
-                    event_type=f"weather.incident_{kind}", drimbox=box)
