@@ -114,13 +114,16 @@ def _next_observation(previous, result, *, location_id, drimbox_id, stale):
     else:
         consecutive, first_failure_at = 0, None
         status = _value(result, "status")
-    return LocationObservation(
+    row = LocationObservation(
         drimbox_id=drimbox_id, location_id=location_id, checked_at=checked_at,
         db_ok=bool(_value(result, "db_ok")), db_error=(_value(result, "db_error") or "")[:300],
         vi_ok=_value(result, "vi_ok"), vi_error=(_value(result, "vi_error") or "")[:300],
         latency_ms=_value(result, "latency_ms"), consecutive_failures=consecutive,
-        first_failure_at=first_failure_at, status=status,
+        first_failure_at=first_failure_at, status=previous.status if previous is not None else WeatherStatus.NO_DATA,
     )
+    if status != row.status:
+        row.transition_to(status)
+    return row
 
 
 @dataclass(frozen=True)
@@ -280,7 +283,8 @@ def _apply(changes, heads, *, at):
                                       new_status=change.new_status, effective_at=effective_at,
                                       recorded_at=at, reason=change.reason))
         moved.append((change, head.status))
-        head.status, head.since, head.reason = change.new_status, effective_at, change.reason
+        head.transition_to(change.new_status)
+        head.since, head.reason = effective_at, change.reason
     Transition.objects.bulk_create(transitions)
     DrimboxWeather.objects.bulk_update([heads[c.drimbox_id] for c, _ in moved], ["status", "since", "reason"])
     open_or_restore_incidents(moved, at=at)
