@@ -4,12 +4,16 @@ Atomic, audited (on the operator's history too) and explained in French on refus
 """
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from django.db import transaction
 from django.utils import timezone
 
 from operators.models import Drimbox
 from trustspace import audit
 from trustspace.errors import Conflict, InvalidData
+from trustspace.models import User
 from trustspace.text import validate_display_text
 from weather.models import Incident
 from weather.permissions import require_weather_member
@@ -17,12 +21,13 @@ from weather.permissions import require_weather_member
 COMMENT_MAX = 2000
 
 
-def _incident_state(incident):
+def _incident_state(incident: Incident) -> dict[str, Any]:
     return {"acknowledged_at": incident.acknowledged_at, "acknowledged_by": incident.acknowledged_by_id,
             "acknowledgement_comment": incident.acknowledgement_comment, "restored_at": incident.restored_at}
 
 
-def acknowledge_incident(incident, *, acting_user, comment="", at=None):
+def acknowledge_incident(incident: Incident, *, acting_user: User, comment: str = "",
+                         at: datetime | None = None) -> Incident:
     """Record the operator's acknowledgement (the GTI clock stops at this instant).
 
     ``at`` records an acknowledgement made earlier (e.g. by telephone with ANS's support desk, or when

@@ -7,6 +7,9 @@ are audited with the actor « tâche météo » and e-mailed to the operator's m
 """
 from __future__ import annotations
 
+from datetime import datetime
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.urls import NoReverseMatch, reverse
 
@@ -16,11 +19,14 @@ from trustspace import audit
 from weather.clock import GTI, GTR, support_add
 from weather.models import Incident, WeatherStatus
 
+if TYPE_CHECKING:  # observations calls this module: no import at run time
+    from weather.services.observations import Change
+
 TASK_ACTOR = "tâche météo"
 UP_STATUSES = frozenset({WeatherStatus.OPERATIONAL, WeatherStatus.DEGRADED})
 
 
-def open_or_restore_incidents(moved, *, at):
+def open_or_restore_incidents(moved: list[tuple[Change, str]], *, at: datetime) -> None:
     going_down = [c for c, old in moved if c.new_status == WeatherStatus.DOWN]
     coming_up = [c for c, old in moved if c.new_status in UP_STATUSES]
     if not going_down and not coming_up:
@@ -52,14 +58,14 @@ def open_or_restore_incidents(moved, *, at):
         _notify(box, incident, "restored")
 
 
-def _weather_url(box):
+def _weather_url(box: Drimbox) -> str:
     try:
         return settings.SITE_URL + reverse("weather_drimbox", args=[box.identifiant])
     except NoReverseMatch:  # the public pages are not wired (yet)
         return settings.SITE_URL
 
 
-def _notify(box, incident, kind):
+def _notify(box: Drimbox, incident: Incident, kind: str) -> None:
     subject = (f"Incident ouvert : DRIMbox {box.identifiant} ({box.db_fqdn}) indisponible" if kind == "opened"
                else f"Incident rétabli : DRIMbox {box.identifiant} ({box.db_fqdn})")
     notify_operator(box.operator_id, subject=subject, template=f"weather/email/incident_{kind}.txt",

@@ -7,12 +7,13 @@ from django.db import transaction
 
 from trustspace import audit
 from trustspace.errors import NotFound
+from trustspace.models import User
 from weather.models import ProbeLocation
 
 logger = logging.getLogger(__name__)
 
 
-def location_named(name, *, label=None):
+def location_named(name: str, *, label: str | None = None) -> ProbeLocation:
     """The ``ProbeLocation`` of that name; an unknown name is created INACTIVE (its reports are kept but do not
     vote) until ANS activates it (``python manage.py weather_locations --activate NAME``, audited)."""
     location, created = ProbeLocation.objects.get_or_create(
@@ -23,7 +24,7 @@ def location_named(name, *, label=None):
     return location
 
 
-def first_location(name):
+def first_location(name: str) -> ProbeLocation:
     """The location of a single-site deployment: created ACTIVE, but only when no location exists at all."""
     with transaction.atomic():
         if ProbeLocation.objects.exists():
@@ -32,7 +33,7 @@ def first_location(name):
     return location
 
 
-def activate_location(name, *, actor, active=True, reason=""):
+def activate_location(name: str, *, actor: User | str, active: bool = True, reason: str = "") -> ProbeLocation:
     """ANS (or the operator of the platform) lets a probe location vote, or stops it; audited."""
     with transaction.atomic():
         location = ProbeLocation.objects.select_for_update().filter(name=name).first()

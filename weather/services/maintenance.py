@@ -5,7 +5,8 @@ operator's history too) and explained in French on refusal.
 """
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -14,6 +15,7 @@ from django.utils import timezone
 from operators.models import Drimbox, DrimboxStatus
 from trustspace import audit
 from trustspace.errors import Conflict, InvalidData
+from trustspace.models import User
 from trustspace.text import validate_display_text
 from weather.models import Incident, MaintenanceWindow
 from weather.permissions import require_weather_member
@@ -21,24 +23,24 @@ from weather.permissions import require_weather_member
 REASON_MAX = 300
 
 
-def maintenance_max_length():
+def maintenance_max_length() -> timedelta:
     return timedelta(hours=getattr(settings, "WEATHER_MAINTENANCE_MAX_HOURS", 72))
 
 
-def maintenance_past_tolerance():
+def maintenance_past_tolerance() -> timedelta:
     return timedelta(minutes=getattr(settings, "WEATHER_MAINTENANCE_PAST_TOLERANCE_MINUTES", 2))
 
 
-def maintenance_max_advance():
+def maintenance_max_advance() -> timedelta:
     return timedelta(days=getattr(settings, "WEATHER_MAINTENANCE_MAX_ADVANCE_DAYS", 365))
 
 
-def _window_state(window):
+def _window_state(window: MaintenanceWindow) -> dict[str, Any]:
     return {"drimbox": window.drimbox_id, "starts_at": window.starts_at, "ends_at": window.ends_at,
             "reason": window.reason, "cancelled_at": window.cancelled_at}
 
 
-def _parse_reason(reason):
+def _parse_reason(reason: str | None) -> str:
     reason = (reason or "").strip()
     if not reason:
         raise InvalidData("Indiquez le motif de la maintenance.",
@@ -50,7 +52,7 @@ def _parse_reason(reason):
     return reason
 
 
-def _check_period(starts_at, ends_at, now):
+def _check_period(starts_at: datetime | None, ends_at: datetime | None, now: datetime) -> None:
     for name, value in (("starts_at", starts_at), ("ends_at", ends_at)):
         if value is None or timezone.is_naive(value):
             raise InvalidData("Indiquez une date et une heure valides.",
@@ -71,7 +73,8 @@ def _check_period(starts_at, ends_at, now):
                           field_errors={"ends_at": [f"Durée maximale : {hours} heures."]})
 
 
-def declare_maintenance(drimbox, *, acting_user, starts_at, ends_at, reason):
+def declare_maintenance(drimbox: Drimbox, *, acting_user: User, starts_at: datetime, ends_at: datetime,
+                        reason: str) -> MaintenanceWindow:
     """A new maintenance window for one DRIMbox of the acting user's operator."""
     drimbox = Drimbox.objects.select_related("operator").get(pk=drimbox.pk)
     require_weather_member(acting_user, drimbox.operator, "déclarer une maintenance")
@@ -108,7 +111,7 @@ def declare_maintenance(drimbox, *, acting_user, starts_at, ends_at, reason):
     return window
 
 
-def cancel_maintenance(window, *, acting_user):
+def cancel_maintenance(window: MaintenanceWindow, *, acting_user: User) -> MaintenanceWindow:
     """Cancel a window not started yet; a window in progress ends now (its past part stays on record)."""
     drimbox = Drimbox.objects.select_related("operator").get(pk=window.drimbox_id)
     require_weather_member(acting_user, drimbox.operator, "annuler une maintenance")

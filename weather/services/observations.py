@@ -33,8 +33,10 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -43,6 +45,7 @@ from django.utils import timezone
 from operators.models import Drimbox
 from trustspace.errors import InvalidData
 from weather.models import DrimboxWeather, LocationObservation, ProbeLocation, Transition, WeatherStatus
+from weather.prober import ProbeResult
 from weather.services.incidents import UP_STATUSES, open_or_restore_incidents
 from weather.services.locations import location_named
 
@@ -55,15 +58,15 @@ OBSERVATION_FIELDS = ("checked_at", "db_ok", "db_error", "vi_ok", "vi_error", "l
 # --- settings -------------------------------------------------------------------------------------
 
 
-def confirmation_failures():
+def confirmation_failures() -> int:
     return max(1, int(getattr(settings, "WEATHER_CONFIRMATION_FAILURES", 3)))
 
 
-def stale_after():
+def stale_after() -> timedelta:
     return timedelta(seconds=int(getattr(settings, "WEATHER_STALE_AFTER", 300)))
 
 
-def quorum_required(reporting, quorum=None):
+def quorum_required(reporting: int, quorum: str | int | float | None = None) -> int:
     """How many of ``reporting`` fresh locations must agree (see the module docstring); 0 when none reports."""
     if reporting <= 0:
         return 0
@@ -92,11 +95,12 @@ def quorum_required(reporting, quorum=None):
 # --- observations ---------------------------------------------------------------------------------
 
 
-def _value(result, name, default=None):
+def _value(result: ProbeResult | dict[str, Any], name: str, default: Any = None) -> Any:
     return result.get(name, default) if isinstance(result, dict) else getattr(result, name, default)
 
 
-def _next_observation(previous, result, *, location_id, drimbox_id, stale):
+def _next_observation(previous: LocationObservation | None, result: ProbeResult | dict[str, Any], *,
+                      location_id: int, drimbox_id: int, stale: timedelta) -> LocationObservation | None:
     """The new observation row of one DRIMbox at one location, from its previous row and one probe result."""
     checked_at = _value(result, "checked_at")
     if previous is not None and checked_at <= previous.checked_at:
@@ -130,15 +134,16 @@ def _next_observation(previous, result, *, location_id, drimbox_id, stale):
 class Change:
     drimbox_id: int
     new_status: str
-    effective_at: object
+    effective_at: datetime
     reason: str
 
 
-def _reason_of(observation):
+def _reason_of(observation: LocationObservation) -> str:
     return observation.db_error or observation.vi_error or ""
 
 
-def evaluate(current, fresh, *, quorum=None):
+def evaluate(current: DrimboxWeather, fresh: list[LocationObservation], *,
+             quorum: str | int | float | None = None) -> Change | None:
     """The status change (or None) for one DRIMbox from its current ``DrimboxWeather`` and fresh observations."""
     required = quorum_required(len(fresh), quorum)
     if required == 0:
@@ -163,7 +168,7 @@ def evaluate(current, fresh, *, quorum=None):
     return None
 
 
-def _ensure_heads(drimbox_ids, at):
+def _ensure_heads(drimbox_ids: list[int], at: datetime) -> dict[int, DrimboxWeather]:
     """Every DRIMbox gets its ``DrimboxWeather`` row (« pas de données »), then the rows are locked in pk order
     so that two locations reporting at once evaluate one after the other."""
     DrimboxWeather.objects.bulk_create(
@@ -173,7 +178,8 @@ def _ensure_heads(drimbox_ids, at):
     return {row.drimbox_id: row for row in rows}
 
 
-def record_observations(location, results, *, at=None, quorum=None):
+def record_observations(location: ProbeLocation | str, results: Iterable[ProbeResult | dict[str, Any]], *,
+                        at: datetime | None = None, quorum: str | int | float | None = None) -> list[Change]:
     """Store one location's probe results and apply the status changes they confirm.
 
     ``location``: a ``ProbeLocation`` or its name. ``results``: ``weather.prober.ProbeResult`` objects
@@ -220,7 +226,7 @@ def record_observations(location, results, *, at=None, quorum=None):
         return _apply(changes, heads, at=at)
 
 
-def mark_silent(*, at=None):
+def mark_silent(*, at: datetime | None = None) -> list[Change]:
     """DRIMboxes with no fresh observation from any active location go to « pas de données » (never DOWN).
 
     Also covers DRIMboxes that left the whitelist (no longer probed). Returns the applied changes.
@@ -254,7 +260,8 @@ def mark_silent(*, at=None):
 # --- transitions -----------------------------------------------------------------------------------
 
 
-def set_status(drimbox, new_status, *, effective_at, reason="", at=None):
+def set_status(drimbox: Drimbox | int, new_status: str, *, effective_at: datetime, reason: str = "",
+               at: datetime | None = None) -> Change | None:
     """Change the probed status of one DRIMbox (a ``Transition`` row, the head, the incident); no row when
     unchanged. Returns the ``Change`` applied or None."""
     if new_status not in WeatherStatus.values or new_status == WeatherStatus.MAINTENANCE:
@@ -269,7 +276,7 @@ def set_status(drimbox, new_status, *, effective_at, reason="", at=None):
     return applied[0]
 
 
-def _apply(changes, heads, *, at):
+def _apply(changes: list[Change], heads: dict[int, DrimboxWeather], *, at: datetime) -> list[Change]:
     """Write the transitions, move the heads, open/restore incidents; inside the caller's transaction."""
     if not changes:
         return []

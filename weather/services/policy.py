@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from trustspace import audit
 from trustspace.errors import Conflict, InvalidData, NotAllowed
+from trustspace.models import User
 from trustspace.text import display_text_error
 from weather.clock import PARIS
 from weather.models import MeasurementPolicy, ReferencePeriod
@@ -30,7 +31,8 @@ AUDITED_FIELDS = ("version", "reference_period", "support_hours_only", "maintena
                   "comment")
 
 
-def _validate(reference_period, support_hours_only, maintenance_counts, effective_from, comment):
+def _validate(reference_period: str, support_hours_only: bool, maintenance_counts: bool, effective_from: datetime,
+              comment: str) -> None:
     errors = {}
     if reference_period not in ReferencePeriod.values:
         errors["reference_period"] = "Période de référence inconnue."
@@ -58,8 +60,8 @@ def _validate(reference_period, support_hours_only, maintenance_counts, effectiv
                           code="invalid_policy", field_errors={name: [text] for name, text in errors.items()})
 
 
-def create_policy_version(*, acting_user, reference_period, support_hours_only, maintenance_counts, effective_from,
-                          comment=""):
+def create_policy_version(*, acting_user: User, reference_period: str, support_hours_only: bool,
+                          maintenance_counts: bool, effective_from: datetime, comment: str = "") -> MeasurementPolicy:
     """Create the next version of the measurement policy (ANS only; audited; existing versions untouched)."""
     if not getattr(acting_user, "is_ans_admin", False):
         raise NotAllowed("Réservé aux administrateurs ANS.")

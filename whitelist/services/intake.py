@@ -20,15 +20,17 @@ the decision and points ANS to the portal, it never changes registry data by its
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from trustspace import audit
 from trustspace.errors import InvalidData, NotAllowed
+from trustspace.models import User
 from trustspace.outbox import enqueue_task
 from trustspace.text import validate_display_text
 from whitelist import github_issues
@@ -46,7 +48,7 @@ POLL_OVERLAP = timedelta(minutes=5)
 COMMENT_CLAIM = timedelta(minutes=10)  # a worker that died while posting frees the row after this
 
 
-def _transient(exc) -> bool:
+def _transient(exc: BaseException) -> bool:
     """GitHub unreachable or the database gone: the poll stops and rereads from the same point next time. Any
     other error belongs to the issue: it is quarantined."""
     if isinstance(exc, (*NETWORK_ERRORS, InterfaceError)):
@@ -57,7 +59,7 @@ def _transient(exc) -> bool:
     return False
 
 
-def import_issue(repository, issue):
+def import_issue(repository: str, issue: Any) -> tuple[GitHubIssueRequest, bool]:
     """Create the request of one GitHub issue, once. Returns ``(request, created)``.
 
     An issue that cannot become a request (text too long, or any error while reading or recording it) is recorded
@@ -78,7 +80,7 @@ def import_issue(repository, issue):
         return _quarantine(repository, issue, reason)
 
 
-def _record(repository, issue, parsed):
+def _record(repository: str, issue: Any, parsed: github_issues.ParsedIssue) -> tuple[GitHubIssueRequest, bool]:
     values = parsed.fields or {"nom": "", "description": "", "dn_certificat_operateur": ""}
     dn = values["dn_certificat_operateur"]
     defaults = {
@@ -95,7 +97,8 @@ def _record(repository, issue, parsed):
         "invalid_reason": parsed.invalid_reason, "note": parsed.note})
 
 
-def _insert_once(repository, issue, defaults, *, action, after, reason=""):
+def _insert_once(repository: str, issue: Any, defaults: dict[str, Any], *, action: str, after: dict[str, Any],
+                 reason: str = "") -> tuple[GitHubIssueRequest, bool]:
     """The issue's request row, created once and audited in the same transaction. Returns ``(request, created)``."""
     try:
         with transaction.atomic():
@@ -111,7 +114,8 @@ def _insert_once(repository, issue, defaults, *, action, after, reason=""):
     return request, created
 
 
-def _quarantine(repository, issue, reason, parsed=None):
+def _quarantine(repository: str, issue: Any, reason: str,
+                parsed: github_issues.ParsedIssue | None = None) -> tuple[GitHubIssueRequest, bool]:
     """Record the issue « en quarantaine »: the title and GitHub metadata, the reason, and the beginning of the
     text when it was read (not after an error: the text may be what the database refused)."""
     title = (parsed.title if parsed else
@@ -129,7 +133,7 @@ def _quarantine(repository, issue, reason, parsed=None):
     return request, created
 
 
-def poll_issues():
+def poll_issues() -> dict[str, Any]:
     """Import new issues and post owed comments. Returns counts (and ``error``, French, on failure; ``message``
     when the first poll only started the cursor)."""
     result = {"imported": 0, "seen": 0, "comments": 0}
@@ -178,14 +182,14 @@ def poll_issues():
     return result
 
 
-def owed_comments():
+def owed_comments() -> QuerySet[GitHubIssueRequest]:
     decided = (GitHubIssueStatus.ACCEPTED, GitHubIssueStatus.REFUSED)
     return GitHubIssueRequest.objects.filter(
         Q(receipt_comment_id__isnull=True) | Q(status__in=decided, decision_comment_id__isnull=True),
         repository=repository_name(), comments_blocked=False)
 
 
-def _owed(request):
+def _owed(request: GitHubIssueRequest) -> list[tuple[str, str]]:
     owed = []
     if request.receipt_comment_id is None:
         owed.append(("receipt_comment_id", github_issues.receipt_text(request)))
@@ -195,7 +199,7 @@ def _owed(request):
     return owed
 
 
-def _claim_comments(pk, now):
+def _claim_comments(pk: int, now: datetime) -> tuple[GitHubIssueRequest, list[tuple[str, str]]] | None:
     """Mark the row as being answered (short transaction); the comments owed, or ``None`` when there is nothing
     to do (nothing owed, blocked after a permanent error, or another worker is posting)."""
     with transaction.atomic():
@@ -212,7 +216,7 @@ def _claim_comments(pk, now):
     return request, owed
 
 
-def post_pending_comments(pk, *, repo=None):
+def post_pending_comments(pk: int, *, repo: Any = None) -> int:
     """Post the receipt and/or decision comment a request still owes; returns how many were posted.
 
     The row is claimed in a short transaction and the comments are posted outside it (no row lock held during
@@ -248,12 +252,12 @@ def post_pending_comments(pk, *, repo=None):
     return posted
 
 
-def _schedule_comments(pk):
+def _schedule_comments(pk: int) -> None:
     enqueue_task("whitelist.tasks.post_github_comments", (pk,),
                  label=f"Tâche : commentaires GitHub de la demande #{pk}")
 
 
-def decide(request, *, acting_user, accept: bool, comment=""):
+def decide(request: GitHubIssueRequest, *, acting_user: User, accept: bool, comment: str = "") -> GitHubIssueRequest:
     """ANS accepts or refuses a request « à examiner »; the decision is answered on the issue after commit."""
     if not getattr(acting_user, "is_ans_admin", False):
         raise NotAllowed("Réservé aux administrateurs ANS.")

@@ -8,10 +8,12 @@ French error and, when transient, the next attempt (backoff). The beat sweep ret
 from __future__ import annotations
 
 import logging
+from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from trustspace import audit
@@ -29,14 +31,20 @@ from whitelist.github_publish import (
     snapshot,
     stale_running,
 )
-from whitelist.models import GitHubPublication, GitHubPublicationMode, GitHubPublicationStatus, WhitelistVersionStatus
+from whitelist.models import (
+    GitHubPublication,
+    GitHubPublicationMode,
+    GitHubPublicationStatus,
+    WhitelistVersion,
+    WhitelistVersionStatus,
+)
 
 logger = logging.getLogger(__name__)
 
 TASK_ACTOR = "tâche publication GitHub"
 
 
-def request_publication(version):
+def request_publication(version: WhitelistVersion) -> tuple[GitHubPublication, dict[str, Any] | None]:
     """Create (or reset) the version's publication row as « à publier » and push it after commit.
 
     Returns ``(publication, before)`` (``before``: the previous state for the audit, or ``None``).
@@ -66,12 +74,12 @@ def request_publication(version):
     return publication, before
 
 
-def _enqueue(pk):
+def _enqueue(pk: int) -> None:
     """Through the outbox: the task is published once the request has committed (the sweep retries the rest)."""
     enqueue_task("whitelist.tasks.publish_to_github", (pk,), label=f"Tâche : publication GitHub #{pk}")
 
 
-def _claimable(publication, now):
+def _claimable(publication: GitHubPublication, now: datetime) -> bool:
     """« à publier » (new or reset by ``request_publication``), a transient failure whose backoff has passed, or a
     run abandoned « en cours ». A permanent failure (``next_attempt_at`` empty) waits for « Republier »."""
     status = publication.status
@@ -82,7 +90,7 @@ def _claimable(publication, now):
     return status == GitHubPublicationStatus.RUNNING and publication.updated_at <= now - stale_running()
 
 
-def _claim(pk, now):
+def _claim(pk: int, now: datetime) -> GitHubPublication | None:
     """Mark the row « en cours » (one worker at a time); ``None`` when there is nothing to do."""
     with transaction.atomic():
         publication = (GitHubPublication.objects.select_for_update().select_related("version")
@@ -98,7 +106,7 @@ def _claim(pk, now):
     return publication
 
 
-def push_publication(pk):
+def push_publication(pk: int) -> PushResult | GitHubFailure | None:
     """Push one publication; records « publiée » or « échec » (with the French error and the next attempt)."""
     publication = _claim(pk, timezone.now())
     if publication is None:
@@ -120,7 +128,7 @@ def push_publication(pk):
     return result
 
 
-def _check_still_current(version):
+def _check_still_current(version: WhitelistVersion) -> None:
     """Never put an older list back at the root of the repository."""
     if version.status != WhitelistVersionStatus.PUBLISHED or version.signed_xml is None:
         raise GitHubFailure(f"La version {version.number} n'est pas publiée : rien à pousser sur GitHub.",
@@ -132,7 +140,7 @@ def _check_still_current(version):
                             "plus poussée sur GitHub.", transient=False)
 
 
-def _record_success(pk, result):
+def _record_success(pk: int, result: PushResult) -> None:
     now = timezone.now()
     with transaction.atomic():
         publication = GitHubPublication.objects.select_for_update().get(pk=pk)
@@ -150,7 +158,7 @@ def _record_success(pk, result):
                      after={**snapshot(publication), "unchanged": result.unchanged, "pr_url": publication.pr_url})
 
 
-def _record_failure(pk, failure):
+def _record_failure(pk: int, failure: GitHubFailure) -> None:
     now = timezone.now()
     with transaction.atomic():
         publication = GitHubPublication.objects.select_for_update().get(pk=pk)
@@ -165,7 +173,7 @@ def _record_failure(pk, failure):
                             "next_attempt_at": publication.next_attempt_at})
 
 
-def due_publications(now=None):
+def due_publications(now: datetime | None = None) -> QuerySet[GitHubPublication]:
     """Rows the sweep must (re)try: due failures, pending rows whose task was lost, abandoned « en cours »."""
     now = now or timezone.now()
     return GitHubPublication.objects.filter(
@@ -175,7 +183,7 @@ def due_publications(now=None):
     ).order_by("version__number")
 
 
-def retry_due_publications(now=None):
+def retry_due_publications(now: datetime | None = None) -> dict[str, int]:
     """Retry every due publication (beat). Returns ``{"published": n, "failed": n}``."""
     counts = {"published": 0, "failed": 0}
     for pk in list(due_publications(now).values_list("pk", flat=True)):

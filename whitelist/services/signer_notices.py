@@ -1,6 +1,8 @@
 """The write path of ``SignerNotice`` (DESIGN §7): one warning per signing certificate and kind, audited."""
 from __future__ import annotations
 
+from typing import Any
+
 from cryptography import x509
 from django.db import IntegrityError, transaction
 
@@ -12,16 +14,15 @@ from whitelist.models import SignerNotice
 from whitelist.signer_watch import SUBJECTS, TASK_ACTOR, _email_body, fingerprint
 
 
-def _send_on_commit(recipients, subject, body):
+def _send_on_commit(recipients: list[str], subject: str, body: str) -> None:
     """Through the outbox: written in the notice's transaction, sent once it has committed."""
-
     enqueue_email(recipients, f"[Espace de Confiance DRIM-M] {subject}", body)
 
 
-def record_notice(*, cert: x509.Certificate, kind: str, status: dict, actor: str = TASK_ACTOR):
+def record_notice(*, cert: x509.Certificate, kind: str, status: dict[str, Any],
+                  actor: str = TASK_ACTOR) -> SignerNotice | None:
     """The one write path of ``SignerNotice``: once per certificate and kind, audited, ANS e-mailed after commit.
     Returns the new notice, or None when it was already sent."""
-
     fp = fingerprint(cert)
     try:
         with transaction.atomic():

@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from typing import Any
 
+from cryptography import x509
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from trustspace import audit
 from trustspace.errors import Conflict, NotAllowed
+from trustspace.models import User
 from trustspace.text import validate_display_text
 from whitelist import builder, public_cache, signers, verify
 from whitelist.github_publish import configured as github_configured
 from whitelist.github_publish import snapshot as github_snapshot
-from whitelist.models import PublishedEntry, WhitelistVersion, WhitelistVersionStatus
+from whitelist.models import GitHubPublication, PublishedEntry, WhitelistVersion, WhitelistVersionStatus
 from whitelist.services.publication import request_publication
 
 ELEMENT_TO_FIELD = {element: name for name, element in builder.PUBLISHED_FIELDS}
@@ -35,7 +38,7 @@ class PublicationRefused(Conflict):
 WHITELIST_WRITE_LOCK = 0x7768_6974_656C_7374  # "whitelst"
 
 
-def _serialise_writes(message):
+def _serialise_writes(message: str) -> None:
     """Only one preparation or publication at a time; a concurrent one gets a 409 at once instead of waiting.
 
     Called first in the transaction. The advisory lock is held until it ends. SQLite needs nothing: its
@@ -48,17 +51,17 @@ def _serialise_writes(message):
             raise Conflict(message, code="whitelist_busy")
 
 
-def _same_entries(left, right):
+def _same_entries(left: list[builder.Entry], right: list[builder.Entry]) -> bool:
     """Same published DRIMboxes with the same published fields (``DateMAJ`` of new entries is the preparation time)."""
     return ({(e.identifiant, e.fields_sha256) for e in left} == {(e.identifiant, e.fields_sha256) for e in right}
             and len(left) == len(right))
 
 
-def four_eyes():
+def four_eyes() -> bool:
     return getattr(settings, "WHITELIST_FOUR_EYES", True)
 
 
-def _require_ans(user):
+def _require_ans(user: User) -> None:
     if not getattr(user, "is_ans_admin", False):
         raise NotAllowed("Réservé aux administrateurs ANS.")
 
@@ -75,16 +78,16 @@ def entries_of(xml: bytes) -> tuple[dt.datetime, list[builder.Entry]]:
     return generated, entries
 
 
-def last_published():
+def last_published() -> WhitelistVersion | None:
     return (WhitelistVersion.objects.filter(status=WhitelistVersionStatus.PUBLISHED)
             .order_by("-number").first())
 
 
-def _entry_json(entry):
+def _entry_json(entry: builder.Entry) -> dict[str, Any]:
     return {"identifiant": entry.identifiant, "db": entry.db, "denomination": entry.denomination}
 
 
-def diff_json(previous, current):
+def diff_json(previous: list[builder.Entry], current: list[builder.Entry]) -> dict[str, list[dict[str, Any]]]:
     d = builder.diff(previous, current)
     return {
         "added": [_entry_json(e) for e in d["added"]],
@@ -95,7 +98,7 @@ def diff_json(previous, current):
     }
 
 
-def prepare_version(*, acting_user, comment=""):
+def prepare_version(*, acting_user: User, comment: str = "") -> WhitelistVersion:
     """A new version (status ``prepared``) from the current state; its diff may be empty (« aucun changement »).
 
     When the latest version is still « préparée » and lists exactly the same entries, it is returned as is (no
@@ -131,11 +134,11 @@ def prepare_version(*, acting_user, comment=""):
     return version
 
 
-def _lock(version):
+def _lock(version: WhitelistVersion) -> WhitelistVersion:
     return WhitelistVersion.objects.select_for_update().get(pk=version.pk)
 
 
-def publication_problems(entries, now):
+def publication_problems(entries: list[builder.Entry], now: dt.datetime) -> list[str]:
     """Reasons (French) that forbid publishing ``entries`` now."""
     problems = []
     for drimbox in builder.missing_certificates(now):
@@ -158,14 +161,15 @@ def publication_problems(entries, now):
     return problems
 
 
-def _anchors(signer):
+def _anchors(signer: signers.BaseSigner) -> tuple[list[x509.Certificate], list[x509.Certificate]]:
     """The configured anchors only; the signer's chain helps to build the path but is never trusted itself."""
     anchors = verify.load_certificates(list(settings.IGC_SANTE_ANCHORS))
     intermediates = verify.load_certificates(list(getattr(settings, "IGC_SANTE_INTERMEDIATES", [])))
     return anchors, intermediates + list(signer.chain)
 
 
-def approve_and_publish(version, *, acting_user, signer=None):
+def approve_and_publish(version: WhitelistVersion, *, acting_user: User,
+                        signer: signers.BaseSigner | None = None) -> WhitelistVersion:
     """Approve, sign, self-verify and publish a prepared version; all or nothing."""
     _require_ans(acting_user)
     with transaction.atomic():
@@ -218,7 +222,7 @@ def approve_and_publish(version, *, acting_user, signer=None):
     return version
 
 
-def republish_on_github(version, *, acting_user):
+def republish_on_github(version: WhitelistVersion, *, acting_user: User) -> GitHubPublication:
     """ANS « Republier sur GitHub »: push the latest published version again (a no-op when GitHub has it)."""
     _require_ans(acting_user)
     if not github_configured():
@@ -238,7 +242,7 @@ def republish_on_github(version, *, acting_user):
     return publication
 
 
-def record_published(entries, *, at):
+def record_published(entries: list[builder.Entry], *, at: dt.datetime) -> None:
     """Remember the published entries (call inside the publishing transaction).
 
     An entry whose fields changed (or a new one) keeps the ``DateMAJ`` it was published with; entries
@@ -265,7 +269,7 @@ def record_published(entries, *, at):
     PublishedEntry.objects.exclude(identifiant__in=identifiants).delete()
 
 
-def abandon_version(version, *, acting_user, reason=""):
+def abandon_version(version: WhitelistVersion, *, acting_user: User, reason: str = "") -> WhitelistVersion:
     """Abandon a version not yet signed (préparée); a signed version is never abandoned."""
     _require_ans(acting_user)
     validate_display_text({"reason": reason or ""}, multiline={"reason"}, labels={"reason": "motif"})
