@@ -474,10 +474,6 @@ def verify(data: bytes, *, anchors: CertificateSource, intermediates: Certificat
                         signing_time=signing_time, signer=signer, chain=chain)
 
 
-def verify_file(path: str | Path, **kwargs: Any) -> VerifiedList:
-    return verify(Path(path).read_bytes(), **kwargs)
-
-
 def default_anchor_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "certificates" / "anchors" / "igc-sante-test"
 
