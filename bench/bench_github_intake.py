@@ -26,11 +26,11 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trustspace.settings")
 os.environ.setdefault("VAR_DIR", tempfile.mkdtemp(prefix="bench_github_intake_"))
 
-import django
+import django  # noqa: E402
 
 django.setup()
 
-from whitelist import github_intake
+from whitelist import github_issues as github_intake  # noqa: E402
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "9"))
 STRICT = os.environ.get("BENCH_STRICT", "") not in ("", "0")

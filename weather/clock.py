@@ -11,9 +11,9 @@ Public functions take and return *aware* datetimes (naive ones raise ``ValueErro
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
-from typing import Iterator
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -166,7 +166,7 @@ class SupportTimeline:
             return ZERO
         return self.elapsed(end) - self.elapsed(start)
 
-    def support_time_us(self, intervals) -> int:
+    def support_time_us(self, intervals: Iterable[tuple[int, int]]) -> int:
         """Support time (integer µs) inside sorted, disjoint (start µs, end µs) intervals: the bulk form of
         ``duration`` used by ``weather.perf`` for thousands of DRIMboxes (no datetime per interval)."""
         if not hasattr(self, "_us"):

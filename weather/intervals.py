@@ -7,18 +7,30 @@ Values may be datetimes (or any ordered type whose differences can be added, e.g
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any, Iterable
+from typing import Any, Protocol
+
+# Interval bounds: datetimes in the portal; any ordered type whose differences add up (numbers in the tests).
+Instant = Any
+Interval = tuple[Instant, Instant]
+StatusInterval = tuple[Instant, Instant, str]
 
 
-def _transition_pair(transition) -> tuple[Any, str]:
+class TransitionLike(Protocol):
+    effective_at: Instant
+    new_status: str
+
+
+def _transition_pair(transition: TransitionLike | tuple[Instant, str] | list[Any]) -> tuple[Instant, str]:
     """Accept ``Transition`` rows (or any object with ``effective_at``/``new_status``) and plain pairs."""
     if isinstance(transition, (tuple, list)):
         return transition[0], transition[1]
     return transition.effective_at, transition.new_status
 
 
-def status_intervals(transitions: Iterable, start, end, initial_status: str) -> list[tuple[Any, Any, str]]:
+def status_intervals(transitions: Iterable[TransitionLike | tuple[Instant, str]], start: Instant, end: Instant,
+                     initial_status: str) -> list[StatusInterval]:
     """The status timeline over [start, end) as (start, end, status) triples covering the whole window.
 
     ``initial_status`` is the status in force at ``start`` (the ``new_status`` of the last transition before
@@ -32,9 +44,9 @@ def status_intervals(transitions: Iterable, start, end, initial_status: str) -> 
     changes = sorted((_transition_pair(t) for t in transitions), key=lambda pair: pair[0])  # stable
     status = initial_status
     cursor = start
-    result: list[list] = []
+    result: list[list[Any]] = []
 
-    def push(lo, hi, value):
+    def push(lo: Instant, hi: Instant, value: str) -> None:
         if lo >= hi:
             return
         if result and result[-1][2] == value and result[-1][1] == lo:
@@ -52,18 +64,12 @@ def status_intervals(transitions: Iterable, start, end, initial_status: str) -> 
         cursor = at
         status = new_status
     push(cursor, end, status)
-    return [tuple(item) for item in result]
+    return [(lo, hi, value) for lo, hi, value in result]
 
 
-def with_status(timeline: Iterable[tuple], statuses) -> list[tuple]:
-    """The (start, end) intervals of a status timeline whose status is in ``statuses`` (a str or a set)."""
-    wanted = {statuses} if isinstance(statuses, str) else set(statuses)
-    return normalize((lo, hi) for lo, hi, status in timeline if status in wanted)
-
-
-def normalize(intervals: Iterable[tuple]) -> list[tuple]:
+def normalize(intervals: Iterable[tuple[Instant, ...]]) -> list[Interval]:
     """Sort and merge overlapping or touching intervals; drop empty ones."""
-    merged: list[list] = []
+    merged: list[list[Instant]] = []
     for lo, hi in sorted((i[0], i[1]) for i in intervals):
         if lo >= hi:
             continue
@@ -72,38 +78,12 @@ def normalize(intervals: Iterable[tuple]) -> list[tuple]:
                 merged[-1][1] = hi
         else:
             merged.append([lo, hi])
-    return [tuple(item) for item in merged]
+    return [(lo, hi) for lo, hi in merged]
 
 
-def clip(intervals: Iterable[tuple], start, end) -> list[tuple]:
-    """Restrict sorted intervals to [start, end)."""
-    result = []
-    for lo, hi in intervals:
-        lo, hi = max(lo, start), min(hi, end)
-        if lo < hi:
-            result.append((lo, hi))
-    return result
-
-
-def intersect(a: list[tuple], b: list[tuple]) -> list[tuple]:
-    """Intersection of two sorted, disjoint interval lists (linear merge)."""
-    result = []
-    i = j = 0
-    while i < len(a) and j < len(b):
-        lo = max(a[i][0], b[j][0])
-        hi = min(a[i][1], b[j][1])
-        if lo < hi:
-            result.append((lo, hi))
-        if a[i][1] <= b[j][1]:
-            i += 1
-        else:
-            j += 1
-    return result
-
-
-def subtract(a: list[tuple], b: list[tuple]) -> list[tuple]:
+def subtract(a: list[Interval], b: list[Interval]) -> list[Interval]:
     """The parts of sorted, disjoint ``a`` not covered by sorted, disjoint ``b`` (linear merge)."""
-    result = []
+    result: list[Interval] = []
     j = 0
     for lo, hi in a:
         cursor = lo
@@ -122,11 +102,7 @@ def subtract(a: list[tuple], b: list[tuple]) -> list[tuple]:
     return result
 
 
-def union(a: list[tuple], b: list[tuple]) -> list[tuple]:
-    return normalize(list(a) + list(b))
-
-
-def measure(intervals: Iterable[tuple], zero=timedelta(0)):
+def measure(intervals: Iterable[Interval], zero: Any = timedelta(0)) -> Any:
     """Total length of disjoint intervals (``zero`` sets the type of the sum, timedelta by default)."""
     total = zero
     for lo, hi in intervals:

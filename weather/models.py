@@ -5,7 +5,7 @@ effective time (the first failed probe for a DOWN), and downtime, history bars, 
 from them. ``DrimboxWeather`` is only the cached head of that history. Declared maintenance windows are
 rows of their own (``MaintenanceWindow``): the displayed status is « maintenance » inside an active
 window, while transitions keep recording what the probes saw, so that a policy may count or exclude
-downtime during maintenance. Only ``weather.services*`` and ``weather.policy`` write these models.
+downtime during maintenance. Only ``weather.services`` writes these models.
 """
 from django.conf import settings
 from django.db import models
@@ -13,6 +13,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from operators.models import Drimbox
+from trustspace.statemachine import StateMachineMixin
 
 
 class WeatherStatus(models.TextChoices):
@@ -40,8 +41,22 @@ class ProbeLocation(models.Model):
         return self.label or self.name
 
 
-class LocationObservation(models.Model):
+# What the probes can report: « maintenance » is only displayed (inside a declared window), never probed.
+PROBED_STATUSES = frozenset({WeatherStatus.OPERATIONAL, WeatherStatus.DEGRADED, WeatherStatus.DOWN,
+                             WeatherStatus.NO_DATA})
+
+
+class LocationObservation(StateMachineMixin, models.Model):
     """The latest probing state of one DRIMbox seen from one location (one row per pair, updated in place)."""
+
+    # A location reports what its last probe saw (« en panne » once its failures are confirmed); it never reports
+    # « pas de données » again: only the DRIMbox's head goes silent (``DrimboxWeather``).
+    TRANSITIONS = {
+        WeatherStatus.NO_DATA: {WeatherStatus.OPERATIONAL, WeatherStatus.DEGRADED, WeatherStatus.DOWN},
+        WeatherStatus.OPERATIONAL: {WeatherStatus.DEGRADED, WeatherStatus.DOWN},
+        WeatherStatus.DEGRADED: {WeatherStatus.OPERATIONAL, WeatherStatus.DOWN},
+        WeatherStatus.DOWN: {WeatherStatus.OPERATIONAL, WeatherStatus.DEGRADED},
+    }
 
     drimbox = models.ForeignKey(Drimbox, on_delete=models.CASCADE, related_name="weather_observations")
     location = models.ForeignKey(ProbeLocation, on_delete=models.CASCADE, related_name="observations")
@@ -62,8 +77,11 @@ class LocationObservation(models.Model):
         verbose_name_plural = "observations des points de sonde"
 
 
-class DrimboxWeather(models.Model):
+class DrimboxWeather(StateMachineMixin, models.Model):
     """The current status of one DRIMbox: the head of its ``Transition`` rows."""
+
+    # The probes (through the quorum) move it between any two probed statuses; each move is a ``Transition`` row.
+    TRANSITIONS = {status: PROBED_STATUSES - {status} for status in WeatherStatus if status in PROBED_STATUSES}
 
     drimbox = models.OneToOneField(Drimbox, on_delete=models.CASCADE, primary_key=True, related_name="weather")
     status = models.CharField("statut", max_length=12, choices=WeatherStatus.choices, default=WeatherStatus.NO_DATA,

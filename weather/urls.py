@@ -1,18 +1,27 @@
-from django.urls import include, path
+"""Weather pages: public board, badge and feed; the operator's and ANS's weather; PERF reports and the policy."""
+from django.urls import path, re_path
 
-from . import feeds, views
+from . import feeds
+from .views import board, reports
 
 urlpatterns = [
-    path("meteo/", views.weather, name="weather"),
-    path("meteo/<int:identifiant>/", views.drimbox_weather, name="weather_drimbox"),
+    path("meteo/", board.weather, name="weather"),
+    path("meteo/<int:identifiant>/", board.drimbox_weather, name="weather_drimbox"),
     path("meteo/incidents.atom", feeds.IncidentFeed(), name="weather_feed"),
-    path("meteo/badge/<int:identifiant>.svg", views.badge, name="weather_badge"),
-    path("espace/meteo/", views.operator_weather, name="operator_weather"),
-    path("espace/meteo/incidents/<int:pk>/prendre-en-compte/", views.operator_acknowledge,
+    path("meteo/badge/<int:identifiant>.svg", board.badge, name="weather_badge"),
+    path("espace/meteo/", board.operator_weather, name="operator_weather"),
+    path("espace/meteo/incidents/<int:pk>/prendre-en-compte/", board.operator_acknowledge,
          name="operator_weather_acknowledge"),
-    path("espace/meteo/drimbox/<int:pk>/maintenance/", views.operator_maintenance, name="operator_weather_maintenance"),
-    path("espace/meteo/maintenance/<int:pk>/annuler/", views.operator_maintenance_cancel,
+    path("espace/meteo/drimbox/<int:pk>/maintenance/", board.operator_maintenance, name="operator_weather_maintenance"),
+    path("espace/meteo/maintenance/<int:pk>/annuler/", board.operator_maintenance_cancel,
          name="operator_weather_maintenance_cancel"),
-    path("ans/meteo/", views.ans_weather, name="ans_weather"),
-    path("", include("weather.urls_reports")),
+    path("ans/meteo/", board.ans_weather, name="ans_weather"),
+    # PERF reports (operators: their DRIMboxes; ANS: all) and the measurement policy page.
+    path("espace/meteo/perf/", reports.operator_perf, name="operator_perf"),
+    re_path(r"^espace/meteo/perf/rapport\.(?P<fmt>csv|xlsx|pdf)$", reports.operator_perf_download,
+            name="operator_perf_download"),
+    path("ans/meteo/perf/", reports.ans_perf, name="ans_perf"),
+    re_path(r"^ans/meteo/perf/rapport\.(?P<fmt>csv|xlsx|pdf)$", reports.ans_perf_download,
+            name="ans_perf_download"),
+    path("ans/meteo/politique/", reports.measurement_policy, name="ans_measurement_policy"),
 ]

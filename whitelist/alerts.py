@@ -1,6 +1,6 @@
 """The whitelist signer certificate as an ANS alert: at J-15, expired or revoked (registered in
-settings.ALERT_CHECKS). ``signer_watch.record_notice`` raises the same alert for those kinds instead of its own
-e-mail, so ANS gets one e-mail whichever runs first."""
+settings.ALERT_CHECKS). ``whitelist.services.signer_notices.record_notice`` raises the same alert for those kinds
+instead of its own e-mail, so ANS gets one e-mail whichever runs first."""
 from trustspace.alerts import CRITICAL, WARNING, Condition, raise_alert
 
 from .models import SignerNoticeKind

@@ -4,8 +4,6 @@
   of its current operator, ordered by identifiant; ``missing_certificates(now)`` lists the active
   DRIMboxes that have none (publishing must be refused for them, with the reason).
 - ``render(entries, generated_at=…, namespace=…)``: the XML bytes (unsigned), deterministic.
-- ``record_published(entries, at=…)``: remember what was published, so that ``DateMAJ`` changes only
-  when a published field of an entry changes.
 - ``diff(previous, current)``: entries added, removed and changed (field by field).
 """
 import dataclasses
@@ -54,7 +52,7 @@ def format_date(value):
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _utc_seconds(value):
+def utc_seconds(value):
     if timezone.is_naive(value):
         raise ValueError("Whitelist dates must be timezone-aware.")
     return value.astimezone(dt.UTC).replace(microsecond=0)
@@ -112,7 +110,7 @@ def current_entries(now=None):
 
     ``date_maj`` is the last published one when no published field changed, else ``now`` (not persisted).
     """
-    now = _utc_seconds(now or timezone.now())
+    now = utc_seconds(now or timezone.now())
     published = {p.identifiant: p for p in PublishedEntry.objects.all()}
     entries = []
     for drimbox in _active_drimboxes(now):
@@ -180,34 +178,7 @@ def render(entries, *, generated_at, namespace=None):
     return XML_DECLARATION + etree.tostring(root, encoding="UTF-8", xml_declaration=False)
 
 
-# --- publication state and diff ------------------------------------------------------------------
-
-
-def record_published(entries, *, at):
-    """Remember the published entries (call inside the publishing transaction).
-
-    An entry whose fields changed (or a new one) keeps the ``DateMAJ`` it was published with; entries
-    no longer published are forgotten, so that a DRIMbox that comes back gets a new ``DateMAJ``.
-    """
-    at = _utc_seconds(at)
-    existing = {p.identifiant: p for p in PublishedEntry.objects.select_for_update()}
-    identifiants = set()
-    for entry in entries:
-        identifiants.add(entry.identifiant)
-        digest = entry.fields_sha256
-        row = existing.get(entry.identifiant)
-        if row is None:
-            PublishedEntry.objects.create(identifiant=entry.identifiant, fields_sha256=digest,
-                                          date_maj=_utc_seconds(entry.date_maj or at), published_at=at)
-        elif row.fields_sha256 != digest:
-            row.fields_sha256 = digest
-            row.date_maj = _utc_seconds(entry.date_maj or at)
-            row.published_at = at
-            row.save(update_fields=["fields_sha256", "date_maj", "published_at"])
-        else:
-            row.published_at = at
-            row.save(update_fields=["published_at"])
-    PublishedEntry.objects.exclude(identifiant__in=identifiants).delete()
+# --- diff ----------------------------------------------------------------------------------------
 
 
 def diff(previous_entries, current_entries):

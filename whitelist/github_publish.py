@@ -7,11 +7,10 @@ can touch the bytes. Mode ``pr`` (default): branch ``liste-blanche/vN`` and a pu
 reused); mode ``commit``: the target branch is fast-forwarded. Idempotent: when the target already holds
 identical blobs nothing is created.
 
-PyGithub's own retries are off: a failure is recorded (French message) and, when transient (5xx, timeout,
-network, rate limit), retried with backoff by a Celery task and the beat sweep; a 401/403/404 waits for an
-ANS administrator (« Republier sur GitHub »), never a hot loop.
-
-Only this module writes ``GitHubPublication`` (``request_publication`` is called by the services).
+PyGithub's own retries are off: ``whitelist.services.publication`` records a failure (French message from
+``describe``) and, when transient (5xx, timeout, network, rate limit), retries it with backoff from a Celery task
+and the beat sweep; a 401/403/404 waits for an ANS administrator (« Republier sur GitHub »), never a hot loop.
+This module only talks to GitHub: it writes no row.
 """
 from __future__ import annotations
 
@@ -23,21 +22,14 @@ from datetime import timedelta
 
 import requests
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q
-from django.utils import timezone
 from github import Auth, Github, GithubException, InputGitTreeElement, UnknownObjectException
 
-from trustspace import audit
 from trustspace.backoff import backoff as retry_backoff
-from trustspace.errors import Conflict
-from trustspace.outbox import enqueue_task
 
-from .models import GitHubPublication, GitHubPublicationMode, GitHubPublicationStatus, WhitelistVersionStatus
+from .models import GitHubPublicationMode
 
 logger = logging.getLogger(__name__)
 
-TASK_ACTOR = "tâche publication GitHub"
 GITATTRIBUTES_LINE = "*.xml -text"
 CHECKSUM_PATH = "checksum"
 GITATTRIBUTES_PATH = ".gitattributes"
@@ -55,7 +47,6 @@ class GitHubFailure(Exception):
         super().__init__(message)
         self.message = message
         self.transient = transient
-
 
 
 def repository_name():
@@ -159,46 +150,11 @@ def expected_files(version, existing_gitattributes: bytes | None = None) -> dict
     }
 
 
-# --- requesting a publication (called by whitelist.services, inside their transaction) -------------
+# --- publication rows (written by whitelist.services.publication) ----------------------------------
 
 
 def head_branch_of(version):
     return f"{HEAD_PREFIX}{version.number}"
-
-
-def request_publication(version):
-    """Create (or reset) the version's publication row as « à publier » and push it after commit.
-
-    Returns ``(publication, before)`` (``before``: the previous state for the audit, or ``None``).
-    """
-    now = timezone.now()
-    mode = GitHubPublicationMode.COMMIT if settings.WHITELIST_GITHUB_MODE == "commit" else \
-        GitHubPublicationMode.PULL_REQUEST
-    publication = GitHubPublication.objects.select_for_update().filter(version=version).first()
-    before = None
-    if publication is None:
-        publication = GitHubPublication(version=version, created_at=now)
-    else:
-        if publication.status == GitHubPublicationStatus.RUNNING and publication.updated_at > now - stale_running():
-            raise Conflict("La publication sur GitHub de cette version est en cours : attendez son résultat.")
-        before = snapshot(publication)
-    publication.status = GitHubPublicationStatus.PENDING
-    publication.mode = mode
-    publication.repository = repository_name()
-    publication.branch = settings.WHITELIST_GITHUB_BRANCH
-    publication.head_branch = head_branch_of(version) if mode == GitHubPublicationMode.PULL_REQUEST else ""
-    publication.last_error = ""
-    publication.attempts = 0  # a fresh request (ANS « Republier ») starts a new backoff series
-    publication.next_attempt_at = now
-    publication.updated_at = now
-    publication.save()
-    _enqueue(publication.pk)
-    return publication, before
-
-
-def _enqueue(pk):
-    """Through the outbox: the task is published once the request has committed (the sweep retries the rest)."""
-    enqueue_task("whitelist.tasks.publish_to_github", (pk,), label=f"Tâche : publication GitHub #{pk}")
 
 
 def stale_running():
@@ -217,131 +173,12 @@ def backoff(attempts):
                          max_seconds=settings.WHITELIST_GITHUB_RETRY_MAX_SECONDS)
 
 
-# --- running it (Celery) --------------------------------------------------------------------------
-
-
 @dataclass
 class PushResult:
     commit_sha: str
     unchanged: bool
     pr_number: int | None = None
     pr_url: str = ""
-
-
-def _claimable(publication, now):
-    """« à publier » (new or reset by ``request_publication``), a transient failure whose backoff has passed, or a
-    run abandoned « en cours ». A permanent failure (``next_attempt_at`` empty) waits for « Republier »."""
-    status = publication.status
-    if status == GitHubPublicationStatus.PENDING:
-        return True
-    if status == GitHubPublicationStatus.FAILED:
-        return publication.next_attempt_at is not None and publication.next_attempt_at <= now
-    return status == GitHubPublicationStatus.RUNNING and publication.updated_at <= now - stale_running()
-
-
-def _claim(pk, now):
-    """Mark the row « en cours » (one worker at a time); ``None`` when there is nothing to do."""
-    with transaction.atomic():
-        publication = (GitHubPublication.objects.select_for_update().select_related("version")
-                       .filter(pk=pk).first())
-        if publication is None:
-            return None
-        if not _claimable(publication, now):
-            return None
-        publication.status = GitHubPublicationStatus.RUNNING
-        publication.attempts += 1
-        publication.updated_at = now
-        publication.save(update_fields=["status", "attempts", "updated_at"])
-    return publication
-
-
-def run(pk):
-    """Push one publication; records « publiée » or « échec » (with the French error and the next attempt)."""
-    publication = _claim(pk, timezone.now())
-    if publication is None:
-        return None
-    try:
-        _check_still_current(publication.version)
-        result = push(publication)
-    except NETWORK_ERRORS as exc:
-        failure = describe(exc)
-        _record_failure(pk, failure)
-        return failure
-    except Exception as exc:  # an unexpected answer must not leave the row « en cours »
-        logger.exception("GitHub publication %s failed unexpectedly", pk)
-        failure = GitHubFailure(f"Erreur inattendue pendant la publication sur GitHub ({exc.__class__.__name__}) : "
-                                "nouvel essai automatique.", transient=True)
-        _record_failure(pk, failure)
-        return failure
-    _record_success(pk, result)
-    return result
-
-
-def _check_still_current(version):
-    """Never put an older list back at the root of the repository."""
-    if version.status != WhitelistVersionStatus.PUBLISHED or version.signed_xml is None:
-        raise GitHubFailure(f"La version {version.number} n'est pas publiée : rien à pousser sur GitHub.",
-                            transient=False)
-    newer = (type(version).objects.filter(status=WhitelistVersionStatus.PUBLISHED, number__gt=version.number)
-             .order_by("-number").values_list("number", flat=True).first())
-    if newer is not None:
-        raise GitHubFailure(f"Une version plus récente (v{newer}) est publiée : la version {version.number} n'est "
-                            "plus poussée sur GitHub.", transient=False)
-
-
-def _record_success(pk, result):
-    now = timezone.now()
-    with transaction.atomic():
-        publication = GitHubPublication.objects.select_for_update().get(pk=pk)
-        before = snapshot(publication)
-        publication.status = GitHubPublicationStatus.PUBLISHED
-        publication.commit_sha = result.commit_sha
-        publication.unchanged = result.unchanged
-        if result.pr_number is not None:
-            publication.pr_number, publication.pr_url = result.pr_number, result.pr_url
-        publication.last_error = ""
-        publication.next_attempt_at = None
-        publication.updated_at = publication.published_at = now
-        publication.save()
-        audit.record(actor=TASK_ACTOR, action="whitelist.github_published", obj=publication, before=before,
-                     after={**snapshot(publication), "unchanged": result.unchanged, "pr_url": publication.pr_url})
-
-
-def _record_failure(pk, failure):
-    now = timezone.now()
-    with transaction.atomic():
-        publication = GitHubPublication.objects.select_for_update().get(pk=pk)
-        before = snapshot(publication)
-        publication.status = GitHubPublicationStatus.FAILED
-        publication.last_error = failure.message[:2000]
-        publication.next_attempt_at = now + backoff(publication.attempts) if failure.transient else None
-        publication.updated_at = now
-        publication.save()
-        audit.record(actor=TASK_ACTOR, action="whitelist.github_failed", obj=publication, before=before,
-                     after={**snapshot(publication), "transient": failure.transient,
-                            "next_attempt_at": publication.next_attempt_at})
-
-
-def due_publications(now=None):
-    """Rows the sweep must (re)try: due failures, pending rows whose task was lost, abandoned « en cours »."""
-    now = now or timezone.now()
-    return GitHubPublication.objects.filter(
-        Q(status=GitHubPublicationStatus.FAILED, next_attempt_at__lte=now)
-        | Q(status=GitHubPublicationStatus.PENDING, next_attempt_at__lte=now)
-        | Q(status=GitHubPublicationStatus.RUNNING, updated_at__lte=now - stale_running())
-    ).order_by("version__number")
-
-
-def sweep(now=None):
-    """Retry every due publication (beat). Returns ``{"published": n, "failed": n}``."""
-    counts = {"published": 0, "failed": 0}
-    for pk in list(due_publications(now).values_list("pk", flat=True)):
-        outcome = run(pk)
-        if isinstance(outcome, PushResult):
-            counts["published"] += 1
-        elif outcome is not None:
-            counts["failed"] += 1
-    return counts
 
 
 # --- talking to GitHub ----------------------------------------------------------------------------

@@ -4,8 +4,7 @@ from django.utils import timezone
 
 from trustspace.metrics import age_seconds, gauge
 
-from .models import WhitelistVersion, WhitelistVersionStatus
-from .models_github import GitHubPublication, GitHubPublicationStatus
+from .models import GitHubPublication, GitHubPublicationStatus, WhitelistVersion, WhitelistVersionStatus
 
 
 class WhitelistCollector:

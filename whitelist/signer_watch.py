@@ -6,8 +6,8 @@
   non vérifiable » when no current CRL answered —, level, French message). It reads only the signer's public
   certificate (``signers.public_certificate``): no PKCS#11 login, no eSignSanté call, PKCS#12 cached per file.
 * ``watch_signer(now=None)``: e-mails the ANS administrators once per certificate and kind — at J-60, at
-  J-15, when expired, when revoked — recording a ``SignerNotice`` (unique per fingerprint + kind) with an
-  audit entry. ``watch_signer_task`` is its daily Celery task.
+  J-15, when expired, when revoked — through ``whitelist.services.signer_notices.record_notice``, which records a
+  ``SignerNotice`` (unique per fingerprint + kind) with an audit entry. ``watch_signer_task`` is its daily Celery task.
 """
 from __future__ import annotations
 
@@ -20,12 +20,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import NameOID
 from django.conf import settings
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from trustspace import audit
-
-from .models import SignerNotice, SignerNoticeKind
+from .models import SignerNoticeKind
 
 logger = logging.getLogger(__name__)
 
@@ -221,38 +218,6 @@ def _email_body(status: dict, kind: str) -> str:
     ])
 
 
-def _send_on_commit(recipients, subject, body):
-    """Through the outbox: written in the notice's transaction, sent once it has committed."""
-    from trustspace.outbox import enqueue_email
-
-    enqueue_email(recipients, f"[Espace de Confiance DRIM-M] {subject}", body)
-
-
-def record_notice(*, cert: x509.Certificate, kind: str, status: dict, actor=TASK_ACTOR):
-    """The one write path of ``SignerNotice``: once per certificate and kind, audited, ANS e-mailed after commit.
-    Returns the new notice, or None when it was already sent."""
-    from operators.recipients import ans_emails
-
-    fp = fingerprint(cert)
-    try:
-        with transaction.atomic():
-            if SignerNotice.objects.filter(fingerprint=fp, kind=kind).exists():
-                return None
-            notice = SignerNotice.objects.create(fingerprint=fp, subject=status["subject"][:500], kind=kind)
-            audit.record(actor=actor, action="whitelist.signer_notice", obj=notice,
-                         after={"kind": kind, "fingerprint": fp, "subject": status["subject"],
-                                "not_after": status["not_after"], "revocation": status["revocation"]},
-                         reason=status["message"])
-            from .alerts import raise_signer_alert
-
-            # J-15, expired, revoked: an ANS alert (the same one check_alerts raises: one e-mail either way).
-            if not raise_signer_alert(status, kind):
-                _send_on_commit(ans_emails(), SUBJECTS[kind], _email_body(status, kind))
-    except IntegrityError:  # a concurrent run sent it first
-        return None
-    return notice
-
-
 def watch_signer(now: dt.datetime | None = None) -> dict:
     """Daily check: warn ANS about the configured signer (J-60, J-15, expired, revoked), once each."""
     now = now or timezone.now()
@@ -263,6 +228,8 @@ def watch_signer(now: dt.datetime | None = None) -> dict:
         return status
     kind = notice_kind(cert, now, status["level"] == "revoked")
     if kind is not None:
+        from whitelist.services.signer_notices import record_notice  # the service reads this module's texts
+
         notice = record_notice(cert=cert, kind=kind, status=status)
         status["notice"] = kind if notice is not None else None
     return status

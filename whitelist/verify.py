@@ -15,10 +15,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, NoReturn, cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.x509.oid import ExtensionOID, NameOID
+from cryptography.x509.oid import NameOID
 from lxml import etree
 
 from whitelist.xades import (
@@ -68,7 +69,7 @@ class VerifiedList:
     chain: list[x509.Certificate] = field(default_factory=list, repr=False)
 
 
-def _fail(code: str, message: str):
+def _fail(code: str, message: str) -> NoReturn:
     raise VerificationError(code, message)
 
 
@@ -76,12 +77,12 @@ def _q(ns: str, tag: str) -> str:
     return f"{{{ns}}}{tag}"
 
 
-def _local(element) -> str:
+def _local(element: etree._Element) -> str:
     tag = element.tag
     return tag.rpartition("}")[2] if isinstance(tag, str) else ""
 
 
-def parse_instant(value) -> dt.datetime:
+def parse_instant(value: dt.datetime | str) -> dt.datetime:
     if isinstance(value, dt.datetime):
         return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
     text = str(value).strip()
@@ -92,7 +93,7 @@ def parse_instant(value) -> dt.datetime:
 
 
 def _date(text: str | None, what: str) -> dt.datetime:
-    if not text or not DATE_RE.match(text):
+    if text is None or not DATE_RE.match(text):
         _fail("format", f"{what} : date UTC AAAA-MM-JJTHH:MM:SSZ attendue, reçu {text!r}")
     try:  # the pattern fixed every position: slicing is strptime's work at a tenth of its cost
         return dt.datetime(int(text[0:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]), int(text[14:16]),
@@ -103,7 +104,11 @@ def _date(text: str | None, what: str) -> dt.datetime:
 
 # --------------------------------------------------------------------------- certificates / CRLs
 
-def load_certificates(source) -> list[x509.Certificate]:
+# A certificate or CRL source: an object, PEM/DER bytes, a path, or an iterable of those.
+CertificateSource = Any
+
+
+def load_certificates(source: CertificateSource) -> list[x509.Certificate]:
     """A certificate, PEM/DER bytes, a path, or an iterable of those → certificates."""
     if source is None:
         return []
@@ -118,7 +123,7 @@ def load_certificates(source) -> list[x509.Certificate]:
     return [cert for item in source for cert in load_certificates(item)]
 
 
-def load_crls(source) -> list[x509.CertificateRevocationList]:
+def load_crls(source: CertificateSource) -> list[x509.CertificateRevocationList]:
     if source is None:
         return []
     if isinstance(source, x509.CertificateRevocationList):
@@ -139,7 +144,7 @@ def _der(cert: x509.Certificate) -> bytes:
 
 def _is_ca(cert: x509.Certificate) -> bool:
     try:
-        return cert.extensions.get_extension_for_oid(ExtensionOID.BASIC_CONSTRAINTS).value.ca
+        return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     except x509.ExtensionNotFound:
         return False
 
@@ -171,7 +176,8 @@ def build_chain(signer: x509.Certificate, anchors: list[x509.Certificate],
         candidates = [c for c in intermediates if _der(c) not in {_der(x) for x in chain}
                       and _is_ca(c) and _issued_by(current, c)]
         if not candidates:
-            _fail("untrusted_chain", f"aucune chaîne vers une ancre de confiance pour « {current.subject.rfc4514_string()} »")
+            _fail("untrusted_chain",
+                  f"aucune chaîne vers une ancre de confiance pour « {current.subject.rfc4514_string()} »")
         current = candidates[0]
         chain.append(current)
     _fail("untrusted_chain", "chaîne de certification trop longue")
@@ -192,7 +198,8 @@ def check_revocation(chain: list[x509.Certificate], crls: list[x509.CertificateR
     """The signer's issuer CRL is mandatory; intermediates are checked when a CRL for them is given."""
     for index, cert in enumerate(chain[:-1]):
         issuer = chain[index + 1]
-        matching = [c for c in crls if c.issuer == issuer.subject and c.is_signature_valid(issuer.public_key())]
+        key = cast(Any, issuer.public_key())  # a CA key; an unusable type makes is_signature_valid raise
+        matching = [c for c in crls if c.issuer == issuer.subject and c.is_signature_valid(key)]
         if not matching:
             if index == 0:
                 _fail("crl_unavailable", f"aucune LCR valide de « {issuer.subject.rfc4514_string()} »")
@@ -211,7 +218,7 @@ def check_revocation(chain: list[x509.Certificate], crls: list[x509.CertificateR
 
 # --------------------------------------------------------------------------- parsing
 
-def parse(data: bytes):
+def parse(data: bytes) -> etree._ElementTree:
     if not isinstance(data, bytes):
         _fail("format", "octets attendus")
     if b"<!ENTITY" in data:
@@ -231,7 +238,7 @@ def parse(data: bytes):
     return tree
 
 
-def _check_signature_structure(signature) -> dict:
+def _check_signature_structure(signature: etree._Element) -> dict[str, etree._Element]:
     """Strict shape of the ds:Signature: nothing but the profile (anything else is a wrapping attempt)."""
     for node in signature.iter():
         if isinstance(node.tag, str) and _local(node) in STRUCTURE_NAMES:
@@ -254,12 +261,13 @@ def _check_signature_structure(signature) -> dict:
             "signed_properties": props[0]}
 
 
-def _algorithm(parent, tag: str) -> str | None:
+def _algorithm(parent: etree._Element, tag: str) -> str | None:
     element = parent.find(_q(DS, tag))
     return None if element is None else element.get("Algorithm")
 
 
-def _check_references(signed_info, signed_properties) -> tuple:
+def _check_references(signed_info: etree._Element,
+                      signed_properties: etree._Element) -> tuple[etree._Element, etree._Element]:
     if _algorithm(signed_info, "CanonicalizationMethod") != EXC_C14N:
         _fail("algorithm", "canonicalisation exclusive (exc-c14n) attendue")
     if _algorithm(signed_info, "SignatureMethod") != RSA_SHA256:
@@ -288,12 +296,13 @@ def _check_references(signed_info, signed_properties) -> tuple:
     return document, props
 
 
-def _digest_ok(reference, content: bytes) -> bool:
+def _digest_ok(reference: etree._Element, content: bytes) -> bool:
     expected = (reference.findtext(_q(DS, "DigestValue")) or "").strip()
     return expected == base64.b64encode(hashlib.sha256(content).digest()).decode()
 
 
-def _signer_from_key_info(key_info, signed_properties) -> tuple[x509.Certificate, list[x509.Certificate]]:
+def _signer_from_key_info(key_info: etree._Element,
+                          signed_properties: etree._Element) -> tuple[x509.Certificate, list[x509.Certificate]]:
     certs = []
     for element in key_info.iter(_q(DS, "X509Certificate")):
         try:
@@ -307,8 +316,8 @@ def _signer_from_key_info(key_info, signed_properties) -> tuple[x509.Certificate
     if not cert_refs:
         _fail("signing_certificate", "SigningCertificateV2 absent")
     digest = cert_refs[0].find(_q(XADES, "CertDigest"))
-    algorithm = DIGESTS.get(_algorithm(digest, "DigestMethod")) if digest is not None else None
-    if algorithm is None:
+    algorithm = DIGESTS.get(_algorithm(digest, "DigestMethod") or "") if digest is not None else None
+    if digest is None or algorithm is None:
         _fail("signing_certificate", "empreinte du certificat signataire absente ou algorithme inconnu")
     value = (digest.findtext(_q(DS, "DigestValue")) or "").strip()
     for cert in certs:
@@ -317,7 +326,7 @@ def _signer_from_key_info(key_info, signed_properties) -> tuple[x509.Certificate
     _fail("signing_certificate", "aucun certificat de KeyInfo ne correspond à SigningCertificateV2")
 
 
-def _xmlsec_verify(signature, signer: x509.Certificate) -> None:
+def _xmlsec_verify(signature: etree._Element, signer: x509.Certificate) -> None:
     import xmlsec
 
     xmlsec.tree.add_ids(signature, ["Id"])
@@ -330,7 +339,7 @@ def _xmlsec_verify(signature, signer: x509.Certificate) -> None:
         _fail("signature_invalid", f"signature cryptographique invalide ({exc})")
 
 
-def _without_signature(data: bytes):
+def _without_signature(data: bytes) -> etree._ElementTree:
     """The node set of the document reference: the document minus the ds:Signature subtree (its tail stays)."""
     tree = etree.ElementTree(etree.fromstring(data, safe_parser()))
     root = tree.getroot()
@@ -352,7 +361,7 @@ EXPECTED_WITH = list(DOMAINE_ORDER)  # with the optional ResponsableContact
 EXPECTED_WITHOUT = [n for n in DOMAINE_ORDER if n not in OPTIONAL]
 
 
-def read_entries(root, *, unique_identifiant: bool = False) -> tuple[dt.datetime, list[dict]]:
+def read_entries(root: etree._Element, *, unique_identifiant: bool = False) -> tuple[dt.datetime, list[dict[str, str]]]:
     children = [c for c in root if isinstance(c.tag, str)]
     if children and children[-1].tag == _q(DS, "Signature"):
         children = children[:-1]
@@ -362,8 +371,8 @@ def read_entries(root, *, unique_identifiant: bool = False) -> tuple[dt.datetime
     if names != ["DateDeGeneration", "ListeDomaines"]:
         _fail("format", f"contenu de la racine inattendu : {names}")
     generated = _date(children[0].text, "DateDeGeneration")
-    entries: list[dict] = []
-    seen: dict[str, set] = {"Identifiant": set(), "db": set(), "vi": set()}
+    entries: list[dict[str, str]] = []
+    seen: dict[str, set[str]] = {"Identifiant": set(), "db": set(), "vi": set()}
     for index, domaine in enumerate(c for c in children[1] if isinstance(c.tag, str)):
         if _local(domaine) != "Domaine":
             _fail("format", f"élément inattendu dans ListeDomaines : {_local(domaine)}")
@@ -387,12 +396,14 @@ def read_entries(root, *, unique_identifiant: bool = False) -> tuple[dt.datetime
     return generated, entries
 
 
-def verify(data: bytes, *, anchors, intermediates=(), signer_cn: str | None = DEFAULT_SIGNER_CN,
-           signer_ou: str | None = DEFAULT_SIGNER_OU, crls=None, check_crl: bool = True, at=None,
-           not_before_generation=None, unique_identifiant: bool = False) -> VerifiedList:
+def verify(data: bytes, *, anchors: CertificateSource, intermediates: CertificateSource = (),
+           signer_cn: str | None = DEFAULT_SIGNER_CN, signer_ou: str | None = DEFAULT_SIGNER_OU,
+           crls: CertificateSource = None, check_crl: bool = True, at: dt.datetime | str | None = None,
+           not_before_generation: dt.datetime | str | None = None,
+           unique_identifiant: bool = False) -> VerifiedList:
     at = parse_instant(at) if at is not None else dt.datetime.now(dt.UTC)
-    anchors = load_certificates(anchors)
-    if not anchors:
+    trusted = load_certificates(anchors)
+    if not trusted:
         _fail("untrusted_chain", "aucune ancre de confiance configurée")
     tree = parse(data)
     root = tree.getroot()
@@ -439,7 +450,7 @@ def verify(data: bytes, *, anchors, intermediates=(), signer_cn: str | None = DE
                                                    subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)]:
         _fail("signer_dn", f"signataire inattendu : {subject.rfc4514_string()} (OU={signer_ou} attendu)")
     try:
-        usage = signer.extensions.get_extension_for_oid(ExtensionOID.KEY_USAGE).value
+        usage = signer.extensions.get_extension_for_class(x509.KeyUsage).value
         if not (usage.digital_signature or usage.content_commitment):
             _fail("signer_usage", "le certificat signataire n'autorise pas la signature (keyUsage)")
     except x509.ExtensionNotFound:
@@ -451,7 +462,7 @@ def verify(data: bytes, *, anchors, intermediates=(), signer_cn: str | None = DE
         if instant > signer.not_valid_after_utc:
             _fail("signer_expired", f"certificat signataire expiré le {signer.not_valid_after_utc:%Y-%m-%d} "
                                     f"({label} {instant:%Y-%m-%dT%H:%M:%SZ})")
-    chain = build_chain(signer, anchors, load_certificates(intermediates) + embedded, [at, signing_time])
+    chain = build_chain(signer, trusted, load_certificates(intermediates) + embedded, [at, signing_time])
     if check_crl:
         check_revocation(chain, load_crls(crls), at)
 
@@ -463,17 +474,14 @@ def verify(data: bytes, *, anchors, intermediates=(), signer_cn: str | None = DE
                         signing_time=signing_time, signer=signer, chain=chain)
 
 
-def verify_file(path, **kwargs) -> VerifiedList:
-    return verify(Path(path).read_bytes(), **kwargs)
-
-
 def default_anchor_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "certificates" / "anchors" / "igc-sante-test"
 
 
-def split_anchors(certs: Iterable[x509.Certificate]) -> tuple[list, list]:
+def split_anchors(certs: Iterable[x509.Certificate]) -> tuple[list[x509.Certificate], list[x509.Certificate]]:
     """Self-issued certificates are anchors, the others intermediates."""
-    anchors, intermediates = [], []
+    anchors: list[x509.Certificate] = []
+    intermediates: list[x509.Certificate] = []
     for cert in certs:
         (anchors if cert.subject == cert.issuer else intermediates).append(cert)
     return anchors, intermediates

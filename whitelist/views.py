@@ -12,7 +12,7 @@ from trustspace.access import ANS_ADMIN, PUBLIC, access
 from trustspace.errors import DomainError
 from trustspace.idempotency import AlreadySubmitted, new_token, repeat_response, submitted_once, token_of
 
-from . import github_intake, github_publish, public_cache, services, signer_watch
+from . import github_issues, github_publish, public_cache, services, signer_watch
 from .models import (
     GitHubIssueRequest,
     GitHubIssueStatus,
@@ -133,7 +133,7 @@ def version_detail(request, number):
         "github": GitHubPublication.objects.filter(version=version).first(),
         "github_configured": github_publish.configured(),
         "can_republish": github_publish.configured() and latest is not None and latest.pk == version.pk,
-        "can_abandon": version.status in services.ABANDONABLE and version.signed_xml is None,
+        "can_abandon": version.can_transition_to(WhitelistVersionStatus.ABANDONED),
         "can_publish": version.status == WhitelistVersionStatus.PREPARED and not (
             services.four_eyes() and version.prepared_by_id == request.user.pk),
         "is_preparer": version.prepared_by_id == request.user.pk,
@@ -204,7 +204,7 @@ def github_requests(request):
 def github_request_detail(request, pk):
     item = get_object_or_404(GitHubIssueRequest.objects.select_related("drimbox", "decided_by"), pk=pk)
     return render(request, "whitelist/github_request_detail.html", {
-        "item": item, "portal_link": github_intake.portal_link(item)})
+        "item": item, "portal_link": github_issues.portal_link(item)})
 
 
 @access(ANS_ADMIN)
@@ -216,7 +216,7 @@ def github_request_decide(request, pk):
         messages.error(request, "Choisissez d'accepter ou de refuser la demande.")
         return redirect("ans_github_request", pk=pk)
     try:
-        github_intake.decide(item, acting_user=request.user, accept=decision == "accepter",
+        services.decide(item, acting_user=request.user, accept=decision == "accepter",
                              comment=request.POST.get("comment", ""))
     except DomainError as exc:
         messages.error(request, exc.message)

@@ -11,7 +11,7 @@ from django.utils import timezone
 from tests.support import weather as wx
 from trustspace.errors import Conflict, InvalidData, NotAllowed
 from trustspace.models import AuditEntry
-from weather import services_operator as so
+from weather import services
 from weather.models import MaintenanceWindow
 from weather.models import WeatherStatus as S
 
@@ -29,19 +29,19 @@ def test_acknowledge_stops_the_gti_clock_once_and_is_audited(world):
     box, = wx.make_drimboxes(world.operator, 1)
     incident = wx.incident(box, timezone.now() - timedelta(minutes=5))
     with pytest.raises(NotAllowed, match="administrateurs ANS"):
-        so.acknowledge_incident(incident, acting_user=world.ans)
+        services.acknowledge_incident(incident, acting_user=world.ans)
     with pytest.raises(NotAllowed):
-        so.acknowledge_incident(incident, acting_user=world.other)
-    acknowledged = so.acknowledge_incident(incident, acting_user=world.legal, comment="  Vu  ")
+        services.acknowledge_incident(incident, acting_user=world.other)
+    acknowledged = services.acknowledge_incident(incident, acting_user=world.legal, comment="  Vu  ")
     assert acknowledged.acknowledged_by == world.legal and acknowledged.acknowledgement_comment == "Vu"
     entry = AuditEntry.objects.get(action="weather.incident_acknowledged")
     assert entry.operator_id == world.operator.pk and entry.before["acknowledged_at"] is None
     with pytest.raises(Conflict, match="déjà été pris en compte"):
-        so.acknowledge_incident(incident, acting_user=world.technical)
+        services.acknowledge_incident(incident, acting_user=world.technical)
     closed = wx.incident(wx.make_drimboxes(world.operator, 1)[0], timezone.now() - timedelta(hours=2),
                          restored_at=timezone.now())
     with pytest.raises(Conflict, match="clos"):
-        so.acknowledge_incident(closed, acting_user=world.technical)
+        services.acknowledge_incident(closed, acting_user=world.technical)
 
 
 def test_declare_maintenance_rules(world, settings):
@@ -50,7 +50,7 @@ def test_declare_maintenance_rules(world, settings):
     now = timezone.now()
 
     def declare(start, end, reason="Mise à jour", user=None):
-        return so.declare_maintenance(box, acting_user=user or world.technical, starts_at=start, ends_at=end,
+        return services.declare_maintenance(box, acting_user=user or world.technical, starts_at=start, ends_at=end,
                                       reason=reason)
 
     with pytest.raises(InvalidData, match="postérieure"):
@@ -71,14 +71,14 @@ def test_declare_maintenance_rules(world, settings):
     after = declare(now + timedelta(hours=2), now + timedelta(hours=3))  # touching is not overlapping
     assert MaintenanceWindow.objects.filter(drimbox=box).count() == 2
     # Cancelling a window in progress ends it now; a future one is cancelled.
-    ended = so.cancel_maintenance(window, acting_user=world.legal)
+    ended = services.cancel_maintenance(window, acting_user=world.legal)
     assert ended.cancelled_at is None and ended.ends_at <= timezone.now()
-    cancelled = so.cancel_maintenance(after, acting_user=world.legal)
+    cancelled = services.cancel_maintenance(after, acting_user=world.legal)
     assert cancelled.cancelled_at is not None
     with pytest.raises(Conflict):
-        so.cancel_maintenance(cancelled, acting_user=world.legal)
+        services.cancel_maintenance(cancelled, acting_user=world.legal)
     with pytest.raises(Conflict, match="terminée"):
-        so.cancel_maintenance(ended, acting_user=world.legal)
+        services.cancel_maintenance(ended, acting_user=world.legal)
     assert [e.action for e in AuditEntry.objects.filter(action__startswith="weather.").order_by("seq")] == [
         "weather.maintenance_declared", "weather.maintenance_declared", "weather.maintenance_ended_early",
         "weather.maintenance_cancelled"]
@@ -160,7 +160,9 @@ def test_maintenance_form_bad_input_gives_a_french_message_and_no_row(world, cli
     wx.maintenance(box, world.technical, now + timedelta(hours=29), now + timedelta(hours=32))
 
     def value(text):
-        return _local(now + timedelta(hours=int(text[1:-1])) * (1 if text[0] == "+" else -1)) if text[0] in "+-" else text
+        if text[0] not in "+-":
+            return text
+        return _local(now + timedelta(hours=int(text[1:-1])) * (1 if text[0] == "+" else -1))
 
     client.force_login(world.legal)
     response = client.post(reverse("operator_weather_maintenance", args=[box.pk]),
@@ -225,7 +227,7 @@ def test_acknowledgement_time_given_later_must_fall_inside_the_incident(world):
     incident = wx.incident(box, timezone.now() - timedelta(hours=2))
     for wrong in (incident.opened_at - timedelta(minutes=1), timezone.now() + timedelta(minutes=5)):
         with pytest.raises(InvalidData):
-            so.acknowledge_incident(incident, acting_user=world.technical, at=wrong)
+            services.acknowledge_incident(incident, acting_user=world.technical, at=wrong)
     at = incident.opened_at + timedelta(minutes=20)
-    acknowledged = so.acknowledge_incident(incident, acting_user=world.technical, at=at)
+    acknowledged = services.acknowledge_incident(incident, acting_user=world.technical, at=at)
     assert acknowledged.acknowledged_at == at

@@ -1,10 +1,18 @@
-"""Interval algebra, status timelines, Df and PERF."""
+"""Df and PERF computed from the database: periods, policies, maintenance, and a bounded number of queries."""
 from datetime import datetime, timedelta, timezone
 
-from hypothesis import given, settings
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from weather.intervals import clip, intersect, measure, normalize, status_intervals, subtract, union, with_status
+from operators.models import Drimbox, DrimboxStatus, HealthStructure
+from trustspace.errors import InvalidData
+from weather.clock import PARIS
+from weather.intervals import normalize
+from weather.models import MaintenanceWindow, MeasurementPolicy, Transition
+from weather.perf import compute, format_duration, perf_score, period_bounds
 
 UTC = timezone.utc
 
@@ -13,95 +21,10 @@ def utc(*args):
     return datetime(*args, tzinfo=UTC)
 
 
-# --- intervals -----------------------------------------------------------------------------------------------
-
-def test_status_intervals_cover_the_window():
-    start, end = utc(2025, 3, 1), utc(2025, 4, 1)
-    transitions = [
-        (utc(2025, 2, 20), "down"),          # before the window: sets the initial status
-        (utc(2025, 3, 2), "operational"),
-        (utc(2025, 3, 10), "down"),
-        (utc(2025, 3, 10, 2), "no_data"),
-        (utc(2025, 3, 11), "operational"),
-        (utc(2025, 4, 1), "down"),           # at the end: ignored
-    ]
-    timeline = status_intervals(transitions, start, end, "operational")
-    assert timeline == [
-        (start, utc(2025, 3, 2), "down"),
-        (utc(2025, 3, 2), utc(2025, 3, 10), "operational"),
-        (utc(2025, 3, 10), utc(2025, 3, 10, 2), "down"),
-        (utc(2025, 3, 10, 2), utc(2025, 3, 11), "no_data"),
-        (utc(2025, 3, 11), end, "operational"),
-    ]
-    assert measure((lo, hi) for lo, hi, _ in timeline) == end - start
-    assert with_status(timeline, "down") == [(start, utc(2025, 3, 2)), (utc(2025, 3, 10), utc(2025, 3, 10, 2))]
-
-
-def test_status_intervals_merge_and_accept_rows():
-    class Row:
-        def __init__(self, at, status):
-            self.effective_at, self.new_status = at, status
-
-    start, end = utc(2025, 3, 1), utc(2025, 3, 2)
-    rows = [Row(utc(2025, 3, 1, 5), "degraded"), Row(utc(2025, 3, 1, 5), "down"), Row(utc(2025, 3, 1, 6), "down")]
-    assert status_intervals(rows, start, end, "operational") == [
-        (start, utc(2025, 3, 1, 5), "operational"), (utc(2025, 3, 1, 5), end, "down")]
-    assert status_intervals([], start, end, "no_data") == [(start, end, "no_data")]
-    assert status_intervals([], end, start, "no_data") == []
-
-
-def test_overlapping_intervals_are_merged_then_combined():
-    maintenance = normalize([(utc(2025, 3, 1, 10), utc(2025, 3, 1, 14)), (utc(2025, 3, 1, 12), utc(2025, 3, 1, 16)),
-                             (utc(2025, 3, 1, 9), utc(2025, 3, 1, 9))])
-    assert maintenance == [(utc(2025, 3, 1, 10), utc(2025, 3, 1, 16))]
-    down = [(utc(2025, 3, 1, 8), utc(2025, 3, 1, 11)), (utc(2025, 3, 1, 15), utc(2025, 3, 1, 18))]
-    assert intersect(down, maintenance) == [(utc(2025, 3, 1, 10), utc(2025, 3, 1, 11)),
-                                            (utc(2025, 3, 1, 15), utc(2025, 3, 1, 16))]
-    assert subtract(down, maintenance) == [(utc(2025, 3, 1, 8), utc(2025, 3, 1, 10)),
-                                           (utc(2025, 3, 1, 16), utc(2025, 3, 1, 18))]
-    assert measure(subtract(down, maintenance)) == timedelta(hours=4)
-    assert clip(down, utc(2025, 3, 1, 9), utc(2025, 3, 1, 16)) == [(utc(2025, 3, 1, 9), utc(2025, 3, 1, 11)),
-                                                                   (utc(2025, 3, 1, 15), utc(2025, 3, 1, 16))]
-
-
-# Property tests against a brute-force model on integer unit cells.
-raw_intervals = st.lists(st.tuples(st.integers(0, 60), st.integers(0, 60)), max_size=8)
-
-
-def cells(intervals):
-    return {x for lo, hi in intervals for x in range(lo, hi)}
-
-
-@settings(max_examples=300, deadline=None)
-@given(a=raw_intervals, b=raw_intervals)
-def test_interval_algebra_matches_sets(a, b):
-    a, b = normalize(a), normalize(b)
-    assert cells(intersect(a, b)) == cells(a) & cells(b)
-    assert cells(subtract(a, b)) == cells(a) - cells(b)
-    assert cells(union(a, b)) == cells(a) | cells(b)
-    for result in (intersect(a, b), subtract(a, b), union(a, b)):
-        assert result == normalize(result)  # sorted, disjoint, non-empty (touching pieces from subtract excepted)
-    assert measure(subtract(a, b), zero=0) == len(cells(a) - cells(b))
-
-
-# --- Df and PERF from the database ---------------------------------------------------------------------------
-
-import pytest  # noqa: E402
-from django.db import connection  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
-from hypothesis import HealthCheck  # noqa: E402
-
-from operators.models import Drimbox, DrimboxStatus, HealthStructure  # noqa: E402
-from trustspace.errors import InvalidData  # noqa: E402
-from weather.clock import PARIS  # noqa: E402
-from weather.models import MaintenanceWindow, MeasurementPolicy, Transition  # noqa: E402
-from weather.perf import compute, format_duration, perf_score, period_bounds  # noqa: E402
-
 H = timedelta(hours=1)
 S = timedelta(seconds=1)
 MARCH = "2025-03"
 AFTER_MARCH = utc(2025, 6, 1)  # "now" for reports on March 2025
-
 
 def paris(*args):
     return datetime(*args, tzinfo=PARIS)
@@ -268,7 +191,8 @@ class TestCompute:
         report = compute(MARCH, policy(), now=AFTER_MARCH)
         assert [row.identifiant for row in report] == [101, 103, 104]
         assert row_of(report, withdrawn).df == H
-        assert [r.identifiant for r in compute(MARCH, policy(), operator=self.w.operator, now=AFTER_MARCH)] == [101, 103]
+        by_operator = compute(MARCH, policy(), operator=self.w.operator, now=AFTER_MARCH)
+        assert [r.identifiant for r in by_operator] == [101, 103]
         assert [r.identifiant for r in compute(MARCH, policy(), drimboxes=[declared], now=AFTER_MARCH)] == [102]
         assert row_of(report, other).operator_name == "Opérateur B"
 
@@ -362,7 +286,8 @@ def test_report_timeline_matches_the_clock(raw):
     from weather.clock import SupportTimeline, support_duration, to_us
 
     start, end = utc(2024, 12, 31, 23), utc(2025, 3, 31, 22)
-    intervals = normalize(clip([(at, at + timedelta(minutes=m)) for at, m in raw], start, end))
+    clipped = [(max(at, start), min(at + timedelta(minutes=m), end)) for at, m in raw]
+    intervals = normalize((lo, hi) for lo, hi in clipped if lo < hi)
     expected = sum((support_duration(lo, hi) for lo, hi in intervals), timedelta(0))
     got = SupportTimeline(start, end).support_time_us([(to_us(lo), to_us(hi)) for lo, hi in intervals])
     assert timedelta(microseconds=got) == expected

@@ -9,7 +9,8 @@ from trustspace.errors import Conflict, InvalidData, NotAllowed
 from trustspace.models import AuditEntry
 from weather.clock import PARIS
 from weather.models import MeasurementPolicy
-from weather.policy import create_policy_version, month_start, policy_for
+from weather.policy import month_start, policy_for
+from weather.services import create_policy_version
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from trustspace.models import AuditEntry
 from weather import services
 from weather.clock import support_add
 from weather.models import DrimboxWeather, Incident, LocationObservation, ProbeLocation, Transition, WeatherStatus
-from weather.prober import ProbeResult
+from weather.prober import FAILING, ProbeResult
 
 T0 = dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC)  # a Monday, 9:00 in Paris
 MIN = dt.timedelta(minutes=1)
@@ -40,7 +40,7 @@ def box(world):
 
 
 def result(box, status, at, reason=""):
-    failing = status == services.FAILING
+    failing = status == FAILING
     return ProbeResult(identifiant=box.identifiant, checked_at=at, status=status, db_ok=not failing,
                        db_error=reason if failing else "", vi_ok=status != WeatherStatus.DEGRADED,
                        vi_error=reason if status == WeatherStatus.DEGRADED else "", latency_ms=12)
@@ -69,8 +69,8 @@ def test_first_good_probe_makes_it_operational(box):
 
 def test_one_failed_probe_does_not_flip(box):
     report(box, WeatherStatus.OPERATIONAL, T0)
-    report(box, services.FAILING, T0 + MIN, reason="Connexion refusée.")
-    report(box, services.FAILING, T0 + 2 * MIN, reason="Connexion refusée.")
+    report(box, FAILING, T0 + MIN, reason="Connexion refusée.")
+    report(box, FAILING, T0 + 2 * MIN, reason="Connexion refusée.")
     assert head(box).status == WeatherStatus.OPERATIONAL
     assert LocationObservation.objects.get(drimbox=box).consecutive_failures == 2
     assert not Incident.objects.exists()
@@ -80,9 +80,9 @@ def test_confirmed_down_is_effective_at_the_first_failure_and_opens_an_incident(
         box, world, django_capture_on_commit_callbacks):
     report(box, WeatherStatus.OPERATIONAL, T0)
     for i in (1, 2):
-        report(box, services.FAILING, T0 + i * MIN, reason="Connexion refusée.")
+        report(box, FAILING, T0 + i * MIN, reason="Connexion refusée.")
     with django_capture_on_commit_callbacks(execute=True):
-        report(box, services.FAILING, T0 + 3 * MIN, reason="Connexion refusée.")
+        report(box, FAILING, T0 + 3 * MIN, reason="Connexion refusée.")
     assert head(box).status == WeatherStatus.DOWN
     assert head(box).since == T0 + MIN
     assert statuses(box)[-1] == (WeatherStatus.OPERATIONAL, WeatherStatus.DOWN, T0 + MIN)
@@ -97,7 +97,7 @@ def test_confirmed_down_is_effective_at_the_first_failure_and_opens_an_incident(
     assert "GTI" in mail.outbox[0].body
 
     # More failures: no second transition, no second incident.
-    report(box, services.FAILING, T0 + 4 * MIN)
+    report(box, FAILING, T0 + 4 * MIN)
     assert len(statuses(box)) == 2 and Incident.objects.count() == 1
 
     # Seen up again: operational at that probe, incident restored.
@@ -113,13 +113,13 @@ def test_confirmed_down_is_effective_at_the_first_failure_and_opens_an_incident(
 
 def test_a_success_breaks_the_streak(box):
     report(box, WeatherStatus.OPERATIONAL, T0)
-    report(box, services.FAILING, T0 + MIN)
-    report(box, services.FAILING, T0 + 2 * MIN)
+    report(box, FAILING, T0 + MIN)
+    report(box, FAILING, T0 + 2 * MIN)
     report(box, WeatherStatus.OPERATIONAL, T0 + 3 * MIN)
-    report(box, services.FAILING, T0 + 4 * MIN)
-    report(box, services.FAILING, T0 + 5 * MIN)
+    report(box, FAILING, T0 + 4 * MIN)
+    report(box, FAILING, T0 + 5 * MIN)
     assert head(box).status == WeatherStatus.OPERATIONAL
-    report(box, services.FAILING, T0 + 6 * MIN)
+    report(box, FAILING, T0 + 6 * MIN)
     assert head(box).status == WeatherStatus.DOWN and head(box).since == T0 + 4 * MIN
 
 
@@ -136,16 +136,16 @@ def test_one_failing_location_alone_does_not_meet_the_quorum(box):
     for loc in ("paris", "lyon"):
         report(box, WeatherStatus.OPERATIONAL, T0, location=loc)
     for i in (1, 2, 3, 4):
-        report(box, services.FAILING, T0 + i * MIN, location="paris", reason="Délai dépassé.")
+        report(box, FAILING, T0 + i * MIN, location="paris", reason="Délai dépassé.")
         report(box, WeatherStatus.OPERATIONAL, T0 + i * MIN, location="lyon")
     assert head(box).status == WeatherStatus.OPERATIONAL
     assert not Incident.objects.exists()
     # Lyon fails too: down once Lyon confirms, effective at Paris's first failure (earliest of the confirming).
     for i in (5, 6):
-        report(box, services.FAILING, T0 + i * MIN, location="paris")
-        report(box, services.FAILING, T0 + i * MIN, location="lyon")
+        report(box, FAILING, T0 + i * MIN, location="paris")
+        report(box, FAILING, T0 + i * MIN, location="lyon")
     assert head(box).status == WeatherStatus.OPERATIONAL
-    report(box, services.FAILING, T0 + 7 * MIN, location="lyon")
+    report(box, FAILING, T0 + 7 * MIN, location="lyon")
     assert head(box).status == WeatherStatus.DOWN and head(box).since == T0 + MIN
     # Once DOWN, a quorum no longer confirming the failure and one location seeing it up ends the DOWN.
     report(box, WeatherStatus.OPERATIONAL, T0 + 8 * MIN, location="paris")
@@ -158,7 +158,7 @@ def test_an_inactive_location_does_not_vote(box):
     ProbeLocation.objects.create(name="test-lab", label="Laboratoire", active=False)
     report(box, WeatherStatus.OPERATIONAL, T0)
     for i in (1, 2, 3):
-        report(box, services.FAILING, T0 + i * MIN, location="test-lab")
+        report(box, FAILING, T0 + i * MIN, location="test-lab")
     assert head(box).status == WeatherStatus.OPERATIONAL
     assert LocationObservation.objects.get(drimbox=box, location__name="test-lab").consecutive_failures == 3
 
@@ -180,9 +180,9 @@ def test_a_silent_location_yields_no_data_never_down(box, django_capture_on_comm
 
 def test_a_streak_does_not_continue_across_a_silence(box):
     report(box, WeatherStatus.OPERATIONAL, T0)
-    report(box, services.FAILING, T0 + MIN)
-    report(box, services.FAILING, T0 + 2 * MIN)
-    report(box, services.FAILING, T0 + 30 * MIN)  # the location was silent: a new streak
+    report(box, FAILING, T0 + MIN)
+    report(box, FAILING, T0 + 2 * MIN)
+    report(box, FAILING, T0 + 30 * MIN)  # the location was silent: a new streak
     assert LocationObservation.objects.get(drimbox=box).consecutive_failures == 1
     assert LocationObservation.objects.get(drimbox=box).first_failure_at == T0 + 30 * MIN
     assert head(box).status == WeatherStatus.OPERATIONAL
@@ -191,22 +191,22 @@ def test_a_streak_does_not_continue_across_a_silence(box):
 def test_no_data_while_down_keeps_the_incident_open(box):
     report(box, WeatherStatus.OPERATIONAL, T0)
     for i in (1, 2, 3):
-        report(box, services.FAILING, T0 + i * MIN)
+        report(box, FAILING, T0 + i * MIN)
     services.mark_silent(at=T0 + 60 * MIN)
     assert head(box).status == WeatherStatus.NO_DATA
     assert Incident.objects.get().is_open
     for i in (61, 62, 63):
-        report(box, services.FAILING, T0 + i * MIN)
+        report(box, FAILING, T0 + i * MIN)
     assert head(box).status == WeatherStatus.DOWN and Incident.objects.count() == 1
     report(box, WeatherStatus.OPERATIONAL, T0 + 70 * MIN)
     assert Incident.objects.get().restored_at == T0 + 70 * MIN
 
 
 def test_effective_time_never_precedes_the_current_head(box):
-    report(box, services.FAILING, T0, location="paris")  # no data yet: stays no_data
-    report(box, services.FAILING, T0 + MIN, location="paris")
+    report(box, FAILING, T0, location="paris")  # no data yet: stays no_data
+    report(box, FAILING, T0 + MIN, location="paris")
     assert head(box).status == WeatherStatus.NO_DATA
-    report(box, services.FAILING, T0 + 2 * MIN, location="paris")
+    report(box, FAILING, T0 + 2 * MIN, location="paris")
     assert head(box).status == WeatherStatus.DOWN
     # The head was created at the first report, T0: the down is effective at T0, the first failure.
     assert head(box).since == T0
@@ -274,21 +274,21 @@ def _two_locations_confirm_down(box):
     for loc in ("paris", "lyon"):
         report(box, WeatherStatus.OPERATIONAL, T0, location=loc)
     for i in (1, 2, 3):
-        report(box, services.FAILING, T0 + i * MIN, location="paris")
-        report(box, services.FAILING, T0 + i * MIN, location="lyon")
+        report(box, FAILING, T0 + i * MIN, location="paris")
+        report(box, FAILING, T0 + i * MIN, location="lyon")
     assert head(box).status == WeatherStatus.DOWN and Incident.objects.get().is_open
 
 
 def test_a_location_that_stays_partitioned_does_not_keep_a_drimbox_down_forever(box):
     _two_locations_confirm_down(box)
     # The DRIMbox is back; Lyon stays partitioned (keeps failing), Paris sees it up.
-    report(box, services.FAILING, T0 + 4 * MIN, location="lyon")
+    report(box, FAILING, T0 + 4 * MIN, location="lyon")
     report(box, WeatherStatus.OPERATIONAL, T0 + 4 * MIN + 10 * dt.timedelta(seconds=1), location="paris")
     assert head(box).status == WeatherStatus.OPERATIONAL
     assert head(box).since == T0 + 4 * MIN + dt.timedelta(seconds=10)  # effective at Paris's probe
     assert Incident.objects.get().restored_at == T0 + 4 * MIN + dt.timedelta(seconds=10)
     for i in (5, 6, 7, 8):  # Lyon failing alone is not a quorum: it does not flip it back
-        report(box, services.FAILING, T0 + i * MIN, location="lyon")
+        report(box, FAILING, T0 + i * MIN, location="lyon")
         report(box, WeatherStatus.OPERATIONAL, T0 + i * MIN, location="paris")
     assert head(box).status == WeatherStatus.OPERATIONAL and Incident.objects.count() == 1
 
@@ -302,7 +302,7 @@ def test_leaving_down_on_one_location_keeps_degraded_when_it_sees_it_degraded(bo
 def test_a_late_older_result_never_overwrites_a_newer_one(box):
     report(box, WeatherStatus.OPERATIONAL, T0)
     for i in (1, 2, 3):
-        report(box, services.FAILING, T0 + i * MIN)
+        report(box, FAILING, T0 + i * MIN)
     assert head(box).status == WeatherStatus.DOWN
     # A batch probed at T0+2m30 (the DRIMbox answered then) recorded only now, after the DOWN.
     changes = services.record_observations(
@@ -316,7 +316,7 @@ def test_a_late_older_result_never_overwrites_a_newer_one(box):
     services.record_observations("paris", [result(box, WeatherStatus.OPERATIONAL, T0 + 3 * MIN)], at=T0 + 4 * MIN)
     assert head(box).status == WeatherStatus.DOWN
     # Within one batch, an older row after a newer one for the same DRIMbox is ignored as well.
-    services.record_observations("paris", [result(box, services.FAILING, T0 + 5 * MIN),
+    services.record_observations("paris", [result(box, FAILING, T0 + 5 * MIN),
                                            result(box, WeatherStatus.OPERATIONAL, T0 + 5 * MIN)], at=T0 + 5 * MIN)
     assert head(box).status == WeatherStatus.DOWN
     assert LocationObservation.objects.get(drimbox=box).consecutive_failures == 4
@@ -332,7 +332,7 @@ def test_one_location_silent_while_another_keeps_reporting(box):
     assert head(box).status == WeatherStatus.OPERATIONAL
     # The status follows the reporting location alone (Lyon's stale observation does not vote).
     for i in (21, 22, 23):
-        report(box, services.FAILING, T0 + i * MIN, location="paris")
+        report(box, FAILING, T0 + i * MIN, location="paris")
     assert head(box).status == WeatherStatus.DOWN and head(box).since == T0 + 21 * MIN
     report(box, WeatherStatus.OPERATIONAL, T0 + 24 * MIN, location="paris")
     assert [s[1] for s in statuses(box)] == ["operational", "down", "operational"]
@@ -344,7 +344,7 @@ def test_an_unknown_location_is_created_inactive_until_activated(box, capsys):
 
     report(box, WeatherStatus.OPERATIONAL, T0, location="paris")
     for i in (1, 2, 3):
-        report(box, services.FAILING, T0 + i * MIN, location="marseille")
+        report(box, FAILING, T0 + i * MIN, location="marseille")
     marseille = ProbeLocation.objects.get(name="marseille")
     assert not marseille.active  # created by its first report, but it does not vote
     assert head(box).status == WeatherStatus.OPERATIONAL

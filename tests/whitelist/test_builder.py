@@ -13,7 +13,7 @@ from certificates.models import Certificate
 from operators import services_requests as sr
 from operators.models import DrimboxStatus, RequestKind
 from tests.support.lifecycle import active_drimbox, approve, declared_drimbox, shared_pki
-from whitelist import builder
+from whitelist import builder, services
 from whitelist.builder import Entry
 from whitelist.models import PublishedEntry
 
@@ -54,7 +54,7 @@ def db_certificate_of(drimbox):
 def publish(now):
     entries = builder.current_entries(now=now)
     with transaction.atomic():
-        builder.record_published(entries, at=now)
+        services.record_published(entries, at=now)
     return entries
 
 
@@ -152,9 +152,9 @@ def test_date_maj_changes_only_when_a_published_field_changes(world, box):
 def test_record_published_forgets_removed_entries(db):
     at = dt.datetime(2026, 3, 1, tzinfo=UTC)
     with transaction.atomic():
-        builder.record_published([entry(1), entry(2)], at=at)
+        services.record_published([entry(1), entry(2)], at=at)
     with transaction.atomic():
-        builder.record_published([entry(2)], at=at + dt.timedelta(days=1))
+        services.record_published([entry(2)], at=at + dt.timedelta(days=1))
     assert list(PublishedEntry.objects.values_list("identifiant", flat=True)) == [2]
 
 

@@ -11,8 +11,9 @@ from tests.support.lifecycle import active_drimbox
 from tests.whitelist.conftest import REPO
 from trustspace.errors import Conflict, InvalidData
 from trustspace.models import AuditEntry
-from whitelist import github_intake, tasks
+from whitelist import services, tasks
 from whitelist.models import GitHubIntakeCursor, GitHubIssueRequest, GitHubIssueStatus
+from whitelist.services import intake
 
 
 def form(nom="E-MEDIA", description="Nouvelle DRIMbox du site de Dijon.", dn=None, labels=None):
@@ -73,9 +74,9 @@ def test_drimbox_matched_by_certificate_subject(github, world):
     # A certificate whose CN is not the registry FQDN (e.g. issued before a renaming): found by its subject.
     subject = "CN=ancien-nom.example.fr,OU=300000001831981,O=OP,C=FR"
     Certificate.objects.filter(drimbox=box, kind="db").update(subject=subject)
-    request = github_intake.import_issue(REPO, _issue(9, body=form(dn=subject.replace(",", ", "))))[0]
+    request = services.import_issue(REPO, _issue(9, body=form(dn=subject.replace(",", ", "))))[0]
     assert request.drimbox == box
-    other = github_intake.import_issue(REPO, _issue(10, body=form(dn="CN=ancien-nom.example.fr,O=AUTRE,C=FR")))[0]
+    other = services.import_issue(REPO, _issue(10, body=form(dn="CN=ancien-nom.example.fr,O=AUTRE,C=FR")))[0]
     assert other.drimbox is None
 
 
@@ -157,13 +158,13 @@ def test_ans_accepts_and_refuses_with_comments_back(github, world, client, djang
     assert reverse("drimbox_detail", kwargs={"pk": box.pk}) in page and "source de vérité" in page
 
     with pytest.raises(InvalidData, match="motif"):
-        github_intake.decide(second, acting_user=world.ans, accept=False, comment=" ")
+        services.decide(second, acting_user=world.ans, accept=False, comment=" ")
     with django_capture_on_commit_callbacks(execute=True):
-        github_intake.decide(second, acting_user=world.ans, accept=False, comment="Demande en double.")
+        services.decide(second, acting_user=world.ans, accept=False, comment="Demande en double.")
     comments = _comments(github, refused)
     assert len(comments) == 2 and "refusée par l'ANS" in comments[1] and "Demande en double." in comments[1]
     with pytest.raises(Conflict, match="déjà été traitée"):
-        github_intake.decide(second, acting_user=world.ans, accept=True)
+        services.decide(second, acting_user=world.ans, accept=True)
     assert AuditEntry.objects.filter(action__in=["whitelist.github_issue_accepted",
                                                  "whitelist.github_issue_refused"]).count() == 2
     # A later poll owes nothing more.
@@ -197,10 +198,10 @@ def test_list_page_query_count_is_constant(world, client):
         # Every row of the larger set links a DRIMbox and half are decided: their joins must not add queries.
         for n in numbers:
             box = active_drimbox(world.operator, world.legal, world.ans)
-            request = github_intake.import_issue(REPO, _issue(n, body=form(dn=f"CN={box.db_fqdn},O=OP,C=FR")))[0]
+            request = services.import_issue(REPO, _issue(n, body=form(dn=f"CN={box.db_fqdn},O=OP,C=FR")))[0]
             assert request.drimbox == box
             if n % 2:
-                github_intake.decide(request, acting_user=world.ans, accept=True)
+                services.decide(request, acting_user=world.ans, accept=True)
 
     add(range(1, 3))
     small = count()
@@ -289,10 +290,10 @@ def test_a_claimed_row_is_not_posted_twice_and_no_lock_is_held_while_posting(git
     tasks.poll_github_issues()
     request = GitHubIssueRequest.objects.get()
     GitHubIssueRequest.objects.filter(pk=request.pk).update(comment_claimed_at=timezone.now())
-    assert github_intake.post_pending_comments(request.pk) == 0 and _comments(github, 1) == []  # another worker
+    assert services.post_pending_comments(request.pk) == 0 and _comments(github, 1) == []  # another worker
     GitHubIssueRequest.objects.filter(pk=request.pk).update(
-        comment_claimed_at=timezone.now() - github_intake.COMMENT_CLAIM * 2)  # that worker died
-    assert github_intake.post_pending_comments(request.pk) == 1 and len(_comments(github, 1)) == 1
+        comment_claimed_at=timezone.now() - intake.COMMENT_CLAIM * 2)  # that worker died
+    assert services.post_pending_comments(request.pk) == 1 and len(_comments(github, 1)) == 1
     request.refresh_from_db()
     assert request.comment_claimed_at is None and request.receipt_comment_id is not None
 

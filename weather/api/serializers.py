@@ -2,7 +2,7 @@
 
 The public list is built from ``values()`` rows (10,000 DRIMboxes in one query); its serializers here
 document the shape for the OpenAPI schema. Input serializers check shapes only; the rules stay in
-``weather.services_operator``.
+``weather.services``.
 """
 from rest_framework import serializers
 
@@ -68,7 +68,8 @@ class IncidentSerializer(serializers.Serializer):
     gtr = serializers.SerializerMethodField()
 
     def _clock(self, clock):
-        return {"elapsed_seconds": int(clock.elapsed.total_seconds()), "target_seconds": int(clock.target.total_seconds()),
+        return {"elapsed_seconds": int(clock.elapsed.total_seconds()),
+                "target_seconds": int(clock.target.total_seconds()),
                 "due_at": utc(clock.due_at), "stopped_at": utc(clock.stopped_at), "overdue": clock.overdue,
                 "note": clock.note}
 

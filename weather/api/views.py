@@ -3,7 +3,7 @@ operator's writes (acknowledge an incident, declare and cancel maintenance).
 
 The public list answers 10,000 DRIMboxes from two plain queries (``history.board_rows``), with no
 serializer per row. Operator endpoints scope objects to the caller (404 otherwise) and call
-``weather.services_operator``, whose French DomainError becomes the structured 4xx answer.
+``weather.services``, whose French DomainError becomes the structured 4xx answer.
 """
 from datetime import timedelta
 from datetime import timezone as dt_timezone
@@ -24,9 +24,9 @@ from operators.queries import visible_drimboxes
 from trustspace.access import AUTHENTICATED, PUBLIC
 from trustspace.models import ApiScope
 
-from .. import history, services_operator
+from .. import history, services
 from ..models import Incident, MaintenanceWindow, WeatherStatus
-from ..views import search_filter
+from ..views.board import search_filter
 from . import serializers as s
 from .serializers import utc
 
@@ -129,8 +129,10 @@ class IncidentListView(generics.ListAPIView):
     @extend_schema(auth=[], summary="Les incidents de l'espace de confiance, les plus récents d'abord (public)",
                    parameters=[
                        OpenApiParameter("identifiant", OpenApiTypes.INT, description="Une DRIMbox."),
-                       OpenApiParameter("operator", OpenApiTypes.INT, description="Identifiant (interne) de l'opérateur."),
-                       OpenApiParameter("open", OpenApiTypes.BOOL, description="`true` : en cours ; `false` : rétablis."),
+                       OpenApiParameter("operator", OpenApiTypes.INT,
+                                        description="Identifiant (interne) de l'opérateur."),
+                       OpenApiParameter("open", OpenApiTypes.BOOL,
+                                        description="`true` : en cours ; `false` : rétablis."),
                        OpenApiParameter("since", OpenApiTypes.DATETIME,
                                         description="Ouverts à partir de cet instant (ISO 8601) ou de ce jour."),
                    ])
@@ -199,7 +201,7 @@ class IncidentAcknowledgeView(APIView):
         incident = get_object_or_404(Incident.objects.filter(drimbox__in=visible_drimboxes(request.user)), pk=pk)
         data = s.AcknowledgeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        incident = services_operator.acknowledge_incident(incident, acting_user=request.user,
+        incident = services.acknowledge_incident(incident, acting_user=request.user,
                                                           comment=data.validated_data["comment"])
         incident = Incident.objects.select_related("drimbox__operator").get(pk=incident.pk)
         return Response(s.OperatorIncidentSerializer(history.incident_clocks(incident)).data)
@@ -222,7 +224,7 @@ class MaintenanceListView(APIView):
         box = _visible_box(request, identifiant)
         data = s.MaintenanceInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        window = services_operator.declare_maintenance(box, acting_user=request.user, **data.validated_data)
+        window = services.declare_maintenance(box, acting_user=request.user, **data.validated_data)
         return Response(s.MaintenanceSerializer(window).data, status=status.HTTP_201_CREATED)
 
 
@@ -235,5 +237,5 @@ class MaintenanceCancelView(APIView):
     def post(self, request, pk):
         window = get_object_or_404(MaintenanceWindow.objects.filter(drimbox__in=visible_drimboxes(request.user))
                                    .select_related("drimbox"), pk=pk)
-        window = services_operator.cancel_maintenance(window, acting_user=request.user)
+        window = services.cancel_maintenance(window, acting_user=request.user)
         return Response(s.MaintenanceSerializer(window).data)

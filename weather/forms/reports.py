@@ -2,7 +2,7 @@
 from django import forms
 from dsfr.forms import DsfrBaseForm
 
-from .models import ReferencePeriod
+from weather.models import ReferencePeriod
 
 
 class PolicyVersionForm(DsfrBaseForm):

@@ -10,17 +10,22 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from typing import Any
 
+from cryptography import x509
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from trustspace import audit
 from trustspace.errors import Conflict, NotAllowed
+from trustspace.models import User
 from trustspace.text import validate_display_text
-
-from . import builder, github_publish, public_cache, signers, verify
-from .models import WhitelistVersion, WhitelistVersionStatus
+from whitelist import builder, public_cache, signers, verify
+from whitelist.github_publish import configured as github_configured
+from whitelist.github_publish import snapshot as github_snapshot
+from whitelist.models import GitHubPublication, PublishedEntry, WhitelistVersion, WhitelistVersionStatus
+from whitelist.services.publication import request_publication
 
 ELEMENT_TO_FIELD = {element: name for name, element in builder.PUBLISHED_FIELDS}
 
@@ -33,7 +38,7 @@ class PublicationRefused(Conflict):
 WHITELIST_WRITE_LOCK = 0x7768_6974_656C_7374  # "whitelst"
 
 
-def _serialise_writes(message):
+def _serialise_writes(message: str) -> None:
     """Only one preparation or publication at a time; a concurrent one gets a 409 at once instead of waiting.
 
     Called first in the transaction. The advisory lock is held until it ends. SQLite needs nothing: its
@@ -46,17 +51,17 @@ def _serialise_writes(message):
             raise Conflict(message, code="whitelist_busy")
 
 
-def _same_entries(left, right):
+def _same_entries(left: list[builder.Entry], right: list[builder.Entry]) -> bool:
     """Same published DRIMboxes with the same published fields (``DateMAJ`` of new entries is the preparation time)."""
     return ({(e.identifiant, e.fields_sha256) for e in left} == {(e.identifiant, e.fields_sha256) for e in right}
             and len(left) == len(right))
 
 
-def four_eyes():
+def four_eyes() -> bool:
     return getattr(settings, "WHITELIST_FOUR_EYES", True)
 
 
-def _require_ans(user):
+def _require_ans(user: User) -> None:
     if not getattr(user, "is_ans_admin", False):
         raise NotAllowed("Réservé aux administrateurs ANS.")
 
@@ -73,16 +78,16 @@ def entries_of(xml: bytes) -> tuple[dt.datetime, list[builder.Entry]]:
     return generated, entries
 
 
-def last_published():
+def last_published() -> WhitelistVersion | None:
     return (WhitelistVersion.objects.filter(status=WhitelistVersionStatus.PUBLISHED)
             .order_by("-number").first())
 
 
-def _entry_json(entry):
+def _entry_json(entry: builder.Entry) -> dict[str, Any]:
     return {"identifiant": entry.identifiant, "db": entry.db, "denomination": entry.denomination}
 
 
-def diff_json(previous, current):
+def diff_json(previous: list[builder.Entry], current: list[builder.Entry]) -> dict[str, list[dict[str, Any]]]:
     d = builder.diff(previous, current)
     return {
         "added": [_entry_json(e) for e in d["added"]],
@@ -93,7 +98,7 @@ def diff_json(previous, current):
     }
 
 
-def prepare_version(*, acting_user, comment=""):
+def prepare_version(*, acting_user: User, comment: str = "") -> WhitelistVersion:
     """A new version (status ``prepared``) from the current state; its diff may be empty (« aucun changement »).
 
     When the latest version is still « préparée » and lists exactly the same entries, it is returned as is (no
@@ -129,11 +134,11 @@ def prepare_version(*, acting_user, comment=""):
     return version
 
 
-def _lock(version):
+def _lock(version: WhitelistVersion) -> WhitelistVersion:
     return WhitelistVersion.objects.select_for_update().get(pk=version.pk)
 
 
-def publication_problems(entries, now):
+def publication_problems(entries: list[builder.Entry], now: dt.datetime) -> list[str]:
     """Reasons (French) that forbid publishing ``entries`` now."""
     problems = []
     for drimbox in builder.missing_certificates(now):
@@ -156,23 +161,22 @@ def publication_problems(entries, now):
     return problems
 
 
-def _anchors(signer):
+def _anchors(signer: signers.BaseSigner) -> tuple[list[x509.Certificate], list[x509.Certificate]]:
     """The configured anchors only; the signer's chain helps to build the path but is never trusted itself."""
     anchors = verify.load_certificates(list(settings.IGC_SANTE_ANCHORS))
     intermediates = verify.load_certificates(list(getattr(settings, "IGC_SANTE_INTERMEDIATES", [])))
     return anchors, intermediates + list(signer.chain)
 
 
-def approve_and_publish(version, *, acting_user, signer=None):
+def approve_and_publish(version: WhitelistVersion, *, acting_user: User,
+                        signer: signers.BaseSigner | None = None) -> WhitelistVersion:
     """Approve, sign, self-verify and publish a prepared version; all or nothing."""
     _require_ans(acting_user)
     with transaction.atomic():
         _serialise_writes("Une autre version est en cours de préparation ou de publication : réessayez dans un "
                           "instant.")
         version = _lock(version)
-        if version.signed_xml is not None or version.status != WhitelistVersionStatus.PREPARED:
-            raise Conflict(f"La version {version.number} est {version.get_status_display()} : elle ne peut plus "
-                           "être approuvée ni signée (une version signée est immuable).")
+        version.transition_to(WhitelistVersionStatus.PUBLISHED)  # saved below, once signed and verified
         if four_eyes() and version.prepared_by_id == acting_user.pk:
             raise NotAllowed("La version doit être approuvée par un autre administrateur ANS que celui qui l'a "
                              "préparée (principe des quatre yeux).")
@@ -206,23 +210,22 @@ def approve_and_publish(version, *, acting_user, signer=None):
         version.signer_subject = verified.signer_subject
         version.approved_by = acting_user
         version.published_at = now
-        version.status = WhitelistVersionStatus.PUBLISHED
         version.save()
-        builder.record_published(entries, at=now)
+        record_published(entries, at=now)
         transaction.on_commit(public_cache.forget_current)  # this worker serves the new list at once
         github = None
-        if github_publish.configured():  # pushed to GitHub once this transaction has committed
-            github = github_publish.request_publication(version)[0].status
+        if github_configured():  # pushed to GitHub once this transaction has committed
+            github = request_publication(version)[0].status
         audit.record(actor=acting_user, action="whitelist.version_published", obj=version,
                      after={"number": version.number, "sha256": version.sha256, "entries": len(entries),
                             "signer": version.signer_subject, "generated_at": generated, "github": github})
     return version
 
 
-def republish_on_github(version, *, acting_user):
+def republish_on_github(version: WhitelistVersion, *, acting_user: User) -> GitHubPublication:
     """ANS « Republier sur GitHub »: push the latest published version again (a no-op when GitHub has it)."""
     _require_ans(acting_user)
-    if not github_publish.configured():
+    if not github_configured():
         raise Conflict("La publication sur GitHub n'est pas configurée (WHITELIST_GITHUB_REPOSITORY est vide).")
     with transaction.atomic():
         version = _lock(version)
@@ -233,28 +236,47 @@ def republish_on_github(version, *, acting_user):
         if latest.pk != version.pk:
             raise Conflict(f"Seule la dernière version publiée (v{latest.number}) peut être republiée sur GitHub : "
                            "republier une version plus ancienne remettrait une liste périmée dans le dépôt.")
-        publication, before = github_publish.request_publication(version)
+        publication, before = request_publication(version)
         audit.record(actor=acting_user, action="whitelist.github_republish_requested", obj=publication,
-                     before=before, after=github_publish.snapshot(publication))
+                     before=before, after=github_snapshot(publication))
     return publication
 
 
-# Only « préparée »: approval, signature and publication happen in one transaction, so no row is ever
-# « approuvée » (that enum value stays for the migrations that declare the field's choices).
-ABANDONABLE = (WhitelistVersionStatus.PREPARED,)
+def record_published(entries: list[builder.Entry], *, at: dt.datetime) -> None:
+    """Remember the published entries (call inside the publishing transaction).
+
+    An entry whose fields changed (or a new one) keeps the ``DateMAJ`` it was published with; entries
+    no longer published are forgotten, so that a DRIMbox that comes back gets a new ``DateMAJ``.
+    """
+    at = builder.utc_seconds(at)
+    existing = {p.identifiant: p for p in PublishedEntry.objects.select_for_update()}
+    identifiants = set()
+    for entry in entries:
+        identifiants.add(entry.identifiant)
+        digest = entry.fields_sha256
+        row = existing.get(entry.identifiant)
+        if row is None:
+            PublishedEntry.objects.create(identifiant=entry.identifiant, fields_sha256=digest,
+                                          date_maj=builder.utc_seconds(entry.date_maj or at), published_at=at)
+        elif row.fields_sha256 != digest:
+            row.fields_sha256 = digest
+            row.date_maj = builder.utc_seconds(entry.date_maj or at)
+            row.published_at = at
+            row.save(update_fields=["fields_sha256", "date_maj", "published_at"])
+        else:
+            row.published_at = at
+            row.save(update_fields=["published_at"])
+    PublishedEntry.objects.exclude(identifiant__in=identifiants).delete()
 
 
-def abandon_version(version, *, acting_user, reason=""):
+def abandon_version(version: WhitelistVersion, *, acting_user: User, reason: str = "") -> WhitelistVersion:
     """Abandon a version not yet signed (préparée); a signed version is never abandoned."""
     _require_ans(acting_user)
     validate_display_text({"reason": reason or ""}, multiline={"reason"}, labels={"reason": "motif"})
     with transaction.atomic():
         version = _lock(version)
-        if version.status not in ABANDONABLE or version.signed_xml is not None:
-            raise Conflict(f"La version {version.number} est {version.get_status_display()} : "
-                           "elle ne peut pas être abandonnée.")
         before = {"status": version.status}
-        version.status = WhitelistVersionStatus.ABANDONED
+        version.transition_to(WhitelistVersionStatus.ABANDONED)
         version.save(update_fields=["status"])
         audit.record(actor=acting_user, action="whitelist.version_abandoned", obj=version, before=before,
                      after={"status": version.status}, reason=(reason or "").strip()[:2000])

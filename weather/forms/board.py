@@ -1,10 +1,10 @@
-"""Forms of the weather pages. They shape input; ``weather.services_operator`` decides what is allowed."""
+"""Forms of the weather pages. They shape input; ``weather.services`` decides what is allowed."""
 from django import forms
 from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
 from dsfr.forms import DsfrBaseForm
 
-from .models import WeatherStatus
+from weather.models import WeatherStatus
 
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%d/%m/%Y %H:%M", "%Y-%m-%d %H:%M"]
 STATUS_CHOICES = [("", "Tous")] + WeatherStatus.choices
@@ -25,8 +25,8 @@ class PlainSelect(forms.Select):
         selected = set(self.format_value(value))
         options = format_html_join("", "<option value=\"{}\"{}>{}</option>", (
             (str(choice), " selected" if str(choice) in selected else "", label) for choice, label in self.choices))
-        return format_html("<select{}>{}</select>", flatatt(self.build_attrs(self.attrs, {**(attrs or {}), "name": name})),
-                           options)
+        attributes = flatatt(self.build_attrs(self.attrs, {**(attrs or {}), "name": name}))
+        return format_html("<select{}>{}</select>", attributes, options)
 
 
 class MaintenanceForm(DsfrBaseForm):

@@ -1,4 +1,4 @@
-"""The one write path for probe observations, status transitions and incidents (DESIGN §8).
+"""The one write path for probe observations and status transitions (DESIGN §8); incidents follow them.
 
 ``record_observations`` is called by the prober (``weather.tasks.probe_batch``) with the results of one
 location; ``mark_silent`` by ``weather.tasks.detect_silence``; ``set_status`` is the single place that
@@ -26,36 +26,30 @@ Confirmation policy (settings ``WEATHER_CONFIRMATION_FAILURES`` = N and ``WEATHE
   ignored: a late batch must never overwrite a newer state;
 * no fresh observation at all: NO DATA (never DOWN), effective at the last observation.
 
-Incidents: one is opened when a DRIMbox enters DOWN (``opened_at`` = effective time; GTI and GTR due
-dates on the support-hours clock) and restored when the DRIMbox is seen up again (OPERATIONAL or
-DEGRADED). Entering NO DATA from DOWN leaves the incident open: the prober not knowing is not a
-restoration. Transitions are the record of what the probes saw (no audit row per probe); opening and
-restoring an incident are audited with the actor « tâche météo » and e-mailed to the operator's members
-after commit.
+Transitions are the record of what the probes saw (no audit row per probe). Incidents are opened and
+restored by ``weather.services.incidents`` in the same transaction as the transition.
 """
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from operators.models import Drimbox
-from operators.notify import notify_operator
-from trustspace import audit
-from trustspace.errors import InvalidData, NotFound
-
-from .clock import GTI, GTR, support_add
-from .models import DrimboxWeather, Incident, LocationObservation, ProbeLocation, Transition, WeatherStatus
+from trustspace.errors import InvalidData
+from weather.models import DrimboxWeather, LocationObservation, ProbeLocation, Transition, WeatherStatus
+from weather.prober import ProbeResult
+from weather.services.incidents import UP_STATUSES, open_or_restore_incidents
+from weather.services.locations import location_named
 
 logger = logging.getLogger(__name__)
-TASK_ACTOR = "tâche météo"
-UP_STATUSES = frozenset({WeatherStatus.OPERATIONAL, WeatherStatus.DEGRADED})
 FAILING = "failing"  # status of one probe result whose db check failed (not yet a confirmed DOWN)
 OBSERVATION_FIELDS = ("checked_at", "db_ok", "db_error", "vi_ok", "vi_error", "latency_ms", "consecutive_failures",
                       "first_failure_at", "status")
@@ -64,15 +58,15 @@ OBSERVATION_FIELDS = ("checked_at", "db_ok", "db_error", "vi_ok", "vi_error", "l
 # --- settings -------------------------------------------------------------------------------------
 
 
-def confirmation_failures():
+def confirmation_failures() -> int:
     return max(1, int(getattr(settings, "WEATHER_CONFIRMATION_FAILURES", 3)))
 
 
-def stale_after():
+def stale_after() -> timedelta:
     return timedelta(seconds=int(getattr(settings, "WEATHER_STALE_AFTER", 300)))
 
 
-def quorum_required(reporting, quorum=None):
+def quorum_required(reporting: int, quorum: str | int | float | None = None) -> int:
     """How many of ``reporting`` fresh locations must agree (see the module docstring); 0 when none reports."""
     if reporting <= 0:
         return 0
@@ -101,47 +95,12 @@ def quorum_required(reporting, quorum=None):
 # --- observations ---------------------------------------------------------------------------------
 
 
-def location_named(name, *, label=None):
-    """The ``ProbeLocation`` of that name; an unknown name is created INACTIVE (its reports are kept but do not
-    vote) until ANS activates it (``python manage.py weather_locations --activate NAME``, audited)."""
-    location, created = ProbeLocation.objects.get_or_create(
-        name=name, defaults={"label": label or name, "active": False})
-    if created:
-        logger.warning("weather: new probe location %s created inactive; activate it with "
-                       "`manage.py weather_locations --activate %s`", name, name)
-    return location
-
-
-def first_location(name):
-    """The location of a single-site deployment: created ACTIVE, but only when no location exists at all."""
-    with transaction.atomic():
-        if ProbeLocation.objects.exists():
-            return location_named(name)
-        location, _ = ProbeLocation.objects.get_or_create(name=name, defaults={"label": name, "active": True})
-    return location
-
-
-def activate_location(name, *, actor, active=True, reason=""):
-    """ANS (or the operator of the platform) lets a probe location vote, or stops it; audited."""
-    with transaction.atomic():
-        location = ProbeLocation.objects.select_for_update().filter(name=name).first()
-        if location is None:
-            raise NotFound(f"Point de sonde inconnu : « {name} ».", code="weather_location_unknown")
-        if location.active == active:
-            return location
-        before = {"active": location.active}
-        location.active = active
-        location.save(update_fields=["active"])
-        audit.record(actor=actor, action="weather.location_activated" if active else "weather.location_deactivated",
-                     obj=location, before=before, after={"active": active}, reason=reason)
-    return location
-
-
-def _value(result, name, default=None):
+def _value(result: ProbeResult | dict[str, Any], name: str, default: Any = None) -> Any:
     return result.get(name, default) if isinstance(result, dict) else getattr(result, name, default)
 
 
-def _next_observation(previous, result, *, location_id, drimbox_id, stale):
+def _next_observation(previous: LocationObservation | None, result: ProbeResult | dict[str, Any], *,
+                      location_id: int, drimbox_id: int, stale: timedelta) -> LocationObservation | None:
     """The new observation row of one DRIMbox at one location, from its previous row and one probe result."""
     checked_at = _value(result, "checked_at")
     if previous is not None and checked_at <= previous.checked_at:
@@ -159,28 +118,32 @@ def _next_observation(previous, result, *, location_id, drimbox_id, stale):
     else:
         consecutive, first_failure_at = 0, None
         status = _value(result, "status")
-    return LocationObservation(
+    row = LocationObservation(
         drimbox_id=drimbox_id, location_id=location_id, checked_at=checked_at,
         db_ok=bool(_value(result, "db_ok")), db_error=(_value(result, "db_error") or "")[:300],
         vi_ok=_value(result, "vi_ok"), vi_error=(_value(result, "vi_error") or "")[:300],
         latency_ms=_value(result, "latency_ms"), consecutive_failures=consecutive,
-        first_failure_at=first_failure_at, status=status,
+        first_failure_at=first_failure_at, status=previous.status if previous is not None else WeatherStatus.NO_DATA,
     )
+    if status != row.status:
+        row.transition_to(status)
+    return row
 
 
 @dataclass(frozen=True)
 class Change:
     drimbox_id: int
     new_status: str
-    effective_at: object
+    effective_at: datetime
     reason: str
 
 
-def _reason_of(observation):
+def _reason_of(observation: LocationObservation) -> str:
     return observation.db_error or observation.vi_error or ""
 
 
-def evaluate(current, fresh, *, quorum=None):
+def evaluate(current: DrimboxWeather, fresh: list[LocationObservation], *,
+             quorum: str | int | float | None = None) -> Change | None:
     """The status change (or None) for one DRIMbox from its current ``DrimboxWeather`` and fresh observations."""
     required = quorum_required(len(fresh), quorum)
     if required == 0:
@@ -205,7 +168,7 @@ def evaluate(current, fresh, *, quorum=None):
     return None
 
 
-def _ensure_heads(drimbox_ids, at):
+def _ensure_heads(drimbox_ids: list[int], at: datetime) -> dict[int, DrimboxWeather]:
     """Every DRIMbox gets its ``DrimboxWeather`` row (« pas de données »), then the rows are locked in pk order
     so that two locations reporting at once evaluate one after the other."""
     DrimboxWeather.objects.bulk_create(
@@ -215,7 +178,8 @@ def _ensure_heads(drimbox_ids, at):
     return {row.drimbox_id: row for row in rows}
 
 
-def record_observations(location, results, *, at=None, quorum=None):
+def record_observations(location: ProbeLocation | str, results: Iterable[ProbeResult | dict[str, Any]], *,
+                        at: datetime | None = None, quorum: str | int | float | None = None) -> list[Change]:
     """Store one location's probe results and apply the status changes they confirm.
 
     ``location``: a ``ProbeLocation`` or its name. ``results``: ``weather.prober.ProbeResult`` objects
@@ -262,7 +226,7 @@ def record_observations(location, results, *, at=None, quorum=None):
         return _apply(changes, heads, at=at)
 
 
-def mark_silent(*, at=None):
+def mark_silent(*, at: datetime | None = None) -> list[Change]:
     """DRIMboxes with no fresh observation from any active location go to « pas de données » (never DOWN).
 
     Also covers DRIMboxes that left the whitelist (no longer probed). Returns the applied changes.
@@ -293,10 +257,11 @@ def mark_silent(*, at=None):
         return _apply(changes, heads, at=at)
 
 
-# --- transitions and incidents --------------------------------------------------------------------
+# --- transitions -----------------------------------------------------------------------------------
 
 
-def set_status(drimbox, new_status, *, effective_at, reason="", at=None):
+def set_status(drimbox: Drimbox | int, new_status: str, *, effective_at: datetime, reason: str = "",
+               at: datetime | None = None) -> Change | None:
     """Change the probed status of one DRIMbox (a ``Transition`` row, the head, the incident); no row when
     unchanged. Returns the ``Change`` applied or None."""
     if new_status not in WeatherStatus.values or new_status == WeatherStatus.MAINTENANCE:
@@ -311,7 +276,7 @@ def set_status(drimbox, new_status, *, effective_at, reason="", at=None):
     return applied[0]
 
 
-def _apply(changes, heads, *, at):
+def _apply(changes: list[Change], heads: dict[int, DrimboxWeather], *, at: datetime) -> list[Change]:
     """Write the transitions, move the heads, open/restore incidents; inside the caller's transaction."""
     if not changes:
         return []
@@ -325,55 +290,11 @@ def _apply(changes, heads, *, at):
                                       new_status=change.new_status, effective_at=effective_at,
                                       recorded_at=at, reason=change.reason))
         moved.append((change, head.status))
-        head.status, head.since, head.reason = change.new_status, effective_at, change.reason
+        head.transition_to(change.new_status)
+        head.since, head.reason = effective_at, change.reason
     Transition.objects.bulk_create(transitions)
     DrimboxWeather.objects.bulk_update([heads[c.drimbox_id] for c, _ in moved], ["status", "since", "reason"])
-    _incidents(moved, at=at)
+    open_or_restore_incidents(moved, at=at)
     return [change for change, _ in moved]
 
 
-def _incidents(moved, *, at):
-    going_down = [c for c, old in moved if c.new_status == WeatherStatus.DOWN]
-    coming_up = [c for c, old in moved if c.new_status in UP_STATUSES]
-    if not going_down and not coming_up:
-        return
-    touched = [c.drimbox_id for c in (*going_down, *coming_up)]
-    open_incidents = {i.drimbox_id: i for i in Incident.objects.select_for_update()
-                      .filter(drimbox_id__in=touched, restored_at__isnull=True)}
-    boxes = Drimbox.objects.select_related("operator").in_bulk(touched)
-    for change in going_down:
-        if change.drimbox_id in open_incidents:
-            continue  # DOWN → NO DATA → DOWN: still the same incident
-        incident = Incident.objects.create(
-            drimbox_id=change.drimbox_id, opened_at=change.effective_at, reason=change.reason,
-            gti_due_at=support_add(change.effective_at, GTI), gtr_due_at=support_add(change.effective_at, GTR))
-        box = boxes[change.drimbox_id]
-        audit.record(actor=TASK_ACTOR, action="weather.incident_opened", obj=incident, operator_id=box.operator_id,
-                     after={"drimbox": box.identifiant, "opened_at": incident.opened_at, "reason": incident.reason,
-                            "gti_due_at": incident.gti_due_at, "gtr_due_at": incident.gtr_due_at})
-        _notify(box, incident, "opened")
-    for change in coming_up:
-        incident = open_incidents.get(change.drimbox_id)
-        if incident is None:
-            continue
-        incident.restored_at = max(change.effective_at, incident.opened_at)
-        incident.save(update_fields=["restored_at"])
-        box = boxes[change.drimbox_id]
-        audit.record(actor=TASK_ACTOR, action="weather.incident_restored", obj=incident, operator_id=box.operator_id,
-                     before={"restored_at": None}, after={"restored_at": incident.restored_at})
-        _notify(box, incident, "restored")
-
-
-def _weather_url(box):
-    try:
-        return settings.SITE_URL + reverse("weather_drimbox", args=[box.identifiant])
-    except NoReverseMatch:  # the public pages are not wired (yet)
-        return settings.SITE_URL
-
-
-def _notify(box, incident, kind):
-    subject = (f"Incident ouvert : DRIMbox {box.identifiant} ({box.db_fqdn}) indisponible" if kind == "opened"
-               else f"Incident rétabli : DRIMbox {box.identifiant} ({box.db_fqdn})")
-    notify_operator(box.operator_id, subject=subject, template=f"weather/email/incident_{kind}.txt",
-                    context={"drimbox": box, "incident": incident, "url": _weather_url(box)},
-                    event_type=f"weather.incident_{kind}", drimbox=box)

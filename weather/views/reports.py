@@ -16,12 +16,11 @@ from operators.models import Operator
 from trustspace.access import ANS_ADMIN, OPERATOR_MEMBER, access
 from trustspace.errors import DomainError
 from trustspace.forms_util import apply_domain_error
-
-from . import perf, reports
-from .clock import PARIS
-from .forms_reports import PolicyVersionForm
-from .models import MeasurementPolicy
-from .policy import create_policy_version, month_start, policy_for
+from weather import perf, reports, services
+from weather.clock import PARIS
+from weather.forms.reports import PolicyVersionForm
+from weather.models import MeasurementPolicy
+from weather.policy import month_start, policy_for
 
 PAGE_SIZE = 100
 
@@ -138,7 +137,7 @@ def measurement_policy(request):
             form.add_error("effective_from", "Mois invalide.")
         else:
             try:
-                policy = create_policy_version(
+                policy = services.create_policy_version(
                     acting_user=request.user, reference_period=data["reference_period"],
                     support_hours_only=data["support_hours_only"], maintenance_counts=data["maintenance_counts"],
                     effective_from=effective_from, comment=data["comment"])

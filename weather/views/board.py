@@ -2,7 +2,7 @@
 weather (acknowledge incidents, declare and cancel maintenance) and the ANS overview.
 
 Public pages show the trust space only (``history.trust_space_drimboxes``); operator pages show the
-active operator's DRIMboxes (404 for anyone else's); every write goes through ``services_operator``.
+active operator's DRIMboxes (404 for anyone else's); every write goes through ``weather.services``.
 List pages issue a fixed number of queries whatever the number of DRIMboxes.
 """
 from datetime import timedelta
@@ -23,10 +23,9 @@ from operators.validators import as_small_int
 from trustspace.access import ANS_ADMIN, OPERATOR_MEMBER, PUBLIC, access
 from trustspace.errors import DomainError
 from trustspace.forms_util import apply_domain_error
-
-from . import badges, history, services_operator
-from .forms import AcknowledgeForm, AnsFilterForm, MaintenanceForm, PublicFilterForm
-from .models import Incident, MaintenanceWindow, Transition, WeatherStatus
+from weather import badges, history, services
+from weather.forms.board import AcknowledgeForm, AnsFilterForm, MaintenanceForm, PublicFilterForm
+from weather.models import Incident, MaintenanceWindow, Transition, WeatherStatus
 
 RECENT_INCIDENT_DAYS = 7
 
@@ -182,7 +181,7 @@ def operator_acknowledge(request, pk):
         messages.error(request, "Le commentaire ne doit pas dépasser 2000 caractères.")
         return redirect("operator_weather")
     try:
-        services_operator.acknowledge_incident(incident, acting_user=request.user,
+        services.acknowledge_incident(incident, acting_user=request.user,
                                                comment=form.cleaned_data["comment"])
     except DomainError as exc:
         messages.error(request, exc.message)
@@ -198,7 +197,7 @@ def operator_maintenance(request, pk):
     form = MaintenanceForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            window = services_operator.declare_maintenance(drimbox, acting_user=request.user, **form.cleaned_data)
+            window = services.declare_maintenance(drimbox, acting_user=request.user, **form.cleaned_data)
         except DomainError as exc:
             apply_domain_error(form, exc)
         else:
@@ -206,10 +205,11 @@ def operator_maintenance(request, pk):
                                       f"{timezone.localtime(window.starts_at):%d/%m/%Y %H:%M} au "
                                       f"{timezone.localtime(window.ends_at):%d/%m/%Y %H:%M}.")
             return redirect("operator_weather_maintenance", pk=drimbox.pk)
-    windows = MaintenanceWindow.objects.filter(drimbox=drimbox).select_related("declared_by").order_by("-starts_at")[:50]
+    windows = (MaintenanceWindow.objects.filter(drimbox=drimbox).select_related("declared_by")
+               .order_by("-starts_at")[:50])
     return render(request, "weather/operator_maintenance.html", {
         "drimbox": drimbox, "form": form, "windows": windows, "now": timezone.now(),
-        "max_hours": int(services_operator.maintenance_max_length().total_seconds() // 3600),
+        "max_hours": int(services.maintenance_max_length().total_seconds() // 3600),
     })
 
 
@@ -219,7 +219,7 @@ def operator_maintenance_cancel(request, pk):
     window = get_object_or_404(MaintenanceWindow.objects.filter(drimbox__operator=active_operator(request))
                                .select_related("drimbox"), pk=pk)
     try:
-        window = services_operator.cancel_maintenance(window, acting_user=request.user)
+        window = services.cancel_maintenance(window, acting_user=request.user)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:

@@ -1,9 +1,6 @@
-"""GitHub intake against hostile issues (issue 12): control characters, huge bodies, quadratic-regex bait, and
-issues that cannot be recorded — quarantined with their reason, never blocking the others or the cursor."""
+"""GitHub intake against hostile issues: control characters, huge bodies, and issues that cannot be recorded —
+quarantined with their reason, never blocking the others or the cursor."""
 import datetime as dt
-import re
-import sys
-import types
 from types import SimpleNamespace
 
 import pytest
@@ -15,8 +12,9 @@ from tests.whitelist.conftest import REPO
 from tests.whitelist.test_github_intake import _comments, form
 from trustspace.errors import Conflict
 from trustspace.models import AuditEntry
-from whitelist import github_intake, tasks
+from whitelist import github_issues, services, tasks
 from whitelist.models import GitHubIntakeCursor, GitHubIssueRequest, GitHubIssueStatus
+from whitelist.services import intake
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -69,7 +67,7 @@ def test_nul_and_control_characters_are_removed_and_the_poll_goes_on(github, wor
 def test_text_refused_by_the_database_is_quarantined_and_the_next_issue_still_imported(github, world, monkeypatch):
     """The last line of defence, on the real database: with the cleaning switched off, a NUL reaches the INSERT.
     PostgreSQL refuses it (DataError): the issue is quarantined instead of failing the poll; SQLite stores it."""
-    monkeypatch.setattr(github_intake, "_clean", lambda text, *, multiline: (text, ""))
+    monkeypatch.setattr(github_issues, "clean_text", lambda text, *, multiline: (text, ""))
     poisoned = github.add_issue(REPO, title="[Add] poison", body=form(description="avant\x00après"))
     after = github.add_issue(REPO, title="[Add] suivante", body=form(nom="Suivante"))
     started = timezone.now()
@@ -101,9 +99,10 @@ def test_a_1_mib_body_is_quarantined_with_its_reason_shown_and_answered(github, 
     assert request.status == GitHubIssueStatus.QUARANTINED and request.kind == "add"
     size = len((form() + "\n\n").encode()) + MIB
     spelt = f"{size:,}".replace(",", " ")
-    assert request.quarantine_reason == f"Texte de l'issue trop long ({spelt} octets, au plus 65 536) : il n'a pas été lu."
+    assert request.quarantine_reason == (f"Texte de l'issue trop long ({spelt} octets, au plus 65 536) : "
+                                         "il n'a pas été lu.")
     assert request.nom == "" and request.drimbox is None and request.invalid_reason == ""
-    assert len(request.body) == github_intake.STORED_BODY_CHARS and request.body.startswith("### Nom")
+    assert len(request.body) == github_issues.STORED_BODY_CHARS and request.body.startswith("### Nom")
     entry = AuditEntry.objects.get(action="whitelist.github_issue_quarantined")
     assert entry.object_id == str(request.pk) and entry.reason == request.quarantine_reason
     comment = _comments(github, huge)[0]
@@ -117,7 +116,7 @@ def test_a_1_mib_body_is_quarantined_with_its_reason_shown_and_answered(github, 
     detail = client.get(reverse("ans_github_request", kwargs={"pk": request.pk})).content.decode()
     assert "Motif de la quarantaine : Texte de l&#x27;issue trop long" in detail and "Accepter" not in detail
     with pytest.raises(Conflict, match="en quarantaine"):
-        github_intake.decide(request, acting_user=world.ans, accept=True)
+        services.decide(request, acting_user=world.ans, accept=True)
     # Quarantined once: a later poll neither imports nor answers it again.
     assert tasks.poll_github_issues() == {"imported": 0, "seen": 2, "comments": 0}
     assert len(_comments(github, huge)) == 1
@@ -127,10 +126,10 @@ def test_the_limit_is_a_setting_counted_in_utf8_bytes(settings, world):
     settings.WHITELIST_GITHUB_INTAKE_MAX_BODY_BYTES = 1000
     body = form(description="é" * 480)  # < 1000 characters, > 1000 bytes
     assert len(body) < 1000 < len(body.encode())
-    request, created = github_intake.import_issue(REPO, _issue(1, body=body))
+    request, created = services.import_issue(REPO, _issue(1, body=body))
     assert created and request.status == GitHubIssueStatus.QUARANTINED and "au plus 1 000)" in request.quarantine_reason
     settings.WHITELIST_GITHUB_INTAKE_MAX_BODY_BYTES = 2000
-    assert github_intake.import_issue(REPO, _issue(2, body=body))[0].status == GitHubIssueStatus.TO_REVIEW
+    assert services.import_issue(REPO, _issue(2, body=body))[0].status == GitHubIssueStatus.TO_REVIEW
 
 
 # --- issues that cannot be recorded -----------------------------------------------------------------------------
@@ -138,14 +137,14 @@ def test_the_limit_is_a_setting_counted_in_utf8_bytes(settings, world):
 
 def test_an_issue_breaking_the_import_is_quarantined_shown_to_ans_and_answered(github, world, client, monkeypatch):
     """Fault injection: whatever goes wrong with one issue (here the DRIMbox lookup) stays with that issue."""
-    real = github_intake.matching_drimbox
+    real = github_issues.matching_drimbox
 
     def lookup(dn):
         if "cassé" in dn:
             raise ValueError("DN illisible")
         return real(dn)
 
-    monkeypatch.setattr(github_intake, "matching_drimbox", lookup)
+    monkeypatch.setattr(github_issues, "matching_drimbox", lookup)
     broken = github.add_issue(REPO, title="[Update]: DN cassé", body=form(dn="CN=cassé.example.fr,O=X,C=FR"))
     after = github.add_issue(REPO, title="[Add] suivante", body=form(nom="Suivante"))
     started = timezone.now()
@@ -170,9 +169,9 @@ def test_even_a_refused_quarantine_does_not_block_the_others_or_the_cursor(githu
             raise ValueError("refusé")
         return real_record(repository, issue, *args)
 
-    real_record = github_intake._record
-    monkeypatch.setattr(github_intake, "_record", refuse)
-    monkeypatch.setattr(github_intake, "_quarantine", refuse)
+    real_record = intake._record
+    monkeypatch.setattr(intake, "_record", refuse)
+    monkeypatch.setattr(intake, "_quarantine", refuse)
     github.add_issue(REPO, title="[Add] a", body=form())
     github.add_issue(REPO, title="[Add] b", body=form())
     started = timezone.now()
@@ -186,111 +185,10 @@ def test_a_lost_database_connection_ends_the_poll_and_keeps_the_cursor(github, w
     def lost(*args):
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(github_intake, "_record", lost)
+    monkeypatch.setattr(intake, "_record", lost)
     github.add_issue(REPO, title="[Add] a", body=form())
     with pytest.raises(OperationalError):
         tasks.poll_github_issues()
     assert not GitHubIssueRequest.objects.exists() and not GitHubIntakeCursor.objects.exists()
     monkeypatch.undo()
     assert tasks.poll_github_issues()["imported"] == 1
-
-
-# --- parsing ---------------------------------------------------------------------------------------------------
-
-
-def test_parsing_details_kept_by_the_line_scanner():
-    body = ("### Nom ##\n\nE-MEDIA\n#### Nom\npas une section\n###Nom\ncollé\n###\tDescription\t\n\n_No response_"
-            "\n\n### Le DN (dncertificatoperateur)\nCN=a\\,b.example.fr , O = X")
-    assert github_intake.sections(body) == [
-        ("Nom", "E-MEDIA\n#### Nom\npas une section\n###Nom\ncollé"), ("Description", ""),
-        ("Le DN (dncertificatoperateur)", "CN=a\\,b.example.fr , O = X")]
-    fields = github_intake.form_fields(body)
-    assert fields["description"] == "" and fields["dn_certificat_operateur"].startswith("CN=a\\,b")
-    assert github_intake.form_fields("### NomDNCertificatOperateurs\nx") is None  # not a word of the label
-    assert github_intake.common_name("CN=a\\,b.example.fr , O = X") == "a,b.example.fr"
-    assert github_intake.common_name("O=X\\,CN=faux,cn = , CN= vrai.example.fr ") == "vrai.example.fr"
-    assert github_intake.common_name("CN=fin\\\\,O=X") == "fin"
-    assert github_intake._normal_dn(" CN = a ,O= B ") == "cn=a,o=b"
-
-
-def _work(function, *args):
-    """Python bytecode instructions executed by ``function(*args)``, whatever it calls: work counted, not time."""
-    count = 0
-
-    def tracer(frame, event, _arg):
-        nonlocal count
-        frame.f_trace_opcodes = True
-        if event == "opcode":
-            count += 1
-        return tracer
-
-    previous = sys.gettrace()
-    sys.settrace(tracer)
-    try:
-        function(*args)
-    finally:
-        sys.settrace(previous)
-    return count
-
-
-def _parse(body):
-    return github_intake.parse_issue("[Add] x", body, max_bytes=64 * KIB)
-
-
-# Bodies that made the former regexes backtrack (``### a`` + spaces + ``x``: 0.9 s at 16 K, ~20 s at 64 K), and
-# bodies with as many lines, headings, label words and DN parts as the size allows.
-SHAPES = {
-    "spaces": lambda n: " " * n,
-    "heading then spaces": lambda n: "### a" + " " * (n - 6) + "x",
-    "heading of spaces and tabs": lambda n: "### " + " \t" * (n // 2 - 2) + "#",
-    "DN of spaces": lambda n: "### DNCertificatOperateur\nCN=" + " " * (n - 30) + "x",
-    "DN of backslashes": lambda n: "### DNCertificatOperateur\nCN=" + "\\" * (n - 30) + ",",
-    "newlines": lambda n: "\n" * n,
-    "headings": lambda n: "### a\n" * (n // 6),
-    "label words": lambda n: "### " + "nom" * (n // 3 - 2),
-    "DN commas": lambda n: "### DNCertificatOperateur\n" + " ,= " * (n // 4 - 7),
-    "NUL every line": lambda n: "ab\x00\n" * (n // 4),
-}
-
-
-@pytest.mark.parametrize("shape", SHAPES)
-def test_parsing_work_grows_linearly(shape):
-    make = SHAPES[shape]
-    small, large = (16 * KIB, 64 * KIB) if shape in ("spaces", "heading then spaces") else (4 * KIB, 16 * KIB)
-    assert len(make(large).encode()) <= 64 * KIB
-    parsed = _parse(make(large))
-    assert parsed.quarantine_reason == ""  # read and parsed, not set aside for its size
-    work_small, work_large = _work(_parse, make(small)), _work(_parse, make(large))
-    # Four times the text: at most about four times the work (a quadratic parser would do sixteen times).
-    assert work_large <= 4.5 * work_small + 500, (shape, work_small, work_large)
-    assert work_large <= 60 * large, (shape, work_large)
-
-
-def test_64_kib_of_spaces_and_a_1_mib_body_cost_a_bounded_work():
-    assert _parse(" " * 64 * KIB).fields is None
-    assert _work(_parse, " " * 64 * KIB) < 2000  # a few str calls: nothing per character in Python
-    huge = github_intake.parse_issue("[Add] x", form() + "x" * MIB)
-    assert huge.quarantine_reason and huge.fields is None and len(huge.body) == github_intake.STORED_BODY_CHARS
-    assert _work(github_intake.parse_issue, "[Add] x", form() + "x" * MIB) < 5000  # never scanned in Python
-
-
-def test_the_parser_uses_no_regular_expression():
-    """Static guard: nothing reachable from ``parse_issue`` names the ``re`` module or a compiled pattern (the
-    work count above cannot see inside the regex engine, which is where the quadratic time was)."""
-    seen, todo, reached = set(), [github_intake.parse_issue], []
-    while todo:
-        function = todo.pop()
-        if function in seen:
-            continue
-        seen.add(function)
-        codes = [function.__code__]
-        while codes:
-            code = codes.pop()
-            codes.extend(const for const in code.co_consts if isinstance(const, types.CodeType))
-            for name in code.co_names:
-                value = function.__globals__.get(name)
-                reached.append((function.__name__, name, value))
-                if isinstance(value, types.FunctionType):
-                    todo.append(value)
-    assert {"sections", "form_fields", "common_name", "_clean", "invalid_reason"} <= {f.__name__ for f in seen}
-    assert [(f, n) for f, n, value in reached if value is re or isinstance(value, re.Pattern)] == []

@@ -2,11 +2,13 @@
 
 ``PublishedEntry`` remembers, per DRIMbox identifiant, the published fields' hash and the ``DateMAJ``
 of the last published version, so that ``DateMAJ`` changes only when a published field changes.
-Only ``whitelist.builder.record_published`` writes it.
+Only ``whitelist.services.versions.record_published`` writes it.
 """
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+
+from trustspace.statemachine import StateMachineMixin
 
 
 class PublishedEntry(models.Model):
@@ -35,12 +37,18 @@ class WhitelistVersionStatus(models.TextChoices):
     ABANDONED = "abandonnee", "abandonnée"
 
 
-class WhitelistVersion(models.Model):
-    """One version of the whitelist: prepared, then approved (four eyes), signed and published.
+class WhitelistVersion(StateMachineMixin, models.Model):
+    """One version of the whitelist: prepared, then approved (four eyes), signed and published — or abandoned.
 
     Only ``whitelist.services`` writes it. Once signed, its signed bytes never change: ``save()``
-    refuses to alter ``signed_xml`` of a row that already has one.
+    refuses to alter ``signed_xml`` of a row that already has one, and no status move leaves a signed version.
     """
+
+    # Approval, signature and publication are one transaction: « approuvée » and « refusée » are never set.
+    TRANSITIONS = {
+        WhitelistVersionStatus.PREPARED: {WhitelistVersionStatus.PUBLISHED, WhitelistVersionStatus.ABANDONED},
+    }
+    TRANSITION_ERROR_CODE = "conflict"
 
     number = models.PositiveIntegerField("numéro", unique=True)
     status = models.CharField("statut", max_length=12, choices=WhitelistVersionStatus.choices,
@@ -77,6 +85,15 @@ class WhitelistVersion(models.Model):
                 raise ValueError("La liste signée d'une version est immuable.")
         super().save(*args, **kwargs)
 
+    def can_transition_to(self, new_status):
+        return self.signed_xml is None and super().can_transition_to(new_status)
+
+    def transition_refused_message(self, new_status):
+        if new_status == WhitelistVersionStatus.ABANDONED:
+            return f"La version {self.number} est {self.get_status_display()} : elle ne peut pas être abandonnée."
+        return (f"La version {self.number} est {self.get_status_display()} : elle ne peut plus être approuvée ni "
+                "signée (une version signée est immuable).")
+
     @property
     def is_published(self):
         return self.status == WhitelistVersionStatus.PUBLISHED
@@ -89,39 +106,3 @@ class WhitelistVersion(models.Model):
         if not any(d.get(key) for key in ("added", "removed", "changed")):
             return "aucun changement"
         return ", ".join(parts)
-
-
-class SignerNoticeKind(models.TextChoices):
-    EXPIRES_60 = "j60", "expire dans 60 jours"
-    EXPIRES_15 = "j15", "expire dans 15 jours"
-    EXPIRED = "expire", "expiré"
-    REVOKED = "revoque", "révoqué"
-
-
-class SignerNotice(models.Model):
-    """A warning about the whitelist signing certificate, sent once per certificate and kind."""
-
-    fingerprint = models.CharField("empreinte SHA-256 du certificat", max_length=64)
-    subject = models.CharField("DN du signataire", max_length=500)
-    kind = models.CharField("avertissement", max_length=8, choices=SignerNoticeKind.choices)
-    sent_at = models.DateTimeField("envoyé le", default=timezone.now)
-
-    class Meta:
-        ordering = ("-sent_at",)
-        constraints = (models.UniqueConstraint(fields=("fingerprint", "kind"), name="whitelist_signer_notice_once"),)
-        verbose_name = "avertissement sur le signataire"
-        verbose_name_plural = "avertissements sur le signataire"
-
-    def __str__(self):
-        return f"{self.get_kind_display()} — {self.subject}"
-
-
-from .models_github import (  # noqa: F401 - GitHub publication and intake models live in their own module
-    GitHubIntakeCursor,
-    GitHubIssueKind,
-    GitHubIssueRequest,
-    GitHubIssueStatus,
-    GitHubPublication,
-    GitHubPublicationMode,
-    GitHubPublicationStatus,
-)

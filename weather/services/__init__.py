@@ -1,0 +1,25 @@
+"""The weather's write path (DESIGN §8): every write of a weather model happens in this package.
+
+Callers write ``from weather import services`` then ``services.record_observations(...)``; inside the package,
+modules import their siblings directly (``from weather.services.incidents import ...``).
+"""
+from weather.services.acknowledgements import acknowledge_incident
+from weather.services.locations import activate_location, first_location, location_named
+from weather.services.maintenance import cancel_maintenance, declare_maintenance, maintenance_max_length
+from weather.services.observations import mark_silent, quorum_required, record_observations, set_status
+from weather.services.policy import create_policy_version
+
+__all__ = [
+    "acknowledge_incident",
+    "activate_location",
+    "cancel_maintenance",
+    "create_policy_version",
+    "declare_maintenance",
+    "first_location",
+    "location_named",
+    "maintenance_max_length",
+    "mark_silent",
+    "quorum_required",
+    "record_observations",
+    "set_status",
+]
