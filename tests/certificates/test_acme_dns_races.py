@@ -8,7 +8,7 @@ import pytest
 
 from certificates.models import AcmeDnsCredential
 from tests.support.api import API, api
-from tests.support.concurrency import in_parallel, require_postgresql
+from tests.support.concurrency import in_parallel
 from tests.support.lifecycle import declared_drimbox
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -16,8 +16,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 PARALLEL = 20
 
 
+@pytest.mark.postgresql
 def test_parallel_registrations_leave_one_active_credential_and_no_500(world):
-    require_postgresql()
     drimbox = declared_drimbox(world.operator, world.legal, world.ans)
     url = f"{API}/drimboxes/{drimbox.pk}/acme-dns/"
     responses, errors = in_parallel(PARALLEL, lambda: api(world.technical).post(url))

@@ -5,7 +5,7 @@ from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
 
-from tests.support.concurrency import in_parallel, require_postgresql
+from tests.support.concurrency import in_parallel
 from tests.support.lifecycle import active_drimbox
 from trustspace.errors import Conflict
 from whitelist import services
@@ -14,10 +14,9 @@ from whitelist.models import WhitelistVersion, WhitelistVersionStatus
 PARALLEL = 20
 
 
+@pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
 def test_parallel_prepare_clicks_give_one_version_and_no_500(world, box):
-    require_postgresql()
-
     def click():
         client = Client()
         client.force_login(world.ans)
@@ -40,10 +39,9 @@ def test_parallel_prepare_clicks_give_one_version_and_no_500(world, box):
             assert messages == ["Une version est déjà en préparation : réessayez dans un instant."]
 
 
+@pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
 def test_parallel_prepare_calls_are_one_version_or_a_busy_conflict(world, box):
-    require_postgresql()
-
     def prepare():
         try:
             return services.prepare_version(acting_user=world.ans).pk
@@ -57,9 +55,9 @@ def test_parallel_prepare_calls_are_one_version_or_a_busy_conflict(world, box):
     assert set(results) <= {version.pk, "whitelist_busy"} and version.pk in results
 
 
+@pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
 def test_parallel_publications_sign_once(world, ans2, box, signer_p12):
-    require_postgresql()
     version = services.prepare_version(acting_user=world.ans)
 
     def publish():
