@@ -205,7 +205,7 @@ def _requalify(application, *, kind, operator, actor, text, reason):
 def _address_waiting_applications(req, operator, actor):
     """The other open applications for this SIREN now concern the operator just approved: each becomes a
     rattachement to it (never a second operator), and its legal representative hears about it."""
-    from . import services_requests as sr
+    from operators.services import requests as sr
 
     waiting = DrimboxRequest.objects.select_for_update(of=("self",)).select_related("created_by").filter(
         kind__in=ONBOARDING_KINDS, status__in=OPEN_STATUSES, data__siren=operator.siren).exclude(pk=req.pk)
@@ -228,7 +228,7 @@ def hand_over(req, actor):
     """An adhesion refused or cancelled: the oldest rattachement waiting for it becomes the adhesion of the
     company (its applicant filed the same form), so that no application waits for an operator that will
     never exist. Called in the deciding transaction, after ``lock_applications_of_siren``."""
-    from . import services_requests as sr
+    from operators.services import requests as sr
 
     siren = (req.data or {}).get("siren")
     if req.kind != RequestKind.ADHESION or not siren or Operator.objects.filter(siren=siren).exists():

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from . import registry, services, services_documents
+from . import registry, services
 
 
 @shared_task
@@ -17,4 +17,4 @@ def apply_dns_changes():
 
 @shared_task
 def send_va_reminders():
-    return services_documents.send_va_reminders()
+    return services.send_va_reminders()

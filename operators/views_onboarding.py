@@ -9,7 +9,7 @@ from trustspace.errors import DomainError
 from trustspace.forms_util import apply_domain_error
 from trustspace.idempotency import AlreadySubmitted, repeat_response, submitted_once
 
-from . import services_onboarding as so
+from . import services
 from .forms_onboarding import ApplicationForm
 from .models import ONBOARDING_KINDS, ContractVersion, DrimboxRequest, Membership, RequestStatus, Role
 from .request_data import APPLICATION_FIELDS
@@ -33,7 +33,7 @@ def operator_register(request):
     if request.method == "POST" and form.is_valid():
         try:
             with submitted_once(request, form) as submission:
-                req = so.apply_for_operator(
+                req = services.apply_for_operator(
                     acting_user=request.user, data=_data(form),
                     contract_document=form.cleaned_data["contract_document"],
                     power_document=form.cleaned_data.get("power_document"),
@@ -44,7 +44,7 @@ def operator_register(request):
         except DomainError as exc:
             apply_domain_error(form, exc)
         else:
-            notice = so.attachment_notice(req)
+            notice = services.attachment_notice(req)
             if notice:
                 messages.warning(request, notice)
             else:
@@ -68,7 +68,7 @@ def application_edit(request, req):
                            initial=dict(req.data), editing=True)
     if request.method == "POST" and form.is_valid():
         try:
-            so.edit_application(req, acting_user=request.user, data=_data(form),
+            services.edit_application(req, acting_user=request.user, data=_data(form),
                                 contract_document=form.cleaned_data.get("contract_document"),
                                 power_document=form.cleaned_data.get("power_document"))
         except DomainError as exc:

@@ -20,9 +20,7 @@ from trustspace.errors import InvalidData, NotAllowed
 from trustspace.models import ApiScope
 from trustspace.throttling import ScopedIpRateThrottle
 
-from .. import permissions, queries
-from .. import services_documents as sd
-from .. import services_requests as sr
+from .. import permissions, queries, services
 from ..models import (
     Drimbox,
     DrimboxRequest,
@@ -136,7 +134,7 @@ class OperatorRequestsView(generics.ListAPIView):
         operator = get_operator(request, pk)
         data = _valid(s.RequestCreateSerializer, request.data)
         drimbox = _drimbox_for(data["kind"], data.get("drimbox"), operator)
-        req = sr.create_request(acting_user=request.user, operator=operator, kind=data["kind"], drimbox=drimbox,
+        req = services.create_request(acting_user=request.user, operator=operator, kind=data["kind"], drimbox=drimbox,
                                 data=data.get("data") or {})
         return _request_response(request, req, status.HTTP_201_CREATED)
 
@@ -155,7 +153,7 @@ class RequestDetailView(PortalAPIView):
     def patch(self, request, pk):
         req = _visible_request(request, pk)
         data = _valid(s.RequestUpdateSerializer, request.data)
-        req = sr.update_request(req, acting_user=request.user, data=data["data"])
+        req = services.update_request(req, acting_user=request.user, data=data["data"])
         return _request_response(request, req)
 
 
@@ -168,8 +166,8 @@ class RequestAttachmentsView(PortalAPIView):
     def post(self, request, pk):
         req = _visible_request(request, pk)
         data = _valid(s.AttachmentUploadSerializer, request.data,
-                      authorize=lambda: sr.require_request_action(request.user, req))
-        attachment = sr.add_attachment(req, acting_user=request.user, kind=data["kind"], uploaded_file=data["file"])
+                      authorize=lambda: services.require_request_action(request.user, req))
+        attachment = services.add_attachment(req, acting_user=request.user, kind=data["kind"], uploaded_file=data["file"])
         return Response(s.RequestAttachmentSerializer(attachment, context={"request": request}).data,
                         status=status.HTTP_201_CREATED)
 
@@ -179,7 +177,7 @@ class RequestSubmitView(PortalAPIView):
 
     @extend_schema(request=None, responses=s.RequestDetailSerializer, summary="Soumettre la demande à l'ANS")
     def post(self, request, pk):
-        req = sr.submit_request(_visible_request(request, pk), acting_user=request.user)
+        req = services.submit_request(_visible_request(request, pk), acting_user=request.user)
         return _request_response(request, req)
 
 
@@ -190,7 +188,7 @@ class RequestCancelView(PortalAPIView):
     def post(self, request, pk):
         req = _visible_request(request, pk)
         data = _valid(s.CancelSerializer, request.data)
-        req = sr.cancel_request(req, acting_user=request.user, reason=data["reason"])
+        req = services.cancel_request(req, acting_user=request.user, reason=data["reason"])
         return _request_response(request, req)
 
 
@@ -202,7 +200,7 @@ class RequestCommentsView(PortalAPIView):
     def post(self, request, pk):
         req = _visible_request(request, pk)
         data = _valid(s.CommentSerializer, request.data)
-        req = sr.comment_request(req, acting_user=request.user, text=data["text"])
+        req = services.comment_request(req, acting_user=request.user, text=data["text"])
         return _request_response(request, req, status.HTTP_201_CREATED)
 
 
@@ -221,7 +219,7 @@ class RequestAssignView(AnsAPIView):
             if reviewer is None:
                 message = "Aucun utilisateur ne porte cet identifiant."
                 raise InvalidData(message, field_errors={"reviewer": [message]})
-        req = sr.assign_request(req, acting_user=request.user, reviewer=reviewer)
+        req = services.assign_request(req, acting_user=request.user, reviewer=reviewer)
         return _request_response(request, req)
 
 
@@ -231,7 +229,7 @@ class RequestChangesView(AnsAPIView):
     def post(self, request, pk):
         req = _visible_request(request, pk)
         data = _valid(s.RequestChangesSerializer, request.data)
-        req = sr.request_changes(req, acting_user=request.user, comment=data["comment"])
+        req = services.request_changes(req, acting_user=request.user, comment=data["comment"])
         return _request_response(request, req)
 
 
@@ -242,7 +240,7 @@ class RequestApproveView(AnsAPIView):
     def post(self, request, pk):
         req = _visible_request(request, pk)
         data = _valid(s.ApproveSerializer, request.data)
-        req = sr.approve_request(req, acting_user=request.user, override_reason=data["override_reason"],
+        req = services.approve_request(req, acting_user=request.user, override_reason=data["override_reason"],
                                  comment=data["comment"], expected_kind=data["expected_kind"] or None)
         return _request_response(request, req)
 
@@ -253,7 +251,7 @@ class RequestRejectView(AnsAPIView):
     def post(self, request, pk):
         req = _visible_request(request, pk)
         data = _valid(s.ReasonSerializer, request.data)
-        req = sr.reject_request(req, acting_user=request.user, reason=data["reason"])
+        req = services.reject_request(req, acting_user=request.user, reason=data["reason"])
         return _request_response(request, req)
 
 
@@ -325,7 +323,7 @@ class FinancingOrdersView(generics.ListAPIView):
     def post(self, request, pk):
         operator = get_operator(request, pk)
         data = _valid(s.FinancingOrderCreateSerializer, request.data)
-        order = sr.create_financing_order(acting_user=request.user, operator=operator, **data)
+        order = services.create_financing_order(acting_user=request.user, operator=operator, **data)
         order = operator.financing_orders.prefetch_related("sites", "drimboxes").get(pk=order.pk)
         return Response(s.FinancingOrderSerializer(order).data, status=status.HTTP_201_CREATED)
 
@@ -347,7 +345,7 @@ class AttestationCheckView(PortalAPIView):
                                                  "casse et tirets indifférents).")],
         summary="Vérifier une attestation de délégation par son code (public)")
     def get(self, request, code):
-        attestation = sd.find_attestation(code)
+        attestation = services.find_attestation(code)
         if attestation is None:
             raise NotFound("Aucune attestation ne porte ce code.")
         return Response(s.AttestationPublicSerializer(attestation).data)
@@ -367,14 +365,14 @@ class VaUploadView(PortalAPIView):
             raise NotFound("Ressource introuvable.")
         data = _valid(s.VaUploadSerializer, request.data,
                       authorize=lambda: permissions.require(request.user, "va.upload", va.operator))
-        va = sd.upload_va(va, acting_user=request.user, uploaded_file=data["file"])
+        va = services.upload_va(va, acting_user=request.user, uploaded_file=data["file"])
         return _va_response(request, va)
 
 
 class VaValidateView(AnsAPIView):
     @extend_schema(request=None, responses=s.VaDocumentSerializer, summary="Valider un document VA déposé (ANS)")
     def post(self, request, pk):
-        va = sd.validate_va(get_object_or_404(VaDocument, pk=pk), acting_user=request.user)
+        va = services.validate_va(get_object_or_404(VaDocument, pk=pk), acting_user=request.user)
         return _va_response(request, va)
 
 
@@ -384,6 +382,6 @@ class VaRefuseView(AnsAPIView):
     def post(self, request, pk):
         va = get_object_or_404(VaDocument, pk=pk)
         data = _valid(s.ReasonSerializer, request.data)
-        va = sd.refuse_va(va, acting_user=request.user, reason=data["reason"])
+        va = services.refuse_va(va, acting_user=request.user, reason=data["reason"])
         return _va_response(request, va)
 

@@ -10,7 +10,7 @@ from trustspace.access import AUTHENTICATED
 from trustspace.errors import InvalidData
 from trustspace.models import ApiScope, AuditEntry
 
-from .. import permissions, services, services_onboarding
+from .. import permissions, services
 from ..models import ContractVersion, DrimboxRequest, Invitation, InvitationStatus, Membership, Operator
 from . import serializers as s
 from .lifecycle_serializers import RequestDetailSerializer, RequestSummarySerializer
@@ -70,13 +70,13 @@ class OperatorListView(generics.ListAPIView):
         contract_document = data.pop("contract_document")
         power_document = data.pop("power_document", None)
         contract_accepted = data.pop("contract_accepted")
-        req = services_onboarding.apply_for_operator(
+        req = services.apply_for_operator(
             acting_user=request.user, data=data, contract_document=contract_document, power_document=power_document,
             contract_accepted=contract_accepted)
         fresh = DrimboxRequest.objects.select_related("operator", "drimbox", "assigned_to").prefetch_related(
             "events__actor", "attachments__uploaded_by").get(pk=req.pk)
         body = RequestDetailSerializer(fresh, context={"request": request}).data
-        body["notice"] = services_onboarding.attachment_notice(req)
+        body["notice"] = services.attachment_notice(req)
         # 202: accepted for review, nothing is active until ANS approves.
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
@@ -94,7 +94,7 @@ class ApplicationListView(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        return services_onboarding.applications_of(self.request.user).select_related("operator", "drimbox",
+        return services.applications_of(self.request.user).select_related("operator", "drimbox",
                                                                                       "assigned_to")
 
 

@@ -7,8 +7,7 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 from django.utils import timezone
 
-from operators import registry
-from operators import services_requests as sr
+from operators import registry, services
 from operators.models import DnsChange, DnsChangeStatus, RequestKind
 from tests.support.lifecycle import (
     approve,
@@ -39,15 +38,15 @@ def test_approval_creates_resolvable_names(world, bind):
 def test_address_change_and_withdrawal_update_the_zone(world, bind):
     drimbox = declared_drimbox(world.operator, world.legal, world.ans, data=_funded(world))
     client = bind.client()
-    req = sr.create_request(acting_user=world.technical, operator=world.operator, kind=RequestKind.UPDATE,
+    req = services.create_request(acting_user=world.technical, operator=world.operator, kind=RequestKind.UPDATE,
                             drimbox=drimbox, data={"db_addresses": "198.51.100.7"})
-    approve(sr.submit_request(req, acting_user=world.technical), world.ans)
+    approve(services.submit_request(req, acting_user=world.technical), world.ans)
     assert client.lookup(drimbox.db_fqdn, "A") == ["198.51.100.7"]
     assert client.lookup(drimbox.vi_fqdn, "A") == ["192.0.2.11"]  # unchanged name untouched
 
-    req = sr.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.WITHDRAWAL,
+    req = services.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.WITHDRAWAL,
                             drimbox=drimbox, data={"reason": "Fermeture"})
-    approve(sr.submit_request(req, acting_user=world.legal), world.ans)
+    approve(services.submit_request(req, acting_user=world.legal), world.ans)
     assert client.lookup(drimbox.db_fqdn, "A") == [] and client.lookup(drimbox.vi_fqdn, "A") == []
     drimbox.refresh_from_db()
     assert drimbox.db_fqdn  # reserved forever
@@ -114,9 +113,9 @@ def test_server_down_during_approval_queues_then_applies(world, bind, client):
 def test_a_newer_change_supersedes_an_unapplied_one(world, bind):
     bind.stop()
     drimbox = declared_drimbox(world.operator, world.legal, world.ans, data=_funded(world))
-    req = sr.create_request(acting_user=world.technical, operator=world.operator, kind=RequestKind.UPDATE,
+    req = services.create_request(acting_user=world.technical, operator=world.operator, kind=RequestKind.UPDATE,
                             drimbox=drimbox, data={"db_addresses": "198.51.100.8"})
-    approve(sr.submit_request(req, acting_user=world.technical), world.ans)
+    approve(services.submit_request(req, acting_user=world.technical), world.ans)
     bind.start()
     registry.apply_dns_changes(now=timezone.now() + timedelta(hours=2))
     assert bind.client().lookup(drimbox.db_fqdn, "A") == ["198.51.100.8"]
@@ -126,9 +125,9 @@ def test_a_newer_change_supersedes_an_unapplied_one(world, bind):
 def test_switch_of_a_withdrawn_drimbox_puts_its_names_back(world, bind):
     data = _funded(world)
     drimbox = declared_drimbox(world.operator, world.legal, world.ans, data=data)
-    req = sr.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.WITHDRAWAL,
+    req = services.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.WITHDRAWAL,
                             drimbox=drimbox, data={"reason": "Fin de contrat"})
-    approve(sr.submit_request(req, acting_user=world.legal), world.ans)
+    approve(services.submit_request(req, acting_user=world.legal), world.ans)
     client = bind.client()
     assert client.lookup(drimbox.db_fqdn, "A") == []
     switch = submitted_declaration(world.other_operator, world.other, kind=RequestKind.SWITCH, drimbox=drimbox,

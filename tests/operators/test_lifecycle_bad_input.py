@@ -3,7 +3,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from operators import services_requests as sr
+from operators import services
 from operators.addresses import parse_addresses
 from operators.models import (
     Drimbox,
@@ -110,7 +110,7 @@ def test_editing_a_submitted_request_is_refused(legal_client, world):
 
 def test_approving_twice_and_unfunded_without_override(client, world):
     client.force_login(world.ans)
-    unfunded = sr.assign_request(submitted_declaration(world.operator, world.legal, data=declaration_data()),
+    unfunded = services.assign_request(submitted_declaration(world.operator, world.legal, data=declaration_data()),
                                  acting_user=world.ans)
     response = client.post(reverse("request_approve", args=[unfunded.pk]), follow=True)
     assert "non financée" in response.content.decode()

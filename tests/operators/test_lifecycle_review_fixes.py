@@ -4,8 +4,6 @@ from django.core import mail
 from django.urls import reverse
 
 from operators import registry, services
-from operators import services_documents as sd
-from operators import services_requests as sr
 from operators.models import (
     DnsChange,
     DnsChangeStatus,
@@ -29,15 +27,15 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _withdraw(world, drimbox):
-    req = sr.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.WITHDRAWAL,
+    req = services.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.WITHDRAWAL,
                             drimbox=drimbox, data={"reason": "Fermeture"})
-    return approve(sr.submit_request(req, acting_user=world.legal), world.ans)
+    return approve(services.submit_request(req, acting_user=world.legal), world.ans)
 
 
 def test_scoped_ipv6_is_refused_and_a_bad_record_never_blocks_the_queue(world, bind, settings):
     settings.DNS_REQUIRE_PUBLIC_ADDRESSES = True
     with pytest.raises(InvalidData, match="zone d'interface"):
-        sr.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.DECLARATION,
+        services.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.DECLARATION,
                           data=declaration_data(db="2a00:1450:4007::1%eth0"))
     settings.DNS_REQUIRE_PUBLIC_ADDRESSES = False
     # A record the server cannot take (written here directly: no service accepts it any more).
@@ -53,9 +51,9 @@ def test_scoped_ipv6_is_refused_and_a_bad_record_never_blocks_the_queue(world, b
 def test_a_drimbox_withdrawn_before_integration_comes_back_declared(world):
     drimbox = declared_drimbox(world.operator, world.legal, world.ans)
     _withdraw(world, drimbox)
-    req = sr.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.REINTEGRATION,
+    req = services.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.REINTEGRATION,
                             drimbox=drimbox)
-    approve(sr.submit_request(req, acting_user=world.legal), world.ans)
+    approve(services.submit_request(req, acting_user=world.legal), world.ans)
     drimbox.refresh_from_db()
     assert drimbox.status == DrimboxStatus.DECLARED
     assert not VaDocument.objects.filter(drimbox=drimbox).exists()
@@ -72,7 +70,7 @@ def test_an_operator_never_renames_a_shared_health_structure(world):
 @pytest.mark.parametrize("value", ["a\x00b", "a\ud800b"])
 def test_nul_and_lone_surrogates_are_refused(world, client, value):
     with pytest.raises(InvalidData, match="caractères invalides"):
-        sr.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.DECLARATION,
+        services.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.DECLARATION,
                           data={"pacs": value})
     client.force_login(world.legal)
     response = client.post(f"/api/v1/operators/{world.operator.pk}/requests/",
@@ -84,24 +82,24 @@ def test_va_documents_close_on_withdrawal_and_switch(world):
     drimbox = active_drimbox(world.operator, world.legal, world.ans)
     _withdraw(world, drimbox)
     assert VaDocument.objects.get(drimbox=drimbox).status == VaStatus.CLOSED
-    req = sr.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.REINTEGRATION,
+    req = services.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.REINTEGRATION,
                             drimbox=drimbox)
-    approve(sr.submit_request(req, acting_user=world.legal), world.ans)
+    approve(services.submit_request(req, acting_user=world.legal), world.ans)
     assert VaDocument.objects.filter(drimbox=drimbox, status=VaStatus.DUE).count() == 1
     switch = submitted_declaration(world.other_operator, world.other, kind=RequestKind.SWITCH, drimbox=drimbox,
                                    data=declaration_data())
     approve(switch, world.ans, override_reason="test")
     assert not VaDocument.objects.filter(drimbox=drimbox, status__in=[VaStatus.DUE, VaStatus.SUBMITTED]).exists()
     far = VaDocument.objects.filter(drimbox=drimbox).latest("due_at").due_at
-    assert sd.send_va_reminders(now=far) == 0
+    assert services.send_va_reminders(now=far) == 0
 
 
 def test_no_new_va_file_while_ans_reviews_one(world):
     drimbox = active_drimbox(world.operator, world.legal, world.ans)
-    va = sd.upload_va(VaDocument.objects.get(drimbox=drimbox), acting_user=world.technical,
+    va = services.upload_va(VaDocument.objects.get(drimbox=drimbox), acting_user=world.technical,
                       uploaded_file=pdf_upload("va.pdf"))
     with pytest.raises(Conflict):
-        sd.upload_va(va, acting_user=world.technical, uploaded_file=pdf_upload("autre.pdf"))
+        services.upload_va(va, acting_user=world.technical, uploaded_file=pdf_upload("autre.pdf"))
 
 
 def test_withdrawn_drimbox_attestation_is_not_shown_as_current(world, client):
@@ -115,22 +113,22 @@ def test_withdrawn_drimbox_attestation_is_not_shown_as_current(world, client):
 
 def test_plain_text_mails_are_not_html_escaped_and_skip_removed_authors(world):
     req = submitted_declaration(world.operator, world.mandataire)
-    sr.assign_request(req, acting_user=world.ans)
+    services.assign_request(req, acting_user=world.ans)
     mail.outbox.clear()
-    sr.comment_request(req, acting_user=world.ans, text="Joignez l'attestation <signée> & datée.")
+    services.comment_request(req, acting_user=world.ans, text="Joignez l'attestation <signée> & datée.")
     (message,) = [m for m in mail.outbox if "commentaire" in m.subject]
     assert "Joignez l'attestation <signée> & datée." in message.body
     assert "mandataire@example.fr" in message.to
     services.remove_membership(world.mandataire_membership, acting_user=world.legal)
     mail.outbox.clear()
-    sr.comment_request(req, acting_user=world.ans, text="Relance.")
+    services.comment_request(req, acting_user=world.ans, text="Relance.")
     assert all("mandataire@example.fr" not in m.to for m in mail.outbox)
 
 
 def test_attachments_per_request_are_limited(world, settings):
     settings.REQUEST_MAX_ATTACHMENTS = 2
-    req = sr.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.DECLARATION)
+    req = services.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.DECLARATION)
     for _ in range(2):
-        sr.add_attachment(req, acting_user=world.legal, kind="autre", uploaded_file=pdf_upload())
+        services.add_attachment(req, acting_user=world.legal, kind="autre", uploaded_file=pdf_upload())
     with pytest.raises(InvalidData, match="au plus 2 pièces"):
-        sr.add_attachment(req, acting_user=world.legal, kind="autre", uploaded_file=pdf_upload())
+        services.add_attachment(req, acting_user=world.legal, kind="autre", uploaded_file=pdf_upload())

@@ -14,14 +14,8 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from trustspace import audit
-from trustspace.errors import Conflict, ContractNotAccepted, InvalidData, NotAllowed
-from trustspace.notifications import send_email_on_commit
-from trustspace.text import validate_display_text, validate_model_text
-from trustspace.uploads import validate_pdf
-
-from . import onboarding, permissions
-from .models import (
+from operators import onboarding, permissions
+from operators.models import (
     ContractAcceptance,
     ContractVersion,
     Invitation,
@@ -30,6 +24,11 @@ from .models import (
     Operator,
     Role,
 )
+from trustspace import audit
+from trustspace.errors import Conflict, ContractNotAccepted, InvalidData, NotAllowed
+from trustspace.notifications import send_email_on_commit
+from trustspace.text import validate_display_text, validate_model_text
+from trustspace.uploads import validate_pdf
 
 OPERATOR_EDITABLE_FIELDS = ["name", "siret", "address_line", "postal_code", "city", "contact_email", "contact_phone"]
 # Registering an operator is an application reviewed by ANS: ``services_onboarding.apply_for_operator``.
