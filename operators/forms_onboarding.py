@@ -1,4 +1,4 @@
-"""Forms of the onboarding journey. They shape input; ``services_onboarding`` and ``onboarding`` decide."""
+"""Forms of the onboarding journey. They shape input; ``operators.services`` and ``onboarding`` decide."""
 from django import forms
 from django.conf import settings
 

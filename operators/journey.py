@@ -5,7 +5,7 @@ from django.db.models import Count, Q
 from django.urls import reverse
 
 from .models import DrimboxStatus, Membership, Role
-from .services import contract_status
+from .services.contracts import contract_status
 
 
 @dataclass

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from . import registry, services
+from . import services
 
 
 @shared_task
@@ -11,7 +11,7 @@ def expire_invitations():
 @shared_task
 def apply_dns_changes():
     """Send due DNS changes; also run every minute by beat, which retries what the server refused."""
-    applied, failed = registry.apply_dns_changes()
+    applied, failed = services.apply_dns_changes()
     return {"applied": applied, "failed": failed}
 
 

@@ -23,7 +23,7 @@ from .forms import (
 from .forms_onboarding import InvitationCardForm
 from .journey import journey
 from .models import OPEN_STATUSES, Invitation, InvitationStatus, Membership, Operator
-from .services import applications_of
+from .queries import applications_of
 
 
 def _memberships(user):

@@ -8,7 +8,7 @@ from trustspace.access import OPERATOR_MEMBER, access
 from trustspace.errors import DomainError
 from trustspace.forms_util import apply_domain_error
 
-from . import channels
+from . import channels, services
 from .context import user_operators
 from .forms import ChannelsForm
 
@@ -32,7 +32,7 @@ def operator_channels(request, pk):
     secret = None
     if request.method == "POST" and form.is_valid():
         try:
-            secret = channels.set_channels(operator, acting_user=request.user, **form.cleaned_data)
+            secret = services.set_channels(operator, acting_user=request.user, **form.cleaned_data)
         except DomainError as exc:
             apply_domain_error(form, exc)
         else:

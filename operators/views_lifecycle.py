@@ -38,6 +38,7 @@ from .forms_lifecycle import (
 from .models import (
     DECLARATION_KINDS,
     ONBOARDING_KINDS,
+    STARTING_STATUSES,
     AttachmentKind,
     Attestation,
     Drimbox,
@@ -77,7 +78,7 @@ def drimbox_detail(request, pk):
     actions = []
     if is_member:
         for kind in (RequestKind.INTEGRATION, RequestKind.UPDATE, RequestKind.WITHDRAWAL, RequestKind.REINTEGRATION):
-            if drimbox.status in services.STARTING_STATUSES[kind] and permissions.can(request.user, f"request.{kind}",
+            if drimbox.status in STARTING_STATUSES[kind] and permissions.can(request.user, f"request.{kind}",
                                                                               drimbox.operator):
                 actions.append((kind, RequestKind(kind).label))
     va_documents = drimbox.va_documents.filter(operator=drimbox.operator).select_related("uploaded_by")

@@ -9,7 +9,7 @@ from trustspace.errors import DomainError
 from trustspace.forms_util import apply_domain_error
 from trustspace.idempotency import AlreadySubmitted, repeat_response, submitted_once
 
-from . import services
+from . import onboarding, services
 from .forms_onboarding import ApplicationForm
 from .models import ONBOARDING_KINDS, ContractVersion, DrimboxRequest, Membership, RequestStatus, Role
 from .request_data import APPLICATION_FIELDS
@@ -44,7 +44,7 @@ def operator_register(request):
         except DomainError as exc:
             apply_domain_error(form, exc)
         else:
-            notice = services.attachment_notice(req)
+            notice = onboarding.attachment_notice(req)
             if notice:
                 messages.warning(request, notice)
             else:

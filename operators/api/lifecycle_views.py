@@ -1,8 +1,8 @@
 """DRIMbox lifecycle API: requests and their review, DRIMboxes, financing orders, attestations, VA documents.
 
-Every write goes through ``operators.services_requests`` / ``operators.services_documents`` (roles,
-states, validation, transaction, audit, e-mails). Views only scope objects to the caller (404 for what
-the caller may not see, so existence does not leak), check input shapes, and render the outcome.
+Every write goes through ``operators.services`` (roles, states, validation, transaction, audit, e-mails).
+Views only scope objects to the caller (404 for what the caller may not see, so existence does not leak),
+check input shapes, and render the outcome.
 """
 
 from django.contrib.auth import get_user_model

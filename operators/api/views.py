@@ -10,7 +10,7 @@ from trustspace.access import AUTHENTICATED
 from trustspace.errors import InvalidData
 from trustspace.models import ApiScope, AuditEntry
 
-from .. import permissions, services
+from .. import onboarding, permissions, queries, services
 from ..models import ContractVersion, DrimboxRequest, Invitation, InvitationStatus, Membership, Operator
 from . import serializers as s
 from .lifecycle_serializers import RequestDetailSerializer, RequestSummarySerializer
@@ -76,7 +76,7 @@ class OperatorListView(generics.ListAPIView):
         fresh = DrimboxRequest.objects.select_related("operator", "drimbox", "assigned_to").prefetch_related(
             "events__actor", "attachments__uploaded_by").get(pk=req.pk)
         body = RequestDetailSerializer(fresh, context={"request": request}).data
-        body["notice"] = services.attachment_notice(req)
+        body["notice"] = onboarding.attachment_notice(req)
         # 202: accepted for review, nothing is active until ANS approves.
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
@@ -94,7 +94,7 @@ class ApplicationListView(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        return services.applications_of(self.request.user).select_related("operator", "drimbox",
+        return queries.applications_of(self.request.user).select_related("operator", "drimbox",
                                                                                       "assigned_to")
 
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from trustspace.errors import Conflict
 
 from .core import Operator
-from .lifecycle import Drimbox
+from .lifecycle import Drimbox, DrimboxStatus
 
 
 class RequestKind(models.TextChoices):
@@ -50,6 +50,14 @@ DECLARATION_KINDS = frozenset({RequestKind.DECLARATION, RequestKind.SWITCH})
 # Kinds filed by an applicant rather than by an operator's members: no DRIMbox, and no operator until approval
 # (an adhesion) or an existing one (a rattachement, when its operator is already approved).
 ONBOARDING_KINDS = frozenset({RequestKind.ADHESION, RequestKind.ATTACHMENT})
+# Which DRIMbox statuses each kind of request about an existing DRIMbox may start from.
+STARTING_STATUSES = {
+    RequestKind.INTEGRATION: {DrimboxStatus.DECLARED},
+    RequestKind.UPDATE: {DrimboxStatus.DECLARED, DrimboxStatus.INTEGRATING, DrimboxStatus.ACTIVE},
+    RequestKind.WITHDRAWAL: {DrimboxStatus.DECLARED, DrimboxStatus.INTEGRATING, DrimboxStatus.ACTIVE},
+    RequestKind.REINTEGRATION: {DrimboxStatus.WITHDRAWN},
+    RequestKind.SWITCH: set(DrimboxStatus),
+}
 
 
 def request_reference():

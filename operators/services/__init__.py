@@ -2,8 +2,15 @@
 
 Each function checks permission, validates, saves in one transaction, writes the audit record in that
 transaction and schedules side effects (e-mails, webhooks, DNS) through the outbox. Views, the API,
-commands and tasks all call these functions; inside the package, modules import their siblings directly.
+commands and tasks all call these functions; nothing else writes the operators' models. Inside the
+package, modules import their siblings directly.
 """
+from operators.services.contracts import (
+    accept_contract,
+    contract_status,
+    ensure_contract_accepted,
+    publish_contract_version,
+)
 from operators.services.documents import (
     find_attestation,
     refuse_va,
@@ -11,57 +18,46 @@ from operators.services.documents import (
     upload_va,
     validate_va,
 )
-from operators.services.onboarding import (
-    applications_of,
-    apply_for_operator,
-    attachment_notice,
-    edit_application,
+from operators.services.financing_orders import create_financing_order
+from operators.services.onboarding import apply_for_operator, edit_application
+from operators.services.operators import (
+    OPERATOR_EDITABLE_FIELDS,
+    set_channels,
+    update_operator,
+    update_support_contact,
 )
 from operators.services.people import (
-    OPERATOR_EDITABLE_FIELDS,
-    accept_contract,
     accept_invitation,
     check_invitation_usable,
-    contract_status,
-    ensure_contract_accepted,
     expire_invitations,
     find_invitation,
     invite_person,
     needs_card,
-    publish_contract_version,
     remove_membership,
     revoke_invitation,
-    update_operator,
-    update_support_contact,
 )
+from operators.services.registry import apply_dns_changes, next_identifiant, reconcile
 from operators.services.requests import (
-    STARTING_STATUSES,
     add_attachment,
-    approve_request,
-    assign_request,
     cancel_request,
     comment_request,
-    create_financing_order,
     create_request,
     initial_data,
-    reject_request,
-    request_changes,
     require_request_action,
     submit_request,
     update_request,
 )
+from operators.services.review import approve_request, assign_request, reject_request, request_changes
 
 __all__ = [
     "OPERATOR_EDITABLE_FIELDS",
-    "STARTING_STATUSES",
     "accept_contract",
     "accept_invitation",
     "add_attachment",
-    "applications_of",
+    "apply_dns_changes",
     "apply_for_operator",
     "approve_request",
     "assign_request",
-    "attachment_notice",
     "cancel_request",
     "check_invitation_usable",
     "comment_request",
@@ -76,7 +72,9 @@ __all__ = [
     "initial_data",
     "invite_person",
     "needs_card",
+    "next_identifiant",
     "publish_contract_version",
+    "reconcile",
     "refuse_va",
     "reject_request",
     "remove_membership",
@@ -84,6 +82,7 @@ __all__ = [
     "require_request_action",
     "revoke_invitation",
     "send_va_reminders",
+    "set_channels",
     "submit_request",
     "update_operator",
     "update_request",

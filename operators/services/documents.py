@@ -1,34 +1,42 @@
-"""The one write path for attestations de délégation and VA documents (DESIGN §5)."""
+"""Attestations de délégation and VA documents (DESIGN §5)."""
+from __future__ import annotations
+
 import hashlib
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from operators import permissions
 from operators.attestation_pdf import render_attestation
-from operators.models import Attestation, VaDocument, VaStatus
+from operators.models import Attestation, Drimbox, DrimboxRequest, VaDocument, VaStatus
 from operators.models.documents import OPEN_VA_STATUSES
 from operators.models.requests import file_sha256
 from operators.notify import notify_operator
 from operators.recipients import ans_emails
+from operators.services.common import require_ans_admin
 from trustspace import audit
 from trustspace.errors import InvalidData, NotAllowed
 from trustspace.notifications import send_email_on_commit
 from trustspace.text import validate_display_text
 from trustspace.uploads import validate_pdf
 
+if TYPE_CHECKING:
+    from trustspace.models import User
+
 # --- Attestations ------------------------------------------------------------------------------
 
 
-def attestation_check_url():
+def attestation_check_url() -> str:
     return settings.SITE_URL + reverse("attestation_check")
 
 
-def issue_attestation(req, drimbox):
+def issue_attestation(req: DrimboxRequest, drimbox: Drimbox) -> Attestation:
     """Called inside the approving transaction of a declaration or an operator switch."""
     structure = drimbox.health_structure
     attestation = Attestation(
@@ -47,7 +55,7 @@ def issue_attestation(req, drimbox):
     return attestation
 
 
-def supersede_attestations(drimbox):
+def supersede_attestations(drimbox: Drimbox) -> None:
     now = timezone.now()
     for attestation in Attestation.objects.select_for_update().filter(drimbox=drimbox, superseded_at__isnull=True):
         attestation.superseded_at = now
@@ -56,7 +64,7 @@ def supersede_attestations(drimbox):
                      operator_id=attestation.operator_id, after={"superseded_at": now})
 
 
-def normalise_code(code):
+def normalise_code(code: str | None) -> str | None:
     """Accept the code as people type it: any case, spaces, missing dashes."""
     raw = "".join(ch for ch in (code or "").upper() if ch.isalnum())
     if raw.startswith("ATT"):
@@ -66,7 +74,7 @@ def normalise_code(code):
     return f"ATT-{raw[:4]}-{raw[4:8]}-{raw[8:]}"
 
 
-def find_attestation(code):
+def find_attestation(code: str | None) -> Attestation | None:
     normalised = normalise_code(code)
     if normalised is None:
         return None
@@ -76,7 +84,7 @@ def find_attestation(code):
 # --- VA documents ------------------------------------------------------------------------------
 
 
-def open_va_document(req, drimbox):
+def open_va_document(req: DrimboxRequest, drimbox: Drimbox) -> VaDocument:
     """A VA document falls due after an integration or a reintegration (CGI deadline, a setting)."""
     due_at = timezone.now() + timedelta(days=settings.VA_DEADLINE_DAYS)
     va = VaDocument.objects.create(drimbox=drimbox, operator=drimbox.operator, request=req, due_at=due_at)
@@ -85,7 +93,7 @@ def open_va_document(req, drimbox):
     return va
 
 
-def close_open_va_documents(drimbox, *, actor, reason):
+def close_open_va_documents(drimbox: Drimbox, *, actor: User | str, reason: str) -> None:
     """A withdrawn or switched DRIMbox owes no VA document any more (called in the approving transaction)."""
     for va in VaDocument.objects.select_for_update().filter(drimbox=drimbox, status__in=OPEN_VA_STATUSES):
         before = {"status": va.status}
@@ -95,11 +103,11 @@ def close_open_va_documents(drimbox, *, actor, reason):
                      after={"status": va.status}, reason=reason)
 
 
-def _lock(va):
+def _lock(va: VaDocument) -> VaDocument:
     return VaDocument.objects.select_for_update().select_related("drimbox", "operator").get(pk=va.pk)
 
 
-def upload_va(va, *, acting_user, uploaded_file):
+def upload_va(va: VaDocument, *, acting_user: User, uploaded_file: UploadedFile) -> VaDocument:
     permissions.require(acting_user, "va.upload", va.operator)
     validate_pdf(uploaded_file, field="file", label="Le document VA")
     with transaction.atomic():
@@ -123,9 +131,8 @@ def upload_va(va, *, acting_user, uploaded_file):
     return va
 
 
-def validate_va(va, *, acting_user):
-    if not getattr(acting_user, "is_ans_admin", False):
-        raise NotAllowed("Réservé aux administrateurs ANS.")
+def validate_va(va: VaDocument, *, acting_user: User) -> VaDocument:
+    require_ans_admin(acting_user)
     with transaction.atomic():
         va = _lock(va)
         before = {"status": va.status}
@@ -141,12 +148,12 @@ def validate_va(va, *, acting_user):
     return va
 
 
-def refuse_va(va, *, acting_user, reason):
-    if not getattr(acting_user, "is_ans_admin", False):
-        raise NotAllowed("Réservé aux administrateurs ANS.")
+def refuse_va(va: VaDocument, *, acting_user: User, reason: str) -> VaDocument:
+    require_ans_admin(acting_user)
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidData("Le motif du refus est obligatoire.", field_errors={"reason": ["Le motif du refus est obligatoire."]})
+        raise InvalidData("Le motif du refus est obligatoire.",
+                          field_errors={"reason": ["Le motif du refus est obligatoire."]})
     validate_display_text({"reason": reason}, multiline={"reason"}, labels={"reason": "motif du refus"})
     with transaction.atomic():
         va = _lock(va)
@@ -164,7 +171,7 @@ def refuse_va(va, *, acting_user, reason):
     return va
 
 
-def send_va_reminders(now=None):
+def send_va_reminders(now: datetime | None = None) -> int:
     """Remind operators before the VA deadline: once per threshold, even after a missed run."""
     now = now or timezone.now()
     thresholds = sorted(set(settings.VA_REMINDER_DAYS), reverse=True)

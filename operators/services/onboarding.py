@@ -1,13 +1,18 @@
-"""The one write path for an operator's application to the trust space (DESIGN §3, §5).
+"""The applicant's write path: filing and correcting an operator's application to the trust space (DESIGN §5).
 
 An iSC user files the application (legal entity, legal representative, card or proof of the power to represent,
-signed contract of adhesion); it goes to ANS like any request (``services_requests``: assign, request changes,
-approve, refuse, comments, timeline, e-mails, audit). Only approval creates the operator and the role
-(``onboarding.APPLY``). A SIREN that already has an operator, or an adhesion under review, never gets a second
-one: the application becomes a « rattachement » to it, addressed to ANS and to its legal representatives.
+signed contract of adhesion); it goes to ANS like any request (``requests`` and ``review``: assign, request
+changes, approve, refuse, comments, timeline, e-mails, audit). Only approval creates the operator and the role
+(``admission``). A SIREN that already has an operator, or an adhesion under review, never gets a second one: the
+application becomes a « rattachement » to it, addressed to ANS and to its legal representatives.
 """
-from contextlib import contextmanager, suppress
+from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 
 from operators import onboarding
@@ -19,19 +24,26 @@ from operators.models import (
     DrimboxRequest,
     Membership,
     Operator,
+    RequestAttachment,
     RequestEventKind,
     RequestKind,
     Role,
 )
 from operators.request_data import APPLICATION_FIELDS, clean_data
-from operators.services import requests as sr
+from operators.services.requests import add_attachment, submit_request, update_request
+from operators.services.timeline import add_event, audit_request
 from trustspace import audit
 from trustspace.errors import Conflict, ContractNotAccepted, InvalidData, NotAllowed
 from trustspace.uploads import validate_pdf
 
+if TYPE_CHECKING:
+    from trustspace.models import User
+
+T = TypeVar("T")
+
 
 @contextmanager
-def _files_removed_on_failure():
+def _files_removed_on_failure() -> Iterator[list[RequestAttachment]]:
     """The attachments written in the block; their files are deleted again if the block fails (the rows roll
     back with the transaction, the files in storage do not)."""
     written = []
@@ -44,7 +56,7 @@ def _files_removed_on_failure():
         raise
 
 
-def _collect(errors, run):
+def _collect(errors: dict[str, list[str]], run: Callable[[], T]) -> T | None:
     """Run a check and keep its field errors, so the applicant sees every problem of the form at once."""
     try:
         return run()
@@ -54,7 +66,8 @@ def _collect(errors, run):
         return None
 
 
-def apply_for_operator(*, acting_user, data, contract_document=None, power_document=None, contract_accepted=False):
+def apply_for_operator(*, acting_user: User | None, data: dict[str, Any], contract_document: UploadedFile | None = None,
+                       power_document: UploadedFile | None = None, contract_accepted: bool = False) -> DrimboxRequest:
     """File and submit an application; returns the request (kind « adhésion » or « rattachement »)."""
     if acting_user is None or not acting_user.is_authenticated:
         raise NotAllowed("Connectez-vous avec iSC pour enregistrer un opérateur.")
@@ -110,39 +123,20 @@ def apply_for_operator(*, acting_user, data, contract_document=None, power_docum
                 req.save()
         except IntegrityError as exc:  # pragma: no cover - a lost race on the reference
             raise Conflict("La demande n'a pas pu être enregistrée : réessayez.") from exc
-        sr._event(req, kind=RequestEventKind.CREATED, actor=acting_user)
-        sr._audit(req, acting_user, "request.created", after=audit.snapshot(req, DrimboxRequest.AUDITED_FIELDS))
-        written.append(sr.add_attachment(req, acting_user=acting_user, kind=AttachmentKind.CONTRACT,
-                                         uploaded_file=contract_document))
+        add_event(req, kind=RequestEventKind.CREATED, actor=acting_user)
+        audit_request(req, acting_user, "request.created", after=audit.snapshot(req, DrimboxRequest.AUDITED_FIELDS))
+        written.append(add_attachment(req, acting_user=acting_user, kind=AttachmentKind.CONTRACT,
+                                      uploaded_file=contract_document))
         if power_document is not None:
-            written.append(sr.add_attachment(req, acting_user=acting_user, kind=AttachmentKind.POWER,
-                                             uploaded_file=power_document))
-        req = sr.submit_request(req, acting_user=acting_user)
+            written.append(add_attachment(req, acting_user=acting_user, kind=AttachmentKind.POWER,
+                                          uploaded_file=power_document))
+        req = submit_request(req, acting_user=acting_user)
     return req
 
 
-def attachment_notice(req):
-    """What the applicant reads when the SIREN already had an operator or an adhesion under review."""
-    if req.kind != RequestKind.ATTACHMENT:
-        return ""
-    if req.operator_id:
-        return (f"L'opérateur {req.operator.name} est déjà enregistré pour le SIREN {req.data['siren']} : aucun second "
-                "opérateur n'est créé. Votre demande devient une demande de rattachement, adressée à l'ANS et aux "
-                "représentants légaux de l'opérateur ; si l'ANS l'approuve, vous en deviendrez représentant légal.")
-    return (f"Une demande d'adhésion est déjà en cours pour le SIREN {req.data['siren']} : aucun second opérateur "
-            "n'est créé. Votre demande devient une demande de rattachement, adressée à l'ANS (puis au représentant "
-            "légal de l'opérateur dès son enregistrement) ; si l'ANS l'approuve, vous deviendrez représentant légal "
-            "de l'opérateur.")
-
-
-def applications_of(user):
-    """The applications a user filed (the home page of a pending applicant shows them)."""
-    if not user.is_authenticated:
-        return DrimboxRequest.objects.none()
-    return DrimboxRequest.objects.filter(kind__in=ONBOARDING_KINDS, created_by=user).order_by("-created_at", "-pk")
-
-
-def edit_application(req, *, acting_user, data, contract_document=None, power_document=None):
+def edit_application(req: DrimboxRequest, *, acting_user: User, data: dict[str, Any],
+                     contract_document: UploadedFile | None = None,
+                     power_document: UploadedFile | None = None) -> DrimboxRequest:
     """The applicant corrects a draft or an application sent back by ANS (data and new documents at once)."""
     onboarding.require_applicant(acting_user, req)
     errors = {}
@@ -156,11 +150,11 @@ def edit_application(req, *, acting_user, data, contract_document=None, power_do
         raise InvalidData(" ".join(m for ms in errors.values() for m in ms), field_errors=errors)
     values = {field: data[field] for field in APPLICATION_FIELDS if field in data and field != "contract_version"}
     with _files_removed_on_failure() as written, transaction.atomic():
-        req = sr.update_request(req, acting_user=acting_user, data=values)
+        req = update_request(req, acting_user=acting_user, data=values)
         if contract_document is not None:
-            written.append(sr.add_attachment(req, acting_user=acting_user, kind=AttachmentKind.CONTRACT,
-                                             uploaded_file=contract_document))
+            written.append(add_attachment(req, acting_user=acting_user, kind=AttachmentKind.CONTRACT,
+                                          uploaded_file=contract_document))
         if power_document is not None:
-            written.append(sr.add_attachment(req, acting_user=acting_user, kind=AttachmentKind.POWER,
-                                             uploaded_file=power_document))
+            written.append(add_attachment(req, acting_user=acting_user, kind=AttachmentKind.POWER,
+                                          uploaded_file=power_document))
     return req

@@ -98,11 +98,11 @@ def test_server_down_during_approval_queues_then_applies(world, bind, client):
     assert drimbox.db_fqdn in page and "data-dns-pending" in page
 
     # A change waits for its backoff delay before it is tried again; then the server is back and both land.
-    registry.apply_dns_changes()
+    services.apply_dns_changes()
     tried.refresh_from_db()
     assert tried.attempts == 1
     bind.start()
-    applied, failed = registry.apply_dns_changes(now=timezone.now() + timedelta(hours=2))
+    applied, failed = services.apply_dns_changes(now=timezone.now() + timedelta(hours=2))
     assert (applied, failed) == (2, 0)
     assert client_dns.lookup(drimbox.db_fqdn, "A") == ["192.0.2.10"]
     assert client_dns.lookup(drimbox.vi_fqdn, "A") == ["192.0.2.11"]
@@ -117,7 +117,7 @@ def test_a_newer_change_supersedes_an_unapplied_one(world, bind):
                             drimbox=drimbox, data={"db_addresses": "198.51.100.8"})
     approve(services.submit_request(req, acting_user=world.technical), world.ans)
     bind.start()
-    registry.apply_dns_changes(now=timezone.now() + timedelta(hours=2))
+    services.apply_dns_changes(now=timezone.now() + timedelta(hours=2))
     assert bind.client().lookup(drimbox.db_fqdn, "A") == ["198.51.100.8"]
     assert DnsChange.objects.filter(name=drimbox.db_fqdn, status=DnsChangeStatus.SUPERSEDED).count() == 1
 

@@ -4,7 +4,7 @@ import threading
 import pytest
 from django.db import connection, transaction
 
-from operators import registry, services
+from operators import services
 from operators.models import Drimbox, DrimboxRequest, RequestStatus
 from tests.support.lifecycle import submitted_declaration
 
@@ -50,7 +50,7 @@ def test_concurrent_approvals_get_distinct_identifiants(world):
 def test_an_identifiant_taken_by_a_rolled_back_approval_is_not_handed_out_again(world):
     with pytest.raises(RuntimeError):
         with transaction.atomic():
-            lost = registry.next_identifiant()
+            lost = services.next_identifiant()
             raise RuntimeError("the approving transaction fails after taking its number")
     (req,) = _in_review(world, 1)
     services.approve_request(req, acting_user=world.ans)

@@ -3,7 +3,7 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from operators import registry, services
+from operators import services
 from operators.models import (
     DnsChange,
     DnsChangeStatus,
@@ -42,7 +42,7 @@ def test_scoped_ipv6_is_refused_and_a_bad_record_never_blocks_the_queue(world, b
     broken = DnsChange.objects.create(name=f"db9998.test.{bind.zone}", records=[["AAAA", "2a00::1%eth0"]],
                                       reason="test")
     drimbox = declared_drimbox(world.operator, world.legal, world.ans)
-    registry.apply_dns_changes()
+    services.apply_dns_changes()
     broken.refresh_from_db()
     assert broken.status == DnsChangeStatus.PENDING and broken.attempts >= 1 and broken.last_error
     assert bind.client().lookup(drimbox.db_fqdn, "A") == ["192.0.2.10"]

@@ -94,7 +94,7 @@ def test_a_second_registration_of_a_siren_becomes_a_rattachement(world, make_use
     with django_capture_on_commit_callbacks(execute=True):
         req = apply(newcomer, 12345678, "Opérateur A (doublon)")
     assert req.kind == RequestKind.ATTACHMENT and req.operator == world.operator
-    assert "aucun second opérateur n'est créé" in services.attachment_notice(req)
+    assert "aucun second opérateur n'est créé" in onboarding.attachment_notice(req)
     # The existing legal representative and ANS hear about it.
     assert any(world.legal.email in m.to and "demande à devenir représentant légal" in m.subject for m in mail.outbox)
     assert any(world.ans.email in m.to for m in mail.outbox)
@@ -462,7 +462,7 @@ def test_a_failed_submission_leaves_no_file_behind(world, make_user, settings, m
     def refuse(req, *, acting_user):
         raise Conflict("La demande n'a pas pu être soumise.")
 
-    monkeypatch.setattr(services.requests, "submit_request", refuse)
+    monkeypatch.setattr(services.onboarding, "submit_request", refuse)  # the call apply_for_operator makes
     with pytest.raises(Conflict):
         services.apply_for_operator(
             acting_user=applicant, data=application_data(55555555, "Imagerie Sans Trace"),
