@@ -128,7 +128,8 @@ class Membership(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
     ended_at = models.DateTimeField(null=True, blank=True)
-    ended_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    ended_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="+")
     end_reason = models.CharField(max_length=255, blank=True)
 
     AUDITED_FIELDS = ["operator", "user", "role", "mandate_document", "card_reference", "ended_at", "end_reason"]
@@ -138,7 +139,8 @@ class Membership(models.Model):
         verbose_name = "rôle d'une personne"
         constraints = [
             models.UniqueConstraint(
-                fields=["operator", "user", "role"], condition=Q(ended_at__isnull=True), name="one_active_role_per_person"
+                fields=["operator", "user", "role"], condition=Q(ended_at__isnull=True),
+                name="one_active_role_per_person",
             ),
             models.CheckConstraint(
                 condition=~Q(role=Role.MANDATAIRE) | ~Q(mandate_document=""), name="mandataire_has_mandate"
@@ -173,9 +175,11 @@ class Invitation(models.Model):
     invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
-    accepted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    accepted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
     accepted_at = models.DateTimeField(null=True, blank=True)
-    membership = models.OneToOneField(Membership, null=True, blank=True, on_delete=models.PROTECT, related_name="invitation")
+    membership = models.OneToOneField(Membership, null=True, blank=True, on_delete=models.PROTECT,
+                                      related_name="invitation")
 
     AUDITED_FIELDS = ["operator", "email", "role", "status", "expires_at", "accepted_by", "accepted_at"]
     TRANSITIONS = {

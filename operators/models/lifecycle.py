@@ -16,7 +16,8 @@ class HealthStructure(models.Model):
     name = models.CharField("raison sociale", max_length=200)
     siren = models.CharField("SIREN", max_length=9, validators=[validate_siren])
     finess_juridique = models.CharField("FINESS juridique", max_length=9, blank=True, validators=[validate_finess])
-    finess_geographique = models.CharField("FINESS géographique", max_length=9, blank=True, validators=[validate_finess])
+    finess_geographique = models.CharField("FINESS géographique", max_length=9, blank=True,
+                                           validators=[validate_finess])
 
     AUDITED_FIELDS = ["name", "siren", "finess_juridique", "finess_geographique"]
 

@@ -406,8 +406,9 @@ def test_review_queue_and_registry_queries_do_not_grow_with_rows(world):
 def test_registry_filters(world):
     first = declared_drimbox(world.operator, world.legal, world.ans)
     second = declared_drimbox(world.other_operator, world.other, world.ans)
-    withdrawal = services.create_request(acting_user=world.other, operator=world.other_operator, kind=RequestKind.WITHDRAWAL,
-                                   drimbox=second, data={"reason": "Fin de contrat"})
+    withdrawal = services.create_request(acting_user=world.other, operator=world.other_operator,
+                                         kind=RequestKind.WITHDRAWAL, drimbox=second,
+                                         data={"reason": "Fin de contrat"})
     approve(services.submit_request(withdrawal, acting_user=world.other), world.ans)
     ans = api(world.ans)
 

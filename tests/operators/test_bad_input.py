@@ -72,7 +72,7 @@ def test_siret_of_another_siren_is_refused(world):
     before = counts()
     with pytest.raises(InvalidData) as excinfo:
         services.apply_for_operator(acting_user=world.other, data=data, contract_accepted=True,
-                                               contract_document=pdf_upload("contrat.pdf"))
+                                    contract_document=pdf_upload("contrat.pdf"))
     assert "doit commencer par le SIREN" in excinfo.value.message
     assert counts() == before
 

@@ -39,13 +39,13 @@ def test_address_change_and_withdrawal_update_the_zone(world, bind):
     drimbox = declared_drimbox(world.operator, world.legal, world.ans, data=_funded(world))
     client = bind.client()
     req = services.create_request(acting_user=world.technical, operator=world.operator, kind=RequestKind.UPDATE,
-                            drimbox=drimbox, data={"db_addresses": "198.51.100.7"})
+                                  drimbox=drimbox, data={"db_addresses": "198.51.100.7"})
     approve(services.submit_request(req, acting_user=world.technical), world.ans)
     assert client.lookup(drimbox.db_fqdn, "A") == ["198.51.100.7"]
     assert client.lookup(drimbox.vi_fqdn, "A") == ["192.0.2.11"]  # unchanged name untouched
 
     req = services.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.WITHDRAWAL,
-                            drimbox=drimbox, data={"reason": "Fermeture"})
+                                  drimbox=drimbox, data={"reason": "Fermeture"})
     approve(services.submit_request(req, acting_user=world.legal), world.ans)
     assert client.lookup(drimbox.db_fqdn, "A") == [] and client.lookup(drimbox.vi_fqdn, "A") == []
     drimbox.refresh_from_db()
@@ -114,7 +114,7 @@ def test_a_newer_change_supersedes_an_unapplied_one(world, bind):
     bind.stop()
     drimbox = declared_drimbox(world.operator, world.legal, world.ans, data=_funded(world))
     req = services.create_request(acting_user=world.technical, operator=world.operator, kind=RequestKind.UPDATE,
-                            drimbox=drimbox, data={"db_addresses": "198.51.100.8"})
+                                  drimbox=drimbox, data={"db_addresses": "198.51.100.8"})
     approve(services.submit_request(req, acting_user=world.technical), world.ans)
     bind.start()
     services.apply_dns_changes(now=timezone.now() + timedelta(hours=2))
@@ -126,7 +126,7 @@ def test_switch_of_a_withdrawn_drimbox_puts_its_names_back(world, bind):
     data = _funded(world)
     drimbox = declared_drimbox(world.operator, world.legal, world.ans, data=data)
     req = services.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.WITHDRAWAL,
-                            drimbox=drimbox, data={"reason": "Fin de contrat"})
+                                  drimbox=drimbox, data={"reason": "Fin de contrat"})
     approve(services.submit_request(req, acting_user=world.legal), world.ans)
     client = bind.client()
     assert client.lookup(drimbox.db_fqdn, "A") == []

@@ -85,7 +85,7 @@ def test_identifiants_come_from_a_sequence_and_are_never_reused(world):
     second = declared_drimbox(world.operator, world.legal, world.ans)
     assert second.identifiant > first.identifiant
     withdrawal = services.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.WITHDRAWAL,
-                                   drimbox=second, data={"reason": "Fin de contrat"})
+                                         drimbox=second, data={"reason": "Fin de contrat"})
     approve(services.submit_request(withdrawal, acting_user=world.legal), world.ans)
     third = declared_drimbox(world.operator, world.legal, world.ans)
     assert third.identifiant > second.identifiant
@@ -106,7 +106,7 @@ def test_a_submitted_request_cannot_be_edited_and_an_approved_one_not_approved_a
 
 def test_submission_requires_the_signed_cgi_and_every_field(world):
     req = services.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.DECLARATION,
-                            data={"structure_name": "Clinique"})
+                                  data={"structure_name": "Clinique"})
     with pytest.raises(InvalidData) as excinfo:
         services.submit_request(req, acting_user=world.legal)
     assert {"structure_siren", "pacs", "db_addresses"} <= set(excinfo.value.field_errors)
@@ -161,7 +161,7 @@ def test_integration_makes_the_drimbox_active_and_the_va_due(world, settings):
     settings.VA_DEADLINE_DAYS = 30
     drimbox = declared_drimbox(world.operator, world.legal, world.ans)
     req = services.create_request(acting_user=world.technical, operator=world.operator, kind=RequestKind.INTEGRATION,
-                            drimbox=drimbox)
+                                  drimbox=drimbox)
     # Without its certificates the DRIMbox cannot enter the trust space (the checklist says why).
     with pytest.raises(Conflict, match="Certificat db .IGC-Santé. — aucun certificat") as excinfo:
         services.submit_request(req, acting_user=world.technical)
@@ -196,14 +196,14 @@ def test_one_open_request_per_drimbox(world):
     services.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.UPDATE, drimbox=drimbox)
     with pytest.raises(Conflict, match="déjà en cours"):
         services.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.WITHDRAWAL,
-                          drimbox=drimbox, data={"reason": "x"})
+                                drimbox=drimbox, data={"reason": "x"})
 
 
 def test_update_changes_addresses_and_queues_only_the_changed_name(world):
     drimbox = active_drimbox(world.operator, world.legal, world.ans)
     DnsChange.objects.update(status=DnsChangeStatus.APPLIED)
     req = services.create_request(acting_user=world.technical, operator=world.operator, kind=RequestKind.UPDATE,
-                            drimbox=drimbox)
+                                  drimbox=drimbox)
     assert req.data["db_addresses"] == "192.0.2.10"  # prefilled from the DRIMbox
     services.update_request(req, acting_user=world.technical, data={"db_addresses": "drimbox.example-hebergeur.fr"})
     approve(services.submit_request(req, acting_user=world.technical), world.ans)
@@ -225,9 +225,9 @@ def test_withdrawal_and_reintegration_keep_the_fqdns(world):
     assert DnsChange.objects.filter(name=drimbox.db_fqdn, status=DnsChangeStatus.PENDING, records=[]).exists()
     with pytest.raises(Conflict):
         services.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.INTEGRATION,
-                          drimbox=drimbox)
+                                drimbox=drimbox)
     req = services.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.REINTEGRATION,
-                            drimbox=drimbox)
+                                  drimbox=drimbox)
     assert req.data["db_addresses"] == "192.0.2.10"
     approve(services.submit_request(req, acting_user=world.legal), world.ans)
     drimbox.refresh_from_db()
@@ -240,7 +240,7 @@ def test_operator_switch_moves_the_drimbox_and_the_rights(world):
     drimbox = active_drimbox(world.operator, world.legal, world.ans)
     old_attestation = Attestation.objects.get(drimbox=drimbox)
     stale = services.create_request(acting_user=world.technical, operator=world.operator, kind=RequestKind.UPDATE,
-                              drimbox=drimbox)
+                                    drimbox=drimbox)
     assert permissions.can(world.technical, "drimbox.view", drimbox.operator)
     new_order = make_order(world.other_operator, world.other)
     req = submitted_declaration(world.other_operator, world.other, kind=RequestKind.SWITCH, drimbox=drimbox,
@@ -260,13 +260,14 @@ def test_operator_switch_moves_the_drimbox_and_the_rights(world):
     assert any("reprise par un autre opérateur" in m.subject and "technical@example.fr" in m.to for m in mail.outbox)
     with pytest.raises(NotAllowed):
         services.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.WITHDRAWAL,
-                          drimbox=drimbox, data={"reason": "x"})
+                                drimbox=drimbox, data={"reason": "x"})
 
 
 def test_switch_of_ones_own_drimbox_is_refused(world):
     drimbox = declared_drimbox(world.operator, world.legal, world.ans)
     with pytest.raises(Conflict, match="déjà exploitée par votre opérateur"):
-        services.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.SWITCH, drimbox=drimbox)
+        services.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.SWITCH,
+                                drimbox=drimbox)
 
 
 def test_roles_and_operators_are_enforced(world):
@@ -351,7 +352,7 @@ def test_switch_may_keep_the_drimbox_order_which_follows_it(world):
     other_order = make_order(world.operator, world.legal)
     with pytest.raises(InvalidData, match="n'existe pas chez votre opérateur"):
         services.create_request(acting_user=world.other, operator=world.other_operator, kind=RequestKind.SWITCH,
-                          drimbox=drimbox, data={**data, "financing_order": str(other_order.pk)})
+                                drimbox=drimbox, data={**data, "financing_order": str(other_order.pk)})
     req = submitted_declaration(world.other_operator, world.other, kind=RequestKind.SWITCH, drimbox=drimbox,
                                 data=data)
     approve(req, world.ans)  # funded: no override needed

@@ -111,7 +111,7 @@ def test_editing_a_submitted_request_is_refused(legal_client, world):
 def test_approving_twice_and_unfunded_without_override(client, world):
     client.force_login(world.ans)
     unfunded = services.assign_request(submitted_declaration(world.operator, world.legal, data=declaration_data()),
-                                 acting_user=world.ans)
+                                       acting_user=world.ans)
     response = client.post(reverse("request_approve", args=[unfunded.pk]), follow=True)
     assert "non financée" in response.content.decode()
     unfunded.refresh_from_db()

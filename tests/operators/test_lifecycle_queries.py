@@ -26,7 +26,7 @@ PAGES = [
 def _add_rows(world):
     drimbox = active_drimbox(world.operator, world.legal, world.ans)
     services.upload_va(VaDocument.objects.get(drimbox=drimbox), acting_user=world.technical,
-                 uploaded_file=pdf_upload("va.pdf"))
+                       uploaded_file=pdf_upload("va.pdf"))
     submitted_declaration(world.operator, world.legal)
 
 

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def _withdraw(world, drimbox):
     req = services.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.WITHDRAWAL,
-                            drimbox=drimbox, data={"reason": "Fermeture"})
+                                  drimbox=drimbox, data={"reason": "Fermeture"})
     return approve(services.submit_request(req, acting_user=world.legal), world.ans)
 
 
@@ -36,7 +36,7 @@ def test_scoped_ipv6_is_refused_and_a_bad_record_never_blocks_the_queue(world, b
     settings.DNS_REQUIRE_PUBLIC_ADDRESSES = True
     with pytest.raises(InvalidData, match="zone d'interface"):
         services.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.DECLARATION,
-                          data=declaration_data(db="2a00:1450:4007::1%eth0"))
+                                data=declaration_data(db="2a00:1450:4007::1%eth0"))
     settings.DNS_REQUIRE_PUBLIC_ADDRESSES = False
     # A record the server cannot take (written here directly: no service accepts it any more).
     broken = DnsChange.objects.create(name=f"db9998.test.{bind.zone}", records=[["AAAA", "2a00::1%eth0"]],
@@ -52,7 +52,7 @@ def test_a_drimbox_withdrawn_before_integration_comes_back_declared(world):
     drimbox = declared_drimbox(world.operator, world.legal, world.ans)
     _withdraw(world, drimbox)
     req = services.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.REINTEGRATION,
-                            drimbox=drimbox)
+                                  drimbox=drimbox)
     approve(services.submit_request(req, acting_user=world.legal), world.ans)
     drimbox.refresh_from_db()
     assert drimbox.status == DrimboxStatus.DECLARED
@@ -71,7 +71,7 @@ def test_an_operator_never_renames_a_shared_health_structure(world):
 def test_nul_and_lone_surrogates_are_refused(world, client, value):
     with pytest.raises(InvalidData, match="caractères invalides"):
         services.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.DECLARATION,
-                          data={"pacs": value})
+                                data={"pacs": value})
     client.force_login(world.legal)
     response = client.post(f"/api/v1/operators/{world.operator.pk}/requests/",
                            {"kind": "declaration", "data": {"pacs": value}}, content_type="application/json")
@@ -83,7 +83,7 @@ def test_va_documents_close_on_withdrawal_and_switch(world):
     _withdraw(world, drimbox)
     assert VaDocument.objects.get(drimbox=drimbox).status == VaStatus.CLOSED
     req = services.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.REINTEGRATION,
-                            drimbox=drimbox)
+                                  drimbox=drimbox)
     approve(services.submit_request(req, acting_user=world.legal), world.ans)
     assert VaDocument.objects.filter(drimbox=drimbox, status=VaStatus.DUE).count() == 1
     switch = submitted_declaration(world.other_operator, world.other, kind=RequestKind.SWITCH, drimbox=drimbox,
@@ -97,7 +97,7 @@ def test_va_documents_close_on_withdrawal_and_switch(world):
 def test_no_new_va_file_while_ans_reviews_one(world):
     drimbox = active_drimbox(world.operator, world.legal, world.ans)
     va = services.upload_va(VaDocument.objects.get(drimbox=drimbox), acting_user=world.technical,
-                      uploaded_file=pdf_upload("va.pdf"))
+                            uploaded_file=pdf_upload("va.pdf"))
     with pytest.raises(Conflict):
         services.upload_va(va, acting_user=world.technical, uploaded_file=pdf_upload("autre.pdf"))
 

@@ -390,7 +390,7 @@ def test_two_adhesions_for_one_siren_never_make_two_operators(world, make_user,
     first, second = make_user("first"), make_user("second")
     one = services.assign_request(apply(first, 66666666, "Imagerie Jumelle"), acting_user=world.ans)
     two = services.assign_request(_requalify_as_adhesion(apply(second, 66666666, "Imagerie Jumelle")),
-                            acting_user=world.ans)
+                                  acting_user=world.ans)
     stale = DrimboxRequest.objects.get(pk=two.pk)  # the second reviewer's page, opened before the first decision
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
@@ -421,7 +421,7 @@ def test_a_refused_adhesion_hands_over_to_the_rattachement_waiting_for_it(world,
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
         services.reject_request(services.assign_request(bogus, acting_user=world.ans), acting_user=world.ans,
-                          reason="Le demandeur ne représente pas l'entreprise.")
+                                reason="Le demandeur ne représente pas l'entreprise.")
     waiting.refresh_from_db()
     later.refresh_from_db()
     # The oldest waiting application is now the adhesion, the other one waits for it: never stuck.
@@ -477,7 +477,7 @@ def test_a_failed_submission_leaves_no_file_behind(world, make_user, settings, m
     before = _media_files(settings)
     with pytest.raises(InvalidData):
         services.edit_application(req, acting_user=applicant, data={}, contract_document=pdf_upload(),
-                                             power_document=pdf_upload("kbis.pdf"))
+                                  power_document=pdf_upload("kbis.pdf"))
     assert req.attachments.count() == 1
     assert _media_files(settings) == before
 
@@ -509,13 +509,14 @@ def test_a_reviewer_approving_a_stale_adhesion_page_gets_a_409_on_the_page_and_t
     first, second = make_user("first"), make_user("second")
     one = services.assign_request(apply(first, 66666666, "Imagerie Jumelle"), acting_user=world.ans)
     two = services.assign_request(_requalify_as_adhesion(apply(second, 66666666, "Imagerie Jumelle")),
-                            acting_user=world.ans)
+                                  acting_user=world.ans)
     client.force_login(world.ans)
     assert 'name="kind" value="adhesion"' in text(client.get(f"/demandes/{two.pk}/"))
     approve(one, world.ans)
     page = client.post(f"/demandes/{two.pk}/approuver/", {"kind": "adhesion", "comment": ""}, follow=True)
     assert "pendant que vous la lisiez" in text(page)
-    api = client.post(f"/api/v1/requests/{two.pk}/approve/", {"expected_kind": "adhesion"}, content_type="application/json")
+    api = client.post(f"/api/v1/requests/{two.pk}/approve/", {"expected_kind": "adhesion"},
+                      content_type="application/json")
     assert api.status_code == 409 and api.json()["error"]["code"] == "kind_changed"
     assert not Membership.objects.filter(user=second).exists()
     assert client.post(f"/api/v1/requests/{two.pk}/approve/", {"expected_kind": "rattachement"},
@@ -534,7 +535,7 @@ def test_two_reviewers_approving_two_adhesions_of_one_siren_at_once(world, make_
         pytest.skip("concurrent transactions are exercised on PostgreSQL")
     one = services.assign_request(apply(make_user("first"), 66666666, "Imagerie Jumelle"), acting_user=world.ans)
     two = services.assign_request(_requalify_as_adhesion(apply(make_user("second"), 66666666, "Imagerie Jumelle")),
-                            acting_user=world.ans)
+                                  acting_user=world.ans)
     barrier = threading.Barrier(2)
     outcomes = {}
 
@@ -578,7 +579,8 @@ def test_the_ans_page_of_an_application_shows_what_the_reviewer_checks(world, ma
     client.force_login(first)
     page = text(client.get(f"/demandes/{adhesion.pk}/"))
     assert "Vérifications" not in page and waiting.reference not in page
-    services.request_changes(services.assign_request(adhesion, acting_user=world.ans), acting_user=world.ans, comment="K-bis ?")
+    services.request_changes(services.assign_request(adhesion, acting_user=world.ans), acting_user=world.ans,
+                             comment="K-bis ?")
     page = text(client.get(f"/demandes/{adhesion.pk}/"))
     assert 'value="pouvoir"' in page and 'value="cgi"' not in page
 
@@ -589,7 +591,8 @@ def test_an_empty_form_names_every_missing_piece_at_once(world, make_user, clien
     for message in ("Ce champ est obligatoire.", "carte de représentant légal ou joignez un justificatif",
                     "Acceptez la version 2026-01"):
         assert message in body
-    assert not DrimboxRequest.objects.exists() or DrimboxRequest.objects.filter(created_by__username="hasty").count() == 0
+    assert (not DrimboxRequest.objects.exists()
+            or DrimboxRequest.objects.filter(created_by__username="hasty").count() == 0)
 
 
 def test_an_ans_administrator_does_not_approve_its_own_application(world, make_user):

@@ -4,15 +4,14 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
+from operators import onboarding, services
+from operators.forms.onboarding import ApplicationForm
+from operators.models import ONBOARDING_KINDS, ContractVersion, DrimboxRequest, Membership, RequestStatus, Role
+from operators.request_data import APPLICATION_FIELDS
 from trustspace.access import AUTHENTICATED, access
 from trustspace.errors import DomainError
 from trustspace.forms_util import apply_domain_error
 from trustspace.idempotency import AlreadySubmitted, repeat_response, submitted_once
-
-from . import onboarding, services
-from .forms_onboarding import ApplicationForm
-from .models import ONBOARDING_KINDS, ContractVersion, DrimboxRequest, Membership, RequestStatus, Role
-from .request_data import APPLICATION_FIELDS
 
 INTRO = ("Renseignez l'entité juridique que vous représentez, votre carte de représentant légal (ou un justificatif "
          "de votre pouvoir de représenter) et le contrat d'adhésion signé. L'ANS instruit la demande : vous "
@@ -69,8 +68,8 @@ def application_edit(request, req):
     if request.method == "POST" and form.is_valid():
         try:
             services.edit_application(req, acting_user=request.user, data=_data(form),
-                                contract_document=form.cleaned_data.get("contract_document"),
-                                power_document=form.cleaned_data.get("power_document"))
+                                      contract_document=form.cleaned_data.get("contract_document"),
+                                      power_document=form.cleaned_data.get("power_document"))
         except DomainError as exc:
             apply_domain_error(form, exc)
         else:

@@ -4,34 +4,15 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from operators import onboarding, permissions, queries, services
+from operators.api.serializers import operators as s
+from operators.api.serializers.lifecycle import RequestDetailSerializer, RequestSummarySerializer
+from operators.api.views.base import PortalAPIView, get_operator, visible_operators
+from operators.models import ContractVersion, DrimboxRequest, Invitation, InvitationStatus, Membership
 from trustspace.access import AUTHENTICATED
 from trustspace.errors import InvalidData
 from trustspace.models import ApiScope, AuditEntry
-
-from .. import onboarding, permissions, queries, services
-from ..models import ContractVersion, DrimboxRequest, Invitation, InvitationStatus, Membership, Operator
-from . import serializers as s
-from .lifecycle_serializers import RequestDetailSerializer, RequestSummarySerializer
-
-
-def visible_operators(user):
-    if user.is_ans_admin:
-        return Operator.objects.all()
-    return permissions.operators_of(user)
-
-
-def get_operator(request, pk):
-    """404 for an operator the caller does not belong to: no existence leak."""
-    return get_object_or_404(visible_operators(request.user), pk=pk)
-
-
-class PortalAPIView(APIView):
-    access_rule = AUTHENTICATED
-    # The scope a personal API token needs for this view's writes (reading: ``read`` or this one); None: the
-    # view only reads. See trustspace.api.permissions.
-    token_scope = None
 
 
 class MeView(PortalAPIView):

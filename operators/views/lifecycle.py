@@ -13,15 +13,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from trustspace.access import ANS_ADMIN, AUTHENTICATED, OPERATOR_MEMBER, PUBLIC, access
-from trustspace.errors import DomainError
-from trustspace.forms_util import apply_domain_error
-from trustspace.idempotency import AlreadySubmitted, repeat_response, submitted_once, token_of
-from trustspace.throttling import client_ip, throttle
-
-from . import integration, onboarding, permissions, services, views_onboarding
-from .context import active_operator
-from .forms_lifecycle import (
+from operators import integration, onboarding, permissions, services
+from operators.context import active_operator
+from operators.forms.lifecycle import (
     ApproveForm,
     AssignForm,
     AttachmentForm,
@@ -35,7 +29,7 @@ from .forms_lifecycle import (
     VaUploadForm,
     request_form_class,
 )
-from .models import (
+from operators.models import (
     DECLARATION_KINDS,
     ONBOARDING_KINDS,
     STARTING_STATUSES,
@@ -46,9 +40,15 @@ from .models import (
     RequestKind,
     VaDocument,
 )
-from .queries import dns_pending, visible_drimboxes, visible_requests
-from .request_data import FIELDS, LABELS, eligibility_problems
-from .validators import as_small_int
+from operators.queries import dns_pending, visible_drimboxes, visible_requests
+from operators.request_data import FIELDS, LABELS, eligibility_problems
+from operators.validators import as_small_int
+from operators.views.onboarding import application_edit, review_context
+from trustspace.access import ANS_ADMIN, AUTHENTICATED, OPERATOR_MEMBER, PUBLIC, access
+from trustspace.errors import DomainError
+from trustspace.forms_util import apply_domain_error
+from trustspace.idempotency import AlreadySubmitted, repeat_response, submitted_once, token_of
+from trustspace.throttling import client_ip, throttle
 
 
 def _fail(request, exc):
@@ -163,10 +163,10 @@ def request_create(request, kind):
             # token is part of it, so the same form sent twice makes one draft.
             with submitted_once(request, form) as submission:
                 req = services.create_request(acting_user=request.user, operator=operator, kind=kind, drimbox=drimbox,
-                                        data=data)
+                                              data=data)
                 if form.cleaned_data.get("cgi"):
                     services.add_attachment(req, acting_user=request.user, kind=AttachmentKind.CGI,
-                                      uploaded_file=form.cleaned_data["cgi"])
+                                            uploaded_file=form.cleaned_data["cgi"])
                 submission.created(reverse("request_detail", args=[req.pk]))
         except AlreadySubmitted as repeat:
             return repeat.response(request, "request_list")
@@ -213,7 +213,7 @@ def request_detail(request, pk):
     attachment_form.fields["kind"].choices = [
         choice for choice in AttachmentKind.choices if choice[0] in allowed | {AttachmentKind.OTHER}]
     return render(request, "operators/request_detail.html", {
-        **views_onboarding.review_context(request, req),
+        **review_context(request, req),
         "req": req, "fields": fields, "is_member": is_member, "can_act": can_act, "is_ans": is_ans,
         "events": req.events.select_related("actor"),
         "attachments": req.attachments.select_related("uploaded_by"),
@@ -230,7 +230,7 @@ def request_detail(request, pk):
 def request_edit(request, pk):
     req = _request_or_404(request, pk)
     if req.is_onboarding:
-        return views_onboarding.application_edit(request, req)
+        return application_edit(request, req)
     if not permissions.roles_of(request.user, req.operator):
         raise Http404
     if not permissions.can(request.user, f"request.{req.kind}", req.operator) or not req.is_editable:
@@ -251,7 +251,7 @@ def request_edit(request, pk):
                 services.update_request(req, acting_user=request.user, data=data)
                 if form.cleaned_data.get("cgi"):
                     services.add_attachment(req, acting_user=request.user, kind=AttachmentKind.CGI,
-                                      uploaded_file=form.cleaned_data["cgi"])
+                                            uploaded_file=form.cleaned_data["cgi"])
         except DomainError as exc:
             apply_domain_error(form, exc)
         else:
@@ -462,7 +462,8 @@ def _va_decision(request, pk, run, success):
 @access(ANS_ADMIN)
 @require_POST
 def va_validate(request, pk):
-    return _va_decision(request, pk, lambda va: services.validate_va(va, acting_user=request.user), "Document VA validé.")
+    return _va_decision(request, pk, lambda va: services.validate_va(va, acting_user=request.user),
+                        "Document VA validé.")
 
 
 @access(ANS_ADMIN)
