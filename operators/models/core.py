@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from trustspace.errors import Conflict
+from trustspace.statemachine import StateMachineMixin
 
 from ..validators import validate_id_nat_struct, validate_siren, validate_siret
 
@@ -163,7 +163,7 @@ class InvitationStatus(models.TextChoices):
     EXPIRED = "expiree", "Expirée"
 
 
-class Invitation(models.Model):
+class Invitation(StateMachineMixin, models.Model):
     """A one-time, expiring link sent by e-mail; accepting it binds the role to the iSC user who opens it."""
 
     operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="invitations")
@@ -185,6 +185,7 @@ class Invitation(models.Model):
     TRANSITIONS = {
         InvitationStatus.PENDING: {InvitationStatus.ACCEPTED, InvitationStatus.REVOKED, InvitationStatus.EXPIRED},
     }
+    TRANSITION_ERROR_CODE = "conflict"
 
     class Meta:
         ordering = ["-created_at"]
@@ -201,13 +202,9 @@ class Invitation(models.Model):
     def __str__(self):
         return f"Invitation de {self.email} ({self.get_role_display()}) chez {self.operator}"
 
-    def transition_to(self, new_status):
-        if new_status not in self.TRANSITIONS.get(self.status, set()):
-            raise Conflict(
-                f"Cette invitation est « {self.get_status_display().lower()} » : elle ne peut plus être "
-                f"{InvitationStatus(new_status).label.lower()}."
-            )
-        self.status = new_status
+    def transition_refused_message(self, new_status):
+        return (f"Cette invitation est « {self.status_label().lower()} » : elle ne peut plus être "
+                f"{self.status_label(new_status).lower()}.")
 
     @property
     def is_expired(self):

@@ -137,7 +137,8 @@ def _apply_switch(req: DrimboxRequest, data: dict[str, Any], actor: User) -> Non
     drimbox.responsable_contact = data.get("responsable_contact", "")
     drimbox.support_contact = data["support_contact"]
     # The new operator goes through integration again (DESIGN §5).
-    drimbox.status = DrimboxStatus.DECLARED
+    if drimbox.status != DrimboxStatus.DECLARED:
+        drimbox.transition_to(DrimboxStatus.DECLARED)
     drimbox.integrated_at = None
     drimbox.withdrawn_at = None
     drimbox.updated_at = timezone.now()

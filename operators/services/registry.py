@@ -48,6 +48,7 @@ def next_identifiant() -> int:
 def queue_dns_change(*, drimbox: Drimbox | None, name: str, records: Iterable[Iterable[str]], reason: str,
                      schedule: bool = True) -> DnsChange:
     """Queue one name's new records (empty: delete); older pending changes of the name are superseded."""
+    # One UPDATE for the name's older changes; only a pending change may become superseded (DnsChange.TRANSITIONS).
     DnsChange.objects.filter(name=name, status=DnsChangeStatus.PENDING).update(status=DnsChangeStatus.SUPERSEDED)
     change = DnsChange.objects.create(drimbox=drimbox, name=name, records=as_records(records), reason=reason)
     if schedule:
@@ -103,7 +104,7 @@ def apply_dns_changes(*, now: datetime | None = None, client: ZoneClient | None 
                 if isinstance(exc, DnsUnavailable):
                     break
                 continue
-            locked.status = DnsChangeStatus.APPLIED
+            locked.transition_to(DnsChangeStatus.APPLIED)
             locked.applied_at = timezone.now()
             locked.attempts += 1
             locked.save(update_fields=["status", "applied_at", "attempts"])
