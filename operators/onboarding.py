@@ -22,7 +22,12 @@ from .models import (
     Role,
 )
 from .recipients import member_emails
-from .validators import normalize_card_reference, validate_card_number, validate_card_or_habilitation
+from .validators import (
+    all_field_errors,
+    normalize_card_reference,
+    validate_card_number,
+    validate_card_or_habilitation,
+)
 
 CARD_OR_PROOF_MESSAGE = ("Indiquez le numéro de votre carte de représentant légal ou joignez un justificatif de votre "
                          "pouvoir de représenter l'entreprise (K-bis, délégation ; PDF).")
@@ -93,7 +98,7 @@ def check_submittable(req):
         if Operator.objects.filter(id_nat_struct=req.data.get("id_nat_struct")).exists():
             errors["id_nat_struct"] = ["Cet idNat_Struct est déjà celui d'un autre opérateur."]
     if errors:
-        raise InvalidData(" ".join(m for ms in errors.values() for m in ms), field_errors=errors)
+        raise all_field_errors(errors)
 
 
 def card_for_role(role, card_reference, *, has_proof=False):

@@ -1,8 +1,10 @@
-"""French identifiers (DESIGN §4), checked with python-stdnum."""
+"""French identifiers (DESIGN §4), checked with python-stdnum, and the field errors a form collects."""
 from django.core.exceptions import ValidationError
 from stdnum import luhn
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.fr import siren, siret
+
+from trustspace.errors import InvalidData
 
 # idNat_Struct type prefixes (the OU of IGC-Santé certificates).
 ID_NAT_STRUCT_TYPES = {
@@ -14,6 +16,11 @@ ID_NAT_STRUCT_TYPES = {
     "5": "FINESS juridique",
     "6": "FINESS géographique",
 }
+
+
+def all_field_errors(errors: dict[str, list[str]]) -> InvalidData:
+    """Every problem collected for a form at once: one message, each on its field."""
+    return InvalidData(" ".join(m for ms in errors.values() for m in ms), field_errors=errors)
 
 
 def compact_digits(value):

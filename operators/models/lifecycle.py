@@ -131,9 +131,6 @@ class Drimbox(StateMachineMixin, models.Model):
     def transition_subject(self):
         return f"La DRIMbox {self.identifiant}"
 
-    def records_for(self, fqdn):
-        return self.db_records if fqdn == self.db_fqdn else self.vi_records
-
 
 class IdentifiantCounter(models.Model):
     """Where the database has no sequences (SQLite), the last Identifiant handed out.

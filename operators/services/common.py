@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 
 from trustspace.errors import InvalidData, NotAllowed
-from trustspace.text import validate_model_text
+from trustspace.text import validate_display_text, validate_model_text
 
 if TYPE_CHECKING:
     from trustspace.models import User
@@ -19,6 +19,16 @@ def require_ans_admin(user: User | None) -> None:
     """ANS administrators review and decide; anyone else (and nobody) is refused."""
     if not getattr(user, "is_ans_admin", False):
         raise NotAllowed(ANS_ONLY)
+
+
+def refusal_reason(reason: str | None) -> str:
+    """The reason ANS gives for a refusal: required, and shown to the operator as written."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidData("Le motif du refus est obligatoire.",
+                          field_errors={"reason": ["Le motif du refus est obligatoire."]})
+    validate_display_text({"reason": reason}, multiline={"reason"}, labels={"reason": "motif du refus"})
+    return reason
 
 
 def validation_to_domain(exc: ValidationError) -> InvalidData:

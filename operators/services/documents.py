@@ -19,11 +19,10 @@ from operators.models.documents import OPEN_VA_STATUSES
 from operators.models.requests import file_sha256
 from operators.notify import notify_operator
 from operators.recipients import ans_emails
-from operators.services.common import require_ans_admin
+from operators.services.common import refusal_reason, require_ans_admin
 from trustspace import audit
-from trustspace.errors import InvalidData, NotAllowed
+from trustspace.errors import NotAllowed
 from trustspace.notifications import send_email_on_commit
-from trustspace.text import validate_display_text
 from trustspace.uploads import validate_pdf
 
 if TYPE_CHECKING:
@@ -150,11 +149,7 @@ def validate_va(va: VaDocument, *, acting_user: User) -> VaDocument:
 
 def refuse_va(va: VaDocument, *, acting_user: User, reason: str) -> VaDocument:
     require_ans_admin(acting_user)
-    reason = (reason or "").strip()
-    if not reason:
-        raise InvalidData("Le motif du refus est obligatoire.",
-                          field_errors={"reason": ["Le motif du refus est obligatoire."]})
-    validate_display_text({"reason": reason}, multiline={"reason"}, labels={"reason": "motif du refus"})
+    reason = refusal_reason(reason)
     with transaction.atomic():
         va = _lock(va)
         before = {"status": va.status}

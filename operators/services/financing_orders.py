@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from operators import permissions
 from operators.models import FinancingOrder, FinancingOrderSite, Operator
 from operators.services.contracts import ensure_contract_accepted
-from operators.validators import compact_digits
+from operators.validators import all_field_errors, compact_digits
 from trustspace import audit
 from trustspace.errors import InvalidData
 
@@ -43,7 +43,7 @@ def create_financing_order(*, acting_user: User, operator: Operator, reference: 
     if finess_errors:
         errors["finess_geographiques"] = finess_errors
     if errors:
-        raise InvalidData(" ".join(m for ms in errors.values() for m in ms), field_errors=errors)
+        raise all_field_errors(errors)
     with transaction.atomic():
         ensure_contract_accepted(operator)
         try:

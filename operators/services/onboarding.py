@@ -32,6 +32,7 @@ from operators.models import (
 from operators.request_data import APPLICATION_FIELDS, clean_data
 from operators.services.requests import add_attachment, submit_request, update_request
 from operators.services.timeline import add_event, audit_request
+from operators.validators import all_field_errors
 from trustspace import audit
 from trustspace.errors import Conflict, ContractNotAccepted, InvalidData, NotAllowed
 from trustspace.uploads import validate_pdf
@@ -97,7 +98,7 @@ def apply_for_operator(*, acting_user: User | None, data: dict[str, Any], contra
             errors["legal_rep_card"] = [onboarding.CARD_OR_PROOF_MESSAGE]
             errors.pop("card_reference")
     if errors:
-        raise InvalidData(" ".join(m for ms in errors.values() for m in ms), field_errors=errors)
+        raise all_field_errors(errors)
 
     with _files_removed_on_failure() as written, transaction.atomic():
         siren = cleaned["siren"]
@@ -147,7 +148,7 @@ def edit_application(req: DrimboxRequest, *, acting_user: User, data: dict[str, 
         _collect(errors, lambda: validate_pdf(power_document, field="power_document",
                                               label="Le justificatif du pouvoir de représenter"))
     if errors:
-        raise InvalidData(" ".join(m for ms in errors.values() for m in ms), field_errors=errors)
+        raise all_field_errors(errors)
     values = {field: data[field] for field in APPLICATION_FIELDS if field in data and field != "contract_version"}
     with _files_removed_on_failure() as written, transaction.atomic():
         req = update_request(req, acting_user=acting_user, data=values)

@@ -14,7 +14,7 @@ from operators.models import DECLARATION_KINDS, DrimboxRequest, RequestEventKind
 from operators.request_data import clean_data, eligibility_problems
 from operators.services import admission, drimboxes
 from operators.services.admission import hand_over
-from operators.services.common import require_ans_admin
+from operators.services.common import refusal_reason, require_ans_admin
 from operators.services.drimboxes import release_drimbox
 from operators.services.requests import lock_request
 from operators.services.timeline import (
@@ -87,11 +87,7 @@ def request_changes(req: DrimboxRequest, *, acting_user: User, comment: str) -> 
 
 def reject_request(req: DrimboxRequest, *, acting_user: User, reason: str) -> DrimboxRequest:
     require_ans_admin(acting_user)
-    reason = (reason or "").strip()
-    if not reason:
-        raise InvalidData("Le motif du refus est obligatoire.",
-                          field_errors={"reason": ["Le motif du refus est obligatoire."]})
-    validate_display_text({"reason": reason}, multiline={"reason"}, labels={"reason": "motif du refus"})
+    reason = refusal_reason(reason)
     with transaction.atomic():
         req = lock_request(req)
         _in_review(req)

@@ -65,10 +65,8 @@ def operators_list(request):
         elif form.cleaned_data["technical_admin"] == "non":
             operators = operators.filter(technical_count=0)
     page = Paginator(operators, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
     return render(request, "operators/ans/operators_list.html", {
-        "form": form, "page": page, "current_contract": current, "query": query.urlencode(),
+        "form": form, "page": page, "current_contract": current, "query": _query_without_page(request),
     })
 
 

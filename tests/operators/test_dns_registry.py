@@ -16,6 +16,7 @@ from tests.support.lifecycle import (
     make_order,
     submitted_declaration,
 )
+from trustspace.errors import InvalidData
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -135,3 +136,19 @@ def test_switch_of_a_withdrawn_drimbox_puts_its_names_back(world, bind):
     approve(switch, world.ans, override_reason="Reprise d'un site retiré")
     assert client.lookup(drimbox.db_fqdn, "A") == ["192.0.2.10"]
     assert client.lookup(drimbox.vi_fqdn, "A") == ["192.0.2.11"]
+
+
+def test_scoped_ipv6_is_refused_and_a_bad_record_never_blocks_the_queue(world, bind, settings):
+    settings.DNS_REQUIRE_PUBLIC_ADDRESSES = True
+    with pytest.raises(InvalidData, match="zone d'interface"):
+        services.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.DECLARATION,
+                                data=declaration_data(db="2a00:1450:4007::1%eth0"))
+    settings.DNS_REQUIRE_PUBLIC_ADDRESSES = False
+    # A record the server cannot take (written here directly: no service accepts it any more).
+    broken = DnsChange.objects.create(name=f"db9998.test.{bind.zone}", records=[["AAAA", "2a00::1%eth0"]],
+                                      reason="test")
+    drimbox = declared_drimbox(world.operator, world.legal, world.ans)
+    services.apply_dns_changes()
+    broken.refresh_from_db()
+    assert broken.status == DnsChangeStatus.PENDING and broken.attempts >= 1 and broken.last_error
+    assert bind.client().lookup(drimbox.db_fqdn, "A") == ["192.0.2.10"]

@@ -14,6 +14,7 @@ from operators.models import (
     Drimbox,
     DrimboxRequest,
     DrimboxStatus,
+    HealthStructure,
     PendingRevocation,
     RequestEventKind,
     RequestKind,
@@ -370,3 +371,33 @@ def test_django_admin_lists_the_lifecycle_models_read_only(world, client, make_u
         assert client.get(f"/admin/operators/{model}/").status_code == 200, model
     drimbox = Drimbox.objects.get()
     assert client.post(f"/admin/operators/drimbox/{drimbox.pk}/change/", {"pacs": "x"}).status_code == 403
+
+
+def test_an_operator_never_renames_a_shared_health_structure(world):
+    data = declaration_data()
+    approve(submitted_declaration(world.operator, world.legal, data=data), world.ans, override_reason="test")
+    other = submitted_declaration(world.other_operator, world.other, data={**data, "structure_name": "AUTRE NOM"})
+    approve(other, world.ans, override_reason="test")
+    assert HealthStructure.objects.get(siren=data["structure_siren"]).name == data["structure_name"]
+
+
+def test_no_new_va_file_while_ans_reviews_one(world):
+    drimbox = active_drimbox(world.operator, world.legal, world.ans)
+    va = services.upload_va(VaDocument.objects.get(drimbox=drimbox), acting_user=world.technical,
+                            uploaded_file=pdf_upload("va.pdf"))
+    with pytest.raises(Conflict):
+        services.upload_va(va, acting_user=world.technical, uploaded_file=pdf_upload("autre.pdf"))
+
+
+def test_plain_text_mails_are_not_html_escaped_and_skip_removed_authors(world):
+    req = submitted_declaration(world.operator, world.mandataire)
+    services.assign_request(req, acting_user=world.ans)
+    mail.outbox.clear()
+    services.comment_request(req, acting_user=world.ans, text="Joignez l'attestation <signée> & datée.")
+    (message,) = [m for m in mail.outbox if "commentaire" in m.subject]
+    assert "Joignez l'attestation <signée> & datée." in message.body
+    assert "mandataire@example.fr" in message.to
+    services.remove_membership(world.mandataire_membership, acting_user=world.legal)
+    mail.outbox.clear()
+    services.comment_request(req, acting_user=world.ans, text="Relance.")
+    assert all("mandataire@example.fr" not in m.to for m in mail.outbox)
