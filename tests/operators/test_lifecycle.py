@@ -367,7 +367,7 @@ def test_django_admin_lists_the_lifecycle_models_read_only(world, client, make_u
     active_drimbox(world.operator, world.legal, world.ans)
     client.force_login(make_user("root", is_superuser=True, is_staff=True))
     for model in ("drimbox", "drimboxrequest", "dnschange", "financingorder", "attestation", "vadocument",
-                  "pendingrevocation", "healthstructure"):
+                  "pendingrevocation", "healthstructure", "requestevent", "requestattachment", "financingordersite"):
         assert client.get(f"/admin/operators/{model}/").status_code == 200, model
     drimbox = Drimbox.objects.get()
     assert client.post(f"/admin/operators/drimbox/{drimbox.pk}/change/", {"pacs": "x"}).status_code == 403
