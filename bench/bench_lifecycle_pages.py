@@ -6,10 +6,10 @@ number of rows".
 
 Pages measured (through Django's test Client, full middleware stack, in-process), for an ANS
 administrator:
-  * ``/ans/demandes/`` (``operators.views_ans.review_queue``): default (submitted + in review,
+  * ``/ans/demandes/`` (``operators.views.ans.review_queue``): default (submitted + in review,
     oldest first), ``?kind=integration``, ``?operator=<fragment>``, ``?age=7``,
     ``?status=toutes``, ``?assigned=moi``;
-  * ``/ans/registre/`` (``operators.views_ans.registry``): first page, ``?q=db12`` (FQDN prefix),
+  * ``/ans/registre/`` (``operators.views.ans.registry``): first page, ``?q=db12`` (FQDN prefix),
     ``?q=<identifiant>``, ``?operator=<fragment>``, ``?structure=<fragment>``,
     ``?status=active``, ``?dns=en_attente``.
 

@@ -1,9 +1,9 @@
 """Benchmark: server time and SQL query count of the operator pages.
 
 Pages measured (through Django's test Client, full middleware stack, in-process):
-  * ``/ans/operateurs/`` (``operators.views_ans.operators_list``) for an ANS administrator:
+  * ``/ans/operateurs/`` (``operators.views.ans.operators_list``) for an ANS administrator:
     first page, with a search ``?q=...`` and with ``?contract=a_accepter``;
-  * ``/`` (``operators.views.home``) for a legal representative of 3 operators (so the
+  * ``/`` (``operators.views.space.home``) for a legal representative of 3 operators (so the
     operator switcher is rendered).
 
 Sizes: a small data set (``BENCH_SMALL``, default 100 operators / 500 people) then a large

@@ -1,5 +1,5 @@
 """Onboarding pages: an iSC user applies for its operator; the application is then followed on the request page
-shared with ANS (``views_lifecycle.request_detail``), where ANS reviews it like any request."""
+shared with ANS (``views.lifecycle.request_detail``), where ANS reviews it like any request."""
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.urls import reverse
