@@ -39,18 +39,18 @@ TARGET_P95_MS = benchlib.target_p95_ms(150)
 
 benchlib.setup("operator_pages")
 
-from django.db import connection
-from django.utils import timezone
-from stdnum import luhn
+from django.db import connection  # noqa: E402
+from django.utils import timezone  # noqa: E402
+from stdnum import luhn  # noqa: E402
 
-from operators.models import (
+from operators.models import (  # noqa: E402
     ContractAcceptance,
     ContractVersion,
     Membership,
     Operator,
     Role,
 )
-from trustspace.models import User
+from trustspace.models import User  # noqa: E402
 
 # ---------------------------------------------------------------------------
 # Fixture data (bulk_create straight on the models: benchmark data, not application writes).
