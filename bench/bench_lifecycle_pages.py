@@ -6,10 +6,10 @@ number of rows".
 
 Pages measured (through Django's test Client, full middleware stack, in-process), for an ANS
 administrator:
-  * ``/ans/demandes/`` (``operators.views_ans.review_queue``): default (submitted + in review,
+  * ``/ans/demandes/`` (``operators.views.ans.review_queue``): default (submitted + in review,
     oldest first), ``?kind=integration``, ``?operator=<fragment>``, ``?age=7``,
     ``?status=toutes``, ``?assigned=moi``;
-  * ``/ans/registre/`` (``operators.views_ans.registry``): first page, ``?q=db12`` (FQDN prefix),
+  * ``/ans/registre/`` (``operators.views.ans.registry``): first page, ``?q=db12`` (FQDN prefix),
     ``?q=<identifiant>``, ``?operator=<fragment>``, ``?structure=<fragment>``,
     ``?status=active``, ``?dns=en_attente``.
 
@@ -53,12 +53,12 @@ TARGET_P95_MS = benchlib.target_p95_ms(200)
 # No DNS server: DNS changes stay queued, nothing is sent.
 benchlib.setup("lifecycle_pages", unset=["DNS_SERVER"])
 
-from django.conf import settings
-from django.db import connection
-from django.utils import timezone
-from stdnum import luhn
+from django.conf import settings  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.utils import timezone  # noqa: E402
+from stdnum import luhn  # noqa: E402
 
-from operators.models import (
+from operators.models import (  # noqa: E402
     DnsChange,
     DnsChangeStatus,
     Drimbox,
@@ -73,8 +73,8 @@ from operators.models import (
     RequestStatus,
     Role,
 )
-from operators.registry import SEQUENCE, fqdns_for
-from trustspace.models import User
+from operators.registry import SEQUENCE, fqdns_for  # noqa: E402
+from trustspace.models import User  # noqa: E402
 
 # ---------------------------------------------------------------------------
 # Fixture data (bulk_create straight on the models: benchmark data, not application writes).
@@ -223,7 +223,8 @@ def grow_drimboxes(n_drimboxes, op_pks, now):
             db_records=[["A", f"192.0.2.{i % 254 + 1}"]], vi_records=[["A", f"198.51.100.{i % 254 + 1}"]],
             responsable_contact=f"responsable{i}@site{i}.example", support_contact=f"support{i}@site{i}.example",
             status=status, created_at=created, updated_at=created,
-            integrated_at=created + timedelta(days=20) if status in (DrimboxStatus.ACTIVE, DrimboxStatus.WITHDRAWN) else None,
+            integrated_at=(created + timedelta(days=20)
+                           if status in (DrimboxStatus.ACTIVE, DrimboxStatus.WITHDRAWN) else None),
             withdrawn_at=created + timedelta(days=30) if status == DrimboxStatus.WITHDRAWN else None,
         ))
     Drimbox.objects.bulk_create(drimboxes, batch_size=BATCH)

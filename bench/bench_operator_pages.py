@@ -1,9 +1,9 @@
 """Benchmark: server time and SQL query count of the operator pages.
 
 Pages measured (through Django's test Client, full middleware stack, in-process):
-  * ``/ans/operateurs/`` (``operators.views_ans.operators_list``) for an ANS administrator:
+  * ``/ans/operateurs/`` (``operators.views.ans.operators_list``) for an ANS administrator:
     first page, with a search ``?q=...`` and with ``?contract=a_accepter``;
-  * ``/`` (``operators.views.home``) for a legal representative of 3 operators (so the
+  * ``/`` (``operators.views.space.home``) for a legal representative of 3 operators (so the
     operator switcher is rendered).
 
 Sizes: a small data set (``BENCH_SMALL``, default 100 operators / 500 people) then a large
@@ -39,18 +39,18 @@ TARGET_P95_MS = benchlib.target_p95_ms(150)
 
 benchlib.setup("operator_pages")
 
-from django.db import connection
-from django.utils import timezone
-from stdnum import luhn
+from django.db import connection  # noqa: E402
+from django.utils import timezone  # noqa: E402
+from stdnum import luhn  # noqa: E402
 
-from operators.models import (
+from operators.models import (  # noqa: E402
     ContractAcceptance,
     ContractVersion,
     Membership,
     Operator,
     Role,
 )
-from trustspace.models import User
+from trustspace.models import User  # noqa: E402
 
 # ---------------------------------------------------------------------------
 # Fixture data (bulk_create straight on the models: benchmark data, not application writes).

@@ -69,7 +69,3 @@ def parse_addresses(text, *, label, required=True, public_only=None):
             raise InvalidData(f"L'{label} ne peut pas désigner un nom de la zone {zone}.")
         return [("CNAME", hostnames[0])]
     return sorted(set(records))
-
-
-def format_records(records):
-    return ", ".join(value for _, value in records)

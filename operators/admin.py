@@ -1,3 +1,7 @@
+"""The operators' models on the portal's admin site, read-only: what ANS may need to inspect beyond its pages.
+
+Invitation tokens are never shown (only their hash is stored, and even that stays out).
+"""
 from trustspace.admin import ReadOnlyAdmin, site
 
 from .models import (
@@ -8,11 +12,14 @@ from .models import (
     Drimbox,
     DrimboxRequest,
     FinancingOrder,
+    FinancingOrderSite,
     HealthStructure,
     Invitation,
     Membership,
     Operator,
     PendingRevocation,
+    RequestAttachment,
+    RequestEvent,
     VaDocument,
 )
 
@@ -32,9 +39,6 @@ class InvitationAdmin(ReadOnlyAdmin):
     exclude = ["token_hash"]
 
 
-site.register(Operator, OperatorAdmin)
-site.register(Membership, MembershipAdmin)
-site.register(Invitation, InvitationAdmin)
 class DrimboxAdmin(ReadOnlyAdmin):
     list_display = ["identifiant", "db_fqdn", "operator", "status"]
     list_filter = ["status"]
@@ -47,14 +51,38 @@ class DrimboxRequestAdmin(ReadOnlyAdmin):
     search_fields = ["reference", "operator__name", "data__siren"]
 
 
+class RequestEventAdmin(ReadOnlyAdmin):
+    list_display = ["request", "kind", "at", "actor", "from_status", "to_status", "by_ans"]
+    list_filter = ["kind", "by_ans"]
+    search_fields = ["request__reference"]
+
+
+class RequestAttachmentAdmin(ReadOnlyAdmin):
+    list_display = ["request", "kind", "original_name", "size", "uploaded_by", "uploaded_at"]
+    list_filter = ["kind"]
+    search_fields = ["request__reference", "sha256"]
+
+
+class FinancingOrderSiteAdmin(ReadOnlyAdmin):
+    list_display = ["finess_geographique", "order"]
+    search_fields = ["finess_geographique", "order__reference"]
+
+
 class DnsChangeAdmin(ReadOnlyAdmin):
     list_display = ["name", "status", "attempts", "created_at", "applied_at"]
     list_filter = ["status"]
 
 
+site.register(Operator, OperatorAdmin)
+site.register(Membership, MembershipAdmin)
+site.register(Invitation, InvitationAdmin)
 site.register(Drimbox, DrimboxAdmin)
 site.register(DrimboxRequest, DrimboxRequestAdmin)
+site.register(RequestEvent, RequestEventAdmin)
+site.register(RequestAttachment, RequestAttachmentAdmin)
+site.register(FinancingOrderSite, FinancingOrderSiteAdmin)
 site.register(DnsChange, DnsChangeAdmin)
+# IdentifiantCounter is not listed: only SQLite uses it (PostgreSQL hands Identifiants out from a sequence).
 for model in (ContractVersion, ContractAcceptance, HealthStructure, FinancingOrder, Attestation, VaDocument,
               PendingRevocation):
     site.register(model, ReadOnlyAdmin)

@@ -18,7 +18,8 @@ def check_restriction(user, operator_id, drimbox_ids):
         if operator_id is None:
             errors["drimboxes"] = ["Choisissez d'abord l'opérateur de ces DRIMbox."]
         else:
-            found = set(Drimbox.objects.filter(operator_id=operator_id, pk__in=drimbox_ids).values_list("pk", flat=True))
+            boxes = Drimbox.objects.filter(operator_id=operator_id, pk__in=drimbox_ids)
+            found = set(boxes.values_list("pk", flat=True))
             if found != set(drimbox_ids):
                 errors["drimboxes"] = ["Choisissez des DRIMbox de l'opérateur choisi."]
     return errors

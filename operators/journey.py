@@ -5,7 +5,7 @@ from django.db.models import Count, Q
 from django.urls import reverse
 
 from .models import DrimboxStatus, Membership, Role
-from .services import contract_status
+from .services.contracts import contract_status
 
 
 @dataclass
@@ -46,7 +46,8 @@ def journey(operator):
             "Administrateurs techniques",
             counts["technical"] > 0,
             f"{counts['technical']} administrateur(s) technique(s) désigné(s)." if counts["technical"]
-            else "Désignez au moins un administrateur technique (porteur de carte CPA) : lui seul gère les certificats.",
+            else "Désignez au moins un administrateur technique (porteur de carte CPA) : lui seul gère les "
+                 "certificats.",
             reverse("person_invite"), "Désigner un administrateur technique",
         ),
         Step(

@@ -54,8 +54,10 @@ ANS_ACTIONS = frozenset({
 })
 
 DENIED_MESSAGES = {
-    "support_contact.update": "Seuls les administrateurs techniques de l'opérateur peuvent modifier le contact support.",
-    "request.declaration": "Seuls le représentant légal et les mandataires de l'opérateur peuvent déclarer une DRIMbox.",
+    "support_contact.update": ("Seuls les administrateurs techniques de l'opérateur peuvent modifier le contact "
+                               "support."),
+    "request.declaration": ("Seuls le représentant légal et les mandataires de l'opérateur peuvent déclarer une "
+                            "DRIMbox."),
     "request.bascule": "Seuls le représentant légal et les mandataires de l'opérateur peuvent reprendre une DRIMbox.",
     "request.retrait": "Seuls le représentant légal et les mandataires de l'opérateur peuvent demander un retrait.",
     "request.reintegration": "Seuls le représentant légal et les mandataires peuvent demander une réintégration.",
@@ -75,7 +77,8 @@ def roles_of(user, operator):
     cache = user.__dict__.setdefault("_operator_roles", {})
     if operator.pk not in cache:
         cache[operator.pk] = frozenset(
-            Membership.objects.filter(operator=operator, user=user, ended_at__isnull=True).values_list("role", flat=True)
+            Membership.objects.filter(operator=operator, user=user, ended_at__isnull=True)
+            .values_list("role", flat=True)
         )
     return cache[operator.pk]
 

@@ -23,6 +23,13 @@ def visible_requests(user):
         | onboarding.visible_applications(user))
 
 
+def applications_of(user):
+    """The applications a user filed (the home page of a pending applicant shows them)."""
+    if not user.is_authenticated:
+        return DrimboxRequest.objects.none()
+    return DrimboxRequest.objects.filter(kind__in=ONBOARDING_KINDS, created_by=user).order_by("-created_at", "-pk")
+
+
 def visible_drimboxes(user):
     if user.is_ans_admin:
         return Drimbox.objects.all()

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from . import registry, services, services_documents
+from . import services
 
 
 @shared_task
@@ -11,10 +11,10 @@ def expire_invitations():
 @shared_task
 def apply_dns_changes():
     """Send due DNS changes; also run every minute by beat, which retries what the server refused."""
-    applied, failed = registry.apply_dns_changes()
+    applied, failed = services.apply_dns_changes()
     return {"applied": applied, "failed": failed}
 
 
 @shared_task
 def send_va_reminders():
-    return services_documents.send_va_reminders()
+    return services.send_va_reminders()

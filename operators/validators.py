@@ -1,8 +1,10 @@
-"""French identifiers (DESIGN §4), checked with python-stdnum."""
+"""French identifiers (DESIGN §4), checked with python-stdnum, and the field errors a form collects."""
 from django.core.exceptions import ValidationError
 from stdnum import luhn
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.fr import siren, siret
+
+from trustspace.errors import InvalidData
 
 # idNat_Struct type prefixes (the OU of IGC-Santé certificates).
 ID_NAT_STRUCT_TYPES = {
@@ -16,6 +18,11 @@ ID_NAT_STRUCT_TYPES = {
 }
 
 
+def all_field_errors(errors: dict[str, list[str]]) -> InvalidData:
+    """Every problem collected for a form at once: one message, each on its field."""
+    return InvalidData(" ".join(m for ms in errors.values() for m in ms), field_errors=errors)
+
+
 def compact_digits(value):
     return "".join(str(value).split())
 
@@ -24,7 +31,8 @@ def validate_siren(value):
     try:
         siren.validate(value)
     except StdnumError:
-        raise ValidationError("Le SIREN « %(value)s » n'est pas valide (9 chiffres, clé de Luhn).", params={"value": value})
+        raise ValidationError("Le SIREN « %(value)s » n'est pas valide (9 chiffres, clé de Luhn).",
+                              params={"value": value})
 
 
 def validate_siret(value):
@@ -41,7 +49,8 @@ def is_valid_finess(value):
     value = str(value).upper()
     if len(value) != 9:
         return False
-    digits = value.replace("2A", "20", 1) if value.startswith("2A") else value.replace("2B", "20", 1) if value.startswith("2B") else value
+    digits = (value.replace("2A", "20", 1) if value.startswith("2A")
+              else value.replace("2B", "20", 1) if value.startswith("2B") else value)
     if not digits.isdigit():
         return False
     return luhn.is_valid(digits)
@@ -60,7 +69,8 @@ def validate_id_nat_struct(value):
             "L'idNat_Struct doit commencer par un chiffre de type (0 à 6) suivi de l'identifiant de la structure."
         )
     kind, ident = value[0], value[1:]
-    checks = {"2": siren.is_valid, "3": siret.is_valid, "1": is_valid_finess, "5": is_valid_finess, "6": is_valid_finess}
+    checks = {"2": siren.is_valid, "3": siret.is_valid, "1": is_valid_finess, "5": is_valid_finess,
+              "6": is_valid_finess}
     check = checks.get(kind)
     if check and not check(ident):
         raise ValidationError(
@@ -68,7 +78,8 @@ def validate_id_nat_struct(value):
             params={"value": value, "kind": ID_NAT_STRUCT_TYPES[kind], "ident": ident},
         )
     if kind in {"0", "4"} and not ident.isalnum():
-        raise ValidationError("L'idNat_Struct « %(value)s » contient des caractères invalides.", params={"value": value})
+        raise ValidationError("L'idNat_Struct « %(value)s » contient des caractères invalides.",
+                              params={"value": value})
 
 
 def as_small_int(value):

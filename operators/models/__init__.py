@@ -26,6 +26,7 @@ from .requests import (  # noqa: F401
     EDITABLE_STATUSES,
     ONBOARDING_KINDS,
     OPEN_STATUSES,
+    STARTING_STATUSES,
     AttachmentKind,
     DrimboxRequest,
     RequestAttachment,

@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from trustspace.errors import Conflict
+from trustspace.statemachine import StateMachineMixin
 
 from ..validators import validate_id_nat_struct, validate_siren, validate_siret
 
@@ -128,7 +128,8 @@ class Membership(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
     ended_at = models.DateTimeField(null=True, blank=True)
-    ended_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    ended_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="+")
     end_reason = models.CharField(max_length=255, blank=True)
 
     AUDITED_FIELDS = ["operator", "user", "role", "mandate_document", "card_reference", "ended_at", "end_reason"]
@@ -138,7 +139,8 @@ class Membership(models.Model):
         verbose_name = "rôle d'une personne"
         constraints = [
             models.UniqueConstraint(
-                fields=["operator", "user", "role"], condition=Q(ended_at__isnull=True), name="one_active_role_per_person"
+                fields=["operator", "user", "role"], condition=Q(ended_at__isnull=True),
+                name="one_active_role_per_person",
             ),
             models.CheckConstraint(
                 condition=~Q(role=Role.MANDATAIRE) | ~Q(mandate_document=""), name="mandataire_has_mandate"
@@ -161,7 +163,7 @@ class InvitationStatus(models.TextChoices):
     EXPIRED = "expiree", "Expirée"
 
 
-class Invitation(models.Model):
+class Invitation(StateMachineMixin, models.Model):
     """A one-time, expiring link sent by e-mail; accepting it binds the role to the iSC user who opens it."""
 
     operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="invitations")
@@ -173,14 +175,17 @@ class Invitation(models.Model):
     invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
-    accepted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    accepted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
     accepted_at = models.DateTimeField(null=True, blank=True)
-    membership = models.OneToOneField(Membership, null=True, blank=True, on_delete=models.PROTECT, related_name="invitation")
+    membership = models.OneToOneField(Membership, null=True, blank=True, on_delete=models.PROTECT,
+                                      related_name="invitation")
 
     AUDITED_FIELDS = ["operator", "email", "role", "status", "expires_at", "accepted_by", "accepted_at"]
     TRANSITIONS = {
         InvitationStatus.PENDING: {InvitationStatus.ACCEPTED, InvitationStatus.REVOKED, InvitationStatus.EXPIRED},
     }
+    TRANSITION_ERROR_CODE = "conflict"
 
     class Meta:
         ordering = ["-created_at"]
@@ -197,13 +202,9 @@ class Invitation(models.Model):
     def __str__(self):
         return f"Invitation de {self.email} ({self.get_role_display()}) chez {self.operator}"
 
-    def transition_to(self, new_status):
-        if new_status not in self.TRANSITIONS.get(self.status, set()):
-            raise Conflict(
-                f"Cette invitation est « {self.get_status_display().lower()} » : elle ne peut plus être "
-                f"{InvitationStatus(new_status).label.lower()}."
-            )
-        self.status = new_status
+    def transition_refused_message(self, new_status):
+        return (f"Cette invitation est « {self.status_label().lower()} » : elle ne peut plus être "
+                f"{self.status_label(new_status).lower()}.")
 
     @property
     def is_expired(self):

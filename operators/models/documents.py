@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from trustspace.errors import Conflict
+from trustspace.statemachine import StateMachineMixin
 
 from .core import Operator
 from .lifecycle import Drimbox
@@ -81,7 +81,7 @@ def va_upload_to(instance, filename):
     return f"va/{instance.drimbox.identifiant}/{uuid.uuid4().hex}.pdf"
 
 
-class VaDocument(models.Model):
+class VaDocument(StateMachineMixin, models.Model):
     """The VA document due after an integration or a reintegration, within the CGI deadline."""
 
     # No new upload while ANS reviews a file: ANS decides on the file it read.
@@ -121,14 +121,9 @@ class VaDocument(models.Model):
     def __str__(self):
         return f"VA de la DRIMbox {self.drimbox.identifiant} ({self.get_status_display()})"
 
-    def transition_to(self, new_status):
-        if new_status not in self.TRANSITIONS.get(self.status, set()):
-            raise Conflict(
-                f"Le document VA est « {self.get_status_display().lower()} » : il ne peut pas passer à "
-                f"« {VaStatus(new_status).label.lower()} ».",
-                code="invalid_transition",
-            )
-        self.status = new_status
+    def transition_refused_message(self, new_status):
+        return (f"Le document VA est « {self.status_label().lower()} » : il ne peut pas passer à "
+                f"« {self.status_label(new_status).lower()} ».")
 
     @property
     def is_overdue(self):

@@ -4,7 +4,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from trustspace.errors import Conflict
+from trustspace.statemachine import StateMachineMixin
 
 from ..validators import validate_finess, validate_siren
 from .core import Operator
@@ -16,7 +16,8 @@ class HealthStructure(models.Model):
     name = models.CharField("raison sociale", max_length=200)
     siren = models.CharField("SIREN", max_length=9, validators=[validate_siren])
     finess_juridique = models.CharField("FINESS juridique", max_length=9, blank=True, validators=[validate_finess])
-    finess_geographique = models.CharField("FINESS géographique", max_length=9, blank=True, validators=[validate_finess])
+    finess_geographique = models.CharField("FINESS géographique", max_length=9, blank=True,
+                                           validators=[validate_finess])
 
     AUDITED_FIELDS = ["name", "siren", "finess_juridique", "finess_geographique"]
 
@@ -75,7 +76,7 @@ class DrimboxStatus(models.TextChoices):
     WITHDRAWN = "retiree", "Retirée"
 
 
-class Drimbox(models.Model):
+class Drimbox(StateMachineMixin, models.Model):
     """A DRIMbox of the trust space, identified forever by its ``identifiant`` N (DESIGN §4).
 
     The row is created when its declaration is approved; its FQDNs are stored, never recomputed,
@@ -127,17 +128,8 @@ class Drimbox(models.Model):
     def __str__(self):
         return f"DRIMbox {self.identifiant} ({self.db_fqdn})"
 
-    def transition_to(self, new_status):
-        if new_status not in self.TRANSITIONS.get(self.status, set()):
-            raise Conflict(
-                f"La DRIMbox {self.identifiant} est « {self.get_status_display().lower()} » : elle ne peut pas "
-                f"passer à « {DrimboxStatus(new_status).label.lower()} ».",
-                code="invalid_transition",
-            )
-        self.status = new_status
-
-    def records_for(self, fqdn):
-        return self.db_records if fqdn == self.db_fqdn else self.vi_records
+    def transition_subject(self):
+        return f"La DRIMbox {self.identifiant}"
 
 
 class IdentifiantCounter(models.Model):
@@ -156,7 +148,7 @@ class DnsChangeStatus(models.TextChoices):
     SUPERSEDED = "remplacee", "Remplacée"
 
 
-class DnsChange(models.Model):
+class DnsChange(StateMachineMixin, models.Model):
     """A change of one name of the zone, queued in the transaction that decides it (DESIGN §4).
 
     Applied after commit and retried with backoff while the DNS server is unreachable, so an
@@ -173,6 +165,9 @@ class DnsChange(models.Model):
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     applied_at = models.DateTimeField(null=True, blank=True)
+
+    # A pending change is applied, or superseded by a newer change of the same name before it was.
+    TRANSITIONS = {DnsChangeStatus.PENDING: {DnsChangeStatus.APPLIED, DnsChangeStatus.SUPERSEDED}}
 
     class Meta:
         ordering = ["created_at", "pk"]

@@ -11,10 +11,10 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from trustspace.errors import Conflict
+from trustspace.statemachine import StateMachineMixin
 
 from .core import Operator
-from .lifecycle import Drimbox
+from .lifecycle import Drimbox, DrimboxStatus
 
 
 class RequestKind(models.TextChoices):
@@ -50,13 +50,23 @@ DECLARATION_KINDS = frozenset({RequestKind.DECLARATION, RequestKind.SWITCH})
 # Kinds filed by an applicant rather than by an operator's members: no DRIMbox, and no operator until approval
 # (an adhesion) or an existing one (a rattachement, when its operator is already approved).
 ONBOARDING_KINDS = frozenset({RequestKind.ADHESION, RequestKind.ATTACHMENT})
+# Which DRIMbox statuses each kind of request about an existing DRIMbox may start from.
+STARTING_STATUSES = {
+    RequestKind.INTEGRATION: {DrimboxStatus.DECLARED},
+    RequestKind.UPDATE: {DrimboxStatus.DECLARED, DrimboxStatus.INTEGRATING, DrimboxStatus.ACTIVE},
+    RequestKind.WITHDRAWAL: {DrimboxStatus.DECLARED, DrimboxStatus.INTEGRATING, DrimboxStatus.ACTIVE},
+    RequestKind.REINTEGRATION: {DrimboxStatus.WITHDRAWN},
+    RequestKind.SWITCH: set(DrimboxStatus),
+}
 
 
 def request_reference():
     return "DEM-" + uuid.uuid4().hex[:10].upper()
 
 
-class DrimboxRequest(models.Model):
+class DrimboxRequest(StateMachineMixin, models.Model):
+    """An operator's request to ANS (or an applicant's application), reviewed by ANS."""
+
     TRANSITIONS = {
         RequestStatus.DRAFT: {RequestStatus.SUBMITTED, RequestStatus.CANCELLED},
         RequestStatus.SUBMITTED: {RequestStatus.IN_REVIEW, RequestStatus.CANCELLED},
@@ -142,14 +152,8 @@ class DrimboxRequest(models.Model):
     def is_editable(self):
         return self.status in EDITABLE_STATUSES
 
-    def transition_to(self, new_status):
-        if new_status not in self.TRANSITIONS.get(self.status, set()):
-            raise Conflict(
-                f"La demande {self.reference} est « {self.get_status_display().lower()} » : elle ne peut pas "
-                f"passer à « {RequestStatus(new_status).label.lower()} ».",
-                code="invalid_transition",
-            )
-        self.status = new_status
+    def transition_subject(self):
+        return f"La demande {self.reference}"
 
 
 class RequestEventKind(models.TextChoices):

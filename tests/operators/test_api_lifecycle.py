@@ -4,8 +4,7 @@ from django.core import mail
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from operators import services_documents as sd
-from operators import services_requests as sr
+from operators import services
 from operators.models import (
     ONBOARDING_KINDS,
     Attestation,
@@ -226,7 +225,7 @@ def test_malformed_input_is_a_structured_400_never_a_500(world):
 
 
 def test_attachments_must_be_pdf_within_the_size_limit(world, settings):
-    req = sr.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.DECLARATION)
+    req = services.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.DECLARATION)
     legal = api(world.legal)
     url = f"{API}/requests/{req.pk}/attachments/"
     error = error_of(legal.post(url, {"kind": "cgi", "file": pdf_upload("cgi.pdf", b"GIF89a pas un pdf")},
@@ -258,7 +257,7 @@ def test_attachments_must_be_pdf_within_the_size_limit(world, settings):
 def test_another_operators_user_gets_404_and_ans_does_not_see_drafts(world):
     drimbox = declared_drimbox(world.operator, world.legal, world.ans)
     req = DrimboxRequest.objects.get(drimbox=drimbox)
-    draft = sr.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.DECLARATION)
+    draft = services.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.DECLARATION)
     other = api(world.other)
     for url in (f"{API}/requests/{req.pk}/", f"{API}/drimboxes/{drimbox.pk}/",
                 f"{API}/operators/{world.operator.pk}/requests/", f"{API}/operators/{world.operator.pk}/drimboxes/"):
@@ -358,7 +357,7 @@ def test_va_document_by_api(world):
 def test_review_queue_filters(world):
     first = submitted_declaration(world.operator, world.legal)
     second = submitted_declaration(world.other_operator, world.other)
-    sr.assign_request(second, acting_user=world.ans)
+    services.assign_request(second, acting_user=world.ans)
     ans = api(world.ans)
 
     def refs(**params):
@@ -389,13 +388,13 @@ def test_review_queue_and_registry_queries_do_not_grow_with_rows(world):
     ans = api(world.ans)
     for _ in range(2):
         declared_drimbox(world.operator, world.legal, world.ans)
-        sr.assign_request(submitted_declaration(world.operator, world.legal), acting_user=world.ans)
+        services.assign_request(submitted_declaration(world.operator, world.legal), acting_user=world.ans)
     urls = [f"{API}/review-queue/", f"{API}/registry/", f"{API}/operators/{world.operator.pk}/drimboxes/",
             f"{API}/operators/{world.operator.pk}/requests/"]
     small = {url: _queries(ans, url) for url in urls}
     for _ in range(4):
         declared_drimbox(world.operator, world.legal, world.ans)
-        sr.assign_request(submitted_declaration(world.operator, world.legal), acting_user=world.ans)
+        services.assign_request(submitted_declaration(world.operator, world.legal), acting_user=world.ans)
     for url in urls:
         count, body = _queries(ans, url)
         assert body["count"] > small[url][1]["count"], url
@@ -407,9 +406,10 @@ def test_review_queue_and_registry_queries_do_not_grow_with_rows(world):
 def test_registry_filters(world):
     first = declared_drimbox(world.operator, world.legal, world.ans)
     second = declared_drimbox(world.other_operator, world.other, world.ans)
-    withdrawal = sr.create_request(acting_user=world.other, operator=world.other_operator, kind=RequestKind.WITHDRAWAL,
-                                   drimbox=second, data={"reason": "Fin de contrat"})
-    approve(sr.submit_request(withdrawal, acting_user=world.other), world.ans)
+    withdrawal = services.create_request(acting_user=world.other, operator=world.other_operator,
+                                         kind=RequestKind.WITHDRAWAL, drimbox=second,
+                                         data={"reason": "Fin de contrat"})
+    approve(services.submit_request(withdrawal, acting_user=world.other), world.ans)
     ans = api(world.ans)
 
     def ids(**params):
@@ -450,4 +450,4 @@ def test_superseded_attestation_is_reported_as_not_valid(world):
     assert body["valid"] is False and body["superseded_at"]
     new = Attestation.objects.get(request=switch)
     assert api().get(f"{API}/attestations/{new.code}/").json()["valid"] is True
-    assert sd.find_attestation(new.code) == new
+    assert services.find_attestation(new.code) == new

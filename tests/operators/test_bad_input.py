@@ -6,7 +6,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from operators import services, services_onboarding
+from operators import services
 from operators.models import (
     ContractAcceptance,
     DrimboxRequest,
@@ -71,8 +71,8 @@ def test_siret_of_another_siren_is_refused(world):
     data = registration_data(siren=make_siren(22222222))  # the SIRET still belongs to another SIREN
     before = counts()
     with pytest.raises(InvalidData) as excinfo:
-        services_onboarding.apply_for_operator(acting_user=world.other, data=data, contract_accepted=True,
-                                               contract_document=pdf_upload("contrat.pdf"))
+        services.apply_for_operator(acting_user=world.other, data=data, contract_accepted=True,
+                                    contract_document=pdf_upload("contrat.pdf"))
     assert "doit commencer par le SIREN" in excinfo.value.message
     assert counts() == before
 

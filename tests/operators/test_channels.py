@@ -8,7 +8,7 @@ from django.core import mail
 from django.test import Client
 from django.utils import timezone
 
-from operators import channels
+from operators import channels, services
 from operators.models import Operator
 from tests.support.webhook_receiver import running_receiver
 from trustspace import outbox
@@ -125,7 +125,7 @@ def test_the_service_refuses_others_too(world, channel_key):
     from trustspace.errors import NotAllowed
 
     with pytest.raises(NotAllowed):
-        channels.set_channels(world.operator, acting_user=world.other, technical_mailbox="x@example.fr",
+        services.set_channels(world.operator, acting_user=world.other, technical_mailbox="x@example.fr",
                               webhook_url="")
 
 

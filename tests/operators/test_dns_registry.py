@@ -7,8 +7,7 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 from django.utils import timezone
 
-from operators import registry
-from operators import services_requests as sr
+from operators import registry, services
 from operators.models import DnsChange, DnsChangeStatus, RequestKind
 from tests.support.lifecycle import (
     approve,
@@ -17,6 +16,7 @@ from tests.support.lifecycle import (
     make_order,
     submitted_declaration,
 )
+from trustspace.errors import InvalidData
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -39,15 +39,15 @@ def test_approval_creates_resolvable_names(world, bind):
 def test_address_change_and_withdrawal_update_the_zone(world, bind):
     drimbox = declared_drimbox(world.operator, world.legal, world.ans, data=_funded(world))
     client = bind.client()
-    req = sr.create_request(acting_user=world.technical, operator=world.operator, kind=RequestKind.UPDATE,
-                            drimbox=drimbox, data={"db_addresses": "198.51.100.7"})
-    approve(sr.submit_request(req, acting_user=world.technical), world.ans)
+    req = services.create_request(acting_user=world.technical, operator=world.operator, kind=RequestKind.UPDATE,
+                                  drimbox=drimbox, data={"db_addresses": "198.51.100.7"})
+    approve(services.submit_request(req, acting_user=world.technical), world.ans)
     assert client.lookup(drimbox.db_fqdn, "A") == ["198.51.100.7"]
     assert client.lookup(drimbox.vi_fqdn, "A") == ["192.0.2.11"]  # unchanged name untouched
 
-    req = sr.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.WITHDRAWAL,
-                            drimbox=drimbox, data={"reason": "Fermeture"})
-    approve(sr.submit_request(req, acting_user=world.legal), world.ans)
+    req = services.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.WITHDRAWAL,
+                                  drimbox=drimbox, data={"reason": "Fermeture"})
+    approve(services.submit_request(req, acting_user=world.legal), world.ans)
     assert client.lookup(drimbox.db_fqdn, "A") == [] and client.lookup(drimbox.vi_fqdn, "A") == []
     drimbox.refresh_from_db()
     assert drimbox.db_fqdn  # reserved forever
@@ -99,11 +99,11 @@ def test_server_down_during_approval_queues_then_applies(world, bind, client):
     assert drimbox.db_fqdn in page and "data-dns-pending" in page
 
     # A change waits for its backoff delay before it is tried again; then the server is back and both land.
-    registry.apply_dns_changes()
+    services.apply_dns_changes()
     tried.refresh_from_db()
     assert tried.attempts == 1
     bind.start()
-    applied, failed = registry.apply_dns_changes(now=timezone.now() + timedelta(hours=2))
+    applied, failed = services.apply_dns_changes(now=timezone.now() + timedelta(hours=2))
     assert (applied, failed) == (2, 0)
     assert client_dns.lookup(drimbox.db_fqdn, "A") == ["192.0.2.10"]
     assert client_dns.lookup(drimbox.vi_fqdn, "A") == ["192.0.2.11"]
@@ -114,11 +114,11 @@ def test_server_down_during_approval_queues_then_applies(world, bind, client):
 def test_a_newer_change_supersedes_an_unapplied_one(world, bind):
     bind.stop()
     drimbox = declared_drimbox(world.operator, world.legal, world.ans, data=_funded(world))
-    req = sr.create_request(acting_user=world.technical, operator=world.operator, kind=RequestKind.UPDATE,
-                            drimbox=drimbox, data={"db_addresses": "198.51.100.8"})
-    approve(sr.submit_request(req, acting_user=world.technical), world.ans)
+    req = services.create_request(acting_user=world.technical, operator=world.operator, kind=RequestKind.UPDATE,
+                                  drimbox=drimbox, data={"db_addresses": "198.51.100.8"})
+    approve(services.submit_request(req, acting_user=world.technical), world.ans)
     bind.start()
-    registry.apply_dns_changes(now=timezone.now() + timedelta(hours=2))
+    services.apply_dns_changes(now=timezone.now() + timedelta(hours=2))
     assert bind.client().lookup(drimbox.db_fqdn, "A") == ["198.51.100.8"]
     assert DnsChange.objects.filter(name=drimbox.db_fqdn, status=DnsChangeStatus.SUPERSEDED).count() == 1
 
@@ -126,9 +126,9 @@ def test_a_newer_change_supersedes_an_unapplied_one(world, bind):
 def test_switch_of_a_withdrawn_drimbox_puts_its_names_back(world, bind):
     data = _funded(world)
     drimbox = declared_drimbox(world.operator, world.legal, world.ans, data=data)
-    req = sr.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.WITHDRAWAL,
-                            drimbox=drimbox, data={"reason": "Fin de contrat"})
-    approve(sr.submit_request(req, acting_user=world.legal), world.ans)
+    req = services.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.WITHDRAWAL,
+                                  drimbox=drimbox, data={"reason": "Fin de contrat"})
+    approve(services.submit_request(req, acting_user=world.legal), world.ans)
     client = bind.client()
     assert client.lookup(drimbox.db_fqdn, "A") == []
     switch = submitted_declaration(world.other_operator, world.other, kind=RequestKind.SWITCH, drimbox=drimbox,
@@ -136,3 +136,19 @@ def test_switch_of_a_withdrawn_drimbox_puts_its_names_back(world, bind):
     approve(switch, world.ans, override_reason="Reprise d'un site retiré")
     assert client.lookup(drimbox.db_fqdn, "A") == ["192.0.2.10"]
     assert client.lookup(drimbox.vi_fqdn, "A") == ["192.0.2.11"]
+
+
+def test_scoped_ipv6_is_refused_and_a_bad_record_never_blocks_the_queue(world, bind, settings):
+    settings.DNS_REQUIRE_PUBLIC_ADDRESSES = True
+    with pytest.raises(InvalidData, match="zone d'interface"):
+        services.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.DECLARATION,
+                                data=declaration_data(db="2a00:1450:4007::1%eth0"))
+    settings.DNS_REQUIRE_PUBLIC_ADDRESSES = False
+    # A record the server cannot take (written here directly: no service accepts it any more).
+    broken = DnsChange.objects.create(name=f"db9998.test.{bind.zone}", records=[["AAAA", "2a00::1%eth0"]],
+                                      reason="test")
+    drimbox = declared_drimbox(world.operator, world.legal, world.ans)
+    services.apply_dns_changes()
+    broken.refresh_from_db()
+    assert broken.status == DnsChangeStatus.PENDING and broken.attempts >= 1 and broken.last_error
+    assert bind.client().lookup(drimbox.db_fqdn, "A") == ["192.0.2.10"]

@@ -14,7 +14,7 @@ from django.test import Client
 from django.urls import reverse
 
 from certificates.models import Certificate, ViOrder
-from operators import services_requests as sr
+from operators import services
 from operators.models import (
     ContractVersion,
     DrimboxRequest,
@@ -192,7 +192,7 @@ def _drimbox_kind_case(kind, status_builder):
         return reverse("request_create", args=[kind]) + f"?drimbox={context['drimbox'].pk}"
 
     def data(world, context):
-        initial = sr.initial_data(kind, context["drimbox"], world.operator)
+        initial = services.initial_data(kind, context["drimbox"], world.operator)
         return {name: "" if value is None else value for name, value in initial.items()} | {
             "reason": "Changement de salle serveur."}
 
@@ -251,7 +251,7 @@ CASES = {
         data=lambda w, c: {"comment-text": "Un seul commentaire."},
         count=lambda: RequestEvent.objects.filter(kind=RequestEventKind.COMMENT).count()),
     "attachment": Case(  # pieces are added while the request is a draft
-        user=lambda w: w.legal, setup=lambda w: {"req": sr.create_request(
+        user=lambda w: w.legal, setup=lambda w: {"req": services.create_request(
             acting_user=w.legal, operator=w.operator, kind=RequestKind.DECLARATION, data=declaration_data())},
         page=lambda w, c: reverse("request_detail", args=[c["req"].pk]),
         target=lambda w, c: reverse("request_attach", args=[c["req"].pk]),

@@ -4,8 +4,7 @@ import threading
 import pytest
 from django.db import connection, transaction
 
-from operators import registry
-from operators import services_requests as sr
+from operators import services
 from operators.models import Drimbox, DrimboxRequest, RequestStatus
 from tests.support.lifecycle import submitted_declaration
 
@@ -16,7 +15,7 @@ def _in_review(world, count):
     requests_ = []
     for _ in range(count):
         req = submitted_declaration(world.operator, world.legal)
-        requests_.append(sr.assign_request(req, acting_user=world.ans))
+        requests_.append(services.assign_request(req, acting_user=world.ans))
     return requests_
 
 
@@ -30,7 +29,7 @@ def test_concurrent_approvals_get_distinct_identifiants(world):
     def approve(pk):
         try:
             barrier.wait(timeout=10)
-            sr.approve_request(DrimboxRequest.objects.get(pk=pk), acting_user=world.ans)
+            services.approve_request(DrimboxRequest.objects.get(pk=pk), acting_user=world.ans)
         except Exception as exc:  # collected and asserted below
             errors.append(exc)
         finally:
@@ -51,10 +50,10 @@ def test_concurrent_approvals_get_distinct_identifiants(world):
 def test_an_identifiant_taken_by_a_rolled_back_approval_is_not_handed_out_again(world):
     with pytest.raises(RuntimeError):
         with transaction.atomic():
-            lost = registry.next_identifiant()
+            lost = services.next_identifiant()
             raise RuntimeError("the approving transaction fails after taking its number")
     (req,) = _in_review(world, 1)
-    sr.approve_request(req, acting_user=world.ans)
+    services.approve_request(req, acting_user=world.ans)
     req.refresh_from_db()
     if connection.vendor == "postgresql":
         assert req.drimbox.identifiant > lost  # nextval is not rolled back

@@ -5,9 +5,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from operators import permissions, registry
-from operators import services_documents as sd
-from operators import services_requests as sr
+from operators import permissions, registry, services
 from operators.models import (
     ONBOARDING_KINDS,
     Attestation,
@@ -16,6 +14,7 @@ from operators.models import (
     Drimbox,
     DrimboxRequest,
     DrimboxStatus,
+    HealthStructure,
     PendingRevocation,
     RequestEventKind,
     RequestKind,
@@ -46,18 +45,18 @@ def test_declaration_round_trip_with_changes_requested(world, settings):
     assert req.status == RequestStatus.SUBMITTED
     assert any("Nouvelle soumission" in m.subject for m in mail.outbox if "ans@example.fr" in m.to)
 
-    sr.assign_request(req, acting_user=world.ans)
-    sr.request_changes(req, acting_user=world.ans, comment="Précisez l'adresse vi.")
+    services.assign_request(req, acting_user=world.ans)
+    services.request_changes(req, acting_user=world.ans, comment="Précisez l'adresse vi.")
     req.refresh_from_db()
     assert req.status == RequestStatus.CHANGES_REQUESTED
     assert any("Modifications demandées" in m.subject and "legal@example.fr" in m.to for m in mail.outbox)
 
-    sr.update_request(req, acting_user=world.mandataire, data={"vi_addresses": "2001:db8::11"})
-    sr.submit_request(req, acting_user=world.mandataire)
+    services.update_request(req, acting_user=world.mandataire, data={"vi_addresses": "2001:db8::11"})
+    services.submit_request(req, acting_user=world.mandataire)
     req.refresh_from_db()
     assert req.status == RequestStatus.SUBMITTED
     assert req.assigned_to == world.ans  # stays with its reviewer, who is told
-    sr.assign_request(req, acting_user=world.ans)
+    services.assign_request(req, acting_user=world.ans)
     approve(req, world.ans)
 
     req.refresh_from_db()
@@ -70,7 +69,7 @@ def test_declaration_round_trip_with_changes_requested(world, settings):
     assert drimbox.financing_order == order
     attestation = Attestation.objects.get(drimbox=drimbox)
     assert attestation.pdf.read().startswith(b"%PDF-")
-    assert sd.find_attestation(attestation.code.lower().replace("-", " ")) == attestation
+    assert services.find_attestation(attestation.code.lower().replace("-", " ")) == attestation
     # DNS changes are queued for both names (no server configured here).
     assert set(DnsChange.objects.filter(status=DnsChangeStatus.PENDING).values_list("name", flat=True)) == {
         drimbox.db_fqdn, drimbox.vi_fqdn}
@@ -86,9 +85,9 @@ def test_identifiants_come_from_a_sequence_and_are_never_reused(world):
     first = declared_drimbox(world.operator, world.legal, world.ans)
     second = declared_drimbox(world.operator, world.legal, world.ans)
     assert second.identifiant > first.identifiant
-    withdrawal = sr.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.WITHDRAWAL,
-                                   drimbox=second, data={"reason": "Fin de contrat"})
-    approve(sr.submit_request(withdrawal, acting_user=world.legal), world.ans)
+    withdrawal = services.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.WITHDRAWAL,
+                                         drimbox=second, data={"reason": "Fin de contrat"})
+    approve(services.submit_request(withdrawal, acting_user=world.legal), world.ans)
     third = declared_drimbox(world.operator, world.legal, world.ans)
     assert third.identifiant > second.identifiant
     second.refresh_from_db()
@@ -98,36 +97,36 @@ def test_identifiants_come_from_a_sequence_and_are_never_reused(world):
 def test_a_submitted_request_cannot_be_edited_and_an_approved_one_not_approved_again(world):
     req = submitted_declaration(world.operator, world.legal)
     with pytest.raises(Conflict, match="plus modifiable"):
-        sr.update_request(req, acting_user=world.legal, data={"pacs": "AUTRE"})
+        services.update_request(req, acting_user=world.legal, data={"pacs": "AUTRE"})
     approve(req, world.ans)
     with pytest.raises(Conflict) as excinfo:
-        sr.approve_request(req, acting_user=world.ans)
+        services.approve_request(req, acting_user=world.ans)
     assert excinfo.value.code == "invalid_transition"
     assert Drimbox.objects.count() == 1
 
 
 def test_submission_requires_the_signed_cgi_and_every_field(world):
-    req = sr.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.DECLARATION,
-                            data={"structure_name": "Clinique"})
+    req = services.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.DECLARATION,
+                                  data={"structure_name": "Clinique"})
     with pytest.raises(InvalidData) as excinfo:
-        sr.submit_request(req, acting_user=world.legal)
+        services.submit_request(req, acting_user=world.legal)
     assert {"structure_siren", "pacs", "db_addresses"} <= set(excinfo.value.field_errors)
-    sr.update_request(req, acting_user=world.legal, data=declaration_data())
+    services.update_request(req, acting_user=world.legal, data=declaration_data())
     with pytest.raises(InvalidData, match="Conditions Générales d'Intégration"):
-        sr.submit_request(req, acting_user=world.legal)
+        services.submit_request(req, acting_user=world.legal)
     req.refresh_from_db()
     assert req.status == RequestStatus.DRAFT
 
 
 def test_unfunded_drimbox_needs_an_audited_override(world):
     req = submitted_declaration(world.operator, world.legal, data=declaration_data())  # no order
-    sr.assign_request(req, acting_user=world.ans)
+    services.assign_request(req, acting_user=world.ans)
     with pytest.raises(Conflict) as excinfo:
-        sr.approve_request(req, acting_user=world.ans)
+        services.approve_request(req, acting_user=world.ans)
     assert excinfo.value.code == "not_funded" and "non financée" in excinfo.value.message
     req.refresh_from_db()
     assert req.status == RequestStatus.IN_REVIEW and not Drimbox.objects.exists()
-    sr.approve_request(req, acting_user=world.ans, override_reason="Site pilote financé par l'ARS")
+    services.approve_request(req, acting_user=world.ans, override_reason="Site pilote financé par l'ARS")
     req.refresh_from_db()
     assert req.drimbox.eligibility_override_reason == "Site pilote financé par l'ARS"
     entry = AuditEntry.objects.get(action="drimbox.eligibility_overridden")
@@ -139,9 +138,9 @@ def test_order_must_match_the_structure_and_pacs(world):
     data = declaration_data(order=order)
     data["pacs"] = "UN-AUTRE-PACS"
     req = submitted_declaration(world.operator, world.legal, data=data)
-    sr.assign_request(req, acting_user=world.ans)
+    services.assign_request(req, acting_user=world.ans)
     with pytest.raises(Conflict, match="n'est pas celui du bon de commande"):
-        sr.approve_request(req, acting_user=world.ans)
+        services.approve_request(req, acting_user=world.ans)
 
 
 def test_financing_order_uniqueness(world):
@@ -162,14 +161,14 @@ def test_financing_order_uniqueness(world):
 def test_integration_makes_the_drimbox_active_and_the_va_due(world, settings):
     settings.VA_DEADLINE_DAYS = 30
     drimbox = declared_drimbox(world.operator, world.legal, world.ans)
-    req = sr.create_request(acting_user=world.technical, operator=world.operator, kind=RequestKind.INTEGRATION,
-                            drimbox=drimbox)
+    req = services.create_request(acting_user=world.technical, operator=world.operator, kind=RequestKind.INTEGRATION,
+                                  drimbox=drimbox)
     # Without its certificates the DRIMbox cannot enter the trust space (the checklist says why).
     with pytest.raises(Conflict, match="Certificat db .IGC-Santé. — aucun certificat") as excinfo:
-        sr.submit_request(req, acting_user=world.technical)
+        services.submit_request(req, acting_user=world.technical)
     assert excinfo.value.code == "integration_checks_failed"
     give_certificates(drimbox)
-    sr.submit_request(req, acting_user=world.technical)
+    services.submit_request(req, acting_user=world.technical)
     drimbox.refresh_from_db()
     assert drimbox.status == DrimboxStatus.INTEGRATING
     approve(req, world.ans)
@@ -183,32 +182,32 @@ def test_integration_makes_the_drimbox_active_and_the_va_due(world, settings):
 def test_a_rejected_integration_returns_the_drimbox_to_declared(world):
     drimbox = declared_drimbox(world.operator, world.legal, world.ans)
     give_certificates(drimbox)
-    req = sr.submit_request(sr.create_request(acting_user=world.legal, operator=world.operator,
+    req = services.submit_request(services.create_request(acting_user=world.legal, operator=world.operator,
                                               kind=RequestKind.INTEGRATION, drimbox=drimbox), acting_user=world.legal)
-    sr.assign_request(req, acting_user=world.ans)
+    services.assign_request(req, acting_user=world.ans)
     with pytest.raises(InvalidData):
-        sr.reject_request(req, acting_user=world.ans, reason="  ")
-    sr.reject_request(req, acting_user=world.ans, reason="Certificat db absent")
+        services.reject_request(req, acting_user=world.ans, reason="  ")
+    services.reject_request(req, acting_user=world.ans, reason="Certificat db absent")
     drimbox.refresh_from_db()
     assert drimbox.status == DrimboxStatus.DECLARED
 
 
 def test_one_open_request_per_drimbox(world):
     drimbox = declared_drimbox(world.operator, world.legal, world.ans)
-    sr.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.UPDATE, drimbox=drimbox)
+    services.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.UPDATE, drimbox=drimbox)
     with pytest.raises(Conflict, match="déjà en cours"):
-        sr.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.WITHDRAWAL,
-                          drimbox=drimbox, data={"reason": "x"})
+        services.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.WITHDRAWAL,
+                                drimbox=drimbox, data={"reason": "x"})
 
 
 def test_update_changes_addresses_and_queues_only_the_changed_name(world):
     drimbox = active_drimbox(world.operator, world.legal, world.ans)
     DnsChange.objects.update(status=DnsChangeStatus.APPLIED)
-    req = sr.create_request(acting_user=world.technical, operator=world.operator, kind=RequestKind.UPDATE,
-                            drimbox=drimbox)
+    req = services.create_request(acting_user=world.technical, operator=world.operator, kind=RequestKind.UPDATE,
+                                  drimbox=drimbox)
     assert req.data["db_addresses"] == "192.0.2.10"  # prefilled from the DRIMbox
-    sr.update_request(req, acting_user=world.technical, data={"db_addresses": "drimbox.example-hebergeur.fr"})
-    approve(sr.submit_request(req, acting_user=world.technical), world.ans)
+    services.update_request(req, acting_user=world.technical, data={"db_addresses": "drimbox.example-hebergeur.fr"})
+    approve(services.submit_request(req, acting_user=world.technical), world.ans)
     drimbox.refresh_from_db()
     assert drimbox.db_records == [["CNAME", "drimbox.example-hebergeur.fr"]]
     pending = DnsChange.objects.filter(status=DnsChangeStatus.PENDING)
@@ -218,7 +217,7 @@ def test_update_changes_addresses_and_queues_only_the_changed_name(world):
 def test_withdrawal_and_reintegration_keep_the_fqdns(world):
     drimbox = active_drimbox(world.operator, world.legal, world.ans)
     fqdns = (drimbox.identifiant, drimbox.db_fqdn, drimbox.vi_fqdn)
-    approve(sr.submit_request(sr.create_request(
+    approve(services.submit_request(services.create_request(
         acting_user=world.legal, operator=world.operator, kind=RequestKind.WITHDRAWAL, drimbox=drimbox,
         data={"reason": "Fermeture du site"}), acting_user=world.legal), world.ans)
     drimbox.refresh_from_db()
@@ -226,12 +225,12 @@ def test_withdrawal_and_reintegration_keep_the_fqdns(world):
     assert registry.desired_records(drimbox) == {drimbox.db_fqdn: [], drimbox.vi_fqdn: []}
     assert DnsChange.objects.filter(name=drimbox.db_fqdn, status=DnsChangeStatus.PENDING, records=[]).exists()
     with pytest.raises(Conflict):
-        sr.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.INTEGRATION,
-                          drimbox=drimbox)
-    req = sr.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.REINTEGRATION,
-                            drimbox=drimbox)
+        services.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.INTEGRATION,
+                                drimbox=drimbox)
+    req = services.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.REINTEGRATION,
+                                  drimbox=drimbox)
     assert req.data["db_addresses"] == "192.0.2.10"
-    approve(sr.submit_request(req, acting_user=world.legal), world.ans)
+    approve(services.submit_request(req, acting_user=world.legal), world.ans)
     drimbox.refresh_from_db()
     assert drimbox.status == DrimboxStatus.ACTIVE
     assert (drimbox.identifiant, drimbox.db_fqdn, drimbox.vi_fqdn) == fqdns
@@ -241,8 +240,8 @@ def test_withdrawal_and_reintegration_keep_the_fqdns(world):
 def test_operator_switch_moves_the_drimbox_and_the_rights(world):
     drimbox = active_drimbox(world.operator, world.legal, world.ans)
     old_attestation = Attestation.objects.get(drimbox=drimbox)
-    stale = sr.create_request(acting_user=world.technical, operator=world.operator, kind=RequestKind.UPDATE,
-                              drimbox=drimbox)
+    stale = services.create_request(acting_user=world.technical, operator=world.operator, kind=RequestKind.UPDATE,
+                                    drimbox=drimbox)
     assert permissions.can(world.technical, "drimbox.view", drimbox.operator)
     new_order = make_order(world.other_operator, world.other)
     req = submitted_declaration(world.other_operator, world.other, kind=RequestKind.SWITCH, drimbox=drimbox,
@@ -261,42 +260,43 @@ def test_operator_switch_moves_the_drimbox_and_the_rights(world):
     assert Attestation.objects.get(drimbox=drimbox, superseded_at__isnull=True).operator == world.other_operator
     assert any("reprise par un autre opérateur" in m.subject and "technical@example.fr" in m.to for m in mail.outbox)
     with pytest.raises(NotAllowed):
-        sr.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.WITHDRAWAL,
-                          drimbox=drimbox, data={"reason": "x"})
+        services.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.WITHDRAWAL,
+                                drimbox=drimbox, data={"reason": "x"})
 
 
 def test_switch_of_ones_own_drimbox_is_refused(world):
     drimbox = declared_drimbox(world.operator, world.legal, world.ans)
     with pytest.raises(Conflict, match="déjà exploitée par votre opérateur"):
-        sr.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.SWITCH, drimbox=drimbox)
+        services.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.SWITCH,
+                                drimbox=drimbox)
 
 
 def test_roles_and_operators_are_enforced(world):
     with pytest.raises(NotAllowed, match="représentant légal et les mandataires"):
-        sr.create_request(acting_user=world.technical, operator=world.operator, kind=RequestKind.DECLARATION)
+        services.create_request(acting_user=world.technical, operator=world.operator, kind=RequestKind.DECLARATION)
     req = submitted_declaration(world.operator, world.legal)
     with pytest.raises(NotAllowed):
-        sr.cancel_request(req, acting_user=world.other)
+        services.cancel_request(req, acting_user=world.other)
     with pytest.raises(NotAllowed):
-        sr.approve_request(req, acting_user=world.legal)
+        services.approve_request(req, acting_user=world.legal)
     with pytest.raises(NotAllowed):
-        sr.assign_request(req, acting_user=world.legal)
+        services.assign_request(req, acting_user=world.legal)
     with pytest.raises(Conflict, match="Prenez d'abord en charge"):
-        sr.approve_request(req, acting_user=world.ans)
+        services.approve_request(req, acting_user=world.ans)
 
 
 def test_cancel_and_comments(world):
     req = submitted_declaration(world.operator, world.legal)
-    sr.comment_request(req, acting_user=world.ans, text="Nous regardons.")
-    sr.comment_request(req, acting_user=world.technical, text="Merci.")
+    services.comment_request(req, acting_user=world.ans, text="Nous regardons.")
+    services.comment_request(req, acting_user=world.technical, text="Merci.")
     with pytest.raises(InvalidData):
-        sr.comment_request(req, acting_user=world.technical, text="   ")
-    sr.cancel_request(req, acting_user=world.mandataire, reason="Doublon")
+        services.comment_request(req, acting_user=world.technical, text="   ")
+    services.cancel_request(req, acting_user=world.mandataire, reason="Doublon")
     req.refresh_from_db()
     assert req.status == RequestStatus.CANCELLED
     assert [e.by_ans for e in req.events.filter(kind=RequestEventKind.COMMENT)] == [True, False]
     with pytest.raises(Conflict):
-        sr.submit_request(req, acting_user=world.legal)
+        services.submit_request(req, acting_user=world.legal)
 
 
 def test_va_upload_validation_refusal_and_reminders(world, settings):
@@ -304,30 +304,30 @@ def test_va_upload_validation_refusal_and_reminders(world, settings):
     drimbox = active_drimbox(world.operator, world.legal, world.ans)
     va = VaDocument.objects.get(drimbox=drimbox)
     now = timezone.now()
-    assert sd.send_va_reminders(now=now) == 0  # 30 days left: no threshold crossed
+    assert services.send_va_reminders(now=now) == 0  # 30 days left: no threshold crossed
     mail.outbox.clear()
     # A run missed at J-14: at J-6 one e-mail covers both 14 and 7, and it is not sent again.
-    assert sd.send_va_reminders(now=va.due_at - timedelta(days=6)) == 1
-    assert sd.send_va_reminders(now=va.due_at - timedelta(days=5)) == 0
+    assert services.send_va_reminders(now=va.due_at - timedelta(days=6)) == 1
+    assert services.send_va_reminders(now=va.due_at - timedelta(days=5)) == 0
     va.refresh_from_db()
     assert va.reminders_sent == [14, 7]
     assert len([m for m in mail.outbox if "Rappel" in m.subject]) == 1
     with pytest.raises(InvalidData, match="PDF"):
-        sd.upload_va(va, acting_user=world.technical, uploaded_file=pdf_upload("va.pdf", b"pas un pdf"))
+        services.upload_va(va, acting_user=world.technical, uploaded_file=pdf_upload("va.pdf", b"pas un pdf"))
     with pytest.raises(NotAllowed):
-        sd.upload_va(va, acting_user=world.other, uploaded_file=pdf_upload("va.pdf"))
-    sd.upload_va(va, acting_user=world.technical, uploaded_file=pdf_upload("va.pdf"))
+        services.upload_va(va, acting_user=world.other, uploaded_file=pdf_upload("va.pdf"))
+    services.upload_va(va, acting_user=world.technical, uploaded_file=pdf_upload("va.pdf"))
     assert any("Document VA déposé" in m.subject and "ans@example.fr" in m.to for m in mail.outbox)
-    sd.refuse_va(va, acting_user=world.ans, reason="Signature manquante")
+    services.refuse_va(va, acting_user=world.ans, reason="Signature manquante")
     assert any("Document VA refusé" in m.subject and "technical@example.fr" in m.to for m in mail.outbox)
     va.refresh_from_db()
     assert va.status == VaStatus.REFUSED
-    sd.upload_va(va, acting_user=world.technical, uploaded_file=pdf_upload("va2.pdf"))
-    sd.validate_va(va, acting_user=world.ans)
+    services.upload_va(va, acting_user=world.technical, uploaded_file=pdf_upload("va2.pdf"))
+    services.validate_va(va, acting_user=world.ans)
     va.refresh_from_db()
     assert va.status == VaStatus.VALIDATED and not va.is_overdue
     with pytest.raises(Conflict):
-        sd.upload_va(va, acting_user=world.technical, uploaded_file=pdf_upload("va3.pdf"))
+        services.upload_va(va, acting_user=world.technical, uploaded_file=pdf_upload("va3.pdf"))
 
 
 def test_overdue_va(world):
@@ -352,8 +352,8 @@ def test_switch_may_keep_the_drimbox_order_which_follows_it(world):
     # Another operator's order is not usable; the switched DRIMbox's own order is.
     other_order = make_order(world.operator, world.legal)
     with pytest.raises(InvalidData, match="n'existe pas chez votre opérateur"):
-        sr.create_request(acting_user=world.other, operator=world.other_operator, kind=RequestKind.SWITCH,
-                          drimbox=drimbox, data={**data, "financing_order": str(other_order.pk)})
+        services.create_request(acting_user=world.other, operator=world.other_operator, kind=RequestKind.SWITCH,
+                                drimbox=drimbox, data={**data, "financing_order": str(other_order.pk)})
     req = submitted_declaration(world.other_operator, world.other, kind=RequestKind.SWITCH, drimbox=drimbox,
                                 data=data)
     approve(req, world.ans)  # funded: no override needed
@@ -367,7 +367,37 @@ def test_django_admin_lists_the_lifecycle_models_read_only(world, client, make_u
     active_drimbox(world.operator, world.legal, world.ans)
     client.force_login(make_user("root", is_superuser=True, is_staff=True))
     for model in ("drimbox", "drimboxrequest", "dnschange", "financingorder", "attestation", "vadocument",
-                  "pendingrevocation", "healthstructure"):
+                  "pendingrevocation", "healthstructure", "requestevent", "requestattachment", "financingordersite"):
         assert client.get(f"/admin/operators/{model}/").status_code == 200, model
     drimbox = Drimbox.objects.get()
     assert client.post(f"/admin/operators/drimbox/{drimbox.pk}/change/", {"pacs": "x"}).status_code == 403
+
+
+def test_an_operator_never_renames_a_shared_health_structure(world):
+    data = declaration_data()
+    approve(submitted_declaration(world.operator, world.legal, data=data), world.ans, override_reason="test")
+    other = submitted_declaration(world.other_operator, world.other, data={**data, "structure_name": "AUTRE NOM"})
+    approve(other, world.ans, override_reason="test")
+    assert HealthStructure.objects.get(siren=data["structure_siren"]).name == data["structure_name"]
+
+
+def test_no_new_va_file_while_ans_reviews_one(world):
+    drimbox = active_drimbox(world.operator, world.legal, world.ans)
+    va = services.upload_va(VaDocument.objects.get(drimbox=drimbox), acting_user=world.technical,
+                            uploaded_file=pdf_upload("va.pdf"))
+    with pytest.raises(Conflict):
+        services.upload_va(va, acting_user=world.technical, uploaded_file=pdf_upload("autre.pdf"))
+
+
+def test_plain_text_mails_are_not_html_escaped_and_skip_removed_authors(world):
+    req = submitted_declaration(world.operator, world.mandataire)
+    services.assign_request(req, acting_user=world.ans)
+    mail.outbox.clear()
+    services.comment_request(req, acting_user=world.ans, text="Joignez l'attestation <signée> & datée.")
+    (message,) = [m for m in mail.outbox if "commentaire" in m.subject]
+    assert "Joignez l'attestation <signée> & datée." in message.body
+    assert "mandataire@example.fr" in message.to
+    services.remove_membership(world.mandataire_membership, acting_user=world.legal)
+    mail.outbox.clear()
+    services.comment_request(req, acting_user=world.ans, text="Relance.")
+    assert all("mandataire@example.fr" not in m.to for m in mail.outbox)

@@ -3,15 +3,17 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from operators import services_requests as sr
+from operators import services
 from operators.addresses import parse_addresses
 from operators.models import (
     Drimbox,
     DrimboxRequest,
     FinancingOrder,
     RequestAttachment,
+    RequestKind,
     RequestStatus,
 )
+from tests.conftest import pdf_upload
 from tests.support.lifecycle import (
     approve,
     cgi_upload,
@@ -110,8 +112,8 @@ def test_editing_a_submitted_request_is_refused(legal_client, world):
 
 def test_approving_twice_and_unfunded_without_override(client, world):
     client.force_login(world.ans)
-    unfunded = sr.assign_request(submitted_declaration(world.operator, world.legal, data=declaration_data()),
-                                 acting_user=world.ans)
+    unfunded = services.assign_request(submitted_declaration(world.operator, world.legal, data=declaration_data()),
+                                       acting_user=world.ans)
     response = client.post(reverse("request_approve", args=[unfunded.pk]), follow=True)
     assert "non financée" in response.content.decode()
     unfunded.refresh_from_db()
@@ -145,3 +147,25 @@ def test_attestation_check_page(client, world):
     assert response.status_code == 200 and drimbox.db_fqdn in response.content.decode()
     response = client.get(reverse("attestation_check"), {"code": "<script>alert(1)</script>"})
     assert response.status_code == 404 and "<script>alert(1)" not in response.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("value", ["a\x00b", "a\ud800b"])
+def test_nul_and_lone_surrogates_are_refused(world, client, value):
+    with pytest.raises(InvalidData, match="caractères invalides"):
+        services.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.DECLARATION,
+                                data={"pacs": value})
+    client.force_login(world.legal)
+    response = client.post(f"/api/v1/operators/{world.operator.pk}/requests/",
+                           {"kind": "declaration", "data": {"pacs": value}}, content_type="application/json")
+    assert response.status_code == 400 and response.json()["error"]["message"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_attachments_per_request_are_limited(world, settings):
+    settings.REQUEST_MAX_ATTACHMENTS = 2
+    req = services.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.DECLARATION)
+    for _ in range(2):
+        services.add_attachment(req, acting_user=world.legal, kind="autre", uploaded_file=pdf_upload())
+    with pytest.raises(InvalidData, match="au plus 2 pièces"):
+        services.add_attachment(req, acting_user=world.legal, kind="autre", uploaded_file=pdf_upload())

@@ -4,7 +4,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from operators import services_documents as sd
+from operators import services
 from operators.models import VaDocument
 from tests.conftest import pdf_upload
 from tests.support.lifecycle import active_drimbox, submitted_declaration
@@ -25,8 +25,8 @@ PAGES = [
 
 def _add_rows(world):
     drimbox = active_drimbox(world.operator, world.legal, world.ans)
-    sd.upload_va(VaDocument.objects.get(drimbox=drimbox), acting_user=world.technical,
-                 uploaded_file=pdf_upload("va.pdf"))
+    services.upload_va(VaDocument.objects.get(drimbox=drimbox), acting_user=world.technical,
+                       uploaded_file=pdf_upload("va.pdf"))
     submitted_declaration(world.operator, world.legal)
 
 

@@ -5,8 +5,7 @@ import pytest
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from operators import onboarding, services, services_onboarding
-from operators import services_requests as sr
+from operators import onboarding, services
 from operators.models import (
     ContractAcceptance,
     DrimboxRequest,
@@ -36,7 +35,7 @@ def counts():
 
 
 def approve(req, ans):
-    return sr.approve_request(sr.assign_request(req, acting_user=ans), acting_user=ans)
+    return services.approve_request(services.assign_request(req, acting_user=ans), acting_user=ans)
 
 
 def actions_of(req):
@@ -95,7 +94,7 @@ def test_a_second_registration_of_a_siren_becomes_a_rattachement(world, make_use
     with django_capture_on_commit_callbacks(execute=True):
         req = apply(newcomer, 12345678, "Opérateur A (doublon)")
     assert req.kind == RequestKind.ATTACHMENT and req.operator == world.operator
-    assert "aucun second opérateur n'est créé" in services_onboarding.attachment_notice(req)
+    assert "aucun second opérateur n'est créé" in onboarding.attachment_notice(req)
     # The existing legal representative and ANS hear about it.
     assert any(world.legal.email in m.to and "demande à devenir représentant légal" in m.subject for m in mail.outbox)
     assert any(world.ans.email in m.to for m in mail.outbox)
@@ -136,12 +135,12 @@ def test_a_rattachement_to_a_pending_adhesion_waits_for_it(world, make_user):
 
 def test_refusal_with_a_reason_creates_nothing(world, make_user, django_capture_on_commit_callbacks):
     applicant = make_user("refused")
-    req = sr.assign_request(apply(applicant, 55555555, "Imagerie Refusée"), acting_user=world.ans)
+    req = services.assign_request(apply(applicant, 55555555, "Imagerie Refusée"), acting_user=world.ans)
     with pytest.raises(InvalidData):
-        sr.reject_request(req, acting_user=world.ans, reason="")
+        services.reject_request(req, acting_user=world.ans, reason="")
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        req = sr.reject_request(req, acting_user=world.ans, reason="Le K-bis ne correspond pas à l'entreprise.")
+        req = services.reject_request(req, acting_user=world.ans, reason="Le K-bis ne correspond pas à l'entreprise.")
     assert req.status == RequestStatus.REJECTED and req.operator is None
     assert not Operator.objects.filter(siren=make_siren(55555555)).exists()
     assert not Membership.objects.filter(user=applicant).exists()
@@ -149,13 +148,13 @@ def test_refusal_with_a_reason_creates_nothing(world, make_user, django_capture_
     refusal = [m for m in mail.outbox if applicant.email in m.to]
     assert refusal and "Le K-bis ne correspond pas" in refusal[0].body
     with pytest.raises(Conflict):
-        sr.approve_request(req, acting_user=world.ans)
+        services.approve_request(req, acting_user=world.ans)
 
 
 def test_changes_requested_then_resubmitted_through_the_pages(world, make_user, client):
     applicant = make_user("changes")
-    req = sr.assign_request(apply(applicant, 55555555, "Imagerie À Compléter"), acting_user=world.ans)
-    sr.request_changes(req, acting_user=world.ans, comment="Joignez le K-bis.")
+    req = services.assign_request(apply(applicant, 55555555, "Imagerie À Compléter"), acting_user=world.ans)
+    services.request_changes(req, acting_user=world.ans, comment="Joignez le K-bis.")
     client.force_login(applicant)
     page = text(client.get(f"/demandes/{req.pk}/"))
     assert "Joignez le K-bis." in page and "Modifications demandées" in page
@@ -168,7 +167,7 @@ def test_changes_requested_then_resubmitted_through_the_pages(world, make_user, 
     assert req.data["name"] == "Imagerie Complétée" and req.attachments.filter(kind="pouvoir").exists()
     # The SIREN of a filed application does not change (the field is disabled; the service refuses it too).
     with pytest.raises(InvalidData, match="SIREN"):
-        sr.update_request(req, acting_user=applicant, data={"siren": make_siren(44444444)})
+        services.update_request(req, acting_user=applicant, data={"siren": make_siren(44444444)})
     client.post(f"/demandes/{req.pk}/soumettre/")
     req.refresh_from_db()
     assert req.status == RequestStatus.SUBMITTED
@@ -190,12 +189,12 @@ def test_another_applicant_cannot_see_or_act_on_an_application(world, make_user,
         listed = client.get("/api/v1/applications/").json()["results"]
         assert req.reference not in [item["reference"] for item in listed]
     with pytest.raises(NotAllowed):
-        sr.cancel_request(req, acting_user=stranger)
+        services.cancel_request(req, acting_user=stranger)
     with pytest.raises(NotAllowed):
-        sr.comment_request(req, acting_user=stranger, text="Je regarde")
+        services.comment_request(req, acting_user=stranger, text="Je regarde")
     with pytest.raises(NotAllowed):  # an application is filed through apply_for_operator only
-        sr.create_request(acting_user=stranger, operator=None, kind=RequestKind.ADHESION, data={})
-    sr.cancel_request(req, acting_user=applicant, reason="Erreur de saisie")
+        services.create_request(acting_user=stranger, operator=None, kind=RequestKind.ADHESION, data={})
+    services.cancel_request(req, acting_user=applicant, reason="Erreur de saisie")
     assert DrimboxRequest.objects.get(pk=req.pk).status == RequestStatus.CANCELLED
 
 
@@ -228,11 +227,11 @@ def test_bad_input_gives_french_field_errors_and_writes_nothing(world, make_user
 
 def test_card_is_required_unless_proof_or_relaxed(world, make_user, settings):
     with pytest.raises(InvalidData) as excinfo:
-        services_onboarding.apply_for_operator(
+        services.apply_for_operator(
             acting_user=make_user("nocard"), data=application_data(55555555, "Sans carte", legal_rep_card=""),
             contract_document=pdf_upload(), contract_accepted=True)
     assert "legal_rep_card" in excinfo.value.field_errors
-    with_proof = services_onboarding.apply_for_operator(
+    with_proof = services.apply_for_operator(
         acting_user=make_user("proof"), data=application_data(55555555, "Avec K-bis", legal_rep_card=""),
         contract_document=pdf_upload(), power_document=pdf_upload("kbis.pdf"), contract_accepted=True)
     operator = approve(with_proof, world.ans).operator
@@ -347,7 +346,7 @@ def test_an_application_is_shown_to_the_legal_representatives_only_not_to_other_
     """A rattachement carries the applicant's card and K-bis: the operator's legal representatives judge it,
     its technical administrators and mandataires have no business reading or commenting it."""
     applicant = make_user("newcomer2")
-    req = services_onboarding.apply_for_operator(
+    req = services.apply_for_operator(
         acting_user=applicant, data=application_data(12345678, "Opérateur A"), contract_document=pdf_upload(),
         power_document=pdf_upload("kbis.pdf"), contract_accepted=True)
     assert req.kind == RequestKind.ATTACHMENT and req.operator == world.operator
@@ -363,12 +362,12 @@ def test_an_application_is_shown_to_the_legal_representatives_only_not_to_other_
         listed = client.get(f"/api/v1/operators/{world.operator.pk}/requests/").json()["results"]
         assert not {item["reference"] for item in listed} & {req.reference, adhesion.reference}
         with pytest.raises(NotAllowed):
-            sr.comment_request(req, acting_user=user, text="Je ne devrais pas pouvoir commenter.")
+            services.comment_request(req, acting_user=user, text="Je ne devrais pas pouvoir commenter.")
     client.force_login(world.legal)
     assert client.get(f"/demandes/{req.pk}/").status_code == 200
     assert client.get(f"/demandes/{req.pk}/pieces/{attachment.pk}/").status_code == 200
     assert req.reference in text(client.get("/espace/demandes/"))
-    sr.comment_request(req, acting_user=world.legal, text="Je confirme : Claire est notre nouvelle présidente.")
+    services.comment_request(req, acting_user=world.legal, text="Je confirme : Claire est notre nouvelle présidente.")
 
 
 def test_a_token_limited_to_an_operator_does_not_reach_its_owner_s_other_applications(world, client):
@@ -389,9 +388,9 @@ def test_a_token_limited_to_an_operator_does_not_reach_its_owner_s_other_applica
 def test_two_adhesions_for_one_siren_never_make_two_operators(world, make_user,
                                                              django_capture_on_commit_callbacks):
     first, second = make_user("first"), make_user("second")
-    one = sr.assign_request(apply(first, 66666666, "Imagerie Jumelle"), acting_user=world.ans)
-    two = sr.assign_request(_requalify_as_adhesion(apply(second, 66666666, "Imagerie Jumelle")),
-                            acting_user=world.ans)
+    one = services.assign_request(apply(first, 66666666, "Imagerie Jumelle"), acting_user=world.ans)
+    two = services.assign_request(_requalify_as_adhesion(apply(second, 66666666, "Imagerie Jumelle")),
+                                  acting_user=world.ans)
     stale = DrimboxRequest.objects.get(pk=two.pk)  # the second reviewer's page, opened before the first decision
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
@@ -404,10 +403,10 @@ def test_two_adhesions_for_one_siren_never_make_two_operators(world, make_user,
     assert any(second.email in m.to and "rattachement" in m.body for m in mail.outbox)
     # The second reviewer approving the page they read (an adhesion) gets a 409, not a surprise legal representative.
     with pytest.raises(Conflict) as excinfo:
-        sr.approve_request(stale, acting_user=world.ans)
+        services.approve_request(stale, acting_user=world.ans)
     assert excinfo.value.code == "kind_changed"
     assert not Membership.objects.filter(user=second).exists()
-    sr.approve_request(two, acting_user=world.ans)
+    services.approve_request(two, acting_user=world.ans)
     assert Operator.objects.filter(siren=make_siren(66666666)).count() == 1
     assert set(operator.memberships.values_list("user__username", flat=True)) == {"first", "second"}
 
@@ -421,8 +420,8 @@ def test_a_refused_adhesion_hands_over_to_the_rattachement_waiting_for_it(world,
     assert {waiting.kind, later.kind} == {RequestKind.ATTACHMENT}
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        sr.reject_request(sr.assign_request(bogus, acting_user=world.ans), acting_user=world.ans,
-                          reason="Le demandeur ne représente pas l'entreprise.")
+        services.reject_request(services.assign_request(bogus, acting_user=world.ans), acting_user=world.ans,
+                                reason="Le demandeur ne représente pas l'entreprise.")
     waiting.refresh_from_db()
     later.refresh_from_db()
     # The oldest waiting application is now the adhesion, the other one waits for it: never stuck.
@@ -443,7 +442,7 @@ def test_a_cancelled_adhesion_hands_over_too(world, make_user):
     first, second = make_user("first"), make_user("second")
     adhesion = apply(first, 66666666, "Imagerie Annulée")
     waiting = apply(second, 66666666, "Imagerie Annulée")
-    sr.cancel_request(adhesion, acting_user=first, reason="Mon associée dépose la demande.")
+    services.cancel_request(adhesion, acting_user=first, reason="Mon associée dépose la demande.")
     waiting.refresh_from_db()
     assert waiting.kind == RequestKind.ADHESION
     assert approve(waiting, world.ans).operator.siren == make_siren(66666666)
@@ -463,22 +462,22 @@ def test_a_failed_submission_leaves_no_file_behind(world, make_user, settings, m
     def refuse(req, *, acting_user):
         raise Conflict("La demande n'a pas pu être soumise.")
 
-    monkeypatch.setattr(services_onboarding.sr, "submit_request", refuse)
+    monkeypatch.setattr(services.onboarding, "submit_request", refuse)  # the call apply_for_operator makes
     with pytest.raises(Conflict):
-        services_onboarding.apply_for_operator(
+        services.apply_for_operator(
             acting_user=applicant, data=application_data(55555555, "Imagerie Sans Trace"),
             contract_document=pdf_upload(), power_document=pdf_upload("kbis.pdf"), contract_accepted=True)
     assert not DrimboxRequest.objects.filter(created_by=applicant).exists()
     assert _media_files(settings) == before
     monkeypatch.undo()
     # Editing: the second document is refused (too many pieces) after the first was written.
-    req = sr.assign_request(apply(applicant, 55555555, "Imagerie Sans Trace"), acting_user=world.ans)
-    sr.request_changes(req, acting_user=world.ans, comment="Joignez le K-bis.")
+    req = services.assign_request(apply(applicant, 55555555, "Imagerie Sans Trace"), acting_user=world.ans)
+    services.request_changes(req, acting_user=world.ans, comment="Joignez le K-bis.")
     settings.REQUEST_MAX_ATTACHMENTS = req.attachments.count() + 1
     before = _media_files(settings)
     with pytest.raises(InvalidData):
-        services_onboarding.edit_application(req, acting_user=applicant, data={}, contract_document=pdf_upload(),
-                                             power_document=pdf_upload("kbis.pdf"))
+        services.edit_application(req, acting_user=applicant, data={}, contract_document=pdf_upload(),
+                                  power_document=pdf_upload("kbis.pdf"))
     assert req.attachments.count() == 1
     assert _media_files(settings) == before
 
@@ -496,7 +495,7 @@ def test_the_review_queue_costs_the_same_queries_for_many_applications(world, ma
         return len(page), len(api)
 
     for n in range(2):
-        sr.assign_request(apply(make_user(f"few{n}"), 20000000 + n, f"Imagerie {n}"), acting_user=world.ans)
+        services.assign_request(apply(make_user(f"few{n}"), 20000000 + n, f"Imagerie {n}"), acting_user=world.ans)
     few = queue_queries()
     for n in range(2, 14):
         req = apply(make_user(f"many{n}"), 20000000 + n, f"Imagerie {n}")
@@ -508,15 +507,16 @@ def test_the_review_queue_costs_the_same_queries_for_many_applications(world, ma
 
 def test_a_reviewer_approving_a_stale_adhesion_page_gets_a_409_on_the_page_and_the_api(world, make_user, client):
     first, second = make_user("first"), make_user("second")
-    one = sr.assign_request(apply(first, 66666666, "Imagerie Jumelle"), acting_user=world.ans)
-    two = sr.assign_request(_requalify_as_adhesion(apply(second, 66666666, "Imagerie Jumelle")),
-                            acting_user=world.ans)
+    one = services.assign_request(apply(first, 66666666, "Imagerie Jumelle"), acting_user=world.ans)
+    two = services.assign_request(_requalify_as_adhesion(apply(second, 66666666, "Imagerie Jumelle")),
+                                  acting_user=world.ans)
     client.force_login(world.ans)
     assert 'name="kind" value="adhesion"' in text(client.get(f"/demandes/{two.pk}/"))
     approve(one, world.ans)
     page = client.post(f"/demandes/{two.pk}/approuver/", {"kind": "adhesion", "comment": ""}, follow=True)
     assert "pendant que vous la lisiez" in text(page)
-    api = client.post(f"/api/v1/requests/{two.pk}/approve/", {"expected_kind": "adhesion"}, content_type="application/json")
+    api = client.post(f"/api/v1/requests/{two.pk}/approve/", {"expected_kind": "adhesion"},
+                      content_type="application/json")
     assert api.status_code == 409 and api.json()["error"]["code"] == "kind_changed"
     assert not Membership.objects.filter(user=second).exists()
     assert client.post(f"/api/v1/requests/{two.pk}/approve/", {"expected_kind": "rattachement"},
@@ -533,9 +533,9 @@ def test_two_reviewers_approving_two_adhesions_of_one_siren_at_once(world, make_
 
     if connection.vendor != "postgresql":
         pytest.skip("concurrent transactions are exercised on PostgreSQL")
-    one = sr.assign_request(apply(make_user("first"), 66666666, "Imagerie Jumelle"), acting_user=world.ans)
-    two = sr.assign_request(_requalify_as_adhesion(apply(make_user("second"), 66666666, "Imagerie Jumelle")),
-                            acting_user=world.ans)
+    one = services.assign_request(apply(make_user("first"), 66666666, "Imagerie Jumelle"), acting_user=world.ans)
+    two = services.assign_request(_requalify_as_adhesion(apply(make_user("second"), 66666666, "Imagerie Jumelle")),
+                                  acting_user=world.ans)
     barrier = threading.Barrier(2)
     outcomes = {}
 
@@ -543,7 +543,7 @@ def test_two_reviewers_approving_two_adhesions_of_one_siren_at_once(world, make_
         try:
             req = DrimboxRequest.objects.get(pk=pk)
             barrier.wait(timeout=10)
-            sr.approve_request(req, acting_user=world.ans)
+            services.approve_request(req, acting_user=world.ans)
             outcomes[pk] = "approved"
         except Exception as exc:  # noqa: BLE001 - collected and asserted below
             outcomes[pk] = exc
@@ -579,7 +579,8 @@ def test_the_ans_page_of_an_application_shows_what_the_reviewer_checks(world, ma
     client.force_login(first)
     page = text(client.get(f"/demandes/{adhesion.pk}/"))
     assert "Vérifications" not in page and waiting.reference not in page
-    sr.request_changes(sr.assign_request(adhesion, acting_user=world.ans), acting_user=world.ans, comment="K-bis ?")
+    services.request_changes(services.assign_request(adhesion, acting_user=world.ans), acting_user=world.ans,
+                             comment="K-bis ?")
     page = text(client.get(f"/demandes/{adhesion.pk}/"))
     assert 'value="pouvoir"' in page and 'value="cgi"' not in page
 
@@ -590,7 +591,8 @@ def test_an_empty_form_names_every_missing_piece_at_once(world, make_user, clien
     for message in ("Ce champ est obligatoire.", "carte de représentant légal ou joignez un justificatif",
                     "Acceptez la version 2026-01"):
         assert message in body
-    assert not DrimboxRequest.objects.exists() or DrimboxRequest.objects.filter(created_by__username="hasty").count() == 0
+    assert (not DrimboxRequest.objects.exists()
+            or DrimboxRequest.objects.filter(created_by__username="hasty").count() == 0)
 
 
 def test_an_ans_administrator_does_not_approve_its_own_application(world, make_user):
@@ -599,13 +601,13 @@ def test_an_ans_administrator_does_not_approve_its_own_application(world, make_u
     with pytest.raises(NotAllowed, match="administrateur ANS ne dépose pas"):
         apply(world.ans, 55555555, "Imagerie de l'Instructeur")
     applicant = make_user("future.ans")
-    req = sr.assign_request(apply(applicant, 55555555, "Imagerie de l'Instructeur"), acting_user=world.ans)
+    req = services.assign_request(apply(applicant, 55555555, "Imagerie de l'Instructeur"), acting_user=world.ans)
     applicant.is_ans_admin = True
     applicant.save(update_fields=["is_ans_admin"])
     with pytest.raises(NotAllowed, match="votre propre demande"):
-        sr.approve_request(req, acting_user=applicant)
+        services.approve_request(req, acting_user=applicant)
     assert not Operator.objects.filter(siren=make_siren(55555555)).exists()
-    assert sr.approve_request(req, acting_user=world.ans).operator.siren == make_siren(55555555)
+    assert services.approve_request(req, acting_user=world.ans).operator.siren == make_siren(55555555)
 
 
 def test_the_applicant_and_the_legal_representatives_hear_each_other_s_comments(world, make_user,
@@ -614,12 +616,12 @@ def test_the_applicant_and_the_legal_representatives_hear_each_other_s_comments(
     req = apply(applicant, 12345678, "Opérateur A")
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        sr.comment_request(req, acting_user=world.legal, text="Qui êtes-vous ?")
+        services.comment_request(req, acting_user=world.legal, text="Qui êtes-vous ?")
     assert any(applicant.email in m.to and "Qui êtes-vous ?" in m.body for m in mail.outbox)
     assert not any(world.legal.email in m.to for m in mail.outbox)
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        sr.comment_request(req, acting_user=applicant, text="La nouvelle présidente.")
+        services.comment_request(req, acting_user=applicant, text="La nouvelle présidente.")
     assert any(world.legal.email in m.to and "La nouvelle présidente." in m.body for m in mail.outbox)
     assert any(world.ans.email in m.to for m in mail.outbox)
     assert not any(applicant.email in m.to for m in mail.outbox)
@@ -629,7 +631,7 @@ def test_a_hand_over_does_not_show_one_applicant_s_name_to_another(world, make_u
     first, second = make_user("zoe.discrete"), make_user("second")
     adhesion = apply(first, 66666666, "Imagerie Discrète")
     waiting = apply(second, 66666666, "Imagerie Discrète")
-    sr.cancel_request(adhesion, acting_user=first)
+    services.cancel_request(adhesion, acting_user=first)
     event = waiting.events.order_by("-pk").first()
     assert event.actor is None and first.display_name not in event.text
     entry = AuditEntry.objects.get(action="request.requalified", object_id=str(waiting.pk))

@@ -140,7 +140,8 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
     import sys
 
     env = {**os.environ, "DEBUG": "0", "SECRET_KEY": "", "VAR_DIR": str(tmp_path)}
-    result = subprocess.run([sys.executable, "manage.py", "check"], capture_output=True, text=True, env=env, timeout=120)
+    result = subprocess.run([sys.executable, "manage.py", "check"], capture_output=True, text=True, env=env,
+                            timeout=120)
     assert result.returncode != 0 and "SECRET_KEY" in result.stderr
 
 

@@ -2,7 +2,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from operators import registry
+from operators import registry, services
 from trustspace.dnszone import DnsError, ZoneClient
 
 
@@ -18,7 +18,7 @@ class Command(BaseCommand):
         if not registry.dns_configured():
             raise CommandError("Aucun serveur DNS configuré (DNS_SERVER).", returncode=2)
         try:
-            drifts = registry.reconcile(fix=fix)
+            drifts = services.reconcile(fix=fix)
         except DnsError as exc:
             raise CommandError(f"Serveur DNS injoignable ou en erreur : {exc}", returncode=2) from exc
         zone = settings.FQDN_ZONE

@@ -1,18 +1,17 @@
 """Onboarding pages: an iSC user applies for its operator; the application is then followed on the request page
-shared with ANS (``views_lifecycle.request_detail``), where ANS reviews it like any request."""
+shared with ANS (``views.lifecycle.request_detail``), where ANS reviews it like any request."""
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
+from operators import onboarding, services
+from operators.forms.onboarding import ApplicationForm
+from operators.models import ONBOARDING_KINDS, ContractVersion, DrimboxRequest, Membership, RequestStatus, Role
+from operators.request_data import APPLICATION_FIELDS
 from trustspace.access import AUTHENTICATED, access
 from trustspace.errors import DomainError
 from trustspace.forms_util import apply_domain_error
 from trustspace.idempotency import AlreadySubmitted, repeat_response, submitted_once
-
-from . import services_onboarding as so
-from .forms_onboarding import ApplicationForm
-from .models import ONBOARDING_KINDS, ContractVersion, DrimboxRequest, Membership, RequestStatus, Role
-from .request_data import APPLICATION_FIELDS
 
 INTRO = ("Renseignez l'entité juridique que vous représentez, votre carte de représentant légal (ou un justificatif "
          "de votre pouvoir de représenter) et le contrat d'adhésion signé. L'ANS instruit la demande : vous "
@@ -33,7 +32,7 @@ def operator_register(request):
     if request.method == "POST" and form.is_valid():
         try:
             with submitted_once(request, form) as submission:
-                req = so.apply_for_operator(
+                req = services.apply_for_operator(
                     acting_user=request.user, data=_data(form),
                     contract_document=form.cleaned_data["contract_document"],
                     power_document=form.cleaned_data.get("power_document"),
@@ -44,7 +43,7 @@ def operator_register(request):
         except DomainError as exc:
             apply_domain_error(form, exc)
         else:
-            notice = so.attachment_notice(req)
+            notice = onboarding.attachment_notice(req)
             if notice:
                 messages.warning(request, notice)
             else:
@@ -68,9 +67,9 @@ def application_edit(request, req):
                            initial=dict(req.data), editing=True)
     if request.method == "POST" and form.is_valid():
         try:
-            so.edit_application(req, acting_user=request.user, data=_data(form),
-                                contract_document=form.cleaned_data.get("contract_document"),
-                                power_document=form.cleaned_data.get("power_document"))
+            services.edit_application(req, acting_user=request.user, data=_data(form),
+                                      contract_document=form.cleaned_data.get("contract_document"),
+                                      power_document=form.cleaned_data.get("power_document"))
         except DomainError as exc:
             apply_domain_error(form, exc)
         else:

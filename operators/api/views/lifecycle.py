@@ -1,8 +1,8 @@
 """DRIMbox lifecycle API: requests and their review, DRIMboxes, financing orders, attestations, VA documents.
 
-Every write goes through ``operators.services_requests`` / ``operators.services_documents`` (roles,
-states, validation, transaction, audit, e-mails). Views only scope objects to the caller (404 for what
-the caller may not see, so existence does not leak), check input shapes, and render the outcome.
+Every write goes through ``operators.services`` (roles, states, validation, transaction, audit, e-mails).
+Views only scope objects to the caller (404 for what the caller may not see, so existence does not leak),
+check input shapes, and render the outcome.
 """
 
 from django.contrib.auth import get_user_model
@@ -11,19 +11,14 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, status
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
-from trustspace.access import ANS_ADMIN, AUTHENTICATED, PUBLIC
-from trustspace.errors import InvalidData, NotAllowed
-from trustspace.models import ApiScope
-from trustspace.throttling import ScopedIpRateThrottle
-
-from .. import permissions, queries
-from .. import services_documents as sd
-from .. import services_requests as sr
-from ..models import (
+from operators import permissions, queries, services
+from operators.api.serializers import lifecycle as s
+from operators.api.views.base import AnsAPIMixin, AnsAPIView, PortalAPIView, get_operator, validated
+from operators.models import (
     Drimbox,
     DrimboxRequest,
     RequestAttachment,
@@ -31,42 +26,11 @@ from ..models import (
     RequestKind,
     VaDocument,
 )
-from ..queries import dns_pending, visible_drimboxes, visible_requests
-from . import lifecycle_serializers as s
-from .views import PortalAPIView, get_operator
-
-ANS_ONLY = "Réservé aux administrateurs ANS."
-
-
-class AnsAPIMixin:
-    # ANS administrators only: 401 without credentials, 403 (structured, code "forbidden") otherwise.
-    access_rule = ANS_ADMIN
-    token_scope = ApiScope.ANS
-
-    def check_permissions(self, request):
-        super().check_permissions(request)
-        if not getattr(request.user, "is_ans_admin", False):
-            raise NotAllowed(ANS_ONLY)
-
-
-class AnsAPIView(AnsAPIMixin, PortalAPIView):
-    """An API view for ANS administrators only."""
-
-
-def _valid(serializer_class, data, *, authorize=None):
-    """The validated shape of ``data``; a 400 naming the fields otherwise.
-
-    ``authorize`` (for uploads) runs before a malformed body is reported, so that a caller without the
-    role learns that first rather than what is wrong with the file; a well-formed body goes to the
-    service, which decides (and words its refusal) as for every other caller.
-    """
-    serializer = serializer_class(data={} if data is None else data)  # a JSON ``null`` body: nothing given
-    if not serializer.is_valid():
-        if authorize is not None:
-            authorize()
-        raise ValidationError(serializer.errors)
-    return serializer.validated_data
-
+from operators.queries import dns_pending, visible_drimboxes, visible_requests
+from trustspace.access import AUTHENTICATED, PUBLIC
+from trustspace.errors import InvalidData
+from trustspace.models import ApiScope
+from trustspace.throttling import ScopedIpRateThrottle
 
 # --- Querysets ----------------------------------------------------------------------------------
 
@@ -134,10 +98,10 @@ class OperatorRequestsView(generics.ListAPIView):
                            "réintégration ou bascule")
     def post(self, request, pk):
         operator = get_operator(request, pk)
-        data = _valid(s.RequestCreateSerializer, request.data)
+        data = validated(s.RequestCreateSerializer, request.data)
         drimbox = _drimbox_for(data["kind"], data.get("drimbox"), operator)
-        req = sr.create_request(acting_user=request.user, operator=operator, kind=data["kind"], drimbox=drimbox,
-                                data=data.get("data") or {})
+        req = services.create_request(acting_user=request.user, operator=operator, kind=data["kind"], drimbox=drimbox,
+                                      data=data.get("data") or {})
         return _request_response(request, req, status.HTTP_201_CREATED)
 
 
@@ -154,8 +118,8 @@ class RequestDetailView(PortalAPIView):
                    summary="Modifier les données d'un brouillon ou d'une demande à compléter")
     def patch(self, request, pk):
         req = _visible_request(request, pk)
-        data = _valid(s.RequestUpdateSerializer, request.data)
-        req = sr.update_request(req, acting_user=request.user, data=data["data"])
+        data = validated(s.RequestUpdateSerializer, request.data)
+        req = services.update_request(req, acting_user=request.user, data=data["data"])
         return _request_response(request, req)
 
 
@@ -167,9 +131,10 @@ class RequestAttachmentsView(PortalAPIView):
                    summary="Joindre une pièce PDF (les CGI signées pour une déclaration)")
     def post(self, request, pk):
         req = _visible_request(request, pk)
-        data = _valid(s.AttachmentUploadSerializer, request.data,
-                      authorize=lambda: sr.require_request_action(request.user, req))
-        attachment = sr.add_attachment(req, acting_user=request.user, kind=data["kind"], uploaded_file=data["file"])
+        data = validated(s.AttachmentUploadSerializer, request.data,
+                      authorize=lambda: services.require_request_action(request.user, req))
+        attachment = services.add_attachment(req, acting_user=request.user, kind=data["kind"],
+                                             uploaded_file=data["file"])
         return Response(s.RequestAttachmentSerializer(attachment, context={"request": request}).data,
                         status=status.HTTP_201_CREATED)
 
@@ -179,7 +144,7 @@ class RequestSubmitView(PortalAPIView):
 
     @extend_schema(request=None, responses=s.RequestDetailSerializer, summary="Soumettre la demande à l'ANS")
     def post(self, request, pk):
-        req = sr.submit_request(_visible_request(request, pk), acting_user=request.user)
+        req = services.submit_request(_visible_request(request, pk), acting_user=request.user)
         return _request_response(request, req)
 
 
@@ -189,8 +154,8 @@ class RequestCancelView(PortalAPIView):
     @extend_schema(request=s.CancelSerializer, responses=s.RequestDetailSerializer, summary="Annuler la demande")
     def post(self, request, pk):
         req = _visible_request(request, pk)
-        data = _valid(s.CancelSerializer, request.data)
-        req = sr.cancel_request(req, acting_user=request.user, reason=data["reason"])
+        data = validated(s.CancelSerializer, request.data)
+        req = services.cancel_request(req, acting_user=request.user, reason=data["reason"])
         return _request_response(request, req)
 
 
@@ -201,8 +166,8 @@ class RequestCommentsView(PortalAPIView):
                    summary="Commenter la demande (opérateur ou ANS)")
     def post(self, request, pk):
         req = _visible_request(request, pk)
-        data = _valid(s.CommentSerializer, request.data)
-        req = sr.comment_request(req, acting_user=request.user, text=data["text"])
+        data = validated(s.CommentSerializer, request.data)
+        req = services.comment_request(req, acting_user=request.user, text=data["text"])
         return _request_response(request, req, status.HTTP_201_CREATED)
 
 
@@ -214,14 +179,14 @@ class RequestAssignView(AnsAPIView):
                    summary="Prendre en charge ou affecter la demande (ANS)")
     def post(self, request, pk):
         req = _visible_request(request, pk)
-        data = _valid(s.AssignSerializer, request.data)
+        data = validated(s.AssignSerializer, request.data)
         reviewer = None
         if data.get("reviewer") is not None:
             reviewer = get_user_model().objects.filter(pk=data["reviewer"]).first()
             if reviewer is None:
                 message = "Aucun utilisateur ne porte cet identifiant."
                 raise InvalidData(message, field_errors={"reviewer": [message]})
-        req = sr.assign_request(req, acting_user=request.user, reviewer=reviewer)
+        req = services.assign_request(req, acting_user=request.user, reviewer=reviewer)
         return _request_response(request, req)
 
 
@@ -230,8 +195,8 @@ class RequestChangesView(AnsAPIView):
                    summary="Demander des modifications à l'opérateur (ANS)")
     def post(self, request, pk):
         req = _visible_request(request, pk)
-        data = _valid(s.RequestChangesSerializer, request.data)
-        req = sr.request_changes(req, acting_user=request.user, comment=data["comment"])
+        data = validated(s.RequestChangesSerializer, request.data)
+        req = services.request_changes(req, acting_user=request.user, comment=data["comment"])
         return _request_response(request, req)
 
 
@@ -241,9 +206,9 @@ class RequestApproveView(AnsAPIView):
                            "pour une DRIMbox non financée")
     def post(self, request, pk):
         req = _visible_request(request, pk)
-        data = _valid(s.ApproveSerializer, request.data)
-        req = sr.approve_request(req, acting_user=request.user, override_reason=data["override_reason"],
-                                 comment=data["comment"], expected_kind=data["expected_kind"] or None)
+        data = validated(s.ApproveSerializer, request.data)
+        req = services.approve_request(req, acting_user=request.user, override_reason=data["override_reason"],
+                                       comment=data["comment"], expected_kind=data["expected_kind"] or None)
         return _request_response(request, req)
 
 
@@ -252,8 +217,8 @@ class RequestRejectView(AnsAPIView):
                    summary="Refuser la demande (ANS)")
     def post(self, request, pk):
         req = _visible_request(request, pk)
-        data = _valid(s.ReasonSerializer, request.data)
-        req = sr.reject_request(req, acting_user=request.user, reason=data["reason"])
+        data = validated(s.ReasonSerializer, request.data)
+        req = services.reject_request(req, acting_user=request.user, reason=data["reason"])
         return _request_response(request, req)
 
 
@@ -265,7 +230,7 @@ class ReviewQueueView(AnsAPIMixin, generics.ListAPIView):
 
     def get_queryset(self):
         return queries.review_queue(self.request.user,
-                                    **_valid(s.ReviewQueueFilterSerializer, self.request.query_params))
+                                    **validated(s.ReviewQueueFilterSerializer, self.request.query_params))
 
 
 # --- DRIMboxes and the registry -----------------------------------------------------------------
@@ -302,7 +267,7 @@ class RegistryView(AnsAPIMixin, generics.ListAPIView):
     serializer_class = s.DrimboxSerializer
 
     def get_queryset(self):
-        return queries.registry_search(**_valid(s.RegistryFilterSerializer, self.request.query_params))
+        return queries.registry_search(**validated(s.RegistryFilterSerializer, self.request.query_params))
 
 
 # --- Financing orders ---------------------------------------------------------------------------
@@ -324,8 +289,8 @@ class FinancingOrdersView(generics.ListAPIView):
                    summary="Enregistrer un bon de commande (représentant légal ou mandataire)")
     def post(self, request, pk):
         operator = get_operator(request, pk)
-        data = _valid(s.FinancingOrderCreateSerializer, request.data)
-        order = sr.create_financing_order(acting_user=request.user, operator=operator, **data)
+        data = validated(s.FinancingOrderCreateSerializer, request.data)
+        order = services.create_financing_order(acting_user=request.user, operator=operator, **data)
         order = operator.financing_orders.prefetch_related("sites", "drimboxes").get(pk=order.pk)
         return Response(s.FinancingOrderSerializer(order).data, status=status.HTTP_201_CREATED)
 
@@ -347,7 +312,7 @@ class AttestationCheckView(PortalAPIView):
                                                  "casse et tirets indifférents).")],
         summary="Vérifier une attestation de délégation par son code (public)")
     def get(self, request, code):
-        attestation = sd.find_attestation(code)
+        attestation = services.find_attestation(code)
         if attestation is None:
             raise NotFound("Aucune attestation ne porte ce code.")
         return Response(s.AttestationPublicSerializer(attestation).data)
@@ -365,16 +330,16 @@ class VaUploadView(PortalAPIView):
         va = get_object_or_404(VaDocument.objects.select_related("drimbox", "operator"), pk=pk)
         if not permissions.roles_of(request.user, va.operator):
             raise NotFound("Ressource introuvable.")
-        data = _valid(s.VaUploadSerializer, request.data,
+        data = validated(s.VaUploadSerializer, request.data,
                       authorize=lambda: permissions.require(request.user, "va.upload", va.operator))
-        va = sd.upload_va(va, acting_user=request.user, uploaded_file=data["file"])
+        va = services.upload_va(va, acting_user=request.user, uploaded_file=data["file"])
         return _va_response(request, va)
 
 
 class VaValidateView(AnsAPIView):
     @extend_schema(request=None, responses=s.VaDocumentSerializer, summary="Valider un document VA déposé (ANS)")
     def post(self, request, pk):
-        va = sd.validate_va(get_object_or_404(VaDocument, pk=pk), acting_user=request.user)
+        va = services.validate_va(get_object_or_404(VaDocument, pk=pk), acting_user=request.user)
         return _va_response(request, va)
 
 
@@ -383,7 +348,7 @@ class VaRefuseView(AnsAPIView):
                    summary="Refuser un document VA déposé, avec un motif (ANS)")
     def post(self, request, pk):
         va = get_object_or_404(VaDocument, pk=pk)
-        data = _valid(s.ReasonSerializer, request.data)
-        va = sd.refuse_va(va, acting_user=request.user, reason=data["reason"])
+        data = validated(s.ReasonSerializer, request.data)
+        va = services.refuse_va(va, acting_user=request.user, reason=data["reason"])
         return _va_response(request, va)
 

@@ -1,12 +1,12 @@
-"""Forms of the onboarding journey. They shape input; ``services_onboarding`` and ``onboarding`` decide."""
+"""Forms of the onboarding journey. They shape input; ``operators.services`` and ``onboarding`` decide."""
 from django import forms
 from django.conf import settings
+from dsfr.forms import DsfrBaseForm
 
+from operators.forms.space import OperatorRegistrationForm
+from operators.models import ContractVersion
+from operators.onboarding import CARD_OR_PROOF_MESSAGE
 from trustspace.idempotency import SubmissionTokenMixin
-
-from .forms import DsfrBaseForm, OperatorRegistrationForm
-from .models import ContractVersion
-from .onboarding import CARD_OR_PROOF_MESSAGE
 
 PDF_WIDGET = {"accept": "application/pdf"}
 

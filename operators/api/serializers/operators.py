@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from ..models import ContractVersion, Invitation, Membership, Operator, Role
+from operators.models import ContractVersion, Invitation, Membership, Operator, Role
 
 
 class OperatorSerializer(serializers.ModelSerializer):
@@ -54,8 +54,9 @@ class InvitationAcceptSerializer(serializers.Serializer):
     token = serializers.CharField(max_length=200)
     card_reference = serializers.CharField(
         max_length=60, required=False, allow_blank=True, default="",
-        help_text="Administrateur technique : numéro de carte CPA (10 chiffres) ou référence d'habilitation IGC-Santé ; "
-                  "représentant légal : numéro de la carte de représentant légal (sauf justificatif joint à l'invitation).")
+        help_text="Administrateur technique : numéro de carte CPA (10 chiffres) ou référence d'habilitation "
+                  "IGC-Santé ; représentant légal : numéro de la carte de représentant légal (sauf justificatif joint "
+                  "à l'invitation).")
 
 
 class ApplicationCreateSerializer(serializers.Serializer):
@@ -92,7 +93,8 @@ class ContractStatusSerializer(serializers.Serializer):
 
 
 class ContractAcceptSerializer(serializers.Serializer):
-    version = serializers.CharField(max_length=20, help_text="La version en vigueur, pour confirmer ce qui est accepté.")
+    version = serializers.CharField(max_length=20,
+                                    help_text="La version en vigueur, pour confirmer ce qui est accepté.")
 
 
 class MembershipBriefSerializer(serializers.ModelSerializer):

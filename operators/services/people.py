@@ -1,182 +1,37 @@
-"""The one write path for operators, people, contracts, structures and DRIMboxes (DESIGN §3).
+"""People and roles: invitations by e-mail, their acceptance, and the end of a role (DESIGN §5)."""
+from __future__ import annotations
 
-Each function checks permission, validates, saves in one transaction, writes the audit
-record in that transaction and schedules side effects (e-mails) with ``on_commit``.
-Views, the API, commands and tasks all call these functions.
-"""
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from operators import onboarding, permissions
+from operators.models import Invitation, InvitationStatus, Membership, Operator, Role
+from operators.services.common import full_clean
+from operators.services.contracts import ensure_contract_accepted
 from trustspace import audit
-from trustspace.errors import Conflict, ContractNotAccepted, InvalidData, NotAllowed
+from trustspace.errors import Conflict, InvalidData, NotAllowed
 from trustspace.notifications import send_email_on_commit
-from trustspace.text import validate_display_text, validate_model_text
+from trustspace.text import validate_display_text
 from trustspace.uploads import validate_pdf
 
-from . import onboarding, permissions
-from .models import (
-    ContractAcceptance,
-    ContractVersion,
-    Invitation,
-    InvitationStatus,
-    Membership,
-    Operator,
-    Role,
-)
-
-OPERATOR_EDITABLE_FIELDS = ["name", "siret", "address_line", "postal_code", "city", "contact_email", "contact_phone"]
-# Registering an operator is an application reviewed by ANS: ``services_onboarding.apply_for_operator``.
+if TYPE_CHECKING:
+    from trustspace.models import User
 
 
-def _validation_to_domain(exc: ValidationError):
-    field_errors = {}
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            field_errors[field] = [message for error in errors for message in error.messages]
-    messages = [m for msgs in field_errors.values() for m in msgs] or exc.messages
-    return InvalidData(" ".join(messages), field_errors=field_errors)
-
-
-def _full_clean(instance, exclude=None):
-    try:
-        instance.full_clean(exclude=exclude)
-    except ValidationError as exc:
-        raise _validation_to_domain(exc) from exc
-    validate_model_text(instance, exclude=exclude)  # names, contacts, contract text: no bidi or control characters
-
-
-def _save_or_conflict(instance, message):
-    """Save; a unique constraint lost to a concurrent writer becomes a clear error, not a 500."""
-    try:
-        with transaction.atomic():
-            instance.save()
-    except IntegrityError as exc:
-        raise InvalidData(message) from exc
-
-
-def _require_ans_admin(user):
-    if user is not None and not getattr(user, "is_ans_admin", False):
-        raise NotAllowed("Réservé aux administrateurs ANS.")
-
-
-# --- Operators -------------------------------------------------------------------------------
-
-
-def update_operator(operator, *, acting_user, data):
-    """Update the operator's legal-entity data (not its SIREN nor idNat_Struct, which certificates carry)."""
-    permissions.require(acting_user, "operator.update", operator)
-    with transaction.atomic():
-        operator = Operator.objects.select_for_update().get(pk=operator.pk)
-        ensure_contract_accepted(operator)
-        before = audit.snapshot(operator, Operator.AUDITED_FIELDS)
-        for field in OPERATOR_EDITABLE_FIELDS:
-            if field in data:
-                value = (data[field] or "").strip()
-                setattr(operator, field, "".join(value.split()) if field == "siret" else value)
-        _full_clean(operator)
-        after = audit.snapshot(operator, Operator.AUDITED_FIELDS)
-        if after == before:
-            return operator
-        operator.save()
-        audit.record(
-            actor=acting_user, action="operator.updated", obj=operator, operator_id=operator.pk,
-            before={k: v for k, v in before.items() if after[k] != v},
-            after={k: v for k, v in after.items() if before[k] != v},
-        )
-    return operator
-
-
-def update_support_contact(operator, *, acting_user, support_contact):
-    permissions.require(acting_user, "support_contact.update", operator)
-    value = (support_contact or "").strip()
-    if not value:
-        raise InvalidData("Le contact support est obligatoire.", field_errors={"support_contact": ["Ce champ est obligatoire."]})
-    if len(value) > 255:
-        raise InvalidData("Le contact support ne doit pas dépasser 255 caractères.",
-                          field_errors={"support_contact": ["255 caractères au maximum."]})
-    validate_display_text({"support_contact": value}, labels={"support_contact": "contact support"})
-    with transaction.atomic():
-        operator = Operator.objects.select_for_update().get(pk=operator.pk)
-        ensure_contract_accepted(operator)
-        before = operator.support_contact
-        if before == value:
-            return operator
-        operator.support_contact = value
-        operator.save(update_fields=["support_contact", "updated_at"])
-        audit.record(
-            actor=acting_user, action="operator.support_contact_updated", obj=operator, operator_id=operator.pk,
-            before={"support_contact": before}, after={"support_contact": value},
-        )
-    return operator
-
-
-# --- Contract of adhesion --------------------------------------------------------------------
-
-
-def publish_contract_version(*, acting_user, version, title, body):
-    """ANS publishes a new version; every operator must accept it before submitting anything."""
-    _require_ans_admin(acting_user)
-    contract = ContractVersion(version=(version or "").strip(), title=(title or "").strip(), body=(body or "").strip(),
-                               published_by=acting_user, published_at=timezone.now())
-    _full_clean(contract, exclude=["published_by"])
-    with transaction.atomic():
-        _save_or_conflict(contract, f"La version « {contract.version} » du contrat existe déjà.")
-        audit.record(actor=acting_user, action="contract.published", obj=contract,
-                     after={"version": contract.version, "title": contract.title,
-                            "body_sha256": hashlib.sha256(contract.body.encode()).hexdigest()})
-    return contract
-
-
-def contract_status(operator):
-    """(version in force, the operator's acceptance of it or None)."""
-    current = ContractVersion.current()
-    if current is None or operator is None:
-        return current, None
-    acceptance = ContractAcceptance.objects.filter(operator=operator, contract_version=current).select_related(
-        "accepted_by").first()
-    return current, acceptance
-
-
-def ensure_contract_accepted(operator):
-    current, acceptance = contract_status(operator)
-    if current is None:
-        raise ContractNotAccepted("Aucun contrat d'adhésion n'est encore publié par l'ANS : aucune démarche n'est possible.")
-    if acceptance is None:
-        raise ContractNotAccepted(
-            f"Votre opérateur doit accepter la version {current.version} du contrat d'adhésion avant toute autre démarche."
-        )
-
-
-def accept_contract(operator, *, acting_user, contract_version):
-    permissions.require(acting_user, "contract.accept", operator)
-    current = ContractVersion.current()
-    if current is None or contract_version is None or contract_version.pk != current.pk:
-        raise Conflict("Seule la version en vigueur du contrat d'adhésion peut être acceptée.")
-    with transaction.atomic():
-        Operator.objects.select_for_update().get(pk=operator.pk)
-        if ContractAcceptance.objects.filter(operator=operator, contract_version=current).exists():
-            raise Conflict(f"La version {current.version} du contrat est déjà acceptée.")
-        acceptance = ContractAcceptance.objects.create(operator=operator, contract_version=current, accepted_by=acting_user)
-        audit.record(actor=acting_user, action="contract.accepted", obj=operator, operator_id=operator.pk,
-                     after={"contract_version": current.version, "accepted_at": acceptance.accepted_at})
-    return acceptance
-
-
-# --- People and roles ------------------------------------------------------------------------
-
-
-def _hash_token(raw_token):
+def _hash_token(raw_token: str) -> str:
     return hashlib.sha256(raw_token.encode("utf-8")).hexdigest()
 
 
-def invite_person(operator, *, acting_user, email, role, mandate_document=None):
+def invite_person(operator: Operator, *, acting_user: User, email: str, role: str,
+                  mandate_document: UploadedFile | None = None) -> tuple[Invitation, str]:
     """Invite someone by e-mail to take a role. Returns (invitation, raw token of the link)."""
     if role not in Role.values:
         raise InvalidData("Rôle inconnu.", field_errors={"role": ["Choisissez un rôle de la liste."]})
@@ -195,7 +50,7 @@ def invite_person(operator, *, acting_user, email, role, mandate_document=None):
         operator=operator, email=email, role=role, token_hash=_hash_token(raw_token), invited_by=acting_user,
         expires_at=timezone.now() + timedelta(hours=settings.INVITATION_TTL_HOURS),
     )
-    _full_clean(invitation, exclude=["mandate_document", "token_hash", "invited_by"])
+    full_clean(invitation, exclude=["mandate_document", "token_hash", "invited_by"])
     with transaction.atomic():
         Operator.objects.select_for_update().get(pk=operator.pk)
         ensure_contract_accepted(operator)
@@ -217,14 +72,14 @@ def invite_person(operator, *, acting_user, email, role, mandate_document=None):
     return invitation, raw_token
 
 
-def find_invitation(raw_token):
+def find_invitation(raw_token: str) -> Invitation:
     invitation = Invitation.objects.select_related("operator").filter(token_hash=_hash_token(raw_token or "")).first()
     if invitation is None:
         raise InvalidData("Ce lien d'invitation n'est pas valide.", code="invitation_invalid")
     return invitation
 
 
-def check_invitation_usable(invitation):
+def check_invitation_usable(invitation: Invitation) -> None:
     if invitation.status == InvitationStatus.ACCEPTED:
         raise Conflict("Ce lien d'invitation a déjà été utilisé.", code="invitation_used")
     if invitation.status == InvitationStatus.REVOKED:
@@ -233,13 +88,13 @@ def check_invitation_usable(invitation):
         raise Conflict("Ce lien d'invitation a expiré : demandez une nouvelle invitation.", code="invitation_expired")
 
 
-def needs_card(invitation):
+def needs_card(invitation: Invitation) -> bool:
     """Whether accepting ``invitation`` asks for a card reference (DESIGN §5; ``ONBOARDING_REQUIRE_CARDS``)."""
     return invitation.role == Role.TECHNICAL_ADMIN or (
         invitation.role == Role.LEGAL_REPRESENTATIVE and not invitation.mandate_document)
 
 
-def accept_invitation(raw_token, *, acting_user, card_reference=""):
+def accept_invitation(raw_token: str, *, acting_user: User | None, card_reference: str = "") -> Membership:
     """The logged-in iSC user takes the invited role; the link then stops working.
 
     A technical administrator gives the reference of their CPA card (or IGC-Santé habilitation), a legal
@@ -266,7 +121,8 @@ def accept_invitation(raw_token, *, acting_user, card_reference=""):
         invitation.accepted_at = timezone.now()
         invitation.membership = membership
         invitation.save(update_fields=["status", "accepted_by", "accepted_at", "membership"])
-        audit.record(actor=acting_user, action="invitation.accepted", obj=invitation, operator_id=invitation.operator_id,
+        audit.record(actor=acting_user, action="invitation.accepted", obj=invitation,
+                     operator_id=invitation.operator_id,
                      after={"status": invitation.status, "accepted_by": acting_user.pk})
         audit.record(actor=acting_user, action="membership.created", obj=membership, operator_id=invitation.operator_id,
                      after=audit.snapshot(membership, Membership.AUDITED_FIELDS))
@@ -279,7 +135,7 @@ def accept_invitation(raw_token, *, acting_user, card_reference=""):
     return membership
 
 
-def revoke_invitation(invitation, *, acting_user):
+def revoke_invitation(invitation: Invitation, *, acting_user: User) -> Invitation:
     permissions.require(acting_user, f"people.invite.{invitation.role}", invitation.operator)
     with transaction.atomic():
         invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
@@ -290,12 +146,13 @@ def revoke_invitation(invitation, *, acting_user):
     return invitation
 
 
-def remove_membership(membership, *, acting_user, reason=""):
+def remove_membership(membership: Membership, *, acting_user: User, reason: str = "") -> Membership:
     """End a person's role at once. The last legal representative cannot be removed."""
     permissions.require(acting_user, f"people.remove.{membership.role}", membership.operator)
     validate_display_text({"reason": reason or ""}, multiline={"reason"}, labels={"reason": "motif"})
     with transaction.atomic():
-        # Locking the operator serialises removals, so two concurrent ones cannot remove the last two legal representatives.
+        # Locking the operator serialises removals, so two concurrent ones cannot remove the last two legal
+        # representatives.
         Operator.objects.select_for_update().get(pk=membership.operator_id)
         membership = Membership.objects.select_for_update().get(pk=membership.pk)
         if not membership.is_active:
@@ -321,11 +178,12 @@ def remove_membership(membership, *, acting_user, reason=""):
     return membership
 
 
-def expire_invitations(now=None):
+def expire_invitations(now: datetime | None = None) -> int:
     """Mark pending invitations past their deadline as expired (periodic task)."""
     now = now or timezone.now()
     expired = 0
-    for pk in Invitation.objects.filter(status=InvitationStatus.PENDING, expires_at__lte=now).values_list("pk", flat=True):
+    overdue = Invitation.objects.filter(status=InvitationStatus.PENDING, expires_at__lte=now)
+    for pk in overdue.values_list("pk", flat=True):
         with transaction.atomic():
             invitation = Invitation.objects.select_for_update().get(pk=pk)
             if invitation.status != InvitationStatus.PENDING:

@@ -7,13 +7,13 @@ becomes the structured 4xx answer.
 Output statuses and kinds are plain strings with a ``*_label`` companion (French label), not enums:
 the same choice sets appear under several names and would make OpenAPI enum naming collide.
 """
-from typing import ClassVar
 
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from ..models import (
+from operators.api.serializers.fields import StringListField, StringMapField, choice_values
+from operators.models import (
     DECLARATION_KINDS,
     AttachmentKind,
     Attestation,
@@ -21,11 +21,7 @@ from ..models import (
     RequestKind,
     RequestStatus,
 )
-from ..request_data import eligibility_problems
-
-
-def _values(choices):
-    return ", ".join(f"`{value}`" for value in choices.values)
+from operators.request_data import eligibility_problems
 
 
 def _absolute(context, url):
@@ -34,57 +30,6 @@ def _absolute(context, url):
 
 
 # --- Shapes of inputs ---------------------------------------------------------------------------
-
-
-@extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}})
-class StringMapField(serializers.Field):
-    """A JSON object whose values are strings (numbers are accepted and turned into strings)."""
-
-    default_error_messages: ClassVar[dict[str, str]] = {
-        "not_a_dict": "Un objet JSON est attendu (champ → valeur).",
-        "not_a_string": "« {key} » : une chaîne de caractères est attendue.",
-    }
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("help_text", "Objet {champ: valeur} ; les valeurs sont des chaînes de caractères.")
-        super().__init__(**kwargs)
-
-    def to_internal_value(self, data):
-        if not isinstance(data, dict):
-            self.fail("not_a_dict")
-        errors = []
-        cleaned = {}
-        for key, value in data.items():
-            if value is None:
-                cleaned[str(key)] = ""
-            elif isinstance(value, bool) or not isinstance(value, (str, int, float)):
-                errors.append(self.error_messages["not_a_string"].format(key=key))
-            else:
-                cleaned[str(key)] = str(value)
-        if errors:
-            raise serializers.ValidationError(errors)
-        return cleaned
-
-    def to_representation(self, value):
-        return value
-
-
-class StringListField(serializers.ListField):
-    """A list of strings whose item errors read as sentences (not a nested structure)."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("child", serializers.CharField(allow_blank=True))
-        super().__init__(**kwargs)
-
-    def to_internal_value(self, data):
-        try:
-            return super().to_internal_value(data)
-        except serializers.ValidationError as exc:
-            if not isinstance(exc.detail, dict):
-                raise
-            raise serializers.ValidationError([
-                f"Élément n° {int(index) + 1} : {' '.join(str(message) for message in messages)}"
-                for index, messages in exc.detail.items()]) from None
 
 
 class RequestCreateSerializer(serializers.Serializer):
@@ -202,11 +147,12 @@ class DrimboxBriefSerializer(serializers.Serializer):
 class RequestSummarySerializer(serializers.Serializer):
     id = serializers.IntegerField()
     reference = serializers.CharField()
-    kind = serializers.CharField(help_text=f"Type : {_values(RequestKind)}.")
+    kind = serializers.CharField(help_text=f"Type : {choice_values(RequestKind)}.")
     kind_label = serializers.CharField(source="get_kind_display")
-    status = serializers.CharField(help_text=f"Statut : {_values(RequestStatus)}.")
+    status = serializers.CharField(help_text=f"Statut : {choice_values(RequestStatus)}.")
     status_label = serializers.CharField(source="get_status_display")
-    operator = OperatorBriefSerializer(allow_null=True, help_text="Null pour une demande d'adhésion pas encore approuvée.")
+    operator = OperatorBriefSerializer(allow_null=True,
+                                       help_text="Null pour une demande d'adhésion pas encore approuvée.")
     party_name = serializers.CharField(help_text="L'opérateur, ou l'entreprise déclarée par une demande d'adhésion.")
     drimbox = DrimboxBriefSerializer(allow_null=True)
     created_at = serializers.DateTimeField()
@@ -234,7 +180,7 @@ class RequestEventSerializer(serializers.Serializer):
 
 class RequestAttachmentSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    kind = serializers.CharField(help_text=f"Nature : {_values(AttachmentKind)}.")
+    kind = serializers.CharField(help_text=f"Nature : {choice_values(AttachmentKind)}.")
     kind_label = serializers.CharField(source="get_kind_display")
     original_name = serializers.CharField()
     size = serializers.IntegerField()
@@ -296,12 +242,17 @@ class HealthStructureSerializer(serializers.Serializer):
     finess_geographique = serializers.CharField()
 
 
-class DrimboxSerializer(serializers.Serializer):
+class DrimboxReferenceSerializer(serializers.Serializer):
+    """A DRIMbox named by its id, its Identifiant and its two names."""
+
     id = serializers.IntegerField()
     identifiant = serializers.IntegerField()
     db_fqdn = serializers.CharField()
     vi_fqdn = serializers.CharField()
-    status = serializers.CharField(help_text=f"Statut : {_values(DrimboxStatus)}.")
+
+
+class DrimboxSerializer(DrimboxReferenceSerializer):
+    status = serializers.CharField(help_text=f"Statut : {choice_values(DrimboxStatus)}.")
     status_label = serializers.CharField(source="get_status_display")
     operator = OperatorBriefSerializer()
     health_structure = HealthStructureSerializer()

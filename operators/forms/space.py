@@ -5,9 +5,8 @@ Forms only shape input; the rules live in the models' validators and the service
 from django import forms
 from dsfr.forms import DsfrBaseForm
 
+from operators.models import Role
 from trustspace.idempotency import SubmissionTokenMixin
-
-from .models import Role
 
 
 class OperatorForm(DsfrBaseForm):
@@ -25,7 +24,8 @@ class OperatorRegistrationForm(OperatorForm):
     siren = forms.CharField(label="SIREN", max_length=11, help_text="9 chiffres.")
     id_nat_struct = forms.CharField(
         label="idNat_Struct", max_length=32,
-        help_text="Porté dans l'OU de vos certificats IGC-Santé : un chiffre de type (2 = SIREN, 3 = SIRET…) suivi de l'identifiant.",
+        help_text="Porté dans l'OU de vos certificats IGC-Santé : un chiffre de type (2 = SIREN, 3 = SIRET…) suivi "
+                  "de l'identifiant.",
     )
     field_order = ["name", "siren", "siret", "id_nat_struct", "address_line", "postal_code", "city", "contact_email",
                    "contact_phone"]
@@ -34,7 +34,8 @@ class OperatorRegistrationForm(OperatorForm):
 class SupportContactForm(DsfrBaseForm):
     support_contact = forms.CharField(
         label="Contact support", max_length=255,
-        help_text="Publié dans la liste blanche : courriel et téléphone, par exemple « support@exemple.fr, 01 23 45 67 89 ».",
+        help_text="Publié dans la liste blanche : courriel et téléphone, par exemple « support@exemple.fr, "
+                  "01 23 45 67 89 ».",
     )
 
 
@@ -64,51 +65,6 @@ class ContractVersionForm(SubmissionTokenMixin, DsfrBaseForm):
     version = forms.CharField(label="Version", max_length=20, help_text="Par exemple 2026-11.")
     title = forms.CharField(label="Titre", max_length=200)
     body = forms.CharField(label="Texte du contrat", widget=forms.Textarea(attrs={"rows": 12}))
-
-
-class ApiTokenForm(SubmissionTokenMixin, DsfrBaseForm):
-    """A personal API token: its name, scopes, and optional operator, DRIMboxes and expiry (rules: the service)."""
-
-    name = forms.CharField(label="Nom du jeton", max_length=100, help_text="Pour le reconnaître, par exemple « supervision ».")
-    scopes = forms.MultipleChoiceField(label="Portées", widget=forms.CheckboxSelectMultiple,
-                                       help_text="Ce que le jeton peut faire ; « Lecture » permet de tout consulter.")
-    operator = forms.TypedChoiceField(label="Opérateur", required=False, coerce=int, empty_value=None,
-                                      help_text="Limiter le jeton à l'un de vos opérateurs.")
-    drimboxes = forms.TypedMultipleChoiceField(
-        label="DRIMbox (automatisation des certificats)", required=False, coerce=int,
-        help_text="Avec la portée « Certificats » : ses appels de certificats sont limités à ces DRIMbox de "
-                  "l'opérateur choisi. Aucune : toutes.")
-    expires_at = forms.DateField(label="Date d'expiration", required=False,
-                                 widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
-
-    def __init__(self, *args, user, **kwargs):
-        from django.conf import settings
-
-        from trustspace.models import ApiScope
-
-        from . import api_tokens
-
-        super().__init__(*args, **kwargs)
-        self.fields["scopes"].choices = [(value, label) for value, label in ApiScope.choices
-                                         if value != ApiScope.ANS or user.is_ans_admin]
-        self.fields["operator"].choices = [("", "Tous mes opérateurs"), *api_tokens.operator_choices(user)]
-        self.fields["drimboxes"].choices = api_tokens.drimbox_choices(user)
-        max_days = settings.API_TOKEN_MAX_DAYS
-        self.fields["expires_at"].help_text = (
-            f"Le jeton cesse de fonctionner à la fin de ce jour (heure de Paris) ; au plus {max_days} jours, "
-            f"{max_days} jours si vous ne choisissez pas." if max_days > 0 else
-            "Le jeton cesse de fonctionner à la fin de ce jour (heure de Paris) ; sans date, il n'expire pas.")
-
-    def clean_expires_at(self):
-        """The chosen day's last second in Europe/Paris (the service checks past and maximum)."""
-        from datetime import datetime, time
-
-        from django.utils import timezone
-
-        day = self.cleaned_data.get("expires_at")
-        if day and day < timezone.localdate():
-            raise forms.ValidationError("Choisissez une date future.")
-        return timezone.make_aware(datetime.combine(day, time(23, 59, 59))) if day else None
 
 
 class OperatorSearchForm(DsfrBaseForm):

@@ -4,34 +4,15 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from operators import onboarding, permissions, queries, services
+from operators.api.serializers import operators as s
+from operators.api.serializers.lifecycle import RequestDetailSerializer, RequestSummarySerializer
+from operators.api.views.base import PortalAPIView, get_operator, visible_operators
+from operators.models import ContractVersion, DrimboxRequest, Invitation, InvitationStatus, Membership
 from trustspace.access import AUTHENTICATED
 from trustspace.errors import InvalidData
 from trustspace.models import ApiScope, AuditEntry
-
-from .. import permissions, services, services_onboarding
-from ..models import ContractVersion, DrimboxRequest, Invitation, InvitationStatus, Membership, Operator
-from . import serializers as s
-from .lifecycle_serializers import RequestDetailSerializer, RequestSummarySerializer
-
-
-def visible_operators(user):
-    if user.is_ans_admin:
-        return Operator.objects.all()
-    return permissions.operators_of(user)
-
-
-def get_operator(request, pk):
-    """404 for an operator the caller does not belong to: no existence leak."""
-    return get_object_or_404(visible_operators(request.user), pk=pk)
-
-
-class PortalAPIView(APIView):
-    access_rule = AUTHENTICATED
-    # The scope a personal API token needs for this view's writes (reading: ``read`` or this one); None: the
-    # view only reads. See trustspace.api.permissions.
-    token_scope = None
 
 
 class MeView(PortalAPIView):
@@ -70,13 +51,13 @@ class OperatorListView(generics.ListAPIView):
         contract_document = data.pop("contract_document")
         power_document = data.pop("power_document", None)
         contract_accepted = data.pop("contract_accepted")
-        req = services_onboarding.apply_for_operator(
+        req = services.apply_for_operator(
             acting_user=request.user, data=data, contract_document=contract_document, power_document=power_document,
             contract_accepted=contract_accepted)
         fresh = DrimboxRequest.objects.select_related("operator", "drimbox", "assigned_to").prefetch_related(
             "events__actor", "attachments__uploaded_by").get(pk=req.pk)
         body = RequestDetailSerializer(fresh, context={"request": request}).data
-        body["notice"] = services_onboarding.attachment_notice(req)
+        body["notice"] = onboarding.attachment_notice(req)
         # 202: accepted for review, nothing is active until ANS approves.
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
@@ -94,7 +75,7 @@ class ApplicationListView(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        return services_onboarding.applications_of(self.request.user).select_related("operator", "drimbox",
+        return queries.applications_of(self.request.user).select_related("operator", "drimbox",
                                                                                       "assigned_to")
 
 

@@ -8,16 +8,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
-from trustspace.access import ANS_ADMIN, access
-from trustspace.errors import DomainError
-from trustspace.forms_util import apply_domain_error
-from trustspace.idempotency import AlreadySubmitted, repeat_response, submitted_once
-from trustspace.models import AuditEntry
-
-from . import queries, services
-from .forms import ContractVersionForm, OperatorSearchForm
-from .forms_lifecycle import RegistrySearchForm, ReviewQueueFilterForm
-from .models import (
+from operators import queries, services
+from operators.forms.lifecycle import RegistrySearchForm, ReviewQueueFilterForm
+from operators.forms.space import ContractVersionForm, OperatorSearchForm
+from operators.models import (
     ONBOARDING_KINDS,
     ContractAcceptance,
     ContractVersion,
@@ -28,8 +22,13 @@ from .models import (
     VaDocument,
     VaStatus,
 )
-from .registry import dns_configured
-from .views import _mandate_response
+from operators.registry import dns_configured
+from operators.views.space import mandate_response
+from trustspace.access import ANS_ADMIN, access
+from trustspace.errors import DomainError
+from trustspace.forms_util import apply_domain_error
+from trustspace.idempotency import AlreadySubmitted, repeat_response, submitted_once
+from trustspace.models import AuditEntry
 
 PAGE_SIZE = 50
 
@@ -66,10 +65,8 @@ def operators_list(request):
         elif form.cleaned_data["technical_admin"] == "non":
             operators = operators.filter(technical_count=0)
     page = Paginator(operators, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
     return render(request, "operators/ans/operators_list.html", {
-        "form": form, "page": page, "current_contract": current, "query": query.urlencode(),
+        "form": form, "page": page, "current_contract": current, "query": _query_without_page(request),
     })
 
 
@@ -82,7 +79,8 @@ def operator_detail(request, pk):
         "current": current,
         "acceptance": acceptance,
         "acceptances": operator.contract_acceptances.select_related("contract_version", "accepted_by"),
-        "memberships": operator.memberships.select_related("user", "ended_by").order_by("ended_at", "role", "created_at"),
+        "memberships": operator.memberships.select_related("user", "ended_by").order_by("ended_at", "role",
+                                                                                        "created_at"),
         "invitations": operator.invitations.select_related("invited_by", "accepted_by")[:50],
         "drimboxes": operator.drimboxes.select_related("health_structure"),
         "applications": operator.requests.filter(kind__in=ONBOARDING_KINDS).select_related("created_by", "decided_by"),
@@ -93,7 +91,7 @@ def operator_detail(request, pk):
 
 @access(ANS_ADMIN)
 def mandate_download(request, pk):
-    return _mandate_response(request, get_object_or_404(Membership.objects.select_related("operator"), pk=pk))
+    return mandate_response(request, get_object_or_404(Membership.objects.select_related("operator"), pk=pk))
 
 
 @access(ANS_ADMIN)
@@ -112,7 +110,8 @@ def contract_versions(request):
         except DomainError as exc:
             apply_domain_error(form, exc)
         else:
-            messages.success(request, f"La version {version.version} du contrat est publiée : chaque opérateur doit l'accepter.")
+            messages.success(request, f"La version {version.version} du contrat est publiée : chaque opérateur "
+                                      "doit l'accepter.")
             return redirect("ans_contracts")
     versions = ContractVersion.objects.annotate(acceptance_count=Count("acceptances")).select_related("published_by")
     return render(request, "operators/ans/contracts.html", {

@@ -13,17 +13,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from trustspace.access import ANS_ADMIN, AUTHENTICATED, OPERATOR_MEMBER, PUBLIC, access
-from trustspace.errors import DomainError
-from trustspace.forms_util import apply_domain_error
-from trustspace.idempotency import AlreadySubmitted, repeat_response, submitted_once, token_of
-from trustspace.throttling import client_ip, throttle
-
-from . import integration, onboarding, permissions, views_onboarding
-from . import services_documents as sd
-from . import services_requests as sr
-from .context import active_operator
-from .forms_lifecycle import (
+from operators import integration, onboarding, permissions, services
+from operators.context import active_operator
+from operators.forms.lifecycle import (
     ApproveForm,
     AssignForm,
     AttachmentForm,
@@ -37,9 +29,10 @@ from .forms_lifecycle import (
     VaUploadForm,
     request_form_class,
 )
-from .models import (
+from operators.models import (
     DECLARATION_KINDS,
     ONBOARDING_KINDS,
+    STARTING_STATUSES,
     AttachmentKind,
     Attestation,
     Drimbox,
@@ -47,10 +40,15 @@ from .models import (
     RequestKind,
     VaDocument,
 )
-from .queries import dns_pending, visible_drimboxes, visible_requests
-from .request_data import FIELDS, LABELS, eligibility_problems
-from .services_requests import STARTING_STATUSES
-from .validators import as_small_int
+from operators.queries import dns_pending, visible_drimboxes, visible_requests
+from operators.request_data import FIELDS, LABELS, eligibility_problems
+from operators.validators import as_small_int
+from operators.views.onboarding import application_edit, review_context
+from trustspace.access import ANS_ADMIN, AUTHENTICATED, OPERATOR_MEMBER, PUBLIC, access
+from trustspace.errors import DomainError
+from trustspace.forms_util import apply_domain_error
+from trustspace.idempotency import AlreadySubmitted, repeat_response, submitted_once, token_of
+from trustspace.throttling import client_ip, throttle
 
 
 def _fail(request, exc):
@@ -150,7 +148,7 @@ def request_create(request, kind):
         wanted = request.GET.get("drimbox") or request.POST.get("drimbox") or ""
         drimbox = get_object_or_404(operator.drimboxes, pk=as_small_int(wanted) or 0)
     form_class = request_form_class(kind, operator)
-    initial = sr.initial_data(kind, drimbox, operator)
+    initial = services.initial_data(kind, drimbox, operator)
     form = form_class(request.POST or None, request.FILES or None, initial=initial)
     if request.method == "POST" and (repeated := repeat_response(request, form, "request_list")):
         return repeated
@@ -164,11 +162,11 @@ def request_create(request, kind):
             # The draft and its CGI are one change: a refused file leaves no draft behind; the form's submission
             # token is part of it, so the same form sent twice makes one draft.
             with submitted_once(request, form) as submission:
-                req = sr.create_request(acting_user=request.user, operator=operator, kind=kind, drimbox=drimbox,
-                                        data=data)
+                req = services.create_request(acting_user=request.user, operator=operator, kind=kind, drimbox=drimbox,
+                                              data=data)
                 if form.cleaned_data.get("cgi"):
-                    sr.add_attachment(req, acting_user=request.user, kind=AttachmentKind.CGI,
-                                      uploaded_file=form.cleaned_data["cgi"])
+                    services.add_attachment(req, acting_user=request.user, kind=AttachmentKind.CGI,
+                                            uploaded_file=form.cleaned_data["cgi"])
                 submission.created(reverse("request_detail", args=[req.pk]))
         except AlreadySubmitted as repeat:
             return repeat.response(request, "request_list")
@@ -215,7 +213,7 @@ def request_detail(request, pk):
     attachment_form.fields["kind"].choices = [
         choice for choice in AttachmentKind.choices if choice[0] in allowed | {AttachmentKind.OTHER}]
     return render(request, "operators/request_detail.html", {
-        **views_onboarding.review_context(request, req),
+        **review_context(request, req),
         "req": req, "fields": fields, "is_member": is_member, "can_act": can_act, "is_ans": is_ans,
         "events": req.events.select_related("actor"),
         "attachments": req.attachments.select_related("uploaded_by"),
@@ -232,7 +230,7 @@ def request_detail(request, pk):
 def request_edit(request, pk):
     req = _request_or_404(request, pk)
     if req.is_onboarding:
-        return views_onboarding.application_edit(request, req)
+        return application_edit(request, req)
     if not permissions.roles_of(request.user, req.operator):
         raise Http404
     if not permissions.can(request.user, f"request.{req.kind}", req.operator) or not req.is_editable:
@@ -250,10 +248,10 @@ def request_edit(request, pk):
         data = {name: form.cleaned_data.get(name, "") for name in FIELDS[req.kind]}
         try:
             with transaction.atomic():
-                sr.update_request(req, acting_user=request.user, data=data)
+                services.update_request(req, acting_user=request.user, data=data)
                 if form.cleaned_data.get("cgi"):
-                    sr.add_attachment(req, acting_user=request.user, kind=AttachmentKind.CGI,
-                                      uploaded_file=form.cleaned_data["cgi"])
+                    services.add_attachment(req, acting_user=request.user, kind=AttachmentKind.CGI,
+                                            uploaded_file=form.cleaned_data["cgi"])
         except DomainError as exc:
             apply_domain_error(form, exc)
         else:
@@ -296,21 +294,21 @@ def _post_action(request, pk, form_class, run, success, repeated_what="voici la 
 @access(AUTHENTICATED)
 @require_POST
 def request_submit(request, pk):
-    return _post_action(request, pk, None, lambda req, _: sr.submit_request(req, acting_user=request.user),
+    return _post_action(request, pk, None, lambda req, _: services.submit_request(req, acting_user=request.user),
                         "Demande soumise à l'ANS.")
 
 
 @access(AUTHENTICATED)
 @require_POST
 def request_cancel(request, pk):
-    return _post_action(request, pk, CancelForm, lambda req, d: sr.cancel_request(
+    return _post_action(request, pk, CancelForm, lambda req, d: services.cancel_request(
         req, acting_user=request.user, reason=d["reason"]), "Demande annulée.")
 
 
 @access(AUTHENTICATED)
 @require_POST
 def request_comment(request, pk):
-    return _post_action(request, pk, CommentForm, lambda req, d: sr.comment_request(
+    return _post_action(request, pk, CommentForm, lambda req, d: services.comment_request(
         req, acting_user=request.user, text=d["text"]), "Commentaire ajouté.",
         "votre commentaire est déjà ajouté à la demande")
 
@@ -318,7 +316,7 @@ def request_comment(request, pk):
 @access(AUTHENTICATED)
 @require_POST
 def request_attach(request, pk):
-    return _post_action(request, pk, AttachmentForm, lambda req, d: sr.add_attachment(
+    return _post_action(request, pk, AttachmentForm, lambda req, d: services.add_attachment(
         req, acting_user=request.user, kind=d["kind"], uploaded_file=d["file"]), "Pièce jointe ajoutée.",
         "la pièce jointe est déjà ajoutée à la demande")
 
@@ -334,14 +332,14 @@ def attachment_download(request, pk, attachment_pk):
 @access(ANS_ADMIN)
 @require_POST
 def request_assign(request, pk):
-    return _post_action(request, pk, AssignForm, lambda req, d: sr.assign_request(
+    return _post_action(request, pk, AssignForm, lambda req, d: services.assign_request(
         req, acting_user=request.user, reviewer=d["reviewer"]), "Demande prise en charge.")
 
 
 @access(ANS_ADMIN)
 @require_POST
 def request_changes(request, pk):
-    return _post_action(request, pk, ChangesForm, lambda req, d: sr.request_changes(
+    return _post_action(request, pk, ChangesForm, lambda req, d: services.request_changes(
         req, acting_user=request.user, comment=d["comment"]), "Modifications demandées à l'opérateur.")
 
 
@@ -349,7 +347,7 @@ def request_changes(request, pk):
 @require_POST
 def request_approve(request, pk):
     # ``kind``: what the reviewer read; an application may have become a rattachement meanwhile (409 then).
-    return _post_action(request, pk, ApproveForm, lambda req, d: sr.approve_request(
+    return _post_action(request, pk, ApproveForm, lambda req, d: services.approve_request(
         req, acting_user=request.user, override_reason=d["override_reason"], comment=d["comment"],
         expected_kind=request.POST.get("kind") or None), "Demande approuvée.")
 
@@ -357,7 +355,7 @@ def request_approve(request, pk):
 @access(ANS_ADMIN)
 @require_POST
 def request_reject(request, pk):
-    return _post_action(request, pk, RejectForm, lambda req, d: sr.reject_request(
+    return _post_action(request, pk, RejectForm, lambda req, d: services.reject_request(
         req, acting_user=request.user, reason=d["reason"]), "Demande refusée.")
 
 
@@ -376,7 +374,7 @@ def financing_orders(request):
             data = {name: value for name, value in form.cleaned_data.items() if name != "submission_token"}
             try:
                 with submitted_once(request, form) as submission:
-                    order = sr.create_financing_order(acting_user=request.user, operator=operator, **data)
+                    order = services.create_financing_order(acting_user=request.user, operator=operator, **data)
                     submission.created(reverse("financing_orders"), "voici le bon de commande enregistré")
             except AlreadySubmitted as repeat:
                 return repeat.response(request, "financing_orders")
@@ -413,7 +411,7 @@ def attestation_check(request):
     searched = False
     if form.is_bound and form.is_valid():
         searched = True
-        attestation = sd.find_attestation(form.cleaned_data["code"])
+        attestation = services.find_attestation(form.cleaned_data["code"])
     return render(request, "operators/attestation_check.html", {
         "form": form, "attestation": attestation, "searched": searched,
     }, status=404 if searched and attestation is None else 200)
@@ -433,7 +431,7 @@ def va_upload(request, pk):
         messages.error(request, "Choisissez le document VA à déposer (PDF).")
     else:
         try:
-            sd.upload_va(va, acting_user=request.user, uploaded_file=form.cleaned_data["file"])
+            services.upload_va(va, acting_user=request.user, uploaded_file=form.cleaned_data["file"])
         except DomainError as exc:
             _fail(request, exc)
         else:
@@ -464,7 +462,8 @@ def _va_decision(request, pk, run, success):
 @access(ANS_ADMIN)
 @require_POST
 def va_validate(request, pk):
-    return _va_decision(request, pk, lambda va: sd.validate_va(va, acting_user=request.user), "Document VA validé.")
+    return _va_decision(request, pk, lambda va: services.validate_va(va, acting_user=request.user),
+                        "Document VA validé.")
 
 
 @access(ANS_ADMIN)
@@ -472,6 +471,6 @@ def va_validate(request, pk):
 def va_refuse(request, pk):
     form = VaRefuseForm(request.POST)
     reason = form.cleaned_data["reason"] if form.is_valid() else ""
-    return _va_decision(request, pk, lambda va: sd.refuse_va(va, acting_user=request.user, reason=reason),
+    return _va_decision(request, pk, lambda va: services.refuse_va(va, acting_user=request.user, reason=reason),
                         "Document VA refusé ; l'opérateur est prévenu.")
 

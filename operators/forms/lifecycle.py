@@ -1,12 +1,11 @@
 """Forms of the DRIMbox journey. They collect input; the services validate it (one place for UI and API)."""
 from django import forms
 from django.contrib.auth import get_user_model
+from dsfr.forms import DsfrBaseForm
 
+from operators.models import AttachmentKind, DrimboxStatus, RequestKind, RequestStatus
+from operators.request_data import FIELDS, LABELS, usable_orders
 from trustspace.idempotency import SubmissionTokenMixin
-
-from .forms import DsfrBaseForm
-from .models import AttachmentKind, DrimboxStatus, RequestKind, RequestStatus
-from .request_data import FIELDS, LABELS, usable_orders
 
 HELP = {
     "structure_siren": "9 chiffres.",

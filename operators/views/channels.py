@@ -4,13 +4,12 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 
+from operators import channels, services
+from operators.context import user_operators
+from operators.forms.space import ChannelsForm
 from trustspace.access import OPERATOR_MEMBER, access
 from trustspace.errors import DomainError
 from trustspace.forms_util import apply_domain_error
-
-from . import channels
-from .context import user_operators
-from .forms import ChannelsForm
 
 
 def _member_operator(request, pk):
@@ -32,7 +31,7 @@ def operator_channels(request, pk):
     secret = None
     if request.method == "POST" and form.is_valid():
         try:
-            secret = channels.set_channels(operator, acting_user=request.user, **form.cleaned_data)
+            secret = services.set_channels(operator, acting_user=request.user, **form.cleaned_data)
         except DomainError as exc:
             apply_domain_error(form, exc)
         else:

@@ -5,29 +5,24 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from trustspace.access import AUTHENTICATED, OPERATOR_MEMBER, PUBLIC, access
-from trustspace.errors import DomainError
-from trustspace.forms_util import apply_domain_error
-from trustspace.idempotency import AlreadySubmitted, repeat_response, submitted_once
-from trustspace.models import AuditEntry
-
-from . import permissions, services
-from .context import SESSION_KEY, active_operator
-from .forms import (
+from operators import permissions, services
+from operators.context import SESSION_KEY, active_operator
+from operators.forms.onboarding import InvitationCardForm
+from operators.forms.space import (
     ContractAcceptanceForm,
     InvitationForm,
     OperatorForm,
     RemovalForm,
     SupportContactForm,
 )
-from .forms_onboarding import InvitationCardForm
-from .journey import journey
-from .models import OPEN_STATUSES, Invitation, InvitationStatus, Membership, Operator
-from .services_onboarding import applications_of
-
-
-def _memberships(user):
-    return Membership.objects.filter(user=user, ended_at__isnull=True).select_related("operator")
+from operators.journey import journey
+from operators.models import OPEN_STATUSES, Invitation, InvitationStatus, Membership, Operator
+from operators.queries import applications_of
+from trustspace.access import AUTHENTICATED, OPERATOR_MEMBER, PUBLIC, access
+from trustspace.errors import DomainError
+from trustspace.forms_util import apply_domain_error
+from trustspace.idempotency import AlreadySubmitted, repeat_response, submitted_once
+from trustspace.models import AuditEntry
 
 
 @access(PUBLIC)
@@ -145,9 +140,11 @@ def contract(request):
 @access(OPERATOR_MEMBER)
 def people(request):
     operator = active_operator(request)
-    memberships = operator.memberships.filter(ended_at__isnull=True).select_related("user").order_by("role", "created_at")
+    memberships = (operator.memberships.filter(ended_at__isnull=True).select_related("user")
+                   .order_by("role", "created_at"))
     invitations = operator.invitations.filter(status=InvitationStatus.PENDING).select_related("invited_by")
-    past = operator.memberships.filter(ended_at__isnull=False).select_related("user", "ended_by").order_by("-ended_at")[:50]
+    past = (operator.memberships.filter(ended_at__isnull=False).select_related("user", "ended_by")
+            .order_by("-ended_at")[:50])
     user = request.user
     return render(request, "operators/people.html", {
         "operator": operator, "memberships": memberships, "invitations": invitations, "past": past,
@@ -184,7 +181,8 @@ def person_invite(request):
             return redirect("people")
     return render(request, "operators/form_page.html", {
         "form": form, "title": "Désigner une personne", "submit_label": "Envoyer l'invitation", "multipart": True,
-        "intro": "La personne reçoit un lien à usage unique, valable quelques jours, qu'elle ouvre après s'être connectée avec iSC.",
+        "intro": "La personne reçoit un lien à usage unique, valable quelques jours, qu'elle ouvre après s'être "
+                 "connectée avec iSC.",
         "back_url": "people",
     })
 
@@ -223,10 +221,10 @@ def invitation_revoke(request, pk):
 def mandate_download(request, pk):
     operator = active_operator(request)
     membership = get_object_or_404(Membership, pk=pk, operator=operator)
-    return _mandate_response(request, membership)
+    return mandate_response(request, membership)
 
 
-def _mandate_response(request, membership):
+def mandate_response(request, membership):
     if not membership.mandate_document or not permissions.can(request.user, "mandate.download", membership.operator):
         raise Http404
     return FileResponse(membership.mandate_document.open("rb"), as_attachment=True,
@@ -252,7 +250,8 @@ def invitation_accept(request, token):
                               {"invitation": invitation, "error": None, "card_form": card_form})
             return render(request, "operators/invitation_error.html", {"message": exc.message}, status=exc.status_code)
         request.session[SESSION_KEY] = membership.operator_id
-        messages.success(request, f"Vous êtes maintenant {membership.get_role_display().lower()} de {membership.operator.name}.")
+        messages.success(request, f"Vous êtes maintenant {membership.get_role_display().lower()} de "
+                                  f"{membership.operator.name}.")
         return redirect("home")
     error = None
     try:
