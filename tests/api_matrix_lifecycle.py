@@ -5,8 +5,7 @@ Objects belong to operator A and are built lazily through the services (tests/su
 and kept on the world ``w``. Multipart endpoints are called with a JSON body by the matrix: a caller
 who may act then gets 400 (no file), one who may not gets 403/404 before the body is read.
 """
-from operators import services_documents as sd
-from operators import services_requests as sr
+from operators import services
 from operators.models import (
     ONBOARDING_KINDS,
     AttachmentKind,
@@ -43,8 +42,9 @@ def _draft(w):
     """A complete draft declaration of A, its signed CGI attached: ready to submit."""
     if not hasattr(w, "draft"):
         data = declaration_data(order=make_order(w.operator, w.legal))
-        w.draft = sr.create_request(acting_user=w.legal, operator=w.operator, kind=RequestKind.DECLARATION, data=data)
-        sr.add_attachment(w.draft, acting_user=w.legal, kind=AttachmentKind.CGI, uploaded_file=cgi_upload())
+        w.draft = services.create_request(acting_user=w.legal, operator=w.operator, kind=RequestKind.DECLARATION,
+                                          data=data)
+        services.add_attachment(w.draft, acting_user=w.legal, kind=AttachmentKind.CGI, uploaded_file=cgi_upload())
     return {"pk": w.draft.pk}
 
 
@@ -57,7 +57,7 @@ def _submitted(w):
 def _in_review(w):
     """A funded declaration of A, submitted and taken in charge by ANS."""
     if not hasattr(w, "in_review"):
-        w.in_review = sr.assign_request(submitted_declaration(w.operator, w.legal), acting_user=w.ans)
+        w.in_review = services.assign_request(submitted_declaration(w.operator, w.legal), acting_user=w.ans)
     return {"pk": w.in_review.pk}
 
 
@@ -80,7 +80,7 @@ def _va_due(w):
 
 def _va_uploaded(w):
     _va_due(w)
-    sd.upload_va(w.va, acting_user=w.technical, uploaded_file=pdf_upload("va.pdf"))
+    services.upload_va(w.va, acting_user=w.technical, uploaded_file=pdf_upload("va.pdf"))
     return {"pk": w.va.pk}
 
 
@@ -96,7 +96,8 @@ def _va_status(expected):
 
 def _requests_of_a(count):
     # Onboarding applications (the operator's approved adhesion) are requests too: count DRIMbox requests only.
-    return lambda w: DrimboxRequest.objects.filter(operator=w.operator).exclude(kind__in=ONBOARDING_KINDS).count() == count
+    return lambda w: (DrimboxRequest.objects.filter(operator=w.operator).exclude(kind__in=ONBOARDING_KINDS).count()
+                      == count)
 
 
 def _order_data(w):

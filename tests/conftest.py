@@ -228,6 +228,10 @@ def build_world(make_user):
     return w
 
 
+# The world's rows take ids from here: rows a test writes before asking for the world take ids from 1.
+WORLD_FIRST_ID = 1_000_000
+
+
 class _WorldRecord:
     """The world's rows and media as its build left them, and how to find its objects again."""
 
@@ -256,11 +260,12 @@ def _world_record(django_db_setup, django_db_blocker, tmp_path_factory):
     from django.db import transaction
     from django.test.utils import override_settings
 
-    from tests.support.db_snapshot import Snapshot, table_contents
+    from tests.support.db_snapshot import Snapshot, start_ids_at, table_contents
 
     media = tmp_path_factory.mktemp("world-media")
     with django_db_blocker.unblock(), override_settings(MEDIA_ROOT=media), transaction.atomic():
         before = table_contents()
+        start_ids_at(WORLD_FIRST_ID)
         world = build_world(user_maker())
         record = _WorldRecord(world, Snapshot.changes(before, table_contents(), media))
         transaction.set_rollback(True)

@@ -6,7 +6,6 @@ Whitelist GitHub pages and actions are for ANS administrators only. The objects 
 import datetime as dt
 from types import SimpleNamespace
 
-from whitelist import github_intake
 from whitelist import services as whitelist_services
 from whitelist.models import GitHubIssueRequest, WhitelistVersion, WhitelistVersionStatus
 
@@ -39,7 +38,7 @@ def _github_request(w):
             user=SimpleNamespace(login="operateur-a"), created_at=dt.datetime(2026, 5, 1, tzinfo=dt.UTC),
             body="### Nom\n\nOpérateur\n\n### Description\n\nAjout\n\n### DNCertificatOperateur\n\n"
                  "CN=db900.test.mesimagesmedicales.fr,O=X,C=FR")
-        w.github_request = github_intake.import_issue("o/r", issue)[0]
+        w.github_request = whitelist_services.import_issue("o/r", issue)[0]
     return {"pk": w.github_request.pk}
 
 

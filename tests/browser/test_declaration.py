@@ -11,7 +11,6 @@ import pytest
 from playwright.sync_api import expect
 
 from operators import services
-from operators import services_requests as sr
 from operators.models import DrimboxRequest, RequestStatus
 from tests.browser.conftest import login, logout
 from tests.conftest import register
@@ -38,7 +37,7 @@ def trust_space(make_user, issuer):
                                       body="Article 1.")
     legal = make_user("legal", oidc_sub=LEGAL_SUB, email="legal@imagerie.example.fr")
     operator = register(legal, 11223355, "Imagerie Côte-d'Or SAS", ans=ans)  # approval accepts the contract
-    order = sr.create_financing_order(acting_user=legal, operator=operator, reference="SONS-IMG-DB-va2-0042",
+    order = services.create_financing_order(acting_user=legal, operator=operator, reference="SONS-IMG-DB-va2-0042",
                                       client_siren=siren(30210042), pacs_identifier="PACS-DIJON-01",
                                       finess_geographiques=[finess(4242, "21")])
     set_user(issuer, LEGAL_SUB, {"email": legal.email, "given_name": "Louise", "family_name": "Légale"})

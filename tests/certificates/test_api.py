@@ -15,7 +15,7 @@ from openpyxl import load_workbook
 from rest_framework.test import APIClient
 
 from certificates.models import AcmeDnsCredential, Certificate, Revocation, RevocationStatus, ViOrder
-from operators import services_requests as sr
+from operators import services
 from operators.models import RequestKind
 from tests.support import pki
 from tests.support.api import API, api, error_of
@@ -309,9 +309,9 @@ def test_acme_dns_register_then_update_writes_the_txt_on_bind(world, bind, techn
     assert update(rotated, TXT_A).status_code == 200
     assert zone.lookup(name, "TXT") == [TXT_A]  # new credentials start from their own values
 
-    req = sr.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.WITHDRAWAL,
+    req = services.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.WITHDRAWAL,
                             drimbox=drimbox, data={"reason": "Fermeture"})
-    approve(sr.submit_request(req, acting_user=world.legal), world.ans)
+    approve(services.submit_request(req, acting_user=world.legal), world.ans)
     assert error_of(update(rotated, TXT_B), 403)
     assert AcmeDnsCredential.objects.filter(drimbox=drimbox).count() == 2
 

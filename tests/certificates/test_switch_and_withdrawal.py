@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from certificates import services
 from certificates.models import AcmeDnsCredential, Certificate, Revocation
-from operators import services_requests as sr
+from operators import services as operator_services
 from operators.models import RequestKind
 from tests.certificates.test_services import crl, switch_to_other_operator  # noqa: F401
 from tests.support.lifecycle import active_drimbox, approve, declared_drimbox, give_certificates, shared_pki
@@ -50,11 +50,12 @@ def test_new_operator_sees_neither_former_revocations_nor_credentials(world, cli
 
 def test_pending_revocations_spare_certificates_issued_after_them(world, crl):  # noqa: F811
     drimbox = active_drimbox(world.operator, world.legal, world.ans)
-    req = sr.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.WITHDRAWAL,
-                            drimbox=drimbox, data={"reason": "Pause"})
-    approve(sr.submit_request(req, acting_user=world.legal), world.ans)
+    req = operator_services.create_request(
+        acting_user=world.legal, operator=world.operator, kind=RequestKind.WITHDRAWAL,
+        drimbox=drimbox, data={"reason": "Pause"})
+    approve(operator_services.submit_request(req, acting_user=world.legal), world.ans)
     # Reintegration: certificates may be renewed for it (withdrawn DRIMbox, reintegration request open).
-    reintegration = sr.create_request(acting_user=world.legal, operator=world.operator,
+    reintegration = operator_services.create_request(acting_user=world.legal, operator=world.operator,
                                       kind=RequestKind.REINTEGRATION, drimbox=drimbox)
     later = timezone.now() + timedelta(seconds=1)
     give_certificates(drimbox, world.technical)
@@ -62,16 +63,17 @@ def test_pending_revocations_spare_certificates_issued_after_them(world, crl):  
     services.process_pending_revocations()
     current = Certificate.objects.filter(drimbox=drimbox, superseded_at__isnull=True)
     assert current.count() == 2 and not Revocation.objects.filter(certificate__in=current).exists()
-    approve(sr.submit_request(reintegration, acting_user=world.legal), world.ans)
+    approve(operator_services.submit_request(reintegration, acting_user=world.legal), world.ans)
     drimbox.refresh_from_db()
     assert drimbox.status == "active"
 
 
 def test_no_certificate_for_a_withdrawn_drimbox_without_reintegration(world):
     drimbox = declared_drimbox(world.operator, world.legal, world.ans)
-    req = sr.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.WITHDRAWAL,
-                            drimbox=drimbox, data={"reason": "Fin"})
-    approve(sr.submit_request(req, acting_user=world.legal), world.ans)
+    req = operator_services.create_request(
+        acting_user=world.legal, operator=world.operator, kind=RequestKind.WITHDRAWAL,
+        drimbox=drimbox, data={"reason": "Fin"})
+    approve(operator_services.submit_request(req, acting_user=world.legal), world.ans)
     issued = shared_pki().db_certificate(drimbox.db_fqdn, id_nat_struct=world.operator.id_nat_struct)
     with pytest.raises(Exception, match="réintégration"):
         services.upload_db_certificate(drimbox, acting_user=world.technical,

@@ -10,7 +10,7 @@ from lxml import etree
 
 from certificates import services as cs
 from certificates.models import Certificate
-from operators import services_requests as sr
+from operators import services as operator_services
 from operators.models import DrimboxStatus, RequestKind
 from tests.support.lifecycle import active_drimbox, approve, declared_drimbox, shared_pki
 from whitelist import builder, services
@@ -90,7 +90,7 @@ def test_declared_and_withdrawn_drimboxes_are_absent_and_order_is_by_identifiant
     second = active_drimbox(world.operator, world.legal, world.ans)
     assert [e.identifiant for e in builder.current_entries()] == sorted([box.identifiant, second.identifiant])
     assert declared.identifiant not in [e.identifiant for e in builder.current_entries()]
-    approve(sr.submit_request(sr.create_request(
+    approve(operator_services.submit_request(operator_services.create_request(
         acting_user=world.legal, operator=world.operator, kind=RequestKind.WITHDRAWAL, drimbox=box,
         data={"reason": "Fermeture du site"}), acting_user=world.legal), world.ans)
     box.refresh_from_db()
@@ -118,10 +118,11 @@ def test_date_maj_changes_only_when_a_published_field_changes(world, box):
     assert PublishedEntry.objects.get(identifiant=box.identifiant).date_maj == first.date_maj
 
     # The support contact changes through an approved UPDATE request.
-    req = sr.create_request(acting_user=world.technical, operator=world.operator, kind=RequestKind.UPDATE,
-                            drimbox=box)
-    sr.update_request(req, acting_user=world.technical, data={"support_contact": "hotline@example.fr"})
-    approve(sr.submit_request(req, acting_user=world.technical), world.ans)
+    req = operator_services.create_request(
+        acting_user=world.technical, operator=world.operator, kind=RequestKind.UPDATE,
+        drimbox=box)
+    operator_services.update_request(req, acting_user=world.technical, data={"support_contact": "hotline@example.fr"})
+    approve(operator_services.submit_request(req, acting_user=world.technical), world.ans)
     t2 = t0 + dt.timedelta(hours=2)
     [updated] = builder.current_entries(now=t2)
     assert updated.support_contact == "hotline@example.fr"
