@@ -16,7 +16,8 @@ from certificates.services.inventory import TASK, schedule
 from certificates.services.notices import notify_technical
 from certificates.validation import CrlStatus, CrlVerdict
 from operators import permissions
-from operators.models import PendingRevocation
+from operators import services as operator_services
+from operators.models import PendingRevocation, PendingRevocationKind, PendingRevocationStatus
 from trustspace import audit
 from trustspace.backoff import backoff
 from trustspace.errors import Conflict, InvalidData
@@ -162,14 +163,14 @@ def _complete_pending(pending_id: int | None) -> None:
     if pending_id is None:
         return
     if not Revocation.objects.filter(pending_revocation_id=pending_id).exclude(status=RevocationStatus.DONE).exists():
-        PendingRevocation.objects.filter(pk=pending_id, completed_at__isnull=True).update(completed_at=timezone.now())
+        operator_services.complete_pending_revocation(pending_id, actor=TASK)
 
 
 def process_pending_revocations() -> int:
     """Operator switch and withdrawal (recorded by the operators app): open the revocations they call for."""
     opened = 0
-    for pending in PendingRevocation.objects.filter(completed_at__isnull=True).select_related("drimbox"):
-        reason = "bascule" if pending.reason.startswith("Bascule") else "retrait"
+    for pending in PendingRevocation.objects.filter(status=PendingRevocationStatus.OPEN).select_related("drimbox"):
+        reason = "bascule" if pending.kind == PendingRevocationKind.SWITCH else "retrait"
         current = Certificate.objects.filter(drimbox=pending.drimbox, operator=pending.previous_operator,
                                              created_at__lte=pending.created_at,
                                              revoked_at__isnull=True, not_after__gt=timezone.now())

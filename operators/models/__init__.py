@@ -20,6 +20,8 @@ from .lifecycle import (  # noqa: F401
     HealthStructure,
     IdentifiantCounter,
     PendingRevocation,
+    PendingRevocationKind,
+    PendingRevocationStatus,
 )
 from .requests import (  # noqa: F401
     DECLARATION_KINDS,

@@ -177,17 +177,40 @@ class DnsChange(StateMachineMixin, models.Model):
         return f"{self.name} → {self.records or 'suppression'} ({self.get_status_display()})"
 
 
-class PendingRevocation(models.Model):
+class PendingRevocationKind(models.TextChoices):
+    SWITCH = "bascule", "Bascule d'opérateur"
+    WITHDRAWAL = "retrait", "Retrait"
+
+
+class PendingRevocationStatus(models.TextChoices):
+    OPEN = "a_traiter", "À traiter"
+    DONE = "terminee", "Terminée"
+
+
+class PendingRevocation(StateMachineMixin, models.Model):
     """Certificates of a DRIMbox that its former operator must see revoked (operator switch, DESIGN §5).
 
-    Recorded here at the switch; the certificates app completes it.
+    Recorded here at the switch or the withdrawal; the certificates app opens the revocations and completes it
+    (``operators.services.complete_pending_revocation``) once none is left to do.
     """
+
+    TRANSITIONS = {PendingRevocationStatus.OPEN: {PendingRevocationStatus.DONE}}
 
     drimbox = models.ForeignKey(Drimbox, on_delete=models.PROTECT, related_name="pending_revocations")
     previous_operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=8, choices=PendingRevocationKind.choices)
+    status = models.CharField(max_length=10, choices=PendingRevocationStatus.choices,
+                              default=PendingRevocationStatus.OPEN)
     reason = models.CharField(max_length=100)
     created_at = models.DateTimeField(default=timezone.now)
     completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status"])]
+
+    def __str__(self):
+        return f"Révocations dues ({self.get_kind_display()}) de la DRIMbox {self.drimbox_id}"
+
+    def transition_subject(self):
+        return "La révocation due"

@@ -18,6 +18,7 @@ from operators.services.documents import (
     upload_va,
     validate_va,
 )
+from operators.services.drimboxes import complete_pending_revocation
 from operators.services.financing_orders import create_financing_order
 from operators.services.onboarding import apply_for_operator, edit_application
 from operators.services.operators import (
@@ -58,6 +59,7 @@ __all__ = [
     "apply_for_operator",
     "approve_request",
     "assign_request",
+    "complete_pending_revocation",
     "cancel_request",
     "check_invitation_usable",
     "comment_request",

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from operators import integration
@@ -22,6 +23,8 @@ from operators.models import (
     HealthStructure,
     Operator,
     PendingRevocation,
+    PendingRevocationKind,
+    PendingRevocationStatus,
     RequestKind,
     RequestStatus,
 )
@@ -148,7 +151,7 @@ def _apply_switch(req: DrimboxRequest, data: dict[str, Any], actor: User) -> Non
     audit.record(actor=actor, action="drimbox.switched_away", obj=drimbox, operator_id=previous.pk,
                  after={"new_operator": req.operator.name}, reason=req.reference)
     close_open_va_documents(drimbox, actor=actor, reason=f"bascule {req.reference}")
-    PendingRevocation.objects.create(drimbox=drimbox, previous_operator=previous,
+    PendingRevocation.objects.create(drimbox=drimbox, previous_operator=previous, kind=PendingRevocationKind.SWITCH,
                                      reason=f"Bascule vers {req.operator.name} ({req.reference})")
     # A withdrawn DRIMbox's names are out of the zone: they all come back, whatever the records.
     queue_drimbox_dns(drimbox, reason=f"bascule {req.reference}",
@@ -214,7 +217,7 @@ def _apply_withdrawal(req: DrimboxRequest, data: dict[str, Any], actor: User) ->
     # The FQDNs stay reserved forever (the row stays); only the zone forgets them.
     queue_drimbox_dns(drimbox, reason=f"retrait {req.reference}")
     PendingRevocation.objects.create(drimbox=drimbox, previous_operator=drimbox.operator,
-                                     reason=f"Retrait ({req.reference})")
+                                     kind=PendingRevocationKind.WITHDRAWAL, reason=f"Retrait ({req.reference})")
 
 
 def _apply_reintegration(req: DrimboxRequest, data: dict[str, Any], actor: User) -> None:
@@ -248,3 +251,19 @@ APPLY = {
     RequestKind.WITHDRAWAL: _apply_withdrawal,
     RequestKind.REINTEGRATION: _apply_reintegration,
 }
+
+
+def complete_pending_revocation(pending_id: int, *, actor: str) -> bool:
+    """Mark the revocations due after a switch or a withdrawal as done (audited); False if already done."""
+    with transaction.atomic():
+        pending = PendingRevocation.objects.select_for_update().filter(
+            pk=pending_id, status=PendingRevocationStatus.OPEN).first()
+        if pending is None:
+            return False
+        pending.transition_to(PendingRevocationStatus.DONE)
+        pending.completed_at = timezone.now()
+        pending.save(update_fields=["status", "completed_at"])
+        audit.record(actor=actor, action="pending_revocation.completed", obj=pending,
+                     operator_id=pending.previous_operator_id,
+                     after={"kind": pending.kind, "drimbox": pending.drimbox_id})
+    return True

@@ -29,7 +29,7 @@ from certificates.models import (
     ViOrderStatus,
 )
 from certificates.services import CertificateRejected
-from operators.models import PendingRevocation, RequestKind, Role
+from operators.models import PendingRevocation, PendingRevocationKind, PendingRevocationStatus, RequestKind, Role
 from tests.conftest import add_role, require_or_skip
 from tests.support import pki
 from tests.support.crl_server import running_crl_server
@@ -44,6 +44,7 @@ from tests.support.lifecycle import (
 )
 from tests.support.pebble import pebble_available, running_pebble
 from trustspace.errors import Conflict, InvalidData, NotAllowed
+from trustspace.models import AuditEntry
 
 CRL_PATH = "/CRL/ACI-EL-SRV-TEST-PYTEST.crl"
 TECHNICAL = ["technical@example.fr"]
@@ -460,6 +461,7 @@ def test_vi_issue_renew_revoke_and_operator_switch_through_pebble(world, crl, bi
     switch_to_other_operator(world, drimbox)
     pending = PendingRevocation.objects.get(drimbox=drimbox)
     assert pending.previous_operator == world.operator and pending.completed_at is None
+    assert (pending.kind, pending.status) == (PendingRevocationKind.SWITCH, PendingRevocationStatus.OPEN)
     mail.outbox.clear()
     services.process_pending_revocations()
     services.process_revocations()
@@ -487,7 +489,10 @@ def test_vi_issue_renew_revoke_and_operator_switch_through_pebble(world, crl, bi
     db_certificate.refresh_from_db()
     pending.refresh_from_db()
     assert db_revocation.status == RevocationStatus.DONE and db_certificate.revoked_at is not None
-    assert pending.completed_at is not None
+    assert pending.completed_at is not None and pending.status == PendingRevocationStatus.DONE
+    assert AuditEntry.objects.filter(action="pending_revocation.completed", object_id=str(pending.pk)).count() == 1
+    with pytest.raises(Conflict):
+        pending.transition_to(PendingRevocationStatus.OPEN)
     assert Revocation.objects.filter(status__in=[RevocationStatus.PENDING, RevocationStatus.FAILED]).count() == 0
 
 
