@@ -9,6 +9,7 @@ import base64
 import hashlib
 import os
 import re
+import sys
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -21,11 +22,14 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 # Parallel test processes (pytest-xdist sets PYTEST_XDIST_WORKER to gw0, gw1…) never share files or a Redis
-# database: each keeps its var/ below the run's and counts Redis databases down from REDIS_URL's.
-TEST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+# database: each keeps its var/ below the run's and counts Redis databases down from REDIS_URL's. Only the test
+# process itself moves (a worker or server a test starts inherits the variable): it exports the values it took,
+# so that what it starts uses the same var/ and Redis database unless the test says otherwise.
+TEST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "") if "pytest" in sys.modules else ""
 TEST_WORKER_INDEX = int(TEST_WORKER[2:]) if TEST_WORKER.startswith("gw") else 0
 if TEST_WORKER:
     VAR_DIR = VAR_DIR / TEST_WORKER
+    os.environ["VAR_DIR"] = str(VAR_DIR)
 
 
 def env(name, default=None):
@@ -207,7 +211,7 @@ REDIS_URL = env("REDIS_URL", "")
 if REDIS_URL and TEST_WORKER:
     _redis = urlsplit(REDIS_URL)
     _redis_db = (int(_redis.path.strip("/") or 0) - TEST_WORKER_INDEX) % 16
-    REDIS_URL = urlunsplit(_redis._replace(path=f"/{_redis_db}"))
+    REDIS_URL = os.environ["REDIS_URL"] = urlunsplit(_redis._replace(path=f"/{_redis_db}"))
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
     CELERY_BROKER_URL = REDIS_URL
