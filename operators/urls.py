@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_ans, views_channels, views_onboarding
+from . import views, views_ans, views_channels, views_onboarding, views_tokens
 from . import views_lifecycle as lc
 
 urlpatterns = [
@@ -19,6 +19,8 @@ urlpatterns = [
     path("espace/invitations/<int:pk>/annuler/", views.invitation_revoke, name="invitation_revoke"),
     path("espace/historique/", views.operator_history, name="operator_history"),
     path("invitation/<str:token>/", views.invitation_accept, name="invitation_accept"),
+    path("compte/jetons/", views_tokens.api_tokens, name="api_tokens"),
+    path("compte/jetons/<int:pk>/revoquer/", views_tokens.api_token_revoke, name="api_token_revoke"),
     path("ans/operateurs/", views_ans.operators_list, name="ans_operators"),
     path("ans/operateurs/<int:pk>/", views_ans.operator_detail, name="ans_operator"),
     path("ans/mandats/<int:pk>/", views_ans.mandate_download, name="ans_mandate_download"),

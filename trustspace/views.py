@@ -1,4 +1,4 @@
-"""Login, logout and personal API tokens."""
+"""Login, logout and health probes."""
 import logging
 
 from django.conf import settings
@@ -7,18 +7,12 @@ from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import Http404, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
+from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from .access import AUTHENTICATED, PUBLIC, access
-from .errors import DomainError
-from .forms_util import apply_domain_error
-from .idempotency import AlreadySubmitted, repeat_response, submitted_once
-from .models import ApiToken
-from .services import create_api_token, revoke_api_token
+from .access import PUBLIC, access
 from .throttling import client_ip, post_field, throttle
 
 logger = logging.getLogger(__name__)
@@ -62,52 +56,6 @@ def logout(request):
     auth_logout(request)
     messages.success(request, "Vous êtes déconnecté.")
     return redirect(provider_logout or "home")
-
-
-@access(AUTHENTICATED)
-def api_tokens(request):
-    # The operator and DRIMbox choices come from ``operators`` (above this app): imported here only.
-    from operators import api_tokens as token_restrictions
-    from operators.forms import ApiTokenForm
-
-    form = ApiTokenForm(request.POST or None, user=request.user)
-    created_secret = None
-    if request.method == "POST" and (repeated := repeat_response(request, form, "api_tokens")):
-        return repeated
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            with submitted_once(request, form) as submission:
-                _token, created_secret = create_api_token(
-                    acting_user=request.user, name=data["name"], scopes=data["scopes"], operator_id=data["operator"],
-                    drimbox_ids=data["drimboxes"], expires_at=data["expires_at"])
-                submission.created(reverse("api_tokens"), "le jeton est déjà créé, son secret n'est affiché qu'une fois")
-        except AlreadySubmitted as repeat:
-            return repeat.response(request, "api_tokens")
-        except DomainError as exc:
-            apply_domain_error(form, exc)
-        else:
-            form = ApiTokenForm(user=request.user)
-    tokens = token_restrictions.describe(ApiToken.objects.filter(user=request.user))
-    response = render(request, "trustspace/api_tokens.html", {
-        "form": form, "tokens": tokens, "created_secret": created_secret,
-        "max_days": settings.API_TOKEN_MAX_DAYS,
-    })
-    response["Cache-Control"] = "no-store"
-    return response
-
-
-@access(AUTHENTICATED)
-@require_POST
-def api_token_revoke(request, pk):
-    token = get_object_or_404(ApiToken, pk=pk, user=request.user)
-    try:
-        revoke_api_token(token, acting_user=request.user)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Le jeton « {token.name} » est révoqué.")
-    return redirect("api_tokens")
 
 
 @access(PUBLIC)
