@@ -325,7 +325,8 @@ DEV_PKI_DIR = VAR_DIR / "pki"
 IGC_SANTE_ANCHORS_CONFIGURED = bool(env("IGC_SANTE_ANCHORS"))
 _DEV_PKI = DEBUG and not IGC_SANTE_ANCHORS_CONFIGURED
 IGC_SANTE_ANCHORS = env_list("IGC_SANTE_ANCHORS") or [
-    str(_BUNDLED_ANCHORS / "TEST_AC_RACINE_IGC-SANTE_ELEMENTAIRE.pem"), *([str(DEV_PKI_DIR / "root.pem")] if _DEV_PKI else [])]
+    str(_BUNDLED_ANCHORS / "TEST_AC_RACINE_IGC-SANTE_ELEMENTAIRE.pem"),
+    *([str(DEV_PKI_DIR / "root.pem")] if _DEV_PKI else [])]
 IGC_SANTE_INTERMEDIATES = env_list("IGC_SANTE_INTERMEDIATES") or [
     str(_BUNDLED_ANCHORS / "TEST_AC_IGC-SANTE_ELEMENTAIRE_ORGANISATIONS.pem"),
     *([str(DEV_PKI_DIR / "intermediate.pem")] if _DEV_PKI else [])]
@@ -423,7 +424,8 @@ WHITELIST_ESIGNSANTE_TIMEOUT = float(env("WHITELIST_ESIGNSANTE_TIMEOUT", "30"))
 WHITELIST_ESIGNSANTE_CA_BUNDLE = env("WHITELIST_ESIGNSANTE_CA_BUNDLE", "")  # empty → the system CAs
 WHITELIST_ESIGNSANTE_SIGNER_PEM = env("WHITELIST_ESIGNSANTE_SIGNER_PEM", "")  # optional: pins the certificate
 CELERY_BEAT_SCHEDULE.update({
-    "whitelist-signer-watch": {"task": "whitelist.signer_watch.watch_signer_task", "schedule": crontab(hour=6, minute=30)},
+    "whitelist-signer-watch": {"task": "whitelist.signer_watch.watch_signer_task",
+                               "schedule": crontab(hour=6, minute=30)},
 })
 # --- end Whitelist signing backends ---
 
@@ -826,3 +828,9 @@ CELERY_BEAT_SCHEDULE.update({
                      "options": {"expires": ALERT_CHECK_SECONDS}},
 })
 # --- end Operations: logs, Sentry, alerts ---
+
+# --- Demo ---
+# The development demo (manage.py demo_trustspace, demo_drimboxes; both refuse to run without DEBUG): the top
+# layer, which imports every app and which none imports, installed last.
+INSTALLED_APPS.append("demo")
+# --- end Demo ---
