@@ -161,7 +161,7 @@ def _acme_dns(expected):
 
 
 def _failed_outbox_message(w):
-    """An outbox message given up (« en échec »), which an ANS « Relancer » sends (trustspace/views_outbox.py)."""
+    """An outbox message given up (« en échec »), which an ANS « Relancer » sends (trustspace/views/outbox.py)."""
     from trustspace.models import OutboxKind, OutboxMessage, OutboxStatus
 
     if not hasattr(w, "failed_outbox"):
@@ -293,9 +293,9 @@ MATRIX = {
     "ans_review_queue": ("get", None, None, ANS_ONLY_GET),
     "ans_registry": ("get", None, None, ANS_ONLY_GET),
     "ans_va": ("get", None, None, ANS_ONLY_GET),
-    "ans_alerts": ("get", None, None, ANS_ONLY_GET),  # trustspace/views_alerts.py
-    "ans_outbox": ("get", None, None, ANS_ONLY_GET),  # trustspace/views_outbox.py
-    "ans_outbox_retry": ("post", lambda w: {"pk": _failed_outbox_message(w).pk}, None,  # trustspace/views_outbox.py
+    "ans_alerts": ("get", None, None, ANS_ONLY_GET),  # trustspace/views/alerts.py
+    "ans_outbox": ("get", None, None, ANS_ONLY_GET),  # trustspace/views/outbox.py
+    "ans_outbox_retry": ("post", lambda w: {"pk": _failed_outbox_message(w).pk}, None,  # trustspace/views/outbox.py
                          ans_only_post("/ans/envois/"), {"legal": _status("failed_outbox", "failed"),
                                                          "ans": _status("failed_outbox", "pending")}),
     "operator_channels": ("get", _kwargs_pk("operator"), None,  # operators/views_channels.py

@@ -618,7 +618,7 @@ PERMISSIONS_POLICY = {feature: [] for feature in (
 )}
 # A French page (JSON under /api/) instead of Django's English « 403 Forbidden »; the API's session
 # authentication answers its CSRF failures as a structured 403 with the code « csrf ».
-CSRF_FAILURE_VIEW = "trustspace.errors_views.csrf_failure"
+CSRF_FAILURE_VIEW = "trustspace.views.errors.csrf_failure"
 REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
     "trustspace.api.session.SessionAuthentication" if path == "rest_framework.authentication.SessionAuthentication"
     else path for path in REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"]]

@@ -1,21 +1,16 @@
-"""Login, logout and health probes."""
-import logging
-
+"""Login (iSC, or the demo's password form in development) and logout."""
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
 from django.contrib.auth.forms import AuthenticationForm
-from django.http import Http404, JsonResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from .access import PUBLIC, access
-from .throttling import client_ip, post_field, throttle
-
-logger = logging.getLogger(__name__)
+from ..access import PUBLIC, access
+from ..throttling import client_ip, post_field, throttle
 
 
 def _safe_next(request):
@@ -50,32 +45,9 @@ def login(request):
 def logout(request):
     """Local logout; an iSC session also ends at the provider (RP-initiated logout), which sends the browser
     back to the home page."""
-    from .oidc_session import end_session_url
+    from ..oidc_session import end_session_url
 
     provider_logout = end_session_url(request)  # read before the session (and its id token) is flushed
     auth_logout(request)
     messages.success(request, "Vous êtes déconnecté.")
     return redirect(provider_logout or "home")
-
-
-@access(PUBLIC)
-@never_cache
-def health(request):
-    """Readiness (also /api/v1/health): 200 when every part answers, else 503 naming the failing parts."""
-    from .health import readiness
-
-    ready, body = readiness()
-    response = JsonResponse(body, status=200 if ready else 503, json_dumps_params={"ensure_ascii": False})
-    if not ready:
-        # A probe polling every few seconds during an outage must not mail the administrators on every 503
-        # (Django's django.request logging): one line here, the alert check tells ANS once.
-        logger.warning("readiness: 503 (%s)", ", ".join(sorted(body["error"]["fields"])))
-        response._has_been_logged = True
-    return response
-
-
-@access(PUBLIC)
-@never_cache
-def health_live(request):
-    """Liveness: the process answers; no database, cache or broker is touched."""
-    return JsonResponse({"status": "ok"})
