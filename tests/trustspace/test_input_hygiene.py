@@ -301,12 +301,12 @@ def test_the_builder_refuses_a_stored_value_with_a_bidi_control(world):
             builder.render([tainted], generated_at=timezone.now())
 
 
-def test_the_email_from_the_identity_provider_loses_bidi_and_invisible_characters_too():
+def test_the_email_from_the_identity_provider_loses_bidi_and_invisible_characters_too(db):
     """The e-mail is shown to others (people pages, ANS back office) like the names."""
-    from trustspace.models import User
-    from trustspace.oidc import IscAuthenticationBackend
+    from trustspace import services
+    from trustspace.oidc import profile_from_claims
 
-    user = User(username="isc:x")
-    IscAuthenticationBackend._apply_profile(user, {"email": f"eve{RLO}moc.liam@exa\u200bmple.fr",
-                                                   "given_name": "Eve", "family_name": "Malory"})
+    claims = {"email": f"eve{RLO}moc.liam@exa\u200bmple.fr", "given_name": "Eve", "family_name": "Malory"}
+    user = services.create_user_from_identity(sub="x", profile=profile_from_claims(claims), is_ans_admin=False,
+                                              is_superuser=False, source="connexion iSC")
     assert user.email == "evemoc.liam@example.fr"
