@@ -642,7 +642,8 @@ def test_audience_different_from_configured_client_is_refused(client, proxy, set
     response = client.get(callback)
 
     assert proxy.token_requests[0]["client_id"] == "another-portal"
-    assert unverified_claims(proxy.token_responses[0]["id_token"])["aud"] in ("drimm-portal-test", ["drimm-portal-test"])
+    audience = unverified_claims(proxy.token_responses[0]["id_token"])["aud"]
+    assert audience in ("drimm-portal-test", ["drimm-portal-test"])
     assert_refused(response, client, sub)
     assert any("not issued for this client" in reason for reason in refusal_reasons(caplog))
 

@@ -3,6 +3,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from ..statemachine import StateMachineMixin
+
 
 class OutboxKind(models.TextChoices):
     EMAIL = "email", "e-mail"
@@ -16,10 +18,17 @@ class OutboxStatus(models.TextChoices):
     FAILED = "failed", "en échec"  # gave up: waits for an ANS « Relancer »
 
 
-class OutboxMessage(models.Model):
+class OutboxMessage(StateMachineMixin, models.Model):
     """One side effect (e-mail, webhook, Celery task) written in the same transaction as the change that causes it,
     then delivered by ``trustspace.outbox.deliver_due``: it exists if and only if the change committed, and it
     survives a broker or SMTP outage (retried with backoff; see trustspace/outbox.py)."""
+
+    # Delivered, or given up after its attempts (or at once on a permanent error); ANS « Relancer » requeues a
+    # failed one. A failed attempt that will be retried leaves it pending; a sent one is final.
+    TRANSITIONS = {
+        OutboxStatus.PENDING: {OutboxStatus.SENT, OutboxStatus.FAILED},
+        OutboxStatus.FAILED: {OutboxStatus.PENDING},
+    }
 
     kind = models.CharField("nature", max_length=16, choices=OutboxKind.choices)
     status = models.CharField("état", max_length=16, choices=OutboxStatus.choices, default=OutboxStatus.PENDING)
@@ -43,3 +52,7 @@ class OutboxMessage(models.Model):
 
     def __str__(self):
         return f"#{self.pk} {self.get_kind_display()} {self.get_status_display()} — {self.label}"
+
+    def transition_refused_message(self, new_status: str) -> str:
+        return (f"L'envoi « {self.label} » est « {self.status_label().lower()} » : il ne peut pas passer à "
+                f"« {self.status_label(new_status).lower()} ».")
