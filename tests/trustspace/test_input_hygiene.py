@@ -63,11 +63,13 @@ def test_control_format_private_and_unassigned_characters_are_refused_and_named(
 def test_line_breaks_and_tabs_only_in_multiline_text():
     for ch, name in (("\n", "LINE FEED"), ("\r", "CARRIAGE RETURN"), ("\t", "CHARACTER TABULATION")):
         assert find_forbidden_character(f"a{ch}b", multiline=True) is None
-        assert display_text_error(f"a{ch}b") == f"Retour à la ligne ou tabulation interdit dans ce champ (U+{ord(ch):04X} {name})."
+        assert display_text_error(f"a{ch}b") == (
+            f"Retour à la ligne ou tabulation interdit dans ce champ (U+{ord(ch):04X} {name}).")
 
 
 @pytest.mark.parametrize("value", [
-    "Opérateur Œuvre & Fils — « Imagerie » n° 2", "Ŝtraße ĳ 日本語 العربية עברית", "a\u00a0b\u202fc", "👍 😀", "", "   ",
+    "Opérateur Œuvre & Fils — « Imagerie » n° 2", "Ŝtraße ĳ 日本語 العربية עברית", "a\u00a0b\u202fc", "👍 😀",
+    "", "   ",
 ])
 def test_ordinary_text_of_any_script_passes(value):
     assert find_forbidden_character(value) is None
