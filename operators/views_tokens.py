@@ -6,12 +6,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from trustspace import services
 from trustspace.access import AUTHENTICATED, access
 from trustspace.errors import DomainError
 from trustspace.forms_util import apply_domain_error
 from trustspace.idempotency import AlreadySubmitted, repeat_response, submitted_once
 from trustspace.models import ApiToken
-from trustspace.services import create_api_token, revoke_api_token
 
 from . import api_tokens as token_restrictions
 from .forms import ApiTokenForm
@@ -27,7 +27,7 @@ def api_tokens(request):
         data = form.cleaned_data
         try:
             with submitted_once(request, form) as submission:
-                _token, created_secret = create_api_token(
+                _token, created_secret = services.create_api_token(
                     acting_user=request.user, name=data["name"], scopes=data["scopes"], operator_id=data["operator"],
                     drimbox_ids=data["drimboxes"], expires_at=data["expires_at"])
                 submission.created(reverse("api_tokens"),
@@ -52,7 +52,7 @@ def api_tokens(request):
 def api_token_revoke(request, pk):
     token = get_object_or_404(ApiToken, pk=pk, user=request.user)
     try:
-        revoke_api_token(token, acting_user=request.user)
+        services.revoke_api_token(token, acting_user=request.user)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
