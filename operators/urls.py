@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import ans, channels, lifecycle, onboarding, space
+from .views import ans, channels, lifecycle, onboarding, space, tokens
 
 urlpatterns = [
     path("", space.home, name="home"),
@@ -18,6 +18,8 @@ urlpatterns = [
     path("espace/invitations/<int:pk>/annuler/", space.invitation_revoke, name="invitation_revoke"),
     path("espace/historique/", space.operator_history, name="operator_history"),
     path("invitation/<str:token>/", space.invitation_accept, name="invitation_accept"),
+    path("compte/jetons/", tokens.api_tokens, name="api_tokens"),
+    path("compte/jetons/<int:pk>/revoquer/", tokens.api_token_revoke, name="api_token_revoke"),
     path("ans/operateurs/", ans.operators_list, name="ans_operators"),
     path("ans/operateurs/<int:pk>/", ans.operator_detail, name="ans_operator"),
     path("ans/mandats/<int:pk>/", ans.mandate_download, name="ans_mandate_download"),

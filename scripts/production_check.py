@@ -17,7 +17,8 @@ whitelist pages):
 It asserts that every request whose action committed answered normally (2xx/3xx), that every e-mail reached the
 SMTP sink exactly once (by Message-ID) and every publication reached GitHub exactly once, and that readiness
 (/api/v1/health/ready) reported the outages it covers (database, broker) and /metrics the others (DNS changes
-retrying, GitHub publication failed). Prints a summary; exits 1 on failure. A few minutes, most of it the demo. PRODUCTION_CHECK_KEEP=1 keeps the temporary directory (logs of every process).
+retrying, GitHub publication failed). Prints a summary; exits 1 on failure. A few minutes, most of it the demo.
+PRODUCTION_CHECK_KEEP=1 keeps the temporary directory (logs of every process).
 """
 import base64
 import json
@@ -42,6 +43,7 @@ import requests  # noqa: E402
 import urllib3  # noqa: E402
 from cryptography.fernet import Fernet  # noqa: E402
 
+from demo.documents import demo_pdf, with_luhn  # noqa: E402
 from tests.deploy.local_services import (  # noqa: E402
     PostgresCluster,
     RedisServer,
@@ -383,8 +385,8 @@ class ProductionCheck:
         box = self.setup["boxes"][0]
         legal = legal or box["legal"]
         operator = box["operator"]
-        siren = luhn(f"{41300000 + seed:08d}")
-        finess = luhn(f"75{seed:06d}")
+        siren = with_luhn(f"{41300000 + seed:08d}")
+        finess = with_luhn(f"75{seed:06d}")
         order = self.api(legal, "POST", f"/operators/{operator}/financing-orders/", json={
             "reference": f"BC-CHECK-{seed}", "client_siren": siren, "pacs_identifier": f"PACS-CHECK-{seed}",
             "finess_geographiques": [finess]}).json()
@@ -397,7 +399,7 @@ class ProductionCheck:
                            json={"kind": "declaration", "data": data}).json()
         url = f"/requests/{request['id']}/"
         self.api(legal, "POST", url + "attachments/", data={"kind": "cgi"},
-                 files={"file": ("cgi.pdf", demo_pdf_bytes(), "application/pdf")})
+                 files={"file": ("cgi.pdf", demo_pdf("Conditions Générales d'Intégration"), "application/pdf")})
         self.api(legal, "POST", url + "submit/")
         self.api("ans.admin", "POST", url + "assign/", json={})
         approved = self.api("ans.admin", "POST", url + "approve/", json={"comment": label},
@@ -557,7 +559,8 @@ class ProductionCheck:
 
     def fault_github_502(self):
         """GitHub answers 502 to the push: the publication is committed and shown as failed, then retried by the
-        GitHub sweep (beat, WHITELIST_GITHUB_SWEEP_SECONDS); delivery is checked by wait_github_retry after the other faults."""
+        GitHub sweep (beat, WHITELIST_GITHUB_SWEEP_SECONDS); delivery is checked by wait_github_retry after the other
+        faults."""
         self.github_before_502 = self.github_commits()
         self.github.fail_next(1, 502)
         number = self.prepare_and_publish("GitHub 502")
@@ -625,20 +628,6 @@ class ProductionCheck:
                           f"{len(self.requests_made)} requêtes d'écriture ; en erreur : {bad[:5]}")
 
 
-def luhn(digits):
-    """``digits`` completed with its Luhn key (SIREN, FINESS)."""
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = int(char) * (2 if index % 2 == 0 else 1)
-        total += value - 9 if value > 9 else value
-    return digits + str((10 - total % 10) % 10)
-
-
-def demo_pdf_bytes():
-    return (b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Kids [] "
-            b"/Count 0 >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n")
-
-
 @contextmanager
 def step(report, name):
     try:
@@ -668,8 +657,8 @@ def main():
             report.fail("démarrage", f"{type(exc).__name__}: {exc}")
             traceback.print_exc()
         else:
-            # GitHub 502 first: its retry (the sweep, after the backoff) is awaited after the faults that publish nothing,
-            # and before the next publication (an older version never goes out after a newer one).
+            # GitHub 502 first: its retry (the sweep, after the backoff) is awaited after the faults that publish
+            # nothing, and before the next publication (an older version never goes out after a newer one).
             for name, scenario in (("parcours nominal", check.happy_path),
                                    ("GitHub 502", check.fault_github_502),
                                    ("Redis arrêté", check.fault_redis_during_approvals),

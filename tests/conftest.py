@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from demo.documents import demo_pdf, with_luhn
 from operators import services
 from operators.models import Role
-from trustspace.management.commands.demo_trustspace import demo_pdf, with_luhn
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 

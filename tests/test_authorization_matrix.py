@@ -50,7 +50,8 @@ def _token_of_legal(w):
 
 
 def _new_contract(w):
-    w.new_contract = services.publish_contract_version(acting_user=w.ans, version="2026-02", title="V2", body="Nouveau.")
+    w.new_contract = services.publish_contract_version(acting_user=w.ans, version="2026-02", title="V2",
+                                                       body="Nouveau.")
     return {}
 
 
@@ -161,7 +162,7 @@ def _acme_dns(expected):
 
 
 def _failed_outbox_message(w):
-    """An outbox message given up (« en échec »), which an ANS « Relancer » sends (trustspace/views_outbox.py)."""
+    """An outbox message given up (« en échec »), which an ANS « Relancer » sends (trustspace/views/outbox.py)."""
     from trustspace.models import OutboxKind, OutboxMessage, OutboxStatus
 
     if not hasattr(w, "failed_outbox"):
@@ -185,15 +186,20 @@ MATRIX = {
                                  "ans": ("redirect", "/ans/operateurs/")}),
     "switch_operator": ("post", None, lambda w: {"operator": w.operator.pk},
                         {"anonymous": LOGIN, "other": 404, "technical": HOME, "legal": HOME, "ans": 404}),
-    "operator_register": ("get", None, None, {"anonymous": LOGIN, "other": 200, "technical": 200, "legal": 200, "ans": 200}),
-    "operator_detail": ("get", None, None, {"anonymous": LOGIN, "other": "own", "technical": 200, "legal": 200, "ans": HOME}),
-    "operator_update": ("get", None, None, {"anonymous": LOGIN, "other": "own", "technical": ("redirect", "/espace/operateur/"),
+    "operator_register": ("get", None, None, {"anonymous": LOGIN, "other": 200, "technical": 200, "legal": 200,
+                                              "ans": 200}),
+    "operator_detail": ("get", None, None, {"anonymous": LOGIN, "other": "own", "technical": 200, "legal": 200,
+                                            "ans": HOME}),
+    "operator_update": ("get", None, None, {"anonymous": LOGIN, "other": "own",
+                                            "technical": ("redirect", "/espace/operateur/"),
                                             "legal": 200, "ans": HOME}),
     "support_contact_update": ("get", None, None, {"anonymous": LOGIN, "other": ("redirect", "/espace/operateur/"),
-                                                   "technical": 200, "legal": ("redirect", "/espace/operateur/"), "ans": HOME}),
+                                                   "technical": 200, "legal": ("redirect", "/espace/operateur/"),
+                                                   "ans": HOME}),
     "contract": ("get", None, None, {"anonymous": LOGIN, "other": "own", "technical": 200, "legal": 200, "ans": HOME}),
     "people": ("get", None, None, {"anonymous": LOGIN, "other": "own", "technical": 200, "legal": 200, "ans": HOME}),
-    "person_invite": ("get", None, None, {"anonymous": LOGIN, "other": "own", "technical": ("redirect", "/espace/personnes/"),
+    "person_invite": ("get", None, None, {"anonymous": LOGIN, "other": "own",
+                                          "technical": ("redirect", "/espace/personnes/"),
                                           "legal": 200, "ans": HOME}),
     "person_remove": ("post", _kwargs_pk("technical_membership"), None,
                       {"anonymous": LOGIN, "other": 404, "technical": ("redirect", "/espace/personnes/"),
@@ -207,14 +213,18 @@ MATRIX = {
                            "legal": ("redirect", "/espace/personnes/"), "ans": HOME},
                           {"technical": lambda w: _invitation_status(w) == InvitationStatus.PENDING,
                            "legal": lambda w: _invitation_status(w) == InvitationStatus.REVOKED}),
-    "operator_history": ("get", None, None, {"anonymous": LOGIN, "other": "own", "technical": 200, "legal": 200, "ans": HOME}),
+    "operator_history": ("get", None, None, {"anonymous": LOGIN, "other": "own", "technical": 200, "legal": 200,
+                                             "ans": HOME}),
     "invitation_accept": ("get", lambda w: {"token": w.pending_token}, None,
                           {"anonymous": LOGIN, "other": 200, "technical": 200, "legal": 200, "ans": 200}),
-    "ans_operators": ("get", None, None, {"anonymous": LOGIN, "other": 403, "technical": 403, "legal": 403, "ans": 200}),
-    "ans_operator": ("get", _kwargs_pk("operator"), None, {"anonymous": LOGIN, "other": 403, "technical": 403, "legal": 403, "ans": 200}),
+    "ans_operators": ("get", None, None, {"anonymous": LOGIN, "other": 403, "technical": 403, "legal": 403,
+                                          "ans": 200}),
+    "ans_operator": ("get", _kwargs_pk("operator"), None, {"anonymous": LOGIN, "other": 403, "technical": 403,
+                                                           "legal": 403, "ans": 200}),
     "ans_mandate_download": ("get", _kwargs_pk("mandataire_membership"), None,
                              {"anonymous": LOGIN, "other": 403, "technical": 403, "legal": 403, "ans": 200}),
-    "ans_contracts": ("get", None, None, {"anonymous": LOGIN, "other": 403, "technical": 403, "legal": 403, "ans": 200}),
+    "ans_contracts": ("get", None, None, {"anonymous": LOGIN, "other": 403, "technical": 403, "legal": 403,
+                                          "ans": 200}),
     "login": ("get", None, None, {"anonymous": 200, "other": HOME, "technical": HOME, "legal": HOME, "ans": HOME}),
     "logout": ("post", None, None, {role: HOME for role in ROLES}),
     # Public; the tests' issuer is a closed loopback port, so every role gets the French « iSC indisponible » page.
@@ -222,22 +232,27 @@ MATRIX = {
     "oidc_authentication_callback": ("get", None, None, {role: ("redirect", "/connexion/?echec=1") for role in ROLES}),
     "api_tokens": ("get", None, None, {"anonymous": LOGIN, "other": 200, "technical": 200, "legal": 200, "ans": 200}),
     "api_token_revoke": ("post", _token_of_legal, None,
-                         {"anonymous": LOGIN, "other": 404, "technical": 404, "legal": ("redirect", "/compte/jetons/"), "ans": 404},
+                         {"anonymous": LOGIN, "other": 404, "technical": 404, "legal": ("redirect", "/compte/jetons/"),
+                          "ans": 404},
                          {"other": lambda w: ApiToken.objects.get(pk=w.legal_token.pk).revoked_at is None,
                           "legal": lambda w: ApiToken.objects.get(pk=w.legal_token.pk).revoked_at is not None}),
     # DRIMbox lifecycle
-    "drimbox_list": ("get", None, None, {"anonymous": LOGIN, "other": "own", "technical": 200, "legal": 200, "ans": HOME}),
-    "request_list": ("get", None, None, {"anonymous": LOGIN, "other": "own", "technical": 200, "legal": 200, "ans": HOME}),
+    "drimbox_list": ("get", None, None, {"anonymous": LOGIN, "other": "own", "technical": 200, "legal": 200,
+                                         "ans": HOME}),
+    "request_list": ("get", None, None, {"anonymous": LOGIN, "other": "own", "technical": 200, "legal": 200,
+                                         "ans": HOME}),
     "request_create": ("get", lambda w: {"kind": "declaration"}, None,
                        {"anonymous": LOGIN, "other": "own", "technical": ("redirect", "/espace/demandes/"),
                         "legal": 200, "ans": HOME}),
-    "financing_orders": ("get", None, None, {"anonymous": LOGIN, "other": "own", "technical": 200, "legal": 200, "ans": HOME}),
+    "financing_orders": ("get", None, None, {"anonymous": LOGIN, "other": "own", "technical": 200, "legal": 200,
+                                             "ans": HOME}),
     "drimbox_detail": ("get", lambda w: {"pk": _active(w).pk}, None,
                        {"anonymous": LOGIN, "other": 404, "technical": 200, "legal": 200, "ans": 200}),
     "request_detail": ("get", lambda w: {"pk": _submitted(w).pk}, None,
                        {"anonymous": LOGIN, "other": 404, "technical": 200, "legal": 200, "ans": 200}),
     "request_edit": ("get", lambda w: {"pk": _draft(w).pk}, None,
-                     {"anonymous": LOGIN, "other": 404, "technical": ("redirect", "/demandes/"), "legal": 200, "ans": 404}),
+                     {"anonymous": LOGIN, "other": 404, "technical": ("redirect", "/demandes/"), "legal": 200,
+                      "ans": 404}),
     "request_submit": ("post", lambda w: {"pk": _draft(w).pk}, None,
                        {"anonymous": LOGIN, "other": 404, "technical": ("redirect", "/demandes/"),
                         "legal": ("redirect", "/demandes/"), "ans": 404},
@@ -253,7 +268,8 @@ MATRIX = {
                         {"anonymous": LOGIN, "other": 404, "technical": ("redirect", "/demandes/"),
                          "legal": ("redirect", "/demandes/"), "ans": ("redirect", "/demandes/")},
                         {role: _events("submitted_request", "commentaire") for role in ("technical", "legal", "ans")}),
-    "request_attach": ("post", lambda w: {"pk": _draft(w).pk}, lambda w: {"attach-kind": "autre", "attach-file": pdf_upload("annexe.pdf")},
+    "request_attach": ("post", lambda w: {"pk": _draft(w).pk},
+                       lambda w: {"attach-kind": "autre", "attach-file": pdf_upload("annexe.pdf")},
                        {"anonymous": LOGIN, "other": 404, "technical": ("redirect", "/demandes/"),
                         "legal": ("redirect", "/demandes/"), "ans": 404},
                        {"technical": lambda w: w.draft_request.attachments.count() == 1,
@@ -293,9 +309,9 @@ MATRIX = {
     "ans_review_queue": ("get", None, None, ANS_ONLY_GET),
     "ans_registry": ("get", None, None, ANS_ONLY_GET),
     "ans_va": ("get", None, None, ANS_ONLY_GET),
-    "ans_alerts": ("get", None, None, ANS_ONLY_GET),  # trustspace/views_alerts.py
-    "ans_outbox": ("get", None, None, ANS_ONLY_GET),  # trustspace/views_outbox.py
-    "ans_outbox_retry": ("post", lambda w: {"pk": _failed_outbox_message(w).pk}, None,  # trustspace/views_outbox.py
+    "ans_alerts": ("get", None, None, ANS_ONLY_GET),  # trustspace/views/alerts.py
+    "ans_outbox": ("get", None, None, ANS_ONLY_GET),  # trustspace/views/outbox.py
+    "ans_outbox_retry": ("post", lambda w: {"pk": _failed_outbox_message(w).pk}, None,  # trustspace/views/outbox.py
                          ans_only_post("/ans/envois/"), {"legal": _status("failed_outbox", "failed"),
                                                          "ans": _status("failed_outbox", "pending")}),
     "operator_channels": ("get", _kwargs_pk("operator"), None,  # operators/views_channels.py
@@ -317,7 +333,8 @@ MATRIX = {
                                       {"technical": _acme_dns(1), "legal": _acme_dns(0), "ans": _acme_dns(0)}),
     "certificate_detail": ("get", lambda w: {"pk": _db_certificate(w).pk}, None,
                            {"anonymous": LOGIN, "other": 404, "technical": 200, "legal": 200, "ans": 200}),
-    "certificate_revoke": ("post", lambda w: {"pk": _db_certificate(w).pk}, lambda w: {"revoke-reason": "compromission"},
+    "certificate_revoke": ("post", lambda w: {"pk": _db_certificate(w).pk},
+                           lambda w: {"revoke-reason": "compromission"},
                            {"anonymous": LOGIN, "other": 404, "technical": ("redirect", "/certificats/"),
                             "legal": ("redirect", "/certificats/"), "ans": ("redirect", "/certificats/")},
                            {"technical": _revocations(1), "legal": _revocations(0), "ans": _revocations(0)}),
@@ -334,11 +351,13 @@ MATRIX = {
     "ans_whitelist_prepare": ("post", None, lambda w: {"comment": "Matrice"}, ans_only_post("/ans/liste-blanche/")),
     "ans_whitelist_version": ("get", lambda w: {"number": whitelist_services.prepare_version(acting_user=w.ans).number},
                               None, ANS_ONLY_GET),
-    "ans_whitelist_publish": ("post", lambda w: {"number": whitelist_services.prepare_version(acting_user=w.ans).number},
+    "ans_whitelist_publish": ("post",
+                              lambda w: {"number": whitelist_services.prepare_version(acting_user=w.ans).number},
                               None, ans_only_post("/ans/liste-blanche/")),
     # API
     "api_me": ("get", None, None, {"anonymous": 401, "other": 200, "technical": 200, "legal": 200, "ans": 200}),
-    "api_operators": ("get", None, None, {"anonymous": 401, "other": "own", "technical": 200, "legal": 200, "ans": 200}),
+    "api_operators": ("get", None, None, {"anonymous": 401, "other": "own", "technical": 200, "legal": 200,
+                                          "ans": 200}),
     # Registering files an application (multipart, 202 in tests/operators/test_onboarding.py), never an operator:
     # here as JSON, without the signed contract, a structured 400 for every authenticated caller.
     "api_operators POST": ("post", None, _application_of_a,
@@ -348,25 +367,31 @@ MATRIX = {
                             "ans": _operators_unchanged}),
     "api_applications": ("get", None, None, {"anonymous": 401, "other": 200, "technical": 200, "legal": 200,
                                              "ans": 200}),
-    "api_operator": ("get", _kwargs_pk("operator"), None, {"anonymous": 401, "other": 404, "technical": 200, "legal": 200, "ans": 200}),
+    "api_operator": ("get", _kwargs_pk("operator"), None, {"anonymous": 401, "other": 404, "technical": 200,
+                                                           "legal": 200, "ans": 200}),
     "api_operator PATCH": ("patch", _kwargs_pk("operator"), lambda w: {"city": "Lille"},
                            {"anonymous": 401, "other": 404, "technical": 403, "legal": 200, "ans": 403}),
     "api_support_contact": ("put", _kwargs_pk("operator"), lambda w: {"support_contact": "support@a.fr"},
                             {"anonymous": 401, "other": 404, "technical": 200, "legal": 403, "ans": 403}),
-    "api_people": ("get", _kwargs_pk("operator"), None, {"anonymous": 401, "other": 404, "technical": 200, "legal": 200, "ans": 200}),
+    "api_people": ("get", _kwargs_pk("operator"), None, {"anonymous": 401, "other": 404, "technical": 200,
+                                                         "legal": 200, "ans": 200}),
     "api_person": ("delete", lambda w: {"pk": w.operator.pk, "membership_pk": w.technical_membership.pk}, None,
                    {"anonymous": 401, "other": 404, "technical": 403, "legal": 204, "ans": 403},
                    {"technical": _ta_active, "legal": lambda w: not _ta_active(w), "ans": _ta_active}),
     "api_invitations": ("get", _kwargs_pk("operator"), None,
                         {"anonymous": 401, "other": 404, "technical": 200, "legal": 200, "ans": 200}),
-    "api_invitations POST": ("post", _kwargs_pk("operator"), lambda w: {"email": "new@a.fr", "role": "administrateur_technique"},
+    "api_invitations POST": ("post", _kwargs_pk("operator"),
+                             lambda w: {"email": "new@a.fr", "role": "administrateur_technique"},
                              {"anonymous": 401, "other": 404, "technical": 403, "legal": 201, "ans": 403}),
     "api_invitation": ("delete", lambda w: {"pk": w.operator.pk, "invitation_pk": w.pending_invitation.pk}, None,
                        {"anonymous": 401, "other": 404, "technical": 403, "legal": 204, "ans": 403}),
-    "api_contract": ("get", _kwargs_pk("operator"), None, {"anonymous": 401, "other": 404, "technical": 200, "legal": 200, "ans": 200}),
-    "api_contract_accept": ("post", lambda w: {"pk": w.operator.pk, **_new_contract(w)}, lambda w: {"version": "2026-02"},
+    "api_contract": ("get", _kwargs_pk("operator"), None, {"anonymous": 401, "other": 404, "technical": 200,
+                                                           "legal": 200, "ans": 200}),
+    "api_contract_accept": ("post", lambda w: {"pk": w.operator.pk, **_new_contract(w)},
+                            lambda w: {"version": "2026-02"},
                             {"anonymous": 401, "other": 404, "technical": 403, "legal": 201, "ans": 403}),
-    "api_history": ("get", _kwargs_pk("operator"), None, {"anonymous": 401, "other": 404, "technical": 200, "legal": 200, "ans": 200}),
+    "api_history": ("get", _kwargs_pk("operator"), None, {"anonymous": 401, "other": 404, "technical": 200,
+                                                          "legal": 200, "ans": 200}),
     "api_invitation_accept": ("post", None, lambda w: {"token": w.pending_token, "card_reference": "8001234567"},
                               {"anonymous": 401, "other": 201, "technical": 409, "legal": 201, "ans": 201}),
     "api_schema": ("get", None, None, {role: 200 for role in ROLES}),
@@ -393,7 +418,8 @@ MATRIX.update(WHITELIST_MATRIX)
 MATRIX.update(WEATHER_MATRIX)
 MATRIX.update(WEATHER_REPORTS_MATRIX)
 # The Django admin (every pattern of the "admin" namespace) is for superusers only.
-ADMIN_EXPECTATIONS = {"anonymous": ("redirect", "/connexion/"), "other": 403, "technical": 403, "legal": 403, "ans": 403}
+ADMIN_EXPECTATIONS = {"anonymous": ("redirect", "/connexion/"), "other": 403, "technical": 403, "legal": 403,
+                      "ans": 403}
 
 
 def _all_patterns(resolver, namespace=""):

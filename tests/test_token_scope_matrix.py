@@ -238,7 +238,8 @@ def test_scopes(key, world, client):
         raw = _token(user, scopes=[ApiScope.READ, ApiScope.CERTIFICATES],
                      operator_id=world.operator.pk, drimbox_ids=[elsewhere.pk])
         response = _call(client, method, url, data, raw)
-        assert response.status_code == 403 and _error_code(response) == "token_drimbox", f"{key}: {response.status_code}"
+        assert response.status_code == 403 and _error_code(response) == "token_drimbox", \
+            f"{key}: {response.status_code}"
 
     # Then every scope that lets the call through (a write: exactly one), and the answer MATRIX expects.
     for scope in sorted(allowed):

@@ -4,6 +4,9 @@ Each view of the portal carries one rule (``view.access_rule``); the authorizati
 matrix test walks every URL pattern and fails on a view without one. Object-level
 checks (an operator's user sees only its own operator's objects) happen in the
 view's queryset and in the services (``operators.permissions``).
+
+The OPERATOR_MEMBER rule reads ``request.active_operator``, set by ``operators.middleware`` (this bottom layer
+never imports the apps above it).
 """
 from functools import wraps
 
@@ -52,9 +55,8 @@ def check(request, rule):
             raise PermissionDenied("Réservé aux administrateurs ANS.")
         return None
     if rule == OPERATOR_MEMBER:
-        from operators.context import active_operator
-
-        if active_operator(request) is None:
+        # A lazy object (operators.middleware): falsy when the user acts for no operator.
+        if not request.active_operator:
             # Logged in but no operator yet: the home page offers to register one or accept an invitation.
             return redirect("home")
         return None

@@ -1,9 +1,22 @@
-"""The Django admin, for superusers only and read-only: every write goes through the services."""
+"""The Django admin, for superusers only and read-only: every write goes through the services.
+
+Every app registers its models on ``site`` with ``ReadOnlyAdmin``; secrets (password hashes, token hashes,
+e-mail bodies and webhook secrets, replayed API answers) are never shown."""
 from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 
-from .models import ApiToken, AuditEntry, OutboxMessage, User
+from .models import (
+    Alert,
+    ApiToken,
+    AuditEntry,
+    AuditHead,
+    BeatHeartbeat,
+    FormSubmission,
+    IdempotencyKey,
+    OutboxMessage,
+    User,
+)
 
 
 class PortalAdminSite(admin.AdminSite):
@@ -73,3 +86,37 @@ class OutboxMessageAdmin(ReadOnlyAdmin):
 
 
 site.register(OutboxMessage, OutboxMessageAdmin)
+
+
+class AuditHeadAdmin(ReadOnlyAdmin):
+    """The end of the audit chain: what ``audit_verify`` and the anchors compare against."""
+
+    list_display = ["id", "seq", "key_id", "hash"]
+
+
+class AlertAdmin(ReadOnlyAdmin):
+    list_display = ["key", "severity", "subject", "opened_at", "last_seen_at", "resolved_at"]
+    list_filter = ["severity"]
+    search_fields = ["key", "subject"]
+
+
+class BeatHeartbeatAdmin(ReadOnlyAdmin):
+    list_display = ["id", "beat_at", "holder"]
+
+
+class FormSubmissionAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "user", "created_what", "redirect_url"]
+    exclude = ["token"]
+
+
+class IdempotencyKeyAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "principal", "method", "path", "completed", "status_code", "expires_at"]
+    list_filter = ["completed", "method"]
+    exclude = ["key", "body"]  # the replayed answer may hold a token secret shown once
+
+
+site.register(AuditHead, AuditHeadAdmin)
+site.register(Alert, AlertAdmin)
+site.register(BeatHeartbeat, BeatHeartbeatAdmin)
+site.register(FormSubmission, FormSubmissionAdmin)
+site.register(IdempotencyKey, IdempotencyKeyAdmin)

@@ -10,18 +10,13 @@ SITE_CONFIG = _SiteConfig(
     site_tagline="Agence du Numérique en Santé — portail des opérateurs de DRIMbox",
     header_brand_html="République<br>Française",
     footer_brand_html="République<br>Française",
-    footer_description="Portail d'administration de l'Espace de Confiance DRIM-M, opéré par l'Agence du Numérique en Santé.",
+    footer_description=("Portail d'administration de l'Espace de Confiance DRIM-M, opéré par l'Agence du Numérique "
+                        "en Santé."),
     accessibility_status="PART",
 )
 
 
 def portal(request):
-    """Site identity for the DSFR templates (no database query) and the operator switcher."""
-    context = {"SITE_CONFIG": SITE_CONFIG, "DEV_PASSWORD_LOGIN": settings.DEV_PASSWORD_LOGIN}
-    user = getattr(request, "user", None)
-    if user is not None and user.is_authenticated:
-        from operators.context import active_operator, user_operators
-
-        context["active_operator"] = active_operator(request)
-        context["user_operators"] = user_operators(request)
-    return context
+    """Site identity for the DSFR templates (no database query); the operator switcher comes from
+    ``operators.context_processors``."""
+    return {"SITE_CONFIG": SITE_CONFIG, "DEV_PASSWORD_LOGIN": settings.DEV_PASSWORD_LOGIN}

@@ -2,14 +2,14 @@
 
 Users are found by the OIDC ``sub`` of the verified ID token, never by e-mail. The ID
 token's signature, issuer, audience, expiry and nonce are checked; the userinfo answer
-must carry the same ``sub``. ANS administrators are recognised from a configured claim;
-their rights are written by ``services.apply_identity_rights`` (audited).
+must carry the same ``sub``. ANS administrators are recognised from a configured claim.
+Accounts, names, e-mails and rights are written by ``services`` (``create_user_from_identity``,
+``update_user_from_identity``, ``apply_identity_rights``), audited.
 
 Endpoints come from the provider's discovery document (``oidc_discovery``): mozilla reads
 them as attributes, which are properties here, resolved when used. An unreachable provider
 gives a French page (HTTP 503) at the start of the login and at the callback.
 """
-import hashlib
 import logging
 import time
 
@@ -18,14 +18,12 @@ import requests
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import SuspiciousOperation
-from django.db import transaction
 from django.shortcuts import render
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
-from . import oidc_discovery
+from . import oidc_discovery, services
 from .oidc_discovery import ProviderError, ProviderUnavailable
-from .text import remove_forbidden_characters
 
 logger = logging.getLogger(__name__)
 
@@ -57,10 +55,14 @@ def claims_say_superuser(claims):
 
 
 def apply_rights_from_claims(user, claims, *, source):
-    from .services import apply_identity_rights
+    return services.apply_identity_rights(user, is_ans_admin=claims_say_ans_admin(claims),
+                                          is_superuser=claims_say_superuser(claims), source=source)
 
-    return apply_identity_rights(user, is_ans_admin=claims_say_ans_admin(claims),
-                                 is_superuser=claims_say_superuser(claims), source=source)
+
+def profile_from_claims(claims):
+    """The name and e-mail iSC gives (None when a claim is absent: the account keeps its value)."""
+    return {"email": claims.get("email"), "first_name": claims.get("given_name"),
+            "last_name": claims.get("family_name")}
 
 
 def is_isc_session(request):
@@ -150,33 +152,19 @@ class IscAuthenticationBackend(OIDCAuthenticationBackend):
         return f"sub {claims.get('sub')}"
 
     def create_user(self, claims):
-        with transaction.atomic():
-            # The username is derived from the sub (stable, unique, bounded length); the sub itself is the key.
-            digest = hashlib.sha256(claims["sub"].encode("utf-8")).hexdigest()[:32]
-            user = self.UserModel(username=f"isc:{digest}", oidc_sub=claims["sub"])
-            user.set_unusable_password()
-            self._apply_profile(user, claims)
-            user.save()
-            apply_rights_from_claims(user, claims, source=self.rights_source)
-        return user
+        return services.create_user_from_identity(
+            sub=claims["sub"], profile=profile_from_claims(claims), is_ans_admin=claims_say_ans_admin(claims),
+            is_superuser=claims_say_superuser(claims), source=self.rights_source)
 
     def update_user(self, user, claims):
-        self._apply_profile(user, claims)
-        user.save(update_fields=["email", "first_name", "last_name"])
-        apply_rights_from_claims(user, claims, source=self.rights_source)
-        return user
+        return services.update_user_from_identity(
+            user, profile=profile_from_claims(claims), is_ans_admin=claims_say_ans_admin(claims),
+            is_superuser=claims_say_superuser(claims), source=self.rights_source)
 
     def get_user(self, user_id):
         # Unlike ModelBackend, mozilla's get_user() ignores is_active: a deactivated user's session must end.
         user = super().get_user(user_id)
         return user if user is not None and self.user_can_authenticate(user) else None
-
-    @staticmethod
-    def _apply_profile(user, claims):
-        # Names and e-mail are shown to others (people pages, history): invisible and bidi controls never kept.
-        user.email = remove_forbidden_characters(claims.get("email") or user.email or "")[:254]
-        user.first_name = remove_forbidden_characters(claims.get("given_name") or user.first_name or "")[:150]
-        user.last_name = remove_forbidden_characters(claims.get("family_name") or user.last_name or "")[:150]
 
 
 class IscAuthenticationRequestView(OIDCAuthenticationRequestView):

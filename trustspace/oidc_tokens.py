@@ -293,7 +293,8 @@ def authenticate_bearer(request):
     if not parts or parts[0].lower() != b"bearer":
         return None
     if len(parts) != 2:
-        raise BearerTokenInvalid("En-tête Authorization invalide : « Bearer <jeton> » attendu, sans espace dans le jeton.")
+        raise BearerTokenInvalid("En-tête Authorization invalide : « Bearer <jeton> » attendu, sans espace dans le "
+                                 "jeton.")
     try:
         raw = parts[1].decode("ascii")
     except UnicodeError:

@@ -193,7 +193,7 @@ def deliver_one(pk, *, now=None):
         except Exception as exc:  # noqa: BLE001 — any failure is recorded on the row and retried
             _record_failure(message, exc)
             return "failed"
-        message.status = OutboxStatus.SENT
+        message.transition_to(OutboxStatus.SENT)
         message.sent_at = timezone.now()
         message.attempts += 1
         message.last_error = ""
@@ -206,7 +206,7 @@ def _record_failure(message, exc):
     message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
     permanent = isinstance(exc, PermanentError) or _is_permanent_smtp(exc)
     if permanent or message.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
-        message.status = OutboxStatus.FAILED
+        message.transition_to(OutboxStatus.FAILED)
         logger.error("outbox: message %s (%s) failed for good: %s", message.pk, message.label, message.last_error)
     else:
         message.next_attempt_at = timezone.now() + retry_delay(message.attempts)
@@ -301,7 +301,7 @@ def retry_message(message, *, acting_user):
         if locked is None or locked.status != OutboxStatus.FAILED:
             return False
         before = {"status": locked.status, "attempts": locked.attempts, "last_error": locked.last_error}
-        locked.status = OutboxStatus.PENDING
+        locked.transition_to(OutboxStatus.PENDING)
         locked.attempts = 0
         locked.next_attempt_at = timezone.now()
         locked.save(update_fields=["status", "attempts", "next_attempt_at"])

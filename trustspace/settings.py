@@ -95,6 +95,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "operators.middleware.ActiveOperatorMiddleware",  # request.active_operator, read by trustspace.access
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -113,6 +114,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "trustspace.context_processors.portal",
+                "operators.context_processors.operator_switcher",
             ],
         },
     },
@@ -341,7 +343,8 @@ DEV_PKI_DIR = VAR_DIR / "pki"
 IGC_SANTE_ANCHORS_CONFIGURED = bool(env("IGC_SANTE_ANCHORS"))
 _DEV_PKI = DEBUG and not IGC_SANTE_ANCHORS_CONFIGURED
 IGC_SANTE_ANCHORS = env_list("IGC_SANTE_ANCHORS") or [
-    str(_BUNDLED_ANCHORS / "TEST_AC_RACINE_IGC-SANTE_ELEMENTAIRE.pem"), *([str(DEV_PKI_DIR / "root.pem")] if _DEV_PKI else [])]
+    str(_BUNDLED_ANCHORS / "TEST_AC_RACINE_IGC-SANTE_ELEMENTAIRE.pem"),
+    *([str(DEV_PKI_DIR / "root.pem")] if _DEV_PKI else [])]
 IGC_SANTE_INTERMEDIATES = env_list("IGC_SANTE_INTERMEDIATES") or [
     str(_BUNDLED_ANCHORS / "TEST_AC_IGC-SANTE_ELEMENTAIRE_ORGANISATIONS.pem"),
     *([str(DEV_PKI_DIR / "intermediate.pem")] if _DEV_PKI else [])]
@@ -439,7 +442,8 @@ WHITELIST_ESIGNSANTE_TIMEOUT = float(env("WHITELIST_ESIGNSANTE_TIMEOUT", "30"))
 WHITELIST_ESIGNSANTE_CA_BUNDLE = env("WHITELIST_ESIGNSANTE_CA_BUNDLE", "")  # empty → the system CAs
 WHITELIST_ESIGNSANTE_SIGNER_PEM = env("WHITELIST_ESIGNSANTE_SIGNER_PEM", "")  # optional: pins the certificate
 CELERY_BEAT_SCHEDULE.update({
-    "whitelist-signer-watch": {"task": "whitelist.signer_watch.watch_signer_task", "schedule": crontab(hour=6, minute=30)},
+    "whitelist-signer-watch": {"task": "whitelist.signer_watch.watch_signer_task",
+                               "schedule": crontab(hour=6, minute=30)},
 })
 # --- end Whitelist signing backends ---
 
@@ -632,7 +636,7 @@ PERMISSIONS_POLICY = {feature: [] for feature in (
 )}
 # A French page (JSON under /api/) instead of Django's English « 403 Forbidden »; the API's session
 # authentication answers its CSRF failures as a structured 403 with the code « csrf ».
-CSRF_FAILURE_VIEW = "trustspace.errors_views.csrf_failure"
+CSRF_FAILURE_VIEW = "trustspace.views.errors.csrf_failure"
 REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
     "trustspace.api.session.SessionAuthentication" if path == "rest_framework.authentication.SessionAuthentication"
     else path for path in REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"]]
@@ -842,3 +846,9 @@ CELERY_BEAT_SCHEDULE.update({
                      "options": {"expires": ALERT_CHECK_SECONDS}},
 })
 # --- end Operations: logs, Sentry, alerts ---
+
+# --- Demo ---
+# The development demo (manage.py demo_trustspace, demo_drimboxes; both refuse to run without DEBUG): the top
+# layer, which imports every app and which none imports, installed last.
+INSTALLED_APPS.append("demo")
+# --- end Demo ---

@@ -8,13 +8,13 @@ from drf_spectacular.views import (
 )
 from rest_framework.permissions import AllowAny
 
-from . import views, views_alerts, views_outbox
 from .access import PUBLIC
 from .admin import site as admin_site
 from .api import tokens as api_tokens
 from .metrics import metrics as metrics_view
 from .oidc import IscAuthenticationRequestView, IscCallbackView
 from .throttling import client_ip, throttle
+from .views import alerts, auth, health, outbox
 
 
 def declare(view, rule):
@@ -53,9 +53,9 @@ api_v1 = [
     path("redoc/", csp_replace({"style-src": [SELF, UNSAFE_INLINE], "worker-src": [SELF, "blob:"],
                                 "img-src": [SELF, "data:", "https://cdn.redoc.ly"]})(
         RedocView.as_view(url_name="api_schema")), name="api_redoc"),
-    path("health", views.health, name="api_health"),
-    path("health/ready", views.health, name="api_health_ready"),
-    path("health/live", views.health_live, name="api_health_live"),
+    path("health", health.health, name="api_health"),
+    path("health/ready", health.health, name="api_health_ready"),
+    path("health/live", health.health_live, name="api_health_live"),
     path("tokens/", api_tokens.TokenListView.as_view(), name="api_token_list"),
     path("tokens/<int:pk>/", api_tokens.TokenDetailView.as_view(), name="api_token_detail"),
 ]
@@ -65,25 +65,23 @@ urlpatterns = [
     path("", include("certificates.urls")),
     path("", include("whitelist.urls")),
     path("", include("weather.urls")),
-    path("connexion/", views.login, name="login"),
-    path("deconnexion/", views.logout, name="logout"),
+    path("connexion/", auth.login, name="login"),
+    path("deconnexion/", auth.logout, name="logout"),
     # Per client IP limits (THROTTLE_OIDC_RATE): 429 page past them.
     path("oidc/authenticate/", declare(throttle("oidc_authenticate", client_ip)(IscAuthenticationRequestView.as_view()),
                                        PUBLIC), name="oidc_authentication_init"),
     path("oidc/callback/", declare(throttle("oidc_callback", client_ip)(IscCallbackView.as_view()), PUBLIC),
          name="oidc_authentication_callback"),
-    path("compte/jetons/", views.api_tokens, name="api_tokens"),
-    path("ans/alertes/", views_alerts.ans_alerts, name="ans_alerts"),
-    path("ans/envois/", views_outbox.ans_outbox, name="ans_outbox"),
-    path("ans/envois/<int:pk>/relancer/", views_outbox.ans_outbox_retry, name="ans_outbox_retry"),
-    path("compte/jetons/<int:pk>/revoquer/", views.api_token_revoke, name="api_token_revoke"),
+    path("ans/alertes/", alerts.ans_alerts, name="ans_alerts"),
+    path("ans/envois/", outbox.ans_outbox, name="ans_outbox"),
+    path("ans/envois/<int:pk>/relancer/", outbox.ans_outbox_retry, name="ans_outbox_retry"),
     path("api/v1/", include(api_v1)),
     path("acme-dns/", include("certificates.acme_dns_urls")),
     path("admin/", admin_site.urls),
     path("metrics", metrics_view, name="metrics"),
 ]
 
-handler403 = "trustspace.errors_views.forbidden"
-handler404 = "trustspace.errors_views.not_found"
-handler500 = "trustspace.errors_views.server_error"
-handler400 = "trustspace.errors_views.bad_request"
+handler403 = "trustspace.views.errors.forbidden"
+handler404 = "trustspace.views.errors.not_found"
+handler500 = "trustspace.views.errors.server_error"
+handler400 = "trustspace.views.errors.bad_request"

@@ -3,12 +3,12 @@ office, and the applicant then acts for its operator. Run with ``pytest -m brows
 import pytest
 from playwright.sync_api import expect
 
+from demo.documents import demo_pdf
 from operators import services
 from operators.models import DrimboxRequest, Membership, Operator, RequestStatus, Role
 from tests.browser.conftest import login, logout
 from tests.conftest import CARD, application_data
 from tests.support.oidc_provider import set_user
-from trustspace.management.commands.demo_trustspace import demo_pdf
 
 pytestmark = pytest.mark.browser
 

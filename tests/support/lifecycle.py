@@ -4,10 +4,10 @@ import itertools
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from demo.documents import demo_pdf, with_luhn
 from operators import services_requests as sr
 from operators.models import AttachmentKind, Membership, RequestKind, Role
 from tests.support import pki
-from trustspace.management.commands.demo_trustspace import demo_pdf, with_luhn
 
 _seeds = itertools.count(1)
 

@@ -15,9 +15,9 @@ from django.core.management.base import CommandError
 
 from certificates.devpki import demo_key_path
 from certificates.models import Certificate
+from demo import drimbox_farm
+from demo.weather_history import HISTORY_DAYS, weather_plan
 from operators.models import Drimbox, DrimboxStatus
-from trustspace.management.commands import demo_drimboxes
-from trustspace.management.commands.demo_trustspace import HISTORY_DAYS, weather_plan
 from trustspace.models import AuditEntry
 from weather import perf, tasks
 from weather.clock import PARIS
@@ -126,27 +126,27 @@ def test_the_demo_seeds_90_days_of_weather_through_the_services(demo):
         assert rows[demo[1].pk].perf == Decimal("0.5")
 
 
-def _wait(condition, timeout=10.0, message="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def _wait(condition, polls=100, message="condition"):
+    """Check ``condition`` up to ``polls`` times, 0.1 s apart (the farm applies a control within a second)."""
+    for _poll in range(polls):
         if condition():
             return
         time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {message}")
+    raise AssertionError(f"{message}: not seen after {polls} checks")
 
 
 @pytest.fixture
 def served(demo, settings, tmp_path):
     """``demo_drimboxes`` serving in a thread on kernel-chosen ports; the prober pointed at it."""
     state_dir = tmp_path / "demo-drimboxes"
-    specs, warnings = demo_drimboxes.load_endpoints()
+    specs, warnings = drimbox_farm.load_endpoints()
     assert warnings == []
-    farm = demo_drimboxes.DemoFarm(specs, state_dir, demo_drimboxes.client_ca_pem(), base_port=0)
+    farm = drimbox_farm.DemoFarm(specs, state_dir, drimbox_farm.client_ca_pem(), base_port=0)
     stop, ready = threading.Event(), threading.Event()
     thread = threading.Thread(target=lambda: asyncio.run(farm.run(stop=stop, ready=ready.set)), daemon=True)
     thread.start()
     assert ready.wait(15), "demo_drimboxes did not start"
-    settings.WEATHER_PROBE_RESOLVE = demo_drimboxes.parse_resolve((state_dir / "resolve.txt").read_text())
+    settings.WEATHER_PROBE_RESOLVE = drimbox_farm.parse_resolve((state_dir / "resolve.txt").read_text())
     settings.WEATHER_VI_CA_BUNDLE = str(tmp_path / "pki" / "root.pem")
     settings.WEATHER_CLIENT_CERT = settings.WEATHER_CLIENT_KEY = ""  # DEBUG: the development client certificate
     settings.WEATHER_LOCATION = "local"
@@ -167,7 +167,7 @@ def _control(state_dir, *args):
 
 
 def _running(state_dir, name):
-    return demo_drimboxes.read_state(state_dir)["endpoints"][name]["running"]
+    return drimbox_farm.read_state(state_dir)["endpoints"][name]["running"]
 
 
 def test_db_endpoints_present_the_uploaded_certificate_and_require_a_client_certificate(served, demo, settings):
@@ -179,7 +179,7 @@ def test_db_endpoints_present_the_uploaded_certificate_and_require_a_client_cert
 
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
-    context.load_verify_locations(cadata=demo_drimboxes.client_ca_pem())
+    context.load_verify_locations(cadata=drimbox_farm.client_ca_pem())
     context.load_cert_chain(*client_certificate_paths())
     with socket.create_connection((host, int(port)), timeout=5) as raw, \
             context.wrap_socket(raw, server_hostname=box.db_fqdn) as tls:

@@ -63,11 +63,13 @@ def test_control_format_private_and_unassigned_characters_are_refused_and_named(
 def test_line_breaks_and_tabs_only_in_multiline_text():
     for ch, name in (("\n", "LINE FEED"), ("\r", "CARRIAGE RETURN"), ("\t", "CHARACTER TABULATION")):
         assert find_forbidden_character(f"a{ch}b", multiline=True) is None
-        assert display_text_error(f"a{ch}b") == f"Retour à la ligne ou tabulation interdit dans ce champ (U+{ord(ch):04X} {name})."
+        assert display_text_error(f"a{ch}b") == (
+            f"Retour à la ligne ou tabulation interdit dans ce champ (U+{ord(ch):04X} {name}).")
 
 
 @pytest.mark.parametrize("value", [
-    "Opérateur Œuvre & Fils — « Imagerie » n° 2", "Ŝtraße ĳ 日本語 العربية עברית", "a\u00a0b\u202fc", "👍 😀", "", "   ",
+    "Opérateur Œuvre & Fils — « Imagerie » n° 2", "Ŝtraße ĳ 日本語 العربية עברית", "a\u00a0b\u202fc", "👍 😀",
+    "", "   ",
 ])
 def test_ordinary_text_of_any_script_passes(value):
     assert find_forbidden_character(value) is None
@@ -301,12 +303,12 @@ def test_the_builder_refuses_a_stored_value_with_a_bidi_control(world):
             builder.render([tainted], generated_at=timezone.now())
 
 
-def test_the_email_from_the_identity_provider_loses_bidi_and_invisible_characters_too():
+def test_the_email_from_the_identity_provider_loses_bidi_and_invisible_characters_too(db):
     """The e-mail is shown to others (people pages, ANS back office) like the names."""
-    from trustspace.models import User
-    from trustspace.oidc import IscAuthenticationBackend
+    from trustspace import services
+    from trustspace.oidc import profile_from_claims
 
-    user = User(username="isc:x")
-    IscAuthenticationBackend._apply_profile(user, {"email": f"eve{RLO}moc.liam@exa\u200bmple.fr",
-                                                   "given_name": "Eve", "family_name": "Malory"})
+    claims = {"email": f"eve{RLO}moc.liam@exa\u200bmple.fr", "given_name": "Eve", "family_name": "Malory"}
+    user = services.create_user_from_identity(sub="x", profile=profile_from_claims(claims), is_ans_admin=False,
+                                              is_superuser=False, source="connexion iSC")
     assert user.email == "evemoc.liam@example.fr"

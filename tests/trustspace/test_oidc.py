@@ -36,6 +36,7 @@ from django.shortcuts import resolve_url
 from django.test import Client
 
 from tests.support.oidc_provider import configure_portal, running_provider, set_user
+from trustspace.models import AuditEntry
 from trustspace.oidc import claims_say_ans_admin
 
 pytestmark = pytest.mark.django_db
@@ -299,6 +300,10 @@ def test_authorization_code_flow_logs_in_and_creates_user_bound_to_sub(client, p
     assert user.is_ans_admin is False
     assert user.username == "isc:" + hashlib.sha256(sub.encode()).hexdigest()[:32]
     assert not user.has_usable_password()
+    created = AuditEntry.objects.get(action="user.created_from_identity", object_id=str(user.pk))
+    assert created.actor_label == "fournisseur d'identité iSC"
+    assert created.after == {"username": user.username, "email": "alice@example.fr", "first_name": "Alice",
+                             "last_name": "Martin"}
     assert session_user_pk(client) == user.pk
     assert client.session[BACKEND_SESSION_KEY] == "trustspace.oidc.IscAuthenticationBackend"
     assert params["state"] not in client.session["oidc_states"]  # single use
@@ -345,6 +350,9 @@ def test_second_login_updates_claims_without_creating_a_user_and_tracks_ans_admi
     assert (user.email, user.first_name) == ("bob.durand@example.fr", "Robert")
     assert user.is_ans_admin is True
     assert session_user_pk(second) == user.pk
+    [updated] = AuditEntry.objects.filter(action="user.updated_from_identity", object_id=str(user.pk))
+    assert updated.before == {"email": "bob@example.fr", "first_name": "Bob"}
+    assert updated.after == {"email": "bob.durand@example.fr", "first_name": "Robert"}
 
     set_user(portal, sub, {"email": "bob.durand@example.fr", "given_name": "Robert", "family_name": "Durand",
                            "groups": ["staff"]})
@@ -354,6 +362,8 @@ def test_second_login_updates_claims_without_creating_a_user_and_tracks_ans_admi
     assert user.is_ans_admin is False
     assert session_user_pk(third) == user.pk
     assert User.objects.filter(oidc_sub=sub).count() == 1
+    # The name and e-mail did not change: no second update in the audit trail.
+    assert AuditEntry.objects.filter(action="user.updated_from_identity", object_id=str(user.pk)).count() == 1
 
 
 def test_names_from_the_provider_lose_bidi_and_invisible_characters(portal, sub):
@@ -632,7 +642,8 @@ def test_audience_different_from_configured_client_is_refused(client, proxy, set
     response = client.get(callback)
 
     assert proxy.token_requests[0]["client_id"] == "another-portal"
-    assert unverified_claims(proxy.token_responses[0]["id_token"])["aud"] in ("drimm-portal-test", ["drimm-portal-test"])
+    audience = unverified_claims(proxy.token_responses[0]["id_token"])["aud"]
+    assert audience in ("drimm-portal-test", ["drimm-portal-test"])
     assert_refused(response, client, sub)
     assert any("not issued for this client" in reason for reason in refusal_reasons(caplog))
 

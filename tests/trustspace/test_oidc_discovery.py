@@ -332,7 +332,8 @@ def test_logout_after_the_dev_password_form_is_local(client, settings, make_user
     user = make_user("devlogout")
     user.set_password("correct horse battery staple")
     user.save()
-    assert client.post("/connexion/", {"username": "devlogout", "password": "correct horse battery staple"}).status_code == 302
+    assert client.post("/connexion/", {"username": "devlogout",
+                                       "password": "correct horse battery staple"}).status_code == 302
 
     response = client.post("/deconnexion/")
 

@@ -15,6 +15,7 @@ from tests.support.smtp_sink import running_smtp_sink
 from tests.support.webhook_receiver import running_webhook_receiver
 from trustspace import outbox
 from trustspace.backoff import backoff
+from trustspace.errors import Conflict
 from trustspace.models import AuditEntry, OutboxKind, OutboxMessage, OutboxStatus
 
 pytestmark = pytest.mark.django_db
@@ -246,3 +247,16 @@ def test_with_a_broker_one_transaction_registers_one_kick_and_a_broker_error_is_
     assert set(OutboxMessage.objects.values_list("status", "attempts")) == {(OutboxStatus.PENDING, 0)}
     assert mail.outbox == []
     assert outbox.deliver_due() == (3, 0)  # the sweep
+
+
+def test_a_message_moves_only_along_its_state_machine():
+    """pending → sent | failed, failed → pending (ANS « Relancer »); a sent message is final."""
+    message = OutboxMessage(kind=OutboxKind.EMAIL, label="Avis de test")
+    message.transition_to(OutboxStatus.FAILED)
+    message.transition_to(OutboxStatus.PENDING)
+    message.transition_to(OutboxStatus.SENT)
+    with pytest.raises(Conflict) as refused:
+        message.transition_to(OutboxStatus.PENDING)
+    assert refused.value.message == "L'envoi « Avis de test » est « envoyé » : il ne peut pas passer à « en attente »."
+    assert refused.value.code == "invalid_transition"
+    assert message.status == OutboxStatus.SENT

@@ -188,7 +188,7 @@ def test_csrf_failure_in_the_api_is_structured_json(strict_client, world):
 
 
 def test_csrf_failure_view_answers_json_under_api(rf):
-    from trustspace.errors_views import csrf_failure
+    from trustspace.views.errors import csrf_failure
 
     response = csrf_failure(rf.post("/api/v1/autre"), reason="CSRF cookie not set.")
     assert response.status_code == 403

@@ -3,7 +3,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from ..models import ApiToken
-from ..services import ans_rights_recently_confirmed, hash_api_key
+from ..services import ans_rights_recently_confirmed, hash_api_key, record_api_token_use
 
 
 class TokenExpired(exceptions.AuthenticationFailed):
@@ -30,9 +30,7 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         if token.is_expired(now):
             expired_on = timezone.localtime(token.expires_at).strftime("%d/%m/%Y à %H:%M")
             raise TokenExpired(f"Ce jeton d'API a expiré le {expired_on} : créez-en un nouveau dans le portail.")
-        # Throttle the last-use write to once a minute per token.
-        if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
-            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        record_api_token_use(token, now)
         # Nothing asks iSC when a personal token is used: its ANS rights last only while iSC confirmed them
         # recently (a login, an iSC bearer call or a session re-check), this request's copy of the user only.
         if token.user.is_ans_admin and not ans_rights_recently_confirmed(token.user, now):

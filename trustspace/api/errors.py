@@ -89,7 +89,8 @@ def _sent_bearer(request):
 
 def _flatten(detail):
     if isinstance(detail, dict):
-        return {key: [str(item) for item in (value if isinstance(value, list) else [value])] for key, value in detail.items()}
+        return {key: [str(item) for item in (value if isinstance(value, list) else [value])]
+                for key, value in detail.items()}
     return {}
 
 

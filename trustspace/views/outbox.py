@@ -5,9 +5,9 @@ from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from .access import ANS_ADMIN, access
-from .models import OutboxMessage, OutboxStatus
-from .outbox import retry_message
+from ..access import ANS_ADMIN, access
+from ..models import OutboxMessage, OutboxStatus
+from ..outbox import retry_message
 
 PAGE_SIZE = 50
 SHOWN_STATUSES = [OutboxStatus.FAILED, OutboxStatus.PENDING]  # sent ones need no action

@@ -1,4 +1,5 @@
-"""ANS alerts (trustspace.alerts): one row per occurrence of a condition, open until the condition clears."""
+"""Operations: the single beat's heartbeat (trustspace.beat) and ANS alerts (trustspace.alerts), one row per
+occurrence of a condition, open until the condition clears."""
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -34,3 +35,14 @@ class Alert(models.Model):
     @property
     def is_open(self):
         return self.resolved_at is None
+
+
+class BeatHeartbeat(models.Model):
+    """The single Celery beat's last tick (trustspace.beat): one row, read by readiness and the alerts."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    beat_at = models.DateTimeField("dernier battement")
+    holder = models.CharField("beat (hôte:pid)", max_length=255, blank=True, default="")
+
+    class Meta:
+        verbose_name = "battement du beat"

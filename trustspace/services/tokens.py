@@ -1,7 +1,10 @@
 """Write path for personal API tokens."""
+from __future__ import annotations
+
 import hashlib
 import secrets
-from datetime import timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -9,20 +12,20 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from . import audit
-from .errors import Conflict, InvalidData, NotAllowed
-from .models import ApiScope, ApiToken
-from .text import validate_display_text
+from .. import audit
+from ..errors import Conflict, InvalidData, NotAllowed
+from ..models import ApiScope, ApiToken, User
+from ..text import validate_display_text
 
 TOKEN_PREFIX = "drimm_"
 MAX_ACTIVE_TOKENS = 20
 
 
-def hash_api_key(raw):
+def hash_api_key(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
-def _clean_scopes(acting_user, scopes):
+def _clean_scopes(acting_user: User, scopes: Iterable[str] | None) -> list[str]:
     """The scopes as a sorted list of known values; ``None`` means every right (the tokens of old)."""
     if scopes is None:
         return [ApiToken.ALL_RIGHTS]
@@ -39,14 +42,15 @@ def _clean_scopes(acting_user, scopes):
         message = f"Portée inconnue : {', '.join(unknown)}. Portées possibles : {', '.join(ApiScope.values)}."
         raise InvalidData(message, field_errors={"scopes": [message]})
     if not scopes:
-        raise InvalidData("Choisissez au moins une portée.", field_errors={"scopes": ["Choisissez au moins une portée."]})
+        raise InvalidData("Choisissez au moins une portée.",
+                          field_errors={"scopes": ["Choisissez au moins une portée."]})
     if ApiScope.ANS in scopes and not acting_user.is_ans_admin:
         message = "La portée « Instruction ANS » est réservée aux administrateurs ANS."
         raise InvalidData(message, field_errors={"scopes": [message]})
     return sorted(scopes, key=ApiScope.values.index)
 
 
-def _clean_expiry(expires_at, now):
+def _clean_expiry(expires_at: datetime | None, now: datetime) -> datetime | None:
     max_days = settings.API_TOKEN_MAX_DAYS
     if expires_at is None:
         return now + timedelta(days=max_days) if max_days > 0 else None
@@ -60,7 +64,8 @@ def _clean_expiry(expires_at, now):
     return expires_at
 
 
-def _not_wider_than(bound, *, scopes, operator_id, drimbox_ids, expires_at):
+def _not_wider_than(bound: ApiToken, *, scopes: Iterable[str], operator_id: int | None, drimbox_ids: Iterable[int],
+                    expires_at: datetime | None) -> dict[str, list[str]]:
     """Field errors when a token with these limits would have more rights than ``bound`` (the calling token)."""
     errors = {}
     if not bound.has_all_rights:
@@ -75,8 +80,9 @@ def _not_wider_than(bound, *, scopes, operator_id, drimbox_ids, expires_at):
     return errors
 
 
-def create_api_token(*, acting_user, name, scopes=None, operator_id=None, drimbox_ids=(), expires_at=None,
-                     via_token=None):
+def create_api_token(*, acting_user: User, name: str, scopes: Iterable[str] | None = None,
+                     operator_id: int | None = None, drimbox_ids: Iterable[int] | None = (),
+                     expires_at: datetime | None = None, via_token: ApiToken | None = None) -> tuple[ApiToken, str]:
     """Create a token for ``acting_user``. Returns (token, raw secret shown once).
 
     ``scopes`` None gives every right of the owner (what tokens were before scopes; kept for code callers —
@@ -91,7 +97,8 @@ def create_api_token(*, acting_user, name, scopes=None, operator_id=None, drimbo
         raise NotAllowed("Ce jeton n'a pas la portée « Jetons » : il ne peut pas créer de jeton.", code="token_scope")
     name = (name or "").strip()
     if not name or len(name) > 100:
-        raise InvalidData("Donnez au jeton un nom de 1 à 100 caractères.", field_errors={"name": ["1 à 100 caractères."]})
+        raise InvalidData("Donnez au jeton un nom de 1 à 100 caractères.",
+                          field_errors={"name": ["1 à 100 caractères."]})
     validate_display_text({"name": name}, labels={"name": "nom du jeton"})  # shown to ANS in the audit trail
     now = timezone.now()
     scopes = _clean_scopes(acting_user, scopes)
@@ -105,7 +112,8 @@ def create_api_token(*, acting_user, name, scopes=None, operator_id=None, drimbo
     elif operator_id is not None or drimbox_ids:
         errors.update(import_string(settings.API_TOKEN_RESTRICTION_CHECKER)(acting_user, operator_id, drimbox_ids))
     if drimbox_ids and ApiScope.CERTIFICATES not in scopes:
-        errors.setdefault("drimboxes", []).append("Limiter à des DRIMbox n'a de sens qu'avec la portée « Certificats ».")
+        errors.setdefault("drimboxes", []).append(
+            "Limiter à des DRIMbox n'a de sens qu'avec la portée « Certificats ».")
     if via_token is not None:
         for field, messages in _not_wider_than(via_token, scopes=scopes, operator_id=operator_id,
                                                drimbox_ids=drimbox_ids, expires_at=expires_at).items():
@@ -127,12 +135,12 @@ def create_api_token(*, acting_user, name, scopes=None, operator_id=None, drimbo
     return token, raw
 
 
-def _audited(token):
+def _audited(token: ApiToken) -> dict[str, object]:
     return {"name": token.name, "prefix": token.prefix, "scopes": token.scopes, "operator_id": token.operator_id,
             "drimbox_ids": token.drimbox_ids, "expires_at": token.expires_at}
 
 
-def revoke_api_token(token, *, acting_user, via_token=None):
+def revoke_api_token(token: ApiToken, *, acting_user: User, via_token: ApiToken | None = None) -> ApiToken:
     """Revoke one of one's tokens. Through the API with a token: itself, or a token no wider than it."""
     if token.user_id != acting_user.pk:
         raise NotAllowed("Vous ne pouvez révoquer que vos propres jetons.")
@@ -156,54 +164,7 @@ def revoke_api_token(token, *, acting_user, via_token=None):
     return token
 
 
-IDENTITY_RIGHTS = ("is_ans_admin", "is_superuser", "is_staff")
-
-
-def _confirm_ans_rights(user):
-    """Record that iSC has just confirmed ANS rights (written at most once a minute: bearer calls are frequent)."""
-    now = timezone.now()
-    confirmed = getattr(user, "ans_rights_confirmed_at", None)
-    if confirmed is None or (now - confirmed).total_seconds() > 60:
-        from django.contrib.auth import get_user_model
-
-        get_user_model().objects.filter(pk=user.pk).update(ans_rights_confirmed_at=now)
-        user.ans_rights_confirmed_at = now
-
-
-def ans_rights_recently_confirmed(user, now=None):
-    """Whether an iSC user's ANS rights were confirmed by iSC within OIDC_ANS_RIGHTS_TOKEN_HOURS (users who never
-    log in with iSC — the development demo — are not concerned)."""
-    if not user.oidc_sub:
-        return True
-    confirmed = user.ans_rights_confirmed_at
-    limit = timedelta(hours=settings.OIDC_ANS_RIGHTS_TOKEN_HOURS)
-    return confirmed is not None and (now or timezone.now()) - confirmed <= limit
-
-
-def apply_identity_rights(user, *, is_ans_admin, is_superuser, source):
-    """Align a user's ANS rights with what the identity provider (iSC) says now; audit every change.
-
-    The only place these flags are written for iSC users (login, API bearer token, session re-check).
-    ``is_staff`` follows ``is_superuser`` (the read-only /admin/). Returns True when something changed.
-    """
-    wanted = {"is_ans_admin": bool(is_ans_admin), "is_superuser": bool(is_superuser), "is_staff": bool(is_superuser)}
-    if wanted["is_ans_admin"]:
-        _confirm_ans_rights(user)
-    if all(getattr(user, name) == value for name, value in wanted.items()):
-        return False
-    from django.contrib.auth import get_user_model
-
-    users = get_user_model().objects  # ``user`` may be request.user, a lazy object
-    with transaction.atomic():
-        locked = users.select_for_update().get(pk=user.pk)
-        before = {name: getattr(locked, name) for name in IDENTITY_RIGHTS}
-        changed = before != wanted
-        if changed:
-            users.filter(pk=user.pk).update(**wanted)
-            for name, value in wanted.items():
-                setattr(locked, name, value)
-            audit.record(actor="fournisseur d'identité iSC", action="user.rights_changed", obj=locked,
-                         before=before, after=wanted, reason=source)
-    for name, value in wanted.items():
-        setattr(user, name, value)
-    return changed
+def record_api_token_use(token: ApiToken, now: datetime) -> None:
+    """Note when a token was last used, at most once a minute per token (every API call would write otherwise)."""
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

@@ -1,8 +1,8 @@
 """« ANS — Alertes »: the open alerts and the recently resolved ones (trustspace.alerts)."""
 from django.shortcuts import render
 
-from .access import ANS_ADMIN, access
-from .models import Alert
+from ..access import ANS_ADMIN, access
+from ..models import Alert
 
 RESOLVED_SHOWN = 50
 

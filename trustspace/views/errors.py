@@ -40,7 +40,7 @@ def csrf_failure(request, reason=""):
     """CSRF_FAILURE_VIEW: the form's anti-forgery check failed (expired session, page opened before a login
     or logout, cookies refused). Nothing was saved; the person reloads the form and sends it again."""
     if request.path.startswith("/api/"):
-        from .api.session import CSRF_MESSAGE as API_CSRF_MESSAGE
+        from ..api.session import CSRF_MESSAGE as API_CSRF_MESSAGE
 
         return JsonResponse({"error": {"code": "csrf", "message": API_CSRF_MESSAGE, "fields": {}}}, status=403)
     referer = request.headers.get("Referer", "")

@@ -1,10 +1,5 @@
-"""Serve the demo's DRIMboxes on loopback so that the real weather prober has something to probe (development).
-
-    python manage.py demo_drimboxes               # serve until Ctrl+C (``./scripts/run`` starts it)
-    python manage.py demo_drimboxes --stop db1    # db1 refuses connections: DOWN after the confirmation probes
-    python manage.py demo_drimboxes --start db1   # db1 answers again: the incident is restored
-    python manage.py demo_drimboxes --stop vi3    # the viewer only: DEGRADED
-    python manage.py demo_drimboxes --status
+"""The demo's DRIMboxes served on loopback so that the real weather prober has something to probe (development;
+``manage.py demo_drimboxes`` runs and controls it).
 
 For each DRIMbox of the current published whitelist, two endpoints on 127.0.0.1:
 
@@ -29,8 +24,14 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
+
+from certificates import devpki
+from certificates.models import Certificate
+from weather.targets import current_targets
 
 HOST = "127.0.0.1"
 DEFAULT_BASE_PORT = 9443
@@ -43,7 +44,6 @@ def state_dir_default():
 
 
 # --- what to serve (reads the database) -----------------------------------------------------------------------
-
 
 @dataclass
 class EndpointSpec:
@@ -61,8 +61,6 @@ class EndpointSpec:
 
 
 def _current_certificates(drimbox_ids):
-    from certificates.models import Certificate
-
     rows = Certificate.objects.filter(drimbox_id__in=drimbox_ids, superseded_at__isnull=True,
                                       revoked_at__isnull=True)
     return {(c.drimbox_id, c.kind): c for c in rows}
@@ -70,9 +68,6 @@ def _current_certificates(drimbox_ids):
 
 def _matching_key(certificate, key_path):
     """True when the PEM key at ``key_path`` is the private half of ``certificate``."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
-
     leaf = x509.load_pem_x509_certificate(certificate.pem.encode())
     key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
     spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -85,9 +80,6 @@ def load_endpoints(pki_dir=None):
     Returns (specs, warnings). A DRIMbox whose `db` certificate or key is missing is an error (the demo must be
     reloaded); a missing `vi` certificate only leaves its viewer unserved (the prober will say « dégradé »).
     """
-    from certificates import devpki
-    from weather.targets import current_targets
-
     pki_dir = Path(pki_dir or settings.DEV_PKI_DIR)
     targets = sorted(current_targets(), key=lambda t: t.identifiant)
     if not targets:
@@ -117,6 +109,11 @@ def load_endpoints(pki_dir=None):
             else:
                 warnings.append(problem)
     return specs, warnings
+
+
+def known_names():
+    """The endpoint names (FQDNs) of the current published whitelist, by identifiant, db before vi."""
+    return [name for t in sorted(current_targets(), key=lambda t: t.identifiant) for name in (t.db, t.vi) if name]
 
 
 def client_ca_pem(pki_dir=None):
@@ -278,86 +275,3 @@ class DemoFarm:
         finally:
             for endpoint in self.endpoints.values():
                 await self._close(endpoint)
-
-
-# --- the command -------------------------------------------------------------------------------------------------
-
-
-class Command(BaseCommand):
-    help = ("Sert en local (127.0.0.1) les DRIMbox de la démo pour la sonde météo ; --stop/--start arrêtent ou "
-            "relancent un point d'accès (développement uniquement).")
-
-    def add_arguments(self, parser):
-        action = parser.add_mutually_exclusive_group()
-        action.add_argument("--stop", metavar="NOM", help="arrêter un point d'accès : db1, vi3, un FQDN, ou « all »")
-        action.add_argument("--start", metavar="NOM", help="relancer un point d'accès arrêté (ou « all »)")
-        action.add_argument("--status", action="store_true", help="afficher les points d'accès et leur état")
-        parser.add_argument("--base-port", type=int, default=DEFAULT_BASE_PORT,
-                            help=f"premier port (défaut {DEFAULT_BASE_PORT} ; 0 : ports choisis par le système)")
-        parser.add_argument("--state-dir", default=None,
-                            help="dossier de contrôle (défaut : VAR_DIR/demo-drimboxes)")
-
-    def handle(self, *args, **options):
-        if not settings.DEBUG:
-            raise CommandError("Les DRIMbox de démonstration sont réservées au développement (DEBUG=1).")
-        state_dir = Path(options["state_dir"] or state_dir_default())
-        if options["stop"] or options["start"]:
-            return self.control(state_dir, options["stop"] or options["start"], stop=bool(options["stop"]))
-        if options["status"]:
-            return self.status(state_dir)
-        specs, warnings = load_endpoints()
-        for warning in warnings:
-            self.stderr.write(f"Attention : {warning} (la DRIMbox sera vue « dégradée »).")
-        farm = DemoFarm(specs, state_dir, client_ca_pem(), options["base_port"])
-
-        def ready():
-            self.stdout.write(f"{len(specs)} points d'accès servis sur {HOST} :")
-            for name, endpoint in farm.endpoints.items():
-                state = "en service" if endpoint.server is not None else "arrêté"
-                self.stdout.write(f"  {endpoint.spec.label:<6} {endpoint.address:<16} {name} ({state})")
-            self.stdout.write(f"WEATHER_PROBE_RESOLVE={farm.resolve_value()}")
-            self.stdout.write(f"WEATHER_VI_CA_BUNDLE={Path(settings.DEV_PKI_DIR) / 'root.pem'}")
-            self.stdout.flush()
-
-        try:
-            asyncio.run(farm.run(ready=ready))
-        except KeyboardInterrupt:
-            pass
-
-    def _known_names(self):
-        from weather.targets import current_targets
-
-        return [name for t in sorted(current_targets(), key=lambda t: t.identifiant) for name in (t.db, t.vi) if name]
-
-    def control(self, state_dir, wanted, *, stop):
-        names = self._known_names()
-        if wanted == "all":
-            chosen = names
-        else:
-            chosen = [n for n in names if wanted in (n, n.split(".", 1)[0])]
-            if not chosen:
-                labels = ", ".join(n.split(".", 1)[0] for n in names) or "aucun"
-                raise CommandError(f"Point d'accès inconnu : « {wanted} » (connus : {labels}).")
-        stopped = read_control(state_dir)
-        stopped = (stopped | set(chosen)) if stop else (stopped - set(chosen))
-        write_control(state_dir, stopped)
-        verb = "arrêté" if stop else "relancé"
-        for name in chosen:
-            self.stdout.write(f"{name} : {verb} (pris en compte en moins d'une seconde par demo_drimboxes).")
-        if stop and any(n.startswith("db") for n in chosen):
-            self.stdout.write("La sonde le verra « indisponible » après WEATHER_CONFIRMATION_FAILURES échecs "
-                              "consécutifs (un incident s'ouvre, daté du premier échec).")
-        if read_state(state_dir) is None:
-            self.stdout.write("Note : demo_drimboxes ne semble pas servir (aucun état) ; lancez "
-                              "« python manage.py demo_drimboxes » ou ./scripts/run.")
-
-    def status(self, state_dir):
-        state = read_state(state_dir)
-        stopped = read_control(state_dir)
-        if state is None:
-            self.stdout.write("demo_drimboxes ne sert pas (aucun état dans %s)." % state_dir)
-            return
-        for name, endpoint in state["endpoints"].items():
-            running = endpoint["running"] and name not in stopped
-            self.stdout.write(f"{name.split('.', 1)[0]:<6} {endpoint['address']:<16} {name} "
-                              f"{'en service' if running else 'arrêté'}")
