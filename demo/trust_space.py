@@ -8,8 +8,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from operators import services, services_onboarding
-from operators import services_requests as sr
+from operators import services
 from operators.models import ContractVersion, DrimboxStatus, Operator, Role
 
 from .documents import demo_pdf, with_luhn
@@ -32,7 +31,7 @@ def apply_for_operator(user, spec, *, card):
     """The application an operator's legal representative files (legal entity, card, signed contract)."""
     siren = with_luhn(spec["siren8"])
     siret = with_luhn(siren + "0001")
-    return services_onboarding.apply_for_operator(
+    return services.apply_for_operator(
         acting_user=user, contract_accepted=True,
         contract_document=SimpleUploadedFile("contrat.pdf", demo_pdf(f"Contrat d'adhésion signé {spec['name']}"),
                                              "application/pdf"),
@@ -78,8 +77,8 @@ def load_trust_space() -> str:
         legal = person(f"rl.{spec['key']}", "Claire", f"Représentante {spec['name']}")
         # Onboarding as in production: the application, then ANS's review and approval.
         application = apply_for_operator(legal, spec, card=with_luhn(f"80000000{number}"))
-        sr.assign_request(application, acting_user=ans)
-        operators[spec["key"]] = sr.approve_request(application, acting_user=ans).operator
+        services.assign_request(application, acting_user=ans)
+        operators[spec["key"]] = services.approve_request(application, acting_user=ans).operator
     current = services.publish_contract_version(
         acting_user=ans, version="2026-01", title="Contrat d'adhésion à l'Espace de Confiance DRIM-M",
         body=CONTRACT_TEXT,
@@ -137,19 +136,19 @@ def load_drimboxes(ans, operators: dict[str, Operator]) -> dict[str, int]:
 
     def submit(req, user):
         if req.kind in (RequestKind.DECLARATION, RequestKind.SWITCH):
-            sr.add_attachment(req, acting_user=user, kind=AttachmentKind.CGI, uploaded_file=cgi())
-        return sr.submit_request(req, acting_user=user)
+            services.add_attachment(req, acting_user=user, kind=AttachmentKind.CGI, uploaded_file=cgi())
+        return services.submit_request(req, acting_user=user)
 
     def review_and_approve(req, **kwargs):
-        sr.assign_request(req, acting_user=ans)
-        return sr.approve_request(req, acting_user=ans, **kwargs)
+        services.assign_request(req, acting_user=ans)
+        return services.approve_request(req, acting_user=ans, **kwargs)
 
     drimboxes = 0
     for index, (name, department, key) in enumerate(STRUCTURES):
         operator, legal = operators[key], User.objects.get(username=f"rl.{key}")
         siren = with_luhn(f"{26 + index:02d}{department}{index:04d}")
         finess_g = with_luhn(f"{department}01{index:04d}")
-        order = sr.create_financing_order(
+        order = services.create_financing_order(
             acting_user=legal, operator=operator, reference=f"SONS-IMG-DB-va2-{2026}-{index + 1:04d}",
             client_siren=siren, pacs_identifier=f"PACS-{department}-{index + 1:03d}",
             finess_geographiques=[finess_g])
@@ -163,20 +162,20 @@ def load_drimboxes(ans, operators: dict[str, Operator]) -> dict[str, int]:
                 "responsable_contact": f"responsable@{key}.example.fr",
                 "support_contact": operator.support_contact or f"support@{key}.example.fr",
             }
-            declaration = submit(sr.create_request(acting_user=legal, operator=operator,
+            declaration = submit(services.create_request(acting_user=legal, operator=operator,
                                                    kind=RequestKind.DECLARATION, data=data), legal)
             drimbox = review_and_approve(declaration).drimbox
             drimboxes += 1
             if status == DrimboxStatus.DECLARED:
                 continue
             give_certificates(drimbox, User.objects.get(username=f"at.{key}"))
-            integration = submit(sr.create_request(acting_user=legal, operator=operator,
+            integration = submit(services.create_request(acting_user=legal, operator=operator,
                                                    kind=RequestKind.INTEGRATION, drimbox=drimbox), legal)
             if status == DrimboxStatus.INTEGRATING:
                 continue
             review_and_approve(integration)
             if status == DrimboxStatus.WITHDRAWN:
-                review_and_approve(submit(sr.create_request(
+                review_and_approve(submit(services.create_request(
                     acting_user=legal, operator=operator, kind=RequestKind.WITHDRAWAL, drimbox=drimbox,
                     data={"reason": "Fermeture du site d'imagerie."}), legal))
     # A declaration waiting in the review queue, and one sent back to its operator.
@@ -186,13 +185,13 @@ def load_drimboxes(ans, operators: dict[str, Operator]) -> dict[str, int]:
         "structure_finess_geographique": with_luhn("21019999"), "pacs": "PACS-21-NOUVEAU",
         "db_addresses": "192.0.2.99", "vi_addresses": "", "support_contact": "support@emedia.example.fr",
     }
-    submit(sr.create_request(acting_user=rl_emedia, operator=emedia, kind=RequestKind.DECLARATION, data=pending),
+    submit(services.create_request(acting_user=rl_emedia, operator=emedia, kind=RequestKind.DECLARATION, data=pending),
            rl_emedia)
-    returned = submit(sr.create_request(acting_user=rl_emedia, operator=emedia, kind=RequestKind.DECLARATION,
+    returned = submit(services.create_request(acting_user=rl_emedia, operator=emedia, kind=RequestKind.DECLARATION,
                                         data={**pending, "pacs": "PACS-21-AUTRE", "structure_siren":
                                               with_luhn("30210098")}), rl_emedia)
-    sr.assign_request(returned, acting_user=ans)
-    sr.request_changes(returned, acting_user=ans, comment="Joignez le bon de commande de ce PACS : la DRIMbox "
+    services.assign_request(returned, acting_user=ans)
+    services.request_changes(returned, acting_user=ans, comment="Joignez le bon de commande de ce PACS : la DRIMbox "
                        "n'est pas financée en l'état.")
     return {"drimboxes": drimboxes, "open": 1}
 

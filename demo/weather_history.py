@@ -9,7 +9,6 @@ from django.utils import timezone
 from operators.models import Drimbox, DrimboxStatus, Operator
 from trustspace.models import User
 from weather import services as weather_services
-from weather import services_operator
 from weather.clock import PARIS, UTC, is_public_holiday
 from weather.models import Incident, MaintenanceWindow, Transition
 from weather.models import WeatherStatus as S
@@ -90,7 +89,7 @@ def weather_plan(now: datetime, boxes: int = 2) -> list[WeatherEvent]:
 
 def seed_weather(technical_admin: Callable[[Operator], User], now: datetime | None = None) -> dict[str, int]:
     """Write the demo's weather through ``weather.services`` (transitions, incidents) and
-    ``weather.services_operator`` (acknowledgement, maintenance), as the prober and the operator would;
+    ``weather.services`` (acknowledgement, maintenance), as the prober and the operator would;
     ``technical_admin(operator)`` is the person who acknowledges an operator's incidents."""
     boxes = list(Drimbox.objects.filter(status=DrimboxStatus.ACTIVE).select_related("operator")
                  .order_by("identifiant"))
@@ -103,13 +102,13 @@ def seed_weather(technical_admin: Callable[[Operator], User], now: datetime | No
         if event.live and event.status != S.DOWN:
             # The live incident is acknowledged now, before the DRIMbox is seen up again.
             incident = Incident.objects.get(drimbox=box, restored_at__isnull=True)
-            services_operator.acknowledge_incident(incident, acting_user=technical[box.pk],
+            weather_services.acknowledge_incident(incident, acting_user=technical[box.pk],
                                                    comment="Service DICOMweb redémarré, surveillance en cours.")
             weather_services.set_status(box, event.status, effective_at=timezone.now(), reason=event.reason)
             continue
         if event.acknowledged_at is not None:
             incident = Incident.objects.get(drimbox=box, restored_at__isnull=True)
-            services_operator.acknowledge_incident(incident, acting_user=technical[box.pk], at=event.acknowledged_at,
+            weather_services.acknowledge_incident(incident, acting_user=technical[box.pk], at=event.acknowledged_at,
                                                    comment="Incident pris en compte, intervention en cours.")
         # The prober confirms a DOWN after its confirmation probes: recorded a few minutes after its effective time.
         confirmed = event.effective_at + (timedelta(minutes=2) if event.status == S.DOWN else timedelta(0))
@@ -118,7 +117,7 @@ def seed_weather(technical_admin: Callable[[Operator], User], now: datetime | No
     # A maintenance window in three days, announced by the technical administrator of the first DRIMbox.
     first = boxes[0]
     day = now.astimezone(PARIS).date() + timedelta(days=3)
-    services_operator.declare_maintenance(
+    weather_services.declare_maintenance(
         first, acting_user=technical[first.pk], starts_at=_paris(day, time(20, 0)),
         ends_at=_paris(day, time(22, 0)), reason="Mise à jour du logiciel DRIMbox (version 2.4) et redémarrage.")
     ids = [box.pk for box in boxes]

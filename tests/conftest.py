@@ -176,13 +176,12 @@ def ans_reviewer():
 
 def apply(user, seed, name, **extra):
     """File ``user``'s application (a contract is published first when none is)."""
-    from operators import services_onboarding
     from operators.models import ContractVersion
 
     if ContractVersion.current() is None:
         services.publish_contract_version(acting_user=ans_reviewer(), version="2025-12", title="Contrat d'adhésion",
                                           body="Texte du contrat d'adhésion.")
-    return services_onboarding.apply_for_operator(
+    return services.apply_for_operator(
         acting_user=user, data=application_data(seed, name, **extra), contract_document=pdf_upload("contrat.pdf"),
         contract_accepted=True)
 
@@ -190,11 +189,10 @@ def apply(user, seed, name, **extra):
 def register(user, seed, name, ans=None):
     """The operator ``user`` represents, through the real path: application, then ANS review and approval."""
     from operators import permissions
-    from operators import services_requests as sr
 
     ans = ans or ans_reviewer()
-    req = sr.assign_request(apply(user, seed, name), acting_user=ans)
-    req = sr.approve_request(req, acting_user=ans)
+    req = services.assign_request(apply(user, seed, name), acting_user=ans)
+    req = services.approve_request(req, acting_user=ans)
     permissions.forget_roles(user)
     return req.operator
 
@@ -306,7 +304,8 @@ def _helper_modules_used(module):
 # reports, whitelist lock) or the embedded demo: CI runs them on SQLite as well as on PostgreSQL (scripts/test).
 SQLITE_TOO = {
     "tests/trustspace/test_audit.py", "tests/trustspace/test_audit_evidence.py", "tests/trustspace/test_beat.py",
-    "tests/trustspace/test_outbox.py", "tests/trustspace/test_demo_weather.py", "tests/trustspace/test_deploy_checks.py",
+    "tests/trustspace/test_outbox.py", "tests/trustspace/test_demo_weather.py",
+    "tests/trustspace/test_deploy_checks.py",
     "tests/operators/test_identifiant_sequence.py", "tests/operators/test_people_and_contract.py",
     "tests/operators/test_dns_registry.py", "tests/weather/test_perf.py", "tests/weather/test_public.py",
     "tests/weather/test_reports.py", "tests/weather/test_transitions.py", "tests/whitelist/test_versions.py",

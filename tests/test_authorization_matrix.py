@@ -11,8 +11,6 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from certificates.models import AcmeDnsCredential, Certificate, Revocation, ViOrder
 from operators import services
-from operators import services_documents as sd
-from operators import services_requests as sr
 from operators.models import (
     InvitationStatus,
     Membership,
@@ -87,15 +85,15 @@ def _submitted(w):
 
 def _draft(w):
     if not hasattr(w, "draft_request"):
-        w.draft_request = sr.create_request(acting_user=w.legal, operator=w.operator, kind=RequestKind.DECLARATION,
-                                            data=lc.declaration_data())
-        sr.add_attachment(w.draft_request, acting_user=w.legal, kind="cgi", uploaded_file=lc.cgi_upload())
+        w.draft_request = services.create_request(acting_user=w.legal, operator=w.operator,
+                                                  kind=RequestKind.DECLARATION, data=lc.declaration_data())
+        services.add_attachment(w.draft_request, acting_user=w.legal, kind="cgi", uploaded_file=lc.cgi_upload())
     return w.draft_request
 
 
 def _in_review(w):
     if not hasattr(w, "review_request"):
-        w.review_request = sr.assign_request(lc.submitted_declaration(
+        w.review_request = services.assign_request(lc.submitted_declaration(
             w.operator, w.legal, data=lc.declaration_data(order=lc.make_order(w.operator, w.legal))),
             acting_user=w.ans)
     return w.review_request
@@ -111,7 +109,7 @@ def _active(w):
 def _submitted_va(w):
     _active(w)
     if w.va.status != VaStatus.SUBMITTED:
-        w.va = sd.upload_va(w.va, acting_user=w.technical, uploaded_file=pdf_upload("va.pdf"))
+        w.va = services.upload_va(w.va, acting_user=w.technical, uploaded_file=pdf_upload("va.pdf"))
     return w.va
 
 

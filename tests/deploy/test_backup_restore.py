@@ -13,11 +13,10 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from tests.support.concurrency import require_postgresql
 from weather.models import ProbeLocation
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
 
 
 def database_url(name):
@@ -46,7 +45,6 @@ def files_under(folder):
 @pytest.fixture
 def source(settings, tmp_path):
     """The demo trust space in the test database, its media and key material under a source VAR_DIR."""
-    require_postgresql()
     var = tmp_path / "source-var"
     settings.DEBUG = True
     settings.MEDIA_ROOT = var / "media"

@@ -28,7 +28,7 @@ def text(response):
 
 def registration_data(**overrides):
     siren = make_siren(11111111)
-    from trustspace.management.commands.demo_trustspace import with_luhn
+    from demo.documents import with_luhn
 
     data = {"name": "Nouvel opérateur", "siren": siren, "siret": with_luhn(siren + "0001"),
             "id_nat_struct": "2" + siren, "address_line": "2 rue Haute", "postal_code": "75001", "city": "Paris",

@@ -27,7 +27,7 @@ from operators.models import (
 )
 from tests.conftest import application_data, pdf_upload
 from tests.support import pki
-from tests.support.concurrency import in_parallel, require_postgresql
+from tests.support.concurrency import in_parallel
 from tests.support.lifecycle import (
     active_drimbox,
     declaration_data,
@@ -145,9 +145,9 @@ def test_a_token_is_per_user(client, world):
     assert DrimboxRequest.objects.filter(kind=RequestKind.DECLARATION).count() == 2
 
 
+@pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
 def test_twenty_parallel_submits_of_one_form_make_one_draft_and_no_500(world):
-    require_postgresql()
     data = declaration_data(order=make_order(world.operator, world.legal))
     opener = Client()
     opener.force_login(world.legal)

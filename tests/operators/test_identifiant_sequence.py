@@ -19,9 +19,8 @@ def _in_review(world, count):
     return requests_
 
 
+@pytest.mark.postgresql
 def test_concurrent_approvals_get_distinct_identifiants(world):
-    if connection.vendor != "postgresql":
-        pytest.skip("concurrent transactions are exercised on PostgreSQL")
     requests_ = _in_review(world, 6)
     barrier = threading.Barrier(len(requests_))
     errors = []

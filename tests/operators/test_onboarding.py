@@ -524,6 +524,7 @@ def test_a_reviewer_approving_a_stale_adhesion_page_gets_a_409_on_the_page_and_t
     assert Membership.objects.get(user=second).role == Role.LEGAL_REPRESENTATIVE
 
 
+@pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
 def test_two_reviewers_approving_two_adhesions_of_one_siren_at_once(world, make_user):
     """Both reviewers click « Approuver » at the same instant: one operator, one 409, no deadlock, no 500."""
@@ -531,8 +532,6 @@ def test_two_reviewers_approving_two_adhesions_of_one_siren_at_once(world, make_
 
     from django.db import connection
 
-    if connection.vendor != "postgresql":
-        pytest.skip("concurrent transactions are exercised on PostgreSQL")
     one = services.assign_request(apply(make_user("first"), 66666666, "Imagerie Jumelle"), acting_user=world.ans)
     two = services.assign_request(_requalify_as_adhesion(apply(make_user("second"), 66666666, "Imagerie Jumelle")),
                                   acting_user=world.ans)

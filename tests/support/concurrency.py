@@ -1,14 +1,10 @@
 """Race tests: the same work started by many threads at once, each on its own database connection."""
 import threading
 
-import pytest
 from django.db import connection
 
-
-def require_postgresql():
-    """Concurrent transactions are exercised on PostgreSQL (SQLite serialises writers from their start)."""
-    if connection.vendor != "postgresql":
-        pytest.skip("concurrent transactions are exercised on PostgreSQL")
+# Concurrent transactions are exercised on PostgreSQL (SQLite serialises writers from their start): the tests that
+# use these helpers carry the ``postgresql`` marker.
 
 
 def in_parallel(count, work):

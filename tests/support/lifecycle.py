@@ -5,7 +5,7 @@ import itertools
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from demo.documents import demo_pdf, with_luhn
-from operators import services_requests as sr
+from operators import services as operator_services
 from operators.models import AttachmentKind, Membership, RequestKind, Role
 from tests.support import pki
 
@@ -26,7 +26,7 @@ def cgi_upload():
 
 def make_order(operator, user, seed=None, *, structure_siren=None, pacs=None, sites=None):
     seed = seed or next(_seeds) + 500
-    return sr.create_financing_order(
+    return operator_services.create_financing_order(
         acting_user=user, operator=operator, reference=f"BC-{seed:05d}",
         client_siren=structure_siren or siren(40000000 + seed), pacs_identifier=pacs or f"PACS-{seed}",
         finess_geographiques=sites if sites is not None else [finess(seed)],
@@ -53,16 +53,16 @@ def declaration_data(seed=None, *, order=None, db="192.0.2.10", vi="192.0.2.11")
 def submitted_declaration(operator, user, *, data=None, kind=RequestKind.DECLARATION, drimbox=None):
     if data is None:
         data = declaration_data(order=make_order(operator, user))
-    req = sr.create_request(acting_user=user, operator=operator, kind=kind, drimbox=drimbox, data=data)
-    sr.add_attachment(req, acting_user=user, kind=AttachmentKind.CGI, uploaded_file=cgi_upload())
-    return sr.submit_request(req, acting_user=user)
+    req = operator_services.create_request(acting_user=user, operator=operator, kind=kind, drimbox=drimbox, data=data)
+    operator_services.add_attachment(req, acting_user=user, kind=AttachmentKind.CGI, uploaded_file=cgi_upload())
+    return operator_services.submit_request(req, acting_user=user)
 
 
 def approve(req, ans, **kwargs):
     req.refresh_from_db()
     if req.status == "soumise":
-        sr.assign_request(req, acting_user=ans)
-    return sr.approve_request(req, acting_user=ans, **kwargs)
+        operator_services.assign_request(req, acting_user=ans)
+    return operator_services.approve_request(req, acting_user=ans, **kwargs)
 
 
 def declared_drimbox(operator, user, ans, **kwargs):
@@ -95,7 +95,8 @@ def give_certificates(drimbox, technical=None):
 def active_drimbox(operator, user, ans, **kwargs):
     drimbox = declared_drimbox(operator, user, ans, **kwargs)
     give_certificates(drimbox)
-    req = sr.create_request(acting_user=user, operator=operator, kind=RequestKind.INTEGRATION, drimbox=drimbox)
-    approve(sr.submit_request(req, acting_user=user), ans)
+    req = operator_services.create_request(acting_user=user, operator=operator, kind=RequestKind.INTEGRATION,
+                                           drimbox=drimbox)
+    approve(operator_services.submit_request(req, acting_user=user), ans)
     drimbox.refresh_from_db()
     return drimbox

@@ -283,12 +283,12 @@ def test_the_ans_page_lists_alerts_for_ans_only(receiver, world, client):
 from tests.weather.test_prober import published  # noqa: E402,F401  (fixture: a published whitelist)
 
 
+@pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_checks_open_one_alert_and_send_one_notice(settings):
     """Two workers running check_alerts at once (PostgreSQL): one open row, one e-mail, one resolution."""
-    from tests.support.concurrency import in_parallel, require_postgresql
+    from tests.support.concurrency import in_parallel
 
-    require_postgresql()
     settings.ADMINS = [("ANS", "exploitation@ans.example.fr")]
     settings.ALERT_WEBHOOK_URL = ""
 

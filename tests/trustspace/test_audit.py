@@ -71,7 +71,7 @@ def test_database_refuses_updates_of_audit_rows(world):
             AuditEntry.objects.filter(pk=entry.pk).update(reason="effacé")
 
 
-@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="DELETE is refused by a PostgreSQL trigger")
+@pytest.mark.postgresql  # DELETE is refused by a PostgreSQL trigger
 def test_postgresql_refuses_deletes_of_audit_rows(world):
     with pytest.raises(DatabaseError):
         with transaction.atomic():
@@ -127,10 +127,9 @@ def test_history_is_shown_on_the_operator(world, client):
     assert "Historique" in body and "operator.updated" in body
 
 
+@pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_writers_keep_one_linear_chain(world):
-    if connection.vendor != "postgresql":
-        pytest.skip("concurrent transactions are exercised on PostgreSQL")
     operator_id = world.operator.pk
     errors = []
 

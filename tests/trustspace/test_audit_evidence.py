@@ -31,7 +31,7 @@ REFUSED = (DatabaseError, IntegrityError)
 SQLITE_TRIGGERS = ("trustspace_audit_no_update", "trustspace_audithead_forward_only",
                    "trustspace_audithead_no_delete", "trustspace_audithead_insert_once")
 
-on_postgresql = pytest.mark.skipif("connection.vendor != 'postgresql'", reason="PostgreSQL triggers")
+on_postgresql = pytest.mark.postgresql  # PostgreSQL triggers
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from tests.support.concurrency import require_postgresql
 from tests.support.processes import _die_with_parent
 from trustspace import beat
 from trustspace.beat import FileLock, heartbeat_age, write_heartbeat
@@ -84,9 +83,9 @@ def children(pid):
         return []
 
 
+@pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
 def test_two_beats_only_one_sends_and_the_other_takes_over_after_kill_9(tmp_path):
-    require_postgresql()
     var_dir = tmp_path / "var"
     first, first_log = start_beat("first", var_dir, tmp_path, database_url=database_url())
     second = None

@@ -15,7 +15,6 @@ import pytest
 from django.utils import timezone
 
 from tests.conftest import require_or_skip
-from tests.support.concurrency import require_postgresql
 from tests.support.processes import _die_with_parent
 from tests.trustspace.test_beat import database_url
 from trustspace.beat import write_heartbeat
@@ -184,10 +183,10 @@ def test_a_real_portal_with_its_database_down_answers_503_naming_it(tmp_path):
         stop(process)
 
 
+@pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
 def test_a_real_portal_names_its_redis_when_it_stops(tmp_path):
     """PostgreSQL and a private redis-server (cache and broker): 200, then the redis-server stops: 503 naming both."""
-    require_postgresql()
     require_or_skip(shutil.which("redis-server"), "redis-server is not installed")
     write_heartbeat("host:1")
     ProbeLocation.objects.create(name="local", label="Local", active=True, last_report_at=timezone.now())

@@ -5,10 +5,10 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from operators import services_requests
+from operators import services as operator_services
 from operators.models import DrimboxRequest, FinancingOrder, RequestKind
 from tests.support.api import API, api, error_of
-from tests.support.concurrency import in_parallel, require_postgresql
+from tests.support.concurrency import in_parallel
 from tests.support.lifecycle import declaration_data, finess, make_order, siren
 from trustspace.api.idempotency import HEADER
 from trustspace.idempotency import purge_idempotency_records
@@ -121,12 +121,12 @@ def test_a_5xx_is_not_kept_the_retry_runs(world, monkeypatch):
     _token, raw = create_api_token(acting_user=world.legal, name="automate")
     client = APIClient(raise_request_exception=False)
     client.credentials(HTTP_AUTHORIZATION=f"Token {raw}")
-    real = services_requests.create_financing_order
-    monkeypatch.setattr(services_requests, "create_financing_order", lambda **kwargs: 1 / 0)  # a crash inside
+    real = operator_services.create_financing_order
+    monkeypatch.setattr(operator_services, "create_financing_order", lambda **kwargs: 1 / 0)  # a crash inside
     assert post(client, orders_url(world.operator), order_body()).status_code == 500
     assert not IdempotencyKey.objects.exists()
 
-    monkeypatch.setattr(services_requests, "create_financing_order", real)
+    monkeypatch.setattr(operator_services, "create_financing_order", real)
     retried = post(client, orders_url(world.operator), order_body())
     assert retried.status_code == 201 and "Idempotent-Replayed" not in retried
     assert FinancingOrder.objects.count() == 1
@@ -180,10 +180,10 @@ def test_the_purge_forgets_expired_keys_and_old_form_tokens(world, legal, settin
         "trustspace.idempotency.purge_idempotency_records")
 
 
+@pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
 def test_twenty_parallel_calls_with_one_key_have_one_effect_and_no_500(world):
     """The measured case: a new declaration (a draft, which nothing else deduplicates) sent twenty times at once."""
-    require_postgresql()
     _token, raw = create_api_token(acting_user=world.legal, name="automate")
     body = {"kind": "declaration", "data": declaration_data(order=make_order(world.operator, world.legal))}
 

@@ -10,8 +10,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from operators import services
-from operators import services_documents as sd
-from operators import services_requests as sr
 from operators.models import DrimboxRequest, Operator
 from tests.conftest import pdf_upload
 from tests.support import lifecycle as lc
@@ -185,19 +183,20 @@ def test_request_comments_refused_in_the_ui_and_the_api_multiline_accepted(world
     response = api(world.ans).post(f"{API}/requests/{req.pk}/comments/", {"text": "a\x1bb"}, format="json")
     assert "U+001B ESCAPE" in error_of(response, 400)["fields"]["text"][0]
     assert req.events.count() == events
-    sr.comment_request(req, acting_user=world.legal, text="Ligne 1\nLigne 2")
+    services.comment_request(req, acting_user=world.legal, text="Ligne 1\nLigne 2")
     assert req.events.count() == events + 1
 
 
 def test_ans_decisions_refused_with_nothing_written(world):
-    req = sr.assign_request(lc.submitted_declaration(world.operator, world.legal), acting_user=world.ans)
+    req = services.assign_request(lc.submitted_declaration(world.operator, world.legal), acting_user=world.ans)
     before = (AuditEntry.objects.count(), req.events.count())
     for call, field in (
-        (lambda: sr.request_changes(req, acting_user=world.ans, comment=f"Corrigez{RLO}"), "comment"),
-        (lambda: sr.reject_request(req, acting_user=world.ans, reason=f"Refus{RLO}"), "reason"),
-        (lambda: sr.approve_request(req, acting_user=world.ans, comment=f"OK{RLO}"), "comment"),
-        (lambda: sr.approve_request(req, acting_user=world.ans, override_reason=f"Dérogation{RLO}"), "override_reason"),
-        (lambda: sr.cancel_request(req, acting_user=world.legal, reason=f"Annulée{RLO}"), "reason"),
+        (lambda: services.request_changes(req, acting_user=world.ans, comment=f"Corrigez{RLO}"), "comment"),
+        (lambda: services.reject_request(req, acting_user=world.ans, reason=f"Refus{RLO}"), "reason"),
+        (lambda: services.approve_request(req, acting_user=world.ans, comment=f"OK{RLO}"), "comment"),
+        (lambda: services.approve_request(req, acting_user=world.ans, override_reason=f"Dérogation{RLO}"),
+         "override_reason"),
+        (lambda: services.cancel_request(req, acting_user=world.legal, reason=f"Annulée{RLO}"), "reason"),
     ):
         with pytest.raises(InvalidData) as raised:
             call()
@@ -208,7 +207,7 @@ def test_ans_decisions_refused_with_nothing_written(world):
 
 def test_va_refusal_reason_refused_in_the_api(world):
     drimbox = lc.active_drimbox(world.operator, world.legal, world.ans)
-    va = sd.upload_va(drimbox.va_documents.get(), acting_user=world.technical, uploaded_file=pdf_upload("va.pdf"))
+    va = services.upload_va(drimbox.va_documents.get(), acting_user=world.technical, uploaded_file=pdf_upload("va.pdf"))
     response = api(world.ans).post(f"{API}/va/{va.pk}/refuse/", {"reason": f"Illisible{RLO}"}, format="json")
     assert error_of(response, 400)["fields"]["reason"] == [RLO_MESSAGE]
     va.refresh_from_db()
@@ -220,18 +219,18 @@ def test_va_refusal_reason_refused_in_the_api(world):
 
 def test_weather_comment_and_maintenance_reason_refused(world):
     from tests.support.weather import incident
-    from weather import services_operator
+    from weather import services as weather_services
 
     drimbox = lc.active_drimbox(world.operator, world.legal, world.ans)
     now = timezone.now()
     opened = incident(drimbox, now - timedelta(minutes=30))
     with pytest.raises(InvalidData) as raised:
-        services_operator.acknowledge_incident(opened, acting_user=world.technical, comment=f"Vu{RLO}")
+        weather_services.acknowledge_incident(opened, acting_user=world.technical, comment=f"Vu{RLO}")
     assert raised.value.field_errors == {"comment": [RLO_MESSAGE]}
     opened.refresh_from_db()
     assert opened.acknowledged_at is None
     with pytest.raises(InvalidData) as raised:
-        services_operator.declare_maintenance(drimbox, acting_user=world.technical, starts_at=now + timedelta(hours=1),
+        weather_services.declare_maintenance(drimbox, acting_user=world.technical, starts_at=now + timedelta(hours=1),
                                               ends_at=now + timedelta(hours=2), reason=f"Mise à jour{RLO}")
     assert raised.value.field_errors == {"reason": [RLO_MESSAGE]}
     assert not drimbox.maintenance_windows.exists()
@@ -248,7 +247,7 @@ def test_whitelist_version_comment_refused(world):
 
 
 def test_github_answer_refused(world):
-    from whitelist import github_intake
+    from whitelist import services as whitelist_services
     from whitelist.models import GitHubIssueRequest, GitHubIssueStatus
 
     request = GitHubIssueRequest.objects.create(
@@ -256,7 +255,7 @@ def test_github_answer_refused(world):
         author_login="someone", html_url="https://github.com/ansforge/DRIM-M_DATA/issues/7",
         github_created_at=timezone.now(), status=GitHubIssueStatus.TO_REVIEW)
     with pytest.raises(InvalidData) as raised:
-        github_intake.decide(request, acting_user=world.ans, accept=False, comment=f"Refusé{RLO}")
+        whitelist_services.decide(request, acting_user=world.ans, accept=False, comment=f"Refusé{RLO}")
     assert raised.value.field_errors == {"comment": [RLO_MESSAGE]}
     request.refresh_from_db()
     assert request.status == GitHubIssueStatus.TO_REVIEW

@@ -14,8 +14,7 @@ from tests.support.weather import make_drimboxes
 from trustspace.beat import write_heartbeat
 from trustspace.models import OutboxMessage
 from weather.models import Incident, LocationObservation, ProbeLocation
-from whitelist.models import WhitelistVersion, WhitelistVersionStatus
-from whitelist.models_github import GitHubPublication, GitHubPublicationStatus
+from whitelist.models import GitHubPublication, GitHubPublicationStatus, WhitelistVersion, WhitelistVersionStatus
 
 _serials = itertools.count(1)
 

@@ -19,7 +19,7 @@ from operators.models import RequestStatus
 from tests.conftest import require_or_skip
 from tests.support import lifecycle
 from tests.support.api import api
-from tests.support.concurrency import in_parallel, require_postgresql
+from tests.support.concurrency import in_parallel
 from tests.support.redis_server import private_redis, redis_server_available
 from tests.support.smtp_sink import running_smtp_sink
 from tests.support.webhook_receiver import running_webhook_receiver
@@ -40,8 +40,8 @@ def _poll(condition, attempts=200, pause=0.1):
     return condition()
 
 
+@pytest.mark.postgresql
 def test_two_competing_workers_deliver_each_of_200_messages_exactly_once(settings):
-    require_postgresql()
     with running_smtp_sink() as (sink, port):
         settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
         settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_USE_TLS = "127.0.0.1", port, False
@@ -59,8 +59,8 @@ def test_two_competing_workers_deliver_each_of_200_messages_exactly_once(setting
     assert OutboxMessage.objects.filter(status=OutboxStatus.SENT, attempts=1).count() == 200
 
 
+@pytest.mark.postgresql
 def test_a_stopped_broker_never_fails_a_committed_approval_and_nothing_is_lost(world, settings, tmp_path):
-    require_postgresql()
     require_or_skip(redis_server_available(), "redis-server is not installed")
     with private_redis(tmp_path) as broker:
         app.conf.broker_url = broker.url
@@ -116,8 +116,8 @@ print(deliver_due(), flush=True)
 """
 
 
+@pytest.mark.postgresql
 def test_a_worker_killed_mid_delivery_loses_nothing_and_the_retry_carries_the_same_delivery_id(settings, tmp_path):
-    require_postgresql()
     with running_webhook_receiver() as (receiver, url):
         receiver.hold = threading.Event()
         message = OutboxMessage.objects.create(kind=OutboxKind.WEBHOOK, label="Webhook : t", payload={

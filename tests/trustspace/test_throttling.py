@@ -229,11 +229,11 @@ def test_a_cache_that_does_not_answer_lets_requests_through(make_user, clock, ra
 
 
 def test_attestation_checks_are_limited_per_ip_without_looking_the_code_up(db, clock, rates, monkeypatch):
-    from operators import services_documents as sd
+    from operators import services as operator_services
 
     rates(attestation="2/min")
-    lookups = counting(sd.find_attestation)
-    monkeypatch.setattr(sd, "find_attestation", lookups)
+    lookups = counting(operator_services.find_attestation)
+    monkeypatch.setattr(operator_services, "find_attestation", lookups)
     browser = Client(REMOTE_ADDR="192.0.2.5")
 
     assert browser.get("/attestations/verifier/").status_code == 200  # the empty form: not an attempt
