@@ -1,5 +1,5 @@
 """Df and PERF computed from the database: periods, policies, maintenance, and a bounded number of queries."""
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
@@ -13,8 +13,6 @@ from weather.clock import PARIS
 from weather.intervals import normalize
 from weather.models import MaintenanceWindow, MeasurementPolicy, Transition
 from weather.perf import compute, format_duration, perf_score, period_bounds
-
-UTC = timezone.utc
 
 
 def utc(*args):
