@@ -68,6 +68,9 @@ class FinancingOrderSite(models.Model):
     class Meta:
         ordering = ["finess_geographique"]
 
+    def __str__(self):
+        return f"FINESS géographique {self.finess_geographique}"
+
 
 class DrimboxStatus(models.TextChoices):
     DECLARED = "declaree", "Déclarée"
@@ -141,6 +144,9 @@ class IdentifiantCounter(models.Model):
 
     last_value = models.PositiveIntegerField(default=0)
 
+    def __str__(self):
+        return f"Dernier Identifiant attribué : {self.last_value}"
+
 
 class DnsChangeStatus(models.TextChoices):
     PENDING = "en_attente", "DNS en attente"
@@ -191,3 +197,6 @@ class PendingRevocation(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"Révocations en attente pour la DRIMbox {self.drimbox_id} ({self.reason})"
