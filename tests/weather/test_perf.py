@@ -297,6 +297,6 @@ def test_database_instants_are_read_exactly(world):
 
     box = make_box(world.operator, 7)
     instants = [utc(2025, 3, 1, 0, 0, 0), utc(2025, 3, 1, 0, 0, 0, 1), utc(2025, 3, 9, 12, 34, 56, 999999)]
-    transitions(box, *[(at, status) for at, status in zip(instants, ["down", "operational", "down"])])
+    transitions(box, *[(at, status) for at, status in zip(instants, ["down", "operational", "down"], strict=True)])
     rows = sorted(_transition_rows(Transition.objects.filter(drimbox=box)), key=lambda r: r[3])
     assert [r[1] for r in rows] == [to_us(at) for at in instants]
