@@ -91,9 +91,10 @@ def start_gunicorn(port):
         try:
             with urllib.request.urlopen(url, timeout=5) as response:
                 return process, url, response.headers["ETag"], response.read()
-        except OSError:
+        except OSError as exc:
             if process.poll() is not None:
-                raise SystemExit("gunicorn stopped: " + process.stderr.read().decode(errors="replace")[-2000:])
+                stderr = process.stderr.read().decode(errors="replace")[-2000:]
+                raise SystemExit("gunicorn stopped: " + stderr) from exc
             time.sleep(0.3)
     process.kill()
     raise SystemExit("gunicorn did not answer within 30 s")
@@ -124,8 +125,8 @@ def main():
     try:
         assert body == signed, "the served list differs from the stored signed bytes"
         size_mb = len(signed) / 1e6
-        print(f"# {ENTRIES} entries, {size_mb:.1f} MB; gunicorn {WORKERS} workers x {THREADS} threads (gthread, keep-alive); wrk 2 threads, "
-              f"{CONNECTIONS} connections, {SECONDS}s x {ROUNDS} runs (median)")
+        print(f"# {ENTRIES} entries, {size_mb:.1f} MB; gunicorn {WORKERS} workers x {THREADS} threads "
+              f"(gthread, keep-alive); wrk 2 threads, {CONNECTIONS} connections, {SECONDS}s x {ROUNDS} runs (median)")
         missed = False
         cases = (
             ("conditional GET (304)", (f"If-None-Match: {etag}",), TARGET_CONDITIONAL),

@@ -506,7 +506,7 @@ def issue_certificate(settings: AcmeSettings, account_key: josepy.JWKRSA, csr_pe
             if wait_for_propagation:
                 for _authzr, _challb, _response, challenge_name, value in answers:
                     _wait_for_txt(dns, challenge_name, value, settings, check)
-            for authzr, challb, response, _name, _value in answers:
+            for _authzr, challb, response, _name, _value in answers:
                 session.client.answer_challenge(challb, response)
             for authzr, *_rest in answers:
                 _poll_authorization(session, authzr, deadline, action)

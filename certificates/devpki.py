@@ -156,7 +156,8 @@ def ensure_whitelist_signer(directory, *, cn="Liste Blanche DRIM-M", ou="3187512
         x509.NameAttribute(NameOID.COMMON_NAME, cn),
     ])
     # ORG SIGN: digitalSignature + nonRepudiation, no extended key usage.
-    certificate, intermediate = _issue(directory, subject, key.public_key(), days=3 * 365, key_usage=(True, True, False))
+    certificate, intermediate = _issue(directory, subject, key.public_key(), days=3 * 365,
+                                       key_usage=(True, True, False))
     path.write_bytes(pkcs12.serialize_key_and_certificates(
         b"whitelist-signer", key, certificate, [intermediate], BestAvailableEncryption(password)))
     path.chmod(0o600)

@@ -18,7 +18,8 @@ def certificate_checks(drimbox):
         if current is None:
             items.append(CheckItem(label, False, f"aucun certificat en cours pour {name}"))
         elif current.not_after <= now:
-            items.append(CheckItem(label, False, f"le certificat a expiré le {timezone.localtime(current.not_after):%d/%m/%Y}"))
+            expired_on = timezone.localtime(current.not_after)
+            items.append(CheckItem(label, False, f"le certificat a expiré le {expired_on:%d/%m/%Y}"))
         else:
             items.append(CheckItem(label, True, f"numéro de série {current.serial}, valide jusqu'au "
                                                 f"{timezone.localtime(current.not_after):%d/%m/%Y}"))

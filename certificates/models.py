@@ -99,6 +99,9 @@ class AcmeAccount(models.Model):
     account_uri = models.URLField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
+    def __str__(self):
+        return f"Compte ACME {self.account_uri or 'non enregistré'} ({self.directory_url})"
+
 
 class ViOrderStatus(models.TextChoices):
     PENDING = "en_attente", "En attente"
@@ -137,6 +140,9 @@ class ViOrder(StateMachineMixin, models.Model):
                                     violation_error_message="Une demande de certificat vi est déjà en cours."),
         ]
 
+    def __str__(self):
+        return f"Demande de certificat vi {self.pk} de la DRIMbox {self.drimbox_id} ({self.get_status_display()})"
+
     def transition_refused_message(self, new_status):
         return f"Cette demande de certificat est « {self.status_label().lower()} »."
 
@@ -165,6 +171,9 @@ class AcmeDnsCredential(models.Model):
                                     name="one_live_acme_dns_credential"),
         ]
 
+    def __str__(self):
+        return f"Identifiants acme-dns {self.username} de la DRIMbox {self.drimbox_id}"
+
     @property
     def challenge_name(self):
         return f"_acme-challenge.{self.drimbox.vi_fqdn}"
@@ -180,6 +189,9 @@ class ExpiryNotice(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["certificate", "threshold_days"],
                                                name="one_notice_per_threshold")]
+
+    def __str__(self):
+        return f"Avis J-{self.threshold_days} pour le certificat {self.certificate_id}"
 
 
 class RevocationStatus(models.TextChoices):
@@ -218,6 +230,9 @@ class Revocation(StateMachineMixin, models.Model):
             models.UniqueConstraint(fields=["certificate"], condition=~Q(status="faite"),
                                     name="one_open_revocation"),
         ]
+
+    def __str__(self):
+        return f"Révocation du certificat {self.certificate_id} ({self.get_status_display()})"
 
     def transition_subject(self):
         return f"La révocation du certificat n° {self.certificate.serial}"

@@ -30,18 +30,18 @@ def compact_digits(value):
 def validate_siren(value):
     try:
         siren.validate(value)
-    except StdnumError:
+    except StdnumError as exc:
         raise ValidationError("Le SIREN « %(value)s » n'est pas valide (9 chiffres, clé de Luhn).",
-                              params={"value": value})
+                              params={"value": value}) from exc
 
 
 def validate_siret(value):
     try:
         siret.validate(value)
-    except StdnumError:
+    except StdnumError as exc:
         raise ValidationError(
             "Le SIRET « %(value)s » n'est pas valide (14 chiffres, clé de Luhn).", params={"value": value}
-        )
+        ) from exc
 
 
 def is_valid_finess(value):

@@ -54,7 +54,8 @@ def _form_period(w):
 
 def _api_period(w):
     start = timezone.now() + timedelta(days=3)
-    return {"starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=1)).isoformat(), "reason": "Mise à jour"}
+    return {"starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=1)).isoformat(),
+            "reason": "Mise à jour"}
 
 
 def _acknowledged(expected):
@@ -62,7 +63,8 @@ def _acknowledged(expected):
 
 
 def _windows(expected):
-    return lambda w: MaintenanceWindow.objects.filter(drimbox=w.weather_box, cancelled_at__isnull=True).count() == expected
+    return lambda w: (MaintenanceWindow.objects.filter(drimbox=w.weather_box, cancelled_at__isnull=True).count()
+                      == expected)
 
 
 def _per_role(allowed, denied):

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import holidays
 
 PARIS = ZoneInfo("Europe/Paris")
-UTC = timezone.utc
 # The incident clocks (DESIGN §8), in support hours: the only definition (services, history, tests import it).
 GTI = timedelta(minutes=30)  # to the operator's acknowledgement
 GTR = timedelta(hours=4)  # to the restoration

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import connection
@@ -84,7 +83,7 @@ def iso_utc(value):
     if value is None:
         return None
     if value.utcoffset():  # rows come back in UTC already: convert only what does not
-        value = value.astimezone(dt_timezone.utc)
+        value = value.astimezone(UTC)
     return value.isoformat(timespec="seconds")[:19] + "Z"
 
 
@@ -180,7 +179,7 @@ def day_bounds(now, days):
     """The UTC instants of the Paris midnights of the last ``days`` days (today included), plus ``now``."""
     today = now.astimezone(PARIS).date()
     first = today - timedelta(days=days - 1)
-    bounds = [datetime.combine(first + timedelta(days=i), time(0), tzinfo=PARIS).astimezone(dt_timezone.utc)
+    bounds = [datetime.combine(first + timedelta(days=i), time(0), tzinfo=PARIS).astimezone(UTC)
               for i in range(days)]
     return [first + timedelta(days=i) for i in range(days)], bounds + [now]
 

@@ -76,6 +76,9 @@ class LocationObservation(StateMachineMixin, models.Model):
         verbose_name = "observation d'un point de sonde"
         verbose_name_plural = "observations des points de sonde"
 
+    def __str__(self):
+        return f"DRIMbox {self.drimbox_id} vue du point de sonde {self.location_id} : {self.get_status_display()}"
+
 
 class DrimboxWeather(StateMachineMixin, models.Model):
     """The current status of one DRIMbox: the head of its ``Transition`` rows."""
@@ -92,6 +95,9 @@ class DrimboxWeather(StateMachineMixin, models.Model):
     class Meta:
         verbose_name = "météo d'une DRIMbox"
         verbose_name_plural = "météo des DRIMbox"
+
+    def __str__(self):
+        return f"Météo de la DRIMbox {self.drimbox_id} : {self.get_status_display()}"
 
 
 class Transition(models.Model):
@@ -171,6 +177,10 @@ class MaintenanceWindow(models.Model):
         )
         verbose_name = "fenêtre de maintenance"
         verbose_name_plural = "fenêtres de maintenance"
+
+    def __str__(self):
+        return (f"Maintenance de la DRIMbox {self.drimbox_id} "
+                f"du {self.starts_at:%Y-%m-%d %H:%M} au {self.ends_at:%Y-%m-%d %H:%M}")
 
 
 class ReferencePeriod(models.TextChoices):

@@ -230,6 +230,7 @@ def cached_crls():
     Parsed CRLs come from ``certificates.trust`` (kept per process per fetched copy); the serial sets too."""
     from certificates.models import CrlCache
     from certificates.trust import _parsed
+    from certificates.validation import CertificateInputError
 
     result = {}
     for cache in CrlCache.objects.exclude(der__isnull=True).only("url", "der", "fetched_at"):
@@ -238,7 +239,7 @@ def cached_crls():
         if entry is None:
             try:
                 crl = _parsed(cache)
-            except Exception:  # an unreadable copy: unknown, never a failed probe
+            except CertificateInputError:  # an unreadable copy: unknown, never a failed probe
                 continue
             if len(_REVOKED_SETS) > 64:
                 _REVOKED_SETS.clear()

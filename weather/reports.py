@@ -103,7 +103,7 @@ def render_xlsx(report: PerfReport, scope: str = "") -> bytes:
         sheet.append(_safe_row([row.identifiant, row.db_fqdn, row.operator_name, row.df_seconds,
                                 row.df.total_seconds() / 86400, float(row.perf), row.down_count, row.policy_version]))
         sheet.cell(row=sheet.max_row, column=5).number_format = "[h]:mm"
-    for column, width in zip("ABCDEFGH", (12, 42, 32, 14, 11, 8, 14, 12)):
+    for column, width in zip("ABCDEFGH", (12, 42, 32, 14, 11, 8, 14, 12), strict=True):  # one per COLUMNS
         sheet.column_dimensions[column].width = width
     sheet.freeze_panes = sheet.cell(row=header_row + 1, column=1)
     workbook.properties.title = f"{TITLE} — {report.period.label}"
@@ -147,7 +147,7 @@ def render_pdf(report: PerfReport, scope: str = "") -> bytes:
     def table_header():
         pdf.set_font(FONT, "B", 8)
         pdf.set_fill_color(227, 227, 253)
-        for width, text in zip(widths, headers):
+        for width, text in zip(widths, headers, strict=True):
             pdf.cell(width, 6, text, border=1, fill=True)
         pdf.ln(6)
         pdf.set_font(FONT, "", 8)
@@ -159,7 +159,7 @@ def render_pdf(report: PerfReport, scope: str = "") -> bytes:
             table_header()
         values = _values(row)
         values[-1] = f"v{values[-1]}"
-        for width, value in zip(widths, values):
+        for width, value in zip(widths, values, strict=True):
             pdf.cell(width, 5, str(value)[:60], border=1)
         pdf.ln(5)
     if not report.rows:

@@ -119,7 +119,7 @@ NETWORK_ERRORS = (GithubException, requests.RequestException, OSError, GitHubFai
 
 def blob_sha(content: bytes) -> str:
     """Git's object id of a blob: identical bytes give the identical SHA on GitHub."""
-    return hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
+    return hashlib.sha1(b"blob %d\0" % len(content) + content, usedforsecurity=False).hexdigest()
 
 
 def archive_path(version, file_name=None):

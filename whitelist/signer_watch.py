@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from celery import shared_task
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import NameOID
 from django.conf import settings
@@ -55,7 +56,7 @@ def _issuers_of(cert: x509.Certificate, chain) -> list[x509.Certificate]:
         seen.add(fingerprint)
         try:
             cert.verify_directly_issued_by(candidate)
-        except Exception:  # InvalidSignature, ValueError, TypeError (other key type): not this issuer
+        except (InvalidSignature, ValueError, TypeError):  # TypeError: another key type; not this issuer
             continue
         found.append(candidate)
     return found

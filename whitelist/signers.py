@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from django.conf import settings
 
@@ -219,7 +220,7 @@ def issuer_chain(cert: x509.Certificate, candidates) -> list[x509.Certificate]:
                 continue
             try:
                 current.verify_directly_issued_by(candidate)
-            except Exception:  # InvalidSignature, ValueError, TypeError (other key type): not this issuer
+            except (InvalidSignature, ValueError, TypeError):  # TypeError: another key type; not this issuer
                 continue
             issuer = candidate
             break

@@ -68,6 +68,9 @@ class FinancingOrderSite(models.Model):
     class Meta:
         ordering = ["finess_geographique"]
 
+    def __str__(self):
+        return f"FINESS géographique {self.finess_geographique}"
+
 
 class DrimboxStatus(models.TextChoices):
     DECLARED = "declaree", "Déclarée"
@@ -140,6 +143,9 @@ class IdentifiantCounter(models.Model):
     """
 
     last_value = models.PositiveIntegerField(default=0)
+
+    def __str__(self):
+        return f"Dernier Identifiant attribué : {self.last_value}"
 
 
 class DnsChangeStatus(models.TextChoices):

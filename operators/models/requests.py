@@ -181,6 +181,9 @@ class RequestEvent(models.Model):
     class Meta:
         ordering = ["at", "pk"]
 
+    def __str__(self):
+        return f"{self.get_kind_display()} de la demande {self.request_id} le {self.at:%Y-%m-%d %H:%M}"
+
 
 class AttachmentKind(models.TextChoices):
     CGI = "cgi", "Conditions Générales d'Intégration signées"

@@ -51,8 +51,8 @@ def home(request):
 def switch_operator(request):
     try:
         operator = permissions.operators_of(request.user).get(pk=request.POST.get("operator"))
-    except (Operator.DoesNotExist, ValueError, TypeError):
-        raise Http404
+    except (Operator.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404 from exc
     request.session[SESSION_KEY] = operator.pk
     messages.success(request, f"Vous agissez maintenant pour {operator.name}.")
     return redirect("home")

@@ -100,7 +100,8 @@ def test_legal_representative_journey_through_oidc(page, portal, issuer, legal_o
     page.get_by_label("Référence de votre carte").fill("IGCS-HAB-2026-0042")
     page.get_by_role("button", name="Accepter l'invitation").click()
     page.wait_for_url(portal + "/")
-    expect(page.get_by_role("status")).to_contain_text("Vous êtes maintenant administrateur technique de Imagerie Test SAS.")
+    expect(page.get_by_role("status")).to_contain_text(
+        "Vous êtes maintenant administrateur technique de Imagerie Test SAS.")
 
     # 6. Back as the legal representative: the journey moved on to the DRIMbox declarations.
     logout(page, portal)

@@ -30,7 +30,8 @@ def test_public_pages_render_with_dsfr_fonts_and_icons(page, portal, path):
     assert page.evaluate("document.fonts.check('1rem Marianne')")
     assert page.evaluate("[...document.fonts].some(f => f.family.includes('Marianne') && f.status === 'loaded')")
     icon = page.locator(".fr-icon-sun-line").first
-    mask = icon.evaluate("e => getComputedStyle(e, '::before').maskImage || getComputedStyle(e, '::before').webkitMaskImage")
+    mask = icon.evaluate(
+        "e => getComputedStyle(e, '::before').maskImage || getComputedStyle(e, '::before').webkitMaskImage")
     assert "url(" in mask
 
 
@@ -46,8 +47,8 @@ def test_django_admin_renders(page, portal, make_user, world):
     root = make_user("root", is_superuser=True, is_staff=True)
     client = Client()
     client.force_login(root)
-    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                               "url": portal}])
+    session_id = client.cookies[settings.SESSION_COOKIE_NAME].value
+    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session_id, "url": portal}])
     for path in ("/admin/", "/admin/operators/operator/", f"/admin/operators/operator/{world.operator.pk}/change/"):
         page.goto(portal + path)
         expect(page.locator("#site-name")).to_contain_text("Espace de Confiance DRIM-M")

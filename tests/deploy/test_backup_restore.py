@@ -12,6 +12,7 @@ import psycopg
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from psycopg import sql
 
 from weather.models import ProbeLocation
 
@@ -29,7 +30,8 @@ def row_counts(url):
     with psycopg.connect(url) as conn:
         tables = [row[0] for row in conn.execute(
             "select tablename from pg_tables where schemaname = 'public' order by tablename")]
-        return {table: conn.execute(f'select count(*) from "{table}"').fetchone()[0] for table in tables}
+        count = sql.SQL("select count(*) from {}")
+        return {table: conn.execute(count.format(sql.Identifier(table))).fetchone()[0] for table in tables}
 
 
 def run(script, *args, env):

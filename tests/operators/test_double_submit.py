@@ -4,8 +4,8 @@ Every form that creates rows carries a hidden, single-use ``submission_token``; 
 click, back then resubmit, twenty at once) creates nothing and is sent to what the first one created.
 """
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import pytest
 from django.contrib.messages import get_messages

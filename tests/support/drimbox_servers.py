@@ -75,8 +75,7 @@ class LoopbackServer:
             status = "503 Service Unavailable" if self.mode == "error" else "200 OK"
             writer.write(f"HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".encode())
             await writer.drain()
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.TimeoutError,
-                ssl.SSLError):
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ssl.SSLError):
             pass  # a client that went away (or was refused by the TLS layer) is not the server's problem
         finally:
             writer.transport.abort()

@@ -104,7 +104,7 @@ class _Handler(BaseHTTPRequestHandler):
                                     "docSigne": ""})
         document = fields["file"]
         if mode == "altered":  # a validly signed list whose entries the service changed
-            document = document.replace("Opérateur".encode(), "Usurpateur".encode(), 1)
+            document = document.replace("Opérateur".encode(), b"Usurpateur", 1)
         if mode == "extra_entry":
             document = document.replace(b"</ListeDomaines>", b"<Domaine><Identifiant>999</Identifiant>"
                                         b"</Domaine></ListeDomaines>", 1)

@@ -30,7 +30,7 @@ DOCS = "https://docs.github.com/rest"
 
 
 def git_sha(kind: str, body: bytes) -> str:
-    return hashlib.sha1(f"{kind} {len(body)}\0".encode() + body).hexdigest()
+    return hashlib.sha1(f"{kind} {len(body)}\0".encode() + body, usedforsecurity=False).hexdigest()
 
 
 def blob_sha(content: bytes) -> str:

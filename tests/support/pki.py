@@ -156,7 +156,7 @@ def _resign_sha1(der: bytes, tbs: bytes, key) -> bytes:
     # Certificates and CRLs repeat the algorithm inside the TBS; a CSR's CertificationRequestInfo does not.
     assert tbs.count(_OID_SHA256_RSA) <= 1, "expected at most one signature OID in the TBS"
     new_tbs = tbs.replace(_OID_SHA256_RSA, _OID_SHA1_RSA)
-    signature = key.sign(new_tbs, padding.PKCS1v15(), hashes.SHA1())
+    signature = key.sign(new_tbs, padding.PKCS1v15(), hashes.SHA1())  # noqa: S303 - test object the portal refuses
     old_signature_len = key.key_size // 8
     assert len(signature) == old_signature_len
     start = der.index(tbs)

@@ -44,7 +44,8 @@ def timeline(drimbox, changes, *, initial=WeatherStatus.NO_DATA):
     return rows
 
 
-def incident(drimbox, opened_at, *, acknowledged_at=None, acknowledged_by=None, restored_at=None, reason="db injoignable"):
+def incident(drimbox, opened_at, *, acknowledged_at=None, acknowledged_by=None, restored_at=None,
+             reason="db injoignable"):
     return Incident.objects.create(drimbox=drimbox, opened_at=opened_at, reason=reason,
                                    gti_due_at=support_add(opened_at, GTI), gtr_due_at=support_add(opened_at, GTR),
                                    acknowledged_at=acknowledged_at, acknowledged_by=acknowledged_by,

@@ -1,5 +1,5 @@
 """Support-hours clock: DST weekends, French public holidays, the Saturday 13:00 boundary, additivity."""
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -7,7 +7,6 @@ from hypothesis import strategies as st
 
 from weather.clock import PARIS, SupportTimeline, day_interval, support_add, support_duration, support_intervals
 
-UTC = timezone.utc
 H = timedelta(hours=1)
 M = timedelta(minutes=1)
 

@@ -1,12 +1,10 @@
 """Half-open intervals and status timelines, the base of downtime (weather.intervals)."""
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from weather.intervals import measure, normalize, status_intervals, subtract
-
-UTC = timezone.utc
 
 
 def utc(*args):

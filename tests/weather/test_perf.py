@@ -1,5 +1,5 @@
 """Df and PERF computed from the database: periods, policies, maintenance, and a bounded number of queries."""
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
@@ -13,8 +13,6 @@ from weather.clock import PARIS
 from weather.intervals import normalize
 from weather.models import MaintenanceWindow, MeasurementPolicy, Transition
 from weather.perf import compute, format_duration, perf_score, period_bounds
-
-UTC = timezone.utc
 
 
 def utc(*args):
@@ -299,6 +297,6 @@ def test_database_instants_are_read_exactly(world):
 
     box = make_box(world.operator, 7)
     instants = [utc(2025, 3, 1, 0, 0, 0), utc(2025, 3, 1, 0, 0, 0, 1), utc(2025, 3, 9, 12, 34, 56, 999999)]
-    transitions(box, *[(at, status) for at, status in zip(instants, ["down", "operational", "down"])])
+    transitions(box, *[(at, status) for at, status in zip(instants, ["down", "operational", "down"], strict=True)])
     rows = sorted(_transition_rows(Transition.objects.filter(drimbox=box)), key=lambda r: r[3])
     assert [r[1] for r in rows] == [to_us(at) for at in instants]

@@ -39,8 +39,8 @@ def test_daily_cells_worst_status_and_down_minutes(world):
     assert (down_day.status, down_day.down_minutes) == (S.DOWN, 150)
     assert "indisponible 2 h 30 min" in down_day.summary
     # Degraded across midnight: one hour on each day.
-    assert (by_day[paris(2026, 3, 21).date()].status, by_day[paris(2026, 3, 21).date()].degraded_minutes) == (S.DEGRADED, 60)
-    assert (by_day[paris(2026, 3, 22).date()].status, by_day[paris(2026, 3, 22).date()].degraded_minutes) == (S.DEGRADED, 60)
+    for day in (paris(2026, 3, 21).date(), paris(2026, 3, 22).date()):
+        assert (by_day[day].status, by_day[day].degraded_minutes) == (S.DEGRADED, 60)
     assert by_day[paris(2026, 3, 19).date()].status == S.OPERATIONAL
     # Before the first transition the probes knew nothing.
     assert cells[0].status == S.NO_DATA
@@ -208,7 +208,8 @@ def test_gti_stops_at_a_restoration_without_acknowledgement(world, client):
     assert clocked.gti.note == "non pris en compte"
     late = wx.incident(box, paris(2026, 3, 11, 10, 0), restored_at=paris(2026, 3, 11, 11, 0))
     assert history.incident_clocks(late, now=paris(2026, 3, 20, 12, 0)).gti.elapsed == timedelta(hours=1)
-    late_ids = set(box.weather_incidents.filter(history.overdue_filter("gti", timezone.now())).values_list("pk", flat=True))
+    overdue = box.weather_incidents.filter(history.overdue_filter("gti", timezone.now()))
+    late_ids = set(overdue.values_list("pk", flat=True))
     assert late_ids == {late.pk}
     body = client.get(reverse("weather_drimbox", args=[box.identifiant])).content.decode()
     start = body.index(f'id="incident-{incident.pk}"')

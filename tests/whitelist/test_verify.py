@@ -153,7 +153,8 @@ def test_xmlsec1_verifies_our_signature(signed, pki, tmp_path):
     done = subprocess.run([*base, str(tmp_path / "list.xml")], capture_output=True, text=True, timeout=30, check=False)
     assert done.returncode == 0, done.stderr
     (tmp_path / "changed.xml").write_bytes(signed.replace("Opérateur 2".encode(), "Opérateur 9".encode()))
-    done = subprocess.run([*base, str(tmp_path / "changed.xml")], capture_output=True, text=True, timeout=30, check=False)
+    done = subprocess.run([*base, str(tmp_path / "changed.xml")], capture_output=True, text=True, timeout=30,
+                          check=False)
     assert done.returncode != 0
 
 

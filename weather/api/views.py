@@ -5,8 +5,7 @@ The public list answers 10,000 DRIMboxes from two plain queries (``history.board
 serializer per row. Operator endpoints scope objects to the caller (404 otherwise) and call
 ``weather.services``, whose French DomainError becomes the structured 4xx answer.
 """
-from datetime import timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, timedelta
 
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -176,7 +175,7 @@ def _instant(raw):
             value = value if timezone.is_aware(value) else timezone.make_aware(value)
             # In UTC now: an instant outside years 1–9999 once in UTC (0001-01-01T00:00+05:00) overflows here,
             # not later inside the database adapter (a 500).
-            value = value.astimezone(dt_timezone.utc)
+            value = value.astimezone(UTC)
     except (ValueError, OverflowError):
         value = None
     if value is None:
