@@ -214,7 +214,7 @@ class DemoFarm:
                          b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
                          + (body if method != b"HEAD" else b""))
             await writer.drain()
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.TimeoutError, ssl.SSLError):
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ssl.SSLError):
             pass  # a client that went away, or one the TLS layer refused
         finally:
             writer.transport.abort()

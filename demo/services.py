@@ -3,7 +3,7 @@ from django.contrib.auth import get_user_model
 
 from trustspace.models import User
 
-PASSWORD = "drimm-demo"
+PASSWORD = "drimm-demo"  # noqa: S105 - the demo's published password; password login exists only with DEBUG=1
 
 
 def create_demo_person(username: str, first_name: str, last_name: str, **flags: bool) -> User:

@@ -219,13 +219,13 @@ def give_certificates(drimbox, technical) -> None:
 
 
 LOGINS = (
-    "Connexion de démonstration (mot de passe « %s » pour tous) :\n"
+    f"Connexion de démonstration (mot de passe « {PASSWORD} » pour tous) :\n"
     "  ans.admin            administratrice ANS (back office, super-administration)\n"
     "  rl.emedia            représentante légale d'E-MEDIA (parcours complet)\n"
     "  at.radionum          administrateur technique de Radiologie Numérique SAS\n"
     "  mandataire.radionum  mandataire de Radiologie Numérique SAS\n"
     "  rl.imaco             représentante légale d'Imagerie Connect (contrat à accepter)\n"
-    "  rl.nouvel            demandeuse d'adhésion de Nouvelle Imagerie SAS (en attente de l'ANS)" % PASSWORD
+    "  rl.nouvel            demandeuse d'adhésion de Nouvelle Imagerie SAS (en attente de l'ANS)"
 )
 
 

@@ -51,16 +51,16 @@ from tests.deploy.local_services import (  # noqa: E402
     render_nginx,
     wait_for,
 )
-from tests.deploy.smtp_sink import SmtpSink  # noqa: E402
 from tests.support.dns_server import BindServer, named_available  # noqa: E402
 from tests.support.github_server import GitHubServer  # noqa: E402
 from tests.support.pebble import PebbleServer, pebble_available  # noqa: E402
 from tests.support.processes import _die_with_parent  # noqa: E402
+from tests.support.smtp_sink import SmtpSink  # noqa: E402
 
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 BIN = ROOT / ".venv" / "bin"
 REPOSITORY = "ansforge/DRIM-M_DATA-check"
-GITHUB_TOKEN = "production-check-token"
+GITHUB_TOKEN = "production-check-token"  # noqa: S105 - the loopback GitHub emulator's token
 LOCATIONS = ("alpha", "beta")
 PROBE_INTERVAL = 3
 EVENTUALLY = float(os.environ.get("PRODUCTION_CHECK_TIMEOUT", "150"))  # seconds for « eventually »
@@ -605,7 +605,7 @@ class ProductionCheck:
                             "and status = 'pending'")[0][0] == 0
 
         self.report.check(wait_for(settled, EVENTUALLY, 2), "boîte d'envoi vidée",
-                          f"{self.sql('select status, count(*) from trustspace_outboxmessage group by 1')}")
+                          self.sql("select status, count(*) from trustspace_outboxmessage group by 1"))
         rows = self.sql("select id, created_at, status from trustspace_outboxmessage where kind = 'email'")
         received = self.smtp.message_ids()
         duplicates = sorted({mid for mid in received if received.count(mid) > 1})
@@ -615,7 +615,7 @@ class ProductionCheck:
         self.report.check(not duplicates and not missing, "chaque courriel livré une fois",
                           f"{len(received)} reçus, {len(sent)} envoyés ; doublons {duplicates[:3]}, "
                           f"manquants {missing[:3]}")
-        extra = [str(m["Subject"]) for m in self.smtp.messages if not str(m["Message-ID"] or "").startswith("<outbox-")]
+        extra = [str(m["Subject"]) for _recipients, m in self.smtp.messages if not str(m["Message-ID"] or "").startswith("<outbox-")]
         if extra:
             self.report.note("courriels hors boîte d'envoi", "; ".join(extra[:5]))
         failed = [row for row in rows if row[2] == "failed"]
@@ -643,7 +643,7 @@ def main():
     started = time.monotonic()
     keep = os.environ.get("PRODUCTION_CHECK_KEEP") == "1"
     work = Path(tempfile.mkdtemp(prefix="drimm-production-check-"))
-    os.chmod(work, 0o755)  # the private PostgreSQL runs as « postgres »
+    os.chmod(work, 0o755)  # noqa: S103 - the private PostgreSQL runs as « postgres » and must traverse it
     print(f"== Contrôle de production / production check — {work}", flush=True)
     with ExitStack() as stack:
         if not keep:

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from .models import FormSubmission
 
-TOKEN_FIELD = "submission_token"
+TOKEN_FIELD = "submission_token"  # noqa: S105 - a form field name, not a secret
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 DEFAULT_WHAT = "voici la demande créée"
 

@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 BACKEND_PATH = "trustspace.oidc.IscAuthenticationBackend"
 # Session keys (besides mozilla's oidc_id_token / oidc_access_token).
-REFRESH_TOKEN_KEY = "oidc_refresh_token"
+REFRESH_TOKEN_KEY = "oidc_refresh_token"  # noqa: S105 - a session key name, not a secret
 CHECKED_AT_KEY = "oidc_rights_checked_at"
 
 

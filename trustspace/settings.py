@@ -58,7 +58,7 @@ SECRET_KEY = env("SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG=0.")
-    SECRET_KEY = "dev-only-insecure-key-never-used-in-production-0123456789abcdef"
+    SECRET_KEY = "dev-only-insecure-key-never-used-in-production-0123456789abcdef"  # noqa: S105 - DEBUG only
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -655,7 +655,7 @@ ONBOARDING_REQUIRE_CARDS = env_bool("ONBOARDING_REQUIRE_CARDS", True)
 API_TOKEN_MAX_DAYS = env_int("API_TOKEN_MAX_DAYS", 365)
 # Checks a token's operator/DRIMbox restriction against the owner's operators: lives in ``operators`` so that
 # ``trustspace`` (the bottom layer) never imports it.
-API_TOKEN_RESTRICTION_CHECKER = "operators.api_tokens.check_restriction"
+API_TOKEN_RESTRICTION_CHECKER = "operators.api_tokens.check_restriction"  # noqa: S105 - a dotted path
 # Every authenticated API view: a personal token must carry the scope the call needs (see trustspace.api.permissions).
 REST_FRAMEWORK["DEFAULT_PERMISSION_CLASSES"] = [
     *REST_FRAMEWORK["DEFAULT_PERMISSION_CLASSES"], "trustspace.api.permissions.TokenScopePermission",

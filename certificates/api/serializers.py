@@ -6,13 +6,10 @@ structured 4xx answer. Outputs use plain strings with a ``*_label`` companion, a
 """
 from rest_framework import serializers
 
+from operators.api.serializers import DrimboxReferenceSerializer, choice_values
+
 from ..forms import REVOCATION_REASONS
 from ..models import CertificateKind, CertificateSource, RevocationStatus, ViOrderStatus
-
-
-def _values(choices):
-    return ", ".join(f"`{value}`" for value in choices.values)
-
 
 STATES = {"valide": "Valide", "expire": "Expiré", "remplace": "Remplacé", "revoque": "Révoqué"}
 EXPORT_FORMATS = [("csv", "CSV (séparateur point-virgule, UTF-8)"), ("xlsx", "Classeur Excel (XLSX)")]
@@ -68,18 +65,15 @@ class CertificateCheckSerializer(serializers.Serializer):
     message = serializers.CharField(help_text="Explication en français.")
 
 
-class CertificateDrimboxSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    identifiant = serializers.IntegerField()
-    db_fqdn = serializers.CharField()
-    vi_fqdn = serializers.CharField()
+class CertificateDrimboxSerializer(DrimboxReferenceSerializer):
+    """The DRIMbox of a certificate (its own name keeps the OpenAPI component that clients already use)."""
 
 
 class CertificateSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    kind = serializers.CharField(help_text=f"Type : {_values(CertificateKind)}.")
+    kind = serializers.CharField(help_text=f"Type : {choice_values(CertificateKind)}.")
     kind_label = serializers.CharField(source="get_kind_display")
-    source = serializers.CharField(help_text=f"Origine : {_values(CertificateSource)}.")
+    source = serializers.CharField(help_text=f"Origine : {choice_values(CertificateSource)}.")
     state = serializers.CharField(help_text="État : `valide`, `expire`, `remplace`, `revoque`.")
     state_label = serializers.SerializerMethodField()
     drimbox = CertificateDrimboxSerializer()
@@ -138,7 +132,7 @@ class CertificateDetailSerializer(CertificateSerializer):
 
 class ViOrderSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    status = serializers.CharField(help_text=f"Statut : {_values(ViOrderStatus)}.")
+    status = serializers.CharField(help_text=f"Statut : {choice_values(ViOrderStatus)}.")
     status_label = serializers.CharField(source="get_status_display")
     drimbox = serializers.IntegerField(source="drimbox.identifiant", help_text="Identifiant de la DRIMbox.")
     renewal = serializers.SerializerMethodField(help_text="Vrai pour un renouvellement automatique.")
@@ -159,7 +153,7 @@ class RevocationSerializer(serializers.Serializer):
     certificate = serializers.IntegerField(source="certificate_id")
     reason = serializers.CharField(help_text="Motif : `compromission`, `remplacement`, `retrait`, `bascule`.")
     reason_code = serializers.IntegerField(help_text="Code RFC 5280 (CRLReason).")
-    status = serializers.CharField(help_text=f"Statut : {_values(RevocationStatus)}.")
+    status = serializers.CharField(help_text=f"Statut : {choice_values(RevocationStatus)}.")
     status_label = serializers.CharField(source="get_status_display")
     deadline = serializers.DateTimeField(help_text="Échéance : pour un certificat db, la révocation est à demander "
                                                    "à l'IGC-Santé avant cette date ; le portail la constate dans la "

@@ -14,11 +14,11 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, status
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from operators import permissions
-from operators.api.views import PortalAPIView, get_operator
+from operators.api.views import PortalAPIView, get_operator, validated
 from operators.queries import visible_drimboxes
 from trustspace.access import AUTHENTICATED
 from trustspace.errors import Conflict, DomainError
@@ -39,20 +39,6 @@ REJECTED = OpenApiResponse(s.CertificateRejectedSerializer, description=(
 class Missing(DomainError):
     status_code = 404
     code = "not_found"
-
-
-def _valid(serializer_class, data, *, authorize=None):
-    """The validated shape of ``data``; a 400 naming the fields otherwise.
-
-    ``authorize`` runs before a malformed body is reported, so that a caller without the role learns
-    that first rather than what is wrong with the file.
-    """
-    serializer = serializer_class(data={} if data is None else data)
-    if not serializer.is_valid():
-        if authorize is not None:
-            authorize()
-        raise ValidationError(serializer.errors)
-    return serializer.validated_data
 
 
 def _rejected(exc):
@@ -130,7 +116,7 @@ class DrimboxCertificatesView(DrimboxTokenMixin, generics.ListAPIView):
                            "seulement si toutes les règles sont respectées")
     def post(self, request, pk):
         drimbox = _drimbox(request, pk)
-        data = _valid(s.CertificateUploadSerializer, request.data, authorize=_manage(request, drimbox.operator))
+        data = validated(s.CertificateUploadSerializer, request.data, authorize=_manage(request, drimbox.operator))
         try:
             certificate = services.upload_db_certificate(drimbox, acting_user=request.user,
                                                          uploaded_file=data["file"])
@@ -162,7 +148,7 @@ class ViOrdersView(DrimboxTokenMixin, generics.ListAPIView):
                            "l'obtient de l'autorité ACME et le renouvelle")
     def post(self, request, pk):
         drimbox = _drimbox(request, pk)
-        data = _valid(s.CsrUploadSerializer, request.data, authorize=_manage(request, drimbox.operator))
+        data = validated(s.CsrUploadSerializer, request.data, authorize=_manage(request, drimbox.operator))
         uploaded = data.get("file") or SimpleUploadedFile("csr.pem", data["csr"].encode("utf-8", "replace"))
         try:
             order = services.request_vi_certificate(drimbox, acting_user=request.user, uploaded_csr=uploaded)
@@ -225,7 +211,7 @@ class CertificateRevokeView(CertificateTokenMixin, PortalAPIView):
                            "tâche à échéance, constatée dans la CRL de l'IGC-Santé")
     def post(self, request, pk):
         certificate = _certificate(request, pk)
-        data = _valid(s.RevokeSerializer, request.data, authorize=_manage(request, certificate.operator))
+        data = validated(s.RevokeSerializer, request.data, authorize=_manage(request, certificate.operator))
         revocation = services.revoke_certificate(certificate, acting_user=request.user, reason=data["reason"])
         return Response(s.RevocationSerializer(revocation).data, status=status.HTTP_201_CREATED)
 
@@ -262,7 +248,7 @@ class CertificateExportView(FileAPIMixin, PortalAPIView):
     def get(self, request, pk):
         operator = get_operator(request, pk)
         permissions.require(request.user, "certificate.export", operator)
-        fmt = _valid(s.ExportQuerySerializer, request.query_params)["format"]
+        fmt = validated(s.ExportQuerySerializer, request.query_params)["format"]
         if fmt == "xlsx":
             response = HttpResponse(export.to_xlsx(operator), content_type=XLSX)
         else:

@@ -6,15 +6,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from operators import api_tokens as token_restrictions
+from operators.forms import ApiTokenForm
 from trustspace import services
 from trustspace.access import AUTHENTICATED, access
 from trustspace.errors import DomainError
 from trustspace.forms_util import apply_domain_error
 from trustspace.idempotency import AlreadySubmitted, repeat_response, submitted_once
 from trustspace.models import ApiToken
-
-from operators import api_tokens as token_restrictions
-from operators.forms import ApiTokenForm
 
 
 @access(AUTHENTICATED)

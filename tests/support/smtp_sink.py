@@ -1,4 +1,7 @@
-"""A tiny real SMTP server on 127.0.0.1 for tests: records what it accepts, refuses recipients on demand.
+"""A tiny real SMTP server on 127.0.0.1 for the tests and the production check: records what it accepts (the
+production check counts messages by Message-ID), refuses recipients on demand.
+
+Speaks the part of RFC 5321 Django's SMTP backend uses: EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT.
 
 ``refuse_with`` holds the reply to each RCPT TO (None: accept); set it to ``"451 4.3.0 try later"`` (transient)
 or ``"550 5.1.1 unknown user"`` (permanent) to make deliveries fail.
@@ -56,10 +59,24 @@ class _Handler(socketserver.StreamRequestHandler):
 
 class SmtpSink:
     def __init__(self):
-        self.messages = []  # (recipients, email.message.Message)
+        self.messages = []  # (recipients, email.message.Message), in arrival order
         self.refuse_with = None
         self.refused = 0
         self._lock = threading.Lock()
+        self._server = None
+        self.port = None
+
+    def start(self):
+        """Listen on a free loopback port (``self.port``) in a thread."""
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.sink = self
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self):
+        self._server.shutdown()
+        self._server.server_close()
 
     def record(self, recipients, data):
         with self._lock:
@@ -67,7 +84,7 @@ class SmtpSink:
 
     def message_ids(self):
         with self._lock:
-            return [message["Message-ID"] for _recipients, message in self.messages]
+            return [str(message["Message-ID"] or "") for _recipients, message in self.messages]
 
 
 class _Server(socketserver.ThreadingTCPServer):
@@ -78,13 +95,8 @@ class _Server(socketserver.ThreadingTCPServer):
 @contextmanager
 def running_smtp_sink():
     """Yields (sink, port)."""
-    sink = SmtpSink()
-    server = _Server(("127.0.0.1", 0), _Handler)
-    server.sink = sink
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    sink = SmtpSink().start()
     try:
-        yield sink, server.server_address[1]
+        yield sink, sink.port
     finally:
-        server.shutdown()
-        server.server_close()
+        sink.stop()

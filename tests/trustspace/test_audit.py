@@ -10,6 +10,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from operators import services
 from operators.models import Operator
 from trustspace import audit
+from trustspace.errors import DomainError
 from trustspace.models import AuditEntry
 
 
@@ -47,7 +48,7 @@ def test_services_write_a_chained_entry_with_actor_and_change(world):
 
 def test_failed_service_writes_no_audit_entry(world):
     before = AuditEntry.objects.count()
-    with pytest.raises(Exception):
+    with pytest.raises(DomainError):
         services.update_operator(world.operator, acting_user=world.legal, data={"siret": "12345678900011"})
     assert AuditEntry.objects.count() == before
 

@@ -5,7 +5,7 @@ import socket
 import ssl
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, timedelta
 from decimal import Decimal
 
 import pytest
@@ -57,19 +57,20 @@ def planned_down(plan, box, start, end):
 def test_the_weather_plan_is_a_consistent_timeline_whatever_the_day(boxes):
     """Every day of two years (DST changes, public holidays): each DRIMbox's events alternate statuses in
     time order inside the 90 days, and nothing happens during an outage."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from weather.clock import is_public_holiday
 
     for offset in range(0, 730):
-        now = datetime(2025, 1, 1, 9, 17, tzinfo=timezone.utc) + timedelta(days=offset, hours=offset % 24)
+        now = datetime(2025, 1, 1, 9, 17, tzinfo=UTC) + timedelta(days=offset, hours=offset % 24)
         plan = weather_plan(now, boxes)
         for box in range(boxes):
             events = [e for e in plan if e.box == box]
             assert events[0].effective_at == now.replace(second=0, microsecond=0) - timedelta(days=HISTORY_DAYS)
             assert events[-1].status == WeatherStatus.OPERATIONAL and events[-1].effective_at <= now
-            assert all(a.effective_at < b.effective_at and a.status != b.status for a, b in zip(events, events[1:]))
-            for a, b in zip(events, events[1:]):
+            assert all(a.effective_at < b.effective_at and a.status != b.status
+                       for a, b in zip(events, events[1:], strict=False))
+            for a, b in zip(events, events[1:], strict=False):
                 if a.status == WeatherStatus.DOWN:
                     assert b.status == WeatherStatus.OPERATIONAL  # the outage ends before anything else happens
         downs = [e for e in plan if e.status == WeatherStatus.DOWN and not e.live]
@@ -86,7 +87,7 @@ def test_the_demo_seeds_90_days_of_weather_through_the_services(demo):
         assert [r.new_status for r in rows] == [e.status for e in expected]
         assert rows[0].old_status == WeatherStatus.NO_DATA and rows[0].effective_at == now - timedelta(days=90)
         # Each row continues the previous one (the head moved through set_status, never written aside).
-        assert all(a.new_status == b.old_status for a, b in zip(rows, rows[1:]))
+        assert all(a.new_status == b.old_status for a, b in zip(rows, rows[1:], strict=False))
         assert {r.new_status for r in rows} == {WeatherStatus.OPERATIONAL, WeatherStatus.DEGRADED, WeatherStatus.DOWN}
         assert DrimboxWeather.objects.get(drimbox=box).status == WeatherStatus.OPERATIONAL
 

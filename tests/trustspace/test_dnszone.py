@@ -100,9 +100,9 @@ def test_wrong_tsig_key_is_rejected_and_changes_nothing(bind):
     unknown_key = bind.client(key_name="someone-else")
 
     for intruder, error in ((wrong_secret, "BADSIG"), (unknown_key, "BADKEY")):
-        for attempt in (lambda: intruder.replace_records(DB1, [("A", "203.0.113.66")]),
-                        lambda: intruder.replace_records(VI1, [("A", "203.0.113.66")]),
-                        lambda: intruder.delete_name(DB1),
+        for attempt in (lambda intruder=intruder: intruder.replace_records(DB1, [("A", "203.0.113.66")]),
+                        lambda intruder=intruder: intruder.replace_records(VI1, [("A", "203.0.113.66")]),
+                        lambda intruder=intruder: intruder.delete_name(DB1),
                         intruder.read_zone):
             with pytest.raises(DnsRejected, match=f"NOTAUTH.*{error}") as rejected:
                 attempt()
@@ -121,7 +121,9 @@ def spy_on_requests(monkeypatch):
     """Record each request the client hands to dnspython: (function, timeout)."""
     sent = []
     for function in ("tcp", "inbound_xfr", "udp_with_fallback"):
-        def spy(*args, _function=function, _original=getattr(dns.query, function), **kwargs):
+        original = getattr(dns.query, function)
+
+        def spy(*args, _function=function, _original=original, **kwargs):
             sent.append((_function, kwargs.get("timeout")))
             return _original(*args, **kwargs)
 

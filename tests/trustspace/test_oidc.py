@@ -222,7 +222,7 @@ def proxy(settings, issuer, portal):
 @pytest.fixture
 def sub(request):
     """A subject unique to the test (the provider is shared by the module)."""
-    return "isc-" + hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:16]
+    return "isc-" + hashlib.sha1(request.node.nodeid.encode(), usedforsecurity=False).hexdigest()[:16]
 
 
 def start_login(client):

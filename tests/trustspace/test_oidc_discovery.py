@@ -71,7 +71,7 @@ def portal(settings, issuer):
 def sub(request):
     import hashlib
 
-    return "isc-" + hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:16]
+    return "isc-" + hashlib.sha1(request.node.nodeid.encode(), usedforsecurity=False).hexdigest()[:16]
 
 
 @pytest.fixture

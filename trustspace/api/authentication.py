@@ -22,7 +22,7 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         try:
             raw = parts[1].decode("ascii")
         except UnicodeError:
-            raise exceptions.AuthenticationFailed("Jeton d'API invalide.")
+            raise exceptions.AuthenticationFailed("Jeton d'API invalide.") from None
         token = ApiToken.objects.select_related("user").filter(key_hash=hash_api_key(raw)).first()
         if token is None or token.revoked_at is not None or not token.user.is_active:
             raise exceptions.AuthenticationFailed("Jeton d'API invalide ou révoqué.")

@@ -54,3 +54,6 @@ class AuditHead(models.Model):
 
     class Meta:
         constraints = [models.CheckConstraint(condition=Q(id=1), name="audit_head_singleton")]
+
+    def __str__(self):
+        return f"Tête de la chaîne d'audit (n° {self.seq})"

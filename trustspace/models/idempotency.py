@@ -19,6 +19,9 @@ class FormSubmission(models.Model):
         constraints = [models.UniqueConstraint(fields=["user", "token"], name="form_submission_once")]
         verbose_name = "envoi de formulaire"
 
+    def __str__(self):
+        return f"Envoi de formulaire de l'utilisateur {self.user_id} ({self.created_at:%Y-%m-%d %H:%M})"
+
 
 class IdempotencyKey(models.Model):
     """An API POST sent with ``Idempotency-Key`` (trustspace.api.idempotency): claimed before the view runs,
@@ -40,3 +43,6 @@ class IdempotencyKey(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["principal", "key"], name="idempotency_key_once")]
         verbose_name = "clé d'idempotence"
+
+    def __str__(self):
+        return f"{self.method} {self.path} ({self.principal})"

@@ -17,7 +17,7 @@ from ..errors import Conflict, InvalidData, NotAllowed
 from ..models import ApiScope, ApiToken, User
 from ..text import validate_display_text
 
-TOKEN_PREFIX = "drimm_"
+TOKEN_PREFIX = "drimm_"  # noqa: S105 - the public prefix of every token, not a secret
 MAX_ACTIVE_TOKENS = 20
 
 

@@ -95,7 +95,7 @@ class Command(BaseCommand):
         state = read_state(state_dir)
         stopped = read_control(state_dir)
         if state is None:
-            self.stdout.write("demo_drimboxes ne sert pas (aucun état dans %s)." % state_dir)
+            self.stdout.write(f"demo_drimboxes ne sert pas (aucun état dans {state_dir}).")
             return
         for name, endpoint in state["endpoints"].items():
             running = endpoint["running"] and name not in stopped
