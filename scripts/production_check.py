@@ -615,7 +615,8 @@ class ProductionCheck:
         self.report.check(not duplicates and not missing, "chaque courriel livré une fois",
                           f"{len(received)} reçus, {len(sent)} envoyés ; doublons {duplicates[:3]}, "
                           f"manquants {missing[:3]}")
-        extra = [str(m["Subject"]) for _recipients, m in self.smtp.messages if not str(m["Message-ID"] or "").startswith("<outbox-")]
+        extra = [str(m["Subject"]) for _recipients, m in self.smtp.messages
+                 if not str(m["Message-ID"] or "").startswith("<outbox-")]
         if extra:
             self.report.note("courriels hors boîte d'envoi", "; ".join(extra[:5]))
         failed = [row for row in rows if row[2] == "failed"]
