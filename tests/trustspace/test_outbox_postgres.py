@@ -15,6 +15,7 @@ from django.conf import settings as django_settings
 from django.core import mail
 from django.db import connection
 
+from operators import services as operator_services
 from operators.models import RequestStatus
 from tests.conftest import require_or_skip
 from tests.support import lifecycle
@@ -67,7 +68,7 @@ def test_a_stopped_broker_never_fails_a_committed_approval_and_nothing_is_lost(w
         app.conf.task_always_eager = settings.CELERY_TASK_ALWAYS_EAGER = False
         try:
             in_review = lifecycle.submitted_declaration(world.operator, world.legal)
-            in_review = lifecycle.sr.assign_request(in_review, acting_user=world.ans)
+            in_review = operator_services.assign_request(in_review, acting_user=world.ans)
             OutboxMessage.objects.all().delete()  # the fixtures' messages: not this test's business
             mail.outbox.clear()
             broker.stop()
