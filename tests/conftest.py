@@ -300,31 +300,9 @@ def _helper_modules_used(module):
     return used
 
 
-# Modules testing code that has a SQLite branch (audit triggers, identifier counter, beat lock, SQL of the weather
-# reports, whitelist lock) or the embedded demo: CI runs them on SQLite as well as on PostgreSQL (scripts/test).
-SQLITE_TOO = {
-    "tests/trustspace/test_audit.py", "tests/trustspace/test_audit_evidence.py", "tests/trustspace/test_beat.py",
-    "tests/trustspace/test_outbox.py", "tests/trustspace/test_demo_weather.py",
-    "tests/trustspace/test_deploy_checks.py",
-    "tests/operators/test_identifiant_sequence.py", "tests/operators/test_people_and_contract.py",
-    "tests/operators/test_dns_registry.py", "tests/weather/test_perf.py", "tests/weather/test_public.py",
-    "tests/weather/test_reports.py", "tests/weather/test_transitions.py", "tests/whitelist/test_versions.py",
-    "tests/whitelist/test_races.py", "tests/test_smoke_world.py",
-}
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def pytest_configure(config):
-    missing = sorted(path for path in SQLITE_TOO if not (ROOT / path).exists())
-    if missing:
-        raise pytest.UsageError(f"SQLITE_TOO names modules that do not exist: {missing}")
-
-
 def pytest_collection_modifyitems(config, items):
     seen = {}
     for item in items:
-        if item.path.relative_to(ROOT).as_posix() in SQLITE_TOO:
-            item.add_marker("sqlite")
         module = item.module
         if module not in seen:
             used = _helper_modules_used(module)
