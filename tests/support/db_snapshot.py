@@ -34,7 +34,8 @@ def _read_table(cursor, table: str):
 
 def start_ids_at(first_id: int) -> None:
     """Make the next rows of every table take ids from ``first_id``, so that a build's rows never share a key
-    with rows a test's other fixtures write before it is restored (which take ids from 1)."""
+    with rows a test's other fixtures write before restoring it (from 1 on SQLite, whose counters roll back;
+    past the build's on PostgreSQL, whose sequences never go back)."""
     tables = _tables()
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
