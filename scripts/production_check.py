@@ -48,6 +48,7 @@ from tests.deploy.local_services import (  # noqa: E402
     PostgresCluster,
     RedisServer,
     free_port,
+    free_port_block,
     render_nginx,
     wait_for,
 )
@@ -280,7 +281,8 @@ class ProductionCheck:
         env = self.env
         drimbox_env = dict(env, DEBUG="1")
         state = self.var / "demo-drimboxes"
-        self.service("drimboxes", [PYTHON, "manage.py", "demo_drimboxes", "--base-port", str(free_port())],
+        # Consecutive ports (db then vi of each DRIMbox), kept across the outage's stop and start.
+        self.service("drimboxes", [PYTHON, "manage.py", "demo_drimboxes", "--base-port", str(free_port_block(64))],
                      drimbox_env)
         if not wait_for(lambda: (state / "resolve.txt").exists() and (state / "resolve.txt").read_text().strip(),
                         60):
