@@ -61,6 +61,8 @@ class Certificate(models.Model):
                                     condition=Q(superseded_at__isnull=True, revoked_at__isnull=True)),
         ]
         indexes = [models.Index(fields=["operator", "kind"])]
+        verbose_name = "certificat"
+        verbose_name_plural = "certificats"
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.subject} ({self.serial})"
@@ -87,6 +89,10 @@ class CrlCache(models.Model):
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
 
+    class Meta:
+        verbose_name = "CRL en cache"
+        verbose_name_plural = "CRL en cache"
+
     def __str__(self):
         return self.url
 
@@ -98,6 +104,10 @@ class AcmeAccount(models.Model):
     key_encrypted = models.BinaryField()
     account_uri = models.URLField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "compte ACME"
+        verbose_name_plural = "comptes ACME"
 
     def __str__(self):
         return f"Compte ACME {self.account_uri or 'non enregistré'} ({self.directory_url})"
@@ -139,6 +149,8 @@ class ViOrder(StateMachineMixin, models.Model):
             models.UniqueConstraint(fields=["drimbox"], condition=Q(status="en_attente"), name="one_pending_vi_order",
                                     violation_error_message="Une demande de certificat vi est déjà en cours."),
         ]
+        verbose_name = "demande de certificat vi"
+        verbose_name_plural = "demandes de certificat vi"
 
     def __str__(self):
         return f"Demande de certificat vi {self.pk} de la DRIMbox {self.drimbox_id} ({self.get_status_display()})"
@@ -170,6 +182,8 @@ class AcmeDnsCredential(models.Model):
             models.UniqueConstraint(fields=["drimbox"], condition=Q(revoked_at__isnull=True),
                                     name="one_live_acme_dns_credential"),
         ]
+        verbose_name = "identifiant acme-dns"
+        verbose_name_plural = "identifiants acme-dns"
 
     def __str__(self):
         return f"Identifiants acme-dns {self.username} de la DRIMbox {self.drimbox_id}"
@@ -189,6 +203,8 @@ class ExpiryNotice(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["certificate", "threshold_days"],
                                                name="one_notice_per_threshold")]
+        verbose_name = "avis d'expiration"
+        verbose_name_plural = "avis d'expiration"
 
     def __str__(self):
         return f"Avis J-{self.threshold_days} pour le certificat {self.certificate_id}"
@@ -230,6 +246,8 @@ class Revocation(StateMachineMixin, models.Model):
             models.UniqueConstraint(fields=["certificate"], condition=~Q(status="faite"),
                                     name="one_open_revocation"),
         ]
+        verbose_name = "révocation"
+        verbose_name_plural = "révocations"
 
     def __str__(self):
         return f"Révocation du certificat {self.certificate_id} ({self.get_status_display()})"

@@ -78,6 +78,7 @@ class ContractVersion(models.Model):
         ordering = ["-published_at", "-id"]
         get_latest_by = ["published_at", "id"]
         verbose_name = "version du contrat d'adhésion"
+        verbose_name_plural = "versions du contrat d'adhésion"
 
     def __str__(self):
         return f"{self.title} — version {self.version}"
@@ -98,6 +99,8 @@ class ContractAcceptance(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["operator", "contract_version"], name="one_acceptance_per_version"),
         ]
+        verbose_name = "acceptation du contrat"
+        verbose_name_plural = "acceptations du contrat"
 
     def __str__(self):
         return f"{self.operator} a accepté la version {self.contract_version.version}"
@@ -136,7 +139,6 @@ class Membership(models.Model):
 
     class Meta:
         ordering = ["role", "created_at"]
-        verbose_name = "rôle d'une personne"
         constraints = [
             models.UniqueConstraint(
                 fields=["operator", "user", "role"], condition=Q(ended_at__isnull=True),
@@ -147,6 +149,8 @@ class Membership(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["user", "ended_at"])]
+        verbose_name = "rôle d'une personne"
+        verbose_name_plural = "rôles des personnes"
 
     def __str__(self):
         return f"{self.user.display_name} — {self.get_role_display()} de {self.operator}"

@@ -117,6 +117,8 @@ class VaDocument(StateMachineMixin, models.Model):
             models.CheckConstraint(condition=Q(status__in=["attendu", "sans_objet"]) | ~Q(file=""),
                                    name="va_document_has_file"),
         ]
+        verbose_name = "document VA"
+        verbose_name_plural = "documents VA"
 
     def __str__(self):
         return f"VA de la DRIMbox {self.drimbox.identifiant} ({self.get_status_display()})"

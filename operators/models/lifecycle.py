@@ -23,8 +23,9 @@ class HealthStructure(models.Model):
 
     class Meta:
         ordering = ["name"]
-        verbose_name = "structure de santé"
         constraints = [models.UniqueConstraint(fields=["siren", "finess_geographique"], name="unique_structure_site")]
+        verbose_name = "structure de santé"
+        verbose_name_plural = "structures de santé"
 
     def __str__(self):
         return self.name
@@ -48,6 +49,7 @@ class FinancingOrder(models.Model):
     class Meta:
         ordering = ["reference"]
         verbose_name = "bon de commande"
+        verbose_name_plural = "bons de commande"
 
     def __str__(self):
         return self.reference
@@ -67,6 +69,8 @@ class FinancingOrderSite(models.Model):
 
     class Meta:
         ordering = ["finess_geographique"]
+        verbose_name = "site d'un bon de commande"
+        verbose_name_plural = "sites des bons de commande"
 
     def __str__(self):
         return f"FINESS géographique {self.finess_geographique}"
@@ -120,13 +124,14 @@ class Drimbox(StateMachineMixin, models.Model):
 
     class Meta:
         ordering = ["identifiant"]
-        verbose_name = "DRIMbox"
         constraints = [
             models.CheckConstraint(condition=Q(identifiant__gt=0), name="identifiant_positive"),
             models.CheckConstraint(condition=Q(db_fqdn__startswith="db") & Q(vi_fqdn__startswith="vi"),
                                    name="fqdn_prefixes"),
         ]
         indexes = [models.Index(fields=["operator", "status"])]
+        verbose_name = "DRIMbox"
+        verbose_name_plural = "DRIMbox"
 
     def __str__(self):
         return f"DRIMbox {self.identifiant} ({self.db_fqdn})"
@@ -178,6 +183,8 @@ class DnsChange(StateMachineMixin, models.Model):
     class Meta:
         ordering = ["created_at", "pk"]
         indexes = [models.Index(fields=["status", "next_attempt_at"])]
+        verbose_name = "changement DNS"
+        verbose_name_plural = "changements DNS"
 
     def __str__(self):
         return f"{self.name} → {self.records or 'suppression'} ({self.get_status_display()})"
@@ -214,6 +221,8 @@ class PendingRevocation(StateMachineMixin, models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["status"])]
+        verbose_name = "révocations dues"
+        verbose_name_plural = "révocations dues"
 
     def __str__(self):
         return f"Révocations dues ({self.get_kind_display()}) de la DRIMbox {self.drimbox_id}"

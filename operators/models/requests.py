@@ -180,6 +180,8 @@ class RequestEvent(models.Model):
 
     class Meta:
         ordering = ["at", "pk"]
+        verbose_name = "événement d'une demande"
+        verbose_name_plural = "événements des demandes"
 
     def __str__(self):
         return f"{self.get_kind_display()} de la demande {self.request_id} le {self.at:%Y-%m-%d %H:%M}"
@@ -208,6 +210,8 @@ class RequestAttachment(models.Model):
 
     class Meta:
         ordering = ["uploaded_at", "pk"]
+        verbose_name = "pièce jointe d'une demande"
+        verbose_name_plural = "pièces jointes des demandes"
 
     def __str__(self):
         return f"{self.get_kind_display()} — {self.original_name}"

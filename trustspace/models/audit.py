@@ -54,6 +54,8 @@ class AuditHead(models.Model):
 
     class Meta:
         constraints = [models.CheckConstraint(condition=Q(id=1), name="audit_head_singleton")]
+        verbose_name = "tête de la chaîne d'audit"
+        verbose_name_plural = "tête de la chaîne d'audit"
 
     def __str__(self):
         return f"Tête de la chaîne d'audit (n° {self.seq})"

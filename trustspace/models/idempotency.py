@@ -18,6 +18,7 @@ class FormSubmission(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "token"], name="form_submission_once")]
         verbose_name = "envoi de formulaire"
+        verbose_name_plural = "envois de formulaire"
 
     def __str__(self):
         return f"Envoi de formulaire de l'utilisateur {self.user_id} ({self.created_at:%Y-%m-%d %H:%M})"
@@ -43,6 +44,7 @@ class IdempotencyKey(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["principal", "key"], name="idempotency_key_once")]
         verbose_name = "clé d'idempotence"
+        verbose_name_plural = "clés d'idempotence"
 
     def __str__(self):
         return f"{self.method} {self.path} ({self.principal})"

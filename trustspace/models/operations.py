@@ -46,6 +46,7 @@ class BeatHeartbeat(models.Model):
 
     class Meta:
         verbose_name = "battement du beat"
+        verbose_name_plural = "battement du beat"
 
     def __str__(self):
         return f"Dernier battement du beat : {self.beat_at:%Y-%m-%d %H:%M:%S} ({self.holder or 'inconnu'})"

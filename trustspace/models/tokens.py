@@ -44,6 +44,7 @@ class ApiToken(models.Model):
     class Meta:
         ordering = ["-created_at"]
         verbose_name = "jeton d'API"
+        verbose_name_plural = "jetons d'API"
 
     def __str__(self):
         return f"{self.name} ({self.prefix}…)"
