@@ -15,8 +15,11 @@ from typing import Any
 from cryptography import x509
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.urls import reverse
 from django.utils import timezone
 
+from operators.models import Drimbox
+from operators.notify import notify_operator
 from trustspace import audit
 from trustspace.errors import Conflict, NotAllowed
 from trustspace.models import User
@@ -211,7 +214,9 @@ def approve_and_publish(version: WhitelistVersion, *, acting_user: User,
         version.approved_by = acting_user
         version.published_at = now
         version.save()
+        published_before = set(PublishedEntry.objects.values_list("identifiant", flat=True))
         record_published(entries, at=now)
+        announce_entries_and_exits(version, published_before, entries)
         transaction.on_commit(public_cache.forget_current)  # this worker serves the new list at once
         github = None
         if github_configured():  # pushed to GitHub once this transaction has committed
@@ -240,6 +245,27 @@ def republish_on_github(version: WhitelistVersion, *, acting_user: User) -> GitH
         audit.record(actor=acting_user, action="whitelist.github_republish_requested", obj=publication,
                      before=before, after=github_snapshot(publication))
     return publication
+
+
+def announce_entries_and_exits(version: WhitelistVersion, published_before: set[int],
+                               entries: list[builder.Entry]) -> None:
+    """« DRIMbox intégrée » / « retirée » to the operator's people and channels, sent by the publication that
+    first contains or first drops the DRIMbox (not at the approval, when the DRIMboxes do not know it yet)."""
+    current = {entry.identifiant for entry in entries}
+    entered, left = current - published_before, published_before - current
+    for drimbox in Drimbox.objects.filter(identifiant__in=entered | left).order_by("identifiant"):
+        if drimbox.identifiant in entered:
+            subject, template, event = ("DRIMbox intégrée à l'Espace de Confiance", "drimbox_entered.txt",
+                                        "drimbox.whitelist_entered")
+            url = settings.SITE_URL + reverse("weather_drimbox", args=[drimbox.identifiant])
+        else:
+            subject, template, event = ("DRIMbox retirée de l'Espace de Confiance", "drimbox_left.txt",
+                                        "drimbox.whitelist_left")
+            url = settings.SITE_URL + reverse("drimbox_list")
+        notify_operator(drimbox.operator_id, subject=f"{subject} : {drimbox.identifiant}",
+                        template=f"whitelist/email/{template}",
+                        context={"drimbox": drimbox, "version": version, "url": url}, event_type=event,
+                        drimbox=drimbox, link=url)
 
 
 def record_published(entries: list[builder.Entry], *, at: dt.datetime) -> None:
