@@ -43,6 +43,20 @@ def _test_flush_may_empty_the_audit_trail():
         yield
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _close_stray_connections_before_dropping_the_test_database(django_db_setup, django_db_blocker):
+    """A connection a test's thread or server left open would keep PostgreSQL from dropping the test database at
+    the end (« being accessed by other users »), leaving one behind per run: end those sessions first."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+
+
 @pytest.fixture(autouse=True)
 def _test_settings(settings, tmp_path):
     settings.CELERY_TASK_ALWAYS_EAGER = True
