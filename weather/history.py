@@ -1,6 +1,8 @@
 """Read side of the weather: which DRIMboxes it shows, their displayed status, and 90 daily cells each.
 
-- ``trust_space_drimboxes()``: the DRIMboxes of the trust space (active, or in the published whitelist).
+- ``trust_space_drimboxes()``: the DRIMboxes of the trust space, those of the published whitelist; a DRIMbox
+  approved or integrated but not yet published is not in it (it is not probed, and has no public page).
+- ``with_publication(queryset)``: annotates ``published`` (its identifiant is in the published whitelist).
 - ``with_weather(queryset, now)``: annotates the probed status (``DrimboxWeather``; « pas de données »
   without a row), whether a declared maintenance window covers ``now``, and the status displayed
   (« maintenance » inside such a window, else the probed one) with the instant it holds since.
@@ -25,7 +27,7 @@ from django.db.models import Case, CharField, Exists, F, OuterRef, Q, Subquery, 
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
-from operators.models import Drimbox, DrimboxStatus
+from operators.models import Drimbox
 from whitelist.models import PublishedEntry
 
 from . import intervals
@@ -52,9 +54,14 @@ def history_days():
 
 
 def trust_space_drimboxes():
-    """Every DRIMbox the public weather shows: active ones and those the published whitelist lists."""
-    published = PublishedEntry.objects.values("identifiant")
-    return Drimbox.objects.filter(Q(status=DrimboxStatus.ACTIVE) | Q(identifiant__in=Subquery(published)))
+    """Every DRIMbox the public weather shows: those of the published whitelist (DESIGN §8: the prober probes
+    them, and only them). An active DRIMbox appears with the version that first contains it."""
+    return Drimbox.objects.filter(identifiant__in=Subquery(PublishedEntry.objects.values("identifiant")))
+
+
+def with_publication(queryset, identifiant="identifiant"):
+    """Annotate ``published``: whether the row's DRIMbox (``identifiant`` names the field) has a public page."""
+    return queryset.annotate(published=Exists(PublishedEntry.objects.filter(identifiant=OuterRef(identifiant))))
 
 
 def active_windows(now):

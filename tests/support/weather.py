@@ -4,16 +4,21 @@ import itertools
 from datetime import timedelta
 
 from django.db.models import Max
+from django.utils import timezone
 
 from operators.models import Drimbox, DrimboxStatus, HealthStructure
 from weather.clock import GTI, GTR, support_add
 from weather.models import DrimboxWeather, Incident, MaintenanceWindow, Transition, WeatherStatus
+from whitelist.models import PublishedEntry
 
 _structures = itertools.count(1)
 
 
-def make_drimboxes(operator, count, *, status=DrimboxStatus.ACTIVE, zone="test.mesimagesmedicales.fr"):
-    """``count`` DRIMboxes of ``operator`` (bulk insert), Identifiants after the largest in use."""
+def make_drimboxes(operator, count, *, status=DrimboxStatus.ACTIVE, zone="test.mesimagesmedicales.fr",
+                   published=None):
+    """``count`` DRIMboxes of ``operator`` (bulk insert), Identifiants after the largest in use. Active ones are
+    in the published whitelist (as the publication that follows their integration puts them), unless
+    ``published`` says otherwise."""
     seed = next(_structures)
     structure = HealthStructure.objects.create(name=f"Centre d'imagerie météo {seed}", siren="732829320",
                                                finess_geographique=f"M{seed:08d}")
@@ -23,6 +28,9 @@ def make_drimboxes(operator, count, *, status=DrimboxStatus.ACTIVE, zone="test.m
                      support_contact="support@example.fr", status=status)
              for n in range(first, first + count)]
     Drimbox.objects.bulk_create(boxes)
+    if published if published is not None else status == DrimboxStatus.ACTIVE:
+        PublishedEntry.objects.bulk_create(PublishedEntry(identifiant=box.identifiant, fields_sha256="0" * 64,
+                                                          date_maj=timezone.now()) for box in boxes)
     return list(Drimbox.objects.filter(identifiant__gte=first, identifiant__lt=first + count).order_by("identifiant"))
 
 

@@ -245,3 +245,30 @@ def test_an_incident_opened_inside_a_declared_window_is_never_overdue(world, cli
     start = body.index(f'id="incident-{planned.pk}"')
     row = body[start:body.index("</tr>", start)]
     assert "pendant une maintenance déclarée" in row and "dépassée" not in row
+
+
+def test_a_drimbox_waits_for_its_publication_before_the_public_weather_shows_it(world, client):
+    """Integrated (active) is not yet in the trust space: the public weather, its page, badge and feed show it only
+    once a published whitelist contains it; its operator sees « En attente de publication », with no link to a
+    page that would answer 404."""
+    now = timezone.now()
+    listed, = wx.make_drimboxes(world.operator, 1)
+    waiting, = wx.make_drimboxes(world.operator, 1, published=False)
+    wx.timeline(listed, [(now - timedelta(days=1), S.OPERATIONAL)])
+    _response, body = _page(client)
+    assert f'data-identifiant="{listed.identifiant}"' in body
+    assert f'data-identifiant="{waiting.identifiant}"' not in body
+    for name in ("weather_drimbox", "weather_badge"):
+        assert client.get(reverse(name, args=[waiting.identifiant])).status_code == 404
+    assert client.get(reverse("api_weather_drimbox", args=[waiting.identifiant])).status_code == 404
+
+    client.force_login(world.technical)
+    operator_page = client.get(reverse("operator_weather")).content.decode()
+    assert reverse("weather_drimbox", args=[listed.identifiant]) in operator_page
+    assert reverse("weather_drimbox", args=[waiting.identifiant]) not in operator_page
+    row = operator_page[operator_page.index(f'data-identifiant="{waiting.identifiant}"'):]
+    assert "En attente de publication" in row[:row.index("</tr>")]
+
+    PublishedEntry.objects.create(identifiant=waiting.identifiant, fields_sha256="0" * 64, date_maj=now)
+    assert client.get(reverse("weather_drimbox", args=[waiting.identifiant])).status_code == 200
+    assert f'data-identifiant="{waiting.identifiant}"' in _page(client)[1]

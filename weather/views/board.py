@@ -156,12 +156,13 @@ def _operator_incidents(request):
 def operator_weather(request):
     now = timezone.now()
     operator = active_operator(request)
-    drimboxes = (history.with_weather(_operator_drimboxes(request), now).exclude(status="retiree")
-                 .order_by("identifiant"))
+    drimboxes = (history.with_publication(history.with_weather(_operator_drimboxes(request), now))
+                 .exclude(status="retiree").order_by("identifiant"))
     page = _with_bars(Paginator(drimboxes, page_size()).get_page(request.GET.get("page")), now, bar_width=3)
     incidents = [history.incident_clocks(i, now) for i in
-                 history.with_maintenance_flag(_operator_incidents(request).filter(
-                     Q(restored_at__isnull=True) | Q(opened_at__gte=now - timedelta(days=30))))
+                 history.with_publication(history.with_maintenance_flag(_operator_incidents(request).filter(
+                     Q(restored_at__isnull=True) | Q(opened_at__gte=now - timedelta(days=30)))),
+                     identifiant="drimbox__identifiant")
                  .select_related("drimbox", "acknowledged_by").order_by("-opened_at", "-id")[:50]]
     windows = (MaintenanceWindow.objects.filter(drimbox__operator=operator, cancelled_at__isnull=True, ends_at__gt=now)
                .select_related("drimbox", "declared_by").order_by("starts_at", "id")[:100])
