@@ -105,15 +105,21 @@ def missing_certificates(now=None):
     return [drimbox for drimbox in _active_drimboxes(now) if not drimbox.valid_db_certificates]
 
 
-def current_entries(now=None):
-    """One ``Entry`` per active DRIMbox with a current valid `db` certificate, ordered by identifiant.
+def current_entries(now=None, *, drimbox_ids=None):
+    """One ``Entry`` per active DRIMbox with a current valid `db` certificate, ordered by identifiant (only those
+    of ``drimbox_ids`` when given).
 
     ``date_maj`` is the last published one when no published field changed, else ``now`` (not persisted).
     """
     now = utc_seconds(now or timezone.now())
-    published = {p.identifiant: p for p in PublishedEntry.objects.all()}
+    drimboxes = _active_drimboxes(now)
+    published = PublishedEntry.objects.all()
+    if drimbox_ids is not None:
+        drimboxes = drimboxes.filter(pk__in=drimbox_ids)
+        published = published.filter(identifiant__in=drimboxes.values("identifiant"))
+    published = {p.identifiant: p for p in published}
     entries = []
-    for drimbox in _active_drimboxes(now):
+    for drimbox in drimboxes:
         if not drimbox.valid_db_certificates:
             continue
         entry = Entry(

@@ -12,7 +12,7 @@ from trustspace.access import ANS_ADMIN, PUBLIC, access
 from trustspace.errors import DomainError
 from trustspace.idempotency import AlreadySubmitted, new_token, repeat_response, submitted_once, token_of
 
-from . import github_issues, github_publish, public_cache, services, signer_watch
+from . import github_issues, github_publish, pending, public_cache, services, signer_watch
 from .models import (
     GitHubIssueRequest,
     GitHubIssueStatus,
@@ -99,6 +99,7 @@ def history(request):
     versions = WhitelistVersion.objects.select_related("prepared_by", "approved_by", "github_publication").defer(
         "unsigned_xml", "signed_xml")
     return render(request, "whitelist/history.html", {"versions": versions, "signer": signer_watch.signer_status(),
+                                                      "version_due": pending.version_due(),
                                                       "github_configured": github_publish.configured(),
                                                       "submission_token": new_token()})
 
