@@ -71,6 +71,12 @@ class VersionDue:
     def changed(self):
         return self.count(CHANGED)
 
+    @property
+    def summary(self):
+        """« 2 ajouts, 1 retrait » (French: the plural from two on; kinds without a change left out)."""
+        parts = [(self.added, "ajout"), (self.removed, "retrait"), (self.changed, "modification")]
+        return ", ".join(f"{n} {word}{'s' if n > 1 else ''}" for n, word in parts if n)
+
 
 _parsed: dict = {}
 _lock = threading.Lock()

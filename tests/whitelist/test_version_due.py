@@ -73,7 +73,8 @@ def test_a_change_and_a_withdrawal_wait_with_their_own_dates(world, ans2, box, s
     assert due.oldest is min(due.changes, key=lambda c: c.since)
 
     ans_page = page(client, world.ans, reverse("ans_whitelist"))
-    assert "1 modification" in ans_page and "1 retrait" in ans_page and "hotline@example.fr" in ans_page
+    assert "Version due : 2 changements" in ans_page and "1 retrait, 1 modification par rapport" in ans_page
+    assert "hotline@example.fr" in ans_page
     detail = page(client, world.technical, reverse("drimbox_detail", args=[other.pk]))
     assert "sortira de la liste blanche" in detail
 
