@@ -152,8 +152,9 @@ def _normal_dn(dn):
 
 
 def matching_drimbox(dn: str):
-    """The DRIMbox whose registry `db` FQDN is the DN's CN, or whose certificate has this subject."""
-    cn = common_name(dn)
+    """The DRIMbox whose registry `db` FQDN is the DN's CN (or the field itself, when it holds only the `db`
+    FQDN), or whose certificate has this subject."""
+    cn = named_fqdn(dn)
     if not cn or len(cn) > LONGEST_FQDN:  # no FQDN is longer: not worth a query with a huge pattern
         return None
     drimbox = Drimbox.objects.filter(db_fqdn__iexact=cn).first()
@@ -164,6 +165,15 @@ def matching_drimbox(dn: str):
         if _normal_dn(certificate.subject) == wanted:
             return certificate.drimbox
     return None
+
+
+def named_fqdn(value: str) -> str:
+    """The `db` FQDN the field names: the CN of a DN, or the field itself when it holds only an FQDN."""
+    value = (value or "").strip()
+    if "=" in value:
+        return common_name(value)
+    fqdn = value.rstrip(".")
+    return fqdn if "." in fqdn and not any(ch.isspace() or ch in ",;/" for ch in fqdn) else ""
 
 
 def invalid_reason(kind, fields) -> str:
@@ -177,8 +187,8 @@ def invalid_reason(kind, fields) -> str:
         problems.append("le champ Nom est vide")
     if not fields["dn_certificat_operateur"]:
         problems.append("le champ DNCertificatOperateur est vide")
-    elif not common_name(fields["dn_certificat_operateur"]):
-        problems.append("le DNCertificatOperateur ne contient pas de CN")
+    elif not named_fqdn(fields["dn_certificat_operateur"]):
+        problems.append("le DNCertificatOperateur ne contient ni CN ni FQDN db")
     if not problems:
         return ""
     text = " ; ".join(problems)
@@ -301,11 +311,22 @@ def receipt_text(request):
 
 def decision_text(request):
     comment = f"\n\nCommentaire de l'ANS : {request.decision_comment}" if request.decision_comment else ""
-    if request.status == GitHubIssueStatus.ACCEPTED:
+    if request.status == GitHubIssueStatus.ACCEPTED and request.portal_request_id:
         return (f"La demande {request.reference} a été acceptée par l'ANS. Elle est traitée dans le portail de "
-                "l'Espace de Confiance DRIM-M, source de vérité de la liste blanche : la modification paraîtra "
-                f"dans une prochaine version publiée de la liste.{comment}")
+                "l'Espace de Confiance DRIM-M, source de vérité de la liste blanche, par la demande "
+                f"{request.portal_request.reference} : cette issue sera fermée quand la version de la liste blanche "
+                f"qui applique la modification sera publiée.{comment}")
+    if request.status == GitHubIssueStatus.ACCEPTED:
+        return (f"La demande {request.reference} a été acceptée par l'ANS, sans demande dans le portail de "
+                f"l'Espace de Confiance DRIM-M : {request.no_link_reason}{comment}")
     return f"La demande {request.reference} a été refusée par l'ANS.{comment}"
+
+
+def applied_text(request):
+    version = request.applied_version
+    return (f"La modification demandée ({request.reference}, demande {request.portal_request.reference} du portail) "
+            f"est publiée dans la version {version.number} de la liste blanche DRIM-M, publiée le "
+            f"{timezone.localtime(version.published_at):%d/%m/%Y à %H:%M}. L'issue est fermée.")
 
 
 def permanent_comment_failure(exc):

@@ -203,9 +203,11 @@ def github_requests(request):
 
 @access(ANS_ADMIN)
 def github_request_detail(request, pk):
-    item = get_object_or_404(GitHubIssueRequest.objects.select_related("drimbox", "decided_by"), pk=pk)
+    item = get_object_or_404(GitHubIssueRequest.objects.select_related(
+        "drimbox", "decided_by", "portal_request", "applied_version"), pk=pk)
     return render(request, "whitelist/github_request_detail.html", {
-        "item": item, "portal_link": github_issues.portal_link(item)})
+        "item": item, "portal_link": github_issues.portal_link(item),
+        "candidates": services.linkable_requests(item) if item.status == GitHubIssueStatus.TO_REVIEW else []})
 
 
 @access(ANS_ADMIN)
@@ -218,11 +220,13 @@ def github_request_decide(request, pk):
         return redirect("ans_github_request", pk=pk)
     try:
         services.decide(item, acting_user=request.user, accept=decision == "accepter",
-                             comment=request.POST.get("comment", ""))
+                        comment=request.POST.get("comment", ""),
+                        portal_request=request.POST.get("portal_request", ""),
+                        no_link_reason=request.POST.get("no_link_reason", ""))
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
         messages.success(request, "Décision enregistrée ; elle est publiée en commentaire de l'issue GitHub."
-                         + (" Faites la modification dans le portail (DRIMbox liée ci-dessous)."
-                            if decision == "accepter" else ""))
+                         + (" L'issue sera fermée à la publication de la version qui applique la demande liée."
+                            if decision == "accepter" and item.portal_request_id else ""))
     return redirect("ans_github_request", pk=pk)

@@ -5,7 +5,8 @@ Endpoints (JSON shaped on GitHub's documented responses, absolute ``url``/``html
 paths, ``recursive``), ``GET/POST git/commits``, ``GET git/ref/{ref}``, ``POST git/refs``,
 ``PATCH git/refs/{ref}`` (fast-forward unless ``force``), ``DELETE git/refs/{ref}``; ``GET/POST pulls``,
 ``GET/PATCH pulls/{n}`` (close); ``GET issues`` (``state``, ``since``, ``labels``, pagination with a ``Link``
-header; pull requests appear there with a ``pull_request`` key, as on GitHub), ``GET issues/{n}``,
+header; pull requests appear there with a ``pull_request`` key, as on GitHub), ``GET/PATCH issues/{n}`` (``state``,
+``state_reason``),
 ``POST issues/{n}/comments`` (issues and pull requests). ``fail_next(..., status=403|404|410)`` serves
 permanent errors too; ``merge_pull`` / ``close_issue`` act as a GitHub user would.
 
@@ -289,7 +290,8 @@ class FakeGitHub:
                 "comments": len(repo.comments.get(issue["number"], [])),
                 "created_at": _iso(issue["created_at"]), "updated_at": _iso(issue["updated_at"]),
                 "closed_at": _iso(issue["updated_at"]) if issue["state"] == "closed" else None,
-                "author_association": issue.get("author_association", "NONE")}
+                "author_association": issue.get("author_association", "NONE"),
+                "state_reason": issue.get("state_reason")}
         if issue["pull_request"]:
             data["pull_request"] = {"url": self.api(repo, f"/pulls/{issue['number']}"),
                                     "html_url": self.html(repo, f"/pull/{issue['number']}"), "merged_at": None}
@@ -430,6 +432,14 @@ class FakeGitHub:
             return self.list_issues(repo, query)
         if (m := re.fullmatch(r"/issues/(\d+)", sub)) and method == "GET":
             return 200, self.issue_json(repo, self._issue(repo, int(m.group(1)))), {}
+        if (m := re.fullmatch(r"/issues/(\d+)", sub)) and method == "PATCH":
+            issue = self._issue(repo, int(m.group(1)))
+            if payload.get("state") not in (None, "open", "closed"):
+                raise ApiError(422, "Validation Failed")
+            issue["state"] = payload.get("state", issue["state"])
+            issue["state_reason"] = payload.get("state_reason") if issue["state"] == "closed" else "reopened"
+            issue["updated_at"] = now
+            return 200, self.issue_json(repo, issue), {}
         if (m := re.fullmatch(r"/issues/(\d+)/comments", sub)) and method == "POST":
             issue = self._issue(repo, int(m.group(1)))
             comment_id = next(self.ids)

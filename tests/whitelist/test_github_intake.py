@@ -147,13 +147,15 @@ def test_ans_accepts_and_refuses_with_comments_back(github, world, client, djang
     assert "Accepter" in page and box.db_fqdn in page
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("ans_github_request_decide", kwargs={"pk": first.pk}),
-                               {"decision": "accepter", "comment": "Contact mis à jour dans le portail."})
+                               {"decision": "accepter", "comment": "Contact mis à jour dans le portail.",
+                                "no_link_reason": "Contact changé par l'ANS à la demande de l'opérateur."})
     assert response.status_code == 302
     first.refresh_from_db()
     assert first.status == GitHubIssueStatus.ACCEPTED and first.decided_by == world.ans
     assert first.decision_comment_id is not None
     comments = _comments(github, accepted)
-    assert len(comments) == 2 and "acceptée par l'ANS" in comments[1] and "Contact mis à jour" in comments[1]
+    assert len(comments) == 2 and "acceptée par l'ANS, sans demande dans le portail" in comments[1]
+    assert "Contact changé par l'ANS" in comments[1] and "Contact mis à jour" in comments[1]
     page = client.get(reverse("ans_github_request", kwargs={"pk": first.pk})).content.decode()
     assert reverse("drimbox_detail", kwargs={"pk": box.pk}) in page and "source de vérité" in page
 
@@ -201,7 +203,7 @@ def test_list_page_query_count_is_constant(world, client):
             request = services.import_issue(REPO, _issue(n, body=form(dn=f"CN={box.db_fqdn},O=OP,C=FR")))[0]
             assert request.drimbox == box
             if n % 2:
-                services.decide(request, acting_user=world.ans, accept=True)
+                services.decide(request, acting_user=world.ans, accept=True, no_link_reason="Fait par l'ANS.")
 
     add(range(1, 3))
     small = count()

@@ -137,6 +137,17 @@ class GitHubIssueRequest(StateMachineMixin, models.Model):
     comment_claimed_at = models.DateTimeField("envoi de commentaire en cours depuis", null=True, blank=True)
     # GitHub answered 403/404/410 (issue deleted, locked, token without rights): no automatic retry.
     comments_blocked = models.BooleanField("commentaires abandonnés (erreur définitive)", default=False)
+    # Accepting links the issue to the portal request that carries the change (« demandée sur GitHub »), or says
+    # why there is none; the first published version generated after that request's approval applies it: the
+    # portal then comments on the issue with the version number and closes it.
+    portal_request = models.ForeignKey("operators.DrimboxRequest", on_delete=models.PROTECT, null=True, blank=True,
+                                       related_name="github_issues", verbose_name="demande du portail liée")
+    no_link_reason = models.TextField("motif de l'absence de demande du portail", blank=True)
+    applied_version = models.ForeignKey("whitelist.WhitelistVersion", on_delete=models.PROTECT, null=True,
+                                        blank=True, related_name="github_issues",
+                                        verbose_name="version publiée qui l'applique")
+    closing_comment_id = models.BigIntegerField("commentaire de publication", null=True, blank=True)
+    closed_at = models.DateTimeField("fermée sur GitHub le", null=True, blank=True)
 
     class Meta:
         ordering = ("-github_created_at", "-pk")

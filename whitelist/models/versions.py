@@ -54,6 +54,9 @@ class WhitelistVersion(StateMachineMixin, models.Model):
     status = models.CharField("statut", max_length=12, choices=WhitelistVersionStatus.choices,
                               default=WhitelistVersionStatus.PREPARED, db_index=True)
     generated_at = models.DateTimeField("DateDeGeneration")
+    # The precise instant the current state was read (DateDeGeneration is cut to the second): what was approved
+    # before it is in the version. Empty for versions prepared before it was recorded.
+    prepared_at = models.DateTimeField("état lu le", null=True, blank=True)
     unsigned_xml = models.BinaryField("liste non signée")
     signed_xml = models.BinaryField("liste signée", null=True, blank=True)
     sha256 = models.CharField("SHA-256 de la liste signée", max_length=64, blank=True)

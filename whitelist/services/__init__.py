@@ -3,7 +3,14 @@
 Callers write ``from whitelist import services`` then ``services.prepare_version(...)``; inside the package,
 modules import their siblings directly (``from whitelist.services.publication import ...``).
 """
-from whitelist.services.intake import decide, import_issue, poll_issues, post_pending_comments
+from whitelist.services.intake import (
+    decide,
+    import_issue,
+    linkable_requests,
+    note_applied_issues,
+    poll_issues,
+    post_pending_comments,
+)
 from whitelist.services.publication import push_publication, request_publication, retry_due_publications
 from whitelist.services.signer_notices import record_notice
 from whitelist.services.versions import (
@@ -28,6 +35,8 @@ __all__ = [
     "four_eyes",
     "import_issue",
     "last_published",
+    "linkable_requests",
+    "note_applied_issues",
     "poll_issues",
     "post_pending_comments",
     "prepare_version",

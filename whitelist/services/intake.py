@@ -16,6 +16,11 @@ The portal answers on the issue (receipt, then ANS's decision). A worker claims 
 transaction, posts outside it and records the result; a transient failure is retried at the next poll, a
 403/404/410 stops the retries (French reason shown). The portal stays the source of truth: accepting records
 the decision and points ANS to the portal, it never changes registry data by itself.
+
+Accepting links the issue to the portal request that carries the change (the request then shows « demandée sur
+GitHub »), or records why there is none (said on the issue). The publication of the first version generated
+after that request's approval marks the issue applied (``note_applied_issues``, in the publishing transaction):
+the portal comments on the issue with the version number and closes it, by the same claim-and-post path.
 """
 from __future__ import annotations
 
@@ -28,6 +33,7 @@ from django.db import IntegrityError, InterfaceError, OperationalError, transact
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from operators.models import DrimboxRequest, RequestKind, RequestStatus
 from trustspace import audit
 from trustspace.errors import InvalidData, NotAllowed
 from trustspace.models import User
@@ -35,7 +41,13 @@ from trustspace.outbox import enqueue_task
 from trustspace.text import validate_display_text
 from whitelist import github_issues
 from whitelist.github_publish import NETWORK_ERRORS, client, configured, describe, repository_name
-from whitelist.models import GitHubIntakeCursor, GitHubIssueRequest, GitHubIssueStatus
+from whitelist.models import (
+    GitHubIntakeCursor,
+    GitHubIssueKind,
+    GitHubIssueRequest,
+    GitHubIssueStatus,
+    WhitelistVersion,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -185,7 +197,8 @@ def poll_issues() -> dict[str, Any]:
 def owed_comments() -> QuerySet[GitHubIssueRequest]:
     decided = (GitHubIssueStatus.ACCEPTED, GitHubIssueStatus.REFUSED)
     return GitHubIssueRequest.objects.filter(
-        Q(receipt_comment_id__isnull=True) | Q(status__in=decided, decision_comment_id__isnull=True),
+        Q(receipt_comment_id__isnull=True) | Q(status__in=decided, decision_comment_id__isnull=True)
+        | Q(applied_version__isnull=False, closed_at__isnull=True),
         repository=repository_name(), comments_blocked=False)
 
 
@@ -196,7 +209,13 @@ def _owed(request: GitHubIssueRequest) -> list[tuple[str, str]]:
     decided = request.status in (GitHubIssueStatus.ACCEPTED, GitHubIssueStatus.REFUSED)
     if decided and request.decision_comment_id is None:
         owed.append(("decision_comment_id", github_issues.decision_text(request)))
+    if request.applied_version_id is not None and request.closing_comment_id is None:
+        owed.append(("closing_comment_id", github_issues.applied_text(request)))
     return owed
+
+
+def _close_owed(request: GitHubIssueRequest) -> bool:
+    return request.applied_version_id is not None and request.closed_at is None
 
 
 def _claim_comments(pk: int, now: datetime) -> tuple[GitHubIssueRequest, list[tuple[str, str]]] | None:
@@ -209,7 +228,7 @@ def _claim_comments(pk: int, now: datetime) -> tuple[GitHubIssueRequest, list[tu
         if request.comment_claimed_at is not None and request.comment_claimed_at > now - COMMENT_CLAIM:
             return None
         owed = _owed(request)
-        if not owed:
+        if not owed and not _close_owed(request):
             return None
         request.comment_claimed_at = now
         request.save(update_fields=["comment_claimed_at"])
@@ -217,7 +236,8 @@ def _claim_comments(pk: int, now: datetime) -> tuple[GitHubIssueRequest, list[tu
 
 
 def post_pending_comments(pk: int, *, repo: Any = None) -> int:
-    """Post the receipt and/or decision comment a request still owes; returns how many were posted.
+    """Post the receipt, decision and publication comments a request still owes (and close the issue once
+    applied); returns how many comments were posted.
 
     The row is claimed in a short transaction and the comments are posted outside it (no row lock held during
     network calls); each posted comment's id is recorded at once, so a crash never posts it twice.
@@ -234,6 +254,9 @@ def post_pending_comments(pk: int, *, repo: Any = None) -> int:
             comment_id = issue.create_comment(text).id
             GitHubIssueRequest.objects.filter(pk=pk).update(**{field: comment_id})
             posted += 1
+        if _close_owed(request):  # after its comment: the issue closes once it says which version applies it
+            issue.edit(state="closed", state_reason="completed")
+            GitHubIssueRequest.objects.filter(pk=pk).update(closed_at=timezone.now())
     except NETWORK_ERRORS as exc:
         reason = github_issues.permanent_comment_failure(exc)
         blocked = reason is not None
@@ -257,26 +280,103 @@ def _schedule_comments(pk: int) -> None:
                  label=f"Tâche : commentaires GitHub de la demande #{pk}")
 
 
-def decide(request: GitHubIssueRequest, *, acting_user: User, accept: bool, comment: str = "") -> GitHubIssueRequest:
-    """ANS accepts or refuses a request « à examiner »; the decision is answered on the issue after commit."""
+# Which portal requests carry the change an issue asks for.
+LINKABLE_KINDS = {
+    GitHubIssueKind.ADD: {RequestKind.DECLARATION, RequestKind.INTEGRATION, RequestKind.REINTEGRATION},
+    GitHubIssueKind.UPDATE: {RequestKind.UPDATE, RequestKind.SWITCH},
+    GitHubIssueKind.DELETE: {RequestKind.WITHDRAWAL},
+}
+LINKABLE_STATUSES = (RequestStatus.SUBMITTED, RequestStatus.IN_REVIEW, RequestStatus.CHANGES_REQUESTED,
+                     RequestStatus.APPROVED)
+
+
+def linkable_requests(request: GitHubIssueRequest) -> QuerySet[DrimboxRequest]:
+    """The portal requests an accepted issue may be linked to: the DRIMbox's own, of a matching kind, submitted
+    or decided (not drafts, refused or cancelled ones)."""
+    if request.drimbox_id is None:
+        return DrimboxRequest.objects.none()
+    kinds = LINKABLE_KINDS.get(request.kind, set().union(*LINKABLE_KINDS.values()))
+    return (DrimboxRequest.objects.filter(drimbox_id=request.drimbox_id, kind__in=kinds, status__in=LINKABLE_STATUSES)
+            .order_by("-created_at"))
+
+
+def _portal_request(request: GitHubIssueRequest, reference: str) -> DrimboxRequest:
+    reference = (reference or "").strip().upper()
+    portal = DrimboxRequest.objects.filter(reference=reference).select_related("drimbox").first()
+    field = "portal_request"
+    if portal is None:
+        raise InvalidData(f"Aucune demande du portail n'a la référence « {reference[:40]} ».",
+                          field_errors={field: ["Référence inconnue."]})
+    if request.drimbox_id is not None and portal.drimbox_id != request.drimbox_id:
+        box = portal.drimbox.identifiant if portal.drimbox_id else "aucune"
+        raise InvalidData(f"La demande {portal.reference} concerne la DRIMbox {box}, pas la DRIMbox "
+                          f"{request.drimbox.identifiant} que désigne l'issue.",
+                          field_errors={field: ["Demande d'une autre DRIMbox."]})
+    if portal.status not in LINKABLE_STATUSES:
+        raise InvalidData(f"La demande {portal.reference} est « {portal.get_status_display().lower()} » : seule une "
+                          "demande soumise, en instruction ou approuvée peut porter une issue GitHub.",
+                          field_errors={field: ["Demande ni soumise ni approuvée."]})
+    kinds = LINKABLE_KINDS.get(request.kind)
+    if kinds is not None and portal.kind not in kinds:
+        raise InvalidData(f"La demande {portal.reference} est une demande de {portal.get_kind_display().lower()} : "
+                          f"elle ne porte pas une demande GitHub de {request.get_kind_display()}.",
+                          field_errors={field: ["Type de demande incompatible."]})
+    return portal
+
+
+def decide(request: GitHubIssueRequest, *, acting_user: User, accept: bool, comment: str = "",
+           portal_request: str = "", no_link_reason: str = "") -> GitHubIssueRequest:
+    """ANS accepts or refuses a request « à examiner »; the decision is answered on the issue after commit.
+
+    Accepting names the portal request that carries the change (its reference, ``portal_request``) or says why
+    there is none (``no_link_reason``, published on the issue)."""
     if not getattr(acting_user, "is_ans_admin", False):
         raise NotAllowed("Réservé aux administrateurs ANS.")
     comment = (comment or "").strip()
+    no_link_reason = (no_link_reason or "").strip() if accept else ""
     if not accept and not comment:
         raise InvalidData("Indiquez le motif du refus : il est publié sur l'issue GitHub.",
                           field_errors={"comment": ["Motif obligatoire pour un refus."]})
     # Published on the GitHub issue: nothing that would read differently there.
-    validate_display_text({"comment": comment}, multiline={"comment"}, labels={"comment": "commentaire"})
+    validate_display_text({"comment": comment, "no_link_reason": no_link_reason},
+                          multiline={"comment", "no_link_reason"},
+                          labels={"comment": "commentaire", "no_link_reason": "motif"})
     with transaction.atomic():
-        request = GitHubIssueRequest.objects.select_for_update().get(pk=request.pk)
+        request = GitHubIssueRequest.objects.select_for_update().select_related("drimbox").get(pk=request.pk)
         before = {"status": request.status}
         request.transition_to(GitHubIssueStatus.ACCEPTED if accept else GitHubIssueStatus.REFUSED)
+        if accept and bool((portal_request or "").strip()) == bool(no_link_reason):
+            raise InvalidData("Pour accepter, indiquez la demande du portail qui porte la modification, ou bien le "
+                              "motif pour lequel il n'y en a pas (il est publié sur l'issue GitHub).",
+                              field_errors={"portal_request": ["Une demande du portail, ou un motif : l'un des deux."]})
+        portal = _portal_request(request, portal_request) if accept and not no_link_reason else None
         request.decided_by, request.decided_at = acting_user, timezone.now()
         request.decision_comment = comment[:4000]
-        request.save(update_fields=["status", "decided_by", "decided_at", "decision_comment"])
+        request.portal_request, request.no_link_reason = portal, no_link_reason[:4000]
+        request.save(update_fields=["status", "decided_by", "decided_at", "decision_comment", "portal_request",
+                                    "no_link_reason"])
         audit.record(actor=acting_user, action="whitelist.github_issue_accepted" if accept else
                      "whitelist.github_issue_refused", obj=request, before=before,
-                     after={"status": request.status, "comment": request.decision_comment},
+                     after={"status": request.status, "comment": request.decision_comment,
+                            "portal_request": portal.reference if portal else None,
+                            "no_link_reason": request.no_link_reason},
                      operator_id=request.drimbox.operator_id if request.drimbox_id else None)
         _schedule_comments(request.pk)
     return request
+
+
+def note_applied_issues(version: WhitelistVersion) -> list[int]:
+    """In the transaction that publishes ``version``: the accepted issues whose portal request was approved before
+    the version read the current state are applied by it; each owes its publication comment and closing (after
+    commit)."""
+    read_at = version.prepared_at or version.generated_at
+    applied = list(GitHubIssueRequest.objects.select_for_update().filter(
+        status=GitHubIssueStatus.ACCEPTED, applied_version__isnull=True,
+        portal_request__status=RequestStatus.APPROVED, portal_request__decided_at__lt=read_at))
+    for request in applied:
+        request.applied_version = version
+        request.save(update_fields=["applied_version"])
+        audit.record(actor=TASK_ACTOR, action="whitelist.github_issue_applied", obj=request,
+                     after={"version": version.number, "portal_request": request.portal_request_id})
+        _schedule_comments(request.pk)
+    return [request.pk for request in applied]

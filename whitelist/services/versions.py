@@ -28,6 +28,7 @@ from whitelist import builder, public_cache, signers, verify
 from whitelist.github_publish import configured as github_configured
 from whitelist.github_publish import snapshot as github_snapshot
 from whitelist.models import GitHubPublication, PublishedEntry, WhitelistVersion, WhitelistVersionStatus
+from whitelist.services.intake import note_applied_issues
 from whitelist.services.publication import request_publication
 
 ELEMENT_TO_FIELD = {element: name for name, element in builder.PUBLISHED_FIELDS}
@@ -110,7 +111,8 @@ def prepare_version(*, acting_user: User, comment: str = "") -> WhitelistVersion
     validate_display_text({"comment": comment or ""}, multiline={"comment"}, labels={"comment": "commentaire"})
     with transaction.atomic():
         _serialise_writes("Une version est déjà en préparation : réessayez dans un instant.")
-        now = timezone.now().replace(microsecond=0)
+        read_at = timezone.now()
+        now = read_at.replace(microsecond=0)
         previous = last_published()
         latest = WhitelistVersion.objects.defer("signed_xml").order_by("-number").first()
         if latest is not None and latest.generated_at > now:
@@ -126,7 +128,7 @@ def prepare_version(*, acting_user: User, comment: str = "") -> WhitelistVersion
         try:
             with transaction.atomic():
                 version = WhitelistVersion.objects.create(
-                    number=number, generated_at=now, unsigned_xml=xml, prepared_by=acting_user,
+                    number=number, generated_at=now, prepared_at=read_at, unsigned_xml=xml, prepared_by=acting_user,
                     comment=(comment or "").strip()[:2000], diff=diff_json(previous_entries, entries),
                     entry_count=len(entries))
         except IntegrityError as exc:  # a concurrent preparation took this number (never a 500)
@@ -217,6 +219,7 @@ def approve_and_publish(version: WhitelistVersion, *, acting_user: User,
         published_before = set(PublishedEntry.objects.values_list("identifiant", flat=True))
         record_published(entries, at=now)
         announce_entries_and_exits(version, published_before, entries)
+        note_applied_issues(version)
         transaction.on_commit(public_cache.forget_current)  # this worker serves the new list at once
         github = None
         if github_configured():  # pushed to GitHub once this transaction has committed

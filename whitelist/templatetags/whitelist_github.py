@@ -1,4 +1,6 @@
-"""``{% github_requests_section %}``: the « Demandes reçues par GitHub » block of the ANS review queue."""
+"""``{% github_requests_section %}``: the « Demandes reçues par GitHub » block of the ANS review queue;
+``{% requested_on_github req %}``: « Demandée sur GitHub » on a portal request's page (the operators app may not
+import the whitelist app; its templates may load this)."""
 from django import template
 
 from whitelist.models import GitHubIssueRequest, GitHubIssueStatus
@@ -13,3 +15,11 @@ def github_requests_section():
     waiting = GitHubIssueRequest.objects.filter(status=GitHubIssueStatus.TO_REVIEW)
     return {"waiting_count": waiting.count(),
             "waiting": list(waiting.select_related("drimbox").defer("body").order_by("github_created_at")[:SHOWN])}
+
+
+@register.inclusion_tag("whitelist/_requested_on_github.html")
+def requested_on_github(portal_request):
+    """« Demandée sur GitHub »: the accepted issues a portal request carries (operators' request page)."""
+    return {"issues": list(GitHubIssueRequest.objects.filter(portal_request=portal_request,
+                                                             status=GitHubIssueStatus.ACCEPTED)
+                           .select_related("applied_version").order_by("issue_number"))}
