@@ -146,11 +146,6 @@ class Drimbox(StateMachineMixin, models.Model):
     def transition_subject(self):
         return f"La DRIMbox {self.identifiant}"
 
-    @property
-    def names(self):
-        """The DRIMbox's names in the zone: db, and vi when it has a viewer."""
-        return [self.db_fqdn, self.vi_fqdn] if self.vi_fqdn else [self.db_fqdn]
-
 
 class IdentifiantCounter(models.Model):
     """Where the database has no sequences (SQLite), the last Identifiant handed out.
