@@ -9,8 +9,10 @@ from .models import Certificate, CertificateKind
 def certificate_checks(drimbox):
     now = timezone.now()
     items = []
-    for kind, label, name in ((CertificateKind.DB, "Certificat db (IGC-Santé)", drimbox.db_fqdn),
-                              (CertificateKind.VI, "Certificat vi", drimbox.vi_fqdn)):
+    wanted = [(CertificateKind.DB, "Certificat db (IGC-Santé)", drimbox.db_fqdn)]
+    if drimbox.has_viewer:  # without a viewer there is no vi name, so no vi certificate to require
+        wanted.append((CertificateKind.VI, "Certificat vi", drimbox.vi_fqdn))
+    for kind, label, name in wanted:
         # A certificate counts for the DRIMbox's current operator only (after a switch, the former
         # operator's certificates are on their way to revocation).
         current = Certificate.objects.filter(drimbox=drimbox, operator=drimbox.operator, kind=kind,

@@ -178,12 +178,14 @@ def load_drimboxes(ans, operators: dict[str, Operator]) -> dict[str, int]:
                 review_and_approve(submit(services.create_request(
                     acting_user=legal, operator=operator, kind=RequestKind.WITHDRAWAL, drimbox=drimbox,
                     data={"reason": "Fermeture du site d'imagerie."}), legal))
-    # A declaration waiting in the review queue, and one sent back to its operator.
+    # A declaration waiting in the review queue, and one sent back to its operator; both of a DRIMbox without
+    # viewer (« Sans visionneuse » on the review page, no vi address).
     emedia, rl_emedia = operators["emedia"], User.objects.get(username="rl.emedia")
     pending = {
         "structure_name": "Centre de radiologie des Halles", "structure_siren": with_luhn("30210099"),
         "structure_finess_geographique": with_luhn("21019999"), "pacs": "PACS-21-NOUVEAU",
-        "db_addresses": "192.0.2.99", "vi_addresses": "", "support_contact": "support@emedia.example.fr",
+        "db_addresses": "192.0.2.99", "has_viewer": "non", "vi_addresses": "",
+        "support_contact": "support@emedia.example.fr",
     }
     submit(services.create_request(acting_user=rl_emedia, operator=emedia, kind=RequestKind.DECLARATION, data=pending),
            rl_emedia)

@@ -54,7 +54,7 @@ def render_attestation(attestation, *, check_url):
     _line(pdf, "Structure de santé", structure)
     _line(pdf, "Identifiant de la DRIMbox", str(attestation.identifiant))
     _line(pdf, "Nom db (WADO-RS)", attestation.db_fqdn)
-    _line(pdf, "Nom vi (visionneuse)", attestation.vi_fqdn)
+    _line(pdf, "Nom vi (visionneuse)", attestation.vi_fqdn or "sans visionneuse")
     _line(pdf, "Date de délivrance", issued.strftime("%d/%m/%Y à %H:%M"))
     _line(pdf, "Demande", attestation.request.reference)
     pdf.ln(6)

@@ -35,10 +35,15 @@ def as_records(pairs):
 
 
 def desired_records(drimbox):
-    """What the zone must hold for a DRIMbox's two names (nothing once it is withdrawn)."""
-    if drimbox.status == DrimboxStatus.WITHDRAWN:
-        return {drimbox.db_fqdn: [], drimbox.vi_fqdn: []}
-    return {drimbox.db_fqdn: as_records(drimbox.db_records), drimbox.vi_fqdn: as_records(drimbox.vi_records)}
+    """What the zone must hold for a DRIMbox's names (nothing once it is withdrawn).
+
+    A DRIMbox without viewer has only its db name: the registry neither writes nor deletes a vi name for it.
+    """
+    withdrawn = drimbox.status == DrimboxStatus.WITHDRAWN
+    wanted = {drimbox.db_fqdn: [] if withdrawn else as_records(drimbox.db_records)}
+    if drimbox.vi_fqdn:
+        wanted[drimbox.vi_fqdn] = [] if withdrawn else as_records(drimbox.vi_records)
+    return wanted
 
 
 # --- Applying the queue ---------------------------------------------------------------------------

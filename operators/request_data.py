@@ -24,6 +24,9 @@ DECLARATION_FIELDS = [
     "structure_name", "structure_siren", "structure_finess_juridique", "structure_finess_geographique",
     "pacs", "financing_order", "db_addresses", "vi_addresses", "responsable_contact", "support_contact",
 ]
+# Whether the declared DRIMbox has a viewer (« oui » / « non »): decided at declaration, kept by a switch.
+VIEWER_FIELD = "has_viewer"
+VIEWER_VALUES = {"oui": "oui", "non": "non", "true": "oui", "false": "non", "1": "oui", "0": "non"}
 # The legal entity (the very fields and rules of an Operator), who represents it, and the contract version accepted.
 ENTITY_FIELDS = ["name", "siren", "siret", "id_nat_struct", "address_line", "postal_code", "city", "contact_email",
                  "contact_phone"]
@@ -34,7 +37,7 @@ APPLICATION_REQUIRED = ["name", "siren", "id_nat_struct", "address_line", "posta
 FIELDS = {
     RequestKind.ADHESION: APPLICATION_FIELDS,
     RequestKind.ATTACHMENT: APPLICATION_FIELDS,
-    RequestKind.DECLARATION: DECLARATION_FIELDS,
+    RequestKind.DECLARATION: [*DECLARATION_FIELDS[:7], VIEWER_FIELD, *DECLARATION_FIELDS[7:]],
     RequestKind.SWITCH: DECLARATION_FIELDS,
     RequestKind.INTEGRATION: ["message"],
     RequestKind.UPDATE: ["db_addresses", "vi_addresses", "responsable_contact", "support_contact"],
@@ -59,6 +62,7 @@ LABELS = {
     "pacs": "identifiant du PACS",
     "financing_order": "bon de commande",
     "db_addresses": "adresse db",
+    "has_viewer": "la DRIMbox a une visionneuse (nom vi)",
     "vi_addresses": "adresse vi",
     "responsable_contact": "contact responsable",
     "support_contact": "contact support",
@@ -138,8 +142,15 @@ def clean_data(kind, data, *, operator, for_submit, drimbox=None):
                 validator(cleaned[field])
             except ValidationError as exc:
                 errors[field] = exc.messages
+    if VIEWER_FIELD in cleaned:
+        value = VIEWER_VALUES.get((cleaned[VIEWER_FIELD] or "oui").lower())
+        if value is None:
+            errors[VIEWER_FIELD] = ["Indiquez « oui » ou « non » : la DRIMbox a-t-elle une visionneuse (nom vi) ?"]
+        cleaned[VIEWER_FIELD] = value or cleaned[VIEWER_FIELD]
+    if "vi_addresses" in cleaned and cleaned["vi_addresses"] and not has_viewer(kind, cleaned, drimbox):
+        errors["vi_addresses"] = ["Une DRIMbox sans visionneuse n'a pas de nom vi : laissez l'adresse vi vide."]
     for field in ("db_addresses", "vi_addresses"):
-        if cleaned.get(field):
+        if cleaned.get(field) and field not in errors:
             try:
                 parse_addresses(cleaned[field], label=LABELS[field])
             except InvalidData as exc:
@@ -174,6 +185,13 @@ def _check_entity(cleaned, errors, *, for_submit):
             validate_card_number(cleaned["legal_rep_card"])
         except ValidationError as exc:
             errors["legal_rep_card"] = exc.messages
+
+
+def has_viewer(kind, data, drimbox=None):
+    """Does the DRIMbox of a request have a viewer? A declaration says so; any other request keeps the DRIMbox's."""
+    if kind == RequestKind.DECLARATION or drimbox is None:
+        return (data or {}).get(VIEWER_FIELD, "oui") != "non"
+    return drimbox.has_viewer
 
 
 def order_of(data):

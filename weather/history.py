@@ -133,9 +133,9 @@ def board_rows(queryset, now=None, *, status=""):
             queryset.order_by("identifiant").values_list("pk", "identifiant", "db_fqdn", "vi_fqdn", "operator__name",
                                                           "weather__status", since_column)):
         if pk in covering:
-            yield identifiant, db, vi, operator, maintenance, iso_utc(covering[pk])
+            yield identifiant, db, vi or "", operator, maintenance, iso_utc(covering[pk])
         else:
-            yield identifiant, db, vi, operator, probed_status or no_data, as_text(since)
+            yield identifiant, db, vi or "", operator, probed_status or no_data, as_text(since)
 
 
 @dataclass(slots=True)

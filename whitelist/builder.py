@@ -176,9 +176,9 @@ def render(entries, *, generated_at, namespace=None):
             _refuse_unreadable(entry, element, value)
             if not value and element in OPTIONAL_ELEMENTS:
                 continue
-            child = etree.SubElement(domaine, q(element))
-            if value:  # empty → <vi/>
-                child.text = value
+            # An empty value (a DRIMbox without viewer) is written <vi></vi>, byte for byte as ANS's sample
+            # (LISTEBLANCHE_DRIM-M_NONSIGNEE_TEST.xml) writes it; the same element as <vi/> once canonicalised.
+            etree.SubElement(domaine, q(element)).text = value
         etree.SubElement(domaine, q("DateMAJ")).text = format_date(entry.date_maj)
     etree.indent(root, space=INDENT)
     return XML_DECLARATION + etree.tostring(root, encoding="UTF-8", xml_declaration=False)

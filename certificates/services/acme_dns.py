@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from certificates.models import AcmeDnsCredential
-from certificates.services.inventory import manageable
+from certificates.services.inventory import manageable, require_viewer
 from operators.models import Drimbox, DrimboxStatus, Membership, Role
 from trustspace import audit
 from trustspace.dnszone import DnsError, ZoneClient
@@ -24,6 +24,7 @@ TXT_VALUE = re.compile(r"[A-Za-z0-9_-]{43}")
 def register_acme_dns(drimbox: Drimbox, *, acting_user: User) -> tuple[AcmeDnsCredential, str]:
     """New credentials for the DRIMbox's `_acme-challenge.vi<N>…` name; any previous ones stop working."""
     drimbox = manageable(drimbox, acting_user)
+    require_viewer(drimbox)
     password = secrets.token_urlsafe(30)
     password_hash = make_password(password)  # the costly hash before taking the lock
     with transaction.atomic():

@@ -53,6 +53,13 @@ def manageable(drimbox: Drimbox, acting_user: User) -> Drimbox:
     return drimbox
 
 
+def require_viewer(drimbox: Drimbox) -> None:
+    """A DRIMbox without viewer has no vi name: no vi certificate, ACME order nor acme-dns credentials."""
+    if not drimbox.has_viewer:
+        raise Conflict(f"La DRIMbox {drimbox.identifiant} n'a pas de visionneuse : elle n'a ni nom vi ni "
+                       "certificat vi.", code="no_viewer")
+
+
 def read_upload(uploaded: UploadedFile | bytes | None, parser: Callable[..., Parsed]) -> Parsed:
     """The parsed upload, within the size limit; a French InvalidData on the ``file`` field otherwise."""
     if uploaded is None:

@@ -22,6 +22,7 @@ from certificates.services.inventory import (
     checks_json,
     manageable,
     read_upload,
+    require_viewer,
     schedule,
     store_certificate,
 )
@@ -45,6 +46,7 @@ def request_vi_certificate(drimbox: Drimbox, *, acting_user: User, uploaded_csr:
                            ) -> ViOrder:
     """Queue an ACME order for the DRIMbox's `vi` name from the operator's CSR (the key stays on the DRIMbox)."""
     drimbox = manageable(drimbox, acting_user)
+    require_viewer(drimbox)
     csr = read_upload(uploaded_csr, parse_csr_upload)
     checks = checks_json(check_vi_csr(csr, expected_fqdn=drimbox.vi_fqdn))
     if any(check["ok"] is False for check in checks):

@@ -14,7 +14,8 @@ HELP = {
     "financing_order": "Le bon de commande SONS-IMG-DB-va2 qui finance cette DRIMbox.",
     "db_addresses": "Adresses IP (séparées par des virgules) ou un nom d'hôte cible (CNAME) du point d'accès "
                     "DRIMbox-à-DRIMbox.",
-    "vi_addresses": "Adresses IP ou nom d'hôte cible de la visionneuse ; facultatif.",
+    "vi_addresses": "Adresses IP ou nom d'hôte cible de la visionneuse ; facultatif, vide pour une DRIMbox sans "
+                    "visionneuse.",
     "support_contact": "Publié dans la liste blanche : courriel et téléphone du support.",
     "responsable_contact": "Facultatif ; publié dans la liste blanche.",
     "reason": "Expliquez la raison de la demande.",
@@ -39,6 +40,13 @@ def request_form_class(kind, operator, drimbox=None):
                      if order.operator_id == operator.pk else "Le bon de commande actuel de la DRIMbox reprise")
                     for order in usable_orders(operator, drimbox if kind == RequestKind.SWITCH else None)],
             )
+            continue
+        if name == "has_viewer":
+            fields[name] = forms.ChoiceField(
+                label="La DRIMbox a une visionneuse (nom vi)", required=False, initial="oui",
+                widget=forms.RadioSelect, choices=[("oui", "Oui : un nom vi lui est attribué"),
+                                                   ("non", "Non : DRIMbox sans visionneuse (pas de nom vi)")],
+                help_text="Sans visionneuse, seul le nom db est attribué ; aucun certificat vi n'est demandé.")
             continue
         widget = forms.Textarea(attrs={"rows": 3}) if name in TEXTAREAS else None
         fields[name] = forms.CharField(label=LABELS[name][:1].upper() + LABELS[name][1:], required=False,

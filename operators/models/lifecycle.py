@@ -93,7 +93,9 @@ class Drimbox(StateMachineMixin, models.Model):
     identifiant = models.PositiveIntegerField("identifiant", unique=True)
     site_label = models.CharField("code site", max_length=32)
     db_fqdn = models.CharField("FQDN db", max_length=253, unique=True)
-    vi_fqdn = models.CharField("FQDN vi", max_length=253, unique=True)
+    # A DRIMbox without viewer has no vi name (NULL: unique among the DRIMboxes that have one), DESIGN §5.
+    has_viewer = models.BooleanField("La DRIMbox a une visionneuse (nom vi)", default=True)
+    vi_fqdn = models.CharField("FQDN vi", max_length=253, unique=True, null=True, blank=True)
     operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="drimboxes")
     health_structure = models.ForeignKey(HealthStructure, on_delete=models.PROTECT, related_name="drimboxes")
     financing_order = models.ForeignKey(FinancingOrder, null=True, blank=True, on_delete=models.PROTECT,
@@ -112,7 +114,7 @@ class Drimbox(StateMachineMixin, models.Model):
     withdrawn_at = models.DateTimeField(null=True, blank=True)
 
     AUDITED_FIELDS = [
-        "identifiant", "db_fqdn", "vi_fqdn", "operator", "health_structure", "financing_order", "pacs",
+        "identifiant", "db_fqdn", "has_viewer", "vi_fqdn", "operator", "health_structure", "financing_order", "pacs",
         "db_records", "vi_records", "responsable_contact", "support_contact", "status",
     ]
     TRANSITIONS = {
@@ -126,8 +128,13 @@ class Drimbox(StateMachineMixin, models.Model):
         ordering = ["identifiant"]
         constraints = [
             models.CheckConstraint(condition=Q(identifiant__gt=0), name="identifiant_positive"),
-            models.CheckConstraint(condition=Q(db_fqdn__startswith="db") & Q(vi_fqdn__startswith="vi"),
-                                   name="fqdn_prefixes"),
+            # A vi name exactly when there is a viewer.
+            models.CheckConstraint(
+                condition=Q(db_fqdn__startswith="db") & (Q(has_viewer=True, vi_fqdn__isnull=False,
+                                                           vi_fqdn__startswith="vi")
+                                                         | Q(has_viewer=False, vi_fqdn__isnull=True)),
+                name="fqdn_prefixes", violation_error_message="Le nom vi doit exister si et seulement si la "
+                                                              "DRIMbox a une visionneuse."),
         ]
         indexes = [models.Index(fields=["operator", "status"])]
         verbose_name = "DRIMbox"

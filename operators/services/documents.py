@@ -42,7 +42,7 @@ def issue_attestation(req: DrimboxRequest, drimbox: Drimbox) -> Attestation:
         drimbox=drimbox, operator=req.operator, request=req, operator_name=req.operator.name,
         operator_siren=req.operator.siren, structure_name=structure.name, structure_siren=structure.siren,
         structure_finess=structure.finess_geographique, identifiant=drimbox.identifiant, db_fqdn=drimbox.db_fqdn,
-        vi_fqdn=drimbox.vi_fqdn,
+        vi_fqdn=drimbox.vi_fqdn or "",  # "": a DRIMbox without viewer
     )
     content = render_attestation(attestation, check_url=attestation_check_url())
     attestation.sha256 = hashlib.sha256(content).hexdigest()

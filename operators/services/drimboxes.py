@@ -30,7 +30,7 @@ from operators.models import (
 )
 from operators.notify import notify_operator
 from operators.registry import fqdns_for
-from operators.request_data import order_of
+from operators.request_data import has_viewer, order_of
 from operators.services.documents import (
     close_open_va_documents,
     issue_attestation,
@@ -88,19 +88,30 @@ def _records(data: dict[str, Any], field: str, *, required: bool) -> list[list[s
                                                         required=required)]
 
 
+def _vi_records(data: dict[str, Any], drimbox: Drimbox) -> list[list[str]]:
+    # Without a viewer there is no vi name to give addresses to (clean_data refuses them already).
+    return _records(data, "vi_addresses", required=False) if drimbox.has_viewer else []
+
+
 def _drimbox_records(drimbox: Drimbox) -> dict[str, list[list[str]]]:
-    return {drimbox.db_fqdn: drimbox.db_records, drimbox.vi_fqdn: drimbox.vi_records}
+    records = {drimbox.db_fqdn: drimbox.db_records}
+    if drimbox.vi_fqdn:
+        records[drimbox.vi_fqdn] = drimbox.vi_records
+    return records
 
 
 def _apply_declaration(req: DrimboxRequest, data: dict[str, Any], actor: User) -> None:
     identifiant = next_identifiant()
     db_fqdn, vi_fqdn = fqdns_for(identifiant)
+    viewer = has_viewer(req.kind, data)
+    # Without a viewer only the db name is reserved; vi<N> stays free of records and certificates.
     drimbox = Drimbox.objects.create(
-        identifiant=identifiant, site_label=settings.FQDN_SITE_LABEL, db_fqdn=db_fqdn, vi_fqdn=vi_fqdn,
+        identifiant=identifiant, site_label=settings.FQDN_SITE_LABEL, db_fqdn=db_fqdn,
+        has_viewer=viewer, vi_fqdn=vi_fqdn if viewer else None,
         operator=req.operator, health_structure=_structure_for(data), financing_order=order_of(data),
         eligibility_override_reason=req.eligibility_override_reason, pacs=data["pacs"],
         db_records=_records(data, "db_addresses", required=True),
-        vi_records=_records(data, "vi_addresses", required=False),
+        vi_records=_records(data, "vi_addresses", required=False) if viewer else [],
         responsable_contact=data.get("responsable_contact", ""), support_contact=data["support_contact"],
     )
     req.drimbox = drimbox
@@ -136,7 +147,7 @@ def _apply_switch(req: DrimboxRequest, data: dict[str, Any], actor: User) -> Non
     drimbox.eligibility_override_reason = req.eligibility_override_reason
     drimbox.pacs = data["pacs"]
     drimbox.db_records = _records(data, "db_addresses", required=True)
-    drimbox.vi_records = _records(data, "vi_addresses", required=False)
+    drimbox.vi_records = _vi_records(data, drimbox)
     drimbox.responsable_contact = data.get("responsable_contact", "")
     drimbox.support_contact = data["support_contact"]
     # The new operator goes through integration again (DESIGN §5).
@@ -196,7 +207,7 @@ def _apply_update(req: DrimboxRequest, data: dict[str, Any], actor: User) -> Non
     before = audit.snapshot(drimbox, Drimbox.AUDITED_FIELDS)
     old_records = _drimbox_records(drimbox)
     drimbox.db_records = _records(data, "db_addresses", required=True)
-    drimbox.vi_records = _records(data, "vi_addresses", required=False)
+    drimbox.vi_records = _vi_records(data, drimbox)
     drimbox.responsable_contact = data.get("responsable_contact", "")
     drimbox.support_contact = data["support_contact"]
     drimbox.updated_at = timezone.now()
@@ -223,7 +234,7 @@ def _apply_withdrawal(req: DrimboxRequest, data: dict[str, Any], actor: User) ->
 def _apply_reintegration(req: DrimboxRequest, data: dict[str, Any], actor: User) -> None:
     drimbox = Drimbox.objects.select_for_update().get(pk=req.drimbox_id)
     drimbox.db_records = _records(data, "db_addresses", required=True)
-    drimbox.vi_records = _records(data, "vi_addresses", required=False)
+    drimbox.vi_records = _vi_records(data, drimbox)
     drimbox.responsable_contact = data.get("responsable_contact", "")
     drimbox.support_contact = data["support_contact"]
     drimbox.withdrawn_at = None

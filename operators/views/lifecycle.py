@@ -194,6 +194,15 @@ def _request_or_404(request, pk):
                                                        "decided_by"), pk=pk)
 
 
+VIEWERLESS = "Sans visionneuse"
+
+
+def _shown(name, value):
+    if name == "has_viewer":
+        return VIEWERLESS if value == "non" else "Oui"
+    return value
+
+
 @access(AUTHENTICATED)
 def request_detail(request, pk):
     req = _request_or_404(request, pk)
@@ -205,7 +214,9 @@ def request_detail(request, pk):
         is_member = bool(permissions.roles_of(request.user, req.operator))
         can_act = is_member and permissions.can(request.user, f"request.{req.kind}", req.operator)
     is_ans = request.user.is_ans_admin
-    fields = [(LABELS[name], req.data.get(name, "")) for name in FIELDS[req.kind]]
+    fields = [(LABELS[name], _shown(name, req.data.get(name, ""))) for name in FIELDS[req.kind]]
+    if req.drimbox is not None and not req.drimbox.has_viewer and "has_viewer" not in FIELDS[req.kind]:
+        fields.insert(0, ("visionneuse", VIEWERLESS))  # the reviewer sees there is no vi to check
     order_problems = eligibility_problems(req.data) if req.kind in DECLARATION_KINDS else []
     attachment_form = AttachmentForm()
     # Only the pieces this kind of request takes (an application: its contract, its proof of power).

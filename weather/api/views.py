@@ -102,7 +102,7 @@ class WeatherDetailView(PublicAPIView):
                                                     ends_at__gte=now - timedelta(days=len(cells)))
                    .select_related("drimbox").order_by("-starts_at")[:50])
         return Response({
-            "identifiant": box.identifiant, "db": box.db_fqdn, "vi": box.vi_fqdn, "operator": box.operator.name,
+            "identifiant": box.identifiant, "db": box.db_fqdn, "vi": box.vi_fqdn or "", "operator": box.operator.name,
             "status": box.display_status, "since": utc(box.display_since), "probed_status": box.probed_status,
             "reason": box.weather_reason or "", "availability_percent": history.availability(cells),
             "history": [cell.as_dict() for cell in cells],

@@ -138,10 +138,15 @@ class OperatorBriefSerializer(serializers.Serializer):
     name = serializers.CharField()
 
 
+VI_FQDN_HELP = "Nom vi ; null pour une DRIMbox sans visionneuse."
+HAS_VIEWER_HELP = "Faux pour une DRIMbox sans visionneuse : ni nom, ni enregistrement, ni certificat vi."
+
+
 class DrimboxBriefSerializer(serializers.Serializer):
     identifiant = serializers.IntegerField()
     db_fqdn = serializers.CharField()
-    vi_fqdn = serializers.CharField()
+    has_viewer = serializers.BooleanField(help_text=HAS_VIEWER_HELP)
+    vi_fqdn = serializers.CharField(allow_null=True, help_text=VI_FQDN_HELP)
 
 
 class RequestSummarySerializer(serializers.Serializer):
@@ -248,7 +253,8 @@ class DrimboxReferenceSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     identifiant = serializers.IntegerField()
     db_fqdn = serializers.CharField()
-    vi_fqdn = serializers.CharField()
+    has_viewer = serializers.BooleanField(help_text=HAS_VIEWER_HELP)
+    vi_fqdn = serializers.CharField(allow_null=True, help_text=VI_FQDN_HELP)
 
 
 class DrimboxSerializer(DrimboxReferenceSerializer):
@@ -318,7 +324,7 @@ class AttestationPublicSerializer(serializers.Serializer):
     structure_name = serializers.CharField()
     identifiant = serializers.IntegerField()
     db_fqdn = serializers.CharField()
-    vi_fqdn = serializers.CharField()
+    vi_fqdn = serializers.CharField(allow_blank=True, help_text="Nom vi ; vide pour une DRIMbox sans visionneuse.")
     issued_at = serializers.DateTimeField()
     sha256 = serializers.CharField(help_text="Empreinte SHA-256 du PDF délivré.")
     superseded_at = serializers.DateTimeField(allow_null=True)
