@@ -81,10 +81,9 @@ def _test_settings(settings, tmp_path):
     from whitelist import public_cache
 
     public_cache.clear()
-    from trustspace.celery import app
-
-    app.conf.task_always_eager = True
-    app.conf.task_eager_propagates = True
+    # Celery reads its configuration from Django's settings (namespace CELERY): a test changes it there, since
+    # celery 5.6 ignores assignments to app.conf once that source is read.
+    settings.CELERY_TASK_EAGER_PROPAGATES = True
 
 
 @pytest.fixture

@@ -6,12 +6,14 @@ never registered nor run (only the broker's messages are counted).
 import os
 
 import django
+from django.conf import settings
 
 django.setup()
 
-from trustspace.celery import app  # noqa: E402
+from trustspace.celery import app  # noqa: E402, F401  (the app `celery -A` loads)
 
-app.conf.beat_schedule = {
+# Celery reads its configuration from Django's settings (celery 5.6 ignores assignments to app.conf).
+settings.CELERY_BEAT_SCHEDULE = {
     "beat-test-tick": {"task": "tests.beat_test_tick", "schedule": float(os.environ.get("BEAT_TEST_INTERVAL", "0.3")),
                        "args": [os.environ["BEAT_TEST_NAME"]],
                        "options": {"queue": "beat-test"}},  # a queue no worker of the tests consumes

@@ -18,7 +18,6 @@ from tests.conftest import require_or_skip
 from tests.support.processes import _die_with_parent
 from tests.trustspace.test_beat import database_url
 from trustspace.beat import write_heartbeat
-from trustspace.celery import app
 from trustspace.models import BeatHeartbeat, OutboxMessage
 from weather.models import ProbeLocation
 
@@ -111,9 +110,8 @@ def test_an_unreachable_cache_is_named(client, all_up, settings):
     assert response.status_code == 503 and failing(response) == ["cache"]
 
 
-def test_an_unreachable_broker_is_named(client, all_up, monkeypatch):
-    url = f"redis://:secret-broker-password@127.0.0.1:{closed_port()}/0"
-    monkeypatch.setattr(app.conf, "broker_url", url)
+def test_an_unreachable_broker_is_named(client, all_up, settings):
+    settings.CELERY_BROKER_URL = f"redis://:secret-broker-password@127.0.0.1:{closed_port()}/0"
     response = client.get("/api/v1/health/ready")
     assert response.status_code == 503 and failing(response) == ["broker"]
     assert "secret-broker-password" not in response.content.decode()

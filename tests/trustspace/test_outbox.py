@@ -229,19 +229,12 @@ def test_sent_messages_are_pruned_after_the_retention(settings, django_capture_o
 
 def test_with_a_broker_one_transaction_registers_one_kick_and_a_broker_error_is_swallowed(
         settings, django_capture_on_commit_callbacks):
-    from django.conf import settings as django_settings
-
-    from trustspace.celery import app
-
     settings.OUTBOX_KICK_TIMEOUT_SECONDS = 1
-    app.conf.task_always_eager = False
-    app.conf.broker_url = "redis://127.0.0.1:9/0"  # nothing listens there: the broker is down
-    try:
-        with django_capture_on_commit_callbacks(execute=True) as callbacks:
-            messages = [outbox.enqueue_email(f"p{i}@example.fr", "S", "B") for i in range(3)]
-    finally:
-        app.conf.task_always_eager = True
-        app.conf.broker_url = django_settings.CELERY_BROKER_URL
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:9/0"  # nothing listens there: the broker is down
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        messages = [outbox.enqueue_email(f"p{i}@example.fr", "S", "B") for i in range(3)]
+    settings.CELERY_TASK_ALWAYS_EAGER = True
     assert len(callbacks) == 1 and callbacks[0].batch.ids == [m.pk for m in messages]
     assert callbacks[0].batch.kicked
     assert set(OutboxMessage.objects.values_list("status", "attempts")) == {(OutboxStatus.PENDING, 0)}

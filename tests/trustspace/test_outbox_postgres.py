@@ -64,8 +64,8 @@ def test_two_competing_workers_deliver_each_of_200_messages_exactly_once(setting
 def test_a_stopped_broker_never_fails_a_committed_approval_and_nothing_is_lost(world, settings, tmp_path):
     require_or_skip(redis_server_available(), "redis-server is not installed")
     with private_redis(tmp_path) as broker:
-        app.conf.broker_url = broker.url
-        app.conf.task_always_eager = settings.CELERY_TASK_ALWAYS_EAGER = False
+        settings.CELERY_BROKER_URL = broker.url
+        settings.CELERY_TASK_ALWAYS_EAGER = False
         try:
             in_review = lifecycle.submitted_declaration(world.operator, world.legal)
             in_review = operator_services.assign_request(in_review, acting_user=world.ans)
@@ -89,8 +89,7 @@ def test_a_stopped_broker_never_fails_a_committed_approval_and_nothing_is_lost(w
             with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
                 assert _poll(lambda: not OutboxMessage.objects.filter(status=OutboxStatus.PENDING).exists())
         finally:
-            app.conf.task_always_eager = True
-            app.conf.broker_url = django_settings.CELERY_BROKER_URL
+            settings.CELERY_TASK_ALWAYS_EAGER = True
     assert OutboxMessage.objects.filter(status=OutboxStatus.SENT).count() == len(pending)
     assert len(mail.outbox) == len(pending)  # each e-mail exactly once
     assert any("approuvée" in m.subject.lower() for m in mail.outbox)
@@ -100,13 +99,9 @@ def test_a_stopped_broker_never_fails_a_committed_approval_and_nothing_is_lost(w
 
 def test_a_kick_with_the_broker_down_returns_quickly_without_raising(settings):
     settings.OUTBOX_KICK_TIMEOUT_SECONDS = 1
-    app.conf.broker_url = "redis://127.0.0.1:9/0"  # a closed port
-    app.conf.task_always_eager = False
-    try:
-        outbox.kick([1, 2])  # logs, never raises
-    finally:
-        app.conf.task_always_eager = True
-        app.conf.broker_url = django_settings.CELERY_BROKER_URL
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:9/0"  # a closed port
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    outbox.kick([1, 2])  # logs, never raises
 
 
 WORKER = """

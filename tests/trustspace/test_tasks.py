@@ -17,15 +17,14 @@ from trustspace.tasks import send_email, verify_audit_chain
 def test_a_real_worker_runs_tasks_through_redis(world, settings):
     require_or_skip(django_settings.REDIS_URL, "REDIS_URL is not set (Redis broker test)")
     assert app.conf.broker_url.startswith("redis://")
-    app.conf.task_always_eager = False
-    try:
-        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-            result = verify_audit_chain.delay()
-            assert result.get(timeout=30) == {"ok": True, "count": result.get()["count"], "reason": ""}
-            assert result.get()["count"] > 0
-            send_email.delay(["someone@example.fr"], "Sujet", "Corps").get(timeout=30)
-    finally:
-        app.conf.task_always_eager = True
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    assert not app.conf.task_always_eager  # the tasks below go through Redis to the worker
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        result = verify_audit_chain.delay()
+        assert result.get(timeout=30) == {"ok": True, "count": result.get()["count"], "reason": ""}
+        assert result.get()["count"] > 0
+        send_email.delay(["someone@example.fr"], "Sujet", "Corps").get(timeout=30)
+    settings.CELERY_TASK_ALWAYS_EAGER = True
     assert [m.subject for m in mail.outbox][-1] == "Sujet"
 
 
