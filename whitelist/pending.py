@@ -142,6 +142,17 @@ def version_due(now=None) -> VersionDue:
     return VersionDue(changes=changes, published_number=head["number"] if head else None)
 
 
+def pending_identifiants(drimbox_ids, now=None) -> set[int]:
+    """Among ``drimbox_ids``, the identifiants whose published entry differs from the portal's (added, removed or
+    changed): hashes compared, no list parsed, a fixed number of queries."""
+    now = now or timezone.now()
+    current = {e.identifiant: e.fields_sha256 for e in builder.current_entries(now, drimbox_ids=drimbox_ids)}
+    identifiants = Drimbox.objects.filter(pk__in=drimbox_ids).values("identifiant")
+    published = dict(PublishedEntry.objects.filter(identifiant__in=identifiants)
+                     .values_list("identifiant", "fields_sha256"))
+    return {i for i in current.keys() | published.keys() if current.get(i) != published.get(i)}
+
+
 def publication_state(drimbox, now=None):
     """One DRIMbox: ``None`` when the published list says what the portal says, else its ``PendingChange``
     (without field details: the hash of the published fields is enough, no list is parsed)."""

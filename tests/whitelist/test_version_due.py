@@ -93,3 +93,17 @@ def test_version_due_reads_a_fixed_number_of_queries(world, ans2, box, signer_p1
     with CaptureQueriesContext(connection) as four:
         assert len(pending.version_due().changes) == 4
     assert len(one) == len(four)
+
+
+def test_the_operator_s_drimbox_list_marks_those_waiting_for_a_version(world, ans2, box, signer_p12, client):
+    publish(world, ans2)
+    waiting = active_drimbox(world.operator, world.legal, world.ans)
+    assert pending.pending_identifiants([box.pk, waiting.pk]) == {waiting.identifiant}
+    listing = page(client, world.legal, reverse("drimbox_list"))
+
+    def row(drimbox):
+        [found] = [r for r in listing.split("<tr>") if reverse("drimbox_detail", args=[drimbox.pk]) in r]
+        return found.split("</tr>")[0]
+
+    assert "En attente de publication" in row(waiting)
+    assert "En attente de publication" not in row(box)
