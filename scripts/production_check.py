@@ -568,9 +568,11 @@ class ProductionCheck:
         number = self.prepare_and_publish("GitHub 502")
         self.published.append(number)
         self.github_502_version = number
+        # The failure is recorded once the push has come back with the 502 (attempts count from the claim, before
+        # the push: waiting for them alone races the push on a loaded machine).
         failed = wait_for(lambda: self.sql(
-            "select p.attempts from whitelist_githubpublication p join whitelist_whitelistversion v "
-            "on v.id = p.version_id where v.number = %s", number)[0][0] >= 1, 30, 1)
+            "select p.status from whitelist_githubpublication p join whitelist_whitelistversion v "
+            "on v.id = p.version_id where v.number = %s", number)[0][0] == "echec", 30, 1)
         self.report.check(failed and self.github_commits() == self.github_before_502,
                           "GitHub 502 : publication enregistrée, poussée en échec", f"version {number}")
         gauge = self.metric("whitelist_github_publications", '{status="echec"}')

@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from operators import services as operator_services
 from operators.models import RequestKind
-from tests.support.lifecycle import active_drimbox, approve
+from tests.support.lifecycle import active_drimbox, approve, declared_drimbox, give_certificates
 from tests.whitelist.conftest import REPO
 from tests.whitelist.test_github_intake import form
 from trustspace.errors import InvalidData
@@ -117,3 +117,25 @@ def test_a_wrong_link_is_refused_in_french_and_changes_nothing(github, world, cl
     assert response.status_code == 200 and message.replace("'", "&#x27;") in response.content.decode()
     assert GitHubIssueRequest.objects.get().status == GitHubIssueStatus.TO_REVIEW
     assert not AuditEntry.objects.filter(action="whitelist.github_issue_accepted").exists()
+
+
+def test_an_add_issue_is_carried_by_the_integration_not_the_declaration(github, world, ans2, signer_p12):
+    """A declaration's approval changes nothing in the list: the [Add] issue links to the integration request, and
+    the version published after that integration's approval closes it."""
+    box = declared_drimbox(world.operator, world.legal, world.ans)
+    github.add_issue(REPO, title="[Add] nouvelle DRIMbox", body=form(dn=f"CN={box.db_fqdn},O=OP,C=FR"))
+    tasks.poll_github_issues()
+    issue = GitHubIssueRequest.objects.get()
+    declaration = box.requests.get(kind=RequestKind.DECLARATION)
+    with pytest.raises(InvalidData, match="ne porte pas une demande GitHub d'ajout"):
+        services.decide(issue, acting_user=world.ans, accept=True, portal_request=declaration.reference)
+    give_certificates(box)
+    integration = operator_services.submit_request(operator_services.create_request(
+        acting_user=world.legal, operator=world.operator, kind=RequestKind.INTEGRATION, drimbox=box),
+        acting_user=world.legal)
+    assert list(services.linkable_requests(issue)) == [integration]
+    services.decide(issue, acting_user=world.ans, accept=True, portal_request=integration.reference)
+    approve(integration, world.ans)
+    version = publish(world, ans2)
+    issue.refresh_from_db()
+    assert issue.applied_version == version and box.identifiant in [e["identifiant"] for e in version.diff["added"]]

@@ -280,12 +280,15 @@ def _schedule_comments(pk: int) -> None:
                  label=f"Tâche : commentaires GitHub de la demande #{pk}")
 
 
-# Which portal requests carry the change an issue asks for.
+# Which portal requests carry the change an issue asks for: those whose approval changes the whitelist (a
+# declaration does not, its integration does; a switch sends the DRIMbox back to integration).
 LINKABLE_KINDS = {
-    GitHubIssueKind.ADD: {RequestKind.DECLARATION, RequestKind.INTEGRATION, RequestKind.REINTEGRATION},
-    GitHubIssueKind.UPDATE: {RequestKind.UPDATE, RequestKind.SWITCH},
+    GitHubIssueKind.ADD: {RequestKind.INTEGRATION, RequestKind.REINTEGRATION},
+    GitHubIssueKind.UPDATE: {RequestKind.UPDATE},
     GitHubIssueKind.DELETE: {RequestKind.WITHDRAWAL},
 }
+KIND_PHRASES = {GitHubIssueKind.ADD: "d'ajout", GitHubIssueKind.UPDATE: "de mise à jour",
+                GitHubIssueKind.DELETE: "de suppression"}
 LINKABLE_STATUSES = (RequestStatus.SUBMITTED, RequestStatus.IN_REVIEW, RequestStatus.CHANGES_REQUESTED,
                      RequestStatus.APPROVED)
 
@@ -319,7 +322,7 @@ def _portal_request(request: GitHubIssueRequest, reference: str) -> DrimboxReque
     kinds = LINKABLE_KINDS.get(request.kind)
     if kinds is not None and portal.kind not in kinds:
         raise InvalidData(f"La demande {portal.reference} est une demande de {portal.get_kind_display().lower()} : "
-                          f"elle ne porte pas une demande GitHub de {request.get_kind_display()}.",
+                          f"elle ne porte pas une demande GitHub {KIND_PHRASES[request.kind]}.",
                           field_errors={field: ["Type de demande incompatible."]})
     return portal
 
