@@ -345,7 +345,9 @@ def decide(request: GitHubIssueRequest, *, acting_user: User, accept: bool, comm
                           multiline={"comment", "no_link_reason"},
                           labels={"comment": "commentaire", "no_link_reason": "motif"})
     with transaction.atomic():
-        request = GitHubIssueRequest.objects.select_for_update().select_related("drimbox").get(pk=request.pk)
+        # Only this row is locked: PostgreSQL refuses FOR UPDATE on the nullable side of the DRIMbox join.
+        request = (GitHubIssueRequest.objects.select_for_update(of=("self",)).select_related("drimbox")
+                   .get(pk=request.pk))
         before = {"status": request.status}
         request.transition_to(GitHubIssueStatus.ACCEPTED if accept else GitHubIssueStatus.REFUSED)
         if accept and bool((portal_request or "").strip()) == bool(no_link_reason):
