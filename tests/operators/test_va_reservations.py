@@ -7,13 +7,16 @@ from datetime import timedelta
 
 import pytest
 from dateutil.relativedelta import relativedelta
+from django.contrib.messages import get_messages
 from django.core import mail
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from operators import services
 from operators.models import VaDocument, VaStatus
 from tests.conftest import pdf_upload
+from tests.support.api import API, api, error_of
 from tests.support.lifecycle import active_drimbox
 from trustspace.errors import Conflict, InvalidData, NotAllowed
 from trustspace.models import AuditEntry
@@ -59,6 +62,10 @@ def _fresh(va):
 
 def _subjects(*, to):
     return [m.subject for m in mail.outbox if to in m.to]
+
+
+def _messages(response):
+    return [str(m) for m in get_messages(response.wsgi_request)]
 
 
 def test_va_with_reservations_through_both_deadlines(world, deadlines, clock):
@@ -209,3 +216,96 @@ def test_a_withdrawn_drimbox_closes_open_reservations(world, deadlines, clock):
     with transaction.atomic():  # as in the approving transaction of a withdrawal
         close_open_va_documents(va.drimbox, actor="test", reason="retrait")
     assert _fresh(va).status == VaStatus.CLOSED
+
+
+def test_both_paths_on_the_pages(client, world, deadlines, clock):
+    va = VaDocument.objects.get(drimbox=active_drimbox(world.operator, world.legal, world.ans))
+    drimbox_url = reverse("drimbox_detail", args=[va.drimbox_id])
+
+    client.force_login(world.technical)
+    page = client.get(drimbox_url).content.decode()
+    assert "VA signé avec réserves (RIS du client pas encore en Vague 2)" in page
+    response = client.post(reverse("va_upload", args=[va.pk]),
+                           {"file": pdf_upload("va.pdf"), "with_reservations": "on"})
+    assert response.status_code == 302 and _fresh(va).with_reservations
+
+    client.force_login(world.ans)
+    page = client.get(reverse("ans_va")).content.decode()
+    assert "Avec réserves" in page and "Valider avec réserves" in page
+    client.post(reverse("va_validate", args=[va.pk]))
+    assert _fresh(va).status == VaStatus.VALIDATED_RESERVATIONS
+    page = client.get(reverse("ans_va")).content.decode()
+    assert "En attente de la mise à jour du RIS" in page
+
+    # Another operator's user does not see the VA; a date in the future is refused in French.
+    client.force_login(world.other)
+    response = client.post(reverse("va_ris_update", args=[va.pk]), {"signalled_on": timezone.localdate()})
+    assert response.status_code == 404
+    client.force_login(world.technical)
+    page = client.get(drimbox_url).content.decode()
+    assert "Validé avec réserves" in page and "Enregistrer la date" in page
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    response = client.post(reverse("va_ris_update", args=[va.pk]), {"signalled_on": tomorrow.isoformat()})
+    assert _messages(response)[-1] == "La date de mise à jour du RIS ne peut pas être dans le futur."
+    response = client.post(reverse("va_ris_update", args=[va.pk]), {"signalled_on": "32/13/2026"})
+    assert _messages(response)[-1] == "Indiquez une date valide (jj/mm/aaaa)."
+    assert _fresh(va).ris_signalled_on is None
+    response = client.post(reverse("va_ris_update", args=[va.pk]), {"signalled_on": timezone.localdate()})
+    va = _fresh(va)
+    assert _messages(response)[-1] == (f"Date de mise à jour du RIS enregistrée : les réserves sont à lever avant "
+                                       f"le {timezone.localtime(va.reservations_due_at):%d/%m/%Y}.")
+
+    # Two months later: overdue on both pages.
+    clock.set(va.reservations_due_at + timedelta(hours=1))
+    client.force_login(world.technical)  # the session did not survive two months
+    assert "Réserves en retard" in client.get(drimbox_url).content.decode()
+    client.force_login(world.ans)
+    response = client.get(reverse("ans_va"))
+    assert list(response.context["reservations_overdue"]) == [va]
+
+    client.force_login(world.technical)
+    response = client.post(reverse("va_lifting_upload", args=[va.pk]), {"file": pdf_upload("levee.pdf", b"texte")})
+    assert _fresh(va).status == VaStatus.VALIDATED_RESERVATIONS and "PDF" in _messages(response)[-1]
+    client.post(reverse("va_lifting_upload", args=[va.pk]), {"file": pdf_upload("levee.pdf")})
+    assert _fresh(va).status == VaStatus.LIFTING_SUBMITTED
+    assert "déposée, à valider par l'ANS" in client.get(drimbox_url).content.decode()
+    assert client.get(reverse("va_lifting_download", args=[va.pk])).status_code == 200
+
+    client.force_login(world.ans)
+    response = client.get(reverse("ans_va"))
+    assert list(response.context["liftings_to_review"]) == [va] and list(response.context["reservations_overdue"]) == []
+    client.post(reverse("va_lifting_validate", args=[va.pk]))
+    assert _fresh(va).status == VaStatus.VALIDATED
+    assert "Réserves levées" in client.get(drimbox_url).content.decode()
+
+
+def test_the_api_exposes_reservations(world, deadlines, clock):
+    va = VaDocument.objects.get(drimbox=active_drimbox(world.operator, world.legal, world.ans))
+    technical, ans = api(world.technical), api(world.ans)
+    response = technical.post(f"{API}/va/{va.pk}/document/", {"file": pdf_upload("va.pdf"),
+                                                                "with_reservations": "true"}, format="multipart")
+    assert response.status_code == 200 and response.json()["with_reservations"] is True
+    body = ans.post(f"{API}/va/{va.pk}/validate/").json()
+    assert body["status"] == "valide_reserves" and body["reservations_due_at"] is None
+
+    error_of(api(world.other).post(f"{API}/va/{va.pk}/ris-update/", {"signalled_on": "2026-01-01"}, format="json"),
+             404)
+    tomorrow = (timezone.localdate() + timedelta(days=1)).isoformat()
+    error = error_of(technical.post(f"{API}/va/{va.pk}/ris-update/", {"signalled_on": tomorrow}, format="json"), 400)
+    assert "futur" in error["message"]
+    error = error_of(technical.post(f"{API}/va/{va.pk}/ris-update/", {"signalled_on": "hier"}, format="json"), 400)
+    assert "signalled_on" in error["fields"]
+    today = timezone.localdate()
+    body = ans.post(f"{API}/va/{va.pk}/ris-update/", {"signalled_on": today.isoformat()}, format="json").json()
+    assert body["ris_signalled_on"] == today.isoformat() and body["reservations_due_at"]
+    assert body["reservations_overdue"] is False
+
+    body = technical.post(f"{API}/va/{va.pk}/lifting/document/", {"file": pdf_upload("levee.pdf")},
+                          format="multipart").json()
+    assert body["status"] == "levee_deposee" and body["lifting_download_url"].endswith(
+        reverse("va_lifting_download", args=[va.pk]))
+    error_of(technical.post(f"{API}/va/{va.pk}/lifting/validate/"), 403)
+    body = ans.post(f"{API}/va/{va.pk}/lifting/refuse/", {"reason": "Illisible"}, format="json").json()
+    assert body["status"] == "valide_reserves" and body["lifting_refusal_reason"] == "Illisible"
+    technical.post(f"{API}/va/{va.pk}/lifting/document/", {"file": pdf_upload("levee2.pdf")}, format="multipart")
+    assert ans.post(f"{API}/va/{va.pk}/lifting/validate/").json()["status"] == "valide"
