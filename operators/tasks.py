@@ -17,4 +17,5 @@ def apply_dns_changes():
 
 @shared_task
 def send_va_reminders():
-    return services.send_va_reminders()
+    """The VA deadline's reminders, then the reservations deadline's (VA signed « avec réserves »)."""
+    return services.send_va_reminders() + services.send_va_reservations_reminders()

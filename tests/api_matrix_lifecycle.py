@@ -5,6 +5,8 @@ Objects belong to operator A and are built lazily through the services (tests/su
 and kept on the world ``w``. Multipart endpoints are called with a JSON body by the matrix: a caller
 who may act then gets 400 (no file), one who may not gets 403/404 before the body is read.
 """
+from django.utils import timezone
+
 from operators import services
 from operators.models import (
     ONBOARDING_KINDS,
@@ -82,6 +84,24 @@ def _va_uploaded(w):
     _va_due(w)
     services.upload_va(w.va, acting_user=w.technical, uploaded_file=pdf_upload("va.pdf"))
     return {"pk": w.va.pk}
+
+
+def _va_reserved(w):
+    """A's VA deposited « avec réserves » and validated as such."""
+    _va_due(w)
+    services.upload_va(w.va, acting_user=w.technical, uploaded_file=pdf_upload("va.pdf"), with_reservations=True)
+    services.validate_va(w.va, acting_user=w.ans)
+    return {"pk": w.va.pk}
+
+
+def _va_lifting(w):
+    _va_reserved(w)
+    services.upload_va_lifting(w.va, acting_user=w.technical, uploaded_file=pdf_upload("levee.pdf"))
+    return {"pk": w.va.pk}
+
+
+def _ris_recorded(recorded):
+    return lambda w: (VaDocument.objects.get(pk=w.va.pk).ris_signalled_on is not None) == recorded
 
 
 def _status(attr, expected):
@@ -176,4 +196,19 @@ LIFECYCLE_API_MATRIX = {
                       {**{role: _va_status(VaStatus.SUBMITTED) for role in ("anonymous", "other", "technical",
                                                                            "legal")},
                        "ans": _va_status(VaStatus.REFUSED)}),
+    # VA « avec réserves »
+    "api_va_ris_update": ("post", _va_reserved, lambda w: {"signalled_on": timezone.localdate().isoformat()},
+                          READ_A, {**{role: _ris_recorded(False) for role in ("anonymous", "other")},
+                                   **{role: _ris_recorded(True) for role in ("technical", "legal", "ans")}}),
+    "api_va_lifting_document": ("post", _va_reserved, None,
+                                {"anonymous": 401, "other": 404, "technical": 400, "legal": 400, "ans": 404},
+                                {role: _va_status(VaStatus.VALIDATED_RESERVATIONS) for role in READ_A}),
+    "api_va_lifting_validate": ("post", _va_lifting, None, ANS_ONLY,
+                                {**{role: _va_status(VaStatus.LIFTING_SUBMITTED)
+                                    for role in ("anonymous", "other", "technical", "legal")},
+                                 "ans": _va_status(VaStatus.VALIDATED)}),
+    "api_va_lifting_refuse": ("post", _va_lifting, lambda w: {"reason": "Non signé par le client."}, ANS_ONLY,
+                              {**{role: _va_status(VaStatus.LIFTING_SUBMITTED)
+                                  for role in ("anonymous", "other", "technical", "legal")},
+                               "ans": _va_status(VaStatus.VALIDATED_RESERVATIONS)}),
 }

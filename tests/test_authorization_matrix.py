@@ -8,6 +8,7 @@ Objects in URLs always belong to operator A.
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from certificates.models import AcmeDnsCredential, Certificate, Revocation, ViOrder
 from operators import services
@@ -111,6 +112,29 @@ def _submitted_va(w):
     if w.va.status != VaStatus.SUBMITTED:
         w.va = services.upload_va(w.va, acting_user=w.technical, uploaded_file=pdf_upload("va.pdf"))
     return w.va
+
+
+def _reserved_va(w):
+    """The VA of another active DRIMbox of A, deposited « avec réserves » and validated as such by ANS (its own
+    DRIMbox: pages walking the whole matrix on one world move ``w.va`` through the other path)."""
+    if not hasattr(w, "reserved_va"):
+        va = VaDocument.objects.get(drimbox=lc.active_drimbox(w.operator, w.legal, w.ans))
+        services.upload_va(va, acting_user=w.technical, uploaded_file=pdf_upload("va.pdf"), with_reservations=True)
+        w.reserved_va = services.validate_va(va, acting_user=w.ans)
+    return w.reserved_va
+
+
+def _lifting_va(w):
+    """The same, its reservations' lifting document deposited."""
+    _reserved_va(w).refresh_from_db()
+    if w.reserved_va.status == VaStatus.VALIDATED_RESERVATIONS:
+        w.reserved_va = services.upload_va_lifting(w.reserved_va, acting_user=w.technical,
+                                                   uploaded_file=pdf_upload("levee.pdf"))
+    return w.reserved_va
+
+
+def _ris_recorded(recorded):
+    return lambda w: (VaDocument.objects.get(pk=w.reserved_va.pk).ris_signalled_on is not None) == recorded
 
 
 def _status(attr, expected):
@@ -304,6 +328,27 @@ MATRIX = {
     "va_refuse": ("post", lambda w: {"pk": _submitted_va(w).pk}, lambda w: {"reason": "Illisible"},
                   ans_only_post("/ans/va/"),
                   {"legal": _status("va", VaStatus.SUBMITTED), "ans": _status("va", VaStatus.REFUSED)}),
+    "va_ris_update": ("post", lambda w: {"pk": _reserved_va(w).pk},
+                      lambda w: {"signalled_on": timezone.localdate().isoformat()},
+                      {"anonymous": LOGIN, "other": 404, "technical": ("redirect", "/drimbox/"),
+                       "legal": ("redirect", "/drimbox/"), "ans": ("redirect", "/drimbox/")},
+                      {"anonymous": _ris_recorded(False), "other": _ris_recorded(False),
+                       "technical": _ris_recorded(True), "legal": _ris_recorded(True), "ans": _ris_recorded(True)}),
+    "va_lifting_upload": ("post", lambda w: {"pk": _reserved_va(w).pk}, lambda w: {"file": pdf_upload("levee.pdf")},
+                          {"anonymous": LOGIN, "other": 404, "technical": ("redirect", "/drimbox/"),
+                           "legal": ("redirect", "/drimbox/"), "ans": 404},
+                          {"technical": _status("reserved_va", VaStatus.LIFTING_SUBMITTED),
+                           "legal": _status("reserved_va", VaStatus.LIFTING_SUBMITTED),
+                           "ans": _status("reserved_va", VaStatus.VALIDATED_RESERVATIONS)}),
+    "va_lifting_download": ("get", lambda w: {"pk": _lifting_va(w).pk}, None,
+                            {"anonymous": LOGIN, "other": 404, "technical": 200, "legal": 200, "ans": 200}),
+    "va_lifting_validate": ("post", lambda w: {"pk": _lifting_va(w).pk}, None, ans_only_post("/ans/va/"),
+                            {"legal": _status("reserved_va", VaStatus.LIFTING_SUBMITTED),
+                             "ans": _status("reserved_va", VaStatus.VALIDATED)}),
+    "va_lifting_refuse": ("post", lambda w: {"pk": _lifting_va(w).pk}, lambda w: {"reason": "Non signé"},
+                          ans_only_post("/ans/va/"),
+                          {"legal": _status("reserved_va", VaStatus.LIFTING_SUBMITTED),
+                           "ans": _status("reserved_va", VaStatus.VALIDATED_RESERVATIONS)}),
     "ans_review_queue": ("get", None, None, ANS_ONLY_GET),
     "ans_registry": ("get", None, None, ANS_ONLY_GET),
     "ans_va": ("get", None, None, ANS_ONLY_GET),

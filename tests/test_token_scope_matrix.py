@@ -79,6 +79,10 @@ SCOPES = {
     "api_va_document": REQ,
     "api_va_validate": ANS,
     "api_va_refuse": ANS,
+    "api_va_ris_update": REQ,
+    "api_va_lifting_document": REQ,
+    "api_va_lifting_validate": ANS,
+    "api_va_lifting_refuse": ANS,
     # Certificates
     "api_drimbox_certificates": R | CERT,
     "api_drimbox_certificates POST": CERT,

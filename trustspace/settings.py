@@ -329,6 +329,9 @@ DNS_REQUIRE_PUBLIC_ADDRESSES = env_bool("DNS_REQUIRE_PUBLIC_ADDRESSES", not DEBU
 # Lifecycle (DESIGN §5).
 VA_DEADLINE_DAYS = env_int("VA_DEADLINE_DAYS", 30)
 VA_REMINDER_DAYS = [int(days) for days in env_list("VA_REMINDER_DAYS", "14,7,1")]
+# VA « avec réserves »: months from the client's RIS signal to lift them (AF IMG DB Va2), reminders before.
+VA_RESERVATIONS_MONTHS = env_int("VA_RESERVATIONS_MONTHS", 2)
+VA_RESERVATIONS_REMINDER_DAYS = [int(days) for days in env_list("VA_RESERVATIONS_REMINDER_DAYS", "15,3")]
 REQUEST_MAX_ATTACHMENTS = env_int("REQUEST_MAX_ATTACHMENTS", 20)
 CELERY_BEAT_SCHEDULE.update({
     "apply-dns-changes": {"task": "operators.tasks.apply_dns_changes", "schedule": timedelta(minutes=1)},

@@ -40,4 +40,8 @@ urlpatterns += [
     path("va/<int:pk>/document/", lifecycle.VaUploadView.as_view(), name="api_va_document"),
     path("va/<int:pk>/validate/", lifecycle.VaValidateView.as_view(), name="api_va_validate"),
     path("va/<int:pk>/refuse/", lifecycle.VaRefuseView.as_view(), name="api_va_refuse"),
+    path("va/<int:pk>/ris-update/", lifecycle.VaRisUpdateView.as_view(), name="api_va_ris_update"),
+    path("va/<int:pk>/lifting/document/", lifecycle.VaLiftingUploadView.as_view(), name="api_va_lifting_document"),
+    path("va/<int:pk>/lifting/validate/", lifecycle.VaLiftingValidateView.as_view(), name="api_va_lifting_validate"),
+    path("va/<int:pk>/lifting/refuse/", lifecycle.VaLiftingRefuseView.as_view(), name="api_va_lifting_refuse"),
 ]

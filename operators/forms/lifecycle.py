@@ -121,6 +121,22 @@ class FinancingOrderForm(SubmissionTokenMixin, DsfrBaseForm):
 
 class VaUploadForm(DsfrBaseForm):
     file = forms.FileField(label="Document VA (PDF, 5 Mo au plus)")
+    with_reservations = forms.BooleanField(
+        label="VA signé avec réserves (RIS du client pas encore en Vague 2)", required=False,
+        help_text="Les réserves seront à lever dans les deux mois suivant le signalement, par le client, de la "
+                  "mise à jour de son RIS en Vague 2.")
+
+
+class VaRisUpdateForm(DsfrBaseForm):
+    signalled_on = forms.DateField(
+        label="Date à laquelle le client a signalé la mise à jour du RIS en Vague 2",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        error_messages={"required": "Indiquez la date du signalement.",
+                        "invalid": "Indiquez une date valide (jj/mm/aaaa)."})
+
+
+class VaLiftingUploadForm(DsfrBaseForm):
+    file = forms.FileField(label="Document de levée des réserves signé par le client (PDF, 5 Mo au plus)")
 
 
 class VaRefuseForm(DsfrBaseForm):

@@ -71,14 +71,27 @@ class VaStatus(models.TextChoices):
     SUBMITTED = "depose", "Déposé, à valider"
     VALIDATED = "valide", "Validé"
     REFUSED = "refuse", "Refusé, à redéposer"
+    # The VA signed with reservations (client's RIS not yet in Vague 2, ASP model): validated, but the
+    # reservations must be lifted within two months of the client signalling the RIS update.
+    VALIDATED_RESERVATIONS = "valide_reserves", "Validé avec réserves"
+    LIFTING_SUBMITTED = "levee_deposee", "Levée des réserves déposée, à valider"
     CLOSED = "sans_objet", "Sans objet (DRIMbox retirée ou reprise)"
 
 
-OPEN_VA_STATUSES = frozenset({VaStatus.DUE, VaStatus.REFUSED, VaStatus.SUBMITTED})
+OPEN_VA_STATUSES = frozenset({VaStatus.DUE, VaStatus.REFUSED, VaStatus.SUBMITTED, VaStatus.VALIDATED_RESERVATIONS,
+                              VaStatus.LIFTING_SUBMITTED})
+# Reservations still to lift (the two-month deadline runs once the RIS update is signalled).
+RESERVATION_STATUSES = frozenset({VaStatus.VALIDATED_RESERVATIONS, VaStatus.LIFTING_SUBMITTED})
+# The overdue marker in ``reservations_reminders_sent`` (the others are days before the deadline).
+RESERVATIONS_OVERDUE_REMINDER = 0
 
 
 def va_upload_to(instance, filename):
     return f"va/{instance.drimbox.identifiant}/{uuid.uuid4().hex}.pdf"
+
+
+def va_lifting_upload_to(instance, filename):
+    return f"va/{instance.drimbox.identifiant}/levee-{uuid.uuid4().hex}.pdf"
 
 
 class VaDocument(StateMachineMixin, models.Model):
@@ -88,7 +101,10 @@ class VaDocument(StateMachineMixin, models.Model):
     TRANSITIONS = {
         VaStatus.DUE: {VaStatus.SUBMITTED, VaStatus.CLOSED},
         VaStatus.REFUSED: {VaStatus.SUBMITTED, VaStatus.CLOSED},
-        VaStatus.SUBMITTED: {VaStatus.VALIDATED, VaStatus.REFUSED, VaStatus.CLOSED},
+        VaStatus.SUBMITTED: {VaStatus.VALIDATED, VaStatus.VALIDATED_RESERVATIONS, VaStatus.REFUSED, VaStatus.CLOSED},
+        # Lifting the reservations: a document deposited, which ANS validates or refuses (then a new one).
+        VaStatus.VALIDATED_RESERVATIONS: {VaStatus.LIFTING_SUBMITTED, VaStatus.CLOSED},
+        VaStatus.LIFTING_SUBMITTED: {VaStatus.VALIDATED, VaStatus.VALIDATED_RESERVATIONS, VaStatus.CLOSED},
     }
 
     drimbox = models.ForeignKey(Drimbox, on_delete=models.PROTECT, related_name="va_documents")
@@ -108,14 +124,33 @@ class VaDocument(StateMachineMixin, models.Model):
     refusal_reason = models.TextField(blank=True)
     reminders_sent = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # VA signed « avec réserves »: the client's RIS is not yet in Vague 2.
+    with_reservations = models.BooleanField("signé avec réserves", default=False)
+    ris_signalled_on = models.DateField("mise à jour du RIS signalée le", null=True, blank=True)
+    ris_signalled_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                         related_name="+")
+    reservations_due_at = models.DateTimeField("échéance de levée des réserves", null=True, blank=True,
+                                               db_index=True)
+    reservations_reminders_sent = models.JSONField(default=list, blank=True)
+    lifting_file = models.FileField(upload_to=va_lifting_upload_to, blank=True)
+    lifting_original_name = models.CharField(max_length=200, blank=True)
+    lifting_sha256 = models.CharField(max_length=64, blank=True)
+    lifting_uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                            on_delete=models.PROTECT, related_name="+")
+    lifting_uploaded_at = models.DateTimeField(null=True, blank=True)
+    lifting_refusal_reason = models.TextField(blank=True)
 
-    AUDITED_FIELDS = ["status", "due_at", "original_name", "sha256", "refusal_reason"]
+    AUDITED_FIELDS = ["status", "due_at", "original_name", "sha256", "refusal_reason", "with_reservations",
+                      "ris_signalled_on", "reservations_due_at", "lifting_original_name", "lifting_sha256",
+                      "lifting_refusal_reason"]
 
     class Meta:
         ordering = ["due_at", "pk"]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=["attendu", "sans_objet"]) | ~Q(file=""),
                                    name="va_document_has_file"),
+            models.CheckConstraint(condition=~Q(status="levee_deposee") | ~Q(lifting_file=""),
+                                   name="va_lifting_has_file"),
         ]
         verbose_name = "document VA"
         verbose_name_plural = "documents VA"
@@ -130,3 +165,18 @@ class VaDocument(StateMachineMixin, models.Model):
     @property
     def is_overdue(self):
         return self.status in {VaStatus.DUE, VaStatus.REFUSED} and self.due_at < timezone.now()
+
+    @property
+    def reservations_open(self):
+        return self.status in RESERVATION_STATUSES
+
+    @property
+    def shows_reservations(self):
+        """Validated with reservations: still open, or lifted (then validated)."""
+        return self.with_reservations and self.status in RESERVATION_STATUSES | {VaStatus.VALIDATED}
+
+    @property
+    def reservations_overdue(self):
+        """The reservations are not lifted (no lifting document under review) two months after the RIS signal."""
+        return (self.status == VaStatus.VALIDATED_RESERVATIONS and self.reservations_due_at is not None
+                and self.reservations_due_at < timezone.now())

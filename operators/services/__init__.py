@@ -13,10 +13,15 @@ from operators.services.contracts import (
 )
 from operators.services.documents import (
     find_attestation,
+    record_ris_update,
     refuse_va,
+    refuse_va_lifting,
     send_va_reminders,
+    send_va_reservations_reminders,
     upload_va,
+    upload_va_lifting,
     validate_va,
+    validate_va_lifting,
 )
 from operators.services.drimboxes import complete_pending_revocation
 from operators.services.financing_orders import create_financing_order
@@ -77,18 +82,23 @@ __all__ = [
     "next_identifiant",
     "publish_contract_version",
     "reconcile",
+    "record_ris_update",
     "refuse_va",
+    "refuse_va_lifting",
     "reject_request",
     "remove_membership",
     "request_changes",
     "require_request_action",
     "revoke_invitation",
     "send_va_reminders",
+    "send_va_reservations_reminders",
     "set_channels",
     "submit_request",
     "update_operator",
     "update_request",
     "update_support_contact",
     "upload_va",
+    "upload_va_lifting",
     "validate_va",
+    "validate_va_lifting",
 ]

@@ -157,4 +157,12 @@ def va_documents(request):
         "to_review": base.filter(status=VaStatus.SUBMITTED).order_by("uploaded_at"),
         "overdue": base.filter(status__in=[VaStatus.DUE, VaStatus.REFUSED], due_at__lt=now).order_by("due_at"),
         "upcoming": base.filter(status__in=[VaStatus.DUE, VaStatus.REFUSED], due_at__gte=now).order_by("due_at")[:100],
+        # VA signed « avec réserves »: lifting documents to review, overdue reservations, the others.
+        "liftings_to_review": base.filter(status=VaStatus.LIFTING_SUBMITTED).order_by("lifting_uploaded_at"),
+        "reservations_overdue": base.filter(status=VaStatus.VALIDATED_RESERVATIONS,
+                                            reservations_due_at__lt=now).order_by("reservations_due_at"),
+        "reservations_running": base.filter(status=VaStatus.VALIDATED_RESERVATIONS, reservations_due_at__gte=now)
+        .order_by("reservations_due_at")[:100],
+        "reservations_awaiting_ris": base.filter(status=VaStatus.VALIDATED_RESERVATIONS,
+                                                 reservations_due_at__isnull=True).order_by("decided_at")[:100],
     })

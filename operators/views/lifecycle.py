@@ -11,6 +11,7 @@ from django.db.models import Prefetch, Q
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from operators import integration, onboarding, permissions, services
@@ -25,7 +26,9 @@ from operators.forms.lifecycle import (
     CommentForm,
     FinancingOrderForm,
     RejectForm,
+    VaLiftingUploadForm,
     VaRefuseForm,
+    VaRisUpdateForm,
     VaUploadForm,
     request_form_class,
 )
@@ -82,6 +85,7 @@ def drimbox_detail(request, pk):
                                                                               drimbox.operator):
                 actions.append((kind, RequestKind(kind).label))
     va_documents = drimbox.va_documents.filter(operator=drimbox.operator).select_related("uploaded_by")
+    can_upload_va = is_member and permissions.can(request.user, "va.upload", drimbox.operator)
     return render(request, "operators/drimbox_detail.html", {
         "drimbox": drimbox, "is_member": is_member, "actions": actions,
         "requests": drimbox.requests.select_related("operator").order_by("-created_at")
@@ -89,8 +93,11 @@ def drimbox_detail(request, pk):
         "attestations": drimbox.attestations.filter(operator=drimbox.operator) if not request.user.is_ans_admin
         else drimbox.attestations.all(),
         "dns_changes": _dns_history(request.user, drimbox),
-        "va_documents": va_documents, "va_form": VaUploadForm(),
-        "can_upload_va": is_member and permissions.can(request.user, "va.upload", drimbox.operator),
+        "va_documents": va_documents, "va_form": VaUploadForm(), "ris_form": VaRisUpdateForm(),
+        "lifting_form": VaLiftingUploadForm(), "today": timezone.localdate(),
+        "can_upload_va": can_upload_va,
+        # The RIS update is recorded by the operator's members who deposit the VA, or by ANS.
+        "can_record_ris": can_upload_va or request.user.is_ans_admin,
     })
 
 
@@ -442,7 +449,8 @@ def va_upload(request, pk):
         messages.error(request, "Choisissez le document VA à déposer (PDF).")
     else:
         try:
-            services.upload_va(va, acting_user=request.user, uploaded_file=form.cleaned_data["file"])
+            services.upload_va(va, acting_user=request.user, uploaded_file=form.cleaned_data["file"],
+                               with_reservations=form.cleaned_data["with_reservations"])
         except DomainError as exc:
             _fail(request, exc)
         else:
@@ -485,3 +493,73 @@ def va_refuse(request, pk):
     return _va_decision(request, pk, lambda va: services.refuse_va(va, acting_user=request.user, reason=reason),
                         "Document VA refusé ; l'opérateur est prévenu.")
 
+
+
+# --- VA « avec réserves » -----------------------------------------------------------------------
+
+
+@access(AUTHENTICATED)
+@require_POST
+def va_ris_update(request, pk):
+    """The date the client signalled its RIS in Vague 2 (a member of the operator, or ANS)."""
+    va = get_object_or_404(VaDocument.objects.select_related("drimbox", "operator"), pk=pk)
+    if not request.user.is_ans_admin and not permissions.roles_of(request.user, va.operator):
+        raise Http404
+    form = VaRisUpdateForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(form.errors["signalled_on"]))
+    else:
+        try:
+            va = services.record_ris_update(va, acting_user=request.user,
+                                            signalled_on=form.cleaned_data["signalled_on"])
+        except DomainError as exc:
+            _fail(request, exc)
+        else:
+            messages.success(request, "Date de mise à jour du RIS enregistrée : les réserves sont à lever avant le "
+                             f"{timezone.localtime(va.reservations_due_at):%d/%m/%Y}.")
+    return redirect("drimbox_detail", va.drimbox_id)
+
+
+@access(AUTHENTICATED)
+@require_POST
+def va_lifting_upload(request, pk):
+    va = get_object_or_404(VaDocument.objects.select_related("drimbox", "operator"), pk=pk)
+    if not permissions.roles_of(request.user, va.operator):
+        raise Http404
+    form = VaLiftingUploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, "Choisissez le document de levée des réserves à déposer (PDF).")
+    else:
+        try:
+            services.upload_va_lifting(va, acting_user=request.user, uploaded_file=form.cleaned_data["file"])
+        except DomainError as exc:
+            _fail(request, exc)
+        else:
+            messages.success(request, "Document de levée des réserves déposé : l'ANS va le vérifier.")
+    return redirect("drimbox_detail", va.drimbox_id)
+
+
+@access(AUTHENTICATED)
+def va_lifting_download(request, pk):
+    va = get_object_or_404(VaDocument.objects.select_related("operator"), pk=pk)
+    if not va.lifting_file or not permissions.can(request.user, "va.download", va.operator):
+        raise Http404
+    return FileResponse(va.lifting_file.open("rb"), as_attachment=True, content_type="application/pdf",
+                        filename=f"va-levee-reserves-drimbox-{va.drimbox_id}-{va.pk}.pdf")
+
+
+@access(ANS_ADMIN)
+@require_POST
+def va_lifting_validate(request, pk):
+    return _va_decision(request, pk, lambda va: services.validate_va_lifting(va, acting_user=request.user),
+                        "Levée des réserves validée : le document VA est validé sans réserve.")
+
+
+@access(ANS_ADMIN)
+@require_POST
+def va_lifting_refuse(request, pk):
+    form = VaRefuseForm(request.POST)
+    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    return _va_decision(request, pk,
+                        lambda va: services.refuse_va_lifting(va, acting_user=request.user, reason=reason),
+                        "Levée des réserves refusée ; l'opérateur est prévenu.")

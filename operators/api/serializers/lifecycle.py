@@ -20,6 +20,7 @@ from operators.models import (
     DrimboxStatus,
     RequestKind,
     RequestStatus,
+    VaStatus,
 )
 from operators.request_data import eligibility_problems
 
@@ -99,6 +100,20 @@ class FinancingOrderCreateSerializer(serializers.Serializer):
 
 class VaUploadSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="Le document VA (PDF).")
+    with_reservations = serializers.BooleanField(
+        required=False, default=False,
+        help_text="VA signé avec réserves (RIS du client pas encore en Vague 2) ; ANS le valide « avec réserves ».")
+
+
+class VaRisUpdateSerializer(serializers.Serializer):
+    signalled_on = serializers.DateField(
+        help_text="Date (AAAA-MM-JJ) à laquelle le client a signalé la mise à jour de son RIS en Vague 2 ; ni dans "
+                  "le futur, ni avant le dépôt du VA. Les réserves sont à lever dans les deux mois.",
+        error_messages={"invalid": "Indiquez une date valide (AAAA-MM-JJ).", "required": "Ce champ est obligatoire."})
+
+
+class VaLiftingUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="Le document de levée des réserves signé par le client (PDF).")
 
 
 class ReviewQueueFilterSerializer(serializers.Serializer):
@@ -268,7 +283,7 @@ class DrimboxSerializer(DrimboxReferenceSerializer):
 class VaDocumentSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     drimbox = serializers.IntegerField(source="drimbox.identifiant")
-    status = serializers.CharField(help_text="Statut : `attendu`, `depose`, `valide`, `refuse`, `sans_objet`.")
+    status = serializers.CharField(help_text=f"Statut : {choice_values(VaStatus)}.")
     status_label = serializers.CharField(source="get_status_display")
     due_at = serializers.DateTimeField()
     is_overdue = serializers.BooleanField()
@@ -278,9 +293,23 @@ class VaDocumentSerializer(serializers.Serializer):
     decided_at = serializers.DateTimeField(allow_null=True)
     refusal_reason = serializers.CharField()
     download_url = serializers.SerializerMethodField(help_text="Téléchargement dans le portail (session).")
+    with_reservations = serializers.BooleanField(help_text="VA signé avec réserves (RIS pas encore en Vague 2).")
+    ris_signalled_on = serializers.DateField(allow_null=True,
+                                             help_text="Date du signalement de la mise à jour du RIS en Vague 2.")
+    reservations_due_at = serializers.DateTimeField(allow_null=True, help_text="Échéance de levée des réserves.")
+    reservations_overdue = serializers.BooleanField()
+    lifting_original_name = serializers.CharField()
+    lifting_sha256 = serializers.CharField()
+    lifting_uploaded_at = serializers.DateTimeField(allow_null=True)
+    lifting_refusal_reason = serializers.CharField()
+    lifting_download_url = serializers.SerializerMethodField(
+        help_text="Téléchargement du document de levée des réserves dans le portail (session).")
 
     def get_download_url(self, obj) -> str | None:
         return _absolute(self.context, reverse("va_download", args=[obj.pk])) if obj.file else None
+
+    def get_lifting_download_url(self, obj) -> str | None:
+        return _absolute(self.context, reverse("va_lifting_download", args=[obj.pk])) if obj.lifting_file else None
 
 
 class DrimboxDetailSerializer(DrimboxSerializer):

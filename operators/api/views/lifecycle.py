@@ -332,7 +332,8 @@ class VaUploadView(PortalAPIView):
             raise NotFound("Ressource introuvable.")
         data = validated(s.VaUploadSerializer, request.data,
                       authorize=lambda: permissions.require(request.user, "va.upload", va.operator))
-        va = services.upload_va(va, acting_user=request.user, uploaded_file=data["file"])
+        va = services.upload_va(va, acting_user=request.user, uploaded_file=data["file"],
+                                with_reservations=data["with_reservations"])
         return _va_response(request, va)
 
 
@@ -350,5 +351,55 @@ class VaRefuseView(AnsAPIView):
         va = get_object_or_404(VaDocument, pk=pk)
         data = validated(s.ReasonSerializer, request.data)
         va = services.refuse_va(va, acting_user=request.user, reason=data["reason"])
+        return _va_response(request, va)
+
+
+# --- VA « avec réserves » -----------------------------------------------------------------------
+
+
+class VaRisUpdateView(PortalAPIView):
+    token_scope = ApiScope.REQUESTS
+
+    @extend_schema(request=s.VaRisUpdateSerializer, responses=s.VaDocumentSerializer,
+                   summary="Enregistrer la date de mise à jour du RIS du client en Vague 2 (VA validé avec réserves)")
+    def post(self, request, pk):
+        va = get_object_or_404(VaDocument.objects.select_related("drimbox", "operator"), pk=pk)
+        if not request.user.is_ans_admin and not permissions.roles_of(request.user, va.operator):
+            raise NotFound("Ressource introuvable.")
+        data = validated(s.VaRisUpdateSerializer, request.data)
+        va = services.record_ris_update(va, acting_user=request.user, signalled_on=data["signalled_on"])
+        return _va_response(request, va)
+
+
+class VaLiftingUploadView(PortalAPIView):
+    token_scope = ApiScope.REQUESTS
+
+    @extend_schema(request={"multipart/form-data": s.VaLiftingUploadSerializer}, responses=s.VaDocumentSerializer,
+                   summary="Déposer le document de levée des réserves du VA (PDF)")
+    def post(self, request, pk):
+        va = get_object_or_404(VaDocument.objects.select_related("drimbox", "operator"), pk=pk)
+        if not permissions.roles_of(request.user, va.operator):
+            raise NotFound("Ressource introuvable.")
+        data = validated(s.VaLiftingUploadSerializer, request.data,
+                         authorize=lambda: permissions.require(request.user, "va.upload", va.operator))
+        va = services.upload_va_lifting(va, acting_user=request.user, uploaded_file=data["file"])
+        return _va_response(request, va)
+
+
+class VaLiftingValidateView(AnsAPIView):
+    @extend_schema(request=None, responses=s.VaDocumentSerializer,
+                   summary="Valider la levée des réserves du VA : VA validé sans réserve (ANS)")
+    def post(self, request, pk):
+        va = services.validate_va_lifting(get_object_or_404(VaDocument, pk=pk), acting_user=request.user)
+        return _va_response(request, va)
+
+
+class VaLiftingRefuseView(AnsAPIView):
+    @extend_schema(request=s.ReasonSerializer, responses=s.VaDocumentSerializer,
+                   summary="Refuser le document de levée des réserves, avec un motif (ANS)")
+    def post(self, request, pk):
+        va = get_object_or_404(VaDocument, pk=pk)
+        data = validated(s.ReasonSerializer, request.data)
+        va = services.refuse_va_lifting(va, acting_user=request.user, reason=data["reason"])
         return _va_response(request, va)
 
