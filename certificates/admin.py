@@ -6,7 +6,8 @@ from .models import AcmeAccount, AcmeDnsCredential, Certificate, CrlCache, Expir
 
 
 class CertificateAdmin(ReadOnlyAdmin):
-    list_display = ["serial", "kind", "source", "drimbox", "operator", "not_after", "superseded_at", "revoked_at"]
+    list_display = ["serial", "kind", "source", "validation_level", "drimbox", "operator", "not_after", "superseded_at",
+                    "revoked_at"]
     list_filter = ["kind", "source"]
     search_fields = ["serial", "fingerprint_sha256", "subject", "drimbox__identifiant", "operator__name"]
 

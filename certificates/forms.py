@@ -18,6 +18,15 @@ class CertificateUploadForm(SubmissionTokenMixin, DsfrBaseForm):
                                      "Ne joignez jamais la clé privée.")
 
 
+class MarketCertificateUploadForm(SubmissionTokenMixin, DsfrBaseForm):
+    prefix = "market"
+    file = forms.FileField(label="Certificat du nom vi délivré par une autorité du marché (PEM ou DER, partie "
+                                 "publique seulement)",
+                           help_text="Le certificat, suivi de ses autorités intermédiaires. Un seul nom : celui de la "
+                                     "visionneuse, sans wildcard ; signature SHA-256 ou plus forte ; clé RSA d'au "
+                                     "moins 2048 bits ou ECDSA P-256/P-384. Ne joignez jamais la clé privée.")
+
+
 class CsrUploadForm(SubmissionTokenMixin, DsfrBaseForm):
     prefix = "vi"
     file = forms.FileField(label="Demande de certificat (CSR, PEM) pour le nom vi",

@@ -1,8 +1,8 @@
 """Certificate inventory of the trust space (DESIGN §6).
 
 `db` certificates (IGC-Santé SERV SSL) are uploaded by technical administrators; `vi` certificates
-(market DV) are issued by the portal's ACME client from a CSR. Only ``certificates.services`` writes
-these models.
+(market DV or OV) are issued by the portal's ACME client from a CSR, or uploaded by technical administrators
+from any public CA (« Autorité du marché »). Only ``certificates.services`` writes these models.
 """
 import uuid
 
@@ -23,6 +23,12 @@ class CertificateKind(models.TextChoices):
 class CertificateSource(models.TextChoices):
     UPLOAD = "depot", "Déposé"
     ACME = "acme", "Émis par ACME"
+    MARKET = "marche", "Autorité du marché"
+
+
+class ValidationLevel(models.TextChoices):
+    DV = "DV", "Validation de domaine (DV)"
+    OV = "OV", "Validation d'organisation (OV)"
 
 
 class Certificate(models.Model):
@@ -41,6 +47,9 @@ class Certificate(models.Model):
     not_before = models.DateTimeField()
     not_after = models.DateTimeField(db_index=True)
     checks = models.JSONField("règles vérifiées au dépôt", default=list)
+    validation_level = models.CharField("niveau de validation", max_length=2, choices=ValidationLevel.choices,
+                                        blank=True, help_text="DV ou OV, d'après les politiques du certificat vi "
+                                                              "(vide : non déterminé, ou certificat db).")
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                     related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
@@ -49,7 +58,7 @@ class Certificate(models.Model):
     revocation_reason = models.CharField(max_length=100, blank=True)
 
     AUDITED_FIELDS = ["drimbox", "operator", "kind", "source", "serial", "fingerprint_sha256", "subject", "issuer",
-                      "not_before", "not_after"]
+                      "not_before", "not_after", "validation_level"]
 
     class Meta:
         ordering = ["-created_at", "-pk"]

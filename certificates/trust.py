@@ -5,15 +5,21 @@ for development and tests; production points at the production files). CRLs are 
 schedule and cached by ``certificates.services.crls``; a CRL that is stale or could not be fetched is
 reported as such, never as « not revoked ».
 """
+import re
+import time
+import warnings
 from functools import lru_cache
 from pathlib import Path
 
+import requests
 from cryptography import x509
+from cryptography.utils import CryptographyDeprecationWarning
 from django.conf import settings
 from django.utils import timezone
 
 from .models import CrlCache
-from .validation import CrlStatus, CrlVerdict, crl_verdict, parse_crl
+from .validation import CertificateInputError, CrlStatus, CrlVerdict, RevocationAnswer, crl_verdict, parse_crl
+from .validation.ocsp import MAX_OCSP_BYTES, ocsp_request, ocsp_urls, ocsp_verdict
 
 
 def _load(paths):
@@ -90,5 +96,88 @@ def crl_status_for(*, now=None, fetch_missing=True):
                 return verdict
             reasons.append(verdict.reason or url)
         return CrlVerdict.UNAVAILABLE(" ; ".join(reasons))
+
+    return status
+
+
+# =========================================================================== market `vi` certificates
+
+@lru_cache(maxsize=4)
+def _market_anchors(stamped):
+    """Each certificate of the bundle on its own: one unreadable root does not hide the others."""
+    path, _mtime = stamped
+    if not Path(path).exists():
+        return ()
+    anchors = []
+    for block in _PEM_CERTIFICATE.findall(Path(path).read_bytes()):
+        try:
+            with warnings.catch_warnings():  # an old root of the store has a negative serial: still a root
+                warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+                anchors.append(x509.load_pem_x509_certificate(block))
+        except ValueError:
+            continue
+    return tuple(anchors)
+
+
+_PEM_CERTIFICATE = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
+
+
+def market_anchors():
+    """The public web PKI roots (``VI_MARKET_TRUST_BUNDLE``: the Mozilla store as certifi ships it)."""
+    return _market_anchors(_stamped([settings.VI_MARKET_TRUST_BUNDLE])[0])
+
+
+def _get_within(method, url, *, timeout, limit, **kwargs):
+    """The body of a 200 answer, at most ``limit`` bytes, no redirect; raises ``ValueError`` with a reason."""
+    try:
+        with requests.request(method, url, timeout=timeout, stream=True, allow_redirects=False, **kwargs) as response:
+            if response.status_code != 200:
+                raise ValueError(f"réponse HTTP {response.status_code}")
+            chunks, size, deadline = [], 0, time.monotonic() + timeout * 3
+            for chunk in response.iter_content(64 * 1024):
+                size += len(chunk)
+                if size > limit or time.monotonic() > deadline:
+                    raise ValueError("réponse trop volumineuse ou trop lente")
+                chunks.append(chunk)
+            return b"".join(chunks)
+    except requests.RequestException as exc:
+        raise ValueError(f"injoignable : {exc.__class__.__name__}") from None
+
+
+def market_revocation_status(*, now=None):
+    """The callback of ``check_vi_market_certificate``: the certificate's CRL if it names one (fetched now, not
+    cached: the CRL cache holds the IGC-Santé hierarchy's), else its OCSP responder; UNAVAILABLE if it gives
+    neither or none answers usably."""
+    now = now or timezone.now()
+
+    def status(certificate, issuer):
+        reasons = []
+        for url in crl_urls(certificate):
+            try:
+                crl = parse_crl(_get_within("GET", url, timeout=settings.CRL_FETCH_TIMEOUT,
+                                            limit=settings.CRL_MAX_BYTES))
+            except (ValueError, CertificateInputError) as exc:
+                reasons.append(f"LCR {url} : {getattr(exc, 'message', exc)}")
+                continue
+            verdict = crl_verdict(certificate, issuer, crl, at=now)
+            if verdict.status != CrlStatus.UNAVAILABLE:
+                return RevocationAnswer(verdict, f"la LCR {url}")
+            reasons.append(f"LCR {url} : {verdict.reason}")
+        for url in ocsp_urls(certificate):
+            try:
+                der = _get_within("POST", url, timeout=settings.OCSP_TIMEOUT, limit=MAX_OCSP_BYTES,
+                                  data=ocsp_request(certificate, issuer),
+                                  headers={"Content-Type": "application/ocsp-request"})
+            except ValueError as exc:
+                reasons.append(f"OCSP {url} : {exc}")
+                continue
+            verdict = ocsp_verdict(certificate, issuer, der, at=now)
+            if verdict.status != CrlStatus.UNAVAILABLE:
+                return RevocationAnswer(verdict, f"le répondeur OCSP {url}")
+            reasons.append(f"OCSP {url} : {verdict.reason}")
+        if not reasons:
+            return RevocationAnswer(CrlVerdict.UNAVAILABLE("le certificat n'indique ni LCR ni répondeur OCSP"),
+                                    "l'autorité")
+        return RevocationAnswer(CrlVerdict.UNAVAILABLE(" ; ".join(reasons)), "l'autorité")
 
     return status

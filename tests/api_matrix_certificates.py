@@ -55,6 +55,8 @@ CERTIFICATES_API_MATRIX = {
     "api_vi_orders POST": ("post", _drimbox, _csr, _technical_only(201),
                            _count(ViOrder, {"default": 1, "technical": 2}, drimbox=_of_drimbox)),
     "api_vi_certificate": ("get", _drimbox, None, READ_A),
+    "api_vi_market_certificates": ("post", _drimbox, lambda w: {}, _technical_only(400),
+                                   _count(Certificate, {"default": 0}, drimbox=_of_drimbox, source=lambda w: "marche")),
     "api_drimbox_acme_dns": ("post", _drimbox, None, _technical_only(201),
                              _count(AcmeDnsCredential, {"default": 0, "technical": 1}, drimbox=_of_drimbox)),
     "api_certificate": ("get", _db_certificate, None, READ_A),

@@ -113,7 +113,7 @@ def trusted_hierarchy(tmp_path_factory):
 @pytest.fixture(autouse=True)
 def _trust_the_test_hierarchy(settings, trusted_hierarchy, monkeypatch):
     settings.IGC_SANTE_ANCHORS, settings.IGC_SANTE_INTERMEDIATES = trusted_hierarchy
-    settings.CRL_FETCH_TIMEOUT = 2
+    settings.CRL_FETCH_TIMEOUT = settings.OCSP_TIMEOUT = 2
     # Test certificates name a CRL on a closed loopback port: never a fetch off this machine (CRL tests
     # point it at their own loopback server).
     monkeypatch.setattr("tests.support.pki.CRL_URL", "http://127.0.0.1:9/crl/serveurs-test.crl")

@@ -167,6 +167,16 @@ def _csr_upload(w):
     return {"vi-file": SimpleUploadedFile("vi.csr", pki.csr_pem(csr))}
 
 
+def _market_upload(w):
+    # Issued by the test IGC-Santé hierarchy, not a public root: refused by the chain rule (never stored).
+    issued = lc.shared_pki().vi_certificate(_active(w).vi_fqdn)
+    return {"market-file": SimpleUploadedFile("vi.pem", issued.chain_pem)}
+
+
+def _market_count(expected):
+    return lambda w: Certificate.objects.filter(drimbox=w.drimbox, source="marche").count() == expected
+
+
 def _db_count(expected):
     return lambda w: Certificate.objects.filter(drimbox=w.drimbox, kind="db").count() == expected
 
@@ -370,6 +380,9 @@ MATRIX = {
                                {"anonymous": LOGIN, "other": 404, "technical": ("redirect", "/drimbox/"),
                                 "legal": 200, "ans": 200},
                                {"technical": _vi_orders(2), "legal": _vi_orders(1), "ans": _vi_orders(1)}),
+    "certificate_vi_market_upload": ("post", lambda w: {"pk": _active(w).pk}, _market_upload,
+                                     {"anonymous": LOGIN, "other": 404, "technical": 200, "legal": 200, "ans": 200},
+                                     {role: _market_count(0) for role in ("technical", "legal", "ans")}),
     "certificate_acme_dns_register": ("post", lambda w: {"pk": _active(w).pk}, None,
                                       {"anonymous": LOGIN, "other": 404, "technical": 200,
                                        "legal": ("redirect", "/drimbox/"), "ans": ("redirect", "/drimbox/")},

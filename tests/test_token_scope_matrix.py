@@ -89,6 +89,7 @@ SCOPES = {
     "api_vi_orders": R | CERT,
     "api_vi_orders POST": CERT,
     "api_vi_certificate": R | CERT,
+    "api_vi_market_certificates": CERT,
     "api_drimbox_acme_dns": CERT,
     "api_certificate": R | CERT,
     "api_certificate_revoke": CERT,
@@ -108,7 +109,8 @@ UNAUTHENTICATED_API = {"api_attestation", "api_weather", "api_weather_drimbox", 
                        "api_schema", "api_docs", "api_redoc", "api_acme_dns_update", "api_acme_dns_register"}
 # Certificate endpoints about one DRIMbox: a token limited to other DRIMboxes gets 403 there.
 DRIMBOX_BOUND = {"api_drimbox_certificates", "api_drimbox_certificates POST", "api_vi_orders", "api_vi_orders POST",
-                 "api_vi_certificate", "api_drimbox_acme_dns", "api_certificate", "api_certificate_revoke"}
+                 "api_vi_certificate", "api_vi_market_certificates", "api_drimbox_acme_dns", "api_certificate",
+                 "api_certificate_revoke"}
 # A token limited to the caller's other operator answers as MATRIX's « other » caller, except here.
 LIMITED_TO_OTHER_OPERATOR = {
     "api_invitation_accept": 403,  # joining an operator is not for a token limited to another one

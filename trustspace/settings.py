@@ -351,6 +351,16 @@ IGC_SANTE_ANCHORS = env_list("IGC_SANTE_ANCHORS") or [
 IGC_SANTE_INTERMEDIATES = env_list("IGC_SANTE_INTERMEDIATES") or [
     str(_BUNDLED_ANCHORS / "TEST_AC_IGC-SANTE_ELEMENTAIRE_ORGANISATIONS.pem"),
     *([str(DEV_PKI_DIR / "intermediate.pem")] if _DEV_PKI else [])]
+# Market `vi` certificates uploaded by operators chain to the public web PKI: the Mozilla root store as
+# certifi ships it (Debian's ca-certificates bundle when certifi is absent). A PEM bundle path.
+try:
+    import certifi as _certifi
+
+    _PUBLIC_ROOTS = _certifi.where()
+except ImportError:  # pragma: no cover
+    _PUBLIC_ROOTS = "/etc/ssl/certs/ca-certificates.crt"
+VI_MARKET_TRUST_BUNDLE = env("VI_MARKET_TRUST_BUNDLE", _PUBLIC_ROOTS)
+OCSP_TIMEOUT = float(env("OCSP_TIMEOUT", "10"))
 CRL_FETCH_TIMEOUT = float(env("CRL_FETCH_TIMEOUT", "10"))
 CRL_MAX_BYTES = env_int("CRL_MAX_BYTES", 20 * 1024 * 1024)
 CRL_REFRESH_MARGIN_HOURS = env_int("CRL_REFRESH_MARGIN_HOURS", 2)

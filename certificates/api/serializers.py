@@ -24,6 +24,12 @@ class CertificateUploadSerializer(serializers.Serializer):
         "intermédiaires. Partie publique seulement : un fichier contenant une clé privée est refusé."))
 
 
+class MarketCertificateUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(allow_empty_file=True, help_text=(
+        "Le certificat du nom vi délivré par une autorité du marché (PEM ou DER), suivi de ses autorités "
+        "intermédiaires. Partie publique seulement : un fichier contenant une clé privée est refusé."))
+
+
 class CsrUploadSerializer(serializers.Serializer):
     file = serializers.FileField(required=False, allow_empty_file=True,
                                  help_text="La demande de certificat (CSR, PEM ou DER) du nom vi.")
@@ -84,6 +90,8 @@ class CertificateSerializer(serializers.Serializer):
     fingerprint_sha256 = serializers.CharField()
     not_before = serializers.DateTimeField()
     not_after = serializers.DateTimeField()
+    validation_level = serializers.CharField(help_text="Certificat vi : `DV` ou `OV` d'après ses politiques "
+                                                       "(vide : non déterminé, ou certificat db).")
     checks = CertificateCheckSerializer(many=True, help_text="Les règles vérifiées au dépôt ou à l'émission.")
     created_at = serializers.DateTimeField()
     superseded_at = serializers.DateTimeField(allow_null=True)

@@ -1,5 +1,5 @@
-"""Certificates API: a DRIMbox's `db` certificates and `vi` orders, the current `vi` chain, a certificate,
-its revocation, acme-dns credentials, the quarterly export.
+"""Certificates API: a DRIMbox's `db` certificates, `vi` orders and market `vi` uploads, the current `vi` chain,
+a certificate, its revocation, acme-dns credentials, the quarterly export.
 
 Every write goes through ``certificates.services`` (roles, rules, transaction, audit, e-mails). Views only
 scope objects to the caller (404 for what the caller may not see, so existence does not leak), check
@@ -156,6 +156,27 @@ class ViOrdersView(DrimboxTokenMixin, generics.ListAPIView):
             return _rejected(exc)
         fresh = ViOrder.objects.select_related("drimbox").get(pk=order.pk)
         return Response(s.ViOrderSerializer(fresh).data, status=status.HTTP_201_CREATED)
+
+
+class ViMarketCertificatesView(DrimboxTokenMixin, PortalAPIView):
+    token_scope = ApiScope.CERTIFICATES
+
+    @extend_schema(request={"multipart/form-data": s.MarketCertificateUploadSerializer},
+                   responses={201: s.CertificateSerializer, 400: REJECTED,
+                              409: OpenApiResponse(description="La DRIMbox n'a pas de visionneuse (pas de nom vi).")},
+                   summary="Déposer un certificat vi délivré par une autorité du marché (administrateur technique) : "
+                           "enregistré seulement si toutes les règles sont respectées ; il remplace le certificat vi "
+                           "en cours")
+    def post(self, request, pk):
+        drimbox = _drimbox(request, pk)
+        data = validated(s.MarketCertificateUploadSerializer, request.data,
+                         authorize=_manage(request, drimbox.operator))
+        try:
+            certificate = services.upload_vi_certificate(drimbox, acting_user=request.user,
+                                                         uploaded_file=data["file"])
+        except services.CertificateRejected as exc:
+            return _rejected(exc)
+        return _certificate_response(certificate, status.HTTP_201_CREATED)
 
 
 class ViCertificateView(DrimboxTokenMixin, FileAPIMixin, PortalAPIView):

@@ -1,9 +1,9 @@
 """The one write path for certificates (DESIGN §3, §6): callers write ``from certificates import services``.
 
 `db` certificates enter the inventory only when every rule passes (``db``); `vi` certificates are issued
-by the ACME client from a CSR, in a task (``vi``, ``acme``). Revocations (``revocations``), expiry and
-quarterly notices (``notices``), the acme-dns challenge API (``acme_dns``) and the CRL cache (``crls``) all
-go through here; ``inventory`` holds what they share.
+by the ACME client from a CSR, in a task (``vi``, ``acme``), or uploaded from any public CA (``vi_market``).
+Revocations (``revocations``), expiry and quarterly notices (``notices``), the acme-dns challenge API
+(``acme_dns``) and the CRL cache (``crls``) all go through here; ``inventory`` holds what they share.
 """
 from certificates.services.acme import acme_account
 from certificates.services.acme_dns import acme_dns_update, register_acme_dns
@@ -24,6 +24,7 @@ from certificates.services.vi import (
     renew_vi_certificates,
     request_vi_certificate,
 )
+from certificates.services.vi_market import upload_vi_certificate
 
 __all__ = [
     "CertificateRejected",
@@ -44,4 +45,5 @@ __all__ = [
     "send_expiry_notices",
     "send_quarterly_export_notices",
     "upload_db_certificate",
+    "upload_vi_certificate",
 ]

@@ -80,7 +80,7 @@ def _pem(certificate: x509.Certificate) -> str:
 
 def store_certificate(*, drimbox: Drimbox, kind: str, source: str, leaf: x509.Certificate,
                       chain: Sequence[x509.Certificate], checks: list[Check], acting_user: User | None,
-                      reason: str) -> Certificate:
+                      reason: str, validation_level: str = "") -> Certificate:
     """Insert a certificate and supersede the DRIMbox's current one of that kind (inside a transaction)."""
     info = describe_certificate(leaf)
     now = timezone.now()
@@ -96,6 +96,7 @@ def store_certificate(*, drimbox: Drimbox, kind: str, source: str, leaf: x509.Ce
         chain_pem="".join(_pem(c) for c in chain), serial=info["serial"],
         fingerprint_sha256=info["fingerprint_sha256"], subject=info["subject"], issuer=info["issuer"],
         not_before=info["not_before"], not_after=info["not_after"], checks=checks, uploaded_by=acting_user,
+        validation_level=validation_level,
     )
     try:
         with transaction.atomic():

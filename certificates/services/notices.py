@@ -34,12 +34,13 @@ def send_expiry_notices(*, now: datetime | None = None) -> int:
     if not thresholds:
         return 0
     sent = 0
-    # ACME certificates renew themselves: their owners hear of it only when a renewal failed.
+    # ACME certificates renew themselves: their owners hear of it only when a renewal failed. Uploaded ones
+    # (IGC-Santé `db`, market `vi`) are renewed by their owners: they are told at every threshold.
     failed_renewals = ViOrder.objects.filter(renewal_of=OuterRef("pk"), status=ViOrderStatus.FAILED)
     candidates = Certificate.objects.filter(
         revoked_at__isnull=True, superseded_at__isnull=True, not_after__gt=now,
         not_after__lte=now + timedelta(days=thresholds[0]), operator=F("drimbox__operator"),
-    ).filter(Q(source=CertificateSource.UPLOAD) | Exists(failed_renewals)).select_related("drimbox")
+    ).filter(~Q(source=CertificateSource.ACME) | Exists(failed_renewals)).select_related("drimbox")
     for certificate in candidates:
         days_left = (certificate.not_after - now).total_seconds() / 86400
         with transaction.atomic():

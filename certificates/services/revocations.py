@@ -1,5 +1,6 @@
-"""Revocations: through ACME for `vi`, by the technical administrator at IGC-Santé for `db` (no public API),
-confirmed when the serial appears in the CRL; and those an operator switch or a withdrawal calls for."""
+"""Revocations: through ACME for ACME-issued `vi`, by the technical administrator at IGC-Santé for `db` (no public
+API) or at its CA for a market `vi`, confirmed when the serial appears in the CRL (or OCSP for a market `vi`); and
+those an operator switch or a withdrawal calls for."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -10,7 +11,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from certificates import acme_client, trust
-from certificates.models import AcmeDnsCredential, Certificate, CertificateKind, Revocation, RevocationStatus
+from certificates.models import (
+    AcmeDnsCredential,
+    Certificate,
+    CertificateKind,
+    CertificateSource,
+    Revocation,
+    RevocationStatus,
+)
 from certificates.services.acme import acme_account, acme_settings
 from certificates.services.inventory import TASK, schedule
 from certificates.services.notices import notify_technical
@@ -46,7 +54,8 @@ def revoke_certificate(certificate: Certificate, *, acting_user: User | None, re
         certificate = Certificate.objects.select_for_update().get(pk=certificate.pk)
         if certificate.revoked_at:
             raise Conflict("Ce certificat est déjà révoqué.", code="invalid_transition")
-        days = settings.DB_REVOCATION_DEADLINE_DAYS if certificate.kind == CertificateKind.DB else 1
+        by_owner = certificate.kind == CertificateKind.DB or certificate.source == CertificateSource.MARKET
+        days = settings.DB_REVOCATION_DEADLINE_DAYS if by_owner else 1
         try:
             with transaction.atomic():
                 revocation = Revocation.objects.create(
@@ -57,7 +66,12 @@ def revoke_certificate(certificate: Certificate, *, acting_user: User | None, re
         audit.record(actor=acting_user or TASK, action="certificate.revocation_opened", obj=certificate,
                      operator_id=certificate.operator_id, after={"reason": reason, "code": code,
                                                                  "deadline": revocation.deadline})
-        if certificate.kind == CertificateKind.DB:
+        if certificate.source == CertificateSource.MARKET:
+            notify_technical(certificate.operator_id, f"Certificat vi à révoquer avant le "
+                             f"{timezone.localtime(revocation.deadline):%d/%m/%Y}",
+                             "certificates/email/market_revocation_task.txt",
+                             {"certificate": certificate, "revocation": revocation})
+        elif certificate.kind == CertificateKind.DB:
             notify_technical(certificate.operator_id, f"Certificat db à révoquer avant le "
                              f"{timezone.localtime(revocation.deadline):%d/%m/%Y}",
                              "certificates/email/db_revocation_task.txt",
@@ -87,7 +101,11 @@ def process_revocations(*, now: datetime | None = None) -> int:
     for revocation in Revocation.objects.filter(status__in=[RevocationStatus.PENDING, RevocationStatus.FAILED]
                                                 ).select_related("certificate"):
         certificate = revocation.certificate
-        if certificate.kind == CertificateKind.VI:
+        if certificate.source == CertificateSource.MARKET:
+            verdict = _market_verdict_of(certificate, now=now)
+            if verdict is None or verdict.status != CrlStatus.REVOKED:
+                continue
+        elif certificate.kind == CertificateKind.VI:
             if revocation.status == RevocationStatus.FAILED and revocation.created_at + backoff(
                     revocation.attempts + 1, base_seconds=15 * 60, max_seconds=15 * 60 * 2 ** 8) > now:
                 continue  # backoff: 30 min, 1 h, 2 h… up to about 2.6 days
@@ -130,6 +148,16 @@ def _crl_verdict_of(certificate: Certificate, *, now: datetime) -> CrlVerdict | 
     if issuer is None:
         return None
     return trust.crl_status_for(now=now)(leaf, issuer)
+
+
+def _market_verdict_of(certificate: Certificate, *, now: datetime) -> CrlVerdict | None:
+    """A market `vi` certificate's status at its CA (CRL, else OCSP), its issuer taken from the uploaded chain."""
+    leaf = x509.load_pem_x509_certificate(certificate.pem.encode())
+    uploaded = x509.load_pem_x509_certificates(certificate.chain_pem.encode()) if certificate.chain_pem else []
+    issuer = next((c for c in uploaded if c.subject == leaf.issuer), None)
+    if issuer is None:
+        return None
+    return trust.market_revocation_status(now=now)(leaf, issuer).verdict
 
 
 def recheck_db_certificates(*, now: datetime | None = None) -> int:

@@ -121,16 +121,17 @@ def _index_by_subject(certs: Iterable[x509.Certificate]) -> dict[bytes, list[x50
 
 def build_chain(leaf: x509.Certificate, *, anchors: Sequence[x509.Certificate],
                 intermediates: Sequence[x509.Certificate] = (), extra_chain: Sequence[x509.Certificate] = (),
-                at: dt.datetime, max_depth: int = MAX_CHAIN_DEPTH) -> ChainResult:
+                at: dt.datetime, max_depth: int = MAX_CHAIN_DEPTH, trust_name: str = "IGC-Santé") -> ChainResult:
     """Depth-first path building with backtracking: leaf → intermediates (uploaded ``extra_chain`` and
     configured ``intermediates``) → one of ``anchors``. Anchors are tried first at every step, so a
     configured anchor is preferred to an uploaded copy of it. The leaf's own validity, key usage and
     signature hash are *not* judged here (separate rules; a SHA-1 leaf signature is still verified);
     intermediates must be signed with SHA-256 or stronger, be CAs (keyCertSign if keyUsage is present),
-    respect path lengths and be valid at ``at``. At most ``MAX_PATH_STEPS`` candidate links are tried."""
+    respect path lengths and be valid at ``at``. At most ``MAX_PATH_STEPS`` candidate links are tried.
+    ``trust_name`` names the anchors in the messages (« IGC-Santé », « du web public »…)."""
     at = aware(at)
     if not anchors:
-        return ChainResult(False, (), "Aucune autorité de confiance IGC-Santé n'est configurée : la chaîne ne "
+        return ChainResult(False, (), f"Aucune autorité de confiance {trust_name} n'est configurée : la chaîne ne "
                                       "peut pas être vérifiée.")
     anchor_index = _index_by_subject(anchors)
     pool_index = _index_by_subject(list(extra_chain) + list(intermediates))
@@ -186,8 +187,8 @@ def build_chain(leaf: x509.Certificate, *, anchors: Sequence[x509.Certificate],
     if path:
         names = " → ".join(short(c) for c in path)
         return ChainResult(True, tuple(path), f"Le certificat est rattaché à une autorité de confiance "
-                                              f"IGC-Santé configurée : {names}.")
+                                              f"{trust_name} configurée : {names}.")
     distinct = list(dict.fromkeys(problems))
     detail = " ; ".join(distinct[:3]) if distinct else "aucun chemin trouvé"
-    return ChainResult(False, (), f"Le certificat n'est pas rattaché à une autorité de confiance IGC-Santé "
+    return ChainResult(False, (), f"Le certificat n'est pas rattaché à une autorité de confiance {trust_name} "
                                   f"configurée : {detail}.")

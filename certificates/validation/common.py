@@ -47,6 +47,7 @@ RULE_LABELS = {
     "fqdn": "Nom = FQDN vi de la DRIMbox",
     "wildcard": "Pas de nom générique (*)",
     "public_key": "Clé publique",
+    "validation_level": "Niveau de validation (DV ou OV)",
 }
 
 

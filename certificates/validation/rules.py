@@ -246,16 +246,17 @@ def _names_or_undecided(named: x509.Certificate | x509.CertificateSigningRequest
         return [RuleResult(code, None, unreadable) for code in ("names", "fqdn", "wildcard")]
 
 
-def _public_key_rule(key: PublicKeyTypes, *, allow_ecdsa: bool) -> RuleResult:
+def _public_key_rule(key: PublicKeyTypes, *, allow_ecdsa: bool, max_rsa_bits: int | None = VI_RSA_MAX_BITS,
+                     ) -> RuleResult:
     code = "public_key"
     if isinstance(key, rsa.RSAPublicKey):
         size = key.key_size
         if size < VI_RSA_MIN_BITS:
             return RuleResult(code, False, f"La clé RSA fait {size} bits : {VI_RSA_MIN_BITS} bits au minimum sont "
                                            "exigés.")
-        if size > VI_RSA_MAX_BITS:
+        if max_rsa_bits is not None and size > max_rsa_bits:
             return RuleResult(code, False, f"La clé RSA fait {size} bits : l'autorité de certification n'accepte "
-                                           f"pas plus de {VI_RSA_MAX_BITS} bits.")
+                                           f"pas plus de {max_rsa_bits} bits.")
         if key.public_numbers().e != 65537:
             return RuleResult(code, False, f"La clé RSA utilise l'exposant public {key.public_numbers().e} : "
                                            "65537 est attendu.")

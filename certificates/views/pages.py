@@ -9,11 +9,18 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from certificates import export, services
-from certificates.forms import AcmeDnsForm, CertificateUploadForm, CsrUploadForm, RevokeForm
+from certificates.forms import (
+    AcmeDnsForm,
+    CertificateUploadForm,
+    CsrUploadForm,
+    MarketCertificateUploadForm,
+    RevokeForm,
+)
 from certificates.models import (
     AcmeDnsCredential,
     Certificate,
     CertificateKind,
+    CertificateSource,
     Revocation,
     RevocationStatus,
     ViOrder,
@@ -40,7 +47,7 @@ def _drimbox_or_404(request, pk):
     return get_object_or_404(visible_drimboxes(request.user).select_related("operator"), pk=pk)
 
 
-def _page(request, drimbox, *, upload_form=None, csr_form=None, rejected=None, credentials=None):
+def _page(request, drimbox, *, upload_form=None, csr_form=None, market_form=None, rejected=None, credentials=None):
     can_manage = permissions.can(request.user, "certificate.manage", drimbox.operator)
     certificates = drimbox.certificates.select_related("uploaded_by").order_by("-created_at")
     revocations = Revocation.objects.filter(certificate__drimbox=drimbox).select_related("certificate")
@@ -51,6 +58,7 @@ def _page(request, drimbox, *, upload_form=None, csr_form=None, rejected=None, c
     return render(request, "certificates/drimbox_certificates.html", {
         "drimbox": drimbox, "certificates": certificates[:50], "can_manage": can_manage,
         "upload_form": upload_form or CertificateUploadForm(), "csr_form": csr_form or CsrUploadForm(),
+        "market_form": market_form or MarketCertificateUploadForm(),
         "revoke_form": RevokeForm(), "rejected": rejected, "credentials": credentials,
         "orders": ViOrder.objects.filter(drimbox=drimbox, operator=drimbox.operator)[:10],
         "revocations": revocations[:20],
@@ -91,6 +99,35 @@ def db_upload(request, pk):
             messages.success(request, f"Certificat db enregistré (numéro de série {certificate.serial}).")
             return redirect("certificate_detail", certificate.pk)
     return _page(request, drimbox, upload_form=form)
+
+
+@access(AUTHENTICATED)
+@require_POST
+def vi_market_upload(request, pk):
+    drimbox = _drimbox_or_404(request, pk)
+    form = MarketCertificateUploadForm(request.POST, request.FILES)
+    if repeated := repeat_response(request, form, reverse("drimbox_certificates", args=[drimbox.pk])):
+        return repeated
+    if form.is_valid():
+        try:
+            with submitted_once(request, form) as submission:
+                certificate = services.upload_vi_certificate(drimbox, acting_user=request.user,
+                                                             uploaded_file=form.cleaned_data["file"])
+                submission.created(reverse("certificate_detail", args=[certificate.pk]),
+                                   "voici le certificat enregistré")
+        except AlreadySubmitted as repeat:
+            return repeat.response(request, reverse("drimbox_certificates", args=[drimbox.pk]))
+        except services.CertificateRejected as exc:
+            messages.error(request, exc.message)
+            return _page(request, drimbox, market_form=form, rejected=exc.checks)
+        except DomainError as exc:
+            form.add_error("file", exc.message)
+        else:
+            level = f", {certificate.validation_level}" if certificate.validation_level else ""
+            messages.success(request, f"Certificat vi enregistré (autorité du marché{level}, numéro de série "
+                                      f"{certificate.serial}).")
+            return redirect("certificate_detail", certificate.pk)
+    return _page(request, drimbox, market_form=form)
 
 
 @access(AUTHENTICATED)
@@ -164,8 +201,14 @@ def certificate_revoke(request, pk):
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
-            messages.success(request, "Révocation enregistrée." if certificate.kind == CertificateKind.VI else
-                             "Révocation à effectuer auprès de l'IGC-Santé : le portail la constatera dans la CRL.")
+            if certificate.source == CertificateSource.MARKET:
+                messages.success(request, "Révocation à effectuer auprès de l'autorité qui a délivré le certificat : "
+                                          "le portail la constatera dans sa LCR (ou par OCSP).")
+            elif certificate.kind == CertificateKind.VI:
+                messages.success(request, "Révocation enregistrée.")
+            else:
+                messages.success(request, "Révocation à effectuer auprès de l'IGC-Santé : le portail la constatera "
+                                          "dans la CRL.")
     return redirect("certificate_detail", certificate.pk)
 
 

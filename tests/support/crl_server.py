@@ -7,6 +7,8 @@ the CRL unreachable.
         server.set_error("/igc.crl", 500)                      # or 404…
         server.stop()                                          # connection refused from now on
 
+A POST to a path answers the bytes set there too (``set_crl(path, ocsp_response_der)``): an OCSP responder.
+
 Only 127.0.0.1, a free port chosen by the kernel, one daemon thread; the context manager always shuts the
 server down and closes its socket (``stop()`` is idempotent). ``requests_for(path)`` counts the GETs.
 """
@@ -30,6 +32,21 @@ class _Handler(BaseHTTPRequestHandler):
             status, body = owner._routes.get(path, (404, b"not found\n"))
         self.send_response(status)
         self.send_header("Content-Type", "application/pkix-crl" if status == 200 else "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):  # an OCSP responder (RFC 6960 over HTTP POST): the bytes set for the path, whatever the request
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(min(length, 65536))
+        owner = self.server.owner
+        path = self.path.split("?", 1)[0]
+        with owner._lock:
+            owner._hits[path] = owner._hits.get(path, 0) + 1
+            status, body = owner._routes.get(path, (404, b"not found\n"))
+        self.send_response(status)
+        self.send_header("Content-Type", "application/ocsp-response" if status == 200 else "text/plain")
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Connection", "close")
         self.end_headers()
