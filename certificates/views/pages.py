@@ -74,60 +74,48 @@ def drimbox_certificates(request, pk):
     return _page(request, _drimbox_or_404(request, pk))
 
 
-@access(AUTHENTICATED)
-@require_POST
-def db_upload(request, pk):
+def _upload(request, pk, form_class, form_name, upload, success):
+    """A certificate upload (db, or vi from a market CA): one submission, the rules shown on refusal."""
     drimbox = _drimbox_or_404(request, pk)
-    form = CertificateUploadForm(request.POST, request.FILES)
+    form = form_class(request.POST, request.FILES)
     if repeated := repeat_response(request, form, reverse("drimbox_certificates", args=[drimbox.pk])):
         return repeated
     if form.is_valid():
         try:
             with submitted_once(request, form) as submission:
-                certificate = services.upload_db_certificate(drimbox, acting_user=request.user,
-                                                             uploaded_file=form.cleaned_data["file"])
+                certificate = upload(drimbox, acting_user=request.user, uploaded_file=form.cleaned_data["file"])
                 submission.created(reverse("certificate_detail", args=[certificate.pk]),
                                    "voici le certificat enregistré")
         except AlreadySubmitted as repeat:
             return repeat.response(request, reverse("drimbox_certificates", args=[drimbox.pk]))
         except services.CertificateRejected as exc:
             messages.error(request, exc.message)
-            return _page(request, drimbox, upload_form=form, rejected=exc.checks)
+            return _page(request, drimbox, rejected=exc.checks, **{form_name: form})
         except DomainError as exc:
             form.add_error("file", exc.message)
         else:
-            messages.success(request, f"Certificat db enregistré (numéro de série {certificate.serial}).")
+            messages.success(request, success(certificate))
             return redirect("certificate_detail", certificate.pk)
-    return _page(request, drimbox, upload_form=form)
+    return _page(request, drimbox, **{form_name: form})
+
+
+@access(AUTHENTICATED)
+@require_POST
+def db_upload(request, pk):
+    return _upload(request, pk, CertificateUploadForm, "upload_form", services.upload_db_certificate,
+                   lambda certificate: f"Certificat db enregistré (numéro de série {certificate.serial}).")
+
+
+def _vi_market_recorded(certificate):
+    level = f", {certificate.validation_level}" if certificate.validation_level else ""
+    return f"Certificat vi enregistré (autorité du marché{level}, numéro de série {certificate.serial})."
 
 
 @access(AUTHENTICATED)
 @require_POST
 def vi_market_upload(request, pk):
-    drimbox = _drimbox_or_404(request, pk)
-    form = MarketCertificateUploadForm(request.POST, request.FILES)
-    if repeated := repeat_response(request, form, reverse("drimbox_certificates", args=[drimbox.pk])):
-        return repeated
-    if form.is_valid():
-        try:
-            with submitted_once(request, form) as submission:
-                certificate = services.upload_vi_certificate(drimbox, acting_user=request.user,
-                                                             uploaded_file=form.cleaned_data["file"])
-                submission.created(reverse("certificate_detail", args=[certificate.pk]),
-                                   "voici le certificat enregistré")
-        except AlreadySubmitted as repeat:
-            return repeat.response(request, reverse("drimbox_certificates", args=[drimbox.pk]))
-        except services.CertificateRejected as exc:
-            messages.error(request, exc.message)
-            return _page(request, drimbox, market_form=form, rejected=exc.checks)
-        except DomainError as exc:
-            form.add_error("file", exc.message)
-        else:
-            level = f", {certificate.validation_level}" if certificate.validation_level else ""
-            messages.success(request, f"Certificat vi enregistré (autorité du marché{level}, numéro de série "
-                                      f"{certificate.serial}).")
-            return redirect("certificate_detail", certificate.pk)
-    return _page(request, drimbox, market_form=form)
+    return _upload(request, pk, MarketCertificateUploadForm, "market_form", services.upload_vi_certificate,
+                   _vi_market_recorded)
 
 
 @access(AUTHENTICATED)

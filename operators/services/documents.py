@@ -107,6 +107,24 @@ def _lock(va: VaDocument) -> VaDocument:
     return VaDocument.objects.select_for_update().select_related("drimbox", "operator").get(pk=va.pk)
 
 
+def _lock_for_its_operator(va: VaDocument) -> VaDocument:
+    """Lock the VA; refused once the DRIMbox has changed operator (the VA is the previous operator's)."""
+    va = _lock(va)
+    if va.drimbox.operator_id != va.operator_id:
+        raise NotAllowed("Cette DRIMbox a changé d'opérateur : ce document VA ne vous concerne plus.")
+    return va
+
+
+def _attach_pdf(va: VaDocument, uploaded_file: UploadedFile, *, prefix: str, default_name: str,
+                acting_user: User) -> None:
+    """Store a deposited PDF in the VA's ``<prefix>file`` fields (the VA itself, or the lifting document)."""
+    setattr(va, f"{prefix}original_name", (uploaded_file.name or default_name)[:200])
+    setattr(va, f"{prefix}sha256", file_sha256(uploaded_file))
+    getattr(va, f"{prefix}file").save(default_name, uploaded_file, save=False)
+    setattr(va, f"{prefix}uploaded_by", acting_user)
+    setattr(va, f"{prefix}uploaded_at", timezone.now())
+
+
 def _require_status(va: VaDocument, expected: str, new_status: str) -> None:
     """Two paths lead to the same status (VA validated, reservations lifted): each acts on its own step only."""
     if va.status != expected:
@@ -119,15 +137,10 @@ def upload_va(va: VaDocument, *, acting_user: User, uploaded_file: UploadedFile,
     permissions.require(acting_user, "va.upload", va.operator)
     validate_pdf(uploaded_file, field="file", label="Le document VA")
     with transaction.atomic():
-        va = _lock(va)
-        if va.drimbox.operator_id != va.operator_id:
-            raise NotAllowed("Cette DRIMbox a changé d'opérateur : ce document VA ne vous concerne plus.")
+        va = _lock_for_its_operator(va)
         before = audit.snapshot(va, VaDocument.AUDITED_FIELDS)
         va.transition_to(VaStatus.SUBMITTED)
-        va.original_name = (uploaded_file.name or "va.pdf")[:200]
-        va.sha256 = file_sha256(uploaded_file)
-        va.file.save("va.pdf", uploaded_file, save=False)
-        va.uploaded_by, va.uploaded_at = acting_user, timezone.now()
+        _attach_pdf(va, uploaded_file, prefix="", default_name="va.pdf", acting_user=acting_user)
         va.refusal_reason = ""
         va.with_reservations = bool(with_reservations)
         va.save()
@@ -233,15 +246,10 @@ def upload_va_lifting(va: VaDocument, *, acting_user: User, uploaded_file: Uploa
     permissions.require(acting_user, "va.upload", va.operator)
     validate_pdf(uploaded_file, field="file", label="Le document de levée des réserves")
     with transaction.atomic():
-        va = _lock(va)
-        if va.drimbox.operator_id != va.operator_id:
-            raise NotAllowed("Cette DRIMbox a changé d'opérateur : ce document VA ne vous concerne plus.")
+        va = _lock_for_its_operator(va)
         before = audit.snapshot(va, VaDocument.AUDITED_FIELDS)
         va.transition_to(VaStatus.LIFTING_SUBMITTED)
-        va.lifting_original_name = (uploaded_file.name or "levee-reserves.pdf")[:200]
-        va.lifting_sha256 = file_sha256(uploaded_file)
-        va.lifting_file.save("levee-reserves.pdf", uploaded_file, save=False)
-        va.lifting_uploaded_by, va.lifting_uploaded_at = acting_user, timezone.now()
+        _attach_pdf(va, uploaded_file, prefix="lifting_", default_name="levee-reserves.pdf", acting_user=acting_user)
         va.lifting_refusal_reason = ""
         va.save()
         audit.record(actor=acting_user, action="va.lifting_uploaded", obj=va, operator_id=va.operator_id,

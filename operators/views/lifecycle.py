@@ -438,33 +438,45 @@ def attestation_check(request):
 # --- VA documents -------------------------------------------------------------------------------
 
 
-@access(AUTHENTICATED)
-@require_POST
-def va_upload(request, pk):
+def _va_deposit(request, pk, form_class, missing, deposit, success):
+    """A member of the VA's operator deposits a PDF (the VA, or the document lifting its reservations)."""
     va = get_object_or_404(VaDocument.objects.select_related("drimbox", "operator"), pk=pk)
     if not permissions.roles_of(request.user, va.operator):
         raise Http404
-    form = VaUploadForm(request.POST, request.FILES)
+    form = form_class(request.POST, request.FILES)
     if not form.is_valid():
-        messages.error(request, "Choisissez le document VA à déposer (PDF).")
+        messages.error(request, missing)
     else:
         try:
-            services.upload_va(va, acting_user=request.user, uploaded_file=form.cleaned_data["file"],
-                               with_reservations=form.cleaned_data["with_reservations"])
+            deposit(va, form.cleaned_data)
         except DomainError as exc:
             _fail(request, exc)
         else:
-            messages.success(request, "Document VA déposé : l'ANS va le vérifier.")
+            messages.success(request, success)
     return redirect("drimbox_detail", va.drimbox_id)
+
+
+def _va_pdf(request, pk, field, filename):
+    va = get_object_or_404(VaDocument.objects.select_related("operator"), pk=pk)
+    document = getattr(va, field)
+    if not document or not permissions.can(request.user, "va.download", va.operator):
+        raise Http404
+    return FileResponse(document.open("rb"), as_attachment=True, content_type="application/pdf",
+                        filename=f"{filename}-drimbox-{va.drimbox_id}-{va.pk}.pdf")
+
+
+@access(AUTHENTICATED)
+@require_POST
+def va_upload(request, pk):
+    return _va_deposit(request, pk, VaUploadForm, "Choisissez le document VA à déposer (PDF).",
+                       lambda va, data: services.upload_va(va, acting_user=request.user, uploaded_file=data["file"],
+                                                           with_reservations=data["with_reservations"]),
+                       "Document VA déposé : l'ANS va le vérifier.")
 
 
 @access(AUTHENTICATED)
 def va_download(request, pk):
-    va = get_object_or_404(VaDocument.objects.select_related("operator"), pk=pk)
-    if not va.file or not permissions.can(request.user, "va.download", va.operator):
-        raise Http404
-    return FileResponse(va.file.open("rb"), as_attachment=True, content_type="application/pdf",
-                        filename=f"va-drimbox-{va.drimbox_id}-{va.pk}.pdf")
+    return _va_pdf(request, pk, "file", "va")
 
 
 def _va_decision(request, pk, run, success):
@@ -523,29 +535,16 @@ def va_ris_update(request, pk):
 @access(AUTHENTICATED)
 @require_POST
 def va_lifting_upload(request, pk):
-    va = get_object_or_404(VaDocument.objects.select_related("drimbox", "operator"), pk=pk)
-    if not permissions.roles_of(request.user, va.operator):
-        raise Http404
-    form = VaLiftingUploadForm(request.POST, request.FILES)
-    if not form.is_valid():
-        messages.error(request, "Choisissez le document de levée des réserves à déposer (PDF).")
-    else:
-        try:
-            services.upload_va_lifting(va, acting_user=request.user, uploaded_file=form.cleaned_data["file"])
-        except DomainError as exc:
-            _fail(request, exc)
-        else:
-            messages.success(request, "Document de levée des réserves déposé : l'ANS va le vérifier.")
-    return redirect("drimbox_detail", va.drimbox_id)
+    return _va_deposit(request, pk, VaLiftingUploadForm,
+                       "Choisissez le document de levée des réserves à déposer (PDF).",
+                       lambda va, data: services.upload_va_lifting(va, acting_user=request.user,
+                                                                   uploaded_file=data["file"]),
+                       "Document de levée des réserves déposé : l'ANS va le vérifier.")
 
 
 @access(AUTHENTICATED)
 def va_lifting_download(request, pk):
-    va = get_object_or_404(VaDocument.objects.select_related("operator"), pk=pk)
-    if not va.lifting_file or not permissions.can(request.user, "va.download", va.operator):
-        raise Http404
-    return FileResponse(va.lifting_file.open("rb"), as_attachment=True, content_type="application/pdf",
-                        filename=f"va-levee-reserves-drimbox-{va.drimbox_id}-{va.pk}.pdf")
+    return _va_pdf(request, pk, "lifting_file", "va-levee-reserves")
 
 
 @access(ANS_ADMIN)

@@ -321,15 +321,21 @@ class AttestationCheckView(PortalAPIView):
 # --- VA documents -------------------------------------------------------------------------------
 
 
+def _member_va(request, pk, *, ans_too=False):
+    """The VA, for a member of its operator (and ANS when ``ans_too``); 404 for anyone else."""
+    va = get_object_or_404(VaDocument.objects.select_related("drimbox", "operator"), pk=pk)
+    if not (ans_too and request.user.is_ans_admin) and not permissions.roles_of(request.user, va.operator):
+        raise NotFound("Ressource introuvable.")
+    return va
+
+
 class VaUploadView(PortalAPIView):
     token_scope = ApiScope.REQUESTS
 
     @extend_schema(request={"multipart/form-data": s.VaUploadSerializer}, responses=s.VaDocumentSerializer,
                    summary="Déposer le document VA d'une DRIMbox (PDF)")
     def post(self, request, pk):
-        va = get_object_or_404(VaDocument.objects.select_related("drimbox", "operator"), pk=pk)
-        if not permissions.roles_of(request.user, va.operator):
-            raise NotFound("Ressource introuvable.")
+        va = _member_va(request, pk)
         data = validated(s.VaUploadSerializer, request.data,
                       authorize=lambda: permissions.require(request.user, "va.upload", va.operator))
         va = services.upload_va(va, acting_user=request.user, uploaded_file=data["file"],
@@ -363,9 +369,7 @@ class VaRisUpdateView(PortalAPIView):
     @extend_schema(request=s.VaRisUpdateSerializer, responses=s.VaDocumentSerializer,
                    summary="Enregistrer la date de mise à jour du RIS du client en Vague 2 (VA validé avec réserves)")
     def post(self, request, pk):
-        va = get_object_or_404(VaDocument.objects.select_related("drimbox", "operator"), pk=pk)
-        if not request.user.is_ans_admin and not permissions.roles_of(request.user, va.operator):
-            raise NotFound("Ressource introuvable.")
+        va = _member_va(request, pk, ans_too=True)
         data = validated(s.VaRisUpdateSerializer, request.data)
         va = services.record_ris_update(va, acting_user=request.user, signalled_on=data["signalled_on"])
         return _va_response(request, va)
@@ -377,9 +381,7 @@ class VaLiftingUploadView(PortalAPIView):
     @extend_schema(request={"multipart/form-data": s.VaLiftingUploadSerializer}, responses=s.VaDocumentSerializer,
                    summary="Déposer le document de levée des réserves du VA (PDF)")
     def post(self, request, pk):
-        va = get_object_or_404(VaDocument.objects.select_related("drimbox", "operator"), pk=pk)
-        if not permissions.roles_of(request.user, va.operator):
-            raise NotFound("Ressource introuvable.")
+        va = _member_va(request, pk)
         data = validated(s.VaLiftingUploadSerializer, request.data,
                          authorize=lambda: permissions.require(request.user, "va.upload", va.operator))
         va = services.upload_va_lifting(va, acting_user=request.user, uploaded_file=data["file"])
