@@ -65,6 +65,8 @@ from operators.models import (  # noqa: E402
     DrimboxRequest,
     DrimboxStatus,
     FinancingOrder,
+    FinancingOrderClient,
+    FinancingOrderPacs,
     HealthStructure,
     IdentifiantCounter,
     Membership,
@@ -202,11 +204,18 @@ def grow_drimboxes(n_drimboxes, op_pks, now):
     # A financing order for one DRIMbox in two (one per client SIREN and per PACS).
     FinancingOrder.objects.bulk_create([
         FinancingOrder(operator_id=op_pks[operator_index(i)], reference=f"BC-{i:07d}",
-                       client_siren=siren_for(i, base=30_000_000), pacs_identifier=f"PACS-{i:06d}",
                        created_by_id=World.ans_admin.pk, created_at=now - timedelta(days=410))
         for i in range(start, n_drimboxes) if i % 2 == 0
     ], batch_size=BATCH)
     order_pks = dict(FinancingOrder.objects.values_list("reference", "pk"))
+    funded = [i for i in range(start, n_drimboxes) if i % 2 == 0]
+    FinancingOrderClient.objects.bulk_create([
+        FinancingOrderClient(order_id=order_pks[f"BC-{i:07d}"], siren=siren_for(i, base=30_000_000),
+                             name=f"Client {i}", activity_2023=True, ris_wave="vague_2",
+                             ris_order_reference=f"RIS-{i:07d}") for i in funded], batch_size=BATCH)
+    FinancingOrderPacs.objects.bulk_create([
+        FinancingOrderPacs(order_id=order_pks[f"BC-{i:07d}"], identifier=f"PACS-{i:06d}") for i in funded],
+        batch_size=BATCH)
 
     drimboxes = []
     for i in range(start, n_drimboxes):

@@ -134,6 +134,10 @@ def load_drimboxes(ans, operators: dict[str, Operator]) -> dict[str, int]:
     def cgi():
         return SimpleUploadedFile("cgi.pdf", demo_pdf("Conditions Générales d'Intégration"), "application/pdf")
 
+    def signed_order_pdf(reference):
+        return SimpleUploadedFile("bon-de-commande.pdf", demo_pdf(f"Bon de commande {reference} signe"),
+                                  "application/pdf")
+
     def submit(req, user):
         if req.kind in (RequestKind.DECLARATION, RequestKind.SWITCH):
             services.add_attachment(req, acting_user=user, kind=AttachmentKind.CGI, uploaded_file=cgi())
@@ -148,16 +152,19 @@ def load_drimboxes(ans, operators: dict[str, Operator]) -> dict[str, int]:
         operator, legal = operators[key], User.objects.get(username=f"rl.{key}")
         siren = with_luhn(f"{26 + index:02d}{department}{index:04d}")
         finess_g = with_luhn(f"{department}01{index:04d}")
+        pacs, reference = f"PACS-{department}-{index + 1:03d}", f"SONS-IMG-DB-va2-{2026}-{index + 1:04d}"
         order = services.create_financing_order(
-            acting_user=legal, operator=operator, reference=f"SONS-IMG-DB-va2-{2026}-{index + 1:04d}",
-            client_siren=siren, pacs_identifier=f"PACS-{department}-{index + 1:03d}",
-            finess_geographiques=[finess_g])
+            acting_user=legal, operator=operator, reference=reference, pacs_identifiers=[pacs],
+            signed_order=signed_order_pdf(reference), client={
+                "client_siren": siren, "client_name": name, "activity_2023": True, "finess_geographiques": [finess_g],
+                "am_numbers": [f"{department}1{index:05d}{index % 10}"], "ris_wave": "vague_2",
+                "ris_order_reference": f"RIS-V2-{department}-{index + 1:03d}"})
         for spec in [d for d in DRIMBOXES if d[1] == index]:
             _n, _s, _key, _pacs, status = spec
             data = {
                 "structure_name": name, "structure_siren": siren, "structure_finess_geographique": finess_g,
                 "structure_finess_juridique": with_luhn(f"{department}00{index:04d}"),
-                "pacs": order.pacs_identifier, "financing_order": str(order.pk),
+                "pacs": pacs, "financing_order": str(order.pk),
                 "db_addresses": f"192.0.2.{10 + drimboxes}", "vi_addresses": f"198.51.100.{10 + drimboxes}",
                 "responsable_contact": f"responsable@{key}.example.fr",
                 "support_contact": operator.support_contact or f"support@{key}.example.fr",

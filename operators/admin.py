@@ -12,6 +12,9 @@ from .models import (
     Drimbox,
     DrimboxRequest,
     FinancingOrder,
+    FinancingOrderClient,
+    FinancingOrderPacs,
+    FinancingOrderPhysician,
     FinancingOrderSite,
     HealthStructure,
     Invitation,
@@ -64,8 +67,23 @@ class RequestAttachmentAdmin(ReadOnlyAdmin):
 
 
 class FinancingOrderSiteAdmin(ReadOnlyAdmin):
-    list_display = ["finess_geographique", "order"]
+    list_display = ["finess_geographique", "order", "client", "active", "from_takeover"]
     search_fields = ["finess_geographique", "order__reference"]
+
+
+class FinancingOrderPhysicianAdmin(ReadOnlyAdmin):
+    list_display = ["am_number", "order", "client", "active", "from_takeover"]
+    search_fields = ["am_number", "order__reference"]
+
+
+class FinancingOrderClientAdmin(ReadOnlyAdmin):
+    list_display = ["siren", "name", "order", "active", "activity_2023", "ris_wave", "takeover_siren"]
+    search_fields = ["siren", "name", "order__reference"]
+
+
+class FinancingOrderPacsAdmin(ReadOnlyAdmin):
+    list_display = ["identifier", "order", "active"]
+    search_fields = ["identifier", "order__reference"]
 
 
 class DnsChangeAdmin(ReadOnlyAdmin):
@@ -81,6 +99,9 @@ site.register(DrimboxRequest, DrimboxRequestAdmin)
 site.register(RequestEvent, RequestEventAdmin)
 site.register(RequestAttachment, RequestAttachmentAdmin)
 site.register(FinancingOrderSite, FinancingOrderSiteAdmin)
+site.register(FinancingOrderPhysician, FinancingOrderPhysicianAdmin)
+site.register(FinancingOrderClient, FinancingOrderClientAdmin)
+site.register(FinancingOrderPacs, FinancingOrderPacsAdmin)
 site.register(DnsChange, DnsChangeAdmin)
 # IdentifiantCounter is not listed: only SQLite uses it (PostgreSQL hands Identifiants out from a sequence).
 for model in (ContractVersion, ContractAcceptance, HealthStructure, FinancingOrder, Attestation, VaDocument,

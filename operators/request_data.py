@@ -10,7 +10,8 @@ from trustspace.errors import InvalidData
 from trustspace.text import display_text_error
 
 from .addresses import parse_addresses
-from .models import ONBOARDING_KINDS, FinancingOrder, Operator, RequestKind
+from .eligibility import declaration_problems
+from .models import ONBOARDING_KINDS, FinancingOrder, FinancingOrderStatus, Operator, RequestKind
 from .validators import (
     as_small_int,
     compact_digits,
@@ -97,7 +98,7 @@ def usable_orders(operator, drimbox=None):
     query = Q(operator=operator)
     if drimbox is not None and drimbox.financing_order_id:
         query |= Q(pk=drimbox.financing_order_id)
-    return FinancingOrder.objects.filter(query)
+    return FinancingOrder.objects.filter(query, status=FinancingOrderStatus.ACTIVE)
 
 
 def _storable(text):
@@ -197,22 +198,12 @@ def has_viewer(kind, data, drimbox=None):
 def order_of(data):
     value = (data or {}).get("financing_order") or ""
     pk = as_small_int(value)
-    return FinancingOrder.objects.filter(pk=pk).prefetch_related("sites").first() if pk else None
+    return FinancingOrder.objects.filter(pk=pk).prefetch_related("pacs", "clients__sites").first() if pk else None
 
 
-def eligibility_problems(data):
-    """Why the DRIMbox a declaration describes is not funded (empty: funded), DESIGN §5."""
-    order = order_of(data)
-    if order is None:
-        return ["Aucun bon de commande n'est associé à la DRIMbox : elle n'est pas financée."]
-    problems = []
-    if order.client_siren != data.get("structure_siren"):
-        problems.append(f"Le bon de commande {order.reference} concerne le client SIREN {order.client_siren}, "
-                        f"pas la structure déclarée (SIREN {data.get('structure_siren')}).")
-    if order.pacs_identifier != data.get("pacs"):
-        problems.append(f"Le PACS déclaré ({data.get('pacs')}) n'est pas celui du bon de commande "
-                        f"{order.reference} ({order.pacs_identifier}).")
-    finess = data.get("structure_finess_geographique")
-    if finess and finess not in order.finess_list:
-        problems.append(f"Le FINESS géographique {finess} ne figure pas dans le bon de commande {order.reference}.")
-    return problems
+def eligibility_problems(data, *, order=None):
+    """Why the DRIMbox a declaration describes is not funded (empty: funded), DESIGN §5.
+    ``order``: the order the data names, when the caller has already read it."""
+    data = data or {}
+    return declaration_problems(order or order_of(data), siren=data.get("structure_siren") or "",
+                                finess=data.get("structure_finess_geographique") or "", pacs=data.get("pacs") or "")

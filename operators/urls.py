@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import ans, channels, lifecycle, onboarding, space, tokens
+from .views import ans, channels, financing, lifecycle, onboarding, space, tokens
 
 urlpatterns = [
     path("", space.home, name="home"),
@@ -28,7 +28,19 @@ urlpatterns = [
     path("espace/drimbox/", lifecycle.drimbox_list, name="drimbox_list"),
     path("espace/demandes/", lifecycle.request_list, name="request_list"),
     path("espace/demandes/nouvelle/<str:kind>/", lifecycle.request_create, name="request_create"),
-    path("espace/bons-de-commande/", lifecycle.financing_orders, name="financing_orders"),
+    path("espace/bons-de-commande/", financing.financing_orders, name="financing_orders"),
+    path("bons-de-commande/<int:pk>/", financing.financing_order, name="financing_order"),
+    path("bons-de-commande/<int:pk>/clients/", financing.financing_order_client_add, name="financing_order_client_add"),
+    path("bons-de-commande/<int:pk>/clients/<int:client_pk>/", financing.financing_order_client_edit,
+         name="financing_order_client_edit"),
+    path("bons-de-commande/<int:pk>/pacs/", financing.financing_order_pacs_add, name="financing_order_pacs_add"),
+    path("bons-de-commande/<int:pk>/documents/", financing.financing_order_document, name="financing_order_document"),
+    path("bons-de-commande/<int:pk>/documents/<str:kind>/", financing.financing_order_document_download,
+         name="financing_order_document_download"),
+    path("bons-de-commande/<int:pk>/documents/<str:kind>/<int:client_pk>/", financing.financing_order_document_download,
+         name="financing_order_client_document_download"),
+    path("bons-de-commande/<int:pk>/clore/", financing.financing_order_close, name="financing_order_close"),
+    path("ans/bons-de-commande/", financing.ans_financing_orders, name="ans_financing_orders"),
     path("drimbox/<int:pk>/", lifecycle.drimbox_detail, name="drimbox_detail"),
     path("demandes/<int:pk>/", lifecycle.request_detail, name="request_detail"),
     path("demandes/<int:pk>/modifier/", lifecycle.request_edit, name="request_edit"),

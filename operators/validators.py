@@ -61,6 +61,24 @@ def validate_finess(value):
         raise ValidationError("Le numéro FINESS « %(value)s » n'est pas valide.", params={"value": value})
 
 
+def is_valid_am_number(value):
+    """A physician's assurance-maladie number: 9 digits whose first two are a department code.
+
+    No public rule for its last (key) digit or for its category digit was found, so neither is checked.
+    """
+    value = str(value)
+    if len(value) != 9 or not value.isdigit():
+        return False
+    department = int(value[:2])
+    return 1 <= department <= 95 or department in {97, 98, 99}
+
+
+def validate_am_number(value):
+    if not is_valid_am_number(value):
+        raise ValidationError("Le numéro AM « %(value)s » n'est pas valide (9 chiffres, commençant par le numéro du "
+                              "département).", params={"value": value})
+
+
 def validate_id_nat_struct(value):
     """A one-digit type prefix followed by the identifier; no fixed length (DESIGN §4)."""
     value = str(value)

@@ -390,8 +390,12 @@ class ProductionCheck:
         siren = with_luhn(f"{41300000 + seed:08d}")
         finess = with_luhn(f"75{seed:06d}")
         order = self.api(legal, "POST", f"/operators/{operator}/financing-orders/", json={
-            "reference": f"BC-CHECK-{seed}", "client_siren": siren, "pacs_identifier": f"PACS-CHECK-{seed}",
-            "finess_geographiques": [finess]}).json()
+            "reference": f"BC-CHECK-{seed}", "pacs_identifiers": [f"PACS-CHECK-{seed}"], "client_siren": siren,
+            "client_name": f"Centre d'imagerie du contrôle {seed}", "activity_2023": True,
+            "finess_geographiques": [finess], "am_numbers": [f"75{seed:07d}"], "ris_wave": "vague_2",
+            "ris_order_reference": f"RIS-CHECK-{seed}"}).json()
+        self.api(legal, "POST", f"/financing-orders/{order['id']}/documents/", data={"kind": "bon_signe"},
+                 files={"file": ("bon.pdf", demo_pdf("Bon de commande signé"), "application/pdf")})
         data = {"structure_name": f"Centre d'imagerie du contrôle {seed}", "structure_siren": siren,
                 "structure_finess_geographique": finess, "pacs": f"PACS-CHECK-{seed}",
                 "financing_order": str(order["id"]), "db_addresses": f"93.184.216.{seed % 200 + 10}",

@@ -22,9 +22,9 @@ from tests.conftest import pdf_upload
 from tests.support.lifecycle import (
     active_drimbox,
     cgi_upload,
+    client_fields,
     declaration_data,
     declared_drimbox,
-    finess,
     make_order,
     siren,
     submitted_declaration,
@@ -121,8 +121,36 @@ def _requests_of_a(count):
 
 
 def _order_data(w):
-    return {"reference": "BC-MATRICE", "client_siren": siren(49990001), "pacs_identifier": "PACS-MATRICE",
-            "finess_geographiques": [finess(9001)]}
+    return {"reference": "BC-MATRICE", "pacs_identifiers": ["PACS-MATRICE"],
+            **client_fields(9001, siren_value=siren(49990001))}
+
+
+def _order(w):
+    """A complete order of A that funds no DRIMbox (ANS may close it)."""
+    if not hasattr(w, "order"):
+        w.order = make_order(w.operator, w.legal)
+    return {"pk": w.order.pk}
+
+
+def _order_client(w):
+    _order(w)
+    return {"pk": w.order.pk, "client_pk": w.order.clients.get().pk}
+
+
+def _order_clients(count):
+    return lambda w: w.order.clients.count() == count
+
+
+def _order_pacs(count):
+    return lambda w: w.order.pacs.count() == count
+
+
+def _order_status(expected):
+    return lambda w: FinancingOrder.objects.get(pk=w.order.pk).status == expected
+
+
+def _client_named(name):
+    return lambda w: w.order.clients.get().name == name
 
 
 def _orders_named(count):
@@ -182,6 +210,29 @@ LIFECYCLE_API_MATRIX = {
         "post", _operator, _order_data, {"anonymous": 401, "other": 404, "technical": 403, "legal": 201, "ans": 403},
         {"anonymous": _orders_named(0), "other": _orders_named(0), "technical": _orders_named(0),
          "legal": _orders_named(1), "ans": _orders_named(0)}),
+    "api_financing_order": ("get", _order, None, READ_A),
+    "api_financing_order_clients": (
+        "post", _order, lambda w: client_fields(9002),
+        {"anonymous": 401, "other": 404, "technical": 403, "legal": 201, "ans": 201},
+        {"anonymous": _order_clients(1), "other": _order_clients(1), "technical": _order_clients(1),
+         "legal": _order_clients(2), "ans": _order_clients(2)}),
+    "api_financing_order_client": (
+        "put", _order_client, lambda w: client_fields(9003, siren_value=w.order.clients.get().siren,
+                                                      sites=w.order.finess_list, ams=w.order.am_list,
+                                                      client_name="Nouveau nom"),
+        {"anonymous": 401, "other": 404, "technical": 403, "legal": 200, "ans": 200},
+        {role: _client_named("Nouveau nom") if role in ("legal", "ans") else (lambda w: w.order.clients.get().name
+                                                                                 != "Nouveau nom")
+         for role in READ_A}),
+    "api_financing_order_pacs": (
+        "post", _order, lambda w: {"pacs_identifiers": ["PACS-MATRICE-2"]},
+        {"anonymous": 401, "other": 404, "technical": 403, "legal": 201, "ans": 201},
+        {role: _order_pacs(2 if role in ("legal", "ans") else 1) for role in READ_A}),
+    "api_financing_order_documents": ("post", _order, lambda w: {"kind": "bon_signe"},
+                                      {"anonymous": 401, "other": 404, "technical": 403, "legal": 400, "ans": 400}),
+    "api_financing_order_close": (
+        "post", _order, lambda w: {"reason": "Structure fermée."}, {**ANS_ONLY, "other": 403},
+        {role: _order_status("clos" if role == "ans" else "actif") for role in READ_A}),
     # Attestations: the public check
     "api_attestation": ("get", _attestation, None, {role: 200 for role in READ_A}),
     # VA documents

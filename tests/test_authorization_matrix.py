@@ -13,6 +13,7 @@ from django.utils import timezone
 from certificates.models import AcmeDnsCredential, Certificate, Revocation, ViOrder
 from operators import services
 from operators.models import (
+    FinancingOrder,
     InvitationStatus,
     Membership,
     Operator,
@@ -105,6 +106,19 @@ def _active(w):
         w.drimbox = lc.active_drimbox(w.operator, w.legal, w.ans)
         w.va = VaDocument.objects.get(drimbox=w.drimbox)
     return w.drimbox
+
+
+def _order(w):
+    """A complete order of A that funds no DRIMbox, its first client's signature page attached."""
+    if not hasattr(w, "order"):
+        w.order = lc.make_order(w.operator, w.legal)
+        services.attach_order_document(w.order, acting_user=w.legal, kind=services.DocumentKind.SIGNATURE_PAGE,
+                                       uploaded_file=lc.signed_order_upload(), client=w.order.clients.get())
+    return w.order
+
+
+def _order_clients(count):
+    return lambda w: w.order.clients.count() == count
 
 
 def _submitted_va(w):
@@ -278,6 +292,46 @@ MATRIX = {
                         "legal": 200, "ans": HOME}),
     "financing_orders": ("get", None, None, {"anonymous": LOGIN, "other": "own", "technical": 200, "legal": 200,
                                              "ans": HOME}),
+    "financing_order": ("get", lambda w: {"pk": _order(w).pk}, None,
+                        {"anonymous": LOGIN, "other": 404, "technical": 200, "legal": 200, "ans": 200}),
+    # A technical administrator sees the order and is told, on the page, that only managers change it.
+    "financing_order_client_add": (
+        "post", lambda w: {"pk": _order(w).pk}, lambda w: {
+            f"client-{k}": ("oui" if k == "activity_2023" else " ".join(v) if isinstance(v, list) else v)
+            for k, v in lc.client_fields(9801).items()},
+        {"anonymous": LOGIN, "other": 404, "technical": 200, "legal": ("redirect", "/bons-de-commande/"),
+         "ans": ("redirect", "/bons-de-commande/")},
+        {"technical": _order_clients(1), "legal": _order_clients(2), "ans": _order_clients(2)}),
+    "financing_order_client_edit": (
+        "post", lambda w: {"pk": _order(w).pk, "client_pk": w.order.clients.get().pk}, lambda w: {
+            "edit-client_siren": w.order.clients.get().siren, "edit-client_name": "Nom corrigé",
+            "edit-activity_2023": "oui", "edit-finess_geographiques": " ".join(w.order.finess_list)},
+        {"anonymous": LOGIN, "other": 404, "technical": 200, "legal": ("redirect", "/bons-de-commande/"),
+         "ans": ("redirect", "/bons-de-commande/")},
+        {"technical": lambda w: w.order.clients.get().name != "Nom corrigé",
+         "legal": lambda w: w.order.clients.get().name == "Nom corrigé"}),
+    "financing_order_pacs_add": (
+        "post", lambda w: {"pk": _order(w).pk}, lambda w: {"pacs-pacs_identifiers": "PACS-MATRICE-PAGE"},
+        {"anonymous": LOGIN, "other": 404, "technical": 200, "legal": ("redirect", "/bons-de-commande/"),
+         "ans": ("redirect", "/bons-de-commande/")},
+        {"technical": lambda w: w.order.pacs.count() == 1, "legal": lambda w: w.order.pacs.count() == 2}),
+    "financing_order_document": (
+        "post", lambda w: {"pk": _order(w).pk}, lambda w: {"document-kind": "bon_signe",
+                                                           "document-file": lc.signed_order_upload()},
+        {"anonymous": LOGIN, "other": 404, "technical": 200, "legal": ("redirect", "/bons-de-commande/"),
+         "ans": ("redirect", "/bons-de-commande/")}),
+    "financing_order_document_download": (
+        "get", lambda w: {"pk": _order(w).pk, "kind": "bon-signe"}, None,
+        {"anonymous": LOGIN, "other": 404, "technical": 200, "legal": 200, "ans": 200}),
+    "financing_order_client_document_download": (
+        "get", lambda w: {"pk": _order(w).pk, "kind": "signature", "client_pk": w.order.clients.get().pk}, None,
+        {"anonymous": LOGIN, "other": 404, "technical": 200, "legal": 200, "ans": 200}),
+    "financing_order_close": (
+        "post", lambda w: {"pk": _order(w).pk}, lambda w: {"close-reason": "Structure fermée."},
+        ans_only_post("/bons-de-commande/"),
+        {"legal": lambda w: FinancingOrder.objects.get(pk=w.order.pk).is_active,
+         "ans": lambda w: not FinancingOrder.objects.get(pk=w.order.pk).is_active}),
+    "ans_financing_orders": ("get", None, None, ANS_ONLY_GET),
     "drimbox_detail": ("get", lambda w: {"pk": _active(w).pk}, None,
                        {"anonymous": LOGIN, "other": 404, "technical": 200, "legal": 200, "ans": 200}),
     "request_detail": ("get", lambda w: {"pk": _submitted(w).pk}, None,

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import lifecycle, operators
+from .views import financing, lifecycle, operators
 
 urlpatterns = [
     path("me/", operators.MeView.as_view(), name="api_me"),
@@ -23,7 +23,18 @@ urlpatterns = [
 urlpatterns += [
     path("operators/<int:pk>/requests/", lifecycle.OperatorRequestsView.as_view(), name="api_operator_requests"),
     path("operators/<int:pk>/drimboxes/", lifecycle.OperatorDrimboxesView.as_view(), name="api_operator_drimboxes"),
-    path("operators/<int:pk>/financing-orders/", lifecycle.FinancingOrdersView.as_view(), name="api_financing_orders"),
+    path("operators/<int:pk>/financing-orders/", financing.FinancingOrdersView.as_view(), name="api_financing_orders"),
+    path("financing-orders/<int:pk>/", financing.FinancingOrderDetailView.as_view(), name="api_financing_order"),
+    path("financing-orders/<int:pk>/clients/", financing.FinancingOrderClientsView.as_view(),
+         name="api_financing_order_clients"),
+    path("financing-orders/<int:pk>/clients/<int:client_pk>/", financing.FinancingOrderClientView.as_view(),
+         name="api_financing_order_client"),
+    path("financing-orders/<int:pk>/pacs/", financing.FinancingOrderPacsView.as_view(),
+         name="api_financing_order_pacs"),
+    path("financing-orders/<int:pk>/documents/", financing.FinancingOrderDocumentsView.as_view(),
+         name="api_financing_order_documents"),
+    path("financing-orders/<int:pk>/close/", financing.FinancingOrderCloseView.as_view(),
+         name="api_financing_order_close"),
     path("requests/<int:pk>/", lifecycle.RequestDetailView.as_view(), name="api_request"),
     path("requests/<int:pk>/attachments/", lifecycle.RequestAttachmentsView.as_view(), name="api_request_attachments"),
     path("requests/<int:pk>/submit/", lifecycle.RequestSubmitView.as_view(), name="api_request_submit"),

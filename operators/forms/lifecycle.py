@@ -36,9 +36,10 @@ def request_form_class(kind, operator, drimbox=None):
             fields[name] = forms.ChoiceField(
                 label="Bon de commande", required=False, help_text=HELP[name],
                 choices=[("", "— Aucun (DRIMbox non financée) —")] + [
-                    (str(order.pk), f"{order.reference} — PACS {order.pacs_identifier}"
+                    (str(order.pk), f"{order.reference} — PACS {', '.join(order.pacs_list)}"
                      if order.operator_id == operator.pk else "Le bon de commande actuel de la DRIMbox reprise")
-                    for order in usable_orders(operator, drimbox if kind == RequestKind.SWITCH else None)],
+                    for order in usable_orders(operator, drimbox if kind == RequestKind.SWITCH else None)
+                    .prefetch_related("pacs")],
             )
             continue
         if name == "has_viewer":
@@ -110,13 +111,78 @@ class ApproveForm(DsfrBaseForm):
     comment = forms.CharField(label="Commentaire pour l'opérateur (facultatif)", required=False)
 
 
-class FinancingOrderForm(SubmissionTokenMixin, DsfrBaseForm):
-    reference = forms.CharField(label="Référence du bon de commande", max_length=64)
-    client_siren = forms.CharField(label="SIREN du client (structure de santé)", max_length=20)
-    pacs_identifier = forms.CharField(label="Identifiant du PACS", max_length=100)
+RIS_WAVE_CHOICES = [("", "Aucune commande de RIS Vague 2 pour l'instant"), ("vague_2", "RIS Vague 2"),
+                    ("vague_1_2", "RIS Vague 1 + 2")]
+ACTIVITY_CHOICES = [("oui", "Oui : activité de radiologie ou de médecine nucléaire non nulle en 2023"),
+                    ("non", "Non : structure ouverte depuis, qui a repris une structure active en 2023")]
+
+
+class OrderClientForm(DsfrBaseForm):
+    """A client of an order: its identity, its 2023 activity (or the structure it took over), its RIS order."""
+
+    client_siren = forms.CharField(label="SIREN du client", max_length=20)
+    client_name = forms.CharField(label="Raison sociale du client", max_length=200)
+    activity_2023 = forms.ChoiceField(label="Activité en 2023", choices=ACTIVITY_CHOICES, widget=forms.RadioSelect)
     finess_geographiques = forms.CharField(
-        label="FINESS géographiques couverts", widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Un ou plusieurs, séparés par des virgules ou des espaces.")
+        label="FINESS géographiques du client", widget=forms.Textarea(attrs={"rows": 2}), required=False,
+        help_text="Un ou plusieurs, séparés par des virgules, des espaces ou des retours à la ligne.")
+    am_numbers = forms.CharField(
+        label="Numéros AM des médecins", widget=forms.Textarea(attrs={"rows": 2}), required=False,
+        help_text="Numéros d'assurance maladie (9 chiffres) des radiologues et médecins nucléaires du client.")
+    ris_wave = forms.ChoiceField(label="Commande de RIS du client", choices=RIS_WAVE_CHOICES, required=False,
+                                 help_text="La DRIMbox n'est financée que pour un client ayant commandé un RIS "
+                                           "Vague 2 (ou Vague 1 + 2).")
+    ris_order_reference = forms.CharField(label="Référence de la commande de RIS", max_length=64, required=False)
+    takeover_siren = forms.CharField(label="Reprise : SIREN de la structure reprise", max_length=20, required=False,
+                                     help_text="Seulement pour une structure ouverte après 2023 qui a repris une "
+                                               "structure active en 2023.")
+    takeover_name = forms.CharField(label="Reprise : raison sociale de la structure reprise", max_length=200,
+                                    required=False)
+    takeover_finess_geographiques = forms.CharField(
+        label="Reprise : FINESS géographiques de la structure reprise", widget=forms.Textarea(attrs={"rows": 2}),
+        required=False)
+    takeover_am_numbers = forms.CharField(
+        label="Reprise : numéros AM de la structure reprise", widget=forms.Textarea(attrs={"rows": 2}),
+        required=False)
+
+    def client_data(self):
+        data = dict(self.cleaned_data)
+        data["activity_2023"] = data.get("activity_2023") == "oui"
+        return data
+
+
+class FinancingOrderForm(SubmissionTokenMixin, OrderClientForm):
+    reference = forms.CharField(label="Référence du bon de commande", max_length=64)
+    pacs_identifiers = forms.CharField(
+        label="PACS couverts", widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Un identifiant de PACS par ligne (un PACS ne figure que dans un seul bon de commande).")
+    signed_order = forms.FileField(label="Bon de commande signé (PDF, 5 Mo au plus)", required=False,
+                                   help_text="Il peut aussi être joint plus tard ; sans lui la DRIMbox n'est pas "
+                                             "financée.")
+    field_order = ["reference", "pacs_identifiers", "signed_order"]
+
+
+class OrderPacsForm(DsfrBaseForm):
+    pacs_identifiers = forms.CharField(label="PACS à ajouter", widget=forms.Textarea(attrs={"rows": 2}),
+                                       help_text="Un identifiant de PACS par ligne.")
+
+
+class OrderDocumentForm(DsfrBaseForm):
+    kind = forms.ChoiceField(label="Document", choices=[])
+    client = forms.ChoiceField(label="Client concerné", choices=[], required=False,
+                               help_text="Pour une page de signature ou une preuve de reprise.")
+    file = forms.FileField(label="Fichier PDF (5 Mo au plus)")
+
+    def __init__(self, *args, order=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        from operators.services import DocumentKind
+        self.fields["kind"].choices = DocumentKind.CHOICES
+        self.fields["client"].choices = [("", "—")] + [
+            (str(client.pk), client.label) for client in (order.clients.all() if order is not None else [])]
+
+
+class OrderCloseForm(DsfrBaseForm):
+    reason = forms.CharField(label="Motif de clôture", widget=forms.Textarea(attrs={"rows": 2}))
 
 
 class VaUploadForm(DsfrBaseForm):

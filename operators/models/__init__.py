@@ -10,13 +10,20 @@ from .core import (  # noqa: F401
     mandate_upload_to,
 )
 from .documents import Attestation, VaDocument, VaStatus  # noqa: F401
+from .financing import (  # noqa: F401
+    FinancingOrder,
+    FinancingOrderClient,
+    FinancingOrderPacs,
+    FinancingOrderPhysician,
+    FinancingOrderSite,
+    FinancingOrderStatus,
+    RisWave,
+)
 from .lifecycle import (  # noqa: F401
     DnsChange,
     DnsChangeStatus,
     Drimbox,
     DrimboxStatus,
-    FinancingOrder,
-    FinancingOrderSite,
     HealthStructure,
     IdentifiantCounter,
     PendingRevocation,

@@ -1,5 +1,4 @@
-"""Health structures, financing orders, DRIMboxes and the FQDN registry (DESIGN §4, §5)."""
-from django.conf import settings
+"""Health structures, DRIMboxes and the FQDN registry (DESIGN §4, §5)."""
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -8,6 +7,7 @@ from trustspace.statemachine import StateMachineMixin
 
 from ..validators import validate_finess, validate_siren
 from .core import Operator
+from .financing import FinancingOrder
 
 
 class HealthStructure(models.Model):
@@ -29,51 +29,6 @@ class HealthStructure(models.Model):
 
     def __str__(self):
         return self.name
-
-
-class FinancingOrder(models.Model):
-    """A financing order (bon de commande SONS-IMG-DB-va2): one per client SIREN, one per PACS (DESIGN §5)."""
-
-    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="financing_orders")
-    reference = models.CharField("référence du bon de commande", max_length=64, unique=True, error_messages={
-        "unique": "Un bon de commande porte déjà cette référence."})
-    client_siren = models.CharField("SIREN du client", max_length=9, unique=True, validators=[validate_siren],
-                                    error_messages={"unique": "Ce client (SIREN) a déjà un bon de commande."})
-    pacs_identifier = models.CharField("identifiant du PACS", max_length=100, unique=True, error_messages={
-        "unique": "Ce PACS fait déjà l'objet d'un bon de commande."})
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    created_at = models.DateTimeField(default=timezone.now)
-
-    AUDITED_FIELDS = ["operator", "reference", "client_siren", "pacs_identifier"]
-
-    class Meta:
-        ordering = ["reference"]
-        verbose_name = "bon de commande"
-        verbose_name_plural = "bons de commande"
-
-    def __str__(self):
-        return self.reference
-
-    @property
-    def finess_list(self):
-        return [site.finess_geographique for site in self.sites.all()]
-
-
-class FinancingOrderSite(models.Model):
-    """A FINESS géographique covered by an order; the database keeps each in one order only."""
-
-    order = models.ForeignKey(FinancingOrder, on_delete=models.CASCADE, related_name="sites")
-    finess_geographique = models.CharField("FINESS géographique", max_length=9, unique=True,
-                                           validators=[validate_finess], error_messages={
-                                               "unique": "Ce FINESS géographique figure déjà dans un bon de commande."})
-
-    class Meta:
-        ordering = ["finess_geographique"]
-        verbose_name = "site d'un bon de commande"
-        verbose_name_plural = "sites des bons de commande"
-
-    def __str__(self):
-        return f"FINESS géographique {self.finess_geographique}"
 
 
 class DrimboxStatus(models.TextChoices):

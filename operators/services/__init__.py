@@ -24,7 +24,16 @@ from operators.services.documents import (
     validate_va_lifting,
 )
 from operators.services.drimboxes import complete_pending_revocation
-from operators.services.financing_orders import create_financing_order
+from operators.services.financing_orders import (
+    ClientData,
+    DocumentKind,
+    add_order_client,
+    add_order_pacs,
+    attach_order_document,
+    close_financing_order,
+    create_financing_order,
+    update_order_client,
+)
 from operators.services.onboarding import apply_for_operator, edit_application
 from operators.services.operators import (
     OPERATOR_EDITABLE_FIELDS,
@@ -70,6 +79,13 @@ __all__ = [
     "comment_request",
     "contract_status",
     "create_financing_order",
+    "ClientData",
+    "DocumentKind",
+    "add_order_client",
+    "add_order_pacs",
+    "attach_order_document",
+    "close_financing_order",
+    "update_order_client",
     "create_request",
     "edit_application",
     "ensure_contract_accepted",

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.db import transaction
-from django.db.models import Prefetch, Q
+from django.db.models import Q
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -24,7 +24,6 @@ from operators.forms.lifecycle import (
     CancelForm,
     ChangesForm,
     CommentForm,
-    FinancingOrderForm,
     RejectForm,
     VaLiftingUploadForm,
     VaRefuseForm,
@@ -44,7 +43,7 @@ from operators.models import (
     VaDocument,
 )
 from operators.queries import dns_pending, visible_drimboxes, visible_requests
-from operators.request_data import FIELDS, LABELS, eligibility_problems
+from operators.request_data import FIELDS, LABELS, eligibility_problems, order_of
 from operators.validators import as_small_int
 from operators.views.onboarding import application_edit, review_context
 from trustspace.access import ANS_ADMIN, AUTHENTICATED, OPERATOR_MEMBER, PUBLIC, access
@@ -224,7 +223,9 @@ def request_detail(request, pk):
     fields = [(LABELS[name], _shown(name, req.data.get(name, ""))) for name in FIELDS[req.kind]]
     if req.drimbox is not None and not req.drimbox.has_viewer and "has_viewer" not in FIELDS[req.kind]:
         fields.insert(0, ("visionneuse", VIEWERLESS))  # the reviewer sees there is no vi to check
-    order_problems = eligibility_problems(req.data) if req.kind in DECLARATION_KINDS else []
+    is_declaration = req.kind in DECLARATION_KINDS
+    order = order_of(req.data) if is_declaration else None
+    order_problems = eligibility_problems(req.data, order=order) if is_declaration else []
     attachment_form = AttachmentForm()
     # Only the pieces this kind of request takes (an application: its contract, its proof of power).
     allowed = ({AttachmentKind.CONTRACT, AttachmentKind.POWER} if req.is_onboarding else {AttachmentKind.CGI})
@@ -237,7 +238,8 @@ def request_detail(request, pk):
         "attachments": req.attachments.select_related("uploaded_by"),
         "attachment_form": attachment_form, "comment_form": CommentForm(), "cancel_form": CancelForm(),
         "assign_form": AssignForm(), "changes_form": ChangesForm(), "reject_form": RejectForm(),
-        "approve_form": ApproveForm(), "order_problems": order_problems,
+        "approve_form": ApproveForm(), "order_problems": order_problems, "is_declaration": is_declaration,
+        "order": order,
         "attestation": Attestation.objects.filter(request=req).first(),
         "checklist": integration.checklist(req.drimbox)
         if req.drimbox and req.kind in {RequestKind.INTEGRATION, RequestKind.REINTEGRATION} and req.is_open else [],
@@ -375,37 +377,6 @@ def request_approve(request, pk):
 def request_reject(request, pk):
     return _post_action(request, pk, RejectForm, lambda req, d: services.reject_request(
         req, acting_user=request.user, reason=d["reason"]), "Demande refusée.")
-
-
-# --- Financing orders ---------------------------------------------------------------------------
-
-
-@access(OPERATOR_MEMBER)
-def financing_orders(request):
-    operator = active_operator(request)
-    can_manage = permissions.can(request.user, "order.manage", operator)
-    form = FinancingOrderForm(request.POST or None)
-    if request.method == "POST" and (repeated := repeat_response(request, form, "financing_orders")):
-        return repeated
-    if request.method == "POST":
-        if form.is_valid():
-            data = {name: value for name, value in form.cleaned_data.items() if name != "submission_token"}
-            try:
-                with submitted_once(request, form) as submission:
-                    order = services.create_financing_order(acting_user=request.user, operator=operator, **data)
-                    submission.created(reverse("financing_orders"), "voici le bon de commande enregistré")
-            except AlreadySubmitted as repeat:
-                return repeat.response(request, "financing_orders")
-            except DomainError as exc:
-                apply_domain_error(form, exc)
-            else:
-                messages.success(request, f"Bon de commande {order.reference} enregistré.")
-                return redirect("financing_orders")
-    orders = operator.financing_orders.prefetch_related("sites", Prefetch(
-        "drimboxes", queryset=Drimbox.objects.only("identifiant", "financing_order_id")))
-    return render(request, "operators/financing_orders.html", {
-        "operator": operator, "orders": orders, "form": form, "can_manage": can_manage,
-    })
 
 
 # --- Attestations -------------------------------------------------------------------------------

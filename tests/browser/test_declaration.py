@@ -14,7 +14,7 @@ from operators import services
 from operators.models import DrimboxRequest, RequestStatus
 from tests.browser.conftest import login, logout
 from tests.conftest import register
-from tests.support.lifecycle import cgi_upload, finess, siren
+from tests.support.lifecycle import cgi_upload, finess, signed_order_upload, siren
 from tests.support.oidc_provider import set_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -37,9 +37,12 @@ def trust_space(make_user, issuer):
                                       body="Article 1.")
     legal = make_user("legal", oidc_sub=LEGAL_SUB, email="legal@imagerie.example.fr")
     operator = register(legal, 11223355, "Imagerie Côte-d'Or SAS", ans=ans)  # approval accepts the contract
-    order = services.create_financing_order(acting_user=legal, operator=operator, reference="SONS-IMG-DB-va2-0042",
-                                      client_siren=siren(30210042), pacs_identifier="PACS-DIJON-01",
-                                      finess_geographiques=[finess(4242, "21")])
+    order = services.create_financing_order(
+        acting_user=legal, operator=operator, reference="SONS-IMG-DB-va2-0042", pacs_identifiers=["PACS-DIJON-01"],
+        signed_order=signed_order_upload(), client={
+            "client_siren": siren(30210042), "client_name": "Centre d'imagerie de Dijon", "activity_2023": True,
+            "finess_geographiques": [finess(4242, "21")], "am_numbers": ["211004242"], "ris_wave": "vague_2",
+            "ris_order_reference": "RIS-DIJON-V2"})
     set_user(issuer, LEGAL_SUB, {"email": legal.email, "given_name": "Louise", "family_name": "Légale"})
     set_user(issuer, ANS_SUB, {"email": ans.email, "given_name": "Rémi", "family_name": "Relecteur",
                                "groups": ["ans-drimm-admin"]})
@@ -55,7 +58,7 @@ def test_declaration_review_approval_dns_and_attestation(page, portal, issuer, b
     page.get_by_role("navigation", name="Menu principal").get_by_role("link", name="DRIMbox").click()
     page.get_by_role("link", name="Déclarer une DRIMbox").click()
     field(page, "structure_name").fill("Centre d'imagerie de Dijon")
-    field(page, "structure_siren").fill(order.client_siren)
+    field(page, "structure_siren").fill(order.clients.get().siren)
     field(page, "structure_finess_geographique").fill(order.finess_list[0])
     field(page, "pacs").fill("PACS-DIJON-01")
     field(page, "financing_order").select_option(label="SONS-IMG-DB-va2-0042 — PACS PACS-DIJON-01")

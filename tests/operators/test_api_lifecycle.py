@@ -24,11 +24,13 @@ from tests.support.lifecycle import (
     active_drimbox,
     approve,
     cgi_upload,
+    client_fields,
     declaration_data,
     declared_drimbox,
     finess,
     give_certificates,
     make_order,
+    signed_order_upload,
     siren,
     submitted_declaration,
 )
@@ -44,11 +46,16 @@ def test_full_declaration_by_api(world, settings):
     legal, ans, anonymous = api(token=raw), api(world.ans), api()
 
     response = legal.post(f"{API}/operators/{world.operator.pk}/financing-orders/", {
-        "reference": "BC-API-1", "client_siren": siren(41000001), "pacs_identifier": "PACS-API-1",
-        "finess_geographiques": [finess(7001)]}, format="json")
+        "reference": "BC-API-1", "pacs_identifiers": ["PACS-API-1"],
+        **client_fields(7001, siren_value=siren(41000001), sites=[finess(7001)])}, format="json")
     assert response.status_code == 201, response.content
     order = FinancingOrder.objects.get(pk=response.json()["id"])
     assert response.json()["finess_geographiques"] == [finess(7001)]
+    assert response.json()["problems"] == ["Le bon de commande BC-API-1 signé (PDF) n'est pas joint."]
+    response = legal.post(f"{API}/financing-orders/{order.pk}/documents/", {
+        "kind": "bon_signe", "file": signed_order_upload()}, format="multipart")
+    assert response.status_code == 201, response.content
+    assert response.json()["problems"] == [] and len(response.json()["signed_order_sha256"]) == 64
 
     data = declaration_data(order=order)
     data["vi_addresses"] = ""
@@ -113,7 +120,7 @@ def test_full_declaration_by_api(world, settings):
     assert body["identifiant"] == identifiant and body["status"] == "declaree"
     assert body["financing_order"] == "BC-API-1" and body["dns_pending"] is True
     assert body["vi_records"] == [["AAAA", "2001:db8::11"]]
-    assert body["health_structure"]["siren"] == order.client_siren
+    assert body["health_structure"]["siren"] == order.clients.get().siren
     assert [a["code"] for a in body["attestations"]] == [code] and body["va_documents"] == []
     listed = legal.get(f"{API}/operators/{world.operator.pk}/drimboxes/").json()
     assert [d["identifiant"] for d in listed["results"]] == [identifiant]
@@ -163,21 +170,20 @@ def test_unfunded_declaration_needs_an_override_reason(world):
 
 
 def test_a_second_financing_order_for_the_same_pacs_is_refused_in_french(world):
-    make_order(world.operator, world.legal, pacs="PACS-UNIQUE")
+    first = make_order(world.operator, world.legal, pacs="PACS-UNIQUE")
     response = api(world.legal).post(f"{API}/operators/{world.operator.pk}/financing-orders/", {
-        "reference": "BC-DEUX", "client_siren": siren(42000002), "pacs_identifier": "PACS-UNIQUE",
-        "finess_geographiques": [finess(7002)]}, format="json")
+        "reference": "BC-DEUX", "pacs_identifiers": ["PACS-UNIQUE"], **client_fields(7002)}, format="json")
     error = error_of(response, 400)
-    assert "Ce PACS fait déjà l'objet d'un bon de commande." in error["message"]
-    assert error["fields"]["pacs_identifier"] == ["Ce PACS fait déjà l'objet d'un bon de commande."]
+    message = f"Le PACS « PACS-UNIQUE » fait déjà l'objet du bon de commande {first.reference}."
+    assert message in error["message"]
+    assert error["fields"]["pacs_identifiers"] == [message]
     assert world.operator.financing_orders.count() == 1
     error = error_of(api(world.legal).post(f"{API}/operators/{world.operator.pk}/financing-orders/", {
-        "reference": "BC-TROIS", "client_siren": "123456789", "pacs_identifier": "PACS-3",
-        "finess_geographiques": "pas une liste"}, format="json"), 400)
+        "reference": "BC-TROIS", "pacs_identifiers": ["PACS-3"],
+        **client_fields(7003, siren_value="123456789"), "finess_geographiques": "pas une liste"}, format="json"), 400)
     assert "finess_geographiques" in error["fields"]
     error = error_of(api(world.technical).post(f"{API}/operators/{world.operator.pk}/financing-orders/", {
-        "reference": "BC-QUATRE", "client_siren": siren(42000004), "pacs_identifier": "PACS-4",
-        "finess_geographiques": []}, format="json"), 403)
+        "reference": "BC-QUATRE", "pacs_identifiers": ["PACS-4"], **client_fields(7004)}, format="json"), 403)
     assert "bons de commande" in error["message"]
 
 

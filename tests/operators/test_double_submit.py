@@ -212,8 +212,9 @@ CASES = {
     "financing_order": Case(
         user=lambda w: w.legal, page=lambda w, c: reverse("financing_orders"),
         target=lambda w, c: reverse("financing_orders"),
-        data=lambda w, c: {"reference": "BC-DOUBLE-1", "client_siren": siren(41000077),
-                           "pacs_identifier": "PACS-DOUBLE", "finess_geographiques": finess(7077)},
+        data=lambda w, c: {"reference": "BC-DOUBLE-1", "client_siren": siren(41000077), "client_name": "Centre",
+                           "activity_2023": "oui", "pacs_identifiers": "PACS-DOUBLE",
+                           "finess_geographiques": finess(7077), "am_numbers": "751000001"},
         count=lambda: FinancingOrder.objects.filter(reference="BC-DOUBLE-1").count()),
     "application": Case(
         user=lambda w: w.newcomer, page=lambda w, c: reverse("operator_register"),

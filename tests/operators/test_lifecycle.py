@@ -139,23 +139,8 @@ def test_order_must_match_the_structure_and_pacs(world):
     data["pacs"] = "UN-AUTRE-PACS"
     req = submitted_declaration(world.operator, world.legal, data=data)
     services.assign_request(req, acting_user=world.ans)
-    with pytest.raises(Conflict, match="n'est pas celui du bon de commande"):
+    with pytest.raises(Conflict, match="ne figure pas dans le bon de commande"):
         services.approve_request(req, acting_user=world.ans)
-
-
-def test_financing_order_uniqueness(world):
-    order = make_order(world.operator, world.legal, pacs="PACS-UNIQUE")
-    with pytest.raises(InvalidData, match="Ce PACS fait déjà l'objet"):
-        make_order(world.operator, world.legal, pacs="PACS-UNIQUE")
-    with pytest.raises(InvalidData, match="Ce client"):
-        make_order(world.operator, world.legal, structure_siren=order.client_siren)
-    with pytest.raises(InvalidData, match="FINESS géographique figure déjà"):
-        make_order(world.operator, world.legal, sites=order.finess_list)
-    with pytest.raises(InvalidData, match="FINESS"):
-        make_order(world.operator, world.legal, sites=["123456789"])
-    with pytest.raises(NotAllowed):
-        make_order(world.operator, world.technical)
-    assert world.operator.financing_orders.count() == 1
 
 
 def test_integration_makes_the_drimbox_active_and_the_va_due(world, settings):

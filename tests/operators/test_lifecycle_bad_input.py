@@ -91,13 +91,14 @@ def test_non_pdf_or_oversized_cgi_leaves_no_draft(legal_client, world, settings)
 
 
 def test_second_order_for_the_same_pacs_is_refused(legal_client, world):
-    make_order(world.operator, world.legal, pacs="PACS-LYON-1")
+    first = make_order(world.operator, world.legal, pacs="PACS-LYON-1")
     response = legal_client.post(reverse("financing_orders"), {
-        "reference": "BC-AUTRE", "client_siren": "732829320", "pacs_identifier": "PACS-LYON-1",
-        "finess_geographiques": finess(777),
+        "reference": "BC-AUTRE", "client_siren": "732829320", "client_name": "Centre", "activity_2023": "oui",
+        "pacs_identifiers": "PACS-LYON-1", "finess_geographiques": finess(777),
     })
     assert response.status_code == 200
-    assert "Ce PACS fait déjà l&#x27;objet d&#x27;un bon de commande." in response.content.decode()
+    assert (f"Le PACS « PACS-LYON-1 » fait déjà l&#x27;objet du bon de commande {first.reference}."
+            in response.content.decode())
     assert FinancingOrder.objects.count() == 1
 
 

@@ -24,12 +24,32 @@ def cgi_upload():
     return SimpleUploadedFile("cgi-signees.pdf", demo_pdf("Conditions Générales d'Intégration"), "application/pdf")
 
 
-def make_order(operator, user, seed=None, *, structure_siren=None, pacs=None, sites=None):
+def signed_order_upload(title="Bon de commande SONS-IMG-DB-va2 signé"):
+    return SimpleUploadedFile("bon-de-commande.pdf", demo_pdf(title), "application/pdf")
+
+
+def am_number(seed):
+    """A physician's AM number (9 digits, a department first) distinct for each seed."""
+    return f"21{seed % 10_000_000:07d}"
+
+
+def client_fields(seed, *, siren_value=None, sites=None, ams=None, **extra):
+    """The fields of an eligible client: 2023 activity, a RIS Vague 2 order, its FINESS and AM numbers."""
+    return {"client_siren": siren_value or siren(40000000 + seed), "client_name": f"Centre d'imagerie {seed}",
+            "activity_2023": True, "finess_geographiques": sites if sites is not None else [finess(seed)],
+            "am_numbers": ams if ams is not None else [am_number(seed)], "ris_wave": "vague_2",
+            "ris_order_reference": f"RIS-{seed}", **extra}
+
+
+def make_order(operator, user, seed=None, *, structure_siren=None, pacs=None, sites=None, ams=None, signed=True,
+               **client_extra):
+    """A complete order (funds a declaration of its client on its PACS) unless told otherwise."""
     seed = seed or next(_seeds) + 500
     return operator_services.create_financing_order(
         acting_user=user, operator=operator, reference=f"BC-{seed:05d}",
-        client_siren=structure_siren or siren(40000000 + seed), pacs_identifier=pacs or f"PACS-{seed}",
-        finess_geographiques=sites if sites is not None else [finess(seed)],
+        pacs_identifiers=[pacs or f"PACS-{seed}"],
+        client=client_fields(seed, siren_value=structure_siren, sites=sites, ams=ams, **client_extra),
+        signed_order=signed_order_upload() if signed else None,
     )
 
 
@@ -38,9 +58,9 @@ def declaration_data(seed=None, *, order=None, db="192.0.2.10", vi="192.0.2.11")
     seed = seed or next(_seeds) + 500
     data = {
         "structure_name": f"Centre d'imagerie {seed}",
-        "structure_siren": order.client_siren if order else siren(40000000 + seed),
+        "structure_siren": order.clients.first().siren if order else siren(40000000 + seed),
         "structure_finess_geographique": order.finess_list[0] if order and order.finess_list else finess(seed),
-        "pacs": order.pacs_identifier if order else f"PACS-{seed}",
+        "pacs": order.pacs_list[0] if order else f"PACS-{seed}",
         "financing_order": str(order.pk) if order else "",
         "db_addresses": db,
         "vi_addresses": vi,

@@ -9,7 +9,7 @@ from operators import services as operator_services
 from operators.models import DrimboxRequest, FinancingOrder, RequestKind
 from tests.support.api import API, api, error_of
 from tests.support.concurrency import in_parallel
-from tests.support.lifecycle import declaration_data, finess, make_order, siren
+from tests.support.lifecycle import client_fields, declaration_data, finess, make_order, siren
 from trustspace.api.idempotency import HEADER
 from trustspace.idempotency import purge_idempotency_records
 from trustspace.models import ApiToken, FormSubmission, IdempotencyKey
@@ -23,8 +23,8 @@ def orders_url(operator):
 
 
 def order_body(n=1):
-    return {"reference": f"BC-IDEM-{n}", "client_siren": siren(41000100 + n), "pacs_identifier": f"PACS-IDEM-{n}",
-            "finess_geographiques": [finess(7100 + n)]}
+    return {"reference": f"BC-IDEM-{n}", "pacs_identifiers": [f"PACS-IDEM-{n}"],
+            **client_fields(7100 + n, siren_value=siren(41000100 + n), sites=[finess(7100 + n)])}
 
 
 def post(client, url, body, key=KEY):

@@ -12,7 +12,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from operators.api.serializers.fields import StringListField, StringMapField, choice_values
+from operators.api.serializers.fields import StringMapField, choice_values
 from operators.models import (
     DECLARATION_KINDS,
     AttachmentKind,
@@ -89,13 +89,6 @@ class ApproveSerializer(serializers.Serializer):
 
 class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_blank=True, help_text="Motif (obligatoire).")
-
-
-class FinancingOrderCreateSerializer(serializers.Serializer):
-    reference = serializers.CharField(allow_blank=True, help_text="Référence du bon de commande.")
-    client_siren = serializers.CharField(allow_blank=True, help_text="SIREN du client (structure de santé).")
-    pacs_identifier = serializers.CharField(allow_blank=True, help_text="Identifiant du PACS.")
-    finess_geographiques = StringListField(allow_empty=True, help_text="FINESS géographiques couverts.")
 
 
 class VaUploadSerializer(serializers.Serializer):
@@ -331,19 +324,6 @@ class DrimboxDetailSerializer(DrimboxSerializer):
 
     def get_financing_order(self, obj) -> str | None:
         return obj.financing_order.reference if obj.financing_order_id else None
-
-
-class FinancingOrderSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    reference = serializers.CharField()
-    client_siren = serializers.CharField()
-    pacs_identifier = serializers.CharField()
-    finess_geographiques = serializers.ListField(child=serializers.CharField(), source="finess_list")
-    drimboxes = serializers.SerializerMethodField(help_text="Identifiants des DRIMbox financées par ce bon.")
-    created_at = serializers.DateTimeField()
-
-    def get_drimboxes(self, obj) -> list[int]:
-        return [drimbox.identifiant for drimbox in obj.drimboxes.all()]
 
 
 class AttestationPublicSerializer(serializers.Serializer):

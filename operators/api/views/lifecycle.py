@@ -270,31 +270,6 @@ class RegistryView(AnsAPIMixin, generics.ListAPIView):
         return queries.registry_search(**validated(s.RegistryFilterSerializer, self.request.query_params))
 
 
-# --- Financing orders ---------------------------------------------------------------------------
-
-
-@extend_schema_view(get=extend_schema(summary="Les bons de commande de l'opérateur"))
-class FinancingOrdersView(generics.ListAPIView):
-    token_scope = ApiScope.REQUESTS
-    access_rule = AUTHENTICATED
-    serializer_class = s.FinancingOrderSerializer
-
-    def get_queryset(self):
-        operator = get_operator(self.request, self.kwargs["pk"])
-        return operator.financing_orders.prefetch_related(
-            "sites", Prefetch("drimboxes", queryset=Drimbox.objects.only("identifiant", "financing_order_id")),
-        ).order_by("reference", "pk")
-
-    @extend_schema(request=s.FinancingOrderCreateSerializer, responses={201: s.FinancingOrderSerializer},
-                   summary="Enregistrer un bon de commande (représentant légal ou mandataire)")
-    def post(self, request, pk):
-        operator = get_operator(request, pk)
-        data = validated(s.FinancingOrderCreateSerializer, request.data)
-        order = services.create_financing_order(acting_user=request.user, operator=operator, **data)
-        order = operator.financing_orders.prefetch_related("sites", "drimboxes").get(pk=order.pk)
-        return Response(s.FinancingOrderSerializer(order).data, status=status.HTTP_201_CREATED)
-
-
 # --- Attestations (public check) ----------------------------------------------------------------
 
 
