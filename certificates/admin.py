@@ -2,7 +2,16 @@
 account key, no acme-dns password hash."""
 from trustspace.admin import ReadOnlyAdmin, site
 
-from .models import AcmeAccount, AcmeDnsCredential, Certificate, CrlCache, ExpiryNotice, Revocation, ViOrder
+from .models import (
+    AcmeAccount,
+    AcmeDnsCredential,
+    Certificate,
+    CrlCache,
+    ExpiryNotice,
+    RefusedViCertificate,
+    Revocation,
+    ViOrder,
+)
 
 
 class CertificateAdmin(ReadOnlyAdmin):
@@ -40,6 +49,11 @@ class AcmeDnsCredentialAdmin(ReadOnlyAdmin):
     exclude = ["password_hash"]
 
 
+class RefusedViCertificateAdmin(ReadOnlyAdmin):
+    list_display = ["drimbox", "operator", "subject", "fingerprint_sha256", "not_after", "seen_at"]
+    search_fields = ["fingerprint_sha256", "subject", "drimbox__identifiant", "operator__name"]
+
+
 class ExpiryNoticeAdmin(ReadOnlyAdmin):
     list_display = ["certificate", "threshold_days", "sent_at"]
 
@@ -51,3 +65,4 @@ site.register(CrlCache, CrlCacheAdmin)
 site.register(AcmeAccount, AcmeAccountAdmin)
 site.register(AcmeDnsCredential, AcmeDnsCredentialAdmin)
 site.register(ExpiryNotice, ExpiryNoticeAdmin)
+site.register(RefusedViCertificate, RefusedViCertificateAdmin)

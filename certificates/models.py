@@ -1,8 +1,9 @@
 """Certificate inventory of the trust space (DESIGN §6).
 
 `db` certificates (IGC-Santé SERV SSL) are uploaded by technical administrators; `vi` certificates
-(market DV or OV) are issued by the portal's ACME client from a CSR, or uploaded by technical administrators
-from any public CA (« Autorité du marché »). Only ``certificates.services`` writes these models.
+(market DV or OV) are issued by the portal's ACME client from a CSR, uploaded by technical administrators
+from any public CA (« Autorité du marché »), or discovered by the prober on the `vi` endpoint (« Découvert »,
+checked by the same rules as an upload). Only ``certificates.services`` writes these models.
 """
 import uuid
 
@@ -24,6 +25,12 @@ class CertificateSource(models.TextChoices):
     UPLOAD = "depot", "Déposé"
     ACME = "acme", "Émis par ACME"
     MARKET = "marche", "Autorité du marché"
+    DISCOVERED = "decouvert", "Découvert sur le nom vi (autorité du marché)"
+
+
+# `vi` certificates from a CA of the operator's choice: the operator renews and revokes them at its CA (the portal
+# renews and revokes through ACME only the ones it issued).
+MARKET_SOURCES = (CertificateSource.MARKET, CertificateSource.DISCOVERED)
 
 
 class ValidationLevel(models.TextChoices):
@@ -37,7 +44,7 @@ class Certificate(models.Model):
     drimbox = models.ForeignKey(Drimbox, on_delete=models.PROTECT, related_name="certificates")
     operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="certificates")
     kind = models.CharField(max_length=2, choices=CertificateKind.choices)
-    source = models.CharField(max_length=8, choices=CertificateSource.choices)
+    source = models.CharField(max_length=12, choices=CertificateSource.choices)
     pem = models.TextField("certificat (PEM)")
     chain_pem = models.TextField("chaîne (PEM)", blank=True)
     serial = models.CharField(max_length=64)
@@ -85,6 +92,37 @@ class Certificate(models.Model):
         if self.superseded_at:
             return "remplace"
         return "valide"
+
+
+class RefusedViCertificate(models.Model):
+    """What a DRIMbox's `vi` endpoint presented (its certificate and chain) when it failed the market rules: it is not
+    in the inventory. Kept once per DRIMbox and presentation (leaf and chain as sent), so that the prober does not
+    evaluate it again at every round; shown with its rules on the DRIMbox's certificate page. A new certificate, or
+    the same one with another chain, is a new presentation and is evaluated again."""
+
+    drimbox = models.ForeignKey(Drimbox, on_delete=models.PROTECT, related_name="refused_vi_certificates")
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="+")
+    presented_sha256 = models.CharField("empreinte de la présentation (certificat et chaîne)", max_length=64)
+    fingerprint_sha256 = models.CharField("empreinte SHA-256 du certificat", max_length=95)
+    pem = models.TextField("certificat et chaîne présentés (PEM)")
+    subject = models.CharField(max_length=1000, blank=True)
+    issuer = models.CharField(max_length=1000, blank=True)
+    not_after = models.DateTimeField(null=True, blank=True)
+    checks = models.JSONField("règles vérifiées", default=list)
+    seen_at = models.DateTimeField("présenté le", default=timezone.now)
+
+    class Meta:
+        ordering = ["-seen_at", "-pk"]
+        constraints = [models.UniqueConstraint(fields=["drimbox", "presented_sha256"], name="refused_vi_once")]
+        verbose_name = "certificat vi présenté et refusé"
+        verbose_name_plural = "certificats vi présentés et refusés"
+
+    def __str__(self):
+        return f"Certificat vi refusé {self.subject or self.fingerprint_sha256} (DRIMbox {self.drimbox_id})"
+
+    @property
+    def failed_checks(self):
+        return [check for check in self.checks if check.get("ok") is False]
 
 
 class CrlCache(models.Model):

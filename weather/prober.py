@@ -20,6 +20,16 @@ fetched). The cache is read once per batch, before the asyncio loop: no CRL is e
 probe loop. A revoked certificate fails with « certificat révoqué »; an unknown or missing CRL does not
 fail the probe (the prober is no CRL checker of last resort).
 
+Discovery of `vi` certificates (issue 14, item 2): when ``ProbeConfig.known_vi`` is given ({DRIMbox id: what the
+portal knows, ``certificates.discovery.known_vi_presentations``, read once per batch before the loop), the `vi`
+check keeps what the endpoint presented — its certificate (``getpeercert``) and the chain it sent
+(``get_unverified_chain``: public from Python 3.13, the same CPython method on ``_sslobj`` from 3.10; without it,
+the certificate alone) — in ``ProbeResult.vi_presented``, only when the portal does not know it yet. When the
+normal validation refuses the certificate (expired, wrong name, unknown CA…), one more handshake without
+validation reads what was presented (no HTTP request), so that the refusal can be recorded with its rules. The
+task hands new presentations to ``certificates.services.record_presented_vi_certificate``; the prober writes
+nothing. ``read_vi_presentations`` does the handshake alone, for DRIMboxes awaiting integration (not yet probed).
+
 Result per DRIMbox: ``failing`` when ``db`` fails (unreachable, timeout, TLS refused, untrusted, expired or
 revoked certificate, « DN inattendu »): these count towards DOWN after the confirmation policy
 (``weather.services``); ``degraded`` when ``db`` is up but ``vi`` fails, or when the ``db`` certificate
@@ -30,6 +40,7 @@ pins names to addresses, like ``curl --resolve`` (tests, benchmarks, split-horiz
 """
 from __future__ import annotations
 
+import _ssl
 import asyncio
 import dataclasses
 import datetime as dt
@@ -64,6 +75,9 @@ class ProbeResult:
     vi_error: str = ""
     latency_ms: int | None = None
     db_not_after: dt.datetime | None = None
+    # What the vi endpoint presented (DER, the certificate first), when discovery is on and the portal does not
+    # know it: for certificates.services.record_presented_vi_certificate.
+    vi_presented: tuple[bytes, ...] = ()
 
     def as_dict(self):
         return dataclasses.asdict(self)
@@ -72,10 +86,11 @@ class ProbeResult:
 class CheckFailed(Exception):
     """One failed check; ``message`` is French; ``final`` when a retry cannot help (certificate verdicts)."""
 
-    def __init__(self, message, *, final=False):
+    def __init__(self, message, *, final=False, presented=()):
         super().__init__(message)
         self.message = message
         self.final = final
+        self.presented = presented
 
 
 @dataclass
@@ -93,6 +108,10 @@ class ProbeConfig:
     resolve: dict = dataclasses.field(default_factory=dict)
     # {CRL URL: (issuer Name, frozenset of revoked serials)}, from the CRL cache; None: read it in run_probes.
     crls: dict | None = None
+    # {DRIMbox id: fingerprints and digests the portal knows} (certificates.discovery); None: no vi discovery.
+    known_vi: dict | None = None
+    # Reads what a vi endpoint presents without validating it (discovery); made on first use.
+    vi_read_context: ssl.SSLContext | None = None
 
     def address(self, name, default_port):
         pinned = self.resolve.get(name)
@@ -146,6 +165,16 @@ def vi_context(extra_bundle=None):
     extra_bundle = extra_bundle if extra_bundle is not None else getattr(settings, "WEATHER_VI_CA_BUNDLE", "")
     if extra_bundle:
         context.load_verify_locations(cafile=str(Path(extra_bundle)))
+    return context
+
+
+def vi_read_context():
+    """TLS without validation, only to read the certificate a `vi` endpoint presents (the portal's rules judge it,
+    ``certificates.services.record_presented_vi_certificate``); never used to decide that an endpoint is up."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
     return context
 
 
@@ -260,6 +289,53 @@ def _revoked(der, crls):
     return False
 
 
+def _unverified_chain(ssl_object):
+    """The certificates the server sent, as DER (the certificate first), or [] where the ssl module cannot say."""
+    public = getattr(ssl_object, "get_unverified_chain", None)  # Python 3.13+
+    if public is not None:
+        return [bytes(der) for der in public() or ()]
+    internal = getattr(getattr(ssl_object, "_sslobj", None), "get_unverified_chain", None)  # CPython 3.10–3.12
+    if internal is not None:
+        return [certificate.public_bytes(_ssl.ENCODING_DER) for certificate in internal() or ()]
+    return []
+
+
+def presented_certificates(ssl_object):
+    """(certificate, then the chain the server sent) as DER; () when the server presented nothing."""
+    leaf = ssl_object.getpeercert(binary_form=True)
+    if not leaf:
+        return ()
+    try:
+        chain = _unverified_chain(ssl_object)
+    except Exception:  # noqa: BLE001 - the chain is a plus; the certificate alone is still worth judging
+        chain = []
+    return (leaf, *[der for der in chain if der != leaf][:9])
+
+
+def _new_presentation(target, config, presented):
+    """``presented`` if the portal does not know it yet (discovery on), else ()."""
+    if config.known_vi is None or not presented:
+        return ()
+    from certificates.discovery import is_known
+
+    return () if is_known(presented, config.known_vi.get(target.drimbox_id, frozenset())) else tuple(presented)
+
+
+async def _read_presented(target, config):
+    """One handshake without validation: what the `vi` endpoint presents (DER); () when unreachable."""
+    host, port = config.address(target.vi, config.vi_port)
+    context = config.vi_read_context or vi_read_context()
+    writer = None
+    try:
+        async with asyncio.timeout(config.timeout):
+            _reader, writer = await asyncio.open_connection(host, port, ssl=context, server_hostname=target.vi)
+            return presented_certificates(writer.get_extra_info("ssl_object"))
+    except Exception:  # noqa: BLE001 - nothing to read is not a verdict: the vi check gives that
+        return ()
+    finally:
+        _close(writer)
+
+
 def _close(writer):
     if writer is not None:
         writer.transport.abort()  # a probe needs no graceful TLS close; abort frees the socket at once
@@ -289,18 +365,28 @@ async def check_db(target, config, now):
 
 
 async def check_vi(target, config):
+    """What the endpoint presented when it is new to the portal (discovery), else (); raises CheckFailed (with
+    ``presented`` when the certificate was refused by the normal validation)."""
     host, port = config.address(target.vi, config.vi_port)
     writer = None
+    presented = ()
     try:
         async with asyncio.timeout(config.timeout):
             reader, writer = await asyncio.open_connection(host, port, ssl=config.vi_context, server_hostname=target.vi)
+            presented = _new_presentation(target, config, presented_certificates(writer.get_extra_info("ssl_object")))
             status = await _http_status(reader, writer, target.vi, config.vi_path)
     except Exception as exc:
-        raise _describe(exc, config.timeout) from None
+        failure = _describe(exc, config.timeout)
+        if isinstance(exc, ssl.SSLCertVerificationError) and config.known_vi is not None:
+            failure.presented = _new_presentation(target, config, await _read_presented(target, config))
+        else:
+            failure.presented = presented
+        raise failure from None
     finally:
         _close(writer)
     if status >= 500:
-        raise CheckFailed(f"erreur HTTP {status}")
+        raise CheckFailed(f"erreur HTTP {status}", presented=presented)
+    return presented
 
 
 async def _with_retries(check, retries):
@@ -328,10 +414,11 @@ async def probe_target(target, config):
         result.db_error = f"db : le certificat expire le {result.db_not_after:%d/%m/%Y} (UTC)"
     if target.vi:
         try:
-            await _with_retries(lambda: check_vi(target, config), config.retries)
+            result.vi_presented = await _with_retries(lambda: check_vi(target, config), config.retries)
             result.vi_ok = True
         except CheckFailed as failure:
             result.vi_ok, result.vi_error, result.status = False, f"vi : {failure.message}", DEGRADED
+            result.vi_presented = failure.presented
     return result
 
 
@@ -355,3 +442,25 @@ def run_probes(targets, config=None):
     if config.crls is None:
         config = dataclasses.replace(config, crls=cached_crls())  # read the CRL cache here, not in the loop
     return asyncio.run(probe_all(targets, config))
+
+
+async def _read_all(targets, config):
+    semaphore = asyncio.Semaphore(config.concurrency)
+
+    async def one(target):
+        async with semaphore:
+            return target, _new_presentation(target, config, await _read_presented(target, config))
+
+    return await asyncio.gather(*(one(t) for t in targets))
+
+
+def read_vi_presentations(targets, config):
+    """[(target, new presentation)] for `vi` endpoints that are not probed yet (DRIMboxes awaiting integration):
+    one handshake each, no validation, no HTTP request; only presentations the portal does not know
+    (``config.known_vi``) are returned."""
+    targets = [t for t in targets if t.vi]
+    if not targets:
+        return []
+    if config.known_vi is None:
+        config = dataclasses.replace(config, known_vi={})
+    return [(target, presented) for target, presented in asyncio.run(_read_all(targets, config)) if presented]

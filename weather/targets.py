@@ -6,13 +6,17 @@ endpoint must present. Entries are mapped to ``Drimbox`` rows by identifiant. A 
 that list is not probed, so its observations go stale and ``detect_silence`` turns it into « pas de
 données ». The parsed list is cached per version (number and SHA-256), so a worker parses each
 published version once.
+
+``awaiting_integration`` lists the DRIMboxes declared or being integrated, not yet in the published list: the
+prober only reads the certificate their `vi` endpoint presents (discovery), so that a certificate the operator
+obtained with its own ACME client counts for the integration checks.
 """
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
 
-from operators.models import Drimbox
+from operators.models import Drimbox, DrimboxStatus
 from whitelist.models import WhitelistVersion, WhitelistVersionStatus
 from whitelist.services import entries_of
 
@@ -62,3 +66,13 @@ def targets_for(identifiants):
     """The current targets among ``identifiants`` (a batch of a ``probe_batch`` task)."""
     wanted = {int(i) for i in identifiants}
     return [t for t in current_targets() if t.identifiant in wanted]
+
+
+def awaiting_integration():
+    """Targets (no DN: no `db` probe) of the DRIMboxes with a `vi` name, declared or being integrated, that the
+    published list does not hold yet."""
+    published = {t.drimbox_id for t in current_targets()}
+    rows = (Drimbox.objects.filter(status__in=[DrimboxStatus.DECLARED, DrimboxStatus.INTEGRATING], has_viewer=True,
+                                   vi_fqdn__isnull=False).exclude(vi_fqdn="").exclude(pk__in=published)
+            .order_by("identifiant").values_list("identifiant", "pk", "db_fqdn", "vi_fqdn"))
+    return [Target(identifiant=identifiant, drimbox_id=pk, db=db, vi=vi, dn="") for identifiant, pk, db, vi in rows]

@@ -17,12 +17,20 @@ location named ``WEATHER_LOCATION`` (default « local ») is created active, so 
 (and the embedded demo, whose worker must then also consume ``probe.local``) needs no set-up. Any other
 location that reports for the first time is created INACTIVE (kept for display, does not vote) until ANS
 activates it: ``python manage.py weather_locations --activate NAME`` (audited).
+
+Discovery of `vi` certificates (issue 14, item 2): ``probe_batch`` hands what a `vi` endpoint presented, when the
+portal does not know it, to ``certificates.services.record_presented_vi_certificate`` (the market rules decide:
+recorded, or refused once and shown). Each round, ``schedule_probes`` also sends ``discover_vi_certificates`` to
+one location's queue: it reads the `vi` certificate of the DRIMboxes awaiting integration (not probed yet).
 """
 import logging
 
 from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
+
+from certificates import services as certificate_services
+from certificates.discovery import known_vi_presentations
 
 from . import prober, services, targets
 from .models import ProbeLocation
@@ -59,7 +67,23 @@ def schedule_probes():
             # A batch not taken within one interval is superseded by the next round's.
             probe_batch.apply_async(args=[name, batch], queue=queue_of(name), expires=interval)
             sent += 1
+    if names:
+        # One location is enough to read the vi certificates of the DRIMboxes awaiting integration.
+        discover_vi_certificates.apply_async(args=[names[0]], queue=queue_of(names[0]), expires=interval)
     return {"targets": len(identifiants), "locations": names, "batches": sent}
+
+
+def _record_presentations(presentations):
+    """Hand each new `vi` presentation [(Target, DER tuple)] to the certificates service; {status: count}."""
+    counts = {}
+    for target, presented in presentations:
+        try:
+            outcome = certificate_services.record_presented_vi_certificate(target.drimbox_id, presented).status
+        except Exception:  # one DRIMbox's certificate must never lose the batch's results
+            logger.exception("vi discovery failed for DRIMbox %s", target.identifiant)
+            outcome = "erreur"
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return counts
 
 
 @shared_task(ignore_result=True, acks_late=False)
@@ -75,10 +99,29 @@ def probe_batch(location, identifiants):
                      "and WEATHER_LOCATION", location, own)
         return {"location": location, "refused": True, "probed": 0, "changes": 0, "failing": 0}
     batch = targets.targets_for(identifiants)
-    results = prober.run_probes(batch)
+    config = prober.config_from_settings(known_vi=known_vi_presentations(t.drimbox_id for t in batch)) if batch \
+        else None
+    results = prober.run_probes(batch, config)
     changes = services.record_observations(own, results, at=timezone.now())
+    by_identifiant = {t.identifiant: t for t in batch}
+    discovered = _record_presentations((by_identifiant[r.identifiant], r.vi_presented) for r in results
+                                       if r.vi_presented and r.identifiant in by_identifiant)
     return {"location": own, "probed": len(results), "changes": len(changes),
-            "failing": sum(1 for r in results if r.status == prober.FAILING)}
+            "failing": sum(1 for r in results if r.status == prober.FAILING), "vi_discovery": discovered}
+
+
+@shared_task(ignore_result=True)
+def discover_vi_certificates(location=None):
+    """Read the `vi` certificate of the DRIMboxes awaiting integration and hand new ones to the certificates
+    service (a handshake each, no weather recorded: they are not in the published list yet)."""
+    pending = targets.awaiting_integration()
+    if not pending:
+        return {"location": location, "read": 0, "vi_discovery": {}}
+    # No db probe here: neither the portal's client certificate nor the vi trust store is needed.
+    config = prober.config_from_settings(db_context=None, vi_context=None,
+                                         known_vi=known_vi_presentations(t.drimbox_id for t in pending))
+    presentations = prober.read_vi_presentations(pending, config)
+    return {"location": location, "read": len(pending), "vi_discovery": _record_presentations(presentations)}
 
 
 @shared_task(ignore_result=True)

@@ -1,7 +1,8 @@
 """The one write path for certificates (DESIGN §3, §6): callers write ``from certificates import services``.
 
 `db` certificates enter the inventory only when every rule passes (``db``); `vi` certificates are issued
-by the ACME client from a CSR, in a task (``vi``, ``acme``), or uploaded from any public CA (``vi_market``).
+by the ACME client from a CSR, in a task (``vi``, ``acme``), uploaded from any public CA (``vi_market``), or
+discovered by the prober on the `vi` endpoint (``vi_discovery``, the same rules as an upload).
 Revocations (``revocations``), expiry and quarterly notices (``notices``), the acme-dns challenge API
 (``acme_dns``) and the CRL cache (``crls``) all go through here; ``inventory`` holds what they share.
 """
@@ -24,10 +25,12 @@ from certificates.services.vi import (
     renew_vi_certificates,
     request_vi_certificate,
 )
+from certificates.services.vi_discovery import Discovery, record_presented_vi_certificate
 from certificates.services.vi_market import upload_vi_certificate
 
 __all__ = [
     "CertificateRejected",
+    "Discovery",
     "acme_account",
     "acme_dns_update",
     "current_vi_chain",
@@ -37,6 +40,7 @@ __all__ = [
     "process_vi_orders",
     "recheck_db_certificates",
     "record_issued_vi_certificate",
+    "record_presented_vi_certificate",
     "refresh_crls",
     "register_acme_dns",
     "renew_vi_certificates",

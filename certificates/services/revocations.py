@@ -12,10 +12,10 @@ from django.utils import timezone
 
 from certificates import acme_client, trust
 from certificates.models import (
+    MARKET_SOURCES,
     AcmeDnsCredential,
     Certificate,
     CertificateKind,
-    CertificateSource,
     Revocation,
     RevocationStatus,
 )
@@ -54,7 +54,7 @@ def revoke_certificate(certificate: Certificate, *, acting_user: User | None, re
         certificate = Certificate.objects.select_for_update().get(pk=certificate.pk)
         if certificate.revoked_at:
             raise Conflict("Ce certificat est déjà révoqué.", code="invalid_transition")
-        by_owner = certificate.kind == CertificateKind.DB or certificate.source == CertificateSource.MARKET
+        by_owner = certificate.kind == CertificateKind.DB or certificate.source in MARKET_SOURCES
         days = settings.DB_REVOCATION_DEADLINE_DAYS if by_owner else 1
         try:
             with transaction.atomic():
@@ -66,7 +66,7 @@ def revoke_certificate(certificate: Certificate, *, acting_user: User | None, re
         audit.record(actor=acting_user or TASK, action="certificate.revocation_opened", obj=certificate,
                      operator_id=certificate.operator_id, after={"reason": reason, "code": code,
                                                                  "deadline": revocation.deadline})
-        if certificate.source == CertificateSource.MARKET:
+        if certificate.source in MARKET_SOURCES:
             notify_technical(certificate.operator_id, f"Certificat vi à révoquer avant le "
                              f"{timezone.localtime(revocation.deadline):%d/%m/%Y}",
                              "certificates/email/market_revocation_task.txt",
@@ -101,7 +101,7 @@ def process_revocations(*, now: datetime | None = None) -> int:
     for revocation in Revocation.objects.filter(status__in=[RevocationStatus.PENDING, RevocationStatus.FAILED]
                                                 ).select_related("certificate"):
         certificate = revocation.certificate
-        if certificate.source == CertificateSource.MARKET:
+        if certificate.source in MARKET_SOURCES:
             verdict = _market_verdict_of(certificate, now=now)
             if verdict is None or verdict.status != CrlStatus.REVOKED:
                 continue

@@ -17,10 +17,11 @@ from certificates.forms import (
     RevokeForm,
 )
 from certificates.models import (
+    MARKET_SOURCES,
     AcmeDnsCredential,
     Certificate,
     CertificateKind,
-    CertificateSource,
+    RefusedViCertificate,
     Revocation,
     RevocationStatus,
     ViOrder,
@@ -51,10 +52,12 @@ def _page(request, drimbox, *, upload_form=None, csr_form=None, market_form=None
     can_manage = permissions.can(request.user, "certificate.manage", drimbox.operator)
     certificates = drimbox.certificates.select_related("uploaded_by").order_by("-created_at")
     revocations = Revocation.objects.filter(certificate__drimbox=drimbox).select_related("certificate")
+    refused = RefusedViCertificate.objects.filter(drimbox=drimbox)
     if not request.user.is_ans_admin:
         # After a switch, the new operator sees only its own certificates and their revocations.
         certificates = certificates.filter(operator=drimbox.operator)
         revocations = revocations.filter(certificate__operator=drimbox.operator)
+        refused = refused.filter(operator=drimbox.operator)
     return render(request, "certificates/drimbox_certificates.html", {
         "drimbox": drimbox, "certificates": certificates[:50], "can_manage": can_manage,
         "upload_form": upload_form or CertificateUploadForm(), "csr_form": csr_form or CsrUploadForm(),
@@ -62,6 +65,7 @@ def _page(request, drimbox, *, upload_form=None, csr_form=None, market_form=None
         "revoke_form": RevokeForm(), "rejected": rejected, "credentials": credentials,
         "orders": ViOrder.objects.filter(drimbox=drimbox, operator=drimbox.operator)[:10],
         "revocations": revocations[:20],
+        "refused_vi": refused[:10],
         "live_credential": AcmeDnsCredential.objects.filter(
             drimbox=drimbox, revoked_at__isnull=True, created_by__memberships__operator=drimbox.operator,
             created_by__memberships__ended_at__isnull=True).first(),
@@ -189,7 +193,7 @@ def certificate_revoke(request, pk):
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
-            if certificate.source == CertificateSource.MARKET:
+            if certificate.source in MARKET_SOURCES:
                 messages.success(request, "Révocation à effectuer auprès de l'autorité qui a délivré le certificat : "
                                           "le portail la constatera dans sa LCR (ou par OCSP).")
             elif certificate.kind == CertificateKind.VI:

@@ -8,7 +8,8 @@ from tests.support.lifecycle import declared_drimbox, give_certificates
 
 pytestmark = pytest.mark.django_db
 
-MODELS = ["certificate", "viorder", "revocation", "crlcache", "acmeaccount", "acmednscredential", "expirynotice"]
+MODELS = ["certificate", "viorder", "revocation", "crlcache", "acmeaccount", "acmednscredential", "expirynotice",
+          "refusedvicertificate"]
 
 
 @pytest.fixture
