@@ -333,3 +333,41 @@ def test_two_orders_naming_the_same_am_at_once_give_one_201_and_one_409(world, m
     assert error["fields"]["am_numbers"] == [
         f"Le numéro AM {shared_am} figure déjà dans le bon de commande {winner.reference}."]
     assert FinancingOrderClient.objects.count() == 1 and FinancingOrderPhysician.objects.count() == 1
+
+
+def test_a_take_over_through_the_pages_and_the_api(client, world):
+    client.force_login(world.legal)
+    response = client.post(reverse("financing_orders"), {
+        "reference": "BC-REPRISE", "pacs_identifiers": "PACS-REPRISE", "client_siren": siren(44000011),
+        "client_name": "Imagerie Nouvelle", "activity_2023": "non", "finess_geographiques": finess(9701),
+        "am_numbers": am_number(9701), "ris_wave": "vague_2", "ris_order_reference": "RIS-N",
+        "takeover_siren": siren(44000012), "takeover_name": "Cabinet Ancien",
+        "takeover_finess_geographiques": finess(9702), "takeover_am_numbers": am_number(9702),
+        "signed_order": signed_order_upload()})
+    order = FinancingOrder.objects.get(reference="BC-REPRISE")
+    assert response.status_code == 302
+    taker = order.clients.get()
+    assert order_problems(order) == [
+        f"La preuve de la reprise de la structure SIREN {siren(44000012)} par le client {taker.label} n'est pas "
+        "jointe."]
+    response = client.post(reverse("financing_order_document", args=[order.pk]), {
+        "document-kind": "preuve_reprise", "document-client": str(taker.pk),
+        "document-file": signed_order_upload("Acte de reprise")})
+    assert response.status_code == 302
+    page = client.get(reverse("financing_order", args=[order.pk])).content.decode()
+    assert "Reprise de Cabinet Ancien" in page and "Bon complet" in page and f"{finess(9702)} (repris)" in page
+    # Through the API: a second client taking over another structure, then its proof.
+    legal = api(world.legal)
+    body = legal.post(f"{API}/financing-orders/{order.pk}/clients/", client_fields(
+        9703, activity_2023=False, takeover_siren=siren(44000013), takeover_name="Centre fermé",
+        takeover_finess_geographiques=[finess(9704)], takeover_am_numbers=[am_number(9704)]), format="json").json()
+    added = body["clients"][1]
+    assert added["takeover_finess_geographiques"] == [finess(9704)] and added["takeover_proof_attached"] is False
+    for kind in ("preuve_reprise", "page_signature"):
+        for client_id in (added["id"], taker.pk):
+            if kind == "preuve_reprise" and client_id == taker.pk:
+                continue
+            response = legal.post(f"{API}/financing-orders/{order.pk}/documents/", {
+                "kind": kind, "client": client_id, "file": signed_order_upload()}, format="multipart")
+            assert response.status_code == 201, response.content
+    assert response.json()["problems"] == []
