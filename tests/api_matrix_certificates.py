@@ -66,4 +66,5 @@ CERTIFICATES_API_MATRIX = {
     "api_certificate_export": ("get", lambda w: {"pk": w.operator.pk}, None, READ_A),
     "api_acme_dns_update": ("post", None, lambda w: {"subdomain": "x", "txt": "a" * 43}, {role: 401 for role in ROLES}),
     "api_acme_dns_register": ("post", None, None, {role: 403 for role in ROLES}),
+    "api_acme_dns_health": ("get", None, None, {role: 200 for role in ROLES}),
 }

@@ -112,7 +112,8 @@ SCOPES = {
 }
 # API views that take no personal token at all (public, or their own credentials like acme-dns).
 UNAUTHENTICATED_API = {"api_attestation", "api_weather", "api_weather_drimbox", "api_weather_incidents",
-                       "api_schema", "api_docs", "api_redoc", "api_acme_dns_update", "api_acme_dns_register"}
+                       "api_schema", "api_docs", "api_redoc", "api_acme_dns_update", "api_acme_dns_register",
+                       "api_acme_dns_health"}
 # Certificate endpoints about one DRIMbox: a token limited to other DRIMboxes gets 403 there.
 DRIMBOX_BOUND = {"api_drimbox_certificates", "api_drimbox_certificates POST", "api_vi_orders", "api_vi_orders POST",
                  "api_vi_certificate", "api_vi_market_certificates", "api_drimbox_acme_dns", "api_certificate",

@@ -170,6 +170,10 @@ class RevocationSerializer(serializers.Serializer):
     done_at = serializers.DateTimeField(allow_null=True)
 
 
+class AcmeDnsErrorSerializer(serializers.Serializer):
+    error = serializers.CharField(help_text="Le code d'erreur d'acme-dns (`forbidden`, `bad_txt`).")
+
+
 class AcmeDnsRegistrationSerializer(serializers.Serializer):
     """acme-dns's /register answer."""
 

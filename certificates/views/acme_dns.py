@@ -3,7 +3,13 @@ own ACME client (lego, certbot-dns-acmedns, acme.sh…).
 
 ``POST /acme-dns/update`` with the headers ``X-Api-User`` / ``X-Api-Key`` and the JSON body
 ``{"subdomain": …, "txt": …}`` sets the TXT record of ``_acme-challenge.<vi FQDN>`` (the last two values are
-kept, as acme-dns does), through ``certificates.services.acme_dns_update``; answers 200 ``{"txt": …}``.
+kept, as acme-dns does), through ``certificates.services.acme_dns_update``. It behaves as acme-dns does, byte for
+byte where acme-dns answers: the body is read as Go's JSON decoder reads it (keys matched case-insensitively, so
+goacmedns's ``{"SubDomain", "Txt"}`` works; any or no content type), and the answers are acme-dns's own —
+200 ``{"txt": "…"}``, 400 ``{"error": "bad_txt"}``, 401 ``{"error": "forbidden"}`` for wrong credentials and for
+a name they may not write. ``GET /acme-dns/health`` answers 200, as acme-dns does. Two answers acme-dns does not
+have keep the portal's structured shape: 429 (rate limits) and 503 when the DNS server did not take the value
+(acme-dns would say 500 ``db_error``; the portal never answers 500 on purpose).
 The credentials can write that one name and record type only; they are created (and rotated) in the
 portal by a technical administrator (``POST /api/v1/drimboxes/<id>/acme-dns/``), so ``/acme-dns/register``
 refuses with an explanation.
@@ -16,15 +22,16 @@ then the lock of the username (THROTTLE_ACME_DNS_LOCKOUT_FAILURES consecutive fa
 THROTTLE_ACME_DNS_LOCKOUT_MINUTES), then per username. Unknown usernames count and lock like known ones, so the
 answers do not tell whether a username exists. Past a limit: 429 with ``Retry-After``, in the structured shape.
 """
+import json
 import math
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -80,37 +87,73 @@ class AcmeDnsAPIView(APIView):
         return csrf_exempt(super().as_view(**initkwargs))
 
 
+ACME_DNS_FIELDS = {"subdomain": "subdomain", "txt": "txt"}  # acme-dns's Go struct tags
+MAX_BODY_BYTES = 4096
+
+
+def acme_dns_fields(raw: bytes) -> dict[str, str]:
+    """What acme-dns's Go decoder (``json.NewDecoder(r.Body).Decode``) reads from a body: the first JSON value
+    (trailing bytes ignored), keys matched to the struct tags case-insensitively, later keys overwriting earlier
+    ones, values that are not strings skipped; anything unreadable leaves the fields empty."""
+    fields = dict.fromkeys(ACME_DNS_FIELDS, "")
+    try:
+        value, _end = json.JSONDecoder().raw_decode(raw[:MAX_BODY_BYTES].decode("utf-8", "replace").lstrip(" \t\r\n"))
+    except (ValueError, RecursionError):
+        return fields
+    if isinstance(value, dict):
+        for key, item in value.items():
+            name = next((tag for tag in ACME_DNS_FIELDS if key == tag or key.casefold() == tag), None)
+            if name is not None and isinstance(item, str):
+                fields[name] = item
+    return fields
+
+
+def _acme_dns_answer(status_code: int, body: bytes) -> HttpResponse:
+    """acme-dns's own answer bytes (``{"error": "…"}`` or ``{"txt": "…"}``, a space after the colon)."""
+    return HttpResponse(body, status=status_code, content_type="application/json")
+
+
+FORBIDDEN = b'{"error": "forbidden"}'
+BAD_TXT = b'{"error": "bad_txt"}'
+
+
 class AcmeDnsUpdateView(AcmeDnsAPIView):
+    parser_classes = ()  # the body is read as acme-dns reads it, whatever its content type
+
     @extend_schema(
         request=s.AcmeDnsUpdateSerializer, parameters=HEADERS, auth=[],
         responses={200: s.AcmeDnsTxtSerializer,
-                   400: OpenApiResponse(description="Valeur TXT invalide (43 caractères base64url attendus)."),
-                   401: OpenApiResponse(description="Identifiants acme-dns invalides ou renouvelés depuis."),
-                   403: OpenApiResponse(description="Ces identifiants ne permettent pas d'écrire ce nom, ou la "
-                                                    "DRIMbox est retirée."),
+                   400: OpenApiResponse(s.AcmeDnsErrorSerializer,
+                                        description="`{\"error\": \"bad_txt\"}` : valeur TXT invalide (43 caractères "
+                                                    "base64url attendus)."),
+                   401: OpenApiResponse(s.AcmeDnsErrorSerializer,
+                                        description="`{\"error\": \"forbidden\"}` : identifiants invalides ou "
+                                                    "renouvelés depuis, nom qu'ils ne permettent pas d'écrire, ou "
+                                                    "DRIMbox retirée (comme acme-dns, une seule réponse)."),
                    429: THROTTLED,
-                   503: OpenApiResponse(description="Le serveur DNS n'a pas pris la valeur ; réessayez.")},
+                   503: OpenApiResponse(s.ApiErrorSerializer,
+                                        description="Le serveur DNS n'a pas pris la valeur ; réessayez.")},
         summary="acme-dns : écrire la valeur du défi DNS-01 du nom vi (compatible acme-dns /update)")
     def post(self, request):
         username = request.headers.get("X-Api-User", "")
         refusal = self.ip_limit(request) or self.username_limit(username)
         if refusal is not None:
             return refusal
-        try:
-            body = request.data
-        except (ParseError, UnsupportedMediaType):
-            body = {}  # the credentials are checked first; a body that is not JSON then fails on its values
-        if not isinstance(body, dict):
-            body = {}
+        body = acme_dns_fields(request.body)
         try:
             services.acme_dns_update(username=username, password=request.headers.get("X-Api-Key", ""),
-                                     subdomain=body.get("subdomain"), txt=body.get("txt"))
+                                     subdomain=body["subdomain"], txt=body["txt"])
         except DomainError as exc:
             if exc.code == "unauthorized":
                 self.failed(username)
-                return _error(status.HTTP_401_UNAUTHORIZED, exc.code, exc.message,
-                              headers={"WWW-Authenticate": 'X-Api-Key realm="acme-dns"'})
+                response = _acme_dns_answer(status.HTTP_401_UNAUTHORIZED, FORBIDDEN)
+                response["WWW-Authenticate"] = 'X-Api-Key realm="acme-dns"'
+                return response
             self.authenticated(username)
+            if exc.code == "forbidden":  # a name these credentials may not write: acme-dns's same 401
+                return _acme_dns_answer(status.HTTP_401_UNAUTHORIZED, FORBIDDEN)
+            if exc.code == "bad_txt":
+                return _acme_dns_answer(status.HTTP_400_BAD_REQUEST, BAD_TXT)
             if exc.code == "dns_unavailable":
                 return _error(status.HTTP_503_SERVICE_UNAVAILABLE, exc.code, exc.message,
                               headers={"Retry-After": "30"})
@@ -118,15 +161,13 @@ class AcmeDnsUpdateView(AcmeDnsAPIView):
         except ValueError:
             self.authenticated(username)
             # The zone client refused the value (services.acme_dns.TXT_VALUE lets a trailing newline through).
-            return _error(status.HTTP_400_BAD_REQUEST, "bad_txt",
-                          "Valeur TXT invalide : 43 caractères base64url attendus.",
-                          fields={"txt": ["43 caractères base64url attendus."]})
+            return _acme_dns_answer(status.HTTP_400_BAD_REQUEST, BAD_TXT)
         except ImproperlyConfigured:
             self.authenticated(username)
             return _error(status.HTTP_503_SERVICE_UNAVAILABLE, "dns_unavailable",
                           "Le portail n'est pas relié au serveur DNS de la zone : la valeur n'a pas été écrite.")
         self.authenticated(username)
-        return Response({"txt": body.get("txt")})
+        return _acme_dns_answer(status.HTTP_200_OK, b'{"txt": "' + body["txt"].encode() + b'"}')
 
     def username_limit(self, username):
         """The lock, then the rate, of the username as given: unknown ones too, so that the answers do not tell
@@ -163,3 +204,10 @@ class AcmeDnsRegisterView(AcmeDnsAPIView):
             "technique de l'opérateur : page « Certificats » de la DRIMbox, ou POST /api/v1/drimboxes/<id>/acme-dns/ "
             "(réponse au format de /register). Chaque identifiant ne peut écrire que le TXT "
             "« _acme-challenge.<FQDN vi> » de sa DRIMbox."))
+
+
+class AcmeDnsHealthView(AcmeDnsAPIView):
+    @extend_schema(request=None, auth=[], responses={200: None},
+                   summary="acme-dns /health : 200 sans contenu quand le service répond")
+    def get(self, request):
+        return HttpResponse(status=status.HTTP_200_OK)

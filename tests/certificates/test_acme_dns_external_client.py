@@ -4,6 +4,11 @@ Everything real on loopback: the portal (live server), BIND 9 holding the zone, 
 The "external client" is an ACME client that only knows the acme-dns credentials: it writes the
 challenge over HTTP to ``/acme-dns/update``, never to the zone itself.
 """
+import http.client
+import json
+import socket
+from urllib.parse import urlsplit
+
 import pytest
 import requests
 from cryptography import x509
@@ -18,18 +23,36 @@ from tests.support.pebble import pebble_available, running_pebble
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+def goacmedns_update(base_url, credentials, value, *, content_type="application/json"):
+    """The bytes goacmedns 0.1.x (lego's acme-dns provider up to v4.21) writes for ``UpdateTXTRecord``: Go's
+    ``json.Marshal`` of ``struct{SubDomain, Txt string}`` (capitalised keys, no spaces) and net/http's request
+    layout. Sent on a raw socket so that nothing (no HTTP library) rewrites it; returns (status, body)."""
+    url = urlsplit(base_url)
+    body = json.dumps({"SubDomain": credentials["subdomain"], "Txt": value}, separators=(",", ":")).encode()
+    lines = [f"POST {url.path.rstrip('/')}/acme-dns/update HTTP/1.1", f"Host: {url.netloc}",
+             "User-Agent: goacmedns (linux; amd64)", f"Content-Length: {len(body)}"]
+    if content_type is not None:
+        lines.append(f"Content-Type: {content_type}")
+    lines += [f"X-Api-Key: {credentials['password']}", f"X-Api-User: {credentials['username']}",
+              "Accept-Encoding: gzip", "Connection: close"]
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        return response.status, response.read()
+
+
 class AcmeDnsOverHttp:
-    """What lego's or certbot's acme-dns plugin does: POST /update with the credentials' headers."""
+    """What lego's acme-dns provider (through goacmedns) does: POST /update with the credentials' headers."""
 
     def __init__(self, base_url, credentials, resolver):
         self.base_url, self.credentials, self.resolver = base_url, credentials, resolver
 
     def set_txt(self, name, values):
-        response = requests.post(f"{self.base_url}/acme-dns/update", timeout=10, json={
-            "subdomain": self.credentials["subdomain"], "txt": values[-1]}, headers={
-            "X-Api-User": self.credentials["username"], "X-Api-Key": self.credentials["password"]})
-        if response.status_code != 200:
-            raise RuntimeError(f"acme-dns update refused: {response.status_code} {response.text}")
+        status, body = goacmedns_update(self.base_url, self.credentials, values[-1])
+        if status != 200:
+            raise RuntimeError(f"acme-dns update refused: {status} {body!r}")
+        assert body == b'{"txt": "' + values[-1].encode() + b'"}'
 
     def delete_txt(self, name):
         """acme-dns has no delete: the two last values stay until overwritten."""
@@ -65,8 +88,27 @@ def test_external_acme_client_through_acme_dns(world, bind, live_server, tmp_pat
             acme_client.issue_certificate(settings_fast, key, pki.csr_pem(csr), dns=client)
     assert bind.client().lookup(f"_acme-challenge.{other.vi_fqdn}", "TXT") == []
 
-    # Wrong credentials are refused by the API itself.
+    # Wrong credentials are refused by the API itself, with acme-dns's answer.
     response = requests.post(f"{live_server.url}/acme-dns/update", timeout=10,
                              json={"subdomain": credential.subdomain, "txt": "x" * 43},
                              headers={"X-Api-User": credential.username, "X-Api-Key": "wrong"})
-    assert response.status_code == 401
+    assert response.status_code == 401 and response.content == b'{"error": "forbidden"}'
+
+
+def test_a_goacmedns_request_and_a_body_without_content_type_are_taken(world, bind, live_server):
+    """As acme-dns: keys matched case-insensitively, the content type ignored, the last two values kept."""
+    drimbox = declared_drimbox(world.operator, world.legal, world.ans)
+    credential, password = cs.register_acme_dns(drimbox, acting_user=world.technical)
+    credentials = {"username": credential.username, "password": password, "subdomain": credential.subdomain}
+    first, second, third = ("A" * 43, "B" * 43, "C" * 43)
+    assert goacmedns_update(live_server.url, credentials, first) == (200, b'{"txt": "' + first.encode() + b'"}')
+    assert goacmedns_update(live_server.url, credentials, second, content_type=None)[0] == 200
+    assert goacmedns_update(live_server.url, credentials, third, content_type="text/plain")[0] == 200
+    assert bind.client().lookup(credential.challenge_name, "TXT") == [second, third]
+    # Any case of the keys, trailing bytes after the JSON value, as Go's decoder reads them.
+    response = requests.post(f"{live_server.url}/acme-dns/update", timeout=10,
+                             data=json.dumps({"SUBDOMAIN": credential.subdomain, "tXt": first}) + "\n garbage",
+                             headers={"X-Api-User": credential.username, "X-Api-Key": password})
+    assert response.status_code == 200 and bind.client().lookup(credential.challenge_name, "TXT") == [first, third]
+    health = requests.get(f"{live_server.url}/acme-dns/health", timeout=10)
+    assert health.status_code == 200 and health.content == b""

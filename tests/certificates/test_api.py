@@ -259,6 +259,13 @@ def test_revoking_a_db_certificate_opens_a_task_with_a_deadline(world, drimbox, 
 # --- acme-dns -----------------------------------------------------------------------------------------------
 
 
+def assert_acme_dns_error(response, status, code):
+    """acme-dns's error answer, byte for byte: ``{"error": "<code>"}``."""
+    assert response.status_code == status, response.content[:300]
+    assert response.content == b'{"error": "' + code.encode() + b'"}'
+    assert response["Content-Type"] == "application/json"
+
+
 def register(client, drimbox):
     response = client.post(f"{API}/drimboxes/{drimbox.pk}/acme-dns/")
     assert response.status_code == 201, response.content
@@ -284,47 +291,54 @@ def test_acme_dns_register_then_update_writes_the_txt_on_bind(world, bind, techn
 
     response = update(credentials, TXT_A)
     assert response.status_code == 200, response.content
-    assert response.json() == {"txt": TXT_A}
+    assert response.content == b'{"txt": "' + TXT_A.encode() + b'"}'  # acme-dns's bytes
     assert zone.lookup(name, "TXT") == [TXT_A]
     for value in (TXT_B, TXT_C):
         assert update(credentials, value).status_code == 200
     assert zone.lookup(name, "TXT") == sorted([TXT_B, TXT_C])  # acme-dns keeps the last two
 
-    assert error_of(update(credentials, TXT_A, password="wrong"), 401)["code"] == "unauthorized"
-    assert error_of(update(credentials, "not a challenge value"), 400)["fields"]["txt"]
-    assert error_of(update(credentials, "x" * 44), 400)
-    assert error_of(update(credentials, TXT_A + "\n"), 400)["code"] == "bad_txt"
+    assert_acme_dns_error(update(credentials, TXT_A, password="wrong"), 401, "forbidden")
+    for bad in ("not a challenge value", "x" * 44, TXT_A + "\n"):
+        assert_acme_dns_error(update(credentials, bad), 400, "bad_txt")
     assert zone.lookup(name, "TXT") == sorted([TXT_B, TXT_C])
 
     other_drimbox = declared_drimbox(world.operator, world.legal, world.ans)
     other = register(technical, other_drimbox)
-    assert error_of(update(credentials, TXT_A, subdomain=other["subdomain"]), 403)["code"] == "forbidden"
-    assert error_of(update(other, TXT_A, subdomain=credentials["subdomain"]), 403)
+    assert_acme_dns_error(update(credentials, TXT_A, subdomain=other["subdomain"]), 401, "forbidden")
+    assert_acme_dns_error(update(other, TXT_A, subdomain=credentials["subdomain"]), 401, "forbidden")
     assert zone.lookup(name, "TXT") == sorted([TXT_B, TXT_C])
     assert zone.lookup(f"_acme-challenge.{other_drimbox.vi_fqdn}", "TXT") == []
 
     rotated = register(technical, drimbox)
     assert rotated["username"] != credentials["username"]
-    assert error_of(update(credentials, TXT_A), 401)
+    assert_acme_dns_error(update(credentials, TXT_A), 401, "forbidden")
     assert update(rotated, TXT_A).status_code == 200
     assert zone.lookup(name, "TXT") == [TXT_A]  # new credentials start from their own values
 
     req = services.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.WITHDRAWAL,
                             drimbox=drimbox, data={"reason": "Fermeture"})
     approve(services.submit_request(req, acting_user=world.legal), world.ans)
-    assert error_of(update(rotated, TXT_B), 403)
+    assert_acme_dns_error(update(rotated, TXT_B), 401, "forbidden")
     assert AcmeDnsCredential.objects.filter(drimbox=drimbox).count() == 2
 
 
 def test_acme_dns_edges_without_a_dns_server(world, drimbox, technical):
     credentials = register(technical, drimbox)
     anonymous = APIClient()
-    assert error_of(anonymous.post("/acme-dns/update", {"subdomain": "x", "txt": TXT_A}, format="json"), 401)
+    assert_acme_dns_error(anonymous.post("/acme-dns/update", {"subdomain": "x", "txt": TXT_A}, format="json"), 401,
+                          "forbidden")
     response = anonymous.post("/acme-dns/update", "{not json", content_type="application/json",
                               HTTP_X_API_USER=credentials["username"], HTTP_X_API_KEY="wrong")
-    assert error_of(response, 401) and response["WWW-Authenticate"]
+    assert_acme_dns_error(response, 401, "forbidden")
+    assert response["WWW-Authenticate"]
+    # The right key with a body acme-dns cannot read: no subdomain, acme-dns's « forbidden ».
+    response = anonymous.post("/acme-dns/update", "{not json", content_type="application/json",
+                              HTTP_X_API_USER=credentials["username"], HTTP_X_API_KEY=credentials["password"])
+    assert_acme_dns_error(response, 401, "forbidden")
     # No DNS settings (no TSIG key): a structured 503, never a 500.
     assert error_of(update(credentials, TXT_A), 503)["code"] == "dns_unavailable"
     error = error_of(anonymous.post("/acme-dns/register", {}, format="json"), 403)
     assert error["code"] == "register_in_portal" and "/api/v1/drimboxes/" in error["message"]
     assert anonymous.get("/acme-dns/update").status_code == 405
+    health = anonymous.get("/acme-dns/health")
+    assert health.status_code == 200 and health.content == b""
