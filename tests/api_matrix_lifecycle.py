@@ -26,6 +26,7 @@ from tests.support.lifecycle import (
     declaration_data,
     declared_drimbox,
     make_order,
+    signed_order_upload,
     siren,
     submitted_declaration,
 )
@@ -84,6 +85,28 @@ def _va_uploaded(w):
     _va_due(w)
     services.upload_va(w.va, acting_user=w.technical, uploaded_file=pdf_upload("va.pdf"))
     return {"pk": w.va.pk}
+
+
+def _attachment(w):
+    _draft(w)
+    return {"pk": w.draft.pk, "attachment_pk": w.draft.attachments.get().pk}
+
+
+def _mandate(w):
+    return {"pk": w.mandataire_membership.pk}
+
+
+def _signed_order(w):
+    _order(w)
+    return {"pk": w.order.pk, "kind": "bon-signe"}
+
+
+def _signature_page(w):
+    _order(w)
+    client = w.order.clients.get()
+    services.attach_order_document(w.order, acting_user=w.legal, kind=services.DocumentKind.SIGNATURE_PAGE,
+                                   uploaded_file=signed_order_upload(), client=client)
+    return {"pk": w.order.pk, "kind": "signature", "client_pk": client.pk}
 
 
 def _va_reserved(w):
@@ -235,6 +258,16 @@ LIFECYCLE_API_MATRIX = {
         {role: _order_status("clos" if role == "ans" else "actif") for role in READ_A}),
     # Attestations: the public check
     "api_attestation": ("get", _attestation, None, {role: 200 for role in READ_A}),
+    # Files, with a token (same permissions as the pages)
+    "api_attestation_document": ("get", _attestation, None, READ_A),
+    "api_request_attachment_document": ("get", _attachment, None,
+                                        {"anonymous": 401, "other": 404, "technical": 200, "legal": 200, "ans": 404}),
+    "api_va_document_file": ("get", _va_uploaded, None, READ_A),
+    "api_va_lifting_file": ("get", _va_lifting, None, READ_A),
+    "api_mandate_document": ("get", _mandate, None,
+                             {"anonymous": 401, "other": 404, "technical": 404, "legal": 200, "ans": 200}),
+    "api_financing_order_document_file": ("get", _signed_order, None, READ_A),
+    "api_financing_order_client_document_file": ("get", _signature_page, None, READ_A),
     # VA documents
     "api_va_document": ("post", _va_due, None,
                         {"anonymous": 401, "other": 404, "technical": 400, "legal": 400, "ans": 404},

@@ -111,4 +111,9 @@ WEATHER_MATRIX = {
                                      _per_role(_windows(2), _windows(1))),
     "api_weather_maintenance_cancel": ("post", _window_pk, None, {**API_WRITE, "technical": 200, "legal": 200},
                                        _per_role(_windows(0), _windows(1))),
+    # API: PERF reports (files, for scripts with a token)
+    "api_operator_perf_report": ("get", lambda w: {"pk": w.operator.pk, "fmt": "csv"}, None,
+                                 {"anonymous": 401, "other": 404, "technical": 200, "legal": 200, "ans": 200}),
+    "api_ans_perf_report": ("get", lambda w: {"fmt": "xlsx"}, None,
+                            {"anonymous": 401, "other": 403, "technical": 403, "legal": 403, "ans": 200}),
 }

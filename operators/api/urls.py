@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import financing, lifecycle, operators
+from .views import downloads, financing, lifecycle, operators
 
 urlpatterns = [
     path("me/", operators.MeView.as_view(), name="api_me"),
@@ -55,4 +55,19 @@ urlpatterns += [
     path("va/<int:pk>/lifting/document/", lifecycle.VaLiftingUploadView.as_view(), name="api_va_lifting_document"),
     path("va/<int:pk>/lifting/validate/", lifecycle.VaLiftingValidateView.as_view(), name="api_va_lifting_validate"),
     path("va/<int:pk>/lifting/refuse/", lifecycle.VaLiftingRefuseView.as_view(), name="api_va_lifting_refuse"),
+]
+
+# Files, for scripts with a token (same permissions as the pages' downloads).
+urlpatterns += [
+    path("attestations/<str:code>/document/", downloads.AttestationDocumentView.as_view(),
+         name="api_attestation_document"),
+    path("requests/<int:pk>/attachments/<int:attachment_pk>/document/",
+         downloads.RequestAttachmentDocumentView.as_view(), name="api_request_attachment_document"),
+    path("va/<int:pk>/document/file/", downloads.VaDocumentFileView.as_view(), name="api_va_document_file"),
+    path("va/<int:pk>/lifting/document/file/", downloads.VaLiftingFileView.as_view(), name="api_va_lifting_file"),
+    path("memberships/<int:pk>/mandate/", downloads.MandateDocumentView.as_view(), name="api_mandate_document"),
+    path("financing-orders/<int:pk>/documents/<str:kind>/", downloads.FinancingOrderDocumentFileView.as_view(),
+         name="api_financing_order_document_file"),
+    path("financing-orders/<int:pk>/documents/<str:kind>/<int:client_pk>/",
+         downloads.FinancingOrderDocumentFileView.as_view(), name="api_financing_order_client_document_file"),
 ]

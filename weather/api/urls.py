@@ -1,6 +1,6 @@
-from django.urls import path
+from django.urls import path, re_path
 
-from . import views
+from . import reports, views
 
 urlpatterns = [
     path("weather/", views.WeatherListView.as_view(), name="api_weather"),
@@ -11,4 +11,8 @@ urlpatterns = [
          name="api_weather_maintenance_cancel"),
     path("weather/<int:identifiant>/", views.WeatherDetailView.as_view(), name="api_weather_drimbox"),
     path("weather/<int:identifiant>/maintenance/", views.MaintenanceListView.as_view(), name="api_weather_maintenance"),
+    # PERF reports (files), for scripts with a token.
+    re_path(r"^operators/(?P<pk>[0-9]{1,10})/perf/report\.(?P<fmt>csv|xlsx|pdf)$",
+            reports.OperatorPerfReportView.as_view(), name="api_operator_perf_report"),
+    re_path(r"^perf/report\.(?P<fmt>csv|xlsx|pdf)$", reports.AnsPerfReportView.as_view(), name="api_ans_perf_report"),
 ]

@@ -1,0 +1,102 @@
+"""Files of the journey through the API, for a script with a token: the same permissions as the pages' downloads
+(attestation, request attachments, VA and its lifting document, mandates, financing-order documents).
+
+Each answers the file itself (``application/pdf``) or a 404 in the API's structured shape, for a file the caller may
+not see as for a missing one, so that existence does not leak. Safe methods: any token with the read scope.
+"""
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.exceptions import NotFound
+
+from operators import permissions
+from operators.api.views.base import PortalAPIView
+from operators.models import (
+    Attestation,
+    FinancingOrder,
+    FinancingOrderClient,
+    Membership,
+    RequestAttachment,
+    VaDocument,
+)
+from operators.queries import visible_requests
+from operators.services.documents import normalise_code
+from trustspace.models import ApiScope
+
+PDF = {(200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="Le document PDF.")}
+
+
+def _pdf(field_file, filename):
+    if not field_file:
+        raise NotFound("Ressource introuvable.")
+    return FileResponse(field_file.open("rb"), as_attachment=True, content_type="application/pdf", filename=filename)
+
+
+def _allowed(request, action, operator):
+    if not permissions.can(request.user, action, operator):
+        raise NotFound("Ressource introuvable.")
+
+
+class DownloadAPIView(PortalAPIView):
+    token_scope = ApiScope.READ
+
+
+class AttestationDocumentView(DownloadAPIView):
+    @extend_schema(responses=PDF, summary="PDF de l'attestation de délégation (membres de l'opérateur, ANS)")
+    def get(self, request, code):
+        attestation = get_object_or_404(Attestation.objects.select_related("operator"),
+                                        code=normalise_code(code) or "")
+        _allowed(request, "attestation.download", attestation.operator)
+        return _pdf(attestation.pdf, f"attestation-delegation-{attestation.code}.pdf")
+
+
+class RequestAttachmentDocumentView(DownloadAPIView):
+    @extend_schema(responses=PDF, summary="Une pièce jointe d'une demande (PDF)")
+    def get(self, request, pk, attachment_pk):
+        req = get_object_or_404(visible_requests(request.user), pk=pk)
+        attachment = get_object_or_404(RequestAttachment, pk=attachment_pk, request=req)
+        return _pdf(attachment.file, f"{req.reference}-{attachment.kind}-{attachment.pk}.pdf")
+
+
+class VaDocumentFileView(DownloadAPIView):
+    field, name = "file", "va"
+
+    @extend_schema(responses=PDF, summary="Le document VA déposé (PDF)")
+    def get(self, request, pk):
+        va = get_object_or_404(VaDocument.objects.select_related("operator"), pk=pk)
+        _allowed(request, "va.download", va.operator)
+        return _pdf(getattr(va, self.field), f"{self.name}-drimbox-{va.drimbox_id}-{va.pk}.pdf")
+
+
+class VaLiftingFileView(VaDocumentFileView):
+    field, name = "lifting_file", "levee-reserves"
+
+    @extend_schema(responses=PDF, summary="Le document de levée des réserves du VA (PDF)")
+    def get(self, request, pk):
+        return super().get(request, pk)
+
+
+class MandateDocumentView(DownloadAPIView):
+    @extend_schema(responses=PDF, summary="Le mandat d'un mandataire de l'opérateur (PDF)")
+    def get(self, request, pk):
+        membership = get_object_or_404(Membership.objects.select_related("operator"), pk=pk)
+        _allowed(request, "mandate.download", membership.operator)
+        return _pdf(membership.mandate_document, f"mandat-{membership.pk}.pdf")
+
+
+ORDER_DOCUMENTS = {"bon-signe": "signed_file", "signature": "signature_file", "reprise": "takeover_proof_file"}
+
+
+class FinancingOrderDocumentFileView(DownloadAPIView):
+    @extend_schema(responses=PDF, summary="Un document d'un bon de commande : `bon-signe`, ou pour un client "
+                                          "(`client`) `signature` ou `reprise`")
+    def get(self, request, pk, kind, client_pk=None):
+        order = get_object_or_404(FinancingOrder.objects.select_related("operator"), pk=pk)
+        if not (request.user.is_ans_admin or permissions.roles_of(request.user, order.operator)):
+            raise NotFound("Ressource introuvable.")
+        if kind not in ORDER_DOCUMENTS or (kind == "bon-signe") != (client_pk is None):
+            raise NotFound("Ressource introuvable.")
+        owner = order if client_pk is None else get_object_or_404(FinancingOrderClient, pk=client_pk, order=order)
+        suffix = "" if client_pk is None else f"-client-{client_pk}"
+        return _pdf(getattr(owner, ORDER_DOCUMENTS[kind]), f"{kind}-{order.reference}{suffix}.pdf")
