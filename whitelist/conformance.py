@@ -524,9 +524,11 @@ PROCEDURE = (  # (title, text): the steps of DESIGN §7 "Verification", in order
 )
 
 
-def xmlsec1_command(file: str = "listes/00-valide.xml") -> str:
-    return (f"xmlsec1 --verify --trusted-pem {FILES['root']} --untrusted-pem {FILES['intermediate']} "
-            f"--id-attr:Id SignedProperties {file}")
+def xmlsec1_command(file: str = "listes/00-valide.xml", *, multiline: bool = False) -> str:
+    """The xmlsec1 command of DESIGN §7 on a list of the kit (run from the kit's folder)."""
+    parts = ["xmlsec1 --verify", f"--trusted-pem {FILES['root']}", f"--untrusted-pem {FILES['intermediate']}",
+             "--id-attr:Id SignedProperties", file]
+    return " \\\n    ".join(parts) if multiline else " ".join(parts)
 
 
 def manifest(material: KitMaterial, cases: tuple[Case, ...], files: dict[str, bytes]) -> dict:
@@ -642,7 +644,7 @@ def readme(document: dict) -> str:
         "en plus.",
         "",
         "```",
-        xmlsec1_command(),
+        xmlsec1_command(multiline=True),
         "```",
         "",
         "## Empreintes des ancres",

@@ -14,7 +14,7 @@ from trustspace.access import ANS_ADMIN, PUBLIC, access
 from trustspace.errors import DomainError
 from trustspace.idempotency import AlreadySubmitted, new_token, repeat_response, submitted_once, token_of
 
-from . import conformance, github_issues, github_publish, pending, public_cache, services, signer_watch
+from . import conformance, github_issues, github_publish, pending, public_cache, services, signer_watch, verify
 from .models import (
     GitHubIssueRequest,
     GitHubIssueStatus,
@@ -109,8 +109,13 @@ def conformance_kit(request):
     return render(request, "whitelist/conformance.html", {
         "kit": kit, "manifest": kit.manifest,
         "procedure": [(title, _code_spans(text)) for title, text in conformance.PROCEDURE],
-        "cases": [{**case, "defaut": _code_spans(case["defaut"])} for case in kit.manifest["cas"]],
-        "xmlsec1_command": conformance.xmlsec1_command(), "size_kb": (len(kit.data) + 1023) // 1024,
+        "cases": [{**case, "defaut": _code_spans(case["defaut"]), "nom": case["fichier"].rpartition("/")[2]}
+                  for case in kit.manifest["cas"]],
+        "anchors": [{**anchor, "octets": anchor["sha256"].split(":"),
+                     "jusqu_au": verify.parse_instant(anchor["valide_jusqu_au"])}
+                    for anchor in kit.manifest["ancres"]],
+        "valid_until": verify.parse_instant(kit.manifest["valide_jusqu_au"]),
+        "xmlsec1_command": conformance.xmlsec1_command(multiline=True), "size_kb": (len(kit.data) + 1023) // 1024,
         "refused": sum(1 for case in kit.manifest["cas"] if case["verdict"] == "refuse"),
         "signer_cn": conformance.SIGNER_CN, "signer_ou": conformance.SIGNER_OU,
     })
