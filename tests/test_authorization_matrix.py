@@ -457,6 +457,9 @@ MATRIX = {
     "whitelist_xml": ("get", None, None, {role: 404 for role in ROLES}),
     "whitelist_checksum": ("get", None, None, {role: 404 for role in ROLES}),
     "whitelist_version_xml": ("get", lambda w: {"number": 1}, None, {role: 404 for role in ROLES}),
+    # The conformance kit for DRIMbox vendors: a public page and its ZIP, for everyone.
+    "whitelist_conformance_kit": ("get", None, None, {role: 200 for role in ROLES}),
+    "whitelist_conformance_kit_zip": ("get", None, None, {role: 200 for role in ROLES}),
     "ans_whitelist": ("get", None, None, ANS_ONLY_GET),
     "ans_whitelist_prepare": ("post", None, lambda w: {"comment": "Matrice"}, ans_only_post("/ans/liste-blanche/")),
     "ans_whitelist_version": ("get", lambda w: {"number": whitelist_services.prepare_version(acting_user=w.ans).number},

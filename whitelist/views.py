@@ -1,10 +1,12 @@
-"""Whitelist pages: the public signed list (conditional GET) and the ANS history / prepare / publish pages."""
+"""Whitelist pages: the public signed list (conditional GET), the conformance kit for DRIMbox vendors and the ANS
+history / prepare / publish pages."""
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
+from django.utils.html import format_html, format_html_join
 from django.utils.http import http_date, parse_http_date_safe
 from django.views.decorators.http import require_POST
 
@@ -12,7 +14,7 @@ from trustspace.access import ANS_ADMIN, PUBLIC, access
 from trustspace.errors import DomainError
 from trustspace.idempotency import AlreadySubmitted, new_token, repeat_response, submitted_once, token_of
 
-from . import github_issues, github_publish, pending, public_cache, services, signer_watch
+from . import conformance, github_issues, github_publish, pending, public_cache, services, signer_watch, verify
 from .models import (
     GitHubIssueRequest,
     GitHubIssueStatus,
@@ -89,6 +91,51 @@ def checksum(request):
 @access(PUBLIC)
 def version_xml(request, number):
     return _serve_version(request, public_cache.published(number))
+
+
+# --- Conformance kit for DRIMbox vendors ----------------------------------------------------------------
+
+
+def _code_spans(text):
+    """The kit's texts mark code as Markdown does (`x`): HTML with <code>, everything else escaped."""
+    parts = text.split("`")
+    return format_html_join("", "{}", ((format_html("<code>{}</code>", part) if index % 2 else part,)
+                                       for index, part in enumerate(parts)))
+
+
+@access(PUBLIC)
+def conformance_kit(request):
+    kit = conformance.current_kit()
+    return render(request, "whitelist/conformance.html", {
+        "kit": kit, "manifest": kit.manifest,
+        "procedure": [(title, _code_spans(text)) for title, text in conformance.PROCEDURE],
+        "cases": [{**case, "defaut": _code_spans(case["defaut"]), "nom": case["fichier"].rpartition("/")[2]}
+                  for case in kit.manifest["cas"]],
+        "anchors": [{**anchor, "octets": anchor["sha256"].split(":"),
+                     "jusqu_au": verify.parse_instant(anchor["valide_jusqu_au"])}
+                    for anchor in kit.manifest["ancres"]],
+        "valid_until": verify.parse_instant(kit.manifest["valide_jusqu_au"]),
+        "xmlsec1_command": conformance.xmlsec1_command(multiline=True), "size_kb": (len(kit.data) + 1023) // 1024,
+        "refused": sum(1 for case in kit.manifest["cas"] if case["verdict"] == "refuse"),
+        "signer_cn": conformance.SIGNER_CN, "signer_ou": conformance.SIGNER_OU,
+    })
+
+
+@access(PUBLIC)
+def conformance_kit_zip(request):
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponseNotAllowed(["GET", "HEAD"])
+    kit = conformance.current_kit()
+    if _not_modified(request, (kit.etag,), kit.generated_at):
+        response = HttpResponse(status=304)
+    else:
+        response = HttpResponse(kit.data, content_type="application/zip")
+        response["Content-Length"] = str(len(kit.data))
+        response["Content-Disposition"] = f'attachment; filename="{conformance.ZIP_NAME}"'
+    response["ETag"] = kit.etag
+    response["Last-Modified"] = http_date(kit.generated_at.timestamp())
+    response["Cache-Control"] = CACHE_CONTROL
+    return response
 
 
 # --- ANS ------------------------------------------------------------------------------------------
