@@ -438,6 +438,9 @@ WHITELIST_SIGNER_BACKEND = env("WHITELIST_SIGNER_BACKEND", "pkcs12")
 # Refuse to sign when the signer's CRL cannot be read (required by default when DEBUG=0; in development an
 # unknown status is only logged and shown).
 WHITELIST_SIGNER_REQUIRE_CRL = env_bool("WHITELIST_SIGNER_REQUIRE_CRL", not DEBUG)
+# The signer's intermediates and root (PEM file path or PEM text) for the list's KeyInfo (signer, then its chain up to
+# the root, as ANS's 2026 list), when the PKCS#12 or the PKCS#11 token does not hold them (whitelist/signers.py).
+WHITELIST_SIGNER_CHAIN_PEM = env("WHITELIST_SIGNER_CHAIN_PEM", "")
 # PKCS#11 (whitelist/pkcs11_signer.py): empty module → the usual SoftHSM2 paths; the PIN from the environment only.
 WHITELIST_PKCS11_MODULE = env("WHITELIST_PKCS11_MODULE", "")
 WHITELIST_PKCS11_TOKEN_LABEL = env("WHITELIST_PKCS11_TOKEN_LABEL", "")

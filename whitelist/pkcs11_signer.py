@@ -3,9 +3,11 @@
 Settings: ``WHITELIST_PKCS11_MODULE`` (the library; empty → the usual SoftHSM2 paths),
 ``WHITELIST_PKCS11_TOKEN_LABEL``, ``WHITELIST_PKCS11_PIN`` (secret, environment only),
 ``WHITELIST_PKCS11_KEY_LABEL``; the certificate either from ``WHITELIST_PKCS11_CERT_PEM`` (a PEM file
-path or PEM text: the signer first, then its chain; ``WHITELIST_PKCS11_CHAIN_PEM`` may add the chain)
-or, when empty, from the token (the ``CKO_CERTIFICATE`` with the key's label or ID; the chain is made of
-the token's certificates that actually issued it, issuer by issuer with the signature checked).
+path or PEM text: the signer first, then its chain) or, when empty, from the token (the ``CKO_CERTIFICATE``
+with the key's label or ID, the token's other certificate objects as its chain). ``WHITELIST_PKCS11_CHAIN_PEM``
+and ``WHITELIST_SIGNER_CHAIN_PEM`` may add chain certificates. The chain written in the list's KeyInfo is made
+of the certificates that actually issued the signer, issuer by issuer with the signature checked, up to and
+including the root when one of those sources holds it (ANS's 2026 layout).
 
 ``public_certificate()`` reads the certificate for the ANS page and the watch without logging in (certificates
 are public objects on a token), so a wrong PIN is never tried there.
@@ -20,6 +22,7 @@ import datetime as dt
 import glob
 import os
 import threading
+from collections.abc import Sequence
 from contextlib import contextmanager
 
 import pkcs11
@@ -28,7 +31,14 @@ from cryptography import x509
 from django.conf import settings
 
 from . import xades
-from .signers import BaseSigner, SignerError, issuer_chain, read_pem_certificates
+from .signers import (
+    BaseSigner,
+    SignerError,
+    configured_chain,
+    issuer_chain,
+    read_pem_certificates,
+    signer_chain,
+)
 
 MODULE_CANDIDATES = (
     "/usr/lib/softhsm/libsofthsm2.so",
@@ -102,7 +112,7 @@ class Pkcs11Signer(BaseSigner):
     backend = "pkcs11"
 
     def __init__(self, *, module: str | None, token_label: str, pin: str, key_label: str,
-                 cert_pem: str = "", chain_pem: str = ""):
+                 cert_pem: str = "", chain_pem: str = "", extra_chain: Sequence[x509.Certificate] = ()):
         if not token_label or not key_label:
             raise SignerError("Signataire PKCS#11 incomplet : WHITELIST_PKCS11_TOKEN_LABEL et "
                               "WHITELIST_PKCS11_KEY_LABEL sont requis.", code="signer_pkcs11")
@@ -113,15 +123,15 @@ class Pkcs11Signer(BaseSigner):
         self._pin = pin
         self._lock = _lock_for(module, token_label)
         configured = read_pem_certificates(cert_pem)
-        extra_chain = read_pem_certificates(chain_pem)
+        added = [*read_pem_certificates(chain_pem, "Chaîne du signataire (WHITELIST_PKCS11_CHAIN_PEM)"), *extra_chain]
         # One session now: a wrong PIN or a missing key is reported when the signer is built.
         with self._session() as session:
             key = session.get_key(object_class=pkcs11.ObjectClass.PRIVATE_KEY, label=key_label)
             if configured:
-                self.cert, self.chain = configured[0], configured[1:] + extra_chain
+                self.cert, held = configured[0], configured[1:]
             else:
-                self.cert, self.chain = self._certificates_on_token(session, key)
-                self.chain += extra_chain
+                self.cert, held = self._certificates_on_token(session, key)
+        self.chain = signer_chain(self.cert, held, added)
 
     @contextmanager
     def _session(self):
@@ -144,7 +154,7 @@ class Pkcs11Signer(BaseSigner):
         if signer is None:
             raise SignerError(f"Aucun certificat « {self.key_label} » sur le jeton PKCS#11 « {self.token_label} » "
                               "(ni WHITELIST_PKCS11_CERT_PEM).", code="signer_pkcs11_cert")
-        return signer, issuer_chain(signer, others)  # only its issuers go into KeyInfo
+        return signer, others  # signer_chain keeps only its issuers, in order, for KeyInfo
 
     def raw_sign(self, data: bytes) -> bytes:
         """RSA PKCS#1 v1.5 SHA-256 by the token (the hook of ``xades.sign``)."""
@@ -177,6 +187,7 @@ def configured_pkcs11_signer() -> Pkcs11Signer:
         key_label=getattr(settings, "WHITELIST_PKCS11_KEY_LABEL", "") or "",
         cert_pem=getattr(settings, "WHITELIST_PKCS11_CERT_PEM", "") or "",
         chain_pem=getattr(settings, "WHITELIST_PKCS11_CHAIN_PEM", "") or "",
+        extra_chain=configured_chain(),
     )
 
 
@@ -184,11 +195,12 @@ def public_certificate():
     """(certificate, chain) of the configured PKCS#11 signer without a login: ``WHITELIST_PKCS11_CERT_PEM`` when
     set, else the public certificate object labelled like the key (or with the ID of the key's public half)."""
     cert_pem = getattr(settings, "WHITELIST_PKCS11_CERT_PEM", "") or ""
-    extra_chain = read_pem_certificates(getattr(settings, "WHITELIST_PKCS11_CHAIN_PEM", "") or "")
+    extra_chain = read_pem_certificates(getattr(settings, "WHITELIST_PKCS11_CHAIN_PEM", "") or "",
+                                        "Chaîne du signataire (WHITELIST_PKCS11_CHAIN_PEM)") + configured_chain()
     if cert_pem:
         configured = read_pem_certificates(cert_pem)
         if configured:
-            return configured[0], configured[1:] + extra_chain
+            return configured[0], issuer_chain(configured[0], [*configured[1:], *extra_chain])
     token_label = getattr(settings, "WHITELIST_PKCS11_TOKEN_LABEL", "") or ""
     key_label = getattr(settings, "WHITELIST_PKCS11_KEY_LABEL", "") or ""
     if not token_label or not key_label:
@@ -215,4 +227,4 @@ def public_certificate():
         raise SignerError(f"Certificat « {key_label} » non lisible sans connexion au jeton PKCS#11 « {token_label} » "
                           "(objet privé ou absent) : indiquez-le dans WHITELIST_PKCS11_CERT_PEM.",
                           code="signer_pkcs11_cert")
-    return signer, issuer_chain(signer, others) + extra_chain
+    return signer, issuer_chain(signer, [*others, *extra_chain])  # quiet: signer_chain logs at signing

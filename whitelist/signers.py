@@ -11,6 +11,12 @@
 
 PKCS#12: ``WHITELIST_SIGNER_P12`` (a path) and ``WHITELIST_SIGNER_P12_PASSWORD``; in DEBUG without a
 configured file, the development signer of the embedded demo (``certificates.devpki.ensure_whitelist_signer``).
+
+Chain: the signed list's ``KeyInfo`` holds the signer, then its chain issuer by issuer up to and including the
+root (ANS's 2026 layout, ``xades.key_info_certificates``), made of what the backend holds (the PKCS#12's other
+certificates, the PKCS#11 token's certificate objects) and of ``WHITELIST_SIGNER_CHAIN_PEM`` (a PEM file path or
+PEM text: the intermediates and the root, for a PKCS#12 or a token that lacks them). Only the certificates that
+actually issued the signer, one after the other, are kept; without any, the list carries the signer alone.
 """
 from __future__ import annotations
 
@@ -21,8 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
 from django.conf import settings
 
 from trustspace.errors import Conflict
@@ -30,6 +34,9 @@ from trustspace.errors import Conflict
 from . import xades
 
 logger = logging.getLogger(__name__)
+
+# The signer's issuers in order, up to the root (Django-free, in xades; the PKCS#11 backend imports it from here).
+issuer_chain = xades.issuer_chain
 
 DEV_PASSWORD = b"drimm-demo"
 BACKENDS = ("pkcs12", "pkcs11", "esignsante")
@@ -73,7 +80,7 @@ def check_certificate(cert: x509.Certificate, chain=(), at: dt.datetime | None =
         logger.warning("whitelist signer %s: revocation unknown (%s)", subject, state.message)
 
 
-def read_pem_certificates(value: str) -> list[x509.Certificate]:
+def read_pem_certificates(value: str, what: str = "Certificat du signataire") -> list[x509.Certificate]:
     """Certificates from a PEM file path or PEM text (empty → []); the signer first, then its chain."""
     if not value:
         return []
@@ -82,11 +89,28 @@ def read_pem_certificates(value: str) -> list[x509.Certificate]:
         try:
             text = Path(value).read_bytes()
         except OSError as exc:
-            raise SignerError(f"Certificat du signataire illisible : {value} ({exc.strerror}).") from exc
+            raise SignerError(f"{what} illisible : {value} ({exc.strerror}).") from exc
     try:
         return x509.load_pem_x509_certificates(text)
     except ValueError as exc:
-        raise SignerError(f"Certificat du signataire invalide (PEM attendu) : {exc}") from exc
+        raise SignerError(f"{what} invalide (PEM attendu) : {exc}") from exc
+
+
+def configured_chain() -> list[x509.Certificate]:
+    """``WHITELIST_SIGNER_CHAIN_PEM``: the signer's intermediates and root, when its backend does not hold them."""
+    return read_pem_certificates(getattr(settings, "WHITELIST_SIGNER_CHAIN_PEM", "") or "",
+                                 "Chaîne du signataire (WHITELIST_SIGNER_CHAIN_PEM)")
+
+
+def signer_chain(cert: x509.Certificate, held=(), configured=()) -> list[x509.Certificate]:
+    """The chain written after ``cert`` in KeyInfo: its issuers among the backend's certificates (``held``) and the
+    configured ones, issuer by issuer up to the root. A configured certificate left out is logged (wrong file?)."""
+    chain = issuer_chain(cert, [*held, *configured])
+    unused = [c for c in configured if c not in chain and c != cert]
+    if unused:
+        logger.warning("whitelist signer %s: configured chain certificates not on its path: %s", describe(cert),
+                       "; ".join(describe(c) for c in unused))
+    return chain
 
 
 class BaseSigner:
@@ -141,7 +165,7 @@ def load_pkcs12_signer(path, password: bytes | None) -> Pkcs12Signer:
         raise SignerError(f"Fichier PKCS#12 du signataire illisible ({type(exc).__name__}).") from exc
     if cert is None:
         raise SignerError(f"Le fichier PKCS#12 du signataire ne contient pas de certificat : {path}")
-    return Pkcs12Signer(key=key, cert=cert, chain=chain, source=str(path))
+    return Pkcs12Signer(key=key, cert=cert, chain=issuer_chain(cert, chain), source=str(path))
 
 
 def _pkcs12_source() -> tuple[str, bytes | None]:
@@ -159,7 +183,10 @@ def _pkcs12_source() -> tuple[str, bytes | None]:
 
 
 def pkcs12_signer() -> Pkcs12Signer:
-    return load_pkcs12_signer(*_pkcs12_source())
+    """The configured PKCS#12 signer, its chain completed by ``WHITELIST_SIGNER_CHAIN_PEM``."""
+    signer = load_pkcs12_signer(*_pkcs12_source())
+    signer.chain = signer_chain(signer.cert, signer.chain, configured_chain())
+    return signer
 
 
 # --- the signer's public certificate, cheaply (for the ANS page and the watch) -------------------------------
@@ -181,7 +208,8 @@ def _pkcs12_public_certificate():
         signer = load_pkcs12_signer(path, password)
         _PKCS12_CERTIFICATES.clear()  # one file is configured: keep only its current version
         _PKCS12_CERTIFICATES[key] = (signer.cert, list(signer.chain))
-    return _PKCS12_CERTIFICATES[key]
+    cert, chain = _PKCS12_CERTIFICATES[key]
+    return cert, issuer_chain(cert, [*chain, *configured_chain()])
 
 
 def public_certificate() -> tuple[x509.Certificate | None, list[x509.Certificate]]:
@@ -207,29 +235,6 @@ def public_certificate() -> tuple[x509.Certificate | None, list[x509.Certificate
         raise SignerError(f"Certificat du signataire illisible ({type(exc).__name__}).") from exc
     raise SignerError(f"Dorsale de signature de la liste blanche inconnue : « {backend} » "
                       f"(attendu : {', '.join(BACKENDS)}).", code="signer_backend")
-
-
-def issuer_chain(cert: x509.Certificate, candidates) -> list[x509.Certificate]:
-    """The certificates of ``candidates`` that issued ``cert``, its issuer's issuer, and so on (issuer name equal to
-    the subject *and* signature checked), in that order; unrelated certificates are left out."""
-    pool, chain, current, seen = list(candidates), [], cert, set()
-    while current.issuer != current.subject:
-        issuer = None
-        for candidate in pool:
-            if candidate.subject != current.issuer or candidate.fingerprint(hashes.SHA256()) in seen:
-                continue
-            try:
-                current.verify_directly_issued_by(candidate)
-            except (InvalidSignature, ValueError, TypeError):  # TypeError: another key type; not this issuer
-                continue
-            issuer = candidate
-            break
-        if issuer is None:
-            break
-        seen.add(issuer.fingerprint(hashes.SHA256()))
-        chain.append(issuer)
-        current = issuer
-    return chain
 
 
 def backend_name() -> str:

@@ -8,7 +8,10 @@ Profile (copied from ANS's eSignSanté output, ``LISTEBLANCHE_DRIM-M_TEST_SIGNEE
 * reference 2: ``Type="http://uri.etsi.org/01903#SignedProperties"`` → ``#xades-id-…`` (exc-c14n);
 * SignedProperties: SigningTime (UTC), SigningCertificateV2 (SHA-512 CertDigest + IssuerSerialV2),
   DataObjectFormat (MimeType ``text/xml``) pointing at reference 1;
-* KeyInfo/X509Data: the signer's subject name, the signer certificate, then its chain.
+* KeyInfo/X509Data: only ``ds:X509Certificate`` elements, the signer first, then its issuer, its issuer's issuer…
+  up to and including the root when the caller provides them (``key_info_certificates``), base64 on one line, no
+  whitespace between elements: the layout of ANS's current (2026) signed list. ANS's 2024 sample also carried a
+  ``ds:X509SubjectName`` before the certificates; it is not written any more (the verifier accepts both).
 
 No library emits this exact profile (signxml lacks XPath-Filter-2), so it is written on lxml exclusive
 c14n + ``cryptography``. The signature element is spliced textually before the root's closing tag: the
@@ -25,6 +28,7 @@ import secrets
 from collections.abc import Callable, Sequence
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
@@ -111,6 +115,38 @@ def as_signer(key) -> Signer:
     raise SigningError("clé de signature non prise en charge (RSA ou fonction de signature attendue)")
 
 
+# --------------------------------------------------------------------------- KeyInfo chain
+
+def issuer_chain(cert: x509.Certificate, candidates: Sequence[x509.Certificate]) -> list[x509.Certificate]:
+    """The certificates of ``candidates`` that issued ``cert``, its issuer's issuer, and so on up to a self-issued
+    root (included), in that order (issuer name equal to the subject *and* signature checked); unrelated
+    certificates and duplicates are left out."""
+    pool, chain, current, seen = list(candidates), [], cert, {cert.fingerprint(hashes.SHA256())}
+    while current.issuer != current.subject:
+        issuer = None
+        for candidate in pool:
+            if candidate.subject != current.issuer or candidate.fingerprint(hashes.SHA256()) in seen:
+                continue
+            try:
+                current.verify_directly_issued_by(candidate)
+            except (InvalidSignature, ValueError, TypeError):  # TypeError: another key type; not this issuer
+                continue
+            issuer = candidate
+            break
+        if issuer is None:
+            break
+        seen.add(issuer.fingerprint(hashes.SHA256()))
+        chain.append(issuer)
+        current = issuer
+    return chain
+
+
+def key_info_certificates(cert: x509.Certificate, chain: Sequence[x509.Certificate] = ()) -> list[x509.Certificate]:
+    """What ``KeyInfo/X509Data`` holds: the signer, then its chain issuer by issuer up to the root when ``chain``
+    holds it (ANS's 2026 layout); certificates of ``chain`` that are not on the signer's path are left out."""
+    return [cert, *issuer_chain(cert, chain)]
+
+
 # --------------------------------------------------------------------------- signing
 
 def _sub(parent, ns: str, tag: str, text: str | None = None, **attrib):
@@ -173,8 +209,7 @@ def sign(data: bytes, key, cert: x509.Certificate, chain: Sequence[x509.Certific
     props_digest_value = _sub(props_reference, DS, "DigestValue")
     signature_value = _sub(signature, DS, "SignatureValue", Id=f"value-{sid}")
     x509_data = _sub(_sub(signature, DS, "KeyInfo"), DS, "X509Data")
-    _sub(x509_data, DS, "X509SubjectName", cert.subject.rfc4514_string())
-    for certificate in (cert, *chain):
+    for certificate in key_info_certificates(cert, chain):
         _sub(x509_data, DS, "X509Certificate", b64(certificate.public_bytes(serialization.Encoding.DER)))
     obj = _sub(signature, DS, "Object")
     qualifying = etree.SubElement(obj, f"{{{XADES}}}QualifyingProperties", {"Target": f"#{sid}"},

@@ -1,7 +1,9 @@
 """Test helpers: build DRIM-M lists and sign them with ``whitelist.xades`` under a TestPKI signer."""
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import re
 from xml.sax.saxutils import escape
 
 import pytest
@@ -78,6 +80,32 @@ def build_list(entries: list[dict] | None = None, *, generated: str = "2026-06-1
             f"{body}\n  </ListeDomaines>\n</ListeBlancheDRIM-M>\n").encode()
 
 
+def with_full_chain(issued, pki: TestPKI | None = None):
+    """``issued`` carrying its whole chain, intermediate then root (``TestPKI`` chains stop below the root)."""
+    pki = pki or shared_pki()
+    issued.chain = [pki.intermediate.cert, pki.root.cert]
+    return issued
+
+
+# ANS's current signed list (ansforge/DRIM-M_DATA, « Référencement DRIMBox/Liste blanche TEST/Liste blanche signée/
+# LISTEBLANCHE_DRIM-M_SIGNEE_TEST.xml », commit 070c5945fa23a9fb13a597b839e8363abe472f2e, signed 2026-09-17) writes
+# KeyInfo exactly so, between the SignatureValue and the Object: no whitespace, each certificate's base64 on one line,
+# signer (CN=Liste Blanche DRIM-M) → TEST AC IGC-SANTE ELEMENTAIRE ORGANISATIONS → TEST AC RACINE IGC-SANTE ELEMENTAIRE.
+KEY_INFO_2026 = re.compile(
+    rb"</ds:SignatureValue><ds:KeyInfo><ds:X509Data>((?:<ds:X509Certificate>[A-Za-z0-9+/]+={0,2}"
+    rb"</ds:X509Certificate>)+)</ds:X509Data></ds:KeyInfo><ds:Object>")
+
+
+def key_info_certificates(signed: bytes) -> list[x509.Certificate]:
+    """The certificates of a signed list's KeyInfo, in document order, if it has ANS's 2026 byte layout (else
+    an AssertionError naming what differs)."""
+    found = KEY_INFO_2026.findall(signed)
+    assert len(found) == 1, "KeyInfo n'a pas la disposition de la liste ANS 2026 : " + repr(
+        signed[signed.find(b"<ds:KeyInfo"):signed.find(b"<ds:KeyInfo") + 200])
+    return [x509.load_der_x509_certificate(base64.b64decode(value, validate=True))
+            for value in re.findall(rb"<ds:X509Certificate>([^<]+)</ds:X509Certificate>", found[0])]
+
+
 def sign_list(data: bytes, signer, *, signing_time: dt.datetime | None = None) -> bytes:
     return xades.sign(data, signer.key, signer.cert, signer.chain, signing_time=signing_time)
 
@@ -104,7 +132,8 @@ def verify_with_test_hierarchy(data, **kwargs):
 
 @pytest.fixture
 def signer_p12(settings, tmp_path):
-    """A valid signer under the tests' hierarchy, as the portal's PKCS#12 signer; returns the file's path."""
+    """A valid signer under the tests' hierarchy, as the portal's PKCS#12 signer holding its chain up to the root
+    (so the lists the portal publishes in tests carry signer, intermediate and root); returns the file's path."""
     path = tmp_path / "signer.p12"
-    use_p12_signer(settings, path, org_sign_certificate(shared_pki()))
+    use_p12_signer(settings, path, with_full_chain(org_sign_certificate(shared_pki())))
     return path

@@ -18,7 +18,14 @@ from tests.conftest import require_or_skip
 from tests.support.lifecycle import active_drimbox, shared_pki
 from tests.support.pki import cert_pem
 from tests.support.softhsm import SoftHsm, softhsm_available
-from tests.whitelist.signing import SIGNER_CN, SIGNER_OU, build_list, signer_name, verify_with_test_hierarchy
+from tests.whitelist.signing import (
+    SIGNER_CN,
+    SIGNER_OU,
+    build_list,
+    key_info_certificates,
+    signer_name,
+    verify_with_test_hierarchy,
+)
 from whitelist import services, signers
 from whitelist.models import WhitelistVersion, WhitelistVersionStatus
 from whitelist.pkcs11_signer import Pkcs11Signer
@@ -61,7 +68,8 @@ def unrelated_certificate():
 
 @pytest.fixture(scope="session")
 def hsm(tmp_path_factory):
-    """One SoftHSM2 token for the run: the signer key generated on it, its certificate and the CA stored on it."""
+    """One SoftHSM2 token for the run: the signer key generated on it, its certificate and its CAs (root stored
+    before the intermediate: the order of the token's objects is not the chain's) stored on it."""
     if not softhsm_available():
         yield None
         return
@@ -71,6 +79,7 @@ def hsm(tmp_path_factory):
     public = device.generate_rsa_key(TOKEN, KEY, key_id=KEY_ID)
     issued = issue_for(public)
     device.store_certificate(TOKEN, issued.cert, label=KEY, key_id=KEY_ID)
+    device.store_certificate(TOKEN, shared_pki().root.cert, label="ac-racine")
     device.store_certificate(TOKEN, shared_pki().intermediate.cert, label="ac-intermediaire")
     # An unrelated certificate on the same token (another service's): never part of the signer's chain.
     device.store_certificate(TOKEN, unrelated_certificate(), label="autre-service")
@@ -94,6 +103,7 @@ def token(hsm, settings, db):
     settings.WHITELIST_PKCS11_KEY_LABEL = KEY
     settings.WHITELIST_PKCS11_CERT_PEM = ""
     settings.WHITELIST_PKCS11_CHAIN_PEM = ""
+    settings.WHITELIST_SIGNER_CHAIN_PEM = ""
     settings.WHITELIST_SIGNER_CN = SIGNER_CN
     settings.WHITELIST_SIGNER_OU = SIGNER_OU
     settings.WHITELIST_FOUR_EYES = True
@@ -229,14 +239,39 @@ def test_mismatched_certificate_is_caught_by_the_self_check(token, settings, tmp
         signers.configured_signer().sign(build_list())
 
 
-def test_keyinfo_chain_holds_only_the_signer_issuers(token):
+def test_keyinfo_holds_the_token_chain_up_to_the_root_as_ans_2026(token, tmp_path):
+    pki = shared_pki()
     signer = signers.configured_signer()
-    assert signer.chain == [shared_pki().intermediate.cert]  # not the unrelated certificate stored on the token
+    # issuer by issuer, not in the token's order, and not the unrelated certificate stored on the token
+    assert signer.chain == [pki.intermediate.cert, pki.root.cert]
+    assert signers.public_certificate() == (token.issued.cert, [pki.intermediate.cert, pki.root.cert])  # no login
     signed = signer.sign(build_list())
+    assert b"X509SubjectName" not in signed
+    assert key_info_certificates(signed) == [token.issued.cert, pki.intermediate.cert, pki.root.cert]
     from whitelist.esignsante import signature_certificates
 
     cert, others = signature_certificates(signed)
-    assert cert == token.issued.cert and others == [shared_pki().intermediate.cert]
+    assert cert == token.issued.cert and others == [pki.intermediate.cert, pki.root.cert]
+    # the list carries its path: xmlsec1 needs only the root
+    (tmp_path / "root.pem").write_bytes(pki.root.pem)
+    (tmp_path / "list.xml").write_bytes(signed)
+    done = subprocess.run(["xmlsec1", "--verify", "--trusted-pem", str(tmp_path / "root.pem"), "--id-attr:Id",
+                           "SignedProperties", str(tmp_path / "list.xml")],
+                          capture_output=True, text=True, timeout=30, check=False)
+    assert done.returncode == 0, done.stderr
+
+
+def test_chain_settings_complete_a_certificate_given_as_pem(token, settings, tmp_path):
+    pki = shared_pki()
+    (tmp_path / "signer.pem").write_bytes(cert_pem(token.issued.cert))  # the signer alone: no chain from the PEM
+    settings.WHITELIST_PKCS11_CERT_PEM = str(tmp_path / "signer.pem")
+    signer = signers.configured_signer()
+    assert signer.chain == []
+    assert key_info_certificates(signer.sign(build_list())) == [token.issued.cert]  # signer only: still valid
+    settings.WHITELIST_SIGNER_CHAIN_PEM = cert_pem(pki.root.cert, pki.intermediate.cert).decode()
+    signed = signers.configured_signer().sign(build_list())
+    assert key_info_certificates(signed) == [token.issued.cert, pki.intermediate.cert, pki.root.cert]
+    assert len(verify_with_test_hierarchy(signed).entries) == 3
 
 
 def _pin_flags(module):

@@ -121,6 +121,7 @@ def test_our_list_round_trip(signed, pki, signer):
     assert root[-1].tag == f"{{{DS}}}Signature"
     assert b'Filter="subtract">/descendant::ds:Signature<' in signed
     assert b"<xades:MimeType>text/xml</xades:MimeType>" in signed
+    assert b"X509SubjectName" not in signed  # ANS's 2026 KeyInfo: certificates only (test_keyinfo_layout)
     assert b'Algorithm="http://www.w3.org/2001/04/xmlenc#sha512"' in signed
 
 
