@@ -158,8 +158,10 @@ def ensure_whitelist_signer(directory, *, cn="Liste Blanche DRIM-M", ou="3187512
     # ORG SIGN: digitalSignature + nonRepudiation, no extended key usage.
     certificate, intermediate = _issue(directory, subject, key.public_key(), days=3 * 365,
                                        key_usage=(True, True, False))
+    root = x509.load_pem_x509_certificate((Path(directory) / "root.pem").read_bytes())
+    # The whole chain, as ANS's signed lists carry it in their KeyInfo (signer, intermediate, root).
     path.write_bytes(pkcs12.serialize_key_and_certificates(
-        b"whitelist-signer", key, certificate, [intermediate], BestAvailableEncryption(password)))
+        b"whitelist-signer", key, certificate, [intermediate, root], BestAvailableEncryption(password)))
     path.chmod(0o600)
     return path
 
