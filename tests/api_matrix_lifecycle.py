@@ -87,6 +87,26 @@ def _va_uploaded(w):
     return {"pk": w.va.pk}
 
 
+def _va_file(w):
+    """A VA of A with its document deposited (once, whatever the number of entries built on this world)."""
+    _va_due(w)
+    w.va.refresh_from_db()
+    if not w.va.file:
+        services.upload_va(w.va, acting_user=w.technical, uploaded_file=pdf_upload("va.pdf"))
+    return {"pk": w.va.pk}
+
+
+def _va_lifting_file(w):
+    """A VA of A validated « avec réserves » with its lifting document deposited (once)."""
+    if not hasattr(w, "lifting_va"):
+        w.lifting_va = VaDocument.objects.get(drimbox=active_drimbox(w.operator, w.legal, w.ans))
+        services.upload_va(w.lifting_va, acting_user=w.technical, uploaded_file=pdf_upload("va.pdf"),
+                           with_reservations=True)
+        services.validate_va(w.lifting_va, acting_user=w.ans)
+        services.upload_va_lifting(w.lifting_va, acting_user=w.technical, uploaded_file=pdf_upload("levee.pdf"))
+    return {"pk": w.lifting_va.pk}
+
+
 def _attachment(w):
     _draft(w)
     return {"pk": w.draft.pk, "attachment_pk": w.draft.attachments.get().pk}
@@ -104,8 +124,9 @@ def _signed_order(w):
 def _signature_page(w):
     _order(w)
     client = w.order.clients.get()
-    services.attach_order_document(w.order, acting_user=w.legal, kind=services.DocumentKind.SIGNATURE_PAGE,
-                                   uploaded_file=signed_order_upload(), client=client)
+    if not client.signature_sha256:
+        services.attach_order_document(w.order, acting_user=w.legal, kind=services.DocumentKind.SIGNATURE_PAGE,
+                                       uploaded_file=signed_order_upload(), client=client)
     return {"pk": w.order.pk, "kind": "signature", "client_pk": client.pk}
 
 
@@ -262,8 +283,8 @@ LIFECYCLE_API_MATRIX = {
     "api_attestation_document": ("get", _attestation, None, READ_A),
     "api_request_attachment_document": ("get", _attachment, None,
                                         {"anonymous": 401, "other": 404, "technical": 200, "legal": 200, "ans": 404}),
-    "api_va_document_file": ("get", _va_uploaded, None, READ_A),
-    "api_va_lifting_file": ("get", _va_lifting, None, READ_A),
+    "api_va_document_file": ("get", _va_file, None, READ_A),
+    "api_va_lifting_file": ("get", _va_lifting_file, None, READ_A),
     "api_mandate_document": ("get", _mandate, None,
                              {"anonymous": 401, "other": 404, "technical": 404, "legal": 200, "ans": 200}),
     "api_financing_order_document_file": ("get", _signed_order, None, READ_A),

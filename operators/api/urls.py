@@ -69,5 +69,5 @@ urlpatterns += [
     path("financing-orders/<int:pk>/documents/<str:kind>/", downloads.FinancingOrderDocumentFileView.as_view(),
          name="api_financing_order_document_file"),
     path("financing-orders/<int:pk>/documents/<str:kind>/<int:client_pk>/",
-         downloads.FinancingOrderDocumentFileView.as_view(), name="api_financing_order_client_document_file"),
+         downloads.FinancingOrderClientDocumentFileView.as_view(), name="api_financing_order_client_document_file"),
 ]

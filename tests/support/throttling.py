@@ -1,13 +1,22 @@
 """Helpers of the rate-limit tests: a clock the tests move, rates set per test, a Redis database, 429 checks."""
 import contextlib
+from urllib.parse import urlsplit
 
 from django.conf import settings as django_settings
 
 from tests.conftest import require_or_skip
 from trustspace import throttling
 
-# Database 7 for the first test process, 6 for the second… (REDIS_URL's count down from 15 in CI).
-REDIS_DB_URL = f"redis://127.0.0.1:6379/{(7 - django_settings.TEST_WORKER_INDEX) % 16}"
+
+def _scratch_db():
+    """Eight below the test process's own Redis database (7 and 6 in CI, whose REDIS_URL counts down from 15), so
+    that two runs given different REDIS_URL databases never flush each other's scratch database."""
+    own = urlsplit(django_settings.REDIS_URL).path.strip("/") if django_settings.REDIS_URL else ""
+    base = int(own) if own.isdigit() else 15 - django_settings.TEST_WORKER_INDEX
+    return (base - 8) % 16
+
+
+REDIS_DB_URL = f"redis://127.0.0.1:6379/{_scratch_db()}"
 START = 1_800_000_000.0  # a multiple of every test window (60 s, 300 s): each test starts at a window's start
 
 

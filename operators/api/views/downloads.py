@@ -89,9 +89,12 @@ ORDER_DOCUMENTS = {"bon-signe": "signed_file", "signature": "signature_file", "r
 
 
 class FinancingOrderDocumentFileView(DownloadAPIView):
-    @extend_schema(responses=PDF, summary="Un document d'un bon de commande : `bon-signe`, ou pour un client "
-                                          "(`client`) `signature` ou `reprise`")
+    @extend_schema(responses=PDF, operation_id="financing_order_document_file",
+                   summary="Le bon de commande signé (`kind` : `bon-signe`)")
     def get(self, request, pk, kind, client_pk=None):
+        return self.document(request, pk, kind, client_pk)
+
+    def document(self, request, pk, kind, client_pk):
         order = get_object_or_404(FinancingOrder.objects.select_related("operator"), pk=pk)
         if not (request.user.is_ans_admin or permissions.roles_of(request.user, order.operator)):
             raise NotFound("Ressource introuvable.")
@@ -100,3 +103,10 @@ class FinancingOrderDocumentFileView(DownloadAPIView):
         owner = order if client_pk is None else get_object_or_404(FinancingOrderClient, pk=client_pk, order=order)
         suffix = "" if client_pk is None else f"-client-{client_pk}"
         return _pdf(getattr(owner, ORDER_DOCUMENTS[kind]), f"{kind}-{order.reference}{suffix}.pdf")
+
+
+class FinancingOrderClientDocumentFileView(FinancingOrderDocumentFileView):
+    @extend_schema(responses=PDF, operation_id="financing_order_client_document_file",
+                   summary="Un document d'un client du bon : `signature` (page de signature) ou `reprise` (preuve)")
+    def get(self, request, pk, kind, client_pk=None):
+        return self.document(request, pk, kind, client_pk)
