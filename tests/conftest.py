@@ -313,6 +313,10 @@ def _helper_modules_used(module):
     return used
 
 
+# A test using none of these (nor the django_db marker) never reaches the database.
+DATABASE_FIXTURES = {"db", "transactional_db", "live_server"}
+
+
 def pytest_collection_modifyitems(config, items):
     seen = {}
     for item in items:
@@ -327,6 +331,8 @@ def pytest_collection_modifyitems(config, items):
                 seen[module].add("redis")
         markers = set(seen[module])
         markers |= {marker for marker, fixtures in COMPONENT_FIXTURES.items() if fixtures & set(item.fixturenames)}
+        if item.get_closest_marker("django_db") is None and not DATABASE_FIXTURES & set(item.fixturenames):
+            markers.add("nodb")
         for marker in sorted(markers):
             item.add_marker(marker)
 
