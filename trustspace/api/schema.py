@@ -9,7 +9,10 @@ operation, :class:`AutoSchema` derives them from the view, the way DRF reaches t
 - 403: the view authenticates and checks permissions (role, ANS only, token scope/operator/DRIMbox);
 - 404: the path names an object (one the caller may not see answers 404 too: existence never leaks);
 - 409: the operation writes (the service refuses a transition the object's state forbids, a race lost);
-- 429: the view is throttled (per token, per IP), with ``Retry-After``.
+- 422: an authenticated POST (the optional ``Idempotency-Key`` header, ``trustspace.api.idempotency``): the key
+  was already used for another request;
+- 429: the view is throttled (per token, per IP), with ``Retry-After``;
+- 503: the view accepts iSC bearer tokens, and the identity provider did not answer (``Retry-After``).
 
 A response an operation documents itself (``extend_schema(responses=…)``) is kept as it is.
 Only the operations under ``/api/`` get them: ``/acme-dns/`` answers as acme-dns does.
@@ -40,11 +43,13 @@ ERROR_DESCRIPTIONS = {
          "`token_drimbox`).",
     404: "Ressource introuvable, ou que vous ne pouvez pas voir.",
     409: "Conflit : l'état de l'objet ne permet pas cette action, ou une autre requête l'a modifié entre-temps.",
+    422: "Clé d'idempotence déjà utilisée pour une autre requête (`idempotency_key_reused`).",
     429: "Trop de requêtes : l'en-tête `Retry-After` donne l'attente en secondes.",
+    503: "Jeton d'accès iSC non vérifié : le fournisseur d'identité ne répond pas (réessayez plus tard).",
 }
 
 
-def _throttled_header():
+def _retry_after_header():
     return {"Retry-After": {"schema": {"type": "integer"}, "description": "Attente en secondes."}}
 
 
@@ -57,6 +62,10 @@ class AutoSchema(openapi.AutoSchema):
             issubclass(permission, AllowAny) for permission in view.permission_classes)
         if authenticates:
             statuses |= {401, 403}
+            if self.method == "POST":
+                statuses.add(422)
+            if any(getattr(auth, "keyword", "") == "Bearer" for auth in view.authentication_classes):
+                statuses.add(503)
         if operation.get("requestBody") or any(p["in"] == "query" for p in operation.get("parameters", ())):
             statuses.add(400)
         if self.method not in SAFE_METHODS:
@@ -77,8 +86,8 @@ class AutoSchema(openapi.AutoSchema):
                 continue
             response = self._get_response_for_code(
                 OpenApiResponse(ApiErrorSerializer, description=ERROR_DESCRIPTIONS[code]), str(code))
-            if code == 429:
-                response["headers"] = _throttled_header()
+            if code in (429, 503):
+                response["headers"] = _retry_after_header()
             responses[str(code)] = response
         operation["responses"] = dict(sorted(responses.items()))
         return operation

@@ -115,6 +115,9 @@ class WeatherDetailView(PublicAPIView):
         })
 
 
+SINCE_SCHEMA = {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "string", "format": "date"}]}
+
+
 class IncidentPagination(Pagination):
     """Incidents come in pages of up to 500 (rows are light); the other rules are every list's."""
 
@@ -136,7 +139,7 @@ class IncidentListView(generics.ListAPIView):
                                         description="Identifiant (interne) de l'opérateur."),
                        OpenApiParameter("open", OpenApiTypes.BOOL,
                                         description="`true` : en cours ; `false` : rétablis."),
-                       OpenApiParameter("since", OpenApiTypes.DATETIME,
+                       OpenApiParameter("since", SINCE_SCHEMA,
                                         description="Ouverts à partir de cet instant (ISO 8601) ou de ce jour."),
                    ])
     def get(self, request, *args, **kwargs):
@@ -159,9 +162,8 @@ class IncidentListView(generics.ListAPIView):
             incidents = incidents.filter(restored_at__isnull=False)
         elif open_:
             raise ValidationError({"open": ["`true` ou `false` attendu."]})
-        since = params.get("since", "").strip()
-        if since:
-            incidents = incidents.filter(opened_at__gte=_instant(since))
+        if "since" in params:  # given empty, it is refused as any other non-date
+            incidents = incidents.filter(opened_at__gte=_instant(params["since"].strip()))
         return incidents
 
     def paginate_queryset(self, queryset):
