@@ -9,6 +9,7 @@ operation, :class:`AutoSchema` derives them from the view, the way DRF reaches t
 - 403: the view authenticates and checks permissions (role, ANS only, token scope/operator/DRIMbox);
 - 404: the path names an object (one the caller may not see answers 404 too: existence never leaks);
 - 409: the operation writes (the service refuses a transition the object's state forbids, a race lost);
+- 415: the operation reads a body, sent in a content type it does not read;
 - 422: an authenticated POST (the optional ``Idempotency-Key`` header, ``trustspace.api.idempotency``): the key
   was already used for another request;
 - 429: the view is throttled (per token, per IP), with ``Retry-After``;
@@ -43,6 +44,7 @@ ERROR_DESCRIPTIONS = {
          "`token_drimbox`).",
     404: "Ressource introuvable, ou que vous ne pouvez pas voir.",
     409: "Conflit : l'état de l'objet ne permet pas cette action, ou une autre requête l'a modifié entre-temps.",
+    415: "Type de contenu non pris en charge : envoyez l'un de ceux que l'opération décrit.",
     422: "Clé d'idempotence déjà utilisée pour une autre requête (`idempotency_key_reused`).",
     429: "Trop de requêtes : l'en-tête `Retry-After` donne l'attente en secondes.",
     503: "Jeton d'accès iSC non vérifié : le fournisseur d'identité ne répond pas (réessayez plus tard).",
@@ -68,6 +70,8 @@ class AutoSchema(openapi.AutoSchema):
                 statuses.add(503)
         if operation.get("requestBody") or any(p["in"] == "query" for p in operation.get("parameters", ())):
             statuses.add(400)
+        if operation.get("requestBody"):
+            statuses.add(415)
         if self.method not in SAFE_METHODS:
             statuses |= {400, 409}
         if "{" in self.path:

@@ -15,7 +15,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from operators.api import schema  # noqa: F401 - the typed ``data`` of each request kind in the OpenAPI schema
-from operators.api.serializers.fields import StringMapField, choice_values
+from operators.api.serializers.fields import BoundedCharField, StringMapField, choice_values
 from operators.models import (
     DECLARATION_KINDS,
     AttachmentKind,
@@ -62,7 +62,7 @@ class AttachmentUploadSerializer(serializers.Serializer):
 
 
 class CancelSerializer(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    reason = BoundedCharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
 class CommentSerializer(serializers.Serializer):
