@@ -93,6 +93,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "trustspace.api.errors.ApiNotFoundMiddleware",  # JSON 404 under /api/, even with DEBUG=1
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "operators.middleware.ActiveOperatorMiddleware",  # request.active_operator, read by trustspace.access
@@ -268,13 +269,17 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "trustspace.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "trustspace.api.errors.exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "trustspace.api.pagination.Pagination",
     "PAGE_SIZE": 100,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+# Every API list is paginated (``?limit=``/``?offset=``, checked: 400 on garbage): items per page without
+# ``limit``, and the largest page a client may ask for (a larger ``limit`` is brought down to it).
+API_PAGE_SIZE = env_int("API_PAGE_SIZE", 100)
+API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 200)
 SPECTACULAR_SETTINGS = {
     "TITLE": "API de l'Espace de Confiance DRIM-M",
     "DESCRIPTION": "API des opérateurs de DRIMbox : jetons d'API personnels (`Authorization: Token …`) "

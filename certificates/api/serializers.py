@@ -7,6 +7,8 @@ structured 4xx answer. Outputs use plain strings with a ``*_label`` companion, a
 from rest_framework import serializers
 
 from operators.api.serializers import DrimboxReferenceSerializer, choice_values
+from trustspace.api.schema import ApiErrorBodySerializer
+from trustspace.api.schema import ApiErrorSerializer as ApiErrorSerializer  # the acme-dns views' errors
 
 from ..forms import REVOCATION_REASONS
 from ..models import CertificateKind, CertificateSource, RevocationStatus, ViOrderStatus
@@ -188,12 +190,6 @@ class AcmeDnsTxtSerializer(serializers.Serializer):
     txt = serializers.CharField()
 
 
-class ApiErrorBodySerializer(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
-    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
-
-
 class CertificateRejectedSerializer(serializers.Serializer):
     """A 400: the structured error, plus every rule and its verdict when rules were evaluated."""
 
@@ -201,7 +197,3 @@ class CertificateRejectedSerializer(serializers.Serializer):
     checks = CertificateCheckSerializer(many=True, required=False,
                                         help_text="Présent quand les règles ont été évaluées : chacune, respectée "
                                                   "ou non, avec son explication.")
-
-
-class ApiErrorSerializer(serializers.Serializer):
-    error = ApiErrorBodySerializer()

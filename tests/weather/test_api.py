@@ -165,7 +165,7 @@ def test_maintenance_through_the_api(world, client):
     assert garbage.status_code == 400 and "starts_at" in garbage.json()["error"]["fields"]
     assert MaintenanceWindow.objects.filter(drimbox=box).count() == 1
     client.force_login(world.ans)
-    assert len(client.get(reverse("api_weather_maintenance", args=url_args)).json()) == 1
+    assert len(client.get(reverse("api_weather_maintenance", args=url_args)).json()["results"]) == 1
     window_id = created.json()["id"]
     assert _post(client, world.other, "api_weather_maintenance_cancel", [window_id], {}).status_code == 404
     cancelled = _post(client, world.legal, "api_weather_maintenance_cancel", [window_id], {})

@@ -130,3 +130,20 @@ def exception_handler(exc, context):
     if isinstance(exc, IdentityProviderUnavailable):
         response["Retry-After"] = "60"
     return response
+
+
+class ApiNotFoundMiddleware:
+    """Under ``/api/``, a 404 is an ``ApiError`` even when Django answers it (no URL matches) with ``DEBUG=1``,
+    whose technical page is HTML; ``handler404`` already answers JSON when ``DEBUG=0``."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (response.status_code == status.HTTP_404_NOT_FOUND and request.path.startswith("/api/")
+                and not response.get("Content-Type", "").startswith("application/json")):
+            from ..views.errors import not_found
+
+            return not_found(request)
+        return response

@@ -46,7 +46,7 @@ class ApiTokenCreatedSerializer(ApiTokenSerializer):
 class ApiTokenCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     scopes = serializers.ListField(child=serializers.ChoiceField(choices=ApiScope.choices), allow_empty=False,
-                                   max_length=len(ApiScope.values))
+                                   min_length=1, max_length=len(ApiScope.values))
     operator = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=MAX_ID,
                                         help_text="Limiter le jeton à l'un de vos opérateurs.")
     drimboxes = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False,

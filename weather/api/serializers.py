@@ -31,8 +31,12 @@ class WeatherRowSerializer(serializers.Serializer):
 
 
 class WeatherListSerializer(serializers.Serializer):
+    """One page of the DRIMboxes' weather (``?limit=``/``?offset=`` as every API list)."""
+
     generated_at = serializers.DateTimeField()
-    count = serializers.IntegerField()
+    count = serializers.IntegerField(help_text="Nombre de DRIMbox retenues par les filtres (toutes pages).")
+    next = serializers.URLField(allow_null=True, help_text="La page suivante (null : dernière page).")
+    previous = serializers.URLField(allow_null=True, help_text="La page précédente (null : première page).")
     results = WeatherRowSerializer(many=True)
 
 

@@ -14,13 +14,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from operators.queries import visible_drimboxes
 from trustspace.access import AUTHENTICATED, PUBLIC
+from trustspace.api.pagination import Pagination, pagination_parameters, whole_number_schema
 from trustspace.models import ApiScope
 
 from .. import history, services
@@ -58,14 +58,15 @@ def _status_param(request):
 
 FILTERS = [
     OpenApiParameter("status", OpenApiTypes.STR, enum=WeatherStatus.values, description="Ne garder que cet état."),
-    OpenApiParameter("operator", OpenApiTypes.INT, description="Identifiant (interne) de l'opérateur."),
+    OpenApiParameter("operator", whole_number_schema(), description="Identifiant (interne) de l'opérateur."),
     OpenApiParameter("q", OpenApiTypes.STR, description="Début d'un nom db/vi, ou Identifiant de la DRIMbox."),
 ]
 
 
-class WeatherListView(PublicAPIView):
-    @extend_schema(responses=s.WeatherListSerializer, parameters=FILTERS, auth=[], operation_id="weather_list",
-                   summary="L'état de chaque DRIMbox de l'espace de confiance (public)")
+class WeatherListView(PublicAPIView, generics.GenericAPIView):
+    @extend_schema(responses=s.WeatherListSerializer, auth=[], operation_id="weather_list",
+                   parameters=[*FILTERS, *pagination_parameters()],
+                   summary="L'état de chaque DRIMbox de l'espace de confiance (public), page par page")
     def get(self, request):
         now = timezone.now()
         boxes = history.trust_space_drimboxes()
@@ -79,7 +80,10 @@ class WeatherListView(PublicAPIView):
                     "since": since}
                    for identifiant, db, vi, operator_name, state, since
                    in history.board_rows(boxes, now, status=wanted)]
-        response = Response({"generated_at": utc(now), "count": len(results), "results": results})
+        page = self.paginate_queryset(results)  # the rows are computed (the state filter too), then sliced
+        response = Response({"generated_at": utc(now), "count": self.paginator.count,
+                             "next": self.paginator.get_next_link(), "previous": self.paginator.get_previous_link(),
+                             "results": page})
         response["Cache-Control"] = "public, max-age=30"
         return response
 
@@ -111,8 +115,11 @@ class WeatherDetailView(PublicAPIView):
         })
 
 
-class IncidentPagination(LimitOffsetPagination):
-    """``?limit=`` is capped: one request cannot ask for the whole incident history at once."""
+SINCE_SCHEMA = {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "string", "format": "date"}]}
+
+
+class IncidentPagination(Pagination):
+    """Incidents come in pages of up to 500 (rows are light); the other rules are every list's."""
 
     default_limit = 100
     max_limit = 500
@@ -127,12 +134,12 @@ class IncidentListView(generics.ListAPIView):
 
     @extend_schema(auth=[], summary="Les incidents de l'espace de confiance, les plus récents d'abord (public)",
                    parameters=[
-                       OpenApiParameter("identifiant", OpenApiTypes.INT, description="Une DRIMbox."),
-                       OpenApiParameter("operator", OpenApiTypes.INT,
+                       OpenApiParameter("identifiant", whole_number_schema(), description="Une DRIMbox."),
+                       OpenApiParameter("operator", whole_number_schema(),
                                         description="Identifiant (interne) de l'opérateur."),
                        OpenApiParameter("open", OpenApiTypes.BOOL,
                                         description="`true` : en cours ; `false` : rétablis."),
-                       OpenApiParameter("since", OpenApiTypes.DATETIME,
+                       OpenApiParameter("since", SINCE_SCHEMA,
                                         description="Ouverts à partir de cet instant (ISO 8601) ou de ce jour."),
                    ])
     def get(self, request, *args, **kwargs):
@@ -155,9 +162,8 @@ class IncidentListView(generics.ListAPIView):
             incidents = incidents.filter(restored_at__isnull=False)
         elif open_:
             raise ValidationError({"open": ["`true` ou `false` attendu."]})
-        since = params.get("since", "").strip()
-        if since:
-            incidents = incidents.filter(opened_at__gte=_instant(since))
+        if "since" in params:  # given empty, it is refused as any other non-date
+            incidents = incidents.filter(opened_at__gte=_instant(params["since"].strip()))
         return incidents
 
     def paginate_queryset(self, queryset):
@@ -206,16 +212,18 @@ class IncidentAcknowledgeView(APIView):
         return Response(s.OperatorIncidentSerializer(history.incident_clocks(incident)).data)
 
 
-class MaintenanceListView(APIView):
+class MaintenanceListView(generics.ListAPIView):
     token_scope = ApiScope.WEATHER
     access_rule = AUTHENTICATED
+    serializer_class = s.MaintenanceSerializer
 
-    @extend_schema(responses=s.MaintenanceSerializer(many=True),
-                   summary="Les fenêtres de maintenance d'une DRIMbox (opérateur, ANS)")
-    def get(self, request, identifiant):
-        box = _visible_box(request, identifiant)
-        windows = MaintenanceWindow.objects.filter(drimbox=box).select_related("drimbox").order_by("-starts_at")[:200]
-        return Response(s.MaintenanceSerializer(windows, many=True).data)
+    @extend_schema(summary="Les fenêtres de maintenance d'une DRIMbox, les plus récentes d'abord (opérateur, ANS)")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        box = _visible_box(self.request, self.kwargs["identifiant"])
+        return MaintenanceWindow.objects.filter(drimbox=box).select_related("drimbox").order_by("-starts_at", "-pk")
 
     @extend_schema(request=s.MaintenanceInputSerializer, responses={201: s.MaintenanceSerializer},
                    summary="Déclarer une maintenance (personne de l'opérateur)")

@@ -44,6 +44,16 @@ class StringMapField(serializers.Field):
         return value
 
 
+class BoundedCharField(serializers.CharField):
+    """A CharField whose ``max_length`` holds for the text as sent (DRF checks it after trimming the spaces, so
+    2,001 spaces passed a 2,000 limit the schema states)."""
+
+    def run_validation(self, data=serializers.empty):
+        if isinstance(data, str) and self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length, length=len(data))
+        return super().run_validation(data)
+
+
 class StringListField(serializers.ListField):
     """A list of strings whose item errors read as sentences (not a nested structure)."""
 

@@ -8,11 +8,14 @@ Output statuses and kinds are plain strings with a ``*_label`` companion (French
 the same choice sets appear under several names and would make OpenAPI enum naming collide.
 """
 
+from typing import ClassVar
+
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from operators.api.serializers.fields import StringMapField, choice_values
+from operators.api import schema  # noqa: F401 - the typed ``data`` of each request kind in the OpenAPI schema
+from operators.api.serializers.fields import BoundedCharField, StringMapField, choice_values
 from operators.models import (
     DECLARATION_KINDS,
     AttachmentKind,
@@ -33,18 +36,24 @@ def _absolute(context, url):
 # --- Shapes of inputs ---------------------------------------------------------------------------
 
 
+class RequestDataField(StringMapField):
+    """The ``data`` of a request: its schema is that of its kind (``operators.api.schema``)."""
+
+    _spectacular_annotation: ClassVar[dict] = {}  # not StringMapField's free-form schema: the extension's
+
+
 class RequestCreateSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=RequestKind.choices, help_text="Type de demande.")
     drimbox = serializers.IntegerField(
         required=False, allow_null=True, min_value=1,
         help_text="Identifiant de la DRIMbox concernée (obligatoire sauf pour une déclaration). Pour une bascule, "
                   "la DRIMbox d'un autre opérateur à reprendre.")
-    data = StringMapField(required=False, allow_null=True,
-                          help_text="Données de la demande ; les champs dépendent du type.")
+    data = RequestDataField(required=False, allow_null=True,
+                            help_text="Données de la demande ; les champs dépendent du type.")
 
 
 class RequestUpdateSerializer(serializers.Serializer):
-    data = StringMapField(help_text="Champs à modifier ; les autres gardent leur valeur.")
+    data = RequestDataField(help_text="Champs à modifier ; les autres gardent leur valeur.")
 
 
 class AttachmentUploadSerializer(serializers.Serializer):
@@ -53,7 +62,7 @@ class AttachmentUploadSerializer(serializers.Serializer):
 
 
 class CancelSerializer(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    reason = BoundedCharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
 class CommentSerializer(serializers.Serializer):

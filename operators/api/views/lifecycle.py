@@ -12,6 +12,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.exceptions import NotFound
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
@@ -87,6 +88,7 @@ class OperatorRequestsView(generics.ListAPIView):
     token_scope = ApiScope.REQUESTS
     access_rule = AUTHENTICATED
     serializer_class = s.RequestSummarySerializer
+    parser_classes = (JSONParser,)  # ``data`` is an object: a form cannot carry it
 
     def get_queryset(self):
         operator = get_operator(self.request, self.kwargs["pk"])
@@ -107,6 +109,7 @@ class OperatorRequestsView(generics.ListAPIView):
 
 class RequestDetailView(PortalAPIView):
     token_scope = ApiScope.REQUESTS
+    parser_classes = (JSONParser,)  # ``data`` is an object: a form cannot carry it
 
     @extend_schema(responses=s.RequestDetailSerializer,
                    summary="Une demande : données, statut, chronologie, pièces, attestation")

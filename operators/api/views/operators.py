@@ -109,14 +109,19 @@ class SupportContactView(PortalAPIView):
         return Response(s.OperatorSerializer(operator).data)
 
 
-class PeopleView(PortalAPIView):
+class PeopleView(generics.ListAPIView):
+    access_rule = AUTHENTICATED
     token_scope = ApiScope.PEOPLE
+    serializer_class = s.PersonSerializer
 
-    @extend_schema(responses=s.PersonSerializer(many=True), summary="Les personnes de l'opérateur et leurs rôles")
-    def get(self, request, pk):
-        operator = get_operator(request, pk)
-        people = operator.memberships.filter(ended_at__isnull=True).select_related("user")
-        return Response(s.PersonSerializer(people, many=True).data)
+    @extend_schema(summary="Les personnes de l'opérateur et leurs rôles")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        operator = get_operator(self.request, self.kwargs["pk"])
+        return operator.memberships.filter(ended_at__isnull=True).select_related("user").order_by(
+            "role", "created_at", "pk")
 
 
 class PersonDetailView(PortalAPIView):
@@ -130,15 +135,19 @@ class PersonDetailView(PortalAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class InvitationsView(PortalAPIView):
+class InvitationsView(generics.ListAPIView):
+    access_rule = AUTHENTICATED
     token_scope = ApiScope.PEOPLE
     parser_classes = [JSONParser, MultiPartParser, FormParser]
+    serializer_class = s.InvitationSerializer
 
-    @extend_schema(responses=s.InvitationSerializer(many=True), summary="Invitations en attente")
-    def get(self, request, pk):
-        operator = get_operator(request, pk)
-        invitations = operator.invitations.filter(status=InvitationStatus.PENDING)
-        return Response(s.InvitationSerializer(invitations, many=True).data)
+    @extend_schema(summary="Invitations en attente (les plus récentes d'abord)")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        operator = get_operator(self.request, self.kwargs["pk"])
+        return operator.invitations.filter(status=InvitationStatus.PENDING).order_by("-created_at", "-pk")
 
     @extend_schema(request={"application/json": s.InvitationCreateSerializer,
                             "multipart/form-data": s.InvitationCreateSerializer},
