@@ -214,11 +214,14 @@ def test_nginx_caches_the_whitelist_and_keeps_metrics_on_loopback(tmp_path):
             except OSError:
                 assert process.poll() is None, process.stderr.read().decode()
                 time.sleep(0.05)
+        started = time.monotonic()
         statuses = [get(base + "/liste-blanche/listeblanche.xml")[0] for _ in range(20)]
+        lifetimes = (time.monotonic() - started) / 2  # the cache keeps the list 2 s (deploy/nginx)
         assert statuses == [200] * 20
-        # Twenty downloads within the 2 s cache lifetime: the backend saw at most a couple (one per expiry).
+        # Twenty downloads: the backend saw one per cache lifetime they spanned (plus one where a lifetime ends
+        # between two downloads), not one per download — on a loaded machine too.
         whitelist_hits = [path for path in backend.hits if path.startswith("/liste-blanche/")]
-        assert 1 <= len(whitelist_hits) <= 2
+        assert 1 <= len(whitelist_hits) <= int(lifetimes) + 2 and len(whitelist_hits) < 20
         status, headers, _ = get(base + "/liste-blanche/listeblanche.xml", headers={"If-None-Match": '"v1"'})
         assert status == 304 and headers["ETag"] == '"v1"'
         assert "max-age=31536000" in headers["Strict-Transport-Security"]
