@@ -76,7 +76,7 @@ OBJECTS = {
 class Labels:
     actions: dict[str, str] = field(default_factory=dict)
     fields: dict[str, str] = field(default_factory=dict)
-    objects: dict[str, str] = field(default_factory=dict)
+    object_types: dict[str, str] = field(default_factory=dict)
     references: dict[str, str] = field(default_factory=dict)
 
 
@@ -91,7 +91,7 @@ def registry() -> Labels:
         module = importlib.import_module(name)
         labels.actions.update(getattr(module, "ACTIONS", {}))
         labels.fields.update(getattr(module, "FIELDS", {}))
-        labels.objects.update(getattr(module, "OBJECTS", {}))
+        labels.object_types.update(getattr(module, "OBJECTS", {}))
         labels.references.update(getattr(module, "REFERENCES", {}))
     return labels
 
@@ -113,8 +113,8 @@ def model_of(object_type: str):
 
 
 def object_type_label(object_type: str) -> str:
-    if object_type in registry().objects:
-        return registry().objects[object_type]
+    if object_type in registry().object_types:
+        return registry().object_types[object_type]
     model = model_of(object_type)
     if model is None:
         return "Autre objet"
