@@ -1,5 +1,7 @@
 """French labels of the audit actions and recorded fields of operators (see trustspace.audit_labels)."""
+from .models import AttachmentKind
 from .request_data import LABELS as REQUEST_DATA_LABELS
+from .services.financing_orders import DocumentKind
 
 ACTIONS = {
     # operators and their people
@@ -66,8 +68,12 @@ def _capitalised(labels):
     return {key: label[:1].upper() + label[1:] for key, label in labels.items()}
 
 
+# Keys of a request's data; the generic words stay generic elsewhere (« Nom » of a file, of a DNS record…).
+_DATA_LABELS = {key: label for key, label in REQUEST_DATA_LABELS.items() if key not in {"name", "reason", "message"}}
+
 FIELDS = {
-    **_capitalised(REQUEST_DATA_LABELS),
+    **_capitalised(_DATA_LABELS),
+    "message": "Message",
     "id_nat_struct": "Identifiant national de structure",
     # operators, people, contract
     "operator": "Opérateur",
@@ -144,4 +150,11 @@ FIELDS = {
 REFERENCES = {
     "new_operator": "operators.operator",
     "previous_operator": "operators.operator",
+}
+
+# keys that an action records in its own sense
+ACTION_FIELDS = {
+    "request.attachment_added": {"kind": ("Pièce", AttachmentKind.choices), "name": "Fichier"},
+    "financing_order.document_attached": {"kind": ("Document", DocumentKind.CHOICES), "client": "Client (SIREN)",
+                                          "name": "Fichier"},
 }

@@ -3,7 +3,9 @@
 The audit rows keep stable codes (``request.approved``) and the field names of the models; people read labels.
 trustspace names its own actions here; every app above it names its own in ``<app>/audit_labels.py``
 (``ACTIONS``: code → label, ``FIELDS``: recorded key → label for keys that are not a model field, ``REFERENCES``:
-recorded key → ``app.model`` for an id recorded under a key that is not a foreign key of the object). Those modules
+recorded key → ``app.model`` for an id recorded under a key that is not a foreign key of the object,
+``ACTION_FIELDS``: action → {key → label or (label, choices)} where one action records a key in its own sense, such as
+the kind of an attachment under ``kind`` on a request). Those modules
 are found through the app registry at first use, so this bottom layer never imports an app above it.
 ``tests/trustspace/test_history_labels.py`` reads the source for every action written and fails on one without
 a label here or in its app.
@@ -17,6 +19,7 @@ import functools
 import importlib
 import importlib.util
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist
@@ -78,6 +81,7 @@ class Labels:
     fields: dict[str, str] = field(default_factory=dict)
     object_types: dict[str, str] = field(default_factory=dict)
     references: dict[str, str] = field(default_factory=dict)
+    action_fields: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @functools.cache
@@ -93,6 +97,8 @@ def registry() -> Labels:
         labels.fields.update(getattr(module, "FIELDS", {}))
         labels.object_types.update(getattr(module, "OBJECTS", {}))
         labels.references.update(getattr(module, "REFERENCES", {}))
+        for action, keys in getattr(module, "ACTION_FIELDS", {}).items():
+            labels.action_fields.setdefault(action, {}).update(keys)
     return labels
 
 
@@ -144,3 +150,14 @@ def field_label(model, key: str) -> tuple[str, bool]:
     if label is not None:
         return label, True
     return key, False
+
+
+def action_field(action: str, key: str) -> tuple[str, dict[Any, str] | None] | None:
+    """(label, choices) of a key that ``action`` records in its own sense, or None."""
+    found = registry().action_fields.get(action, {}).get(key)
+    if found is None:
+        return None
+    if isinstance(found, tuple):
+        label, choices = found
+        return label, {value: str(text) for value, text in choices}
+    return found, None

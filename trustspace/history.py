@@ -30,7 +30,7 @@ from .alerts import AUDIT_CHAIN_KEY
 from .audit import AnchorError, read_anchors, verify_chain
 from .models import Alert, AuditEntry, AuditHead
 
-PAGE_SIZE = 50
+PAGE_SIZE = 25
 EMPTY = "—"
 DATETIME_FORMAT = "%d/%m/%Y %H:%M"
 DATE_FORMAT = "%d/%m/%Y"
@@ -88,12 +88,30 @@ def format_value(value: Any, model_field=None, reference: str | None = None) -> 
     return format_plain(value)
 
 
+_FINGERPRINT = re.compile(r"^[0-9A-Fa-f:]{32,}$")
+
+
+def shortened(value: str | None) -> str | None:
+    """A long fingerprint or serial number (one unbreakable word) cut for the page; the CSV keeps it whole."""
+    if value is not None and _FINGERPRINT.match(value):
+        return value[:16] + "…"
+    return value
+
+
 @dataclass
 class Change:
     label: str
     before: str | None  # None: the row records no value before (a creation)
     after: str | None  # None: the row records no value after
     known: bool  # the label comes from a model's verbose_name or an app's dictionary
+
+    @property
+    def before_shown(self) -> str | None:
+        return shortened(self.before)
+
+    @property
+    def after_shown(self) -> str | None:
+        return shortened(self.after)
 
 
 @dataclass
@@ -166,11 +184,16 @@ def describe(entries: Iterable[AuditEntry]) -> list[HistoryRow]:
             model_field = labels.model_field(model, key)
             target = _reference_target(model, key)
             label, known = labels.field_label(model, key)
+            choices = None
+            if (own := labels.action_field(entry.action, key)) is not None:
+                (label, choices), known, model_field, target = own, True, None, None
 
-            def shown(data, key=key, model_field=model_field, target=target):
+            def shown(data, key=key, model_field=model_field, target=target, choices=choices):
                 if key not in data:
                     return None
                 value = data[key]
+                if choices is not None and isinstance(value, str):
+                    return choices.get(value, value)
                 reference = references.get((target, value)) if target is not None and isinstance(value, int) else None
                 return format_value(value, model_field, reference)
 

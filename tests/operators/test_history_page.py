@@ -198,24 +198,33 @@ def _count(client, user, name, params):
 
 
 PAGES = [
-    ("legal", "operator_history", {}),
     ("legal", "operator_history", {"action": "invitation.created"}),
-    ("legal", "operator_history", {"type_objet": "operators.invitation", "personne": "a"}),
+    ("legal", "operator_history", {"action": "invitation.created", "type_objet": "operators.invitation",
+                                   "personne": "a", "du": "2000-01-01"}),
     ("ans", "ans_history", {"action": "invitation.created"}),
     ("ans", "ans_history", {"action": "invitation.created", "operateur": "A"}),
 ]
 
 
-def test_history_pages_do_not_grow_with_rows(client, world):
-    """Rows of the same kinds: 2 then 40 invitations on the page (each names its operator: one query for all)."""
+def _counts(client, world, pages):
     users = {"ans": world.ans, "legal": world.legal}
+    return {(name, str(params)): _count(client, users[who], name,
+                                        {k: (world.operator.pk if v == "A" else v) for k, v in params.items()})
+            for who, name, params in pages}
 
-    def counts():
-        return {(name, str(params)): _count(client, users[who], name,
-                                            {k: (world.operator.pk if v == "A" else v) for k, v in params.items()})
-                for who, name, params in PAGES}
 
+def test_history_pages_do_not_grow_with_rows(client, world):
+    """2 then 25 invitations on the page, each naming its operator: one query for all their operators."""
     _invitations(world.operator, world.legal, 2)
-    before = counts()
-    _invitations(world.operator, world.legal, 38, start=2)
-    assert counts() == before
+    before = _counts(client, world, PAGES)
+    _invitations(world.operator, world.legal, history.PAGE_SIZE, start=2)
+    assert _counts(client, world, PAGES) == before
+
+
+def test_unfiltered_history_pages_do_not_grow_with_rows(client, world):
+    """A full page of the same kinds of rows, then twice as many rows behind it."""
+    pages = [("legal", "operator_history", {}), ("ans", "ans_history", {})]
+    _invitations(world.operator, world.legal, history.PAGE_SIZE)
+    before = _counts(client, world, pages)
+    _invitations(world.operator, world.legal, history.PAGE_SIZE, start=history.PAGE_SIZE)
+    assert _counts(client, world, pages) == before

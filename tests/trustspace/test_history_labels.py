@@ -117,3 +117,17 @@ def test_the_demo_trust_space_reads_in_french(db, settings, tmp_path):
         for change in row.changes:
             for value in (change.before, change.after):
                 assert value is None or ("{'" not in value and "['" not in value and "True" != value), row.entry
+
+
+def test_a_key_an_action_records_in_its_own_sense(world):
+    """The kind of an attachment is recorded under ``kind`` on the request, whose own ``kind`` is the request's."""
+    from tests.support import lifecycle as lc
+
+    req = lc.submitted_declaration(world.operator, world.legal)
+    entry = AuditEntry.objects.filter(action="request.attachment_added", object_id=str(req.pk)).latest("seq")
+    [row] = history.describe([entry])
+    changes = {change.label: change.after for change in row.changes}
+    assert changes["Pièce"] == "Conditions Générales d'Intégration signées"
+    assert changes["Fichier"].endswith(".pdf")
+    assert "Type" not in changes and "Raison sociale" not in changes
+    assert history.shortened(changes["Empreinte SHA-256"]).endswith("…")
