@@ -88,13 +88,17 @@ def format_value(value: Any, model_field=None, reference: str | None = None) -> 
     return format_plain(value)
 
 
-_FINGERPRINT = re.compile(r"^[0-9A-Fa-f:]{32,}$")
+_FINGERPRINT = re.compile(r"\b[0-9A-Fa-f:]{32,}")
 
 
 def shortened(value: str | None) -> str | None:
-    """A long fingerprint or serial number (one unbreakable word) cut for the page; the CSV keeps it whole."""
-    if value is not None and _FINGERPRINT.match(value):
-        return value[:16] + "…"
+    """A value as the page shows it (the CSV keeps it whole): long fingerprints and serial numbers cut, and a
+    distinguished name (``CN=…,OU=…``, one long word) allowed to wrap after its commas."""
+    if value is None:
+        return None
+    value = _FINGERPRINT.sub(lambda match: match.group()[:16] + "…", value)
+    if "=" in value and "," in value:
+        return value.replace(",", ",\u200b")
     return value
 
 
@@ -120,6 +124,15 @@ class HistoryRow:
     action_label: str
     object_label: str
     changes: list[Change] = field(default_factory=list)
+
+    @property
+    def reason_in_changes(self) -> bool:
+        """The row's reason is also a recorded field (a maintenance's « Motif »): said once."""
+        return any(change.after == self.entry.reason for change in self.changes)
+
+    @property
+    def object_shown(self) -> str | None:
+        return shortened(self.entry.object_repr)
 
     @property
     def created_at(self) -> str:
