@@ -211,8 +211,11 @@ def describe(entries: Iterable[AuditEntry]) -> list[HistoryRow]:
                 reference = references.get((target, value)) if target is not None and isinstance(value, int) else None
                 return format_value(value, model_field, reference)
 
-            changes.append(Change(label, shown(before) if entry.before is not None else None,
-                                  shown(after) if entry.after is not None else None, known))
+            change = Change(label, shown(before) if entry.before is not None else None,
+                            shown(after) if entry.after is not None else None, known)
+            if {change.before, change.after} <= {None, EMPTY}:
+                continue  # nothing on either side (an empty field of a creation): not a change to read
+            changes.append(change)
         rows.append(HistoryRow(entry, labels.action_label(entry.action), labels.object_type_label(entry.object_type),
                                changes))
     return rows

@@ -81,6 +81,7 @@ def test_a_change_reads_field_by_field_with_names_and_references(world):
     assert changes["Opérateur"] == world.operator.name  # the id, resolved to the operator's name
     assert changes["Personne"] == world.technical.display_name
     assert changes["Rôle"] == "Administrateur technique"
+    assert "Fin du rôle" not in changes  # empty on both sides: nothing to read
 
 
 def _keys_of(value, top_model):
