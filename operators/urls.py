@@ -24,6 +24,7 @@ urlpatterns = [
     path("ans/operateurs/<int:pk>/", ans.operator_detail, name="ans_operator"),
     path("ans/mandats/<int:pk>/", ans.mandate_download, name="ans_mandate_download"),
     path("ans/contrats/", ans.contract_versions, name="ans_contracts"),
+    path("ans/historique/", ans.ans_history, name="ans_history"),
     # DRIMboxes and requests (operator side; detail pages shared with ANS)
     path("espace/drimbox/", lifecycle.drimbox_list, name="drimbox_list"),
     path("espace/demandes/", lifecycle.request_list, name="request_list"),

@@ -415,6 +415,7 @@ MATRIX = {
                            "ans": _status("reserved_va", VaStatus.VALIDATED_RESERVATIONS)}),
     "ans_review_queue": ("get", None, None, ANS_ONLY_GET),
     "ans_registry": ("get", None, None, ANS_ONLY_GET),
+    "ans_history": ("get", None, None, ANS_ONLY_GET),
     "ans_va": ("get", None, None, ANS_ONLY_GET),
     "ans_alerts": ("get", None, None, ANS_ONLY_GET),  # trustspace/views/alerts.py
     "ans_outbox": ("get", None, None, ANS_ONLY_GET),  # trustspace/views/outbox.py

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from operators import queries, services
+from operators.forms.history import AnsHistoryFilterForm
 from operators.forms.lifecycle import RegistrySearchForm, ReviewQueueFilterForm
 from operators.forms.space import ContractVersionForm, OperatorSearchForm
 from operators.models import (
@@ -27,10 +28,12 @@ from operators.views.space import mandate_response
 from trustspace.access import ANS_ADMIN, access
 from trustspace.errors import DomainError
 from trustspace.forms_util import apply_domain_error
+from trustspace.history import chain_state, describe, history_page
 from trustspace.idempotency import AlreadySubmitted, repeat_response, submitted_once
 from trustspace.models import AuditEntry
 
 PAGE_SIZE = 50
+OPERATOR_HISTORY_ROWS = 20  # on the operator's page; the rest on ANS's history page, filtered on the operator
 
 
 def _count_of(queryset):
@@ -84,7 +87,8 @@ def operator_detail(request, pk):
         "invitations": operator.invitations.select_related("invited_by", "accepted_by")[:50],
         "drimboxes": operator.drimboxes.select_related("health_structure"),
         "applications": operator.requests.filter(kind__in=ONBOARDING_KINDS).select_related("created_by", "decided_by"),
-        "entries": AuditEntry.objects.filter(operator_id=operator.pk).select_related("actor").order_by("-seq")[:200],
+        "rows": describe(AuditEntry.objects.filter(operator_id=operator.pk).order_by("-seq")[:OPERATOR_HISTORY_ROWS]),
+        "history_more_url": f"{reverse('ans_history')}?operateur={operator.pk}",
         "roles": Role,
     })
 
@@ -166,3 +170,12 @@ def va_documents(request):
         "reservations_awaiting_ris": base.filter(status=VaStatus.VALIDATED_RESERVATIONS,
                                                  reservations_due_at__isnull=True).order_by("decided_at")[:100],
     })
+
+
+@access(ANS_ADMIN)
+def ans_history(request):
+    """The whole audit trail (every operator, the whitelist, the weather, the platform) and the chain's state."""
+    exporting = request.GET.get("export") == "csv"
+    return history_page(request, AuditEntry.objects.all(), template="operators/ans/history.html",
+                        context={} if exporting else {"chain": chain_state(force=request.GET.get("verifier") == "1")},
+                        filename="historique-espace-de-confiance.csv", form_class=AnsHistoryFilterForm)

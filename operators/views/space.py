@@ -21,6 +21,7 @@ from operators.queries import applications_of
 from trustspace.access import AUTHENTICATED, OPERATOR_MEMBER, PUBLIC, access
 from trustspace.errors import DomainError
 from trustspace.forms_util import apply_domain_error
+from trustspace.history import history_page
 from trustspace.idempotency import AlreadySubmitted, repeat_response, submitted_once
 from trustspace.models import AuditEntry
 
@@ -264,6 +265,8 @@ def invitation_accept(request, token):
 
 @access(OPERATOR_MEMBER)
 def operator_history(request):
+    """The operator's audit trail: filters, pages, CSV export (``?export=csv``)."""
     operator = active_operator(request)
-    entries = AuditEntry.objects.filter(operator_id=operator.pk).select_related("actor").order_by("-seq")[:500]
-    return render(request, "operators/history.html", {"operator": operator, "entries": entries})
+    return history_page(request, AuditEntry.objects.filter(operator_id=operator.pk),
+                        template="operators/history.html", context={"operator": operator},
+                        filename=f"historique-{operator.siren or operator.pk}.csv")
