@@ -105,7 +105,7 @@ ACCOUNT_MENU = Group("Mon compte", "account", (
 FOOTER_PAGES = (
     Link("Mentions légales", "legal_notice"),
     Link("Données personnelles", "personal_data"),
-    Link("Accessibilité : partiellement conforme", "accessibility"),
+    Link("Déclaration d'accessibilité (partiellement conforme)", "accessibility"),
     Link("Plan du site", "sitemap"),
 )
 
