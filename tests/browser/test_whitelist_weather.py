@@ -72,7 +72,8 @@ def test_four_eyes_publication_then_incident_acknowledged(page, portal, issuer, 
     weather_services.set_status(box, WeatherStatus.DOWN, effective_at=timezone.now() - dt.timedelta(minutes=5),
                                 reason="db : connexion refusée")
     login(page, portal, issuer, TECHNICAL)
-    menu.get_by_role("link", name="Météo", exact=True).click()
+    menu.get_by_role("button", name="Météo", exact=True).click()
+    menu.get_by_role("link", name="Météo de mes DRIMbox").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Météo de mes DRIMbox")
     page.get_by_role("button", name="Prendre en compte").click()
     expect(status).to_contain_text("pris en compte")
