@@ -114,11 +114,11 @@ SITEMAP_EXTRA_PUBLIC = (Link("Documentation de l'API (Redoc)", "api_redoc"),)
 SITEMAP_EXTRA_ACCOUNT = (Link("Enregistrer un opérateur", "operator_register"),)
 
 
-def _render(entries, path):
+def _render(entries):
     items = []
     for entry in entries:
         if isinstance(entry, Group):
-            items.append(Item(entry.label, key=entry.key, links=_render(entry.links, path)))
+            items.append(Item(entry.label, key=entry.key, links=_render(entry.links)))
         else:
             url = reverse(entry.url_name)
             items.append(Item(entry.label, url=url, prefixes=(url, *entry.also)))
@@ -163,8 +163,8 @@ def _main_entries(request):
 
 def main_menu(request):
     """The header navigation of ``request``'s visitor; the account group comes apart (``account_menu``)."""
-    items = _render(_main_entries(request), request.path)
-    account = _render([ACCOUNT_MENU], request.path) if request.user.is_authenticated else []
+    items = _render(_main_entries(request))
+    account = _render([ACCOUNT_MENU]) if request.user.is_authenticated else []
     _mark_current(items + account, request.path)
     return items, (account[0] if account else None)
 
@@ -172,12 +172,12 @@ def main_menu(request):
 def sitemap_sections(request):
     """(title, entries) sections of the site map, for what ``request``'s visitor may open."""
     user = request.user
-    sections = [("Pages publiques", _render(PUBLIC_MENU + SITEMAP_EXTRA_PUBLIC, request.path))]
+    sections = [("Pages publiques", _render(PUBLIC_MENU + SITEMAP_EXTRA_PUBLIC))]
     if user.is_authenticated:
-        sections.append(("Mon compte", _render(ACCOUNT_MENU.links + SITEMAP_EXTRA_ACCOUNT, request.path)))
+        sections.append(("Mon compte", _render(ACCOUNT_MENU.links + SITEMAP_EXTRA_ACCOUNT)))
     if getattr(request, "active_operator", None):
-        sections.append(("Espace opérateur", _render(OPERATOR_MENU[1:], request.path)))
+        sections.append(("Espace opérateur", _render(OPERATOR_MENU[1:])))
     if user.is_authenticated and user.is_ans_admin:
-        sections.append(("Administration ANS", _render(ANS_MENU, request.path)))
-    sections.append(("Informations sur le site", _render(FOOTER_PAGES, request.path)))
+        sections.append(("Administration ANS", _render(ANS_MENU)))
+    sections.append(("Informations sur le site", _render(FOOTER_PAGES)))
     return sections
