@@ -461,6 +461,11 @@ MATRIX = {
     # The conformance kit for DRIMbox vendors: a public page and its ZIP, for everyone.
     "whitelist_conformance_kit": ("get", None, None, {role: 200 for role in ROLES}),
     "whitelist_conformance_kit_zip": ("get", None, None, {role: 200 for role in ROLES}),
+    # The footer's pages (trustspace/views/pages.py): public, the site map lists what each visitor can reach.
+    "legal_notice": ("get", None, None, {role: 200 for role in ROLES}),
+    "personal_data": ("get", None, None, {role: 200 for role in ROLES}),
+    "accessibility": ("get", None, None, {role: 200 for role in ROLES}),
+    "sitemap": ("get", None, None, {role: 200 for role in ROLES}),
     "ans_whitelist": ("get", None, None, ANS_ONLY_GET),
     "ans_whitelist_prepare": ("post", None, lambda w: {"comment": "Matrice"}, ans_only_post("/ans/liste-blanche/")),
     "ans_whitelist_version": ("get", lambda w: {"number": whitelist_services.prepare_version(acting_user=w.ans).number},

@@ -1,4 +1,8 @@
+from functools import cached_property
+
 from django.conf import settings
+
+from .navigation import main_menu
 
 
 class _SiteConfig(dict):
@@ -16,7 +20,27 @@ SITE_CONFIG = _SiteConfig(
 )
 
 
+class Navigation:
+    """The header's menus for the request's visitor (``trustspace.navigation``), computed when a template asks."""
+
+    def __init__(self, request):
+        self._request = request
+
+    @cached_property
+    def _menus(self):
+        return main_menu(self._request)
+
+    @property
+    def items(self):
+        return self._menus[0]
+
+    @property
+    def account(self):
+        return self._menus[1]
+
+
 def portal(request):
-    """Site identity for the DSFR templates (no database query); the operator switcher comes from
-    ``operators.context_processors``."""
-    return {"SITE_CONFIG": SITE_CONFIG, "DEV_PASSWORD_LOGIN": settings.DEV_PASSWORD_LOGIN}
+    """Site identity and menus for the DSFR templates (no database query of its own); the operator switcher comes
+    from ``operators.context_processors``."""
+    return {"SITE_CONFIG": SITE_CONFIG, "DEV_PASSWORD_LOGIN": settings.DEV_PASSWORD_LOGIN,
+            "portal_nav": Navigation(request)}

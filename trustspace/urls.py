@@ -14,7 +14,7 @@ from .api import tokens as api_tokens
 from .metrics import metrics as metrics_view
 from .oidc import IscAuthenticationRequestView, IscCallbackView
 from .throttling import client_ip, throttle
-from .views import alerts, auth, health, outbox
+from .views import alerts, auth, health, outbox, pages
 
 
 def declare(view, rule):
@@ -72,6 +72,10 @@ urlpatterns = [
                                        PUBLIC), name="oidc_authentication_init"),
     path("oidc/callback/", declare(throttle("oidc_callback", client_ip)(IscCallbackView.as_view()), PUBLIC),
          name="oidc_authentication_callback"),
+    path("mentions-legales/", pages.legal_notice, name="legal_notice"),
+    path("donnees-personnelles/", pages.personal_data, name="personal_data"),
+    path("accessibilite/", pages.accessibility, name="accessibility"),
+    path("plan-du-site/", pages.sitemap, name="sitemap"),
     path("ans/alertes/", alerts.ans_alerts, name="ans_alerts"),
     path("ans/envois/", outbox.ans_outbox, name="ans_outbox"),
     path("ans/envois/<int:pk>/relancer/", outbox.ans_outbox_retry, name="ans_outbox_retry"),

@@ -55,7 +55,9 @@ def test_declaration_review_approval_dns_and_attestation(page, portal, issuer, b
 
     # 1. The operator's legal representative declares a DRIMbox.
     login(page, portal, issuer, LEGAL_SUB)
-    page.get_by_role("navigation", name="Menu principal").get_by_role("link", name="DRIMbox").click()
+    menu = page.get_by_role("navigation", name="Menu principal")
+    menu.get_by_role("button", name="DRIMbox").click()  # a sub-menu of the header navigation
+    menu.get_by_role("link", name="Mes DRIMbox").click()
     page.get_by_role("link", name="Déclarer une DRIMbox").click()
     field(page, "structure_name").fill("Centre d'imagerie de Dijon")
     field(page, "structure_siren").fill(order.clients.get().siren)
@@ -79,7 +81,8 @@ def test_declaration_review_approval_dns_and_attestation(page, portal, issuer, b
 
     # 2. ANS takes it from the review queue and asks for a change.
     login(page, portal, issuer, ANS_SUB)
-    page.get_by_role("link", name="ANS — Demandes").click()
+    menu.get_by_role("button", name="DRIMbox").click()
+    menu.get_by_role("link", name="Demandes à instruire").click()
     page.get_by_role("link", name=req.reference).click()
     page.get_by_role("button", name="Prendre en charge").click()
     expect(status).to_contain_text("Demande prise en charge.")

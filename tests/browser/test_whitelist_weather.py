@@ -43,7 +43,8 @@ def test_four_eyes_publication_then_incident_acknowledged(page, portal, issuer, 
 
     # 1. One ANS administrator prepares the version: the diff shows the DRIMbox added.
     login(page, portal, issuer, PREPARER)
-    menu.get_by_role("link", name="ANS — Liste blanche").click()
+    menu.get_by_role("button", name="Liste blanche").click()  # a sub-menu of the header navigation
+    menu.get_by_role("link", name="Versions de la liste blanche").click()
     page.get_by_role("button", name="Préparer une version").click()
     expect(status).to_contain_text("est préparée")
     expect(page.get_by_role("heading", level=1)).to_contain_text("version 1")
@@ -71,7 +72,8 @@ def test_four_eyes_publication_then_incident_acknowledged(page, portal, issuer, 
     weather_services.set_status(box, WeatherStatus.DOWN, effective_at=timezone.now() - dt.timedelta(minutes=5),
                                 reason="db : connexion refusée")
     login(page, portal, issuer, TECHNICAL)
-    menu.get_by_role("link", name="Météo", exact=True).click()
+    menu.get_by_role("button", name="Météo", exact=True).click()
+    menu.get_by_role("link", name="Météo de mes DRIMbox").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Météo de mes DRIMbox")
     page.get_by_role("button", name="Prendre en compte").click()
     expect(status).to_contain_text("pris en compte")
