@@ -94,6 +94,7 @@ ANS_MENU = (
     Group("Exploitation", "ans-operations", (
         Link("Alertes", "ans_alerts"),
         Link("Envois", "ans_outbox"),
+        Link("Historique", "ans_history"),
     )),
 )
 
