@@ -21,13 +21,19 @@ def client_problems(order: FinancingOrder, client: FinancingOrderClient) -> list
     return problems
 
 
-def order_problems(order: FinancingOrder) -> list[str]:
-    """What an order lacks to fund a DRIMbox, whatever the declaration (empty: complete)."""
+def _state_problems(order: FinancingOrder) -> list[str]:
+    """What the order itself lacks, whichever client it funds: still active, signed order attached."""
     problems = []
     if not order.is_active:
         problems.append(f"Le bon de commande {order.reference} est clos.")
     if not order.signed_sha256:
         problems.append(f"Le bon de commande {order.reference} signé (PDF) n'est pas joint.")
+    return problems
+
+
+def order_problems(order: FinancingOrder) -> list[str]:
+    """What an order lacks to fund a DRIMbox, whatever the declaration (empty: complete)."""
+    problems = _state_problems(order)
     for client in order.clients.all():
         problems.extend(client_problems(order, client))
     return problems
@@ -37,11 +43,7 @@ def declaration_problems(order: FinancingOrder | None, *, siren: str, finess: st
     """Why the DRIMbox a declaration describes is not funded by ``order`` (empty: funded), DESIGN §5."""
     if order is None:
         return ["Aucun bon de commande n'est associé à la DRIMbox : elle n'est pas financée."]
-    problems = []
-    if not order.is_active:
-        problems.append(f"Le bon de commande {order.reference} est clos.")
-    if not order.signed_sha256:
-        problems.append(f"Le bon de commande {order.reference} signé (PDF) n'est pas joint.")
+    problems = _state_problems(order)
     clients = list(order.clients.all())
     client = next((item for item in clients if item.siren == siren), None)
     if client is None:

@@ -2,11 +2,20 @@
 ANS review queue and the FQDN registry search (one definition for both, so they never disagree)."""
 from datetime import timedelta
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Prefetch, Q
 from django.utils import timezone
 
 from . import onboarding, permissions
-from .models import ONBOARDING_KINDS, DnsChange, DnsChangeStatus, Drimbox, DrimboxRequest, RequestStatus
+from .models import (
+    ONBOARDING_KINDS,
+    DnsChange,
+    DnsChangeStatus,
+    Drimbox,
+    DrimboxRequest,
+    FinancingOrder,
+    FinancingOrderClient,
+    RequestStatus,
+)
 from .validators import as_small_int
 
 WAITING_FOR_ANS = [RequestStatus.SUBMITTED, RequestStatus.IN_REVIEW]
@@ -89,3 +98,37 @@ def registry_search(*, q="", operator="", structure="", status="", dns=""):
     if dns == "en_attente":
         drimboxes = drimboxes.filter(dns_pending=True)
     return drimboxes
+
+
+def orders_with_details():
+    """Orders with what their pages and the API show (clients, PACS, identifiers, DRIMboxes), in a fixed number
+    of queries whatever their number."""
+    return FinancingOrder.objects.select_related("operator").prefetch_related(
+        "pacs", "sites", "physicians", "clients__sites", "clients__physicians",
+        Prefetch("drimboxes", queryset=Drimbox.objects.only("identifiant", "financing_order_id")))
+
+
+def visible_order(user, pk, *, details=True):
+    """The order, for ANS and for the members of its operator; None for anyone else (the caller answers 404).
+    ``details``: with what its page shows (a download needs only the order)."""
+    orders = orders_with_details() if details else FinancingOrder.objects.select_related("operator")
+    order = orders.filter(pk=pk).first()
+    if order is None or not (user.is_ans_admin or permissions.roles_of(user, order.operator)):
+        return None
+    return order
+
+
+# An order's documents by the name their URLs give them: the signed order, and a client's signature or take-over proof.
+ORDER_DOCUMENT_FIELDS = {"bon-signe": "signed_file", "signature": "signature_file", "reprise": "takeover_proof_file"}
+
+
+def order_document(order, kind, client_pk):
+    """(file, download name) of one of ``order``'s documents, or None when ``kind``/``client_pk`` names none."""
+    if kind not in ORDER_DOCUMENT_FIELDS or (kind == "bon-signe") != (client_pk is None):
+        return None
+    owner = order if client_pk is None else FinancingOrderClient.objects.filter(pk=client_pk, order=order).first()
+    document = getattr(owner, ORDER_DOCUMENT_FIELDS[kind]) if owner is not None else None
+    if not document:
+        return None
+    suffix = "" if client_pk is None else f"-client-{client_pk}"
+    return document, f"{kind}-{order.reference}{suffix}.pdf"

@@ -4,7 +4,7 @@ An order's page is reachable by ANS administrators and by the members of its ope
 a 404, so existence does not leak. Writes go through ``operators.services``.
 """
 from django.contrib import messages
-from django.db.models import Prefetch, Q
+from django.db.models import Q
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -20,7 +20,8 @@ from operators.forms.lifecycle import (
     OrderDocumentForm,
     OrderPacsForm,
 )
-from operators.models import Drimbox, FinancingOrder, FinancingOrderClient
+from operators.models import FinancingOrderClient
+from operators.queries import order_document, orders_with_details, visible_order
 from operators.validators import as_small_int
 from trustspace.access import ANS_ADMIN, AUTHENTICATED, OPERATOR_MEMBER, access
 from trustspace.errors import DomainError
@@ -28,12 +29,6 @@ from trustspace.forms_util import apply_domain_error
 from trustspace.idempotency import AlreadySubmitted, repeat_response, submitted_once
 
 ORDER_PAGE_SIZE = 100
-
-
-def _orders():
-    return FinancingOrder.objects.select_related("operator").prefetch_related(
-        "pacs", "sites", "physicians", "clients__sites", "clients__physicians",
-        Prefetch("drimboxes", queryset=Drimbox.objects.only("identifiant", "financing_order_id")))
 
 
 def _create(request, operator, form):
@@ -63,15 +58,15 @@ def financing_orders(request):
         return repeated
     if request.method == "POST" and form.is_valid() and (done := _create(request, operator, form)):
         return done
-    orders = _orders().filter(operator=operator)
+    orders = orders_with_details().filter(operator=operator)
     return render(request, "operators/financing_orders.html", {
         "operator": operator, "orders": orders, "form": form, "can_manage": can_manage,
     })
 
 
 def _order_or_404(request, pk):
-    order = get_object_or_404(_orders(), pk=pk)
-    if not (request.user.is_ans_admin or permissions.roles_of(request.user, order.operator)):
+    order = visible_order(request.user, pk)
+    if order is None:
         raise Http404
     return order
 
@@ -184,28 +179,21 @@ def financing_order_close(request, pk):
         order, acting_user=request.user, reason=data["reason"]), "Bon de commande clos.")
 
 
-DOCUMENT_FIELDS = {"bon-signe": "signed_file", "signature": "signature_file", "reprise": "takeover_proof_file"}
-
-
 @access(AUTHENTICATED)
 def financing_order_document_download(request, pk, kind, client_pk=None):
-    order = _order_or_404(request, pk)
-    if kind not in DOCUMENT_FIELDS or (kind == "bon-signe") != (client_pk is None):
+    order = visible_order(request.user, pk, details=False)
+    found = order_document(order, kind, client_pk) if order is not None else None
+    if found is None:
         raise Http404
-    owner = order if client_pk is None else get_object_or_404(FinancingOrderClient, pk=client_pk, order=order)
-    document = getattr(owner, DOCUMENT_FIELDS[kind])
-    if not document:
-        raise Http404
-    suffix = "" if client_pk is None else f"-client-{client_pk}"
-    return FileResponse(document.open("rb"), as_attachment=True, content_type="application/pdf",
-                        filename=f"{kind}-{order.reference}{suffix}.pdf")
+    document, filename = found
+    return FileResponse(document.open("rb"), as_attachment=True, content_type="application/pdf", filename=filename)
 
 
 @access(ANS_ADMIN)
 def ans_financing_orders(request):
     """Every order, searchable by reference, SIREN, PACS, FINESS or AM: where a conflicting number sits."""
     query = (request.GET.get("q") or "").strip()[:100]
-    orders = _orders()
+    orders = orders_with_details()
     if query:
         orders = orders.filter(Q(reference__icontains=query) | Q(clients__siren=query) | Q(pacs__identifier=query)
                                | Q(sites__finess_geographique=query.upper())

@@ -14,13 +14,11 @@ from operators import permissions
 from operators.api.views.base import PortalAPIView
 from operators.models import (
     Attestation,
-    FinancingOrder,
-    FinancingOrderClient,
     Membership,
     RequestAttachment,
     VaDocument,
 )
-from operators.queries import visible_requests
+from operators.queries import order_document, visible_order, visible_requests
 from operators.services.documents import normalise_code
 from trustspace.models import ApiScope
 
@@ -85,9 +83,6 @@ class MandateDocumentView(DownloadAPIView):
         return _pdf(membership.mandate_document, f"mandat-{membership.pk}.pdf")
 
 
-ORDER_DOCUMENTS = {"bon-signe": "signed_file", "signature": "signature_file", "reprise": "takeover_proof_file"}
-
-
 class FinancingOrderDocumentFileView(DownloadAPIView):
     @extend_schema(responses=PDF, operation_id="financing_order_document_file",
                    summary="Le bon de commande signé (`kind` : `bon-signe`)")
@@ -95,14 +90,11 @@ class FinancingOrderDocumentFileView(DownloadAPIView):
         return self.document(request, pk, kind, client_pk)
 
     def document(self, request, pk, kind, client_pk):
-        order = get_object_or_404(FinancingOrder.objects.select_related("operator"), pk=pk)
-        if not (request.user.is_ans_admin or permissions.roles_of(request.user, order.operator)):
+        order = visible_order(request.user, pk, details=False)
+        found = order_document(order, kind, client_pk) if order is not None else None
+        if found is None:
             raise NotFound("Ressource introuvable.")
-        if kind not in ORDER_DOCUMENTS or (kind == "bon-signe") != (client_pk is None):
-            raise NotFound("Ressource introuvable.")
-        owner = order if client_pk is None else get_object_or_404(FinancingOrderClient, pk=client_pk, order=order)
-        suffix = "" if client_pk is None else f"-client-{client_pk}"
-        return _pdf(getattr(owner, ORDER_DOCUMENTS[kind]), f"{kind}-{order.reference}{suffix}.pdf")
+        return _pdf(*found)
 
 
 class FinancingOrderClientDocumentFileView(FinancingOrderDocumentFileView):

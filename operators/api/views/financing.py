@@ -3,36 +3,30 @@
 Orders are visible to ANS administrators and to the members of their operator (404 for anyone else).
 Every write goes through ``operators.services``.
 """
-from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.response import Response
 
-from operators import permissions, services
+from operators import services
 from operators.api.serializers import financing as s
 from operators.api.views.base import AnsAPIView, PortalAPIView, get_operator, validated
-from operators.models import Drimbox, FinancingOrder, FinancingOrderClient
+from operators.models import FinancingOrder, FinancingOrderClient
+from operators.queries import orders_with_details, visible_order
 from trustspace.access import AUTHENTICATED
 from trustspace.models import ApiScope
 
 
-def _orders():
-    return FinancingOrder.objects.prefetch_related(
-        "pacs", "sites", "physicians", "clients__sites", "clients__physicians",
-        Prefetch("drimboxes", queryset=Drimbox.objects.only("identifiant", "financing_order_id")))
-
-
 def _visible_order(request, pk):
-    order = get_object_or_404(_orders().select_related("operator"), pk=pk)
-    if not (request.user.is_ans_admin or permissions.roles_of(request.user, order.operator)):
+    order = visible_order(request.user, pk)
+    if order is None:
         raise Http404
     return order
 
 
 def _order_response(order, status_code=status.HTTP_200_OK):
-    return Response(s.FinancingOrderSerializer(_orders().get(pk=order.pk)).data, status=status_code)
+    return Response(s.FinancingOrderSerializer(orders_with_details().get(pk=order.pk)).data, status=status_code)
 
 
 def _client_fields(data):
@@ -47,7 +41,7 @@ class FinancingOrdersView(generics.ListAPIView):
 
     def get_queryset(self):
         operator = get_operator(self.request, self.kwargs["pk"])
-        return _orders().filter(operator=operator).order_by("reference", "pk")
+        return orders_with_details().filter(operator=operator).order_by("reference", "pk")
 
     @extend_schema(request=s.FinancingOrderCreateSerializer, responses={201: s.FinancingOrderSerializer},
                    summary="Enregistrer un bon de commande avec son premier client (représentant légal ou "
