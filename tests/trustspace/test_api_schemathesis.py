@@ -25,7 +25,7 @@ from tests.support import weather as wx
 from tests.support.oidc_provider import configure_portal, running_provider
 from trustspace.services import create_api_token
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.api_schema, pytest.mark.django_db]
 
 KEYS = itertools.count()
 TURNS = itertools.count()
