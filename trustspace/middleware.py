@@ -30,6 +30,23 @@ class RequestIdMiddleware:
         return response
 
 
+class MethodNotAllowedPageMiddleware:
+    """Django answers a GET on a POST-only page (``require_POST``, a class view without ``get``) with an empty
+    405: people get a French page leading back instead (JSON under /api/ when DRF did not already answer)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code == 405 and not response.get("Content-Type", "").startswith("application/json") \
+                and not getattr(response, "streaming", False) and not response.content:
+            from .views.errors import method_not_allowed
+
+            return method_not_allowed(request, response)
+        return response
+
+
 def _forget_request_id(**kwargs):
     current_request_id.set("")
 

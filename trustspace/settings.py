@@ -94,6 +94,7 @@ MIDDLEWARE = [
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "trustspace.api.errors.ApiNotFoundMiddleware",  # JSON 404 under /api/, even with DEBUG=1
+    "trustspace.middleware.MethodNotAllowedPageMiddleware",  # French page instead of Django's empty 405
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "operators.middleware.ActiveOperatorMiddleware",  # request.active_operator, read by trustspace.access
