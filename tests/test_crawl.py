@@ -64,7 +64,8 @@ def demo(settings, tmp_path):
 
 
 def crawl(client):
-    """Every page reachable by links from the home page: {path: status} and {broken path: page linking it}."""
+    """Every page reachable by links from the home page: {path: content type} and {broken path: (status, page
+    linking it)}."""
     seen, broken = {}, {}
     queue = deque([("/", None)])
     while queue:
@@ -73,11 +74,11 @@ def crawl(client):
             continue
         assert len(seen) < PAGE_LIMIT, "the walk does not end: links multiply"
         response = client.get(path, follow=True)
-        seen[path] = response.status_code
+        seen[path] = response.get("Content-Type", "")
         if response.status_code >= 400:
             broken[path] = (response.status_code, referrer)
             continue
-        if response.get("Content-Type", "").startswith("text/html"):
+        if seen[path].startswith("text/html"):
             final = response.redirect_chain[-1][0] if response.redirect_chain else path
             for link in _links(final, response.content.decode()):
                 if link not in seen:
