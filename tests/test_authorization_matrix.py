@@ -526,6 +526,8 @@ MATRIX = {
     "api_token_list": ("get", None, None, {"anonymous": 401, "other": 200, "technical": 200, "legal": 200, "ans": 200}),
     "api_token_list POST": ("post", None, lambda w: {"name": "matrice", "scopes": ["read"]},
                             {"anonymous": 401, "other": 201, "technical": 201, "legal": 201, "ans": 201}),
+    "api_token_detail GET": ("get", _token_of_legal, None,
+                             {"anonymous": 401, "other": 404, "technical": 404, "legal": 200, "ans": 404}),
     "api_token_detail": ("delete", _token_of_legal, None,
                          {"anonymous": 401, "other": 404, "technical": 404, "legal": 204, "ans": 404},
                          {"other": lambda w: ApiToken.objects.get(pk=w.legal_token.pk).revoked_at is None,

@@ -6,7 +6,8 @@ token of each scope. SCOPES declares which scopes let the call through: with any
 one MATRIX expects for that caller; with any other, a structured 403 ``token_scope`` and no change. Then:
 an expired token (401 ``token_expired``), a token limited to the caller's other operator (the answer MATRIX
 expects for a user of that other operator), and for certificate endpoints a token limited to another
-DRIMbox (403 ``token_drimbox``) while one limited to this DRIMbox works.
+DRIMbox (403 ``token_drimbox``; for the operator's export, an export without this DRIMbox) while one limited
+to this DRIMbox works.
 
 An API view that is not declared here, or whose writes declare no scope, makes
 ``test_every_api_endpoint_declares_its_token_scope`` fail.
@@ -117,6 +118,7 @@ SCOPES = {
     # One's own tokens
     "api_token_list": R | TOKENS,
     "api_token_list POST": TOKENS,
+    "api_token_detail GET": R | TOKENS,
     "api_token_detail": TOKENS,
 }
 # API views that take no personal token at all (public, or their own credentials like acme-dns).
@@ -126,7 +128,10 @@ UNAUTHENTICATED_API = {"api_attestation", "api_weather", "api_weather_drimbox", 
 # Certificate endpoints about one DRIMbox: a token limited to other DRIMboxes gets 403 there.
 DRIMBOX_BOUND = {"api_drimbox_certificates", "api_drimbox_certificates POST", "api_vi_orders", "api_vi_orders POST",
                  "api_vi_certificate", "api_vi_market_certificates", "api_drimbox_acme_dns", "api_certificate",
-                 "api_certificate_revoke"}
+                 "api_certificate_revoke", "api_certificate_export"}
+# Among them, calls about several DRIMboxes: a token limited to other DRIMboxes gets an answer without this
+# DRIMbox's certificates (rather than a 403), one limited to this DRIMbox an answer with them.
+DRIMBOX_FILTERED = {"api_certificate_export"}
 # A token limited to the caller's other operator answers as MATRIX's « other » caller, except here.
 LIMITED_TO_OTHER_OPERATOR = {
     "api_invitation_accept": 403,  # joining an operator is not for a token limited to another one
@@ -134,6 +139,7 @@ LIMITED_TO_OTHER_OPERATOR = {
     "api_applications": 403,  # applications concern operators the token is not limited to
     "api_token_list POST": 400,  # the new token would not be limited to that operator: wider than the caller
     "api_token_detail": 403,  # the token to revoke (all rights) is wider than the caller
+    "api_token_detail GET": 200,  # one's own tokens are one's own whatever the operator (as api_token_list)
 }
 # Where the scope is right but the call would widen the token's rights: the service refuses (never token_scope).
 NO_ESCALATION = {
@@ -215,6 +221,13 @@ def _error_code(response):
     return response.json()["error"]["code"]
 
 
+def _exported_drimboxes(response):
+    """The DRIMbox identifiants of the rows of a CSV certificate export (first column, header skipped)."""
+    assert response.status_code == 200, response.content[:300]
+    lines = response.content.decode("utf-8-sig").splitlines()[1:]
+    return {int(line.split(";")[0]) for line in lines}
+
+
 # Calls MATRIX knows how to make (objects, bodies, expected answers).
 SCOPED_KEYS = sorted(key for key in SCOPES if key in MATRIX)
 
@@ -260,8 +273,11 @@ def test_scopes(key, world, client):
         raw = _token(user, scopes=[ApiScope.READ, ApiScope.CERTIFICATES],
                      operator_id=world.operator.pk, drimbox_ids=[elsewhere.pk])
         response = _call(client, method, url, data, raw)
-        assert response.status_code == 403 and _error_code(response) == "token_drimbox", \
-            f"{key}: {response.status_code}"
+        if key in DRIMBOX_FILTERED:
+            assert world.certified_drimbox.identifiant not in _exported_drimboxes(response), key
+        else:
+            assert response.status_code == 403 and _error_code(response) == "token_drimbox", \
+                f"{key}: {response.status_code}"
 
     # Then every scope that lets the call through (a write: exactly one), and the answer MATRIX expects.
     for scope in sorted(allowed):
@@ -271,6 +287,8 @@ def test_scopes(key, world, client):
         else:
             raw = _token(user, [scope])
         response = _call(client, method, url, data, raw)
+        if key in DRIMBOX_FILTERED:
+            assert world.certified_drimbox.identifiant in _exported_drimboxes(response), f"{key}/{scope}"
         if (key, scope) in NO_ESCALATION:
             assert response.status_code == NO_ESCALATION[key, scope], f"{key}/{scope}: {response.status_code}"
             assert _error_code(response) != "token_scope", key

@@ -37,6 +37,13 @@ class PortalAdminSite(admin.AdminSite):
 
         return guarded
 
+    def logout(self, request, extra_context=None):
+        """« Déconnexion » in the admin is the portal's: the iSC session ends too (RP-initiated logout), not only
+        the portal's, else « Se connecter avec iSC » would let the same person straight back in."""
+        from .views.auth import logout
+
+        return logout(request)
+
     def login(self, request, extra_context=None):
         # No password form here: people log in with iSC.
         if request.user.is_authenticated:

@@ -542,8 +542,9 @@ OIDC_SUPERUSER_VALUES = env_list("OIDC_SUPERUSER_VALUES")
 # An iSC session re-checks its rights at the provider this often; after a failed check, retries this often.
 OIDC_RIGHTS_RECHECK_SECONDS = env_int("OIDC_RIGHTS_RECHECK_SECONDS", 300)
 OIDC_RIGHTS_RETRY_SECONDS = env_int("OIDC_RIGHTS_RETRY_SECONDS", 30)
-# A personal API token carries its owner's ANS rights only if iSC confirmed them within this many hours.
-OIDC_ANS_RIGHTS_TOKEN_HOURS = env_int("OIDC_ANS_RIGHTS_TOKEN_HOURS", 24)
+# A personal API token carries its owner's ANS rights only if iSC confirmed them within this many hours: a
+# working day, so that a claim removed at iSC stops acting through tokens by the next day at the latest.
+OIDC_ANS_RIGHTS_TOKEN_HOURS = env_int("OIDC_ANS_RIGHTS_TOKEN_HOURS", 8)
 MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.messages.middleware.MessageMiddleware") + 1,
                   "trustspace.middleware.OidcRightsMiddleware")
 # --- end OIDC ---

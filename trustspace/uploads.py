@@ -2,6 +2,7 @@
 from django.conf import settings
 
 from .errors import InvalidData
+from .text import remove_forbidden_characters
 
 
 def validate_pdf(uploaded, *, field="document", label="Le document"):
@@ -21,3 +22,10 @@ def validate_pdf(uploaded, *, field="document", label="Le document"):
         message = f"{label} doit être un fichier PDF."
         raise InvalidData(message, code="not_pdf", field_errors={field: [message]})
     return uploaded
+
+
+def shown_file_name(uploaded, default, *, max_length=200):
+    """The name of an uploaded file as the portal shows it (link text, timeline, audit): what the sender called it,
+    without the bidi or control characters that would disguise it (a U+202E making « …fdp.exe » read « …exe.pdf »),
+    else ``default``. The multipart parser already drops them; other callers (commands, tests) may not."""
+    return remove_forbidden_characters(getattr(uploaded, "name", "") or "").strip()[:max_length] or default

@@ -21,6 +21,7 @@ from operators import permissions
 from operators.api.views import PortalAPIView, get_operator, validated
 from operators.queries import visible_drimboxes
 from trustspace.access import AUTHENTICATED
+from trustspace.api.permissions import token_drimbox_ids
 from trustspace.errors import Conflict, DomainError
 from trustspace.models import ApiScope
 
@@ -265,15 +266,19 @@ class CertificateExportView(FileAPIMixin, PortalAPIView):
     @extend_schema(
         parameters=[s.ExportQuerySerializer],
         responses={(200, "text/csv"): OpenApiTypes.BINARY, (200, XLSX): OpenApiTypes.BINARY},
-        summary="La liste des certificats administrés par l'opérateur (structure, expiration), CSV ou XLSX")
+        summary="La liste des certificats administrés par l'opérateur (structure, expiration), CSV ou XLSX ; "
+                "avec un jeton limité à des DRIMbox, les certificats de ces DRIMbox seulement")
     def get(self, request, pk):
         operator = get_operator(request, pk)
         permissions.require(request.user, "certificate.export", operator)
         fmt = validated(s.ExportQuerySerializer, request.query_params)["format"]
+        # A token limited to some DRIMboxes (an ACME automation) sees their certificates only, here too.
+        drimbox_ids = token_drimbox_ids(request)
         if fmt == "xlsx":
-            response = HttpResponse(export.to_xlsx(operator), content_type=XLSX)
+            response = HttpResponse(export.to_xlsx(operator, drimbox_ids=drimbox_ids), content_type=XLSX)
         else:
-            response = HttpResponse(export.to_csv(operator), content_type="text/csv; charset=utf-8")
+            response = HttpResponse(export.to_csv(operator, drimbox_ids=drimbox_ids),
+                                    content_type="text/csv; charset=utf-8")
         stamp = timezone.localdate().isoformat()
         response["Content-Disposition"] = f'attachment; filename="certificats-{operator.siren}-{stamp}.{fmt}"'
         return response

@@ -20,6 +20,7 @@ from trustspace import audit
 from trustspace.errors import Conflict, InvalidData
 from trustspace.models import User
 from trustspace.outbox import enqueue_task
+from trustspace.text import find_forbidden_character, forbidden_character_message
 
 TASK = "tâche certificats"
 
@@ -60,6 +61,26 @@ def require_viewer(drimbox: Drimbox) -> None:
                        "certificat vi.", code="no_viewer")
 
 
+def refuse_hidden_characters(parsed: Parsed) -> Parsed:
+    """``parsed`` (certificates, the leaf first, or a CSR) unless a value of a subject or issuer holds a bidi or
+    control character (``trustspace.text``): those names are shown as they are (certificate pages, e-mails, the
+    export, the whitelist's DN) and would read otherwise. Raises ``CertificateInputError`` (French)."""
+    items = parsed if isinstance(parsed, list) else [parsed]
+    for index, item in enumerate(items):
+        if isinstance(item, x509.CertificateSigningRequest):
+            label, refused, names = "La demande de certificat (CSR)", "refusée", {"son sujet": item.subject}
+        else:
+            label = "Le certificat" if index == 0 else f"Le certificat n°{index + 1} du fichier"
+            refused, names = "refusé", {"son sujet": item.subject, "son émetteur": item.issuer}
+        for where, name in names.items():
+            for attribute in name:
+                ch = find_forbidden_character(attribute.value) if isinstance(attribute.value, str) else None
+                if ch is not None:
+                    raise CertificateInputError(f"{label} est {refused} : {where} contient un caractère qui ne "
+                                                f"s'affiche pas tel quel. {forbidden_character_message(ch)}")
+    return parsed
+
+
 def read_upload(uploaded: UploadedFile | bytes | None, parser: Callable[..., Parsed]) -> Parsed:
     """The parsed upload, within the size limit; a French InvalidData on the ``file`` field otherwise."""
     if uploaded is None:
@@ -69,7 +90,7 @@ def read_upload(uploaded: UploadedFile | bytes | None, parser: Callable[..., Par
         raise InvalidData(message, code="file_too_large", field_errors={"file": [message]})
     data = uploaded.read(settings.CERTIFICATE_MAX_BYTES + 1) if hasattr(uploaded, "read") else bytes(uploaded)
     try:
-        return parser(data, max_bytes=settings.CERTIFICATE_MAX_BYTES)
+        return refuse_hidden_characters(parser(data, max_bytes=settings.CERTIFICATE_MAX_BYTES))
     except CertificateInputError as exc:
         raise InvalidData(exc.message, code="invalid_certificate", field_errors={"file": [exc.message]}) from exc
 

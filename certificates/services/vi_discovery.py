@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from certificates.discovery import leaf_fingerprint, presentation_digest
 from certificates.models import Certificate, CertificateKind, CertificateSource, RefusedViCertificate
-from certificates.services.inventory import Check, checks_json, store_certificate
+from certificates.services.inventory import Check, checks_json, refuse_hidden_characters, store_certificate
 from certificates.services.notices import notify_technical
 from certificates.services.vi_market import evaluate_vi_market_certificate
 from certificates.validation import CertificateInputError, describe_certificate, level_of, parse_certificate_upload
@@ -57,8 +57,10 @@ def record_presented_vi_certificate(drimbox_id: int, presented: Sequence[bytes],
         return Discovery(KNOWN)
     pem = "".join(ssl.DER_cert_to_PEM_cert(der) for der in presented)
     try:
-        # The same reader as an upload: at most the certificate and its chain, no private key, readable fields.
-        leaf, *extra_chain = parse_certificate_upload(pem.encode(), max_bytes=settings.CERTIFICATE_MAX_BYTES)
+        # The same reader as an upload: at most the certificate and its chain, no private key, readable fields,
+        # names without bidi or control characters (a refused presentation is then shown without its names).
+        leaf, *extra_chain = refuse_hidden_characters(
+            parse_certificate_upload(pem.encode(), max_bytes=settings.CERTIFICATE_MAX_BYTES))
     except CertificateInputError as exc:
         return _refuse(drimbox, pem, fingerprint, digest, None,
                        [{"code": "lecture", "ok": False, "message": exc.message}], seen_at)

@@ -24,7 +24,7 @@ from operators.services.common import refusal_reason, require_ans_admin
 from trustspace import audit
 from trustspace.errors import Conflict, InvalidData, NotAllowed
 from trustspace.notifications import send_email_on_commit
-from trustspace.uploads import validate_pdf
+from trustspace.uploads import shown_file_name, validate_pdf
 
 if TYPE_CHECKING:
     from trustspace.models import User
@@ -118,7 +118,7 @@ def _lock_for_its_operator(va: VaDocument) -> VaDocument:
 def _attach_pdf(va: VaDocument, uploaded_file: UploadedFile, *, prefix: str, default_name: str,
                 acting_user: User) -> None:
     """Store a deposited PDF in the VA's ``<prefix>file`` fields (the VA itself, or the lifting document)."""
-    setattr(va, f"{prefix}original_name", (uploaded_file.name or default_name)[:200])
+    setattr(va, f"{prefix}original_name", shown_file_name(uploaded_file, default_name))
     setattr(va, f"{prefix}sha256", file_sha256(uploaded_file))
     getattr(va, f"{prefix}file").save(default_name, uploaded_file, save=False)
     setattr(va, f"{prefix}uploaded_by", acting_user)

@@ -34,7 +34,7 @@ from operators.validators import all_field_errors, compact_digits, validate_am_n
 from trustspace import audit
 from trustspace.errors import Conflict, InvalidData
 from trustspace.text import validate_display_text
-from trustspace.uploads import validate_pdf
+from trustspace.uploads import shown_file_name, validate_pdf
 
 if TYPE_CHECKING:
     from django.core.files.uploadedfile import UploadedFile
@@ -142,11 +142,6 @@ def _check_client(client: ClientData, errors: dict[str, list[str]]) -> None:
         names = {"siren": "client_siren", "name": "client_name"}
         for name, messages in exc.message_dict.items():
             errors.setdefault(names.get(name, name), []).extend(messages)
-    validate_display_text({"client_name": client.name, "ris_order_reference": client.ris_order_reference,
-                           "takeover_name": client.takeover_name},
-                          labels={"client_name": "raison sociale du client",
-                                  "ris_order_reference": "référence de la commande de RIS",
-                                  "takeover_name": "raison sociale de la structure reprise"})
     if not client.name:
         errors.setdefault("client_name", []).append("La raison sociale du client est obligatoire.")
     if client.ris_wave and not client.ris_order_reference:
@@ -181,7 +176,28 @@ def _check_pacs(values: list[str], errors: dict[str, list[str]], *, required: bo
             errors.setdefault("pacs_identifiers", []).append(f"L'identifiant de PACS « {value[:20]}… » est trop long.")
     if len(values) > MAX_IDENTIFIERS:
         errors.setdefault("pacs_identifiers", []).append(f"{MAX_IDENTIFIERS} PACS au plus.")
-    validate_display_text({"pacs_identifiers": " ".join(values)}, labels={"pacs_identifiers": "PACS"})
+
+
+TEXT_LABELS = {"reference": "référence du bon de commande", "pacs_identifiers": "PACS",
+               "client_name": "raison sociale du client", "ris_wave": "commande de RIS",
+               "ris_order_reference": "référence de la commande de RIS",
+               "takeover_name": "raison sociale de la structure reprise"}
+
+
+def _check_text(*, reference: str | None = None, pacs: list[str] | None = None,
+                client: ClientData | None = None) -> None:
+    """The text of an order is shown to ANS, to the operator's members and in the declarations it funds: no bidi
+    or control characters (``trustspace.text``), every offending field named at once, before any other check
+    (a number list or a choice holding one is refused by its own rule)."""
+    fields: dict[str, str] = {}
+    if reference is not None:
+        fields["reference"] = reference
+    if pacs is not None:
+        fields["pacs_identifiers"] = " ".join(pacs)
+    if client is not None:
+        fields.update(client_name=client.name, ris_wave=client.ris_wave,
+                      ris_order_reference=client.ris_order_reference, takeover_name=client.takeover_name)
+    validate_display_text(fields, labels=TEXT_LABELS)
 
 
 def conflicts(*, sirens: Iterable[str] = (), pacs: Iterable[str] = (), finess: Iterable[str] = (),
@@ -278,7 +294,9 @@ def create_financing_order(*, acting_user: User, operator: Operator, reference: 
     permissions.require(acting_user, "order.manage", operator)
     client = client if isinstance(client, ClientData) else ClientData.from_fields(client)
     pacs = pacs_list(pacs_identifiers)
-    order = FinancingOrder(operator=operator, reference=(reference or "").strip(), created_by=acting_user)
+    reference = (reference or "").strip()
+    _check_text(reference=reference, pacs=pacs, client=client)
+    order = FinancingOrder(operator=operator, reference=reference, created_by=acting_user)
     errors: dict[str, list[str]] = {}
     try:
         order.full_clean(exclude=["operator", "created_by"])
@@ -339,6 +357,7 @@ def add_order_client(order: FinancingOrder, *, acting_user: User,
     """A further client shares the order (and its DRIMboxes); it signs the same order (its signature page)."""
     require_order_manager(order, acting_user)
     client = client if isinstance(client, ClientData) else ClientData.from_fields(client)
+    _check_text(client=client)
     errors: dict[str, list[str]] = {}
     _check_client(client, errors)
     if errors:
@@ -365,6 +384,7 @@ def update_order_client(row: FinancingOrderClient, *, acting_user: User,
     """Complete or correct a client (an order recorded before these rules lacks its 2023 activity and RIS)."""
     require_order_manager(row.order, acting_user)
     client = client if isinstance(client, ClientData) else ClientData.from_fields(client)
+    _check_text(client=client)
     errors: dict[str, list[str]] = {}
     _check_client(client, errors)
     if errors:
@@ -391,6 +411,7 @@ def add_order_pacs(order: FinancingOrder, *, acting_user: User,
                    pacs_identifiers: str | Iterable[str]) -> FinancingOrder:
     require_order_manager(order, acting_user)
     pacs = pacs_list(pacs_identifiers)
+    _check_text(pacs=pacs)
     errors: dict[str, list[str]] = {}
     _check_pacs(pacs, errors, required=True)
     if errors:
@@ -414,7 +435,7 @@ def _store_pdf(target: FinancingOrder | FinancingOrderClient, prefix: str, uploa
     setattr(target, f"{prefix}sha256", file_sha256(uploaded))
     getattr(target, f"{prefix}file").save("document.pdf", uploaded, save=False)
     if isinstance(target, FinancingOrder):
-        target.signed_original_name = (uploaded.name or "bon-de-commande.pdf")[:200]
+        target.signed_original_name = shown_file_name(uploaded, "bon-de-commande.pdf")
         target.signed_uploaded_at = timezone.now()
 
 

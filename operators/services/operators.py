@@ -77,6 +77,12 @@ def set_channels(operator: Operator, *, acting_user: User, technical_mailbox: st
     secret. The secret itself is never audited."""
     if not channels.can_manage(acting_user, operator):
         raise NotAllowed(channels.DENIED)
+    # Shown to the operator's members and to ANS, and an address the portal writes to: no bidi or control
+    # characters (checked first, so the message names the character rather than « adresse invalide »).
+    validate_display_text({"technical_mailbox": (technical_mailbox or "").strip(),
+                           "webhook_url": (webhook_url or "").strip()},
+                          labels={"technical_mailbox": "boîte générique technique",
+                                  "webhook_url": "adresse du webhook"})
     mailbox = channels.clean_mailbox(technical_mailbox)
     url = channels.clean_webhook_url(webhook_url)
     with transaction.atomic():

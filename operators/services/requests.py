@@ -43,7 +43,7 @@ from operators.services.timeline import (
 from trustspace import audit
 from trustspace.errors import Conflict, InvalidData, NotAllowed
 from trustspace.text import validate_display_text
-from trustspace.uploads import validate_pdf
+from trustspace.uploads import shown_file_name, validate_pdf
 
 if TYPE_CHECKING:
     from trustspace.models import User
@@ -184,7 +184,7 @@ def add_attachment(req: DrimboxRequest, *, acting_user: User, kind: str,
             message = f"Une demande compte au plus {settings.REQUEST_MAX_ATTACHMENTS} pièces jointes."
             raise InvalidData(message, code="too_many_files", field_errors={"file": [message]})
         attachment = RequestAttachment(
-            request=req, kind=kind, original_name=(uploaded_file.name or "piece.pdf")[:200],
+            request=req, kind=kind, original_name=shown_file_name(uploaded_file, "piece.pdf"),
             size=uploaded_file.size, sha256=file_sha256(uploaded_file), uploaded_by=acting_user,
         )
         attachment.file.save("piece.pdf", uploaded_file, save=False)

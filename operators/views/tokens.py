@@ -40,7 +40,7 @@ def api_tokens(request):
     tokens = token_restrictions.describe(ApiToken.objects.filter(user=request.user))
     response = render(request, "operators/api_tokens.html", {
         "form": form, "tokens": tokens, "created_secret": created_secret,
-        "max_days": settings.API_TOKEN_MAX_DAYS,
+        "max_days": settings.API_TOKEN_MAX_DAYS, "ans_rights_hours": settings.OIDC_ANS_RIGHTS_TOKEN_HOURS,
     })
     response["Cache-Control"] = "no-store"
     return response

@@ -233,6 +233,29 @@ def test_the_export_in_csv_and_xlsx(world, drimbox):
     assert error_of(api().get(url), 401)
 
 
+def test_a_token_limited_to_one_drimbox_exports_that_drimboxs_certificates_only(world, drimbox):
+    """An ACME automation's token limited to one DRIMbox reads that DRIMbox's certificates, not the operator's
+    other DRIMboxes' ones, in the export too (CSV and XLSX); the same user's session still exports them all."""
+    other = declared_drimbox(world.operator, world.legal, world.ans)
+    give_certificates(drimbox)
+    give_certificates(other)
+    url = f"{API}/operators/{world.operator.pk}/certificates/export/"
+    _token, raw = create_api_token(acting_user=world.technical, name="acme", scopes=["certificates"],
+                                   operator_id=world.operator.pk, drimbox_ids=[drimbox.pk])
+    limited = api(token=raw)
+
+    response = limited.get(url, {"format": "csv"})
+    assert response.status_code == 200, response.content
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))[1:]
+    assert sorted((row[0], row[1]) for row in rows) == [(str(drimbox.identifiant), drimbox.db_fqdn),
+                                                        (str(drimbox.identifiant), drimbox.vi_fqdn)]
+    sheet = load_workbook(io.BytesIO(limited.get(url, {"format": "xlsx"}).content)).active
+    assert {row[0] for row in list(sheet.values)[1:]} == {drimbox.identifiant}
+
+    everything = api(world.technical).get(url, {"format": "csv"}).content.decode("utf-8-sig")
+    assert other.db_fqdn in everything and drimbox.db_fqdn in everything
+
+
 # --- Revocation ---------------------------------------------------------------------------------------------
 
 

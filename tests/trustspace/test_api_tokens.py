@@ -1,5 +1,6 @@
 """Personal API tokens with scopes, an operator, DRIMboxes and an expiry: the page, the API, the audit trail,
 expiry, and the tokens made before scopes (all rights)."""
+import html
 import importlib
 import json
 from datetime import timedelta
@@ -357,6 +358,8 @@ def test_ans_rights_of_a_personal_token_last_only_while_isc_confirmed_them_recen
     settings.OIDC_ANS_RIGHTS_TOKEN_HOURS = 24
     _token, raw = create_api_token(acting_user=world.ans, name="revue")
     assert client.get("/api/v1/review-queue/", **_auth(raw)).status_code == 200
+    User.objects.filter(pk=world.ans.pk).update(ans_rights_confirmed_at=timezone.now() - timedelta(hours=23))
+    assert client.get("/api/v1/review-queue/", **_auth(raw)).status_code == 200
     User.objects.filter(pk=world.ans.pk).update(ans_rights_confirmed_at=timezone.now() - timedelta(hours=25))
     stale = client.get("/api/v1/review-queue/", **_auth(raw))
     assert stale.status_code == 403
@@ -367,3 +370,28 @@ def test_ans_rights_of_a_personal_token_last_only_while_isc_confirmed_them_recen
     # People who never log in with iSC (the development demo's password accounts) are not concerned.
     User.objects.filter(pk=world.ans.pk).update(oidc_sub=None, ans_rights_confirmed_at=None)
     assert client.get("/api/v1/review-queue/", **_auth(raw)).status_code == 200
+
+
+def test_by_default_an_ans_token_keeps_ans_rights_for_a_working_day_after_the_last_isc_login(world, client):
+    """OIDC_ANS_RIGHTS_TOKEN_HOURS defaults to 8: an ANS administrator who has not logged in with iSC for longer
+    (their claim may have been removed since) has a token without ANS rights; the token page says so."""
+    from django.conf import settings
+
+    from trustspace.models import User
+
+    assert settings.OIDC_ANS_RIGHTS_TOKEN_HOURS == 8  # the default (no environment override in the tests)
+    assert world.ans.oidc_sub  # an iSC user
+    _token, raw = create_api_token(acting_user=world.ans, name="revue")
+    User.objects.filter(pk=world.ans.pk).update(ans_rights_confirmed_at=timezone.now() - timedelta(hours=7))
+    assert client.get("/api/v1/review-queue/", **_auth(raw)).status_code == 200
+    User.objects.filter(pk=world.ans.pk).update(ans_rights_confirmed_at=timezone.now() - timedelta(hours=9))
+    stale = client.get("/api/v1/review-queue/", **_auth(raw))
+    assert stale.status_code == 403
+    assert client.get("/api/v1/me/", **_auth(raw)).json()["is_ans_admin"] is False
+
+    client.force_login(world.ans)
+    page = html.unescape(client.get(reverse("api_tokens")).content.decode())
+    assert ("Vos jetons ne portent vos droits d'administrateur ANS que si vous vous êtes connecté au portail "
+            "avec iSC depuis moins de 8 heures.") in page
+    client.force_login(world.technical)
+    assert 'data-testid="ans-rights-notice"' not in client.get(reverse("api_tokens")).content.decode()

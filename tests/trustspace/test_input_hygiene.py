@@ -6,6 +6,7 @@ import html
 from datetime import timedelta
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
@@ -274,6 +275,183 @@ def test_membership_end_reason_refused(world):
     assert raised.value.field_errors == {"reason": [RLO_MESSAGE]}
     world.technical_membership.refresh_from_db()
     assert world.technical_membership.ended_at is None
+
+
+# --- notification channels ---------------------------------------------------------------------------------
+# There is no API for the channels (the legal representative sets them in the portal): the service, which a
+# command or a future API would call, refuses them the same way.
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("technical_mailbox", f"exploitation@op-a.fr{RLO}"),
+    ("webhook_url", f"https://hooks.op-a.fr/drimm{RLO}"),
+])
+def test_notification_channels_refused_in_the_ui_on_the_field(world, client, field, value):
+    client.force_login(world.legal)
+    before = AuditEntry.objects.count()
+    data = {"technical_mailbox": "", "webhook_url": "", field: value}
+    response = client.post(reverse("operator_channels", args=[world.operator.pk]), data)
+    assert response.status_code == 200
+    assert response.context["form"].errors[field] == [RLO_MESSAGE]
+    assert RLO_MESSAGE in page_text(response)
+    world.operator.refresh_from_db()
+    assert (world.operator.technical_mailbox, world.operator.webhook_url) == ("", "")
+    assert AuditEntry.objects.count() == before
+
+
+@pytest.mark.parametrize(("field", "value", "named"), [
+    ("technical_mailbox", "exploi\x1btation@op-a.fr", "U+001B ESCAPE"),
+    ("technical_mailbox", "exploitation@op-a.fr\u2066", "U+2066 LEFT-TO-RIGHT ISOLATE"),
+    ("webhook_url", "https://hooks.op-a.fr/\u200bdrimm", "U+200B ZERO WIDTH SPACE"),
+    ("webhook_url", "https://hooks.op-a.fr/a\nb", "U+000A LINE FEED"),
+])
+def test_notification_channels_refused_by_the_service(world, field, value, named):
+    before = AuditEntry.objects.count()
+    with pytest.raises(InvalidData) as raised:
+        services.set_channels(world.operator, acting_user=world.legal,
+                              **{"technical_mailbox": "", "webhook_url": "", field: value})
+    assert raised.value.code == "forbidden_character"
+    assert named in raised.value.field_errors[field][0]
+    world.operator.refresh_from_db()
+    assert (world.operator.technical_mailbox, world.operator.webhook_url) == ("", "")
+    assert AuditEntry.objects.count() == before
+
+
+# --- financing orders: every text of an order ----------------------------------------------------------------
+
+ORDER_FIELDS = {  # field -> a value with a forbidden character (the UI and the API send the same names)
+    "reference": f"BC-{RLO}2026",
+    "client_name": f"Centre d'imagerie {RLO}du Lac",
+    "ris_order_reference": f"RIS-{RLO}1",
+    "takeover_name": f"Cabinet {RLO}Ancien",
+    "pacs_identifiers": f"PACS-{RLO}LAC",
+}
+
+
+def _order_form(**changes):
+    data = {"reference": "BC-HYG-1", "pacs_identifiers": "PACS-HYG-1", "client_siren": lc.siren(46000001),
+            "client_name": "Imagerie du Lac", "activity_2023": "oui", "finess_geographiques": lc.finess(9801),
+            "am_numbers": lc.am_number(9801), "ris_wave": "vague_2", "ris_order_reference": "R-1"}
+    return {**data, **changes}
+
+
+@pytest.mark.parametrize("field", sorted(ORDER_FIELDS))
+def test_financing_order_text_refused_in_the_ui_on_the_field(world, client, field):
+    from operators.models import FinancingOrder
+
+    client.force_login(world.legal)
+    before = AuditEntry.objects.count()
+    response = client.post(reverse("financing_orders"), _order_form(**{field: ORDER_FIELDS[field]}))
+    assert response.status_code == 200
+    assert response.context["form"].errors[field] == [RLO_MESSAGE]
+    assert RLO_MESSAGE in page_text(response)
+    assert not FinancingOrder.objects.exists()
+    assert AuditEntry.objects.count() == before
+
+
+@pytest.mark.parametrize("field", sorted(ORDER_FIELDS))
+def test_financing_order_text_refused_in_the_api(world, field):
+    from operators.models import FinancingOrder
+
+    body = {"reference": "BC-HYG-2", "pacs_identifiers": ["PACS-HYG-2"], **lc.client_fields(9802)}
+    value = ORDER_FIELDS[field].replace(RLO, "\u2067")
+    body[field] = [value] if field == "pacs_identifiers" else value
+    before = AuditEntry.objects.count()
+    response = api(world.legal).post(f"{API}/operators/{world.operator.pk}/financing-orders/", body, format="json")
+    error = error_of(response, 400)
+    assert error["code"] == "forbidden_character"
+    assert "U+2067 RIGHT-TO-LEFT ISOLATE" in error["fields"][field][0]
+    assert not FinancingOrder.objects.exists()
+    assert AuditEntry.objects.count() == before
+
+
+def test_financing_order_changes_refused_in_the_ui_and_the_api(world, client):
+    """Adding or correcting a client, adding PACS, closing: the same refusal, nothing written."""
+    order = lc.make_order(world.operator, world.legal)
+    row = order.clients.get()
+    ris_reference = row.ris_order_reference
+    client.force_login(world.legal)
+    before = (AuditEntry.objects.count(), order.clients.count(), len(order.pacs_list))
+    response = client.post(reverse("financing_order_client_add", args=[order.pk]), {
+        "client-client_siren": lc.siren(46000002), "client-client_name": f"Clinique{RLO}",
+        "client-activity_2023": "oui", "client-finess_geographiques": lc.finess(9803)})
+    assert response.status_code == 200
+    assert response.context["client_form"].errors["client_name"] == [RLO_MESSAGE]
+    response = client.post(reverse("financing_order_pacs_add", args=[order.pk]), {"pacs-pacs_identifiers": f"P{RLO}"})
+    assert response.context["pacs_form"].errors["pacs_identifiers"] == [RLO_MESSAGE]
+
+    legal = api(world.legal)
+    base = f"{API}/financing-orders/{order.pk}/"
+    for response, field in (
+        (legal.post(base + "clients/", {**lc.client_fields(9804), "takeover_name": "a\x1bb"}, format="json"),
+         "takeover_name"),
+        (legal.put(base + f"clients/{row.pk}/", {**lc.client_fields(9805, siren_value=row.siren),
+                                                  "ris_order_reference": "RIS\u202a"}, format="json"),
+         "ris_order_reference"),
+        (legal.post(base + "pacs/", {"pacs_identifiers": ["PACS\tB"]}, format="json"), "pacs_identifiers"),
+        (api(world.ans).post(base + "close/", {"reason": f"Fermée{RLO}"}, format="json"), "reason"),
+    ):
+        error = error_of(response, 400)
+        assert error["code"] == "forbidden_character" and list(error["fields"]) == [field], error
+    order.refresh_from_db()
+    row.refresh_from_db()
+    assert (AuditEntry.objects.count(), order.clients.count(), len(order.pacs_list)) == before
+    assert order.is_active and row.ris_order_reference == ris_reference
+
+
+def test_uploaded_file_names_are_shown_without_hidden_characters(world):
+    """The name of an uploaded PDF is the link to it (order page, request timeline, VA): a U+202E would make
+    « …fdp.exe » read « …exe.pdf ». The browser's multipart upload already loses it; other callers too."""
+    def named(name):
+        return SimpleUploadedFile(name, lc.signed_order_upload().read(), "application/pdf")
+
+    order = lc.make_order(world.operator, world.legal, signed=False)
+    services.attach_order_document(order, acting_user=world.legal, kind="bon_signe",
+                                   uploaded_file=named(f"bon{RLO}fdp.exe"))
+    order.refresh_from_db()
+    assert order.signed_original_name == "bonfdp.exe"
+    services.attach_order_document(order, acting_user=world.legal, kind="bon_signe",
+                                   uploaded_file=named(f"{RLO}\u200b"))
+    order.refresh_from_db()
+    assert order.signed_original_name == "bon-de-commande.pdf"  # nothing left: the default name
+    req = services.create_request(acting_user=world.legal, operator=world.operator, kind="declaration",
+                                  data=lc.declaration_data())
+    attachment = services.add_attachment(req, acting_user=world.legal, kind="autre",
+                                         uploaded_file=named(f"piece{RLO}.pdf"))
+    assert attachment.original_name == "piece.pdf"
+    assert req.events.filter(text__contains=RLO).count() == 0
+
+
+# --- what DRIMboxes and probes send: certificates and probe errors ------------------------------------------
+
+
+def test_a_certificate_whose_subject_holds_a_bidi_control_is_refused(world):
+    from certificates.models import Certificate
+
+    drimbox = lc.declared_drimbox(world.operator, world.legal, world.ans)
+    pem = lc.shared_pki().db_certificate(drimbox.db_fqdn, id_nat_struct=world.operator.id_nat_struct,
+                                         organization=f"Opérateur {RLO}A").chain_pem
+    response = api(world.technical).post(f"{API}/drimboxes/{drimbox.pk}/certificates/",
+                                         {"file": SimpleUploadedFile("db.pem", pem)}, format="multipart")
+    error = error_of(response, 400)
+    assert error["code"] == "invalid_certificate"
+    assert error["message"] == ("Le certificat est refusé : son sujet contient un caractère qui ne s'affiche pas "
+                                f"tel quel. {RLO_MESSAGE}")
+    assert not Certificate.objects.filter(drimbox=drimbox).exists()
+
+
+def test_a_probe_error_is_stored_without_hidden_characters(world):
+    from tests.support import weather as wx
+    from weather import services as weather_services
+    from weather.models import LocationObservation
+
+    box = wx.make_drimboxes(world.operator, 1)[0]
+    weather_services.record_observations("paris", [{
+        "identifiant": box.identifiant, "checked_at": timezone.now(), "status": "failing", "db_ok": False,
+        "db_error": f"db : le certificat présenté est « evil{RLO}moc.etneS »\x1b[31m", "vi_ok": True,
+        "vi_error": "", "latency_ms": 5}])
+    observation = LocationObservation.objects.get(drimbox=box)
+    assert observation.db_error == "db : le certificat présenté est « evilmoc.etneS »[31m"
 
 
 # --- the signed whitelist never publishes them -------------------------------------------------------------

@@ -324,6 +324,32 @@ def test_logout_is_local_when_the_provider_offers_no_end_session(client, browser
     assert session_user(client) is None
 
 
+def test_logout_from_the_admin_site_ends_the_provider_session_too(client, browser, portal, sub):
+    """/admin/'s « Déconnexion » is the portal's logout: the provider session ends, not only the portal's."""
+    set_user(portal, sub, {"email": "admin-sortie@example.fr", **ADMIN})
+    login(client, browser, sub)
+    assert rights(session_user(client))[1] is True  # a superuser: /admin/ opens
+    assert client.get("/admin/").status_code == 200
+    id_token = client.session["oidc_id_token"]
+    assert client.get("/admin/logout/").status_code == 405  # never by GET (a prefetched link, another site)
+    assert session_user(client) is not None
+
+    response = client.post("/admin/logout/")
+
+    assert response.status_code == 302
+    location = urlsplit(response["Location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == f"{portal}/oauth2/end_session"
+    params = {key: values[0] for key, values in parse_qs(location.query).items()}
+    assert params == {"id_token_hint": id_token, "post_logout_redirect_uri": "http://testserver/",
+                      "client_id": PORTAL_CLIENT_ID}
+    assert session_user(client) is None
+    back = browser.get(response["Location"], allow_redirects=False, timeout=5)
+    assert back.status_code == 302 and back.headers["Location"] == "http://testserver/"
+    assert end_session_requests(portal)[-1]["id_token_hint"] == id_token
+    # The provider asks again at the next login; /admin/ sends to the login page meanwhile.
+    assert browser.get(start_login(Client()), allow_redirects=False, timeout=5).status_code == 200
+    assert client.get("/admin/")["Location"].startswith("/connexion/")
+
 def test_logout_after_the_dev_password_form_is_local(client, settings, make_user):
     settings.DEBUG = True
     settings.DEV_PASSWORD_LOGIN = True

@@ -218,3 +218,25 @@ def test_a_refused_certificate_sent_later_with_another_chain_is_evaluated_again(
     present(servers, box, leaf)  # fixed: the same certificate, now with its chain
     assert probe_round(box)["vi_discovery"] == {"enregistre": 1}
     assert current_vi(box).source == CertificateSource.DISCOVERED and len(evaluations) == 2
+
+
+def test_a_presented_certificate_whose_names_hold_a_bidi_control_is_refused_and_its_names_not_kept(
+        box, evaluations):
+    """What a vi endpoint presents is anyone's text: a U+202E in its subject would be shown reordered on the
+    certificate page and in the e-mails. It is refused when read (no rule evaluated) and kept without names."""
+    rlo = "\u202e"
+    leaf = market_pki().leaf(box.vi_fqdn, policy="OV", organization=f"Imagerie {rlo}A")
+    presented = [leaf.cert.public_bytes(Encoding.DER), *(c.public_bytes(Encoding.DER) for c in leaf.chain)]
+    mail.outbox.clear()
+
+    found = vi_discovery.record_presented_vi_certificate(box.pk, presented)
+
+    assert found.status == vi_discovery.REFUSED and evaluations == []
+    refusal = found.refusal
+    assert (refusal.subject, refusal.issuer) == ("", "")
+    assert [c["code"] for c in refusal.failed_checks] == ["lecture"]
+    assert refusal.failed_checks[0]["message"] == (
+        "Le certificat est refusé : son sujet contient un caractère qui ne s'affiche pas tel quel. Caractère de "
+        "contrôle interdit (U+202E RIGHT-TO-LEFT OVERRIDE) : il pourrait tromper la lecture de ce texte.")
+    assert not any(rlo in m.body or rlo in m.subject for m in mail.outbox)
+    assert not Certificate.objects.filter(drimbox=box, source=CertificateSource.DISCOVERED).exists()

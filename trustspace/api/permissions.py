@@ -10,7 +10,8 @@ is closed to scoped tokens. Then:
   token cannot be limited that way, and calls about no operator of the caller yet (joining or applying for
   one: ``token_refuses_operator_limit``, True or the methods concerned) refuse such tokens;
 - a token limited to some DRIMboxes reaches the certificate views (those that define
-  ``token_drimbox_id()``) only for those DRIMboxes.
+  ``token_drimbox_id()``) only for those DRIMboxes; views about several DRIMboxes (the operator's certificate
+  export) keep to them with ``token_drimbox_ids(request)``.
 
 Sessions and iSC bearer tokens keep the full rights of the user: only ``ApiToken`` credentials are checked.
 """
@@ -42,6 +43,15 @@ def granting_scopes(view, method):
     if method in SAFE_METHODS:
         return [ApiScope.READ] + ([declared] if declared and declared != ApiScope.READ else [])
     return [declared] if declared else []
+
+
+def token_drimbox_ids(request):
+    """The DRIMboxes (internal ids) a token limits its certificate calls to; None when nothing limits them
+    (sessions, iSC bearer tokens, tokens without DRIMboxes)."""
+    token = request.auth
+    if isinstance(token, ApiToken) and token.drimbox_ids:
+        return [int(pk) for pk in token.drimbox_ids]
+    return None
 
 
 class TokenScopePermission(BasePermission):

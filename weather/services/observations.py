@@ -44,6 +44,7 @@ from django.utils import timezone
 
 from operators.models import Drimbox
 from trustspace.errors import InvalidData
+from trustspace.text import remove_forbidden_characters
 from weather.models import DrimboxWeather, LocationObservation, ProbeLocation, Transition, WeatherStatus
 from weather.prober import ProbeResult
 from weather.services.incidents import UP_STATUSES, open_or_restore_incidents
@@ -99,6 +100,12 @@ def _value(result: ProbeResult | dict[str, Any], name: str, default: Any = None)
     return result.get(name, default) if isinstance(result, dict) else getattr(result, name, default)
 
 
+def _probe_error(text: str | None) -> str:
+    """A probe's error as stored and shown: it may quote what the DRIMbox answered (a certificate's name, a TLS
+    alert), so without bidi or control characters (``trustspace.text``), 300 characters at most."""
+    return remove_forbidden_characters(text or "")[:300]
+
+
 def _next_observation(previous: LocationObservation | None, result: ProbeResult | dict[str, Any], *,
                       location_id: int, drimbox_id: int, stale: timedelta) -> LocationObservation | None:
     """The new observation row of one DRIMbox at one location, from its previous row and one probe result."""
@@ -120,8 +127,8 @@ def _next_observation(previous: LocationObservation | None, result: ProbeResult 
         status = _value(result, "status")
     row = LocationObservation(
         drimbox_id=drimbox_id, location_id=location_id, checked_at=checked_at,
-        db_ok=bool(_value(result, "db_ok")), db_error=(_value(result, "db_error") or "")[:300],
-        vi_ok=_value(result, "vi_ok"), vi_error=(_value(result, "vi_error") or "")[:300],
+        db_ok=bool(_value(result, "db_ok")), db_error=_probe_error(_value(result, "db_error")),
+        vi_ok=_value(result, "vi_ok"), vi_error=_probe_error(_value(result, "vi_error")),
         latency_ms=_value(result, "latency_ms"), consecutive_failures=consecutive,
         first_failure_at=first_failure_at, status=previous.status if previous is not None else WeatherStatus.NO_DATA,
     )
