@@ -6,7 +6,7 @@ route — ``/demandes/12/`` stands for every request page — each opened in Chr
 (a violation fails the test, tests/browser/conftest.py) and the person logged in through iSC.
 """
 import pytest
-from axe_playwright_python.sync_playwright import Axe
+from axe_playwright_python.base import AXE_SCRIPT
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import Resolver404, resolve
@@ -39,15 +39,31 @@ def test_every_page_of_each_role_passes_axe_core(page, portal, issuer, demo, rol
         client.force_login(get_user_model().objects.get(username=ROLES[role]))
     pages, _broken = crawl(client)
     routes = _one_page_per_route(pages)
-    assert len(routes) >= (8 if role == "anonymous" else 25), routes
+    assert len(routes) >= (8 if role == "anonymous" else 20), routes
     if ROLES[role]:
+        # The public pages (footer, weather, conformance kit…) are checked once, by the anonymous visitor; the
+        # home page is the person's own dashboard.
+        public, _ = crawl(Client())
+        routes = {route: path for route, path in routes.items()
+                  if route == "" or route not in _one_page_per_route(public)}
         _log_in_as(page, portal, issuer, ROLES[role])
-    axe = Axe()
+    page.context.add_init_script(AXE_SCRIPT)  # loaded with each page, outside its CSP, parsed once per page
     violations = {}
     for path in routes.values():
         response = page.goto(portal + path)
         assert response is not None and response.status == 200, path
-        found = axe.run(page, options=WCAG_21_AA).response["violations"]
+        found = page.evaluate("options => axe.run(document, options)", WCAG_21_AA)["violations"]
         if found:
             violations[path] = [(rule["id"], [node["target"] for node in rule["nodes"]][:3]) for rule in found]
     assert not violations, violations
+
+
+def test_axe_core_reports_what_it_should_here(page, portal):
+    """The same injection, on a page made wrong on purpose: an image without text and an unlabelled field."""
+    page.context.add_init_script(AXE_SCRIPT)
+    page.goto(portal + "/mentions-legales/")
+    page.evaluate("""() => {
+        document.querySelector("main").insertAdjacentHTML("beforeend", '<img src="/x.png"><input type="text">');
+    }""")
+    found = {rule["id"] for rule in page.evaluate("options => axe.run(document, options)", WCAG_21_AA)["violations"]}
+    assert {"image-alt", "label"} <= found, found
