@@ -10,14 +10,18 @@ whitelist pages):
 * happy path: a declaration filed and approved (its name appears in BIND), a whitelist version prepared, approved
   by a second ANS administrator and published (the GitHub emulator receives it), an outage (``demo_drimboxes
   --stop db1``) seen by the probes of both locations;
-* faults: Redis stopped during approvals, the worker killed (-9) in the middle of a publication's push, BIND
-  down during an approval, GitHub answering 502 to a publication (retried by the GitHub sweep, every 10 s here),
-  PostgreSQL stopped and started again.
+* faults: Redis stopped during approvals (through the API and through the ANS pages, form POSTs with their CSRF
+  token as a browser sends them), the worker killed (-9) in the middle of a publication's push, BIND down during an
+  approval, GitHub answering 502 to a publication (retried by the GitHub sweep, every 10 s here), PostgreSQL
+  stopped and started again;
+* then the HTML pages of each audience (ANS review queue, whitelist, outbox; an operator's requests; the public
+  weather) answer 200.
 
 It asserts that every request whose action committed answered normally (2xx/3xx), that every e-mail reached the
 SMTP sink exactly once (by Message-ID) and every publication reached GitHub exactly once, and that readiness
-(/api/v1/health/ready) reported the outages it covers (database, broker) and /metrics the others (DNS changes
-retrying, GitHub publication failed). Prints a summary; exits 1 on failure. A few minutes, most of it the demo.
+(/api/v1/health/ready) reported the outages it covers (database, broker, the killed worker) and /metrics the others
+(DNS changes retrying, GitHub publication failed). Prints a summary; exits 1 on failure. A few minutes, most of it
+the demo.
 PRODUCTION_CHECK_KEEP=1 keeps the temporary directory (logs of every process).
 """
 import base64
@@ -162,21 +166,28 @@ from weather.models import ProbeLocation
 
 User = get_user_model()
 out = {"sessions": {}, "tokens": {}, "boxes": []}
-for username in ("ans.admin", "ans.relecteur"):
-    user = User.objects.get(username=username)
-    User.objects.filter(pk=user.pk).update(ans_rights_confirmed_at=timezone.now())
+
+
+def open_session(user):
     session = SessionStore()
     session[SESSION_KEY] = str(user.pk)
     session[BACKEND_SESSION_KEY] = "trustspace.oidc.IscAuthenticationBackend"
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     session.create()
-    out["sessions"][username] = session.session_key
+    out["sessions"][user.username] = session.session_key
+
+
+for username in ("ans.admin", "ans.relecteur"):
+    user = User.objects.get(username=username)
+    User.objects.filter(pk=user.pk).update(ans_rights_confirmed_at=timezone.now())
+    open_session(User.objects.get(pk=user.pk))
 out["tokens"]["ans.admin"] = create_api_token(acting_user=User.objects.get(username="ans.admin"), name="controle")[1]
 for box in Drimbox.objects.filter(status="active").select_related("operator").order_by("identifiant"):
     legal = Membership.objects.filter(operator=box.operator, role=Role.LEGAL_REPRESENTATIVE,
                                       ended_at__isnull=True).order_by("pk").first().user
     if legal.username not in out["tokens"]:
         out["tokens"][legal.username] = create_api_token(acting_user=legal, name="controle")[1]
+        open_session(legal)
     out["boxes"].append({"id": box.pk, "identifiant": box.identifiant, "db_fqdn": box.db_fqdn,
                          "operator": box.operator_id, "legal": legal.username})
 out["probe_client"] = list(ensure_probe_client_certificate(settings.DEV_PKI_DIR))
@@ -241,6 +252,9 @@ class ProductionCheck:
             "OUTBOX_SWEEP_SECONDS": "5", "OUTBOX_RETRY_BASE_SECONDS": "2", "OUTBOX_RETRY_MAX_SECONDS": "10",
             # Short task limits so that an abandoned publication is resumed within the check (production: 300/900 s).
             "CELERY_TASK_TIME_LIMIT": "40", "CELERY_TASK_SOFT_TIME_LIMIT": "30",
+            # Worker heartbeats every second: readiness names a killed worker within a few seconds.
+            "WORKER_HEARTBEAT_SECONDS": "1", "HEALTH_WORKER_MAX_AGE_SECONDS": "6",
+            "OUTBOX_ENCRYPTION_KEY": secrets.token_urlsafe(32),
             "WHITELIST_GITHUB_STALE_RUNNING_SECONDS": "45", "WHITELIST_GITHUB_SWEEP_SECONDS": "10",
             "WHITELIST_PUBLIC_CURRENT_SECONDS": "0",
         })
@@ -289,7 +303,9 @@ class ProductionCheck:
             raise Failure("demo_drimboxes n'a pas démarré :\n" + self.services["drimboxes"].tail())
         env["WEATHER_PROBE_RESOLVE"] = (state / "resolve.txt").read_text().strip()
         self.web_port = free_port()
-        self.service("web", [str(BIN / "gunicorn"), "trustspace.wsgi", "--bind", f"127.0.0.1:{self.web_port}",
+        # As deploy/systemd/drimm-web.service: JSON access and error logs carrying the request id.
+        self.service("web", [str(BIN / "gunicorn"), "trustspace.wsgi", "--config", "python:trustspace.gunicorn_conf",
+                             "--bind", f"127.0.0.1:{self.web_port}",
                              "--workers", "2", "--worker-class", "gthread", "--threads", "4",
                              "--forwarded-allow-ips", "127.0.0.1", "--timeout", "60", "--no-control-socket"], env)
         self.service("worker", self.worker_command("celery", "worker@check"), env)
@@ -352,7 +368,9 @@ class ProductionCheck:
         return response
 
     def ans_page(self, username, method, path, data=None):
-        """An ANS page (whitelist), with the ANS session made at set-up and the CSRF token of the form page."""
+        """A page of the portal with the session made at set-up for ``username`` (ANS or an operator's legal
+        representative); a POST first reads its form page (``_form_page``) and sends its hidden fields — the CSRF
+        token among them — as a browser does."""
         session = self.http()
         session.cookies.set("sessionid", self.setup["sessions"][username], domain="127.0.0.1")
         if method == "GET":
@@ -382,8 +400,9 @@ class ProductionCheck:
 
     # --- the walk ------------------------------------------------------------------------------------------
 
-    def declare_and_approve(self, seed, label, *, legal=None):
-        """A declaration by an operator's legal representative, approved by ANS; returns the approved request."""
+    def declare_and_approve(self, seed, label, *, legal=None, via_pages=False):
+        """A declaration by an operator's legal representative, approved by ANS (through the API, or through the
+        request's page with ``via_pages``); returns the request as the API shows it."""
         box = self.setup["boxes"][0]
         legal = legal or box["legal"]
         operator = box["operator"]
@@ -408,6 +427,12 @@ class ProductionCheck:
                  files={"file": ("cgi.pdf", demo_pdf("Conditions Générales d'Intégration"), "application/pdf")})
         self.api(legal, "POST", url + "submit/")
         self.api("ans.admin", "POST", url + "assign/", json={})
+        if via_pages:  # the ANS review page's « Approuver » form, as a browser posts it
+            response = self.ans_page("ans.admin", "POST", f"/demandes/{request['id']}/approuver/",
+                                     {"_form_page": f"/demandes/{request['id']}/", "comment": label})
+            if response.status_code not in (302, 303):
+                raise Failure(f"approbation par la page ({label}) : {response.status_code} {response.text[:500]}")
+            return self.api("ans.admin", "GET", url).json()
         approved = self.api("ans.admin", "POST", url + "approve/", json={"comment": label},
                             label=f"approbation ({label})").json()
         if approved["status"] != "approuvee":
@@ -490,7 +515,8 @@ class ProductionCheck:
     # --- faults --------------------------------------------------------------------------------------------
 
     def readiness_reports(self, part, timeout=60):
-        """Poll readiness until it answers 503 naming ``part``; (seen, last answer)."""
+        """Poll readiness until it answers 503 naming ``part``; (seen, last answer: the failing parts, and this
+        part's message once it fails)."""
         last = [None]
 
         def failing():
@@ -500,6 +526,8 @@ class ProductionCheck:
             except ValueError:
                 fields = {}
             last[0] = f"{status}, en échec : {', '.join(fields) or 'aucune partie'}"
+            if part in fields:
+                last[0] += f" — {' '.join(fields[part])}"
             return status == 503 and part in fields
 
         return wait_for(failing, timeout, 1), last[0]
@@ -514,6 +542,12 @@ class ProductionCheck:
                 self.declare_and_approve(seed, "Redis arrêté")
             self.report.check(self.outbox_count() > before, "Redis arrêté : approbations enregistrées",
                               "les courriels attendent dans la boîte d'envoi")
+            before = self.outbox_count()
+            statuses = [self.declare_and_approve(seed, "Redis arrêté, par la page", via_pages=True)["status"]
+                        for seed in (13, 14)]
+            self.report.check(statuses == ["approuvee"] * 2 and self.outbox_count() > before,
+                              "Redis arrêté : approbations par les pages ANS (formulaire, CSRF)",
+                              f"statuts {statuses}, courriels en attente dans la boîte d'envoi")
         finally:
             self.redis.start()
         self.report.check(wait_for(lambda: self.ready()[0] == 200, EVENTUALLY, 2), "Redis relancé : portail prêt",
@@ -538,6 +572,10 @@ class ProductionCheck:
                          "on v.id = p.version_id where v.number = %s", number)
         self.report.check(state and state[0][0] == "en_cours", "worker tué (-9) : publication restée en cours",
                           f"statut {state[0][0] if state else '—'}, {self.github_commits() - before} commit(s)")
+        # Its heartbeat stops (WORKER_HEARTBEAT_SECONDS): readiness names the queue and the worker.
+        seen, last = self.readiness_reports("worker", timeout=30)
+        self.report.check(seen and "« worker »" in last and "« celery »" in last,
+                          "worker tué (-9) : disponibilité en échec", last)
         self.services["worker"].start()
 
         def recorded():
@@ -601,6 +639,24 @@ class ProductionCheck:
                           "PostgreSQL relancé : portail prêt", f"ready → {self.ready()[0]}")
         self.declare_and_approve(31, "après redémarrage de PostgreSQL")
         self.report.ok("PostgreSQL relancé : approbation enregistrée")
+
+    def pages_answer(self):
+        """After the faults, the HTML pages of each audience answer 200 (sessions made at set-up)."""
+        legal = self.setup["boxes"][0]["legal"]
+        pages = [("ans.admin", "/ans/demandes/"), ("ans.admin", "/ans/liste-blanche/"),
+                 ("ans.admin", "/ans/envois/?statut=sent"), ("ans.admin", "/ans/alertes/"),
+                 (legal, "/espace/demandes/"), (None, "/meteo/")]
+        answers = []
+        for username, path in pages:
+            if username is None:
+                response = self.http().get(self.base + path, timeout=60, allow_redirects=False)
+            else:
+                response = self.ans_page(username, "GET", path)
+            html = response.headers.get("Content-Type", "").startswith("text/html")
+            answers.append((path, response.status_code if html else f"{response.status_code} (non HTML)"))
+        bad = [(path, status) for path, status in answers if status != 200]
+        self.report.check(not bad, "pages HTML après les pannes",
+                          ", ".join(f"{path} → {status}" for path, status in answers))
 
     # --- final assertions ----------------------------------------------------------------------------------
 
@@ -674,7 +730,8 @@ def main():
                                    ("BIND arrêté", check.fault_bind_down),
                                    ("PostgreSQL redémarré", check.fault_database_restart),
                                    ("GitHub 502, rejeu", check.wait_github_retry),
-                                   ("worker tué", check.fault_worker_killed_during_publication)):
+                                   ("worker tué", check.fault_worker_killed_during_publication),
+                                   ("pages HTML", check.pages_answer)):
                 with step(report, name):
                     scenario()
             with step(report, "bilan"):

@@ -33,6 +33,7 @@ INFRASTRUCTURE = {
     "trustspace/idempotency.py": "single-use form tokens recorded in the caller's transaction",
     "trustspace/api/idempotency.py": "API Idempotency-Key records around the view's transaction",
     "trustspace/beat.py": "the beat heartbeat row, written by the one beat",
+    "trustspace/workers.py": "each Celery worker's heartbeat row, written by that worker",
     "trustspace/alerts.py": "ANS alerts opened and resolved by the check_alerts task",
 }
 

@@ -4,9 +4,13 @@
   if the caller's transaction commits). While it stays open, raising it again only refreshes it: no new e-mail at
   every check — except when it gets worse (another subject, or warning → critical).
 - ``resolve_alert(key)`` closes it and sends a « résolu » notice.
-- ``check_alerts()`` (Celery task ``trustspace.tasks.check_alerts``, beat every ALERT_CHECK_SECONDS) runs the checks
-  registered in ``settings.ALERT_CHECKS`` ({name: dotted path}). A check gets ``now`` and returns the ``Condition``s
-  that hold now, with keys ``<name>`` or ``<name>:<detail>``; every open alert of that name not returned is resolved.
+- ``check_alerts()`` runs the checks registered in ``settings.ALERT_CHECKS`` ({name: dotted path}), twice over:
+  from the Celery task ``trustspace.tasks.check_alerts`` (beat, every ALERT_CHECK_SECONDS) and from
+  ``manage.py check_alerts`` (systemd timer deploy/systemd/drimm-alerts.timer, every minute), which needs neither
+  the beat nor a worker — without it the « beat stopped » alert could never fire — and delivers the notices itself
+  (``deliver_notices``). Running both is safe: an alert is opened, and notified, once whoever runs the check.
+  A check gets ``now`` and returns the ``Condition``s that hold now, with keys ``<name>`` or ``<name>:<detail>``;
+  every open alert of that name not returned is resolved.
   The registry keeps this bottom layer free of the apps above it (weather/alerts.py, whitelist/alerts.py).
 
 Rows: ``trustspace.models.Alert`` (one per occurrence); the ANS page « ANS — Alertes » lists them.
@@ -170,6 +174,20 @@ def check_alerts(*, now=None, checks=None):
                 resolve_alert(key)
         summary[name] = len(firing)
     return summary
+
+
+def deliver_notices(limit=100):
+    """Deliver now the alert notices due in the outbox (their dedup keys start with ``alert:``), in this process:
+    ``manage.py check_alerts`` runs when the beat, the broker or the workers may be down. Each message is delivered
+    under its row lock like any other, so a worker delivering at the same time never sends it twice.
+    Returns (sent, failed attempts)."""
+    from .models import OutboxMessage, OutboxStatus
+    from .outbox import deliver_due
+
+    ids = list(OutboxMessage.objects.filter(status=OutboxStatus.PENDING, next_attempt_at__lte=timezone.now(),
+                                            dedup_key__startswith="alert:")
+               .order_by("id").values_list("id", flat=True)[:limit])
+    return deliver_due(ids=ids) if ids else (0, 0)
 
 
 # --- the checks of this layer ----------------------------------------------------------------------------------------

@@ -16,4 +16,8 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 from .log_format import install_celery_logging  # noqa: E402
 
 install_celery_logging()
+# Each worker writes its own heartbeat (readiness' « worker » part), independently of the beat.
+from .workers import install_worker_heartbeat  # noqa: E402
+
+install_worker_heartbeat()
 app.autodiscover_tasks()

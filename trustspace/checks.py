@@ -30,3 +30,19 @@ def problems(*, debug, database_engine, broker_url, cache_backend):
             "DEBUG=0 avec un cache propre à chaque processus (LocMem/Dummy) : définissez REDIS_URL "
             "(limites de débit et caches partagés).", id="trustspace.E103"))
     return errors
+
+
+@register("production", deploy=True)
+def outbox_encryption_key(app_configs=None, **kwargs):
+    """``check --deploy``: production names its own OUTBOX_ENCRYPTION_KEY (deploy/BACKUP.md), rather than a key
+    derived from SECRET_KEY — rotating SECRET_KEY (sessions) must not make the outbox's webhook secrets unreadable."""
+    return outbox_key_problems(debug=settings.DEBUG, key=getattr(settings, "OUTBOX_ENCRYPTION_KEY", ""))
+
+
+def outbox_key_problems(*, debug, key):
+    if debug or key:
+        return []
+    return [Error(
+        "DEBUG=0 sans OUTBOX_ENCRYPTION_KEY : les secrets des webhooks de la boîte d'envoi seraient chiffrés avec "
+        "une clé dérivée de SECRET_KEY.", id="trustspace.E104",
+        hint="OUTBOX_ENCRYPTION_KEY=<longue chaîne aléatoire> dans /etc/drimm/drimm.env, sauvegardée au coffre-fort.")]

@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import caches
+from django.db.models import Count, Min, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from health_check.base import HealthCheck, HealthCheckResult
@@ -39,6 +40,7 @@ class PortalCheck(HealthCheck):
     label: typing.ClassVar[str] = ""
 
     def run(self):
+        self.details = {}  # filled by problem(): what the part measured, shown whether it fails or not
         problem = self.problem()
         if problem:
             raise ServiceUnavailable(problem)
@@ -123,6 +125,8 @@ class BeatCheck(PortalCheck):
         from .beat import heartbeat_age
 
         age = heartbeat_age()
+        self.details = {"heartbeat_age_seconds": seconds(age),
+                        "max_age_seconds": settings.HEALTH_BEAT_MAX_AGE_SECONDS}
         if age is None:
             return "Le planificateur des tâches périodiques (beat) n'a jamais battu."
         if age > timedelta(seconds=settings.HEALTH_BEAT_MAX_AGE_SECONDS):
@@ -142,15 +146,56 @@ class OutboxCheck(PortalCheck):
         outbox = outbox_model()
         if outbox is None:
             return None
-        pending = outbox.objects.filter(status="pending")
-        late_before = timezone.now() - timedelta(seconds=settings.HEALTH_OUTBOX_MAX_DELAY_SECONDS)
-        late = pending.filter(next_attempt_at__lt=late_before).count()
+        now = timezone.now()
+        late_before = now - timedelta(seconds=settings.HEALTH_OUTBOX_MAX_DELAY_SECONDS)
+        counts = outbox.objects.aggregate(
+            total=Count("pk", filter=Q(status="pending")),
+            late=Count("pk", filter=Q(status="pending", next_attempt_at__lt=late_before)),
+            failed=Count("pk", filter=Q(status="failed")),
+            oldest=Min("next_attempt_at", filter=Q(status="pending")))
+        total, late = counts["total"], counts["late"]
+        self.details = {"pending": total, "late": late, "failed": counts["failed"],
+                        "oldest_due_seconds": max(seconds(now - counts["oldest"]), 0) if counts["oldest"] else 0,
+                        "max_pending": settings.HEALTH_OUTBOX_MAX_PENDING}
         if late:
-            return f"{late} envoi(s) en attente depuis plus de {describe_age(timezone.now() - late_before)}."
-        total = pending.count()
+            return f"{late} envoi(s) en attente depuis plus de {describe_age(now - late_before)}."
         if total > settings.HEALTH_OUTBOX_MAX_PENDING:
             return f"{total} envois en attente (plus de {settings.HEALTH_OUTBOX_MAX_PENDING})."
         return None
+
+
+@dataclasses.dataclass
+class WorkerCheck(PortalCheck):
+    """Each queue of HEALTH_WORKER_QUEUES has a worker whose own heartbeat (trustspace.workers) is younger than
+    HEALTH_WORKER_MAX_AGE_SECONDS; otherwise the queue and its silent workers are named (without their host)."""
+
+    name: typing.ClassVar[str] = "worker"
+    label: typing.ClassVar[str] = "Workers des tâches de fond"
+
+    def problem(self):
+        from .workers import short_name, worker_ages
+
+        limit = timedelta(seconds=settings.HEALTH_WORKER_MAX_AGE_SECONDS)
+        workers = worker_ages()
+        self.details = {"workers": [
+            {"name": short_name(name), "queues": queues, "heartbeat_age_seconds": seconds(age),
+             "alive": age <= limit} for name, queues, age in workers], "max_age_seconds": int(limit.total_seconds())}
+        problems = []
+        for queue in settings.HEALTH_WORKER_QUEUES:
+            serving = [(name, age) for name, queues, age in workers if queue in queues]
+            if any(age <= limit for _name, age in serving):
+                continue
+            if not serving:
+                problems.append(f"Aucun worker de la file « {queue} » n'a jamais signalé son activité.")
+                continue
+            silent = ", ".join(f"« {short_name(name)} » (depuis {describe_age(age)})" for name, age in serving)
+            problems.append(f"Aucun worker actif sur la file « {queue} » : sans battement {silent}.")
+        return " ".join(problems) or None
+
+
+def seconds(age):
+    """A ``timedelta`` as whole seconds (None stays None), for the JSON details."""
+    return None if age is None else int(age.total_seconds())
 
 
 def outbox_model():
@@ -167,6 +212,7 @@ def configured_checks():
 
 
 def run_check(check):
+    check.details = {}
     start = timeit.default_timer()
     try:
         check.run()
@@ -187,6 +233,8 @@ def readiness():
         "label": getattr(result.check, "label", "") or type(result.check).__name__,
         "state": "failing" if result.error else "ok",
         **({"message": result.error.message} if result.error else {}),
+        "duration_ms": round(result.time_taken * 1000, 1),
+        **({"details": result.check.details} if getattr(result.check, "details", None) else {}),
     } for result in results]
     failing = [part for part in parts if part["state"] == "failing"]
     body = {"status": "unavailable" if failing else "ok", "checks": parts}

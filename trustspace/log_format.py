@@ -61,6 +61,33 @@ class JsonFormatter(_BaseJsonFormatter):
                 log_data.pop(name, None)
 
 
+# --- gunicorn ---------------------------------------------------------------------------------------------------------
+
+
+class GunicornAccessFormatter(JsonFormatter):
+    """gunicorn's access lines (trustspace.gunicorn_conf) as JSON: gunicorn logs each request with its « atoms » as
+    the record's arguments; this formatter turns them into fields, ``request_id`` being the response's
+    X-Request-ID (the id RequestIdMiddleware gave the request, in every line Django logged for it). The query string
+    is left out (searches carry names)."""
+
+    FIELDS = (("method", "m"), ("path", "U"), ("status", "s"), ("duration_ms", "M"), ("bytes", "B"),
+              ("remote_addr", "h"), ("forwarded_for", "{x-forwarded-for}i"), ("user_agent", "a"),
+              ("request_id", "{x-request-id}o"))
+
+    def add_fields(self, log_data, record, message_dict):
+        super().add_fields(log_data, record, message_dict)
+        atoms = record.args if isinstance(record.args, dict) else {}
+        for field, atom in self.FIELDS:
+            value = atoms.get(atom.lower() if atom.startswith("{") else atom)
+            if isinstance(value, str):
+                value = value.replace('\\"', '"')  # gunicorn escapes quotes for its own text format
+            if value in (None, "", "-"):
+                continue
+            if field == "status" and str(value).isdigit():
+                value = int(value)
+            log_data[field] = value
+
+
 # --- Celery ---------------------------------------------------------------------------------------------------------
 
 _tokens: dict[str, tuple] = {}

@@ -68,6 +68,18 @@ class BeatCollector:
                     age.total_seconds() if age is not None else float("nan"))
 
 
+class WorkerCollector:
+    def collect(self):
+        from .workers import worker_ages
+
+        family = gauge("worker_heartbeat_age_seconds",
+                       "Secondes depuis le dernier battement de chaque worker Celery (écrit par le worker lui-même).",
+                       labels=("worker", "queues"))
+        for name, queues, age in worker_ages():
+            family.add_metric([name, ",".join(queues)], age.total_seconds())
+        yield family
+
+
 class DomainCollector:
     """The collectors of METRICS_COLLECTORS, in one registry evaluated at each scrape."""
 

@@ -12,7 +12,8 @@ transaction, then delivered by ``deliver_due`` (Celery task ``trustspace.tasks.d
   message is « en échec » until an ANS administrator clicks « Relancer » (``retry_message``, audited).
 
 Webhook secrets are never stored in clear: ``payload["secret"]`` is a Fernet token made with a key derived from
-``OUTBOX_ENCRYPTION_KEY`` (environment; defaults to one derived from ``SECRET_KEY``).
+``OUTBOX_ENCRYPTION_KEY`` (environment; required with DEBUG=0 by ``check --deploy``, trustspace.E104; in development
+derived from ``SECRET_KEY``).
 """
 import base64
 import hashlib

@@ -216,8 +216,13 @@ if REDIS_URL and TEST_WORKER:
     _redis = urlsplit(REDIS_URL)
     _redis_db = (int(_redis.path.strip("/") or 0) - TEST_WORKER_INDEX) % 16
     REDIS_URL = os.environ["REDIS_URL"] = urlunsplit(_redis._replace(path=f"/{_redis_db}"))
+# Seconds to connect to / wait for the Redis cache: a Redis that hangs fails throttling, readiness' cache check and
+# every cached read fast instead of holding the request.
+REDIS_CACHE_TIMEOUT_SECONDS = float(env("REDIS_CACHE_TIMEOUT_SECONDS", "1.5"))
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "OPTIONS": {"socket_connect_timeout": REDIS_CACHE_TIMEOUT_SECONDS,
+                                      "socket_timeout": REDIS_CACHE_TIMEOUT_SECONDS}}}
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
 else:
@@ -256,6 +261,9 @@ EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+# Seconds an SMTP connection may stay silent: a hanging server fails the outbox attempt (retried later) instead of
+# holding the message's row lock until the task's time limit.
+EMAIL_TIMEOUT = float(env("EMAIL_TIMEOUT", "20"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Espace de Confiance DRIM-M <ne-pas-repondre@mesimagesmedicales.fr>")
 ADMINS = [("ANS", addr) for addr in env_list("ADMIN_EMAILS")]
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
@@ -704,7 +712,8 @@ OUTBOX_RETRY_MAX_SECONDS = env_int("OUTBOX_RETRY_MAX_SECONDS", 3600)
 OUTBOX_KICK_TIMEOUT_SECONDS = float(env("OUTBOX_KICK_TIMEOUT_SECONDS", "1"))
 # Sent messages are deleted after this many days (0: kept forever).
 OUTBOX_KEEP_SENT_DAYS = env_int("OUTBOX_KEEP_SENT_DAYS", 30)
-# Key (any string, from the environment) encrypting webhook secrets in the outbox; empty: derived from SECRET_KEY.
+# Key (any string, from the environment) encrypting webhook secrets in the outbox; empty: derived from SECRET_KEY,
+# which `check --deploy` refuses with DEBUG=0 (trustspace.E104, deploy/BACKUP.md).
 OUTBOX_ENCRYPTION_KEY = env("OUTBOX_ENCRYPTION_KEY", "")
 CELERY_BEAT_SCHEDULE.update({
     "outbox-sweep": {"task": "trustspace.tasks.deliver_outbox", "schedule": timedelta(seconds=OUTBOX_SWEEP_SECONDS)},
@@ -740,11 +749,17 @@ HEALTH_BEAT_MAX_AGE_SECONDS = env_int("HEALTH_BEAT_MAX_AGE_SECONDS", 180)  # an 
 HEALTH_WEATHER_MAX_AGE_SECONDS = env_int("HEALTH_WEATHER_MAX_AGE_SECONDS", max(5 * WEATHER_PROBE_INTERVAL, 300))
 HEALTH_OUTBOX_MAX_DELAY_SECONDS = env_int("HEALTH_OUTBOX_MAX_DELAY_SECONDS", 900)  # a pending message due for longer
 HEALTH_OUTBOX_MAX_PENDING = env_int("HEALTH_OUTBOX_MAX_PENDING", 1000)  # more pending messages than this fails
+# Each Celery worker writes its own heartbeat every WORKER_HEARTBEAT_SECONDS (trustspace/workers.py; 0: never); each
+# queue of HEALTH_WORKER_QUEUES needs a worker whose heartbeat is younger than HEALTH_WORKER_MAX_AGE_SECONDS.
+WORKER_HEARTBEAT_SECONDS = float(env("WORKER_HEARTBEAT_SECONDS", "15"))
+HEALTH_WORKER_MAX_AGE_SECONDS = env_int("HEALTH_WORKER_MAX_AGE_SECONDS", 90)
+HEALTH_WORKER_QUEUES = env_list("HEALTH_WORKER_QUEUES", "celery")
 # The parts of readiness, in order; each app adds its own (trustspace does not import the apps above it).
 HEALTH_CHECKS = [
     "trustspace.health.DatabaseCheck",
     "trustspace.health.CacheCheck",
     "trustspace.health.BrokerCheck",
+    "trustspace.health.WorkerCheck",
     "trustspace.health.BeatCheck",
     "trustspace.health.OutboxCheck",
     "weather.health.ProbeLocationsCheck",
@@ -757,6 +772,7 @@ METRICS_TOKEN = env("METRICS_TOKEN", "")
 METRICS_COLLECTORS = [
     "trustspace.metrics.OutboxCollector",
     "trustspace.metrics.BeatCollector",
+    "trustspace.metrics.WorkerCollector",
     "operators.metrics.DnsChangesCollector",
     "certificates.metrics.CertificateExpiryCollector",
     "weather.metrics.WeatherCollector",

@@ -3,17 +3,27 @@ from pathlib import Path
 
 from celery import shared_task
 from django.conf import settings
-from django.core.mail import mail_admins, send_mail
+from django.core.mail import send_mail
+from django.db import transaction
 
 from .audit import AnchorError, anchor_line, make_anchor, read_anchors, store_anchor, verify_chain
+from .backoff import backoff
 
 logger = logging.getLogger(__name__)
 
+SEND_EMAIL_MAX_RETRIES = 8
 
-@shared_task(autoretry_for=(OSError,), retry_backoff=30, retry_backoff_max=3600, max_retries=8)
-def send_email(recipients, subject, body):
-    """Kept for the messages already queued in a broker before the outbox existed; nothing new uses it."""
-    send_mail(subject, body, None, recipients)
+
+@shared_task(bind=True, max_retries=SEND_EMAIL_MAX_RETRIES)
+def send_email(self, recipients, subject, body):
+    """Kept for the messages already queued in a broker before the outbox existed; nothing new uses it. An SMTP
+    failure is retried with the project's backoff (trustspace.backoff), like the outbox's own retries."""
+    try:
+        send_mail(subject, body, None, recipients)
+    except OSError as exc:  # smtplib's errors and socket timeouts
+        delay = backoff(self.request.retries + 1, base_seconds=settings.OUTBOX_RETRY_BASE_SECONDS,
+                        max_seconds=settings.OUTBOX_RETRY_MAX_SECONDS)
+        raise self.retry(exc=exc, countdown=delay.total_seconds()) from exc
 
 
 @shared_task(ignore_result=True, soft_time_limit=240, time_limit=300)
@@ -58,16 +68,25 @@ def verify_audit_chain():
 
 
 def send_anchor(anchor, stored_in, problem=""):
-    """The anchor, mailed to the administrators: a copy of the chain head that no database access can change."""
-    if not settings.ADMINS:
+    """The anchor, mailed to the administrators through the outbox (one e-mail per chain head: anchoring the same
+    head twice mails it once): a copy of the chain head that no database access can change."""
+    from .alerts import admin_emails
+    from .outbox import enqueue_email
+
+    recipients = admin_emails()
+    if not recipients:
         logger.warning("ADMIN_EMAILS is empty: the audit anchor of row #%s is not mailed", anchor["seq"])
+        return None
     line = anchor_line(anchor)
     body = (
         f"Tête de la chaîne d'audit au {anchor['anchored_at']} : ligne #{anchor['seq']}.\n\n"
         f"Ancre (à conserver, vérifiable avec `manage.py audit_verify --anchor FICHIER`) :\n{line}\n\n"
         + (f"Ancre ajoutée à : {stored_in}\n" if stored_in else f"L'ancre n'a pas pu être enregistrée : {problem}\n")
     )
-    mail_admins(f"Journal d'audit : ancre de la ligne #{anchor['seq']}", body)
+    subject = f"[Espace de Confiance DRIM-M] Journal d'audit : ancre de la ligne #{anchor['seq']}"
+    with transaction.atomic():
+        return enqueue_email(recipients, subject, body, dedup_key=f"audit-anchor:{anchor['seq']}",
+                             label=f"Ancre d'audit : ligne #{anchor['seq']}")
 
 
 @shared_task

@@ -31,6 +31,9 @@ class ProbeLocation(models.Model):
     label = models.CharField("libellé", max_length=100)
     active = models.BooleanField("active", default=True)
     last_report_at = models.DateTimeField("dernier compte rendu", null=True, blank=True)
+    # Probe reports received from this location (one per probe batch: a round of more DRIMboxes than
+    # WEATHER_PROBE_BATCH_SIZE makes several), counted by record_observations; exported as a Prometheus counter.
+    rounds_reported = models.PositiveBigIntegerField("comptes rendus reçus", default=0)
 
     class Meta:
         ordering = ("name",)

@@ -2,7 +2,10 @@
 (nginx -t, then a real nginx in front of a loopback backend: whitelist cache, /metrics from loopback only)."""
 import http.client
 import http.server
+import json
+import os
 import re
+import shlex
 import shutil
 import socket
 import ssl
@@ -16,6 +19,7 @@ from django.conf import settings
 
 from tests.conftest import require_or_skip
 from tests.deploy.local_services import free_port, render_nginx
+from tests.support.processes import _die_with_parent
 from weather.tasks import queue_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,7 +105,9 @@ def test_units_are_hardened_and_read_the_environment_file(name):
 
 
 def test_units_run_the_portal_processes_on_their_queues():
-    assert "gunicorn trustspace.wsgi --bind 127.0.0.1:8001" in unit_text("drimm-web.service")
+    web = unit_text("drimm-web.service")
+    assert "gunicorn trustspace.wsgi --config python:trustspace.gunicorn_conf" in web
+    assert "--bind 127.0.0.1:8001" in web
     assert re.search(r"celery -A trustspace worker -Q celery\b", unit_text("drimm-worker.service"))
     probe = unit_text("drimm-probe@.service")
     assert f"-Q {queue_of('%i')} " in probe and "Environment=WEATHER_LOCATION=%i" in probe.splitlines()
@@ -117,12 +123,99 @@ def test_systemd_units_verify(tmp_path):
         text = unit.read_text().replace("/opt/drimm/.venv", str(ROOT / ".venv")).replace("/opt/drimm", str(ROOT))
         (tmp_path / unit.name).write_text(text)
     names = ["drimm-web.service", "drimm-worker.service", "drimm-beat.service", "drimm-probe@paris.service",
-             "drimm.target", "drimm-backup.service", "drimm-backup.timer"]
+             "drimm.target", "drimm-backup.service", "drimm-backup.timer", "drimm-alerts.service",
+             "drimm-alerts.timer"]
     result = subprocess.run([analyze, "verify", *names], cwd=tmp_path, capture_output=True, text=True,
                             timeout=60)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "Unknown" not in output and "ignoring" not in output, output
+
+
+def exec_start(name):
+    """The unit's ExecStart command line, continuation lines joined, as a list of arguments."""
+    text = unit_text(name).replace("\\\n", " ")
+    line = next(line for line in text.splitlines() if line.startswith("ExecStart="))
+    return shlex.split(line.split("=", 1)[1])
+
+
+def test_the_alerts_timer_runs_the_checks_every_minute_without_the_beat():
+    service = unit_text("drimm-alerts.service")
+    for directive in ("EnvironmentFile=/etc/drimm/drimm.env", "User=drimm", "NoNewPrivileges=yes",
+                      "ProtectSystem=strict", "PrivateTmp=yes", "Type=oneshot", "ReadWritePaths=/var/lib/drimm"):
+        assert directive in service.splitlines(), directive
+    assert exec_start("drimm-alerts.service") == ["/opt/drimm/.venv/bin/python", "/opt/drimm/manage.py",
+                                                  "check_alerts"]
+    timer = unit_text("drimm-alerts.timer").splitlines()
+    assert "OnCalendar=*-*-* *:*:00" in timer and "WantedBy=timers.target" in timer
+    assert "drimm-alerts.timer" in unit_text("drimm.target")
+
+
+def wait_for_port(port, process, log):
+    for _ in range(300):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            assert process.poll() is None, log.read_text()
+            time.sleep(0.1)
+    pytest.fail("gunicorn did not listen\n" + log.read_text())
+
+
+def json_lines(path, *, plain_allowed=()):
+    lines = []
+    for line in path.read_text().splitlines():
+        if line.startswith(plain_allowed):
+            continue
+        assert line.startswith("{"), f"not a JSON line: {line}"
+        lines.append(json.loads(line))
+    return lines
+
+
+def test_the_web_unit_logs_json_lines_carrying_the_request_id(tmp_path):
+    """gunicorn run with the unit's own arguments (one worker, a free port): every access line is JSON with the
+    request id the portal answered in X-Request-ID, gunicorn's own lines are JSON too."""
+    args = exec_start("drimm-web.service")
+    args[0] = str(ROOT / ".venv" / "bin" / "gunicorn")
+    port = free_port()
+    args[args.index("--bind") + 1] = f"127.0.0.1:{port}"
+    args[args.index("--workers") + 1] = "1"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "trustspace.settings", "DEBUG": "1", "DATABASE_URL": "",
+           "REDIS_URL": "", "VAR_DIR": str(tmp_path / "var"), "LOG_FORMAT": "json"}  # json: production's default
+    access, errors = tmp_path / "access.log", tmp_path / "error.log"
+    process = subprocess.Popen(args, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=open(access, "ab"),
+                               stderr=open(errors, "ab"), preexec_fn=_die_with_parent)  # noqa: PLW1509
+    try:
+        wait_for_port(port, process, errors)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection.request("GET", "/api/v1/health/live?nom=Dupont", headers={"X-Request-ID": "controle-1234",
+                                                                              "User-Agent": 'sonde "test"'})
+        response = connection.getresponse()
+        response.read()
+        assert response.status == 200 and response.getheader("X-Request-ID") == "controle-1234"
+        connection.request("GET", "/page-qui-n-existe-pas/")
+        missing = connection.getresponse()
+        missing.read()
+        generated = missing.getheader("X-Request-ID")
+        connection.close()
+        for _ in range(100):  # the access line is written after the response
+            if access.exists() and access.read_text().count("\n") >= 2:
+                break
+            time.sleep(0.1)
+    finally:
+        process.terminate()
+        process.wait(30)
+    lines = json_lines(access)
+    live = next(line for line in lines if line.get("path") == "/api/v1/health/live")
+    assert live["request_id"] == "controle-1234" and live["status"] == 200 and live["method"] == "GET"
+    assert live["logger"] == "gunicorn.access" and live["user_agent"] == 'sonde "test"'
+    assert "Dupont" not in access.read_text()  # no query string in the access log
+    assert next(line for line in lines if line.get("path") == "/page-qui-n-existe-pas/")["request_id"] == generated
+    # DEBUG=1 here: Django's development console handler also prints its « Not Found » in plain text.
+    started = json_lines(errors, plain_allowed=("Not Found:",))
+    assert any(line["logger"] == "gunicorn.error" and "Listening at" in line["message"] for line in started), started
+    # Django's own line about the same request carries the same id: one id joins both logs.
+    assert any(line["logger"] == "django.request" and line.get("request_id") == generated for line in started)
 
 
 # --- nginx -------------------------------------------------------------------------------------------------

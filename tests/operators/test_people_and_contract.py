@@ -119,7 +119,7 @@ def test_check_deploy_is_clean_in_production_settings(tmp_path):
     env = {**os.environ, "DEBUG": "0", "SECRET_KEY": "x" * 64 + "production-secret-key-for-the-check",
            "ALLOWED_HOSTS": "drimm.example.fr", "VAR_DIR": str(tmp_path), "DATABASE_URL": "",
            "AUDIT_HMAC_KEYS": "k1:" + "a2V5LWZvci10aGUtZGVwbG95LWNoZWNrLTMyLWJ5dGVzLWxvbmc=",
-           "AUDIT_HMAC_CURRENT_KEY_ID": "k1"}
+           "AUDIT_HMAC_CURRENT_KEY_ID": "k1", "OUTBOX_ENCRYPTION_KEY": "outbox-key-for-the-deploy-check"}
     command = [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120,
                             env={**env, "FQDN_SITE_LABEL": "test", "DNS_SERVER": ""})

@@ -22,8 +22,9 @@ if __name__ == "__main__":
     from django.test.utils import override_settings
 
     with override_settings(ROOT_URLCONF="tests.trustspace.sentry_app", ALLOWED_HOSTS=["testserver"]):
-        response = Client(raise_request_exception=False).get(
-            "/panne/", HTTP_AUTHORIZATION="Bearer secret-bearer-token", HTTP_COOKIE="csrftoken=secret-cookie-value")
+        response = Client(raise_request_exception=False).post(
+            "/panne/?nom=secret-query-value", {"patient": "secret-body-value"},
+            HTTP_AUTHORIZATION="Bearer secret-bearer-token", HTTP_COOKIE="csrftoken=secret-cookie-value")
     loaded = "sentry_sdk" in sys.modules  # before this script looks at it
     if loaded:
         sys.modules["sentry_sdk"].flush(timeout=10)

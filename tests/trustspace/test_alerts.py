@@ -299,3 +299,51 @@ def test_concurrent_checks_open_one_alert_and_send_one_notice(settings):
     results, errors = in_parallel(8, lambda: alerts.resolve_alert("race"))
     assert errors == [] and sum(result is not None for result in results) == 1
     assert OutboxMessage.objects.filter(kind="email").count() == 2
+
+
+@pytest.mark.django_db
+def test_the_command_alerts_a_stopped_beat_once_without_beat_or_worker(settings):
+    """manage.py check_alerts (systemd timer): the « beat stopped » alert needs neither the beat nor a worker; the
+    command delivers the notice itself, once, however often it runs (and the beat task alongside it adds nothing)."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from trustspace.tasks import check_alerts as beat_task
+
+    settings.ADMINS = [("ANS", "exploitation@ans.example.fr")]
+    settings.ALERT_WEBHOOK_URL = ""
+    settings.ALERT_BEAT_MAX_SECONDS = 300
+    mail.outbox.clear()
+    BeatHeartbeat.objects.create(pk=1, beat_at=timezone.now() - timedelta(minutes=12), holder="host:1")
+
+    def beat_mails():
+        return [m for m in alert_mails() if "Le beat Celery ne tourne plus" in m.subject]
+
+    out = StringIO()
+    call_command("check_alerts", stdout=out)
+    assert [m.to for m in beat_mails()] == [["exploitation@ans.example.fr"]]  # sent by the command, not queued
+    assert "[ALERTE critique]" in beat_mails()[0].subject and "beat : 1" in out.getvalue()
+    call_command("check_alerts", stdout=StringIO())
+    beat_task.apply().get()  # the beat's own task, should it run too
+    deliver()
+    assert len(beat_mails()) == 1
+    assert Alert.objects.filter(key="beat").count() == 1
+    assert OutboxMessage.objects.filter(dedup_key__startswith="alert:", status=OutboxStatus.SENT).count() == 1
+    BeatHeartbeat.objects.filter(pk=1).update(beat_at=timezone.now())  # the beat is back
+    call_command("check_alerts", stdout=StringIO())
+    assert [m.subject.split("] ")[1] + "]" for m in alert_mails() if "beat" in m.subject.lower()] == [
+        "[ALERTE critique]", "[RÉSOLU]"]
+
+
+@pytest.mark.django_db
+def test_the_command_fails_when_a_check_breaks(settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    settings.ALERT_CHECKS = {"cassee": "trustspace.alerts.n_existe_pas"}
+    err = StringIO()
+    with pytest.raises(SystemExit) as exit_:
+        call_command("check_alerts", stdout=StringIO(), stderr=err)
+    assert exit_.value.code == 1 and "cassee" in err.getvalue()

@@ -22,7 +22,8 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from trustspace import audit
-from trustspace.models import AuditEntry, AuditHead
+from trustspace.models import AuditEntry, AuditHead, OutboxMessage
+from trustspace.outbox import deliver_due
 
 KEY_1 = b"1" * 32
 KEY_2 = b"2" * 32
@@ -347,6 +348,7 @@ def test_audit_anchor_appends_a_signed_line_and_mails_it(trail, settings, tmp_pa
     assert code == 0 and "ligne #22" in output
     lines = (tmp_path / "sub" / "ancres.jsonl").read_text().splitlines()
     assert [json.loads(line)["seq"] for line in lines] == [20, 22]
+    deliver_due()  # the anchors are mailed through the outbox (a worker delivers them once committed)
     anchor = json.loads(lines[-1])
     assert anchor["hash"] == head().hash and anchor["key_id"] == "k1" and anchor["anchor_key_id"] == "k1"
     assert [m.to for m in mail.outbox] == [["securite@ans.example.fr"]] * 2
@@ -392,7 +394,11 @@ def test_anchor_task_is_scheduled_daily_and_writes_file_and_mail(trail, settings
     assert schedule["schedule"] <= timedelta(days=1)
     result = anchor_audit_chain.delay().get()
     assert result["seq"] == 20 and result["file"] == settings.AUDIT_ANCHOR_FILE
+    assert anchor_audit_chain.delay().get()["seq"] == 20  # the same head anchored again: not mailed again
+    deliver_due()
     assert len(mail.outbox) == 1 and "ancre de la ligne #20" in mail.outbox[0].subject
+    assert mail.outbox[0].to == ["securite@ans.example.fr"]
+    assert OutboxMessage.objects.filter(dedup_key="audit-anchor:20", status="sent").count() == 1
 
 
 def test_daily_verification_uses_the_anchors_and_mails_the_admins(trail, settings, admins):

@@ -6,13 +6,14 @@ from pathlib import Path
 
 from django.core.checks import run_checks
 
-from trustspace.checks import problems
+from trustspace.checks import outbox_key_problems, problems
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION = {"DEBUG": "0", "SECRET_KEY": "x" * 64 + "production-secret-key-for-the-check",
               "ALLOWED_HOSTS": "drimm.example.fr", "DNS_SERVER": "ns.example.fr", "FQDN_SITE_LABEL": "021",
               "DNS_TSIG_SECRET": "c2VjcmV0", "IGC_SANTE_ANCHORS": "/etc/drimm/igc-sante/racine.pem",
-              "AUDIT_HMAC_KEYS": "k1:a2V5LWZvci10aGUtZGVwbG95LWNoZWNrLTMyLWJ5dGVzLWxvbmc="}
+              "AUDIT_HMAC_KEYS": "k1:a2V5LWZvci10aGUtZGVwbG95LWNoZWNrLTMyLWJ5dGVzLWxvbmc=",
+              "OUTBOX_ENCRYPTION_KEY": "outbox-key-for-the-deploy-check"}
 
 
 def ids(errors):
@@ -64,3 +65,16 @@ def test_check_deploy_and_startup_refuse_sqlite_and_the_filesystem_broker(tmp_pa
                   "REDIS_URL": "redis://redis.example.fr:6379/0"}
     result = manage(["check", "--deploy"], production)
     assert "trustspace.E10" not in result.stdout + result.stderr
+
+
+def test_production_must_name_its_outbox_encryption_key(settings, tmp_path):
+    assert outbox_key_problems(debug=True, key="") == []
+    assert ids(outbox_key_problems(debug=False, key="")) == ["trustspace.E104"]
+    assert outbox_key_problems(debug=False, key="une-clé") == []
+    settings.DEBUG, settings.OUTBOX_ENCRYPTION_KEY = False, ""
+    assert "trustspace.E104" not in ids(run_checks(tags=["production"]))  # only with --deploy: startup is not refused
+    assert "trustspace.E104" in ids(run_checks(tags=["production"], include_deployment_checks=True))
+    production = {"VAR_DIR": str(tmp_path), "DATABASE_URL": "postgres://drimm@db.example.fr:5432/drimm",
+                  "REDIS_URL": "redis://redis.example.fr:6379/0", "OUTBOX_ENCRYPTION_KEY": ""}
+    result = manage(["check", "--deploy"], production)
+    assert result.returncode != 0 and "trustspace.E104" in result.stderr

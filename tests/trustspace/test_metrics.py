@@ -129,3 +129,24 @@ def test_gauges_match_the_rows_and_queries_do_not_grow_with_them(client, world):
     assert grew(samples, "drimm_weather_incidents_open") == 33
     assert grew(samples, "drimm_outbox_pending") == 33
     assert len(large.captured_queries) == len(small.captured_queries)
+
+
+@pytest.mark.django_db
+def test_each_probe_report_of_a_location_counts_as_a_round(client, world):
+    from weather import services
+    from weather.models import WeatherStatus
+    from weather.prober import ProbeResult
+
+    boxes = make_drimboxes(world.operator, 2)
+    ProbeLocation.objects.create(name="lyon", label="Lyon", active=True)
+    ProbeLocation.objects.create(name="brest", label="Brest", active=False)
+    start = timezone.now() - timedelta(minutes=10)
+    for n in range(3):  # three rounds from lyon, the last one 4 minutes ago
+        at = start + timedelta(minutes=3 * n)
+        services.record_observations("lyon", [ProbeResult(
+            identifiant=box.identifiant, checked_at=at, status=WeatherStatus.OPERATIONAL, db_ok=True, db_error="",
+            vi_ok=True, vi_error="", latency_ms=5) for box in boxes], at=at)
+    samples = scrape(client)
+    assert value(samples, "drimm_weather_location_rounds_total", location="lyon", active="1") == 3
+    assert value(samples, "drimm_weather_location_rounds_total", location="brest", active="0") == 0
+    assert 240 <= value(samples, "drimm_weather_location_last_report_age_seconds", location="lyon", active="1") < 3600

@@ -253,3 +253,31 @@ def test_a_message_moves_only_along_its_state_machine():
     assert refused.value.message == "L'envoi « Avis de test » est « envoyé » : il ne peut pas passer à « en attente »."
     assert refused.value.code == "invalid_transition"
     assert message.status == OutboxStatus.SENT
+
+
+@pytest.fixture
+def silent_server():
+    """A loopback TCP server that accepts connections (the kernel completes the handshake) and never answers: an
+    SMTP relay or a Redis that hangs."""
+    import socket
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(16)
+        yield server.getsockname()[1]
+
+
+def test_the_default_email_timeout_is_short():
+    from django.conf import settings as django_settings
+
+    assert 0 < django_settings.EMAIL_TIMEOUT <= 60  # far below the delivery task's soft time limit
+
+
+def test_a_hanging_smtp_server_is_a_failed_attempt_retried_later(smtp, settings, silent_server):
+    settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = silent_server, 0.5
+    message = outbox.enqueue_email("a@example.fr", "Bloqué", "Corps")
+    assert outbox.deliver_one(message.pk) == "failed"  # the timeout, not the task's time limit, ended the attempt
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (OutboxStatus.PENDING, 1)
+    assert "timed out" in message.last_error.lower() or "timeout" in message.last_error.lower(), message.last_error
+    assert message.next_attempt_at > timezone.now()  # backoff: the next try is later, the row lock was released

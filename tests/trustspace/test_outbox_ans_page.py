@@ -1,4 +1,5 @@
 """« ANS — Envois »: only ANS administrators see the outbox, relaunch failed messages; constant query count."""
+import re
 from html import unescape
 
 import pytest
@@ -81,3 +82,48 @@ def test_the_page_is_paginated_with_a_constant_query_count(make_user, client):
     assert "Page 3 / 3" in html and "123 envois à suivre" in html
     pending = client.get(reverse("ans_outbox"), {"statut": "pending"}).content.decode()
     assert "Aucun envoi en attente ni en échec." in pending
+
+
+def _sent(n, label="E-mail : Demande approuvée → 1 destinataire", start=None):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    start = start or timezone.now() - timedelta(hours=1)
+    return OutboxMessage.objects.bulk_create([OutboxMessage(
+        kind=OutboxKind.EMAIL, status=OutboxStatus.SENT, label=f"{label} #{i}", attempts=1,
+        sent_at=start + timedelta(seconds=i), payload={"to": ["a@example.fr"], "subject": "s", "body": "b"})
+        for i in range(n)])
+
+
+def test_ans_lists_sent_messages_latest_first_searchable_with_a_constant_query_count(make_user, client):
+    client.force_login(make_user("ans", is_ans_admin=True))
+    _failed(2)
+    _sent(3, label="E-mail : Demande approuvée → 1 destinataire")
+    page = reverse("ans_outbox")
+    default = client.get(page).content.decode()
+    assert "Demande approuvée → 1 destinataire #1" in default  # the failed ones
+    assert 'data-status="sent">envoyé : 3' in default and "2 envois à suivre" in default
+    assert default.count('fr-badge--success">envoyé</p>') == 0  # sent ones are not « to follow »
+
+    def sent_page(**params):
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(page, {"statut": "sent", **params})
+        assert response.status_code == 200
+        return response.content.decode(), len(captured)
+
+    html, few = sent_page()
+    assert "3 envois partis" in html and "Envoyé le" in html and ">Relancer</button>" not in html
+    rows = re.findall(r'<tr data-id="(\d+)">', html)
+    sent_ids = list(OutboxMessage.objects.filter(status="sent").order_by("-sent_at").values_list("pk", flat=True))
+    assert [int(pk) for pk in rows] == sent_ids  # the latest first, failed ones not listed
+    _sent(120, label="Webhook : alert.opened → hooks.example.fr")
+    html, many = sent_page(page=2)
+    assert many == few and "Page 2 / 3" in html and "123 envois partis" in html
+    assert 'href="?statut=sent&page=3"' in html  # the pagination keeps the filter
+    found, _ = sent_page(q="DEMANDE approuv")
+    assert "3 envois partis" in found and "Webhook" not in found
+    nothing, _ = sent_page(q="introuvable")
+    assert "Aucun envoi parti avec ce libellé." in nothing
+    unknown = client.get(page, {"statut": "inconnu", "q": "zzz"}).content.decode()  # an unknown state: the default
+    assert "Aucun envoi en attente ni en échec avec ce libellé." in unknown

@@ -76,7 +76,26 @@ def test_an_unhandled_view_error_reaches_sentry_without_credentials(sentry_recei
     assert "cookies" not in event["request"]
     raw = b"".join(r["body"] for r in received)
     assert b"secret-bearer-token" not in raw and b"secret-cookie-value" not in raw
+    # The request's body and query string (personal data in a form or a search) never leave the portal either.
+    assert not {"data", "query_string", "env"} & set(event["request"]), event["request"]
+    assert b"secret-body-value" not in raw and b"secret-query-value" not in raw
     assert "user" not in event or "ip_address" not in event["user"]
+
+
+def test_scrub_event_drops_bodies_cookies_query_strings_and_credentials():
+    from trustspace.sentry import scrub_event
+
+    event = {"request": {
+        "method": "POST", "url": "https://portail.example.fr/ans/recherche/?q=Dupont#haut",
+        "query_string": "q=Dupont", "data": {"nir": "1850575123456"}, "cookies": {"sessionid": "s"},
+        "env": {"REMOTE_ADDR": "192.0.2.7"},
+        "headers": {"Authorization": "Token t", "Cookie": "sessionid=s", "X-CSRFToken": "c", "Accept": "text/html"}},
+        "user": {"id": 3, "ip_address": "192.0.2.7"}}
+    scrubbed = scrub_event(event)
+    assert scrubbed["request"] == {"method": "POST", "url": "https://portail.example.fr/ans/recherche/",
+                                   "headers": {"Accept": "text/html"}}
+    assert scrubbed["user"] == {"id": 3}
+    assert scrub_event({"message": "sans requête"}) == {"message": "sans requête"}
 
 
 def test_without_a_dsn_sentry_is_not_imported(sentry_receiver, tmp_path):

@@ -1,5 +1,5 @@
-"""Operations: the single beat's heartbeat (trustspace.beat) and ANS alerts (trustspace.alerts), one row per
-occurrence of a condition, open until the condition clears."""
+"""Operations: the single beat's heartbeat (trustspace.beat), each Celery worker's heartbeat (trustspace.workers)
+and ANS alerts (trustspace.alerts), one row per occurrence of a condition, open until the condition clears."""
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -50,3 +50,25 @@ class BeatHeartbeat(models.Model):
 
     def __str__(self):
         return f"Dernier battement du beat : {self.beat_at:%Y-%m-%d %H:%M:%S} ({self.holder or 'inconnu'})"
+
+
+class WorkerHeartbeat(models.Model):
+    """A Celery worker's last sign of life, written by the worker itself (trustspace.workers) every
+    WORKER_HEARTBEAT_SECONDS, whatever the beat does; read by readiness (the « worker » part)."""
+
+    name = models.CharField("worker (nom@hôte)", max_length=255, unique=True)
+    queues = models.CharField("files consommées", max_length=500, blank=True, default="")
+    started_at = models.DateTimeField("démarré le")
+    beat_at = models.DateTimeField("dernier battement")
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "battement d'un worker"
+        verbose_name_plural = "battements des workers"
+
+    def __str__(self):
+        return f"{self.name} : dernier battement {self.beat_at:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def queue_names(self):
+        return [name for name in self.queues.split(",") if name]

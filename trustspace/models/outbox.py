@@ -48,7 +48,8 @@ class OutboxMessage(StateMachineMixin, models.Model):
         constraints = [
             models.UniqueConstraint(fields=["dedup_key"], condition=~Q(dedup_key=""), name="outbox_dedup_key_unique"),
         ]
-        indexes = [models.Index(fields=["status", "next_attempt_at"], name="outbox_due_idx")]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="outbox_due_idx"),
+                   models.Index(fields=["status", "-sent_at"], name="outbox_sent_idx")]  # « envoyé », latest first
 
     def __str__(self):
         return f"#{self.pk} {self.get_kind_display()} {self.get_status_display()} — {self.label}"

@@ -40,6 +40,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from operators.models import Drimbox
@@ -218,7 +219,8 @@ def record_observations(location: ProbeLocation | str, results: Iterable[ProbeRe
         LocationObservation.objects.bulk_create(
             list(rows.values()), update_conflicts=True, unique_fields=("drimbox", "location"),
             update_fields=OBSERVATION_FIELDS)
-        ProbeLocation.objects.filter(pk=location.pk).update(last_report_at=at)
+        ProbeLocation.objects.filter(pk=location.pk).update(last_report_at=at,
+                                                            rounds_reported=F("rounds_reported") + 1)
         if not location.active:
             return []  # kept for display, but an inactive location does not vote
         fresh = {}
