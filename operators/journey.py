@@ -3,6 +3,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Q
 from django.urls import reverse
+from django.utils import timezone
 
 from .models import DrimboxStatus, Membership, Role
 from .services.contracts import contract_status
@@ -31,7 +32,8 @@ def journey(operator):
         Step(
             "Contrat d'adhésion",
             acceptance is not None,
-            f"Version {current.version} acceptée le {acceptance.accepted_at:%d/%m/%Y}." if acceptance
+            f"Version {current.version} acceptée le {timezone.localdate(acceptance.accepted_at):%d/%m/%Y}."
+            if acceptance
             else (f"La version {current.version} est à accepter avant toute démarche." if current
                   else "L'ANS n'a pas encore publié de contrat."),
             reverse("contract"), "Lire et accepter le contrat",

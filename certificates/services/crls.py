@@ -43,8 +43,8 @@ def fetch_crl(url: str, *, now: datetime | None = None) -> CrlCache:
         return cache
     if cache.this_update is not None and crl.last_update_utc < cache.this_update:
         # A replayed older CRL would « un-revoke » certificates (RFC 5280 §6.3.3: keep the most recent).
-        cache.last_error = (f"CRL plus ancienne ({crl.last_update_utc:%d/%m/%Y %H:%M}) que celle en cache "
-                            f"({cache.this_update:%d/%m/%Y %H:%M}) : ignorée.")
+        cache.last_error = (f"CRL plus ancienne ({timezone.localtime(crl.last_update_utc):%d/%m/%Y %H:%M}) que "
+                            f"celle en cache ({timezone.localtime(cache.this_update):%d/%m/%Y %H:%M}) : ignorée.")
         cache.save(update_fields=["last_attempt_at", "last_error"])
         logger.warning("CRL %s: %s", url, cache.last_error)
         return cache

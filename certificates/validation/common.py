@@ -6,12 +6,14 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, SignatureAlgorithmOID
 
 UTC = dt.UTC
+PARIS = ZoneInfo("Europe/Paris")  # every time shown to a person is in Paris time (the portal's TIME_ZONE)
 MAX_UPLOAD_BYTES = 64_000
 MAX_CRL_BYTES = 20_000_000
 MAX_PEM_CERTIFICATES = 10
@@ -73,7 +75,7 @@ def fmt_date(value: dt.datetime | None) -> str:
         return "date inconnue"
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%d/%m/%Y à %H:%M:%S UTC")
+    return value.astimezone(PARIS).strftime("%d/%m/%Y à %H:%M:%S (heure de Paris)")
 
 
 def fmt_size(n: int) -> str:

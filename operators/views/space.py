@@ -3,6 +3,7 @@ from django.contrib import messages
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from operators import permissions, services
@@ -178,7 +179,7 @@ def person_invite(request):
             apply_domain_error(form, exc)
         else:
             messages.success(request, f"Une invitation a été envoyée à {invitation.email} ; le lien expire le "
-                                      f"{invitation.expires_at:%d/%m/%Y à %H:%M}.")
+                                      f"{timezone.localtime(invitation.expires_at):%d/%m/%Y à %H:%M}.")
             return redirect("people")
     return render(request, "operators/form_page.html", {
         "form": form, "title": "Désigner une personne", "submit_label": "Envoyer l'invitation", "multipart": True,
