@@ -184,7 +184,7 @@ def approve_and_publish(version: WhitelistVersion, *, acting_user: User,
         version.transition_to(WhitelistVersionStatus.PUBLISHED)  # saved below, once signed and verified
         if four_eyes() and version.prepared_by_id == acting_user.pk:
             raise NotAllowed("La version doit être approuvée par un autre administrateur ANS que celui qui l'a "
-                             "préparée (principe des quatre yeux).")
+                             "préparée (principe des quatre yeux).", code="whitelist_four_eyes")
         previous = last_published()
         if previous is not None and (previous.number > version.number or previous.generated_at > version.generated_at):
             # A newer version supersedes this one: publishing it would move DateDeGeneration backwards.
