@@ -28,6 +28,16 @@ GITHUB_STATES = [*GitHubPublicationStatus.choices, (GITHUB_NOT_REQUESTED, "non p
 CHANGED_ELEMENTS = "`db`, `vi`, `Denomination`, `DNCertificatOperateur`, `ResponsableContact`, `SupportContact`"
 
 
+class TextField(BoundedCharField):
+    """A string, as the schema says: a number or a boolean is refused (DRF's ``CharField`` would turn it into
+    text), and the length holds for the text as sent."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 def _name(user):
     return user.display_name if user is not None else None
 
@@ -36,12 +46,12 @@ def _name(user):
 
 
 class PrepareSerializer(serializers.Serializer):
-    comment = BoundedCharField(required=False, allow_blank=True, default="", max_length=2000,
+    comment = TextField(required=False, allow_blank=True, default="", max_length=2000,
                                help_text="Commentaire de la version (facultatif).")
 
 
 class AbandonSerializer(serializers.Serializer):
-    reason = BoundedCharField(required=False, allow_blank=True, default="", max_length=2000,
+    reason = TextField(required=False, allow_blank=True, default="", max_length=2000,
                               help_text="Motif de l'abandon (facultatif, journalisé).")
 
 
@@ -60,19 +70,19 @@ class GitHubRequestFilterSerializer(serializers.Serializer):
 
 
 class GitHubAcceptSerializer(serializers.Serializer):
-    portal_request = BoundedCharField(
+    portal_request = TextField(
         required=False, allow_blank=True, default="", max_length=40,
         help_text="Référence de la demande du portail qui porte la modification (soumise, en instruction ou "
                   "approuvée, de la même DRIMbox et d'un type compatible). Elle, ou `no_link_reason`.")
-    no_link_reason = BoundedCharField(
+    no_link_reason = TextField(
         required=False, allow_blank=True, default="", max_length=4000,
         help_text="Ou : pourquoi aucune demande du portail ne la porte (publié sur l'issue GitHub).")
-    comment = BoundedCharField(required=False, allow_blank=True, default="", max_length=4000,
+    comment = TextField(required=False, allow_blank=True, default="", max_length=4000,
                                help_text="Commentaire (facultatif, publié sur l'issue GitHub).")
 
 
 class GitHubRefuseSerializer(serializers.Serializer):
-    reason = BoundedCharField(allow_blank=True, max_length=4000,
+    reason = TextField(allow_blank=True, max_length=4000,
                               help_text="Motif du refus (obligatoire, publié sur l'issue GitHub).")
 
 

@@ -11,6 +11,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.exceptions import NotFound
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from certificates.api.views import FileAPIMixin
@@ -27,6 +28,14 @@ NUMBER = OpenApiParameter("number", whole_number_schema(minimum=1), OpenApiParam
                           description="Numéro de la version de la liste blanche (1, 2…).")
 XML = {(200, "application/xml"): OpenApiResponse(
     OpenApiTypes.BINARY, description="La liste signée, octet pour octet celle qui est publiée (XAdES enveloppée).")}
+
+
+def _body(serializer_class, request):
+    """The validated body. A JSON ``null`` is refused as any body that is not an object (400 naming
+    ``non_field_errors``): these bodies are all optional fields, so « nothing » would otherwise be accepted."""
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
 
 
 def _versions():
@@ -62,6 +71,7 @@ def _detail_response(request, number, status_code=status.HTTP_200_OK):
 @extend_schema_view(get=extend_schema(summary="Versions de la liste blanche, la plus récente d'abord (ANS)"))
 class VersionListView(AnsAPIMixin, generics.ListAPIView):
     serializer_class = s.VersionSummarySerializer
+    parser_classes = (JSONParser,)  # a JSON object: a form would carry any garbage as « no field »
 
     def get_queryset(self):
         return _versions().order_by("-number")
@@ -78,7 +88,7 @@ class VersionListView(AnsAPIMixin, generics.ListAPIView):
         summary="Préparer une version à partir de l'état du registre (ANS) ; 409 `whitelist_busy` pendant une "
                 "autre préparation ou publication")
     def post(self, request):
-        data = validated(s.PrepareSerializer, request.data)
+        data = _body(s.PrepareSerializer, request)
         latest = WhitelistVersion.objects.order_by("-number").values_list("number", flat=True).first() or 0
         version = services.prepare_version(acting_user=request.user, comment=data["comment"])
         created = version.number > latest
@@ -105,11 +115,12 @@ class VersionApproveView(AnsAPIView):
 
 
 class VersionAbandonView(AnsAPIView):
+    parser_classes = (JSONParser,)
     @extend_schema(parameters=[NUMBER], request=s.AbandonSerializer, responses=s.VersionDetailSerializer,
                    summary="Abandonner une version préparée (ANS) ; une version signée ne s'abandonne jamais (409)")
     def post(self, request, number):
         version = _version(number)
-        data = validated(s.AbandonSerializer, request.data)
+        data = _body(s.AbandonSerializer, request)
         services.abandon_version(version, acting_user=request.user, reason=data["reason"])
         return _detail_response(request, number)
 
@@ -212,24 +223,26 @@ class GitHubRequestDetailView(AnsAPIView):
 
 
 class GitHubRequestAcceptView(AnsAPIView):
+    parser_classes = (JSONParser,)
     @extend_schema(
         request=s.GitHubAcceptSerializer, responses=s.GitHubRequestDetailSerializer,
         summary="Accepter une demande « à examiner » (ANS) en nommant la demande du portail qui porte la "
                 "modification, ou le motif de son absence ; la décision est publiée sur l'issue")
     def post(self, request, pk):
         item = _github_request(pk)
-        data = validated(s.GitHubAcceptSerializer, request.data)
+        data = _body(s.GitHubAcceptSerializer, request)
         services.decide(item, acting_user=request.user, accept=True, comment=data["comment"],
                         portal_request=data["portal_request"], no_link_reason=data["no_link_reason"])
         return _github_request_response(request, pk)
 
 
 class GitHubRequestRefuseView(AnsAPIView):
+    parser_classes = (JSONParser,)
     @extend_schema(request=s.GitHubRefuseSerializer, responses=s.GitHubRequestDetailSerializer,
                    summary="Refuser une demande « à examiner », motif obligatoire (ANS) ; il est publié sur l'issue")
     def post(self, request, pk):
         item = _github_request(pk)
-        data = validated(s.GitHubRefuseSerializer, request.data)
+        data = _body(s.GitHubRefuseSerializer, request)
         try:
             services.decide(item, acting_user=request.user, accept=False, comment=data["reason"])
         except DomainError as exc:  # the service names its field « comment »: here it is « reason »
