@@ -89,10 +89,9 @@ class VersionListView(AnsAPIMixin, generics.ListAPIView):
                 "autre préparation ou publication")
     def post(self, request):
         data = _body(s.PrepareSerializer, request)
-        latest = WhitelistVersion.objects.order_by("-number").values_list("number", flat=True).first() or 0
         version = services.prepare_version(acting_user=request.user, comment=data["comment"])
-        created = version.number > latest
-        return _detail_response(request, version.number, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return _detail_response(request, version.number,
+                                status.HTTP_201_CREATED if version.prepared_now else status.HTTP_200_OK)
 
 
 class VersionDetailView(AnsAPIView):
