@@ -353,3 +353,12 @@ def test_parallel_prepare_calls_give_one_version_or_a_busy_409(world, box):
             assert body["error"]["code"] == "whitelist_busy"
         else:
             assert body["number"] == version.number
+
+
+def test_an_idempotency_key_replays_the_preparation(world, box):
+    client = ans_token(world.ans)
+    first = client.post(VERSIONS, {"comment": "Une fois"}, format="json", HTTP_IDEMPOTENCY_KEY="preparation-1")
+    again = client.post(VERSIONS, {"comment": "Une fois"}, format="json", HTTP_IDEMPOTENCY_KEY="preparation-1")
+    assert first.status_code == again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true" and again.json() == first.json()
+    assert AuditEntry.objects.filter(action="whitelist.version_prepared").count() == 1
