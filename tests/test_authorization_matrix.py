@@ -24,6 +24,7 @@ from operators.models import (
 )
 from tests.api_matrix_certificates import CERTIFICATES_API_MATRIX
 from tests.api_matrix_lifecycle import LIFECYCLE_API_MATRIX
+from tests.api_matrix_whitelist import WHITELIST_API_MATRIX
 from tests.conftest import pdf_upload
 from tests.matrix_weather import WEATHER_MATRIX
 from tests.matrix_weather_reports import WEATHER_REPORTS_MATRIX
@@ -536,6 +537,7 @@ MATRIX = {
 MATRIX.update(LIFECYCLE_API_MATRIX)
 MATRIX.update(CERTIFICATES_API_MATRIX)
 MATRIX.update(WHITELIST_MATRIX)
+MATRIX.update(WHITELIST_API_MATRIX)
 MATRIX.update(WEATHER_MATRIX)
 MATRIX.update(WEATHER_REPORTS_MATRIX)
 # The Django admin (every pattern of the "admin" namespace) is for superusers only.

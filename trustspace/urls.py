@@ -45,6 +45,7 @@ api_v1 = [
     path("", include("operators.api.urls")),
     path("", include("certificates.api.urls")),
     path("", include("weather.api.urls")),
+    path("", include("whitelist.api.urls")),
     path("schema/", SchemaView.as_view(), name="api_schema"),
     # Swagger UI sets style attributes and Redoc injects <style> elements at run time: inline styles (never
     # scripts, which keep the nonce) are allowed on these two pages only; Redoc also shows Redocly's logo.

@@ -81,6 +81,7 @@ def test_preparing_again_without_change_returns_the_prepared_version(world, box)
     first = services.prepare_version(acting_user=world.ans, comment="Première")
     again = services.prepare_version(acting_user=world.ans, comment="Deuxième clic")
     assert again.pk == first.pk and WhitelistVersion.objects.count() == 1
+    assert first.prepared_now is True and again.prepared_now is False
     assert again.comment == "Première"
 
 

@@ -14,7 +14,8 @@ class ApiScope(models.TextChoices):
     OPERATOR = "operator", "Opérateur (données, contact support, acceptation du contrat)"
     WEATHER = "weather", "Météo (prise en compte d'incidents, maintenances)"
     TOKENS = "tokens", "Jetons (créer ou révoquer des jetons au plus aussi limités que celui-ci)"
-    ANS = "ans", "Instruction ANS (réservé aux administrateurs ANS)"
+    ANS = "ans", ("Instruction ANS (toute écriture de l'ANS : demandes, VA, liste blanche, demandes GitHub… ; "
+                  "réservé aux administrateurs ANS)")
 
 
 class ApiToken(models.Model):

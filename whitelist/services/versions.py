@@ -106,7 +106,8 @@ def prepare_version(*, acting_user: User, comment: str = "") -> WhitelistVersion
     """A new version (status ``prepared``) from the current state; its diff may be empty (« aucun changement »).
 
     When the latest version is still « préparée » and lists exactly the same entries, it is returned as is (no
-    duplicate, its comment is kept). A concurrent preparation or publication gives a 409 ``whitelist_busy``."""
+    duplicate, its comment is kept). A concurrent preparation or publication gives a 409 ``whitelist_busy``.
+    The returned version's ``prepared_now`` says which (True: created by this call)."""
     _require_ans(acting_user)
     validate_display_text({"comment": comment or ""}, multiline={"comment"}, labels={"comment": "commentaire"})
     with transaction.atomic():
@@ -121,6 +122,7 @@ def prepare_version(*, acting_user: User, comment: str = "") -> WhitelistVersion
         if (latest is not None and latest.status == WhitelistVersionStatus.PREPARED
                 and (previous is None or previous.published_at <= latest.generated_at)  # same diff base
                 and _same_entries(entries_of(bytes(latest.unsigned_xml))[1], entries)):
+            latest.prepared_now = False
             return latest
         previous_entries = entries_of(bytes(previous.signed_xml))[1] if previous is not None else []
         xml = builder.render(entries, generated_at=now)
@@ -136,6 +138,7 @@ def prepare_version(*, acting_user: User, comment: str = "") -> WhitelistVersion
                            code="whitelist_busy") from exc
         audit.record(actor=acting_user, action="whitelist.version_prepared", obj=version,
                      after={"number": number, "entries": len(entries), "diff": version.diff})
+    version.prepared_now = True
     return version
 
 
@@ -184,7 +187,7 @@ def approve_and_publish(version: WhitelistVersion, *, acting_user: User,
         version.transition_to(WhitelistVersionStatus.PUBLISHED)  # saved below, once signed and verified
         if four_eyes() and version.prepared_by_id == acting_user.pk:
             raise NotAllowed("La version doit être approuvée par un autre administrateur ANS que celui qui l'a "
-                             "préparée (principe des quatre yeux).")
+                             "préparée (principe des quatre yeux).", code="whitelist_four_eyes")
         previous = last_published()
         if previous is not None and (previous.number > version.number or previous.generated_at > version.generated_at):
             # A newer version supersedes this one: publishing it would move DateDeGeneration backwards.
