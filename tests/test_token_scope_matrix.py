@@ -109,6 +109,8 @@ SCOPES = {
     "api_certificate": R | CERT,
     "api_certificate_revoke": CERT,
     "api_certificate_export": R | CERT,
+    "api_operator_certificates": R | CERT,
+    "api_certificates": R | CERT,
     # Weather (operator writes)
     "api_weather_incident_acknowledge": WEATHER,
     "api_weather_maintenance": R | WEATHER,
