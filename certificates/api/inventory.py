@@ -39,7 +39,7 @@ class InventoryView(generics.ListAPIView):
     def token_drimbox_id(self):
         """The DRIMbox ``drimbox=`` names, when the caller may see it (a token limited to other DRIMboxes then
         gets 403); None otherwise (the list is narrowed to the token's DRIMboxes in ``get_queryset``)."""
-        given = self.filter_serializer(data=self.request.query_params)
+        given = self.filter_serializer(data=self.request.query_params.dict())
         named = given.validated_data.get("drimbox", "") if given.is_valid() else ""  # invalid: 400 from the list
         if not named.strip():
             return None
@@ -56,7 +56,7 @@ class InventoryView(generics.ListAPIView):
         if isinstance(token, ApiToken) and token.drimbox_ids:
             certificates = certificates.filter(drimbox_id__in=token.drimbox_ids)
         return queries.inventory(certificates, now=self.now,
-                                 **validated(self.filter_serializer, self.request.query_params))
+                                 **validated(self.filter_serializer, self.request.query_params.dict()))
 
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "now": self.now}

@@ -4,6 +4,8 @@ Input serializers check shapes only (a file is present, a reason is known); ever
 certificate and CSR rules, states) stays in ``certificates.services``, whose DomainError becomes the
 structured 4xx answer. Outputs use plain strings with a ``*_label`` companion, as the lifecycle API does.
 """
+import re
+
 from rest_framework import serializers
 
 from operators.api.serializers import DrimboxReferenceSerializer, choice_values
@@ -208,24 +210,48 @@ class CertificateRejectedSerializer(serializers.Serializer):
 STATE_HELP = "État : `valide`, `expire` (expiré), `remplace` (remplacé), `revoque` (révoqué)."
 
 
+class WholeNumberField(serializers.IntegerField):
+    """An integer query parameter written as the schema says: ASCII digits only (no « 10.0 », « +3 », « ² »)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and not (data.isascii() and data.isdigit()):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+class IsoDateField(serializers.DateField):
+    """A day written AAAA-MM-JJ, as the schema's ``format: date`` says (not « 2026-1-5 »)."""
+
+    def to_internal_value(self, value):
+        if not (isinstance(value, str) and DAY.fullmatch(value)):
+            self.fail("invalid", format="AAAA-MM-JJ")
+        return super().to_internal_value(value)
+
+
 class InventoryFilterSerializer(serializers.Serializer):
-    """The inventory's query parameters (every one optional; given together, all apply)."""
+    """The inventory's query parameters (every one optional; given together, all apply). Read from a plain
+    dictionary (``validated(…, query_params.dict())``): a parameter given empty is refused, except where its
+    schema allows the empty value (``kind``, ``state``, ``drimbox``: no filter)."""
 
     kind = serializers.ChoiceField(choices=CertificateKind.choices, required=False, allow_blank=True,
                                    help_text="Type de certificat : `db` ou `vi`.")
     state = serializers.ChoiceField(choices=[(state, STATES[state]) for state in queries.STATES], required=False,
                                     allow_blank=True, help_text=STATE_HELP + " Un certificat remplacé puis expiré "
                                                                              "est `expire` ; révoqué, `revoque`.")
-    expiring_within_days = serializers.IntegerField(
+    expiring_within_days = WholeNumberField(
         required=False, min_value=0, max_value=36500,
         help_text="Seulement les certificats pas encore expirés qui expirent dans ce nombre de jours au plus "
                   "(`days_left` ≤ N). Avec `state=valide` : les certificats en cours à renouveler.")
-    expires_before = serializers.DateField(
+    expires_before = IsoDateField(
         required=False, help_text="Seulement les certificats dont l'expiration précède ce jour (AAAA-MM-JJ, à "
                                   "0 h, heure de Paris), expirés compris.")
-    drimbox = serializers.CharField(
-        required=False, allow_blank=True, max_length=253,
-        help_text="Une DRIMbox : son Identifiant, ou son nom db ou vi (FQDN exact).")
+    drimbox = serializers.RegexField(
+        r"^[0-9A-Za-z.-]*$", required=False, allow_blank=True, max_length=253, trim_whitespace=False,
+        error_messages={"invalid": "Identifiant ou nom de DRIMbox attendu (chiffres, lettres, points, tirets)."},
+        help_text="Une DRIMbox : son Identifiant, ou son nom db ou vi (FQDN exact, casse indifférente).")
     ordering = serializers.ChoiceField(
         choices=[("not_after", "Expiration la plus proche d'abord"), ("-not_after", "Expiration la plus lointaine "
                                                                                     "d'abord")],
@@ -234,7 +260,7 @@ class InventoryFilterSerializer(serializers.Serializer):
 
 
 class AllCertificatesFilterSerializer(InventoryFilterSerializer):
-    operator = serializers.IntegerField(
+    operator = WholeNumberField(
         required=False, min_value=1, max_value=MAX_OFFSET,
         help_text="Identifiant (interne) d'un opérateur : ses certificats seulement (un opérateur dont vous "
                   "n'êtes pas membre ne donne rien, sauf à l'ANS).")

@@ -183,6 +183,12 @@ def test_a_token_limited_to_drimboxes_lists_theirs_only(world, stock):
     ({"expires_before": "2026-13-01"}, "expires_before"), ({"ordering": "subject"}, "ordering"),
     ({"operator": "0"}, "operator"), ({"drimbox": "d" * 254}, "drimbox"), ({"limit": "0"}, "limit"),
     ({"offset": "-1"}, "offset"),
+    # Written as the schema says, or refused: no empty number or date, no « 10.0 », no « 2026-1-5 ».
+    ({"expiring_within_days": ""}, "expiring_within_days"), ({"expiring_within_days": "10.0"},
+                                                              "expiring_within_days"),
+    ({"operator": ""}, "operator"), ({"expires_before": ""}, "expires_before"),
+    ({"expires_before": "2026-1-5"}, "expires_before"), ({"ordering": ""}, "ordering"),
+    ({"drimbox": " 12"}, "drimbox"), ({"drimbox": "db1.example.fr/x"}, "drimbox"),
 ])
 def test_bad_parameters_are_a_structured_400(world, stock, params, field):
     error = error_of(api(world.legal).get(ALL, params), 400)
