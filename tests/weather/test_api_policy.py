@@ -111,3 +111,12 @@ def test_operators_neither_read_nor_create_the_policy(world, role):
 def test_options_describes_the_post(world):
     response = api(world.ans).options(URL)
     assert response.status_code == 200 and "effective_from" in response.json()["actions"]["POST"]
+
+
+def test_a_retried_creation_with_its_idempotency_key_creates_one_version(world):
+    client = api(world.ans)
+    first = client.post(URL, _body(), format="json", HTTP_IDEMPOTENCY_KEY="politique-1")
+    again = client.post(URL, _body(), format="json", HTTP_IDEMPOTENCY_KEY="politique-1")
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again["Idempotent-Replayed"] == "true" and again.json() == first.json()
+    assert MeasurementPolicy.objects.count() == 2
