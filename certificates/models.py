@@ -85,9 +85,14 @@ class Certificate(models.Model):
 
     @property
     def state(self):
+        return self.state_at(timezone.now())
+
+    def state_at(self, now):
+        """« revoque », « expire », « remplace » or « valide » at ``now`` (``certificates.queries.state_filter`` is
+        the same rule as a database filter)."""
         if self.revoked_at:
             return "revoque"
-        if self.not_after <= timezone.now():
+        if self.not_after <= now:
             return "expire"
         if self.superseded_at:
             return "remplace"

@@ -27,6 +27,12 @@ def _drimbox(w):
     return {"pk": w.certified_drimbox.pk}
 
 
+def _with_certificates(w, kwargs):
+    """``kwargs``, once operator A's certified DRIMbox exists (its certificates fill the inventory)."""
+    _drimbox(w)
+    return kwargs
+
+
 def _db_certificate(w):
     _drimbox(w)
     return {"pk": Certificate.objects.get(drimbox=w.certified_drimbox, kind="db").pk}
@@ -69,6 +75,11 @@ CERTIFICATES_API_MATRIX = {
                                _count(Revocation, {"default": 0, "technical": 1},
                                       certificate__drimbox=_of_drimbox)),
     "api_certificate_export": ("get", _operator_with_certificates, None, READ_A),
+    # The inventory: operator A's certificates (its certified DRIMbox), all of the caller's (« own »: B's legal
+    # representative gets a list without anything of A).
+    "api_operator_certificates": ("get", lambda w: _with_certificates(w, {"pk": w.operator.pk}), None, READ_A),
+    "api_certificates": ("get", lambda w: _with_certificates(w, {}), None,
+                         {"anonymous": 401, "other": "own", "technical": 200, "legal": 200, "ans": 200}),
     "api_acme_dns_update": ("post", None, lambda w: {"subdomain": "x", "txt": "a" * 43}, {role: 401 for role in ROLES}),
     "api_acme_dns_register": ("post", None, None, {role: 403 for role in ROLES}),
     "api_acme_dns_health": ("get", None, None, {role: 200 for role in ROLES}),

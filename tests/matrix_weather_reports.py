@@ -1,7 +1,8 @@
 """Authorization matrix entries merged into ``tests/test_authorization_matrix.MATRIX`` (same format).
 
 PERF reports: an operator's people see their own DRIMboxes only (operator B's legal representative gets a
-page without anything of operator A: "own"); ANS pages and the measurement policy are for ANS only.
+page without anything of operator A: "own"); ANS pages and the measurement policy are for ANS only. The same
+through the API: the policy and PERF across operators for ANS only, an operator's PERF for its people and ANS.
 Operator A gets an active DRIMbox (written directly: the lifecycle is not under test) so that its name
 would show in a leaking report.
 """
@@ -17,6 +18,7 @@ LOGIN = ("redirect", "/connexion/")
 HOME = ("redirect", "/")
 OPERATOR_GET = {"anonymous": LOGIN, "other": "own", "technical": 200, "legal": 200, "ans": HOME}
 ANS_GET = {"anonymous": LOGIN, "other": 403, "technical": 403, "legal": 403, "ans": 200}
+API_ANS = {"anonymous": 401, "other": 403, "technical": 403, "legal": 403, "ans": 200}
 
 
 def _drimbox_of_a(w):
@@ -43,6 +45,16 @@ def _next_month_policy(w):
             "comment": "Matrice"}
 
 
+def _next_month_policy_json(w):
+    data = _next_month_policy(w)
+    return {**data, "support_hours_only": True, "maintenance_counts": False}
+
+
+def _operator_a(w):
+    _drimbox_of_a(w)
+    return {"pk": w.operator.pk}
+
+
 def _versions(expected):
     return lambda w: MeasurementPolicy.objects.count() == expected
 
@@ -58,4 +70,11 @@ WEATHER_REPORTS_MATRIX = {
                                      "ans": ("redirect", "/ans/meteo/politique/")},
                                     {"anonymous": _versions(1), "other": _versions(1), "technical": _versions(1),
                                      "legal": _versions(1), "ans": _versions(2)}),
+    # API: the measurement policy (ANS), PERF as JSON (an operator's own DRIMboxes; ANS: all)
+    "api_weather_policy": ("get", None, None, API_ANS),
+    "api_weather_policy POST": ("post", None, _next_month_policy_json, {**API_ANS, "ans": 201},
+                                {role: _versions(2 if role == "ans" else 1) for role in ROLES}),
+    "api_operator_perf": ("get", _operator_a, None,
+                          {"anonymous": 401, "other": 404, "technical": 200, "legal": 200, "ans": 200}),
+    "api_ans_perf": ("get", _drimbox_of_a, None, API_ANS),
 }

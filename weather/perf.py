@@ -191,6 +191,15 @@ class PerfRow:
         return format_perf(self.perf)
 
 
+def summary(rows) -> dict[str, int]:
+    """How many DRIMboxes of ``rows`` score PERF 1 (``full``), 0.5 (``half``) and 0 (``zero``)."""
+    names = {Decimal("1"): "full", Decimal("0.5"): "half", Decimal("0"): "zero"}
+    counts = {"full": 0, "half": 0, "zero": 0}
+    for row in rows:
+        counts[names[row.perf]] += 1
+    return counts
+
+
 @dataclass
 class PerfReport:
     period: Period

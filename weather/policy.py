@@ -30,3 +30,9 @@ def month_start(instant: datetime) -> datetime:
     return datetime(local.year, local.month, 1, tzinfo=PARIS)
 
 
+
+
+def first_of_month(value: str) -> datetime:
+    """The first instant (Paris) of the month « AAAA-MM »; ValueError for a month or year that does not exist."""
+    year, month = (int(part) for part in value.split("-"))
+    return datetime(year, month, 1, tzinfo=PARIS)

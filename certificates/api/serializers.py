@@ -4,12 +4,17 @@ Input serializers check shapes only (a file is present, a reason is known); ever
 certificate and CSR rules, states) stays in ``certificates.services``, whose DomainError becomes the
 structured 4xx answer. Outputs use plain strings with a ``*_label`` companion, as the lifecycle API does.
 """
+import re
+
 from rest_framework import serializers
 
 from operators.api.serializers import DrimboxReferenceSerializer, choice_values
+from operators.api.serializers.lifecycle import OperatorBriefSerializer
+from trustspace.api.pagination import MAX_OFFSET
 from trustspace.api.schema import ApiErrorBodySerializer
 from trustspace.api.schema import ApiErrorSerializer as ApiErrorSerializer  # the acme-dns views' errors
 
+from .. import queries
 from ..forms import REVOCATION_REASONS
 from ..models import CertificateKind, CertificateSource, RevocationStatus, ViOrderStatus
 
@@ -197,3 +202,109 @@ class CertificateRejectedSerializer(serializers.Serializer):
     checks = CertificateCheckSerializer(many=True, required=False,
                                         help_text="Présent quand les règles ont été évaluées : chacune, respectée "
                                                   "ou non, avec son explication.")
+
+
+# --- The inventory (every certificate with its expiry) -----------------------------------------------
+
+
+STATE_HELP = "État : `valide`, `expire` (expiré), `remplace` (remplacé), `revoque` (révoqué)."
+
+
+class WholeNumberField(serializers.IntegerField):
+    """An integer query parameter written as the schema says: ASCII digits only (no « 10.0 », « +3 », « ² »)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and not (data.isascii() and data.isdigit()):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+class IsoDateField(serializers.DateField):
+    """A day written AAAA-MM-JJ, as the schema's ``format: date`` says (not « 2026-1-5 »)."""
+
+    def to_internal_value(self, value):
+        if not (isinstance(value, str) and DAY.fullmatch(value)):
+            self.fail("invalid", format="AAAA-MM-JJ")
+        return super().to_internal_value(value)
+
+
+class InventoryFilterSerializer(serializers.Serializer):
+    """The inventory's query parameters (every one optional; given together, all apply). Read from a plain
+    dictionary (``validated(…, query_params.dict())``): a parameter given empty is refused, except where its
+    schema allows the empty value (``kind``, ``state``, ``drimbox``: no filter)."""
+
+    kind = serializers.ChoiceField(choices=CertificateKind.choices, required=False, allow_blank=True,
+                                   help_text="Type de certificat : `db` ou `vi`.")
+    state = serializers.ChoiceField(choices=[(state, STATES[state]) for state in queries.STATES], required=False,
+                                    allow_blank=True, help_text=STATE_HELP + " Un certificat remplacé puis expiré "
+                                                                             "est `expire` ; révoqué, `revoque`.")
+    expiring_within_days = WholeNumberField(
+        required=False, min_value=0, max_value=36500,
+        help_text="Seulement les certificats pas encore expirés qui expirent dans ce nombre de jours au plus "
+                  "(`days_left` ≤ N). Avec `state=valide` : les certificats en cours à renouveler.")
+    expires_before = IsoDateField(
+        required=False, help_text="Seulement les certificats dont l'expiration précède ce jour (AAAA-MM-JJ, à "
+                                  "0 h, heure de Paris), expirés compris.")
+    drimbox = serializers.RegexField(
+        r"^[0-9A-Za-z.-]*$", required=False, allow_blank=True, max_length=253, trim_whitespace=False,
+        error_messages={"invalid": "Identifiant ou nom de DRIMbox attendu (chiffres, lettres, points, tirets)."},
+        help_text="Une DRIMbox : son Identifiant, ou son nom db ou vi (FQDN exact, casse indifférente).")
+    ordering = serializers.ChoiceField(
+        choices=[("not_after", "Expiration la plus proche d'abord"), ("-not_after", "Expiration la plus lointaine "
+                                                                                    "d'abord")],
+        required=False, default="not_after",
+        help_text="`not_after` (par défaut : la plus proche expiration d'abord) ou `-not_after`.")
+
+
+class AllCertificatesFilterSerializer(InventoryFilterSerializer):
+    operator = WholeNumberField(
+        required=False, min_value=1, max_value=MAX_OFFSET,
+        help_text="Identifiant (interne) d'un opérateur : ses certificats seulement (un opérateur dont vous "
+                  "n'êtes pas membre ne donne rien, sauf à l'ANS).")
+
+
+class InventoryItemSerializer(serializers.Serializer):
+    """A certificate of the inventory: its DRIMbox, what it is, its validity (``days_left`` as of the request)."""
+
+    id = serializers.IntegerField()
+    drimbox = CertificateDrimboxSerializer()
+    fqdn = serializers.SerializerMethodField(help_text="Le nom que ce certificat sert : le nom db pour un "
+                                                       "certificat db, le nom vi pour un certificat vi.")
+    operator = OperatorBriefSerializer(help_text="L'opérateur qui administrait la DRIMbox.")
+    kind = serializers.CharField(help_text=f"Type : {choice_values(CertificateKind)}.")
+    kind_label = serializers.CharField(source="get_kind_display")
+    source = serializers.CharField(help_text=f"Origine : {choice_values(CertificateSource)}.")
+    source_label = serializers.CharField(source="get_source_display")
+    subject = serializers.CharField(help_text="Sujet (chaîne RFC 4514).")
+    issuer = serializers.CharField(help_text="Émetteur (chaîne RFC 4514).")
+    serial = serializers.CharField(help_text="Numéro de série (hexadécimal).")
+    fingerprint_sha256 = serializers.CharField()
+    not_before = serializers.DateTimeField()
+    not_after = serializers.DateTimeField()
+    days_left = serializers.SerializerMethodField(help_text=(
+        "Jours restants avant l'expiration, arrondis au jour supérieur (0 ou moins : expiré ; négatif : depuis "
+        "combien de jours). `expiring_within_days=N` retient exactement les certificats non expirés dont "
+        "`days_left` ≤ N."))
+    state = serializers.SerializerMethodField(help_text=STATE_HELP)
+    state_label = serializers.SerializerMethodField()
+    expiring = serializers.SerializerMethodField(help_text=(
+        f"Vrai pour un certificat valide qui expire dans les {queries.EXPIRING_DAYS} jours (la rubrique « Expirent "
+        f"dans les {queries.EXPIRING_DAYS} jours » du tableau de bord des certificats)."))
+
+    def get_fqdn(self, obj) -> str | None:
+        return obj.drimbox.db_fqdn if obj.kind == CertificateKind.DB else obj.drimbox.vi_fqdn
+
+    def get_days_left(self, obj) -> int:
+        return queries.days_left(obj.not_after, self.context["now"])
+
+    def get_state(self, obj) -> str:
+        return obj.state_at(self.context["now"])
+
+    def get_state_label(self, obj) -> str:
+        return STATES[obj.state_at(self.context["now"])]
+
+    def get_expiring(self, obj) -> bool:
+        return queries.is_expiring(obj, self.context["now"])

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import inventory, views
 
 urlpatterns = [
     path("drimboxes/<int:pk>/certificates/", views.DrimboxCertificatesView.as_view(), name="api_drimbox_certificates"),
@@ -13,4 +13,11 @@ urlpatterns = [
     path("certificates/<int:pk>/revoke/", views.CertificateRevokeView.as_view(), name="api_certificate_revoke"),
     path("operators/<int:pk>/certificates/export/", views.CertificateExportView.as_view(),
          name="api_certificate_export"),
+]
+
+# The inventory: every certificate with its expiry (certificates.api.inventory).
+urlpatterns += [
+    path("operators/<int:pk>/certificates/", inventory.OperatorInventoryView.as_view(),
+         name="api_operator_certificates"),
+    path("certificates/", inventory.AllCertificatesView.as_view(), name="api_certificates"),
 ]

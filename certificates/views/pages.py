@@ -1,14 +1,13 @@
 """Certificate pages: a DRIMbox's certificates, a certificate, the dashboards, the quarterly export."""
 from cryptography import x509
 from django.contrib import messages
-from django.db.models import Exists, OuterRef, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from certificates import export, services
+from certificates import export, queries, services
 from certificates.forms import (
     AcmeDnsForm,
     CertificateUploadForm,
@@ -23,25 +22,16 @@ from certificates.models import (
     CertificateKind,
     RefusedViCertificate,
     Revocation,
-    RevocationStatus,
     ViOrder,
 )
 from certificates.validation import describe_certificate
 from operators import permissions
 from operators.context import active_operator
-from operators.models import Drimbox, DrimboxStatus
+from operators.models import Drimbox
 from operators.queries import visible_drimboxes
 from trustspace.access import ANS_ADMIN, AUTHENTICATED, OPERATOR_MEMBER, access
 from trustspace.errors import DomainError
 from trustspace.idempotency import AlreadySubmitted, repeat_response, submitted_once
-
-EXPIRING_DAYS = 60
-
-
-def _current(kind):
-    return Certificate.objects.filter(drimbox=OuterRef("pk"), operator=OuterRef("operator"), kind=kind,
-                                      superseded_at__isnull=True, revoked_at__isnull=True,
-                                      not_after__gt=timezone.now())
 
 
 def _drimbox_or_404(request, pk):
@@ -204,22 +194,6 @@ def certificate_revoke(request, pk):
     return redirect("certificate_detail", certificate.pk)
 
 
-def dashboard_context(drimboxes, certificates):
-    now = timezone.now()
-    live = certificates.filter(superseded_at__isnull=True)
-    return {
-        "expiring": live.filter(revoked_at__isnull=True, not_after__gt=now,
-                                not_after__lte=now + timezone.timedelta(days=EXPIRING_DAYS)).order_by("not_after"),
-        "expired": live.filter(revoked_at__isnull=True, not_after__lte=now).order_by("-not_after"),
-        "revoked": certificates.filter(revoked_at__isnull=False).order_by("-revoked_at"),
-        "missing": drimboxes.exclude(status=DrimboxStatus.WITHDRAWN).annotate(
-            has_db=Exists(_current(CertificateKind.DB)), has_vi=Exists(_current(CertificateKind.VI)),
-        ).filter(Q(has_db=False) | Q(has_vi=False)).order_by("identifiant"),
-        "revocations": Revocation.objects.filter(certificate__in=certificates).exclude(
-            status=RevocationStatus.DONE).select_related("certificate", "certificate__drimbox"),
-    }
-
-
 def _related(queryset):
     return queryset.select_related("drimbox", "operator")
 
@@ -227,13 +201,13 @@ def _related(queryset):
 @access(OPERATOR_MEMBER)
 def certificate_dashboard(request):
     operator = active_operator(request)
-    context = dashboard_context(operator.drimboxes.all(), _related(Certificate.objects.filter(operator=operator)))
+    context = queries.dashboard(operator.drimboxes.all(), _related(Certificate.objects.filter(operator=operator)))
     return render(request, "certificates/dashboard.html", {**context, "operator": operator, "ans": False})
 
 
 @access(ANS_ADMIN)
 def ans_certificate_dashboard(request):
-    context = dashboard_context(Drimbox.objects.select_related("operator"), _related(Certificate.objects.all()))
+    context = queries.dashboard(Drimbox.objects.select_related("operator"), _related(Certificate.objects.all()))
     return render(request, "certificates/dashboard.html", {**context, "ans": True})
 
 

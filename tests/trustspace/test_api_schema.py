@@ -73,7 +73,9 @@ def test_request_data_is_typed_per_kind_from_the_rules(served):
 
 def test_lists_are_paginated_with_a_bounded_limit(served):
     for path in ("/api/v1/weather/", "/api/v1/operators/{id}/people/", "/api/v1/operators/{id}/requests/",
-                 "/api/v1/weather/{identifiant}/maintenance/", "/api/v1/operators/{id}/invitations/"):
+                 "/api/v1/weather/{identifiant}/maintenance/", "/api/v1/operators/{id}/invitations/",
+                 "/api/v1/certificates/", "/api/v1/operators/{id}/certificates/", "/api/v1/weather/policy/",
+                 "/api/v1/perf/", "/api/v1/operators/{id}/perf/"):
         parameters = {p["name"]: p["schema"] for p in served["paths"][path]["get"]["parameters"] if p["in"] == "query"}
         assert parameters["limit"]["minimum"] == 1 and parameters["offset"]["minimum"] == 0, path
 

@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from . import reports, views
+from . import policy, reports, views
 
 urlpatterns = [
     path("weather/", views.WeatherListView.as_view(), name="api_weather"),
@@ -15,4 +15,11 @@ urlpatterns = [
     re_path(r"^operators/(?P<pk>[0-9]{1,10})/perf/report\.(?P<fmt>csv|xlsx|pdf)$",
             reports.OperatorPerfReportView.as_view(), name="api_operator_perf_report"),
     re_path(r"^perf/report\.(?P<fmt>csv|xlsx|pdf)$", reports.AnsPerfReportView.as_view(), name="api_ans_perf_report"),
+]
+
+# The measurement policy (ANS) and PERF as JSON (operators: their DRIMboxes; ANS: every DRIMbox).
+urlpatterns += [
+    path("weather/policy/", policy.PolicyView.as_view(), name="api_weather_policy"),
+    path("operators/<int:pk>/perf/", reports.OperatorPerfView.as_view(), name="api_operator_perf"),
+    path("perf/", reports.AnsPerfView.as_view(), name="api_ans_perf"),
 ]

@@ -3,7 +3,6 @@
 Every page computes the report with ``weather.perf.compute`` (a fixed number of queries whatever the number
 of DRIMboxes) and shows which policy version measured it. A bad period is a French message, never a 500.
 """
-from datetime import datetime
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -17,24 +16,15 @@ from trustspace.access import ANS_ADMIN, OPERATOR_MEMBER, access
 from trustspace.errors import DomainError
 from trustspace.forms_util import apply_domain_error
 from weather import perf, reports, services
-from weather.clock import PARIS
 from weather.forms.reports import PolicyVersionForm
 from weather.models import MeasurementPolicy
-from weather.policy import month_start, policy_for
+from weather.policy import first_of_month, month_start, policy_for
 
 PAGE_SIZE = 100
 
 
 def _period_key(request):
     return (request.GET.get("period") or "").strip() or perf.recent_periods(1)[0]
-
-
-def _summary(rows):
-    names = {"1": "full", "0,5": "half", "0": "zero"}
-    counts = {"full": 0, "half": 0, "zero": 0}
-    for row in rows:
-        counts[names[row.perf_display]] += 1
-    return counts
 
 
 def _page_context(request, report, key, error):
@@ -48,7 +38,7 @@ def _page_context(request, report, key, error):
         "period_key": key,
         "periods": perf.recent_periods(24),
         "page": Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page")),
-        "summary": _summary(rows),
+        "summary": perf.summary(rows),
         "query": query.urlencode(),
         "formats": reports.FORMATS,
     }
@@ -121,18 +111,13 @@ def ans_perf_download(request, fmt):
     return _download(request, fmt, report, error, scope, operator.siren if operator else "")
 
 
-def _first_of_month(value):
-    year, month = (int(part) for part in value.split("-"))
-    return datetime(year, month, 1, tzinfo=PARIS)
-
-
 @access(ANS_ADMIN)
 def measurement_policy(request):
     form = PolicyVersionForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            effective_from = _first_of_month(data["effective_from"])
+            effective_from = first_of_month(data["effective_from"])
         except ValueError:
             form.add_error("effective_from", "Mois invalide.")
         else:
