@@ -65,9 +65,10 @@ def _in_review(w):
 
 
 def _drimbox(w):
+    """A declared DRIMbox of A, addressed by its public identifiant."""
     if not hasattr(w, "drimbox"):
         w.drimbox = declared_drimbox(w.operator, w.legal, w.ans)
-    return {"pk": w.drimbox.pk}
+    return {"identifiant": w.drimbox.identifiant}
 
 
 def _attestation(w):

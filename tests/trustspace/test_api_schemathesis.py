@@ -77,7 +77,8 @@ def api_world(world, settings, issuer):
     request = lc.submitted_declaration(world.operator, world.legal)
     # Every other generated identifier of these paths is replaced by a real object's, so that the operations
     # act on objects (and reach the services' rules), not only on missing ones (404).
-    REAL_IDS.update({"/api/v1/operators/{id}/": ("id", world.operator.pk), "/api/v1/drimboxes/{id}/": ("id", box.pk),
+    REAL_IDS.update({"/api/v1/operators/{id}/": ("id", world.operator.pk),
+                     "/api/v1/drimboxes/{identifiant}/": ("identifiant", box.identifiant),
                      "/api/v1/requests/{id}/": ("id", request.pk),
                      "/api/v1/weather/{identifiant}/": ("identifiant", box.identifiant)})
     _, operator_raw = create_api_token(acting_user=world.legal, name="schemathesis-operateur")

@@ -18,7 +18,15 @@ from rest_framework.response import Response
 
 from operators import permissions, queries, services
 from operators.api.serializers import lifecycle as s
-from operators.api.views.base import AnsAPIMixin, AnsAPIView, PortalAPIView, get_operator, validated
+from operators.api.views.base import (
+    AnsAPIMixin,
+    AnsAPIView,
+    DrimboxPathMixin,
+    PortalAPIView,
+    get_drimbox,
+    get_operator,
+    validated,
+)
 from operators.models import (
     Drimbox,
     DrimboxRequest,
@@ -250,12 +258,12 @@ class OperatorDrimboxesView(generics.ListAPIView):
             "identifiant")
 
 
-class DrimboxDetailView(PortalAPIView):
+class DrimboxDetailView(DrimboxPathMixin, PortalAPIView):
     @extend_schema(responses=s.DrimboxDetailSerializer,
                    summary="Une DRIMbox : noms, adresses, contacts, structure, attestations, documents VA")
-    def get(self, request, pk):
-        drimbox = get_object_or_404(
-            _drimbox_summaries(visible_drimboxes(request.user)).select_related("financing_order"), pk=pk)
+    def get(self, request, identifiant):
+        drimbox = get_drimbox(request, identifiant,
+                              _drimbox_summaries(visible_drimboxes(request.user)).select_related("financing_order"))
         attestations = drimbox.attestations.all()
         if not request.user.is_ans_admin:
             attestations = attestations.filter(operator=drimbox.operator_id)
