@@ -45,6 +45,18 @@ def visible_drimboxes(user):
     return Drimbox.objects.filter(operator__in=permissions.operators_of(user))
 
 
+def dns_history(user, drimbox):
+    """A DRIMbox's DNS changes, newest first: ANS sees every one; its operator only those made since it took the
+    DRIMbox over (its first attestation for it), not those of a previous operator."""
+    changes = drimbox.dns_changes.order_by("-created_at", "-pk")
+    if not user.is_ans_admin:
+        since = drimbox.attestations.filter(operator=drimbox.operator_id).order_by("issued_at").values_list(
+            "issued_at", flat=True).first()
+        if since is not None:
+            changes = changes.filter(created_at__gte=since - timedelta(minutes=1))
+    return changes
+
+
 def dns_pending():
     """Annotation: the DRIMbox has a DNS change not yet applied (« DNS en attente »)."""
     return Exists(DnsChange.objects.filter(drimbox=OuterRef("pk"), status=DnsChangeStatus.PENDING))

@@ -248,6 +248,8 @@ LIFECYCLE_API_MATRIX = {
     # DRIMboxes and the registry
     "api_operator_drimboxes": ("get", _operator, None, READ_A),
     "api_drimbox": ("get", _drimbox, None, READ_A),
+    "api_drimbox_dns_changes": ("get", _drimbox, None, READ_A),
+    "api_drimbox_request_kinds": ("get", _drimbox, None, READ_A),
     "api_registry": ("get", None, None, ANS_ONLY),
     # Financing orders
     "api_financing_orders": ("get", _operator, None, READ_A),

@@ -73,6 +73,8 @@ SCOPES = {
     "api_review_queue": R | ANS,
     "api_operator_drimboxes": R,
     "api_drimbox": R,
+    "api_drimbox_dns_changes": R,
+    "api_drimbox_request_kinds": R | REQ,
     "api_registry": R | ANS,
     "api_financing_orders": R | REQ,
     "api_financing_orders POST": REQ,

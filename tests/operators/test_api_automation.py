@@ -1,13 +1,29 @@
 """What an operator (or ANS) automates through the API beyond the requests themselves (issue 15, item 3):
 DRIMboxes addressed by their public identifiant, DNS change history, the request kinds a DRIMbox may start,
 registering an operator, contract versions, operator search and VA lists."""
-from django.urls import reverse
+import html
+from datetime import timedelta
 
-from operators.models import Drimbox
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from operators import services
+from operators.models import DnsChange, DnsChangeStatus, Drimbox, DrimboxRequest, RequestKind
+from operators.permissions import DEFAULT_DENIED, DENIED_MESSAGES
 from tests.support import weather as wx
 from tests.support.api import API, api, error_of
+from tests.support.lifecycle import declared_drimbox
 from trustspace.models import ApiScope
 from trustspace.services import create_api_token
+
+
+def _queries(client, url, params=None):
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url, params or {})
+    assert response.status_code == 200, response.content[:500]
+    return len(captured), response.json()
 
 
 def _renumbered(drimbox, identifiant):
@@ -25,7 +41,8 @@ def test_every_drimbox_route_takes_the_identifiant_never_the_internal_id(world):
     box = _renumbered(wx.make_drimboxes(world.operator, 1)[0], 7000)
     assert box.pk != box.identifiant and not Drimbox.objects.filter(identifiant=box.pk).exists()
     technical = api(world.technical)
-    names = ["api_drimbox", "api_drimbox_certificates", "api_vi_orders"]
+    names = ["api_drimbox", "api_drimbox_certificates", "api_vi_orders", "api_drimbox_dns_changes",
+             "api_drimbox_request_kinds"]
     for name in names:
         assert technical.get(reverse(name, args=[box.identifiant])).status_code == 200, name
         error_of(technical.get(reverse(name, args=[box.pk])), 404)
@@ -50,3 +67,129 @@ def test_a_token_limited_to_drimboxes_is_checked_on_the_identifiant_route(world)
     # A DRIMbox the caller may not see is a 404 for a limited token too (existence does not leak).
     other_box = wx.make_drimboxes(world.other_operator, 1)[0]
     error_of(client.get(f"{API}/drimboxes/{other_box.identifiant}/vi-orders/"), 404)
+
+
+# --- DNS change history ------------------------------------------------------------------------------------
+
+
+def _dns_change(drimbox, *, minutes, status=DnsChangeStatus.APPLIED, **fields):
+    at = timezone.now() + timedelta(minutes=minutes)
+    return DnsChange.objects.create(drimbox=drimbox, name=fields.pop("name", drimbox.db_fqdn), status=status,
+                                    created_at=at, applied_at=at if status == DnsChangeStatus.APPLIED else None,
+                                    **{"records": [["A", "192.0.2.99"]], "reason": "essai", **fields})
+
+
+def test_dns_change_history_newest_first_each_with_its_state_attempts_and_error(world):
+    box = declared_drimbox(world.operator, world.legal, world.ans)  # approval queued its db and vi names
+    queued = list(DnsChange.objects.filter(drimbox=box).values_list("name", flat=True))
+    assert sorted(queued) == sorted([box.db_fqdn, box.vi_fqdn])
+    # Made for the DRIMbox's previous operator, two days before this one took it over: ANS only.
+    before = _dns_change(box, minutes=-2 * 24 * 60, reason="ancien opérateur")
+    failing = _dns_change(box, minutes=5, status=DnsChangeStatus.PENDING, name=box.vi_fqdn, records=[],
+                          attempts=3, last_error="SERVFAIL du serveur faisant autorité", reason="retrait")
+    url = f"{API}/drimboxes/{box.identifiant}/dns-changes/"
+    body = api(world.technical).get(url).json()
+    assert body["count"] == 3 and before.pk not in [item["id"] for item in body["results"]]
+    first = body["results"][0]
+    assert first["id"] == failing.pk
+    assert (first["name"], first["records"], first["status"], first["status_label"]) == (
+        box.vi_fqdn, [], "en_attente", "DNS en attente")
+    assert (first["attempts"], first["last_error"], first["applied_at"]) == (
+        3, "SERVFAIL du serveur faisant autorité", None)
+    assert first["next_attempt_at"] is not None and first["reason"] == "retrait"
+    assert {item["name"] for item in body["results"][1:]} == {box.db_fqdn, box.vi_fqdn}
+    ans = api(world.ans).get(url).json()
+    assert ans["count"] == 4 and ans["results"][-1]["id"] == before.pk
+    assert ans["results"][-1]["applied_at"] is not None and ans["results"][-1]["next_attempt_at"] is None
+    # Paginated, validated.
+    page = api(world.ans).get(url, {"limit": 1, "offset": 1}).json()
+    assert page["count"] == 4 and len(page["results"]) == 1
+    assert "limit" in error_of(api(world.ans).get(url, {"limit": "beaucoup"}), 400)["fields"]
+    # Another operator's member, and a DRIMbox that does not exist: the same 404.
+    error_of(api(world.other).get(url), 404)
+    error_of(api(world.technical).get(f"{API}/drimboxes/{box.identifiant + 1000}/dns-changes/"), 404)
+    # The DRIMbox page shows the same history (its latest rows), without the previous operator's.
+    client_page = _page_of(world.technical, box)
+    assert "SERVFAIL du serveur faisant autorité" in client_page and "ancien opérateur" not in client_page
+
+
+def test_dns_history_queries_do_not_grow_with_rows(world):
+    box = declared_drimbox(world.operator, world.legal, world.ans)
+    url = f"{API}/drimboxes/{box.identifiant}/dns-changes/"
+    client = api(world.legal)
+    few, small = _queries(client, url)
+    for minutes in range(1, 8):
+        _dns_change(box, minutes=minutes)
+    many, large = _queries(client, url)
+    assert large["count"] == small["count"] + 7 and many == few
+
+
+# --- Request kinds a DRIMbox may start ------------------------------------------------------------------------
+
+
+def _page_of(user, drimbox):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    response = client.get(reverse("drimbox_detail", args=[drimbox.pk]))
+    assert response.status_code == 200
+    return html.unescape(response.content.decode())
+
+
+def _kinds(user, drimbox):
+    body = api(user).get(f"{API}/drimboxes/{drimbox.identifiant}/request-kinds/").json()
+    return {item["kind"]: item for item in body["results"]}
+
+
+def test_request_kinds_are_those_the_service_accepts_with_the_reason_for_the_others(world):
+    box = declared_drimbox(world.operator, world.legal, world.ans)
+    legal = _kinds(world.legal, box)
+    assert list(legal) == ["integration", "mise_a_jour", "retrait", "reintegration"]
+    assert [kind for kind, item in legal.items() if item["allowed"]] == ["integration", "mise_a_jour", "retrait"]
+    assert all(item["reason"] is None for item in legal.values() if item["allowed"])
+    assert legal["reintegration"]["reason"] == (f"La DRIMbox {box.identifiant} est « déclarée » : une demande de "
+                                                 "réintégration n'est pas possible.")
+    assert legal["mise_a_jour"]["kind_label"] == "Mise à jour des données d'installation"
+    technical = _kinds(world.technical, box)
+    assert technical["retrait"] == {"kind": "retrait", "kind_label": "Retrait", "allowed": False,
+                                    "reason": DENIED_MESSAGES["request.retrait"]}
+    assert technical["integration"]["allowed"] and technical["mise_a_jour"]["allowed"]
+    # ANS reviews requests, never files them: the service's refusal for a caller without the role.
+    ans = _kinds(world.ans, box)
+    assert not any(item["allowed"] for item in ans.values())
+    assert ans["integration"]["reason"] == DEFAULT_DENIED and ans["retrait"]["reason"] == DENIED_MESSAGES[
+        "request.retrait"]
+    # The DRIMbox page offers the allowed ones, and only them.
+    page = _page_of(world.technical, box)
+    assert "Demander : intégration" in page and "Demander : retrait" not in page
+
+    # What the list allows, the service accepts; then nothing more while that request is open.
+    created = api(world.technical).post(f"{API}/operators/{world.operator.pk}/requests/",
+                                        {"kind": "mise_a_jour", "drimbox": box.identifiant}, format="json")
+    assert created.status_code == 201, created.content[:500]
+    reference = created.json()["reference"]
+    after = _kinds(world.legal, box)
+    assert not any(item["allowed"] for item in after.values())
+    assert after["retrait"]["reason"] == (f"Une demande est déjà en cours pour cette DRIMbox ({reference}) : "
+                                          "complétez-la ou annulez-la.")
+    refused = api(world.legal).post(f"{API}/operators/{world.operator.pk}/requests/",
+                                    {"kind": "retrait", "drimbox": box.identifiant}, format="json")
+    assert error_of(refused, 409)["message"] == "Une demande est déjà en cours pour cette DRIMbox : complétez-la ou " \
+                                                 "annulez-la."
+    assert "Demander :" not in _page_of(world.legal, box)
+    services.cancel_request(DrimboxRequest.objects.get(reference=reference), acting_user=world.technical)
+
+    # A new contract version: nothing until the operator accepts it (the service's own words).
+    services.publish_contract_version(acting_user=world.ans, version="2026-09", title="V2", body="Nouveau.")
+    reasons = {item["reason"] for item in _kinds(world.legal, box).values() if item["kind"] != "reintegration"}
+    assert len(reasons) == 1 and "2026-09" in reasons.pop()
+    error_of(api(world.other).get(f"{API}/drimboxes/{box.identifiant}/request-kinds/"), 404)
+
+
+def test_request_kinds_of_a_withdrawn_drimbox(world):
+    box = wx.make_drimboxes(world.operator, 1, status="retiree")[0]
+    kinds = _kinds(world.legal, box)
+    assert [kind for kind, item in kinds.items() if item["allowed"]] == [RequestKind.REINTEGRATION]
+    assert "« retirée »" in kinds["integration"]["reason"]
+

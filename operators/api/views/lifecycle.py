@@ -273,6 +273,33 @@ class DrimboxDetailView(DrimboxPathMixin, PortalAPIView):
         return Response(s.DrimboxDetailSerializer(drimbox, context={"request": request}).data)
 
 
+@extend_schema_view(get=extend_schema(
+    summary="Historique DNS d'une DRIMbox (les plus récents d'abord) : chaque changement de la zone, son état, ses "
+            "tentatives et sa dernière erreur ; l'opérateur voit ceux faits depuis qu'il l'exploite, l'ANS tous"))
+class DrimboxDnsChangesView(DrimboxPathMixin, generics.ListAPIView):
+    access_rule = AUTHENTICATED
+    serializer_class = s.DnsChangeSerializer
+
+    def get_queryset(self):
+        drimbox = get_drimbox(self.request, self.kwargs["identifiant"],
+                              visible_drimboxes(self.request.user).select_related("operator"))
+        return queries.dns_history(self.request.user, drimbox)
+
+
+@extend_schema_view(get=extend_schema(
+    summary="Les demandes que vous pouvez déposer maintenant pour cette DRIMbox (intégration, mise à jour, retrait, "
+            "réintégration), et pour les autres le motif en français : la règle des boutons de la page DRIMbox"))
+class DrimboxRequestKindsView(DrimboxPathMixin, generics.ListAPIView):
+    access_rule = AUTHENTICATED
+    token_scope = ApiScope.REQUESTS
+    serializer_class = s.RequestKindOptionSerializer
+
+    def get_queryset(self):
+        drimbox = get_drimbox(self.request, self.kwargs["identifiant"],
+                              visible_drimboxes(self.request.user).select_related("operator"))
+        return services.request_kinds_for(self.request.user, drimbox)
+
+
 @extend_schema_view(get=extend_schema(summary="Registre des FQDN (ANS)", parameters=[s.RegistryFilterSerializer]))
 class RegistryView(AnsAPIMixin, generics.ListAPIView):
     serializer_class = s.DrimboxSerializer
