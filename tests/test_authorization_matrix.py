@@ -486,6 +486,11 @@ MATRIX = {
                             "ans": _operators_unchanged}),
     "api_applications": ("get", None, None, {"anonymous": 401, "other": 200, "technical": 200, "legal": 200,
                                              "ans": 200}),
+    # Registering an operator (multipart, 201 in tests/operators/test_api_automation.py): as above, a JSON body
+    # without the signed contract is a structured 400 for every authenticated caller, and files nothing.
+    "api_applications POST": ("post", None, _application_of_a,
+                              {"anonymous": 401, "other": 400, "technical": 400, "legal": 400, "ans": 400},
+                              {role: _operators_unchanged for role in ROLES}),
     "api_operator": ("get", _kwargs_pk("operator"), None, {"anonymous": 401, "other": 404, "technical": 200,
                                                            "legal": 200, "ans": 200}),
     "api_operator PATCH": ("patch", _kwargs_pk("operator"), lambda w: {"city": "Lille"},

@@ -45,6 +45,7 @@ SCOPES = {
     "api_operators": R | OPERATOR,
     "api_operators POST": OPERATOR,  # an application for a new operator
     "api_applications": R | OPERATOR,
+    "api_applications POST": OPERATOR,  # registering an operator
     "api_operator": R | OPERATOR,
     "api_operator PATCH": OPERATOR,
     "api_support_contact": OPERATOR,
@@ -134,6 +135,7 @@ LIMITED_TO_OTHER_OPERATOR = {
     "api_invitation_accept": 403,  # joining an operator is not for a token limited to another one
     "api_operators POST": 403,  # nor applying for a new operator
     "api_applications": 403,  # applications concern operators the token is not limited to
+    "api_applications POST": 403,  # registering an operator too
     "api_token_list POST": 400,  # the new token would not be limited to that operator: wider than the caller
     "api_token_detail": 403,  # the token to revoke (all rights) is wider than the caller
 }

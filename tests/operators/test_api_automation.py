@@ -10,8 +10,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from operators import services
-from operators.models import DnsChange, DnsChangeStatus, Drimbox, DrimboxRequest, RequestKind
+from operators.models import DnsChange, DnsChangeStatus, Drimbox, DrimboxRequest, Operator, RequestKind
 from operators.permissions import DEFAULT_DENIED, DENIED_MESSAGES
+from tests.conftest import application_data, make_siren, pdf_upload
 from tests.support import weather as wx
 from tests.support.api import API, api, error_of
 from tests.support.lifecycle import declared_drimbox
@@ -192,4 +193,85 @@ def test_request_kinds_of_a_withdrawn_drimbox(world):
     kinds = _kinds(world.legal, box)
     assert [kind for kind, item in kinds.items() if item["allowed"]] == [RequestKind.REINTEGRATION]
     assert "« retirée »" in kinds["integration"]["reason"]
+
+# --- Registering an operator ---------------------------------------------------------------------------------
+
+
+def _application(seed=55555555, name="Imagerie Automatisée", **overrides):
+    return {**application_data(seed, name), "contract_document": pdf_upload("contrat.pdf"),
+            "contract_accepted": "true", **overrides}
+
+
+def test_registering_an_operator_files_its_adhesion_as_the_page_does(world, make_user):
+    applicant = api(make_user("automate"))
+    requests_before = DrimboxRequest.objects.count()
+    response = applicant.post(f"{API}/applications/", _application(), format="multipart")
+    assert response.status_code == 201, response.content[:800]
+    body = response.json()
+    req = DrimboxRequest.objects.get(pk=body["id"])
+    assert response["Location"] == f"{API}/requests/{req.pk}/"
+    assert (body["kind"], body["status"], body["operator"], body["notice"]) == ("adhesion", "soumise", None, "")
+    assert body["party_name"] == "Imagerie Automatisée" and body["data"]["siren"] == make_siren(55555555)
+    assert body["data"]["contract_version"] == world.contract.version
+    assert [a["kind"] for a in body["attachments"]] == ["contrat"]
+    assert DrimboxRequest.objects.count() == requests_before + 1
+    assert not Operator.objects.filter(siren=make_siren(55555555)).exists()  # only ANS's approval creates it
+    listed = applicant.get(f"{API}/applications/").json()["results"]
+    assert [item["reference"] for item in listed] == [body["reference"]]
+    # The same SIREN again by the same applicant: 409, nothing more.
+    again = applicant.post(f"{API}/applications/", _application(), format="multipart")
+    assert error_of(again, 409)["code"] == "application_pending"
+    assert DrimboxRequest.objects.count() == requests_before + 1
+
+    # Without a card, a proof of the power to represent (PDF) instead.
+    with_proof = api(make_user("kbis")).post(f"{API}/applications/", _application(
+        seed=44444444, legal_rep_card="", power_document=pdf_upload("kbis.pdf")), format="multipart")
+    assert with_proof.status_code == 201, with_proof.content[:800]
+    assert sorted(a["kind"] for a in with_proof.json()["attachments"]) == ["contrat", "pouvoir"]
+
+
+def test_a_second_registration_of_a_siren_becomes_a_rattachement(world, make_user):
+    operators_before = Operator.objects.count()
+    response = api(make_user("doublon")).post(f"{API}/applications/",
+                                              _application(seed=12345678, name="Opérateur A bis"), format="multipart")
+    assert response.status_code == 201, response.content[:800]
+    body = response.json()
+    assert body["kind"] == "rattachement" and body["operator"]["id"] == world.operator.pk
+    assert "aucun second opérateur n'est créé" in body["notice"]
+    assert Operator.objects.count() == operators_before
+    # Its legal representative (already one) cannot file it.
+    refused = api(world.legal).post(f"{API}/applications/", _application(seed=12345678), format="multipart")
+    assert error_of(refused, 409)["code"] == "already_member"
+
+
+def test_a_refused_registration_names_every_field_and_writes_nothing(world, make_user):
+    applicant = api(make_user("fautes"))
+    before = DrimboxRequest.objects.count()
+    bad = _application(siren="123456789", legal_rep_card="12AB",
+                       contract_document=pdf_upload("contrat.pdf", content=b"pas un pdf"))
+    error = error_of(applicant.post(f"{API}/applications/", bad, format="multipart"), 400)
+    assert {"siren", "legal_rep_card", "contract_document"} <= set(error["fields"])
+    error = error_of(applicant.post(f"{API}/applications/", _application(legal_rep_card=""), format="multipart"), 400)
+    assert "carte de représentant légal ou joignez un justificatif" in error["fields"]["legal_rep_card"][0]
+    error = error_of(applicant.post(f"{API}/applications/", _application(contract_accepted="false"),
+                                    format="multipart"), 400)
+    assert error["fields"]["contract_accepted"] == [f"Acceptez la version {world.contract.version} du contrat "
+                                                    "d'adhésion."]
+    without_contract = {k: v for k, v in _application().items() if k != "contract_document"}
+    assert "contract_document" in error_of(applicant.post(f"{API}/applications/", without_contract,
+                                                          format="multipart"), 400)["fields"]
+    assert DrimboxRequest.objects.count() == before
+    # ANS instructs applications, it never files one.
+    assert error_of(api(world.ans).post(f"{API}/applications/", _application(), format="multipart"), 403)
+    assert DrimboxRequest.objects.count() == before
+
+
+def test_a_registration_retried_with_its_idempotency_key_is_filed_once(world, make_user):
+    applicant = api(make_user("rejeu"))
+    first = applicant.post(f"{API}/applications/", _application(), format="multipart", HTTP_IDEMPOTENCY_KEY="inscr-1")
+    assert first.status_code == 201, first.content[:500]
+    again = applicant.post(f"{API}/applications/", _application(), format="multipart", HTTP_IDEMPOTENCY_KEY="inscr-1")
+    assert again.status_code == 201 and again["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    assert DrimboxRequest.objects.filter(data__siren=make_siren(55555555)).count() == 1
 

@@ -1,5 +1,7 @@
 from rest_framework import serializers
 
+from operators import onboarding
+from operators.api.serializers.lifecycle import RequestDetailSerializer
 from operators.models import ContractVersion, Invitation, Membership, Operator, Role
 
 
@@ -78,6 +80,18 @@ class ApplicationCreateSerializer(serializers.Serializer):
     power_document = serializers.FileField(required=False, help_text="K-bis ou délégation (PDF), à défaut de carte.")
     contract_document = serializers.FileField(help_text="Le contrat d'adhésion signé (PDF).")
     contract_accepted = serializers.BooleanField(help_text="Acceptation de la version en vigueur du contrat.")
+
+
+class ApplicationCreatedSerializer(RequestDetailSerializer):
+    """The application filed: an « adhésion », or a « rattachement » when the SIREN already has an operator (or an
+    adhesion under review), in which case ``notice`` says so."""
+
+    notice = serializers.SerializerMethodField(
+        help_text="Vide pour une demande d'adhésion ; pour un SIREN déjà enregistré (ou en cours d'adhésion), "
+                  "l'explication : la demande devient un rattachement à l'opérateur, jamais un second opérateur.")
+
+    def get_notice(self, obj) -> str:
+        return onboarding.attachment_notice(obj)
 
 
 class ContractVersionSerializer(serializers.ModelSerializer):
