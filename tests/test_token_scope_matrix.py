@@ -56,6 +56,8 @@ SCOPES = {
     "api_invitation": PEOPLE,
     "api_invitation_accept": PEOPLE,
     "api_contract": R | OPERATOR,
+    "api_contract_versions": R | ANS,
+    "api_contract_versions POST": ANS,
     "api_contract_accept": OPERATOR,
     "api_history": R,
     # DRIMbox lifecycle

@@ -17,6 +17,7 @@ urlpatterns = [
     path("operators/<int:pk>/history/", operators.HistoryView.as_view(), name="api_history"),
     path("invitations/accept/", operators.InvitationAcceptView.as_view(), name="api_invitation_accept"),
     path("applications/", operators.ApplicationListView.as_view(), name="api_applications"),
+    path("contract-versions/", operators.ContractVersionsView.as_view(), name="api_contract_versions"),
 ]
 
 # DRIMbox lifecycle: requests and their review, DRIMboxes, registry, financing orders, attestations, VA documents.

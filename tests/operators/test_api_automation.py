@@ -10,13 +10,21 @@ from django.urls import reverse
 from django.utils import timezone
 
 from operators import services
-from operators.models import DnsChange, DnsChangeStatus, Drimbox, DrimboxRequest, Operator, RequestKind
+from operators.models import (
+    ContractVersion,
+    DnsChange,
+    DnsChangeStatus,
+    Drimbox,
+    DrimboxRequest,
+    Operator,
+    RequestKind,
+)
 from operators.permissions import DEFAULT_DENIED, DENIED_MESSAGES
 from tests.conftest import application_data, make_siren, pdf_upload
 from tests.support import weather as wx
 from tests.support.api import API, api, error_of
 from tests.support.lifecycle import declared_drimbox
-from trustspace.models import ApiScope
+from trustspace.models import ApiScope, AuditEntry
 from trustspace.services import create_api_token
 
 
@@ -274,4 +282,39 @@ def test_a_registration_retried_with_its_idempotency_key_is_filed_once(world, ma
     assert again.status_code == 201 and again["Idempotent-Replayed"] == "true"
     assert again.json()["id"] == first.json()["id"]
     assert DrimboxRequest.objects.filter(data__siren=make_siren(55555555)).count() == 1
+
+# --- Contract versions (ANS) ---------------------------------------------------------------------------------
+
+
+def test_ans_lists_and_publishes_contract_versions_through_the_service(world):
+    ans = api(world.ans)
+    listed = ans.get(f"{API}/contract-versions/").json()
+    assert listed["count"] == 1
+    current = listed["results"][0]
+    assert (current["version"], current["in_force"], current["acceptance_count"]) == (
+        world.contract.version, True, 2)  # operators A and B accepted it on admission
+    assert current["published_by"] == world.ans.display_name
+
+    created = ans.post(f"{API}/contract-versions/", {"version": "2026-08", "title": "Contrat V2",
+                                                     "body": "Texte de la version 2."}, format="json")
+    assert created.status_code == 201, created.content[:500]
+    body = created.json()
+    assert (body["version"], body["in_force"], body["acceptance_count"]) == ("2026-08", True, 0)
+    assert AuditEntry.objects.filter(action="contract.published", object_id=str(body["id"])).exists()
+    versions = ans.get(f"{API}/contract-versions/").json()["results"]
+    assert [(v["version"], v["in_force"]) for v in versions] == [("2026-08", True), (world.contract.version, False)]
+    # Every operator must now accept it.
+    contract = api(world.legal).get(f"{API}/operators/{world.operator.pk}/contract/").json()
+    assert contract["current"]["version"] == "2026-08" and contract["accepted"] is False
+
+    taken = error_of(ans.post(f"{API}/contract-versions/", {"version": "2026-08", "title": "Encore",
+                                                            "body": "Texte."}, format="json"), 400)
+    assert taken["fields"] == {"version": ["La version « 2026-08 » du contrat existe déjà."]}
+    assert {"title", "body"} <= set(error_of(ans.post(f"{API}/contract-versions/", {"version": "2026-09"},
+                                                      format="json"), 400)["fields"])
+    for user in (world.legal, world.technical):
+        error_of(api(user).get(f"{API}/contract-versions/"), 403)
+        error_of(api(user).post(f"{API}/contract-versions/", {"version": "2026-10", "title": "T", "body": "B"},
+                                format="json"), 403)
+    assert not ContractVersion.objects.filter(version="2026-10").exists()
 

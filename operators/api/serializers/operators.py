@@ -100,6 +100,31 @@ class ContractVersionSerializer(serializers.ModelSerializer):
         fields = ["version", "title", "body", "published_at"]
 
 
+class ContractVersionDetailSerializer(serializers.Serializer):
+    """A published version, for ANS: who published it, how many operators accepted it, whether it is in force."""
+
+    id = serializers.IntegerField()
+    version = serializers.CharField()
+    title = serializers.CharField()
+    body = serializers.CharField(help_text="Le texte du contrat.")
+    published_at = serializers.DateTimeField()
+    published_by = serializers.SerializerMethodField(help_text="L'administrateur ANS qui l'a publiée.")
+    acceptance_count = serializers.IntegerField(help_text="Nombre d'opérateurs qui ont accepté cette version.")
+    in_force = serializers.SerializerMethodField(help_text="Vrai pour la version en vigueur (la plus récente).")
+
+    def get_published_by(self, obj) -> str | None:
+        return obj.published_by.display_name if obj.published_by_id else None
+
+    def get_in_force(self, obj) -> bool:
+        return obj.pk == self.context.get("current_pk")
+
+
+class ContractVersionCreateSerializer(serializers.Serializer):
+    version = serializers.CharField(max_length=20, help_text="Par exemple « 2026-11 » ; unique.")
+    title = serializers.CharField(max_length=200)
+    body = serializers.CharField(help_text="Le texte du contrat.")
+
+
 class ContractStatusSerializer(serializers.Serializer):
     current = ContractVersionSerializer(allow_null=True)
     accepted = serializers.BooleanField()

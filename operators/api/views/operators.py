@@ -1,4 +1,5 @@
 """Operators' automation API. Every view scopes objects to the caller's operators."""
+from django.db.models import Count
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
@@ -9,7 +10,7 @@ from rest_framework.response import Response
 from operators import permissions, queries, services
 from operators.api.serializers import operators as s
 from operators.api.serializers.lifecycle import RequestSummarySerializer
-from operators.api.views.base import PortalAPIView, get_operator, visible_operators
+from operators.api.views.base import AnsAPIMixin, PortalAPIView, get_operator, validated, visible_operators
 from operators.models import ContractVersion, DrimboxRequest, Invitation, InvitationStatus, Membership
 from trustspace.access import AUTHENTICATED
 from trustspace.errors import InvalidData
@@ -248,3 +249,31 @@ class HistoryView(generics.ListAPIView):
         permissions.require(self.request.user, "operator.history", operator)
         return AuditEntry.objects.filter(operator_id=operator.pk).order_by("-seq")
 
+
+# --- Contract versions (ANS) --------------------------------------------------------------------------------
+
+
+class ContractVersionsView(AnsAPIMixin, generics.ListAPIView):
+    serializer_class = s.ContractVersionDetailSerializer
+
+    def get_queryset(self):
+        return (ContractVersion.objects.annotate(acceptance_count=Count("acceptances")).select_related("published_by")
+                .order_by("-published_at", "-id"))
+
+    def get_serializer_context(self):
+        current = ContractVersion.current()
+        return {**super().get_serializer_context(), "current_pk": current.pk if current else None}
+
+    @extend_schema(summary="Les versions du contrat d'adhésion, la plus récente d'abord, avec leurs acceptations (ANS)")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(request=s.ContractVersionCreateSerializer, responses={201: s.ContractVersionDetailSerializer},
+                   summary="Publier une nouvelle version du contrat (ANS) : en vigueur aussitôt, chaque opérateur doit "
+                           "l'accepter avant toute autre démarche ; 400 si la version existe déjà")
+    def post(self, request):
+        data = validated(s.ContractVersionCreateSerializer, request.data)
+        version = services.publish_contract_version(acting_user=request.user, **data)
+        fresh = self.get_queryset().get(pk=version.pk)
+        return Response(s.ContractVersionDetailSerializer(fresh, context=self.get_serializer_context()).data,
+                        status=status.HTTP_201_CREATED)
