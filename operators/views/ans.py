@@ -2,8 +2,7 @@
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -14,9 +13,7 @@ from operators.forms.lifecycle import RegistrySearchForm, ReviewQueueFilterForm
 from operators.forms.space import ContractVersionForm, OperatorSearchForm
 from operators.models import (
     ONBOARDING_KINDS,
-    ContractAcceptance,
     ContractVersion,
-    Drimbox,
     Membership,
     Operator,
     Role,
@@ -36,37 +33,11 @@ PAGE_SIZE = 50
 OPERATOR_HISTORY_ROWS = 20  # on the operator's page; the rest on ANS's history page, filtered on the operator
 
 
-def _count_of(queryset):
-    """A correlated COUNT per operator: only the displayed page is counted, no join fan-out."""
-    counted = queryset.filter(operator=OuterRef("pk")).order_by().values("operator").annotate(n=Count("pk")).values("n")
-    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
-
-
 @access(ANS_ADMIN)
 def operators_list(request):
     form = OperatorSearchForm(request.GET or None)
     current = ContractVersion.current()
-    accepted_current = ContractAcceptance.objects.filter(operator=OuterRef("pk"), contract_version=current)
-    active = Membership.objects.filter(ended_at__isnull=True)
-    operators = Operator.objects.annotate(
-        accepted_current=Exists(accepted_current),
-        legal_count=_count_of(active.filter(role=Role.LEGAL_REPRESENTATIVE)),
-        technical_count=_count_of(active.filter(role=Role.TECHNICAL_ADMIN)),
-        drimbox_count=_count_of(Drimbox.objects.all()),
-    ).order_by("name", "pk")
-    if form.is_valid():
-        q = form.cleaned_data["q"].strip()
-        if q:
-            operators = operators.filter(Q(name__icontains=q) | Q(siren__startswith=q.replace(" ", ""))
-                                         | Q(id_nat_struct__startswith=q.replace(" ", "")))
-        if form.cleaned_data["contract"] == "accepte":
-            operators = operators.filter(accepted_current=True)
-        elif form.cleaned_data["contract"] == "a_accepter":
-            operators = operators.filter(accepted_current=False)
-        if form.cleaned_data["technical_admin"] == "oui":
-            operators = operators.filter(technical_count__gt=0)
-        elif form.cleaned_data["technical_admin"] == "non":
-            operators = operators.filter(technical_count=0)
+    operators = queries.search_operators(**(form.cleaned_data if form.is_valid() else {}))
     page = Paginator(operators, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "operators/ans/operators_list.html", {
         "form": form, "page": page, "current_contract": current, "query": _query_without_page(request),

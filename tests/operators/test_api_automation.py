@@ -318,3 +318,48 @@ def test_ans_lists_and_publishes_contract_versions_through_the_service(world):
                                 format="json"), 403)
     assert not ContractVersion.objects.filter(version="2026-10").exists()
 
+# --- Operator search ------------------------------------------------------------------------------------------
+
+
+def test_operator_search_ans_sees_all_a_member_only_its_own(world):
+    ans = api(world.ans)
+    everyone = ans.get(f"{API}/operators/").json()
+    assert everyone["count"] == 2
+    a = next(item for item in everyone["results"] if item["id"] == world.operator.pk)
+    assert (a["contract_accepted"], a["technical_admin_count"], a["legal_representative_count"]) == (True, 1, 1)
+    for q in ("opérateur a", world.operator.siren, world.operator.siren[:5], world.operator.siret,
+              world.operator.id_nat_struct, f" {world.operator.siren[:3]} {world.operator.siren[3:]} "):
+        found = ans.get(f"{API}/operators/", {"q": q}).json()["results"]
+        assert [item["id"] for item in found] == [world.operator.pk], q
+    assert ans.get(f"{API}/operators/", {"q": "introuvable"}).json()["count"] == 0
+    # B has no technical administrator; a new contract version is accepted by nobody yet.
+    without_technical = ans.get(f"{API}/operators/", {"technical_admin": "non"}).json()["results"]
+    assert [item["id"] for item in without_technical] == [world.other_operator.pk]
+    assert ans.get(f"{API}/operators/", {"contract": "a_accepter"}).json()["count"] == 0
+    services.publish_contract_version(acting_user=world.ans, version="2026-09", title="V2", body="Nouveau.")
+    assert ans.get(f"{API}/operators/", {"contract": "a_accepter"}).json()["count"] == 2
+    assert ans.get(f"{API}/operators/", {"contract": "accepte"}).json()["count"] == 0
+    assert "contract" in error_of(ans.get(f"{API}/operators/", {"contract": "peut-etre"}), 400)["fields"]
+    # A member searches its own operators only: operator B is not found by its SIREN.
+    legal = api(world.legal)
+    assert legal.get(f"{API}/operators/", {"q": world.other_operator.siren}).json()["count"] == 0
+    assert [item["id"] for item in legal.get(f"{API}/operators/").json()["results"]] == [world.operator.pk]
+    # The ANS page searches the same way (the SIRET too).
+    from django.test import Client
+
+    page = Client()
+    page.force_login(world.ans)
+    listing = page.get("/ans/operateurs/", {"q": world.other_operator.siret}).content.decode()
+    assert html.escape(world.other_operator.name) in listing and html.escape(world.operator.name) not in listing
+
+
+def test_operator_list_queries_do_not_grow_with_rows(world, make_user):
+    from tests.conftest import register
+
+    ans = api(world.ans)
+    few, small = _queries(ans, f"{API}/operators/")
+    for seed in (31111111, 32222222, 33333333):
+        register(make_user(f"rl{seed}"), seed, f"Opérateur {seed}", ans=world.ans)
+    many, large = _queries(ans, f"{API}/operators/")
+    assert large["count"] == small["count"] + 3 and many == few
+

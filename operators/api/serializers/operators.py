@@ -3,6 +3,7 @@ from rest_framework import serializers
 from operators import onboarding
 from operators.api.serializers.lifecycle import RequestDetailSerializer
 from operators.models import ContractVersion, Invitation, Membership, Operator, Role
+from operators.queries import CONTRACT_FILTERS, TECHNICAL_ADMIN_FILTERS
 
 
 class OperatorSerializer(serializers.ModelSerializer):
@@ -11,6 +12,29 @@ class OperatorSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "siren", "siret", "id_nat_struct", "address_line", "postal_code", "city",
                   "contact_email", "contact_phone", "support_contact", "created_at", "updated_at"]
         read_only_fields = ["id", "siren", "id_nat_struct", "support_contact", "created_at", "updated_at"]
+
+
+class OperatorListItemSerializer(OperatorSerializer):
+    contract_accepted = serializers.BooleanField(source="accepted_current",
+                                                 help_text="La version en vigueur du contrat est acceptée.")
+    legal_representative_count = serializers.IntegerField(source="legal_count")
+    technical_admin_count = serializers.IntegerField(source="technical_count")
+    drimbox_count = serializers.IntegerField()
+
+    class Meta(OperatorSerializer.Meta):
+        fields = [*OperatorSerializer.Meta.fields, "contract_accepted", "legal_representative_count",
+                  "technical_admin_count", "drimbox_count"]
+
+
+class OperatorFilterSerializer(serializers.Serializer):
+    q = serializers.CharField(required=False, allow_blank=True, max_length=100,
+                              help_text="Partie du nom, ou début du SIREN, du SIRET ou de l'idNat_Struct.")
+    contract = serializers.ChoiceField(choices=list(CONTRACT_FILTERS.items()), required=False, allow_blank=True,
+                                       help_text="`accepte` : contrat en vigueur accepté ; `a_accepter` : pas encore.")
+    technical_admin = serializers.ChoiceField(choices=list(TECHNICAL_ADMIN_FILTERS.items()), required=False,
+                                              allow_blank=True,
+                                              help_text="`oui` : avec au moins un administrateur technique ; `non` : "
+                                                        "sans.")
 
 
 class OperatorUpdateSerializer(serializers.Serializer):

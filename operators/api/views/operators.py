@@ -2,7 +2,7 @@
 from django.db.models import Count
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
@@ -30,15 +30,20 @@ class MeView(PortalAPIView):
         return Response(data)
 
 
+@extend_schema_view(get=extend_schema(
+    summary="Les opérateurs : tous pour l'ANS, les siens pour un membre ; recherche (nom, SIREN, SIRET, "
+            "idNat_Struct) et filtres de la liste ANS (contrat, administrateurs techniques)",
+    parameters=[s.OperatorFilterSerializer]))
 class OperatorListView(generics.ListAPIView):
     access_rule = AUTHENTICATED
     token_scope = ApiScope.OPERATOR
     token_refuses_operator_limit = ("POST",)  # applying for a new operator
-    serializer_class = s.OperatorSerializer
+    serializer_class = s.OperatorListItemSerializer
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     def get_queryset(self):
-        return visible_operators(self.request.user).order_by("name", "pk")
+        filters = validated(s.OperatorFilterSerializer, self.request.query_params)
+        return queries.search_operators(visible_operators(self.request.user), **filters)
 
     @extend_schema(request={"multipart/form-data": s.ApplicationCreateSerializer},
                    responses={202: s.ApplicationCreatedSerializer}, deprecated=True,
