@@ -21,6 +21,8 @@ from .models import (
     Operator,
     RequestStatus,
     Role,
+    VaDocument,
+    VaStatus,
 )
 from .validators import as_small_int
 
@@ -192,3 +194,40 @@ def order_document(order, kind, client_pk):
     suffix = "" if client_pk is None else f"-client-{client_pk}"
     return document, f"{kind}-{order.reference}{suffix}.pdf"
 
+
+# The VA documents by where they stand (ANS's VA page, GET /api/v1/va/?state=): the state's label, the statuses it
+# holds, its condition on the deadlines at ``now``, its order.
+VA_STATES = {
+    "to_review": "Déposés, à valider",
+    "overdue": "En retard (attendus ou refusés, échéance passée)",
+    "due": "Attendus ou à redéposer, échéance à venir",
+    "lifting_to_review": "Levées des réserves déposées, à valider",
+    "reservations_overdue": "Réserves non levées à leur échéance",
+    "reservations_running": "Réserves à lever, échéance à venir",
+    "reservations_awaiting_ris": "Validés avec réserves, mise à jour du RIS pas encore signalée",
+}
+AWAITED = [VaStatus.DUE, VaStatus.REFUSED]
+
+
+def va_documents(state="", *, documents=None, now=None):
+    """The VA documents (``documents``: all by default) in ``state`` (a key of ``VA_STATES``; empty: every one, by
+    deadline), in the order their list shows them."""
+    documents = VaDocument.objects.all() if documents is None else documents
+    now = now or timezone.now()
+    reserved = documents.filter(status=VaStatus.VALIDATED_RESERVATIONS)
+    by_state = {
+        "to_review": lambda: documents.filter(status=VaStatus.SUBMITTED).order_by("uploaded_at", "pk"),
+        "overdue": lambda: documents.filter(status__in=AWAITED, due_at__lt=now).order_by("due_at", "pk"),
+        "due": lambda: documents.filter(status__in=AWAITED, due_at__gte=now).order_by("due_at", "pk"),
+        "lifting_to_review": lambda: documents.filter(status=VaStatus.LIFTING_SUBMITTED).order_by(
+            "lifting_uploaded_at", "pk"),
+        "reservations_overdue": lambda: reserved.filter(reservations_due_at__lt=now).order_by(
+            "reservations_due_at", "pk"),
+        "reservations_running": lambda: reserved.filter(reservations_due_at__gte=now).order_by(
+            "reservations_due_at", "pk"),
+        "reservations_awaiting_ris": lambda: reserved.filter(reservations_due_at__isnull=True).order_by(
+            "decided_at", "pk"),
+    }
+    if not state:
+        return documents.order_by("due_at", "pk")
+    return by_state[state]()

@@ -96,6 +96,7 @@ SCOPES = {
     "api_financing_order_client_document_file": R,
     "api_operator_perf_report": R,
     "api_ans_perf_report": R | ANS,
+    "api_va_list": R | REQ,
     "api_va_document": REQ,
     "api_va_validate": ANS,
     "api_va_refuse": ANS,

@@ -53,6 +53,7 @@ urlpatterns += [
          name="api_drimbox_request_kinds"),
     path("registry/", lifecycle.RegistryView.as_view(), name="api_registry"),
     path("attestations/<str:code>/", lifecycle.AttestationCheckView.as_view(), name="api_attestation"),
+    path("va/", lifecycle.VaListView.as_view(), name="api_va_list"),
     path("va/<int:pk>/document/", lifecycle.VaUploadView.as_view(), name="api_va_document"),
     path("va/<int:pk>/validate/", lifecycle.VaValidateView.as_view(), name="api_va_validate"),
     path("va/<int:pk>/refuse/", lifecycle.VaRefuseView.as_view(), name="api_va_refuse"),

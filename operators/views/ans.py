@@ -18,7 +18,6 @@ from operators.models import (
     Operator,
     Role,
     VaDocument,
-    VaStatus,
 )
 from operators.registry import dns_configured
 from operators.views.space import mandate_response
@@ -128,18 +127,17 @@ def _query_without_page(request):
 def va_documents(request):
     now = timezone.now()
     base = VaDocument.objects.select_related("drimbox", "operator", "uploaded_by")
+
+    def listed(state, limit=None):
+        documents = queries.va_documents(state, documents=base, now=now)
+        return documents[:limit] if limit else documents
+
     return render(request, "operators/ans/va_documents.html", {
-        "to_review": base.filter(status=VaStatus.SUBMITTED).order_by("uploaded_at"),
-        "overdue": base.filter(status__in=[VaStatus.DUE, VaStatus.REFUSED], due_at__lt=now).order_by("due_at"),
-        "upcoming": base.filter(status__in=[VaStatus.DUE, VaStatus.REFUSED], due_at__gte=now).order_by("due_at")[:100],
+        "to_review": listed("to_review"), "overdue": listed("overdue"), "upcoming": listed("due", 100),
         # VA signed « avec réserves »: lifting documents to review, overdue reservations, the others.
-        "liftings_to_review": base.filter(status=VaStatus.LIFTING_SUBMITTED).order_by("lifting_uploaded_at"),
-        "reservations_overdue": base.filter(status=VaStatus.VALIDATED_RESERVATIONS,
-                                            reservations_due_at__lt=now).order_by("reservations_due_at"),
-        "reservations_running": base.filter(status=VaStatus.VALIDATED_RESERVATIONS, reservations_due_at__gte=now)
-        .order_by("reservations_due_at")[:100],
-        "reservations_awaiting_ris": base.filter(status=VaStatus.VALIDATED_RESERVATIONS,
-                                                 reservations_due_at__isnull=True).order_by("decided_at")[:100],
+        "liftings_to_review": listed("lifting_to_review"), "reservations_overdue": listed("reservations_overdue"),
+        "reservations_running": listed("reservations_running", 100),
+        "reservations_awaiting_ris": listed("reservations_awaiting_ris", 100),
     })
 
 

@@ -18,12 +18,13 @@ from operators.models import (
     DrimboxRequest,
     Operator,
     RequestKind,
+    VaDocument,
 )
 from operators.permissions import DEFAULT_DENIED, DENIED_MESSAGES
 from tests.conftest import application_data, make_siren, pdf_upload
 from tests.support import weather as wx
 from tests.support.api import API, api, error_of
-from tests.support.lifecycle import declared_drimbox
+from tests.support.lifecycle import active_drimbox, declared_drimbox, submitted_declaration
 from trustspace.models import ApiScope, AuditEntry
 from trustspace.services import create_api_token
 
@@ -202,6 +203,7 @@ def test_request_kinds_of_a_withdrawn_drimbox(world):
     assert [kind for kind, item in kinds.items() if item["allowed"]] == [RequestKind.REINTEGRATION]
     assert "« retirée »" in kinds["integration"]["reason"]
 
+
 # --- Registering an operator ---------------------------------------------------------------------------------
 
 
@@ -283,6 +285,7 @@ def test_a_registration_retried_with_its_idempotency_key_is_filed_once(world, ma
     assert again.json()["id"] == first.json()["id"]
     assert DrimboxRequest.objects.filter(data__siren=make_siren(55555555)).count() == 1
 
+
 # --- Contract versions (ANS) ---------------------------------------------------------------------------------
 
 
@@ -317,6 +320,7 @@ def test_ans_lists_and_publishes_contract_versions_through_the_service(world):
         error_of(api(user).post(f"{API}/contract-versions/", {"version": "2026-10", "title": "T", "body": "B"},
                                 format="json"), 403)
     assert not ContractVersion.objects.filter(version="2026-10").exists()
+
 
 # --- Operator search ------------------------------------------------------------------------------------------
 
@@ -363,3 +367,52 @@ def test_operator_list_queries_do_not_grow_with_rows(world, make_user):
     many, large = _queries(ans, f"{API}/operators/")
     assert large["count"] == small["count"] + 3 and many == few
 
+
+# --- VA lists -------------------------------------------------------------------------------------------------
+
+
+def _va(drimbox, request, *, days):
+    return VaDocument.objects.create(drimbox=drimbox, operator=drimbox.operator, request=request,
+                                     due_at=timezone.now() + timedelta(days=days))
+
+
+def _va_ids(client, **params):
+    body = client.get(f"{API}/va/", params).json()
+    return [item["id"] for item in body["results"]]
+
+
+def test_va_lists_by_state_ans_sees_all_an_operator_its_own(world):
+    box = active_drimbox(world.operator, world.legal, world.ans)
+    submitted = VaDocument.objects.get(drimbox=box)
+    services.upload_va(submitted, acting_user=world.technical, uploaded_file=pdf_upload("va.pdf"))
+    a_box, a_late_box = wx.make_drimboxes(world.operator, 2)
+    a_due, a_overdue = _va(a_box, submitted.request, days=5), _va(a_late_box, submitted.request, days=-1)
+    b_box = wx.make_drimboxes(world.other_operator, 1)[0]
+    b_due = _va(b_box, submitted_declaration(world.other_operator, world.other), days=3)
+
+    ans = api(world.ans)
+    assert _va_ids(ans, state="due") == [b_due.pk, a_due.pk]  # by deadline
+    assert _va_ids(ans, state="overdue") == [a_overdue.pk]
+    assert _va_ids(ans, state="to_review") == [submitted.pk]
+    assert _va_ids(ans, state="reservations_overdue") == []
+    assert sorted(_va_ids(ans)) == sorted([submitted.pk, a_due.pk, a_overdue.pk, b_due.pk])
+    item = ans.get(f"{API}/va/", {"state": "overdue"}).json()["results"][0]
+    assert (item["drimbox"], item["drimbox_db_fqdn"], item["status"], item["is_overdue"]) == (
+        a_late_box.identifiant, a_late_box.db_fqdn, "attendu", True)
+    assert item["operator"] == {"id": world.operator.pk, "name": world.operator.name}
+    assert item["due_at"] == a_overdue.due_at.astimezone(timezone.get_current_timezone()).isoformat()
+
+    legal = api(world.legal)
+    assert _va_ids(legal, state="due") == [a_due.pk]
+    assert b_due.pk not in _va_ids(legal)
+    assert _va_ids(api(world.other)) == [b_due.pk]
+    assert _va_ids(api(world.technical), state="to_review") == [submitted.pk]
+    assert "state" in error_of(ans.get(f"{API}/va/", {"state": "bientot"}), 400)["fields"]
+    assert "offset" in error_of(ans.get(f"{API}/va/", {"offset": "-1"}), 400)["fields"]
+
+    # Queries do not grow with rows.
+    few, small = _queries(ans, f"{API}/va/")
+    for days in (7, 8, 9):
+        _va(wx.make_drimboxes(world.operator, 1)[0], submitted.request, days=days)
+    many, large = _queries(ans, f"{API}/va/")
+    assert large["count"] == small["count"] + 3 and many == few

@@ -26,6 +26,7 @@ from operators.models import (
     RequestStatus,
     VaStatus,
 )
+from operators.queries import VA_STATES
 from operators.request_data import eligibility_problems
 
 
@@ -313,6 +314,18 @@ class VaDocumentSerializer(serializers.Serializer):
 
     def get_lifting_download_url(self, obj) -> str | None:
         return _absolute(self.context, reverse("va_lifting_download", args=[obj.pk])) if obj.lifting_file else None
+
+
+class VaListItemSerializer(VaDocumentSerializer):
+    operator = OperatorBriefSerializer(help_text="L'opérateur qui doit ce VA.")
+    drimbox_db_fqdn = serializers.CharField(source="drimbox.db_fqdn")
+
+
+class VaFilterSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(
+        choices=list(VA_STATES.items()), required=False, allow_blank=True,
+        help_text="Où en est le VA : " + " ; ".join(f"`{key}` : {label.lower()}" for key, label in VA_STATES.items())
+        + ". Sans valeur : tous, par échéance.")
 
 
 class DrimboxDetailSerializer(DrimboxSerializer):

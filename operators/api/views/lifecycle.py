@@ -334,6 +334,23 @@ class AttestationCheckView(PortalAPIView):
 # --- VA documents -------------------------------------------------------------------------------
 
 
+@extend_schema_view(get=extend_schema(
+    summary="Les documents VA : tous pour l'ANS, ceux de ses opérateurs pour un membre ; filtrés par état (attendus, "
+            "en retard, à valider, réserves…) comme la page VA de l'ANS",
+    parameters=[s.VaFilterSerializer]))
+class VaListView(generics.ListAPIView):
+    access_rule = AUTHENTICATED
+    token_scope = ApiScope.REQUESTS
+    serializer_class = s.VaListItemSerializer
+
+    def get_queryset(self):
+        state = validated(s.VaFilterSerializer, self.request.query_params).get("state", "")
+        documents = VaDocument.objects.select_related("drimbox", "operator")
+        if not self.request.user.is_ans_admin:
+            documents = documents.filter(operator__in=permissions.operators_of(self.request.user))
+        return queries.va_documents(state, documents=documents)
+
+
 def _member_va(request, pk, *, ans_too=False):
     """The VA, for a member of its operator (and ANS when ``ans_too``); 404 for anyone else."""
     va = get_object_or_404(VaDocument.objects.select_related("drimbox", "operator"), pk=pk)
