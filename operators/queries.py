@@ -2,19 +2,27 @@
 ANS review queue and the FQDN registry search (one definition for both, so they never disagree)."""
 from datetime import timedelta
 
-from django.db.models import Exists, OuterRef, Prefetch, Q
+from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from . import onboarding, permissions
 from .models import (
     ONBOARDING_KINDS,
+    ContractAcceptance,
+    ContractVersion,
     DnsChange,
     DnsChangeStatus,
     Drimbox,
     DrimboxRequest,
     FinancingOrder,
     FinancingOrderClient,
+    Membership,
+    Operator,
     RequestStatus,
+    Role,
+    VaDocument,
+    VaStatus,
 )
 from .validators import as_small_int
 
@@ -43,6 +51,59 @@ def visible_drimboxes(user):
     if user.is_ans_admin:
         return Drimbox.objects.all()
     return Drimbox.objects.filter(operator__in=permissions.operators_of(user))
+
+
+def _count_of(queryset):
+    """A correlated COUNT per operator: only the rows read are counted, no join fan-out."""
+    counted = queryset.filter(operator=OuterRef("pk")).order_by().values("operator").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
+# The operators' search (ANS list page and GET /api/v1/operators/): contract in force accepted or not; with or
+# without a technical administrator.
+CONTRACT_FILTERS = {"accepte": "Contrat en vigueur accepté", "a_accepter": "Contrat à accepter"}
+TECHNICAL_ADMIN_FILTERS = {"oui": "Avec administrateur technique", "non": "Sans administrateur technique"}
+
+
+def search_operators(operators=None, *, q="", contract="", technical_admin=""):
+    """``operators`` (all by default) with what their list shows — the contract in force accepted
+    (``accepted_current``), their legal representatives, technical administrators and DRIMboxes (``*_count``) —,
+    by name, whose ``q`` is part of the name or the start of the SIREN, SIRET or idNat_Struct."""
+    operators = Operator.objects.all() if operators is None else operators
+    current = ContractVersion.current()
+    active = Membership.objects.filter(ended_at__isnull=True)
+    operators = operators.annotate(
+        accepted_current=Exists(ContractAcceptance.objects.filter(operator=OuterRef("pk"), contract_version=current)),
+        legal_count=_count_of(active.filter(role=Role.LEGAL_REPRESENTATIVE)),
+        technical_count=_count_of(active.filter(role=Role.TECHNICAL_ADMIN)),
+        drimbox_count=_count_of(Drimbox.objects.all()),
+    ).order_by("name", "pk")
+    q = (q or "").strip()
+    if q:
+        compact = q.replace(" ", "")
+        operators = operators.filter(Q(name__icontains=q) | Q(siren__startswith=compact)
+                                     | Q(siret__startswith=compact) | Q(id_nat_struct__startswith=compact))
+    if contract == "accepte":
+        operators = operators.filter(accepted_current=True)
+    elif contract == "a_accepter":
+        operators = operators.filter(accepted_current=False)
+    if technical_admin == "oui":
+        operators = operators.filter(technical_count__gt=0)
+    elif technical_admin == "non":
+        operators = operators.filter(technical_count=0)
+    return operators
+
+
+def dns_history(user, drimbox):
+    """A DRIMbox's DNS changes, newest first: ANS sees every one; its operator only those made since it took the
+    DRIMbox over (its first attestation for it), not those of a previous operator."""
+    changes = drimbox.dns_changes.order_by("-created_at", "-pk")
+    if not user.is_ans_admin:
+        since = drimbox.attestations.filter(operator=drimbox.operator_id).order_by("issued_at").values_list(
+            "issued_at", flat=True).first()
+        if since is not None:
+            changes = changes.filter(created_at__gte=since - timedelta(minutes=1))
+    return changes
 
 
 def dns_pending():
@@ -132,3 +193,41 @@ def order_document(order, kind, client_pk):
         return None
     suffix = "" if client_pk is None else f"-client-{client_pk}"
     return document, f"{kind}-{order.reference}{suffix}.pdf"
+
+
+# The VA documents by where they stand (ANS's VA page, GET /api/v1/va/?state=): the state's label, the statuses it
+# holds, its condition on the deadlines at ``now``, its order.
+VA_STATES = {
+    "to_review": "Déposés, à valider",
+    "overdue": "En retard (attendus ou refusés, échéance passée)",
+    "due": "Attendus ou à redéposer, échéance à venir",
+    "lifting_to_review": "Levées des réserves déposées, à valider",
+    "reservations_overdue": "Réserves non levées à leur échéance",
+    "reservations_running": "Réserves à lever, échéance à venir",
+    "reservations_awaiting_ris": "Validés avec réserves, mise à jour du RIS pas encore signalée",
+}
+AWAITED = [VaStatus.DUE, VaStatus.REFUSED]
+
+
+def va_documents(state="", *, documents=None, now=None):
+    """The VA documents (``documents``: all by default) in ``state`` (a key of ``VA_STATES``; empty: every one, by
+    deadline), in the order their list shows them."""
+    documents = VaDocument.objects.all() if documents is None else documents
+    now = now or timezone.now()
+    reserved = documents.filter(status=VaStatus.VALIDATED_RESERVATIONS)
+    by_state = {
+        "to_review": lambda: documents.filter(status=VaStatus.SUBMITTED).order_by("uploaded_at", "pk"),
+        "overdue": lambda: documents.filter(status__in=AWAITED, due_at__lt=now).order_by("due_at", "pk"),
+        "due": lambda: documents.filter(status__in=AWAITED, due_at__gte=now).order_by("due_at", "pk"),
+        "lifting_to_review": lambda: documents.filter(status=VaStatus.LIFTING_SUBMITTED).order_by(
+            "lifting_uploaded_at", "pk"),
+        "reservations_overdue": lambda: reserved.filter(reservations_due_at__lt=now).order_by(
+            "reservations_due_at", "pk"),
+        "reservations_running": lambda: reserved.filter(reservations_due_at__gte=now).order_by(
+            "reservations_due_at", "pk"),
+        "reservations_awaiting_ris": lambda: reserved.filter(reservations_due_at__isnull=True).order_by(
+            "decided_at", "pk"),
+    }
+    if not state:
+        return documents.order_by("due_at", "pk")
+    return by_state[state]()

@@ -24,7 +24,7 @@ def _drimbox(w):
     if not hasattr(w, "certified_drimbox"):
         w.certified_drimbox = declared_drimbox(w.operator, w.legal, w.ans)
         give_certificates(w.certified_drimbox, w.technical)
-    return {"pk": w.certified_drimbox.pk}
+    return {"identifiant": w.certified_drimbox.identifiant}  # a DRIMbox's API address is its public identifiant
 
 
 def _with_certificates(w, kwargs):

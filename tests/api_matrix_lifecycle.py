@@ -65,9 +65,10 @@ def _in_review(w):
 
 
 def _drimbox(w):
+    """A declared DRIMbox of A, addressed by its public identifiant."""
     if not hasattr(w, "drimbox"):
         w.drimbox = declared_drimbox(w.operator, w.legal, w.ans)
-    return {"pk": w.drimbox.pk}
+    return {"identifiant": w.drimbox.identifiant}
 
 
 def _attestation(w):
@@ -247,6 +248,8 @@ LIFECYCLE_API_MATRIX = {
     # DRIMboxes and the registry
     "api_operator_drimboxes": ("get", _operator, None, READ_A),
     "api_drimbox": ("get", _drimbox, None, READ_A),
+    "api_drimbox_dns_changes": ("get", _drimbox, None, READ_A),
+    "api_drimbox_request_kinds": ("get", _drimbox, None, READ_A),
     "api_registry": ("get", None, None, ANS_ONLY),
     # Financing orders
     "api_financing_orders": ("get", _operator, None, READ_A),
@@ -289,7 +292,9 @@ LIFECYCLE_API_MATRIX = {
                              {"anonymous": 401, "other": 404, "technical": 404, "legal": 200, "ans": 200}),
     "api_financing_order_document_file": ("get", _signed_order, None, READ_A),
     "api_financing_order_client_document_file": ("get", _signature_page, None, READ_A),
-    # VA documents
+    # VA documents: the lists (operator B's legal representative sees none of A's), then each document.
+    "api_va_list": ("get", lambda w: (_va_due(w), {})[1], None,
+                    {"anonymous": 401, "other": "own", "technical": 200, "legal": 200, "ans": 200}),
     "api_va_document": ("post", _va_due, None,
                         {"anonymous": 401, "other": 404, "technical": 400, "legal": 400, "ans": 404},
                         {role: _va_status(VaStatus.DUE) for role in READ_A}),

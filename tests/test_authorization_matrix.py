@@ -13,6 +13,7 @@ from django.utils import timezone
 from certificates.models import AcmeDnsCredential, Certificate, Revocation, ViOrder
 from operators import services
 from operators.models import (
+    ContractVersion,
     FinancingOrder,
     InvitationStatus,
     Membership,
@@ -487,6 +488,19 @@ MATRIX = {
                             "ans": _operators_unchanged}),
     "api_applications": ("get", None, None, {"anonymous": 401, "other": 200, "technical": 200, "legal": 200,
                                              "ans": 200}),
+    # Registering an operator (multipart, 201 in tests/operators/test_api_automation.py): as above, a JSON body
+    # without the signed contract is a structured 400 for every authenticated caller, and files nothing.
+    "api_applications POST": ("post", None, _application_of_a,
+                              {"anonymous": 401, "other": 400, "technical": 400, "legal": 400, "ans": 400},
+                              {role: _operators_unchanged for role in ROLES}),
+    # Contract versions (ANS): list, publish.
+    "api_contract_versions": ("get", None, None, {"anonymous": 401, "other": 403, "technical": 403, "legal": 403,
+                                                  "ans": 200}),
+    "api_contract_versions POST": ("post", None, lambda w: {"version": "2026-07", "title": "Contrat V2",
+                                                            "body": "Texte de la version 2."},
+                                   {"anonymous": 401, "other": 403, "technical": 403, "legal": 403, "ans": 201},
+                                   {role: (lambda w, r=role: ContractVersion.objects.filter(version="2026-07").exists()
+                                           == (r == "ans")) for role in ROLES}),
     "api_operator": ("get", _kwargs_pk("operator"), None, {"anonymous": 401, "other": 404, "technical": 200,
                                                            "legal": 200, "ans": 200}),
     "api_operator PATCH": ("patch", _kwargs_pk("operator"), lambda w: {"city": "Lille"},

@@ -46,6 +46,7 @@ SCOPES = {
     "api_operators": R | OPERATOR,
     "api_operators POST": OPERATOR,  # an application for a new operator
     "api_applications": R | OPERATOR,
+    "api_applications POST": OPERATOR,  # registering an operator
     "api_operator": R | OPERATOR,
     "api_operator PATCH": OPERATOR,
     "api_support_contact": OPERATOR,
@@ -56,6 +57,8 @@ SCOPES = {
     "api_invitation": PEOPLE,
     "api_invitation_accept": PEOPLE,
     "api_contract": R | OPERATOR,
+    "api_contract_versions": R | ANS,
+    "api_contract_versions POST": ANS,
     "api_contract_accept": OPERATOR,
     "api_history": R,
     # DRIMbox lifecycle
@@ -74,6 +77,8 @@ SCOPES = {
     "api_review_queue": R | ANS,
     "api_operator_drimboxes": R,
     "api_drimbox": R,
+    "api_drimbox_dns_changes": R,
+    "api_drimbox_request_kinds": R | REQ,
     "api_registry": R | ANS,
     "api_financing_orders": R | REQ,
     "api_financing_orders POST": REQ,
@@ -96,6 +101,7 @@ SCOPES = {
     "api_ans_perf": R | ANS,
     "api_weather_policy": R | ANS,
     "api_weather_policy POST": ANS,
+    "api_va_list": R | REQ,
     "api_va_document": REQ,
     "api_va_validate": ANS,
     "api_va_refuse": ANS,
@@ -156,6 +162,7 @@ LIMITED_TO_OTHER_OPERATOR = {
     "api_invitation_accept": 403,  # joining an operator is not for a token limited to another one
     "api_operators POST": 403,  # nor applying for a new operator
     "api_applications": 403,  # applications concern operators the token is not limited to
+    "api_applications POST": 403,  # registering an operator too
     "api_token_list POST": 400,  # the new token would not be limited to that operator: wider than the caller
     "api_token_detail": 403,  # the token to revoke (all rights) is wider than the caller
     "api_token_detail GET": 200,  # one's own tokens are one's own whatever the operator (as api_token_list)

@@ -3,12 +3,14 @@ from django.urls import path
 from . import inventory, views
 
 urlpatterns = [
-    path("drimboxes/<int:pk>/certificates/", views.DrimboxCertificatesView.as_view(), name="api_drimbox_certificates"),
-    path("drimboxes/<int:pk>/vi-orders/", views.ViOrdersView.as_view(), name="api_vi_orders"),
-    path("drimboxes/<int:pk>/vi-certificate/", views.ViCertificateView.as_view(), name="api_vi_certificate"),
-    path("drimboxes/<int:pk>/vi-certificates/", views.ViMarketCertificatesView.as_view(),
+    # A DRIMbox by its public identifiant (the N of db<N>/vi<N>, of the whitelist and of the requests).
+    path("drimboxes/<int:identifiant>/certificates/", views.DrimboxCertificatesView.as_view(),
+         name="api_drimbox_certificates"),
+    path("drimboxes/<int:identifiant>/vi-orders/", views.ViOrdersView.as_view(), name="api_vi_orders"),
+    path("drimboxes/<int:identifiant>/vi-certificate/", views.ViCertificateView.as_view(), name="api_vi_certificate"),
+    path("drimboxes/<int:identifiant>/vi-certificates/", views.ViMarketCertificatesView.as_view(),
          name="api_vi_market_certificates"),
-    path("drimboxes/<int:pk>/acme-dns/", views.DrimboxAcmeDnsView.as_view(), name="api_drimbox_acme_dns"),
+    path("drimboxes/<int:identifiant>/acme-dns/", views.DrimboxAcmeDnsView.as_view(), name="api_drimbox_acme_dns"),
     path("certificates/<int:pk>/", views.CertificateDetailView.as_view(), name="api_certificate"),
     path("certificates/<int:pk>/revoke/", views.CertificateRevokeView.as_view(), name="api_certificate_revoke"),
     path("operators/<int:pk>/certificates/export/", views.CertificateExportView.as_view(),

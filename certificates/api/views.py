@@ -18,7 +18,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from operators import permissions
-from operators.api.views import PortalAPIView, get_operator, validated
+from operators.api.views import DrimboxPathMixin, PortalAPIView, get_drimbox, get_operator, validated
 from operators.queries import visible_drimboxes
 from trustspace.access import AUTHENTICATED
 from trustspace.api.permissions import token_drimbox_ids
@@ -48,9 +48,9 @@ def _rejected(exc):
                      "checks": exc.checks}, status=status.HTTP_400_BAD_REQUEST)
 
 
-def _drimbox(request, pk):
-    """A DRIMbox the caller may see (members of its current operator, ANS); 404 otherwise."""
-    return get_object_or_404(visible_drimboxes(request.user).select_related("operator"), pk=pk)
+def _drimbox(request, identifiant):
+    """A DRIMbox the caller may see (members of its current operator, ANS), by its identifiant; 404 otherwise."""
+    return get_drimbox(request, identifiant, visible_drimboxes(request.user).select_related("operator"))
 
 
 def _certificate(request, pk):
@@ -70,11 +70,13 @@ def _certificate_response(certificate, status_code=status.HTTP_200_OK):
     return Response(s.CertificateSerializer(fresh).data, status=status_code)
 
 
-class DrimboxTokenMixin:
-    """Certificate views of one DRIMbox (``pk``): a token limited to some DRIMboxes reaches only those."""
+class DrimboxTokenMixin(DrimboxPathMixin):
+    """Certificate views of one DRIMbox (its ``identifiant`` in the URL): a token limited to some DRIMboxes (which it
+    stores by internal id) reaches only those."""
 
     def token_drimbox_id(self):
-        return visible_drimboxes(self.request.user).filter(pk=self.kwargs["pk"]).values_list("pk", flat=True).first()
+        return (visible_drimboxes(self.request.user).filter(identifiant=self.kwargs["identifiant"])
+                .values_list("pk", flat=True).first())
 
 
 class CertificateTokenMixin:
@@ -104,7 +106,7 @@ class DrimboxCertificatesView(DrimboxTokenMixin, generics.ListAPIView):
     serializer_class = s.CertificateSerializer
 
     def get_queryset(self):
-        drimbox = _drimbox(self.request, self.kwargs["pk"])
+        drimbox = _drimbox(self.request, self.kwargs["identifiant"])
         certificates = Certificate.objects.filter(drimbox=drimbox).select_related("drimbox")
         if not self.request.user.is_ans_admin:
             # A member sees what its operator administers, not the certificates of a previous operator.
@@ -115,8 +117,8 @@ class DrimboxCertificatesView(DrimboxTokenMixin, generics.ListAPIView):
                    responses={201: s.CertificateSerializer, 400: REJECTED},
                    summary="Déposer le certificat IGC-Santé du nom db (administrateur technique) : enregistré "
                            "seulement si toutes les règles sont respectées")
-    def post(self, request, pk):
-        drimbox = _drimbox(request, pk)
+    def post(self, request, identifiant):
+        drimbox = _drimbox(request, identifiant)
         data = validated(s.CertificateUploadSerializer, request.data, authorize=_manage(request, drimbox.operator))
         try:
             certificate = services.upload_db_certificate(drimbox, acting_user=request.user,
@@ -136,7 +138,7 @@ class ViOrdersView(DrimboxTokenMixin, generics.ListAPIView):
     serializer_class = s.ViOrderSerializer
 
     def get_queryset(self):
-        drimbox = _drimbox(self.request, self.kwargs["pk"])
+        drimbox = _drimbox(self.request, self.kwargs["identifiant"])
         orders = ViOrder.objects.filter(drimbox=drimbox).select_related("drimbox")
         if not self.request.user.is_ans_admin:
             orders = orders.filter(operator=drimbox.operator_id)
@@ -147,8 +149,8 @@ class ViOrdersView(DrimboxTokenMixin, generics.ListAPIView):
                               409: OpenApiResponse(description="Une demande est déjà en cours pour cette DRIMbox.")},
                    summary="Demander le certificat vi à partir d'une CSR (administrateur technique) ; le portail "
                            "l'obtient de l'autorité ACME et le renouvelle")
-    def post(self, request, pk):
-        drimbox = _drimbox(request, pk)
+    def post(self, request, identifiant):
+        drimbox = _drimbox(request, identifiant)
         data = validated(s.CsrUploadSerializer, request.data, authorize=_manage(request, drimbox.operator))
         uploaded = data.get("file") or SimpleUploadedFile("csr.pem", data["csr"].encode("utf-8", "replace"))
         try:
@@ -168,8 +170,8 @@ class ViMarketCertificatesView(DrimboxTokenMixin, PortalAPIView):
                    summary="Déposer un certificat vi délivré par une autorité du marché (administrateur technique) : "
                            "enregistré seulement si toutes les règles sont respectées ; il remplace le certificat vi "
                            "en cours")
-    def post(self, request, pk):
-        drimbox = _drimbox(request, pk)
+    def post(self, request, identifiant):
+        drimbox = _drimbox(request, identifiant)
         data = validated(s.MarketCertificateUploadSerializer, request.data,
                          authorize=_manage(request, drimbox.operator))
         try:
@@ -190,8 +192,8 @@ class ViCertificateView(DrimboxTokenMixin, FileAPIMixin, PortalAPIView):
             304: OpenApiResponse(description="Le certificat n'a pas changé."),
             404: OpenApiResponse(description="Aucun certificat vi en cours.")},
         summary="Télécharger la chaîne du certificat vi en cours (pour la DRIMbox)")
-    def get(self, request, pk):
-        drimbox = _drimbox(request, pk)
+    def get(self, request, identifiant):
+        drimbox = _drimbox(request, identifiant)
         try:
             certificate = services.current_vi_chain(drimbox, acting_user=request.user)
         except Conflict as exc:
@@ -248,8 +250,8 @@ class DrimboxAcmeDnsView(DrimboxTokenMixin, PortalAPIView):
     @extend_schema(request=None, responses={201: s.AcmeDnsRegistrationSerializer},
                    summary="Créer (ou renouveler) les identifiants acme-dns du nom vi (administrateur technique) ; "
                            "les précédents cessent de fonctionner. Réponse au format de /register d'acme-dns.")
-    def post(self, request, pk):
-        drimbox = _drimbox(request, pk)
+    def post(self, request, identifiant):
+        drimbox = _drimbox(request, identifiant)
         credential, password = services.register_acme_dns(drimbox, acting_user=request.user)
         return Response(s.AcmeDnsRegistrationSerializer({
             "username": credential.username, "password": password, "fulldomain": credential.challenge_name,

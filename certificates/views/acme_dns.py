@@ -11,8 +11,8 @@ a name they may not write. ``GET /acme-dns/health`` answers 200, as acme-dns doe
 have keep the portal's structured shape: 429 (rate limits) and 503 when the DNS server did not take the value
 (acme-dns would say 500 ``db_error``; the portal never answers 500 on purpose).
 The credentials can write that one name and record type only; they are created (and rotated) in the
-portal by a technical administrator (``POST /api/v1/drimboxes/<id>/acme-dns/``), so ``/acme-dns/register``
-refuses with an explanation.
+portal by a technical administrator (``POST /api/v1/drimboxes/<identifiant>/acme-dns/``), so
+``/acme-dns/register`` refuses with an explanation.
 
 No session or token authentication: the credentials are the headers, so there is no CSRF exposure
 (DRF's views are CSRF-exempt unless SessionAuthentication runs, and it does not run here).
@@ -201,8 +201,9 @@ class AcmeDnsRegisterView(AcmeDnsAPIView):
             return refusal
         return _error(status.HTTP_403_FORBIDDEN, "register_in_portal", (
             "Les identifiants acme-dns se créent dans le portail de l'Espace de Confiance, par un administrateur "
-            "technique de l'opérateur : page « Certificats » de la DRIMbox, ou POST /api/v1/drimboxes/<id>/acme-dns/ "
-            "(réponse au format de /register). Chaque identifiant ne peut écrire que le TXT "
+            "technique de l'opérateur : page « Certificats » de la DRIMbox, ou "
+            "POST /api/v1/drimboxes/<identifiant>/acme-dns/ (réponse au format de /register). Chaque identifiant "
+            "ne peut écrire que le TXT "
             "« _acme-challenge.<FQDN vi> » de sa DRIMbox."))
 
 

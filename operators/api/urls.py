@@ -17,6 +17,7 @@ urlpatterns = [
     path("operators/<int:pk>/history/", operators.HistoryView.as_view(), name="api_history"),
     path("invitations/accept/", operators.InvitationAcceptView.as_view(), name="api_invitation_accept"),
     path("applications/", operators.ApplicationListView.as_view(), name="api_applications"),
+    path("contract-versions/", operators.ContractVersionsView.as_view(), name="api_contract_versions"),
 ]
 
 # DRIMbox lifecycle: requests and their review, DRIMboxes, registry, financing orders, attestations, VA documents.
@@ -45,9 +46,14 @@ urlpatterns += [
     path("requests/<int:pk>/approve/", lifecycle.RequestApproveView.as_view(), name="api_request_approve"),
     path("requests/<int:pk>/reject/", lifecycle.RequestRejectView.as_view(), name="api_request_reject"),
     path("review-queue/", lifecycle.ReviewQueueView.as_view(), name="api_review_queue"),
-    path("drimboxes/<int:pk>/", lifecycle.DrimboxDetailView.as_view(), name="api_drimbox"),
+    path("drimboxes/<int:identifiant>/", lifecycle.DrimboxDetailView.as_view(), name="api_drimbox"),
+    path("drimboxes/<int:identifiant>/dns-changes/", lifecycle.DrimboxDnsChangesView.as_view(),
+         name="api_drimbox_dns_changes"),
+    path("drimboxes/<int:identifiant>/request-kinds/", lifecycle.DrimboxRequestKindsView.as_view(),
+         name="api_drimbox_request_kinds"),
     path("registry/", lifecycle.RegistryView.as_view(), name="api_registry"),
     path("attestations/<str:code>/", lifecycle.AttestationCheckView.as_view(), name="api_attestation"),
+    path("va/", lifecycle.VaListView.as_view(), name="api_va_list"),
     path("va/<int:pk>/document/", lifecycle.VaUploadView.as_view(), name="api_va_document"),
     path("va/<int:pk>/validate/", lifecycle.VaValidateView.as_view(), name="api_va_validate"),
     path("va/<int:pk>/refuse/", lifecycle.VaRefuseView.as_view(), name="api_va_refuse"),

@@ -6,6 +6,7 @@ from django import forms
 from dsfr.forms import DsfrBaseForm
 
 from operators.models import Role
+from operators.queries import CONTRACT_FILTERS, TECHNICAL_ADMIN_FILTERS
 from trustspace.idempotency import SubmissionTokenMixin
 
 
@@ -68,9 +69,9 @@ class ContractVersionForm(SubmissionTokenMixin, DsfrBaseForm):
 
 
 class OperatorSearchForm(DsfrBaseForm):
-    CONTRACT_CHOICES = [("", "Tous"), ("accepte", "Contrat en vigueur accepté"), ("a_accepter", "Contrat à accepter")]
-    TA_CHOICES = [("", "Tous"), ("oui", "Avec administrateur technique"), ("non", "Sans administrateur technique")]
-    q = forms.CharField(label="Rechercher (nom, SIREN, idNat_Struct)", required=False, max_length=100)
+    CONTRACT_CHOICES = [("", "Tous"), *CONTRACT_FILTERS.items()]
+    TA_CHOICES = [("", "Tous"), *TECHNICAL_ADMIN_FILTERS.items()]
+    q = forms.CharField(label="Rechercher (nom, SIREN, SIRET, idNat_Struct)", required=False, max_length=100)
     contract = forms.ChoiceField(label="Contrat", choices=CONTRACT_CHOICES, required=False)
     technical_admin = forms.ChoiceField(label="Administrateurs techniques", choices=TA_CHOICES, required=False)
 

@@ -53,11 +53,14 @@ from operators.services.people import (
 )
 from operators.services.registry import apply_dns_changes, next_identifiant, reconcile
 from operators.services.requests import (
+    DRIMBOX_REQUEST_KINDS,
+    RequestKindOption,
     add_attachment,
     cancel_request,
     comment_request,
     create_request,
     initial_data,
+    request_kinds_for,
     require_request_action,
     submit_request,
     update_request,
@@ -65,7 +68,9 @@ from operators.services.requests import (
 from operators.services.review import approve_request, assign_request, reject_request, request_changes
 
 __all__ = [
+    "DRIMBOX_REQUEST_KINDS",
     "OPERATOR_EDITABLE_FIELDS",
+    "RequestKindOption",
     "accept_contract",
     "accept_invitation",
     "add_attachment",
@@ -104,6 +109,7 @@ __all__ = [
     "reject_request",
     "remove_membership",
     "request_changes",
+    "request_kinds_for",
     "require_request_action",
     "revoke_invitation",
     "send_va_reminders",

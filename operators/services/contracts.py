@@ -11,7 +11,7 @@ from operators import permissions
 from operators.models import ContractAcceptance, ContractVersion, Operator
 from operators.services.common import full_clean, require_ans_admin, save_or_conflict
 from trustspace import audit
-from trustspace.errors import Conflict, ContractNotAccepted
+from trustspace.errors import Conflict, ContractNotAccepted, InvalidData
 
 if TYPE_CHECKING:
     from trustspace.models import User
@@ -23,9 +23,12 @@ def publish_contract_version(*, acting_user: User | None, version: str, title: s
         require_ans_admin(acting_user)
     contract = ContractVersion(version=(version or "").strip(), title=(title or "").strip(), body=(body or "").strip(),
                                published_by=acting_user, published_at=timezone.now())
+    taken = f"La version « {contract.version} » du contrat existe déjà."
+    if contract.version and ContractVersion.objects.filter(version=contract.version).exists():
+        raise InvalidData(taken, field_errors={"version": [taken]})  # rather than the model's generic words
     full_clean(contract, exclude=["published_by"])
     with transaction.atomic():
-        save_or_conflict(contract, f"La version « {contract.version} » du contrat existe déjà.")
+        save_or_conflict(contract, taken)
         audit.record(actor=acting_user, action="contract.published", obj=contract,
                      after={"version": contract.version, "title": contract.title,
                             "body_sha256": hashlib.sha256(contract.body.encode()).hexdigest()})

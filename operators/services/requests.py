@@ -5,6 +5,7 @@ Every request has the same state machine; each step is a line of its timeline (`
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -16,6 +17,7 @@ from operators import onboarding, permissions
 from operators.models import (
     DECLARATION_KINDS,
     ONBOARDING_KINDS,
+    OPEN_STATUSES,
     STARTING_STATUSES,
     AttachmentKind,
     Drimbox,
@@ -41,7 +43,7 @@ from operators.services.timeline import (
     notify_operator_side,
 )
 from trustspace import audit
-from trustspace.errors import Conflict, InvalidData, NotAllowed
+from trustspace.errors import Conflict, DomainError, InvalidData, NotAllowed
 from trustspace.text import validate_display_text
 from trustspace.uploads import shown_file_name, validate_pdf
 
@@ -91,6 +93,61 @@ def check_drimbox_for(kind: str, drimbox: Drimbox | None, operator: Operator) ->
         )
 
 
+def open_request_message(reference: str = "") -> str:
+    named = f" ({reference})" if reference else ""
+    return f"Une demande est déjà en cours pour cette DRIMbox{named} : complétez-la ou annulez-la."
+
+
+# The requests about an existing DRIMbox of the operator, in the order the DRIMbox page offers them (a switch is
+# about another operator's DRIMbox: it starts from the requests page, with the DRIMbox's identifiant or name).
+DRIMBOX_REQUEST_KINDS = (RequestKind.INTEGRATION, RequestKind.UPDATE, RequestKind.WITHDRAWAL,
+                         RequestKind.REINTEGRATION)
+
+
+@dataclass(frozen=True)
+class RequestKindOption:
+    """May a user start a request of ``kind`` about a DRIMbox now; if not, ``reason`` (French) says why."""
+
+    kind: RequestKind
+    reason: str = ""
+
+    @property
+    def allowed(self) -> bool:
+        return not self.reason
+
+    @property
+    def label(self) -> str:
+        return self.kind.label
+
+
+def request_kinds_for(user: User, drimbox: Drimbox) -> list[RequestKindOption]:
+    """The requests about ``drimbox`` that ``user`` could start now for its operator, and why not the others.
+
+    The checks :func:`create_request` makes (the role, the DRIMbox's status, the contract in force accepted, and
+    what the database's one-open-request-per-DRIMbox constraint refuses), made without writing: the DRIMbox page
+    offers its actions with it and the API lists it, so neither offers what the service would refuse.
+    """
+    operator = drimbox.operator
+    try:
+        ensure_contract_accepted(operator)
+        contract_refusal = ""
+    except DomainError as exc:
+        contract_refusal = exc.message
+    pending = (DrimboxRequest.objects.filter(drimbox=drimbox, operator=operator, status__in=OPEN_STATUSES)
+               .order_by("created_at", "pk").values_list("reference", flat=True).first())
+    options = []
+    for kind in DRIMBOX_REQUEST_KINDS:
+        try:
+            _require_operator_action(user, kind, operator)
+            check_drimbox_for(kind, drimbox, operator)
+        except DomainError as exc:
+            reason = exc.message
+        else:
+            reason = contract_refusal or (open_request_message(pending) if pending else "")
+        options.append(RequestKindOption(kind, reason))
+    return options
+
+
 def initial_data(kind: str, drimbox: Drimbox | None, operator: Operator) -> dict[str, str]:
     """Prefill: the DRIMbox's current values for updates and reintegrations, the support contact otherwise."""
     if kind in {RequestKind.UPDATE, RequestKind.REINTEGRATION} and drimbox is not None:
@@ -125,7 +182,7 @@ def create_request(*, acting_user: User, operator: Operator, kind: str, drimbox:
             with transaction.atomic():
                 req.save()
         except IntegrityError as exc:
-            raise Conflict("Une demande est déjà en cours pour cette DRIMbox : complétez-la ou annulez-la.") from exc
+            raise Conflict(open_request_message()) from exc
         add_event(req, kind=RequestEventKind.CREATED, actor=acting_user)
         audit_request(req, acting_user, "request.created", after=audit.snapshot(req, DrimboxRequest.AUDITED_FIELDS))
     return req

@@ -2,8 +2,7 @@
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -14,14 +13,11 @@ from operators.forms.lifecycle import RegistrySearchForm, ReviewQueueFilterForm
 from operators.forms.space import ContractVersionForm, OperatorSearchForm
 from operators.models import (
     ONBOARDING_KINDS,
-    ContractAcceptance,
     ContractVersion,
-    Drimbox,
     Membership,
     Operator,
     Role,
     VaDocument,
-    VaStatus,
 )
 from operators.registry import dns_configured
 from operators.views.space import mandate_response
@@ -36,37 +32,11 @@ PAGE_SIZE = 50
 OPERATOR_HISTORY_ROWS = 20  # on the operator's page; the rest on ANS's history page, filtered on the operator
 
 
-def _count_of(queryset):
-    """A correlated COUNT per operator: only the displayed page is counted, no join fan-out."""
-    counted = queryset.filter(operator=OuterRef("pk")).order_by().values("operator").annotate(n=Count("pk")).values("n")
-    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
-
-
 @access(ANS_ADMIN)
 def operators_list(request):
     form = OperatorSearchForm(request.GET or None)
     current = ContractVersion.current()
-    accepted_current = ContractAcceptance.objects.filter(operator=OuterRef("pk"), contract_version=current)
-    active = Membership.objects.filter(ended_at__isnull=True)
-    operators = Operator.objects.annotate(
-        accepted_current=Exists(accepted_current),
-        legal_count=_count_of(active.filter(role=Role.LEGAL_REPRESENTATIVE)),
-        technical_count=_count_of(active.filter(role=Role.TECHNICAL_ADMIN)),
-        drimbox_count=_count_of(Drimbox.objects.all()),
-    ).order_by("name", "pk")
-    if form.is_valid():
-        q = form.cleaned_data["q"].strip()
-        if q:
-            operators = operators.filter(Q(name__icontains=q) | Q(siren__startswith=q.replace(" ", ""))
-                                         | Q(id_nat_struct__startswith=q.replace(" ", "")))
-        if form.cleaned_data["contract"] == "accepte":
-            operators = operators.filter(accepted_current=True)
-        elif form.cleaned_data["contract"] == "a_accepter":
-            operators = operators.filter(accepted_current=False)
-        if form.cleaned_data["technical_admin"] == "oui":
-            operators = operators.filter(technical_count__gt=0)
-        elif form.cleaned_data["technical_admin"] == "non":
-            operators = operators.filter(technical_count=0)
+    operators = queries.search_operators(**(form.cleaned_data if form.is_valid() else {}))
     page = Paginator(operators, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "operators/ans/operators_list.html", {
         "form": form, "page": page, "current_contract": current, "query": _query_without_page(request),
@@ -157,18 +127,17 @@ def _query_without_page(request):
 def va_documents(request):
     now = timezone.now()
     base = VaDocument.objects.select_related("drimbox", "operator", "uploaded_by")
+
+    def listed(state, limit=None):
+        documents = queries.va_documents(state, documents=base, now=now)
+        return documents[:limit] if limit else documents
+
     return render(request, "operators/ans/va_documents.html", {
-        "to_review": base.filter(status=VaStatus.SUBMITTED).order_by("uploaded_at"),
-        "overdue": base.filter(status__in=[VaStatus.DUE, VaStatus.REFUSED], due_at__lt=now).order_by("due_at"),
-        "upcoming": base.filter(status__in=[VaStatus.DUE, VaStatus.REFUSED], due_at__gte=now).order_by("due_at")[:100],
+        "to_review": listed("to_review"), "overdue": listed("overdue"), "upcoming": listed("due", 100),
         # VA signed « avec réserves »: lifting documents to review, overdue reservations, the others.
-        "liftings_to_review": base.filter(status=VaStatus.LIFTING_SUBMITTED).order_by("lifting_uploaded_at"),
-        "reservations_overdue": base.filter(status=VaStatus.VALIDATED_RESERVATIONS,
-                                            reservations_due_at__lt=now).order_by("reservations_due_at"),
-        "reservations_running": base.filter(status=VaStatus.VALIDATED_RESERVATIONS, reservations_due_at__gte=now)
-        .order_by("reservations_due_at")[:100],
-        "reservations_awaiting_ris": base.filter(status=VaStatus.VALIDATED_RESERVATIONS,
-                                                 reservations_due_at__isnull=True).order_by("decided_at")[:100],
+        "liftings_to_review": listed("lifting_to_review"), "reservations_overdue": listed("reservations_overdue"),
+        "reservations_running": listed("reservations_running", 100),
+        "reservations_awaiting_ris": listed("reservations_awaiting_ris", 100),
     })
 
 

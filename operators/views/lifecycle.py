@@ -3,7 +3,6 @@
 Shared pages (a request, a DRIMbox) are reachable by ANS administrators and by the members of the
 operator concerned; anyone else gets a 404, so existence does not leak.
 """
-from datetime import timedelta
 
 from django.contrib import messages
 from django.db import transaction
@@ -34,7 +33,6 @@ from operators.forms.lifecycle import (
 from operators.models import (
     DECLARATION_KINDS,
     ONBOARDING_KINDS,
-    STARTING_STATUSES,
     AttachmentKind,
     Attestation,
     Drimbox,
@@ -42,7 +40,7 @@ from operators.models import (
     RequestKind,
     VaDocument,
 )
-from operators.queries import dns_pending, visible_drimboxes, visible_requests
+from operators.queries import dns_history, dns_pending, visible_drimboxes, visible_requests
 from operators.request_data import FIELDS, LABELS, eligibility_problems, order_of
 from operators.validators import as_small_int
 from operators.views.onboarding import application_edit, review_context
@@ -77,12 +75,9 @@ def drimbox_detail(request, pk):
         visible_drimboxes(request.user).select_related("operator", "health_structure", "financing_order")
         .annotate(dns_pending=dns_pending()), pk=pk)
     is_member = bool(permissions.roles_of(request.user, drimbox.operator))
-    actions = []
-    if is_member:
-        for kind in (RequestKind.INTEGRATION, RequestKind.UPDATE, RequestKind.WITHDRAWAL, RequestKind.REINTEGRATION):
-            if drimbox.status in STARTING_STATUSES[kind] and permissions.can(request.user, f"request.{kind}",
-                                                                              drimbox.operator):
-                actions.append((kind, RequestKind(kind).label))
+    # The requests the member could start now: the service's own rule (also GET /api/v1/drimboxes/<N>/request-kinds/).
+    actions = ([(option.kind, option.label) for option in services.request_kinds_for(request.user, drimbox)
+                if option.allowed] if is_member else [])
     va_documents = drimbox.va_documents.filter(operator=drimbox.operator).select_related("uploaded_by")
     can_upload_va = is_member and permissions.can(request.user, "va.upload", drimbox.operator)
     return render(request, "operators/drimbox_detail.html", {
@@ -91,7 +86,7 @@ def drimbox_detail(request, pk):
         if request.user.is_ans_admin else drimbox.requests.filter(operator=drimbox.operator),
         "attestations": drimbox.attestations.filter(operator=drimbox.operator) if not request.user.is_ans_admin
         else drimbox.attestations.all(),
-        "dns_changes": _dns_history(request.user, drimbox),
+        "dns_changes": dns_history(request.user, drimbox)[:DNS_HISTORY_ROWS],
         "va_documents": va_documents, "va_form": VaUploadForm(), "ris_form": VaRisUpdateForm(),
         "lifting_form": VaLiftingUploadForm(), "today": timezone.localdate(),
         "can_upload_va": can_upload_va,
@@ -100,15 +95,7 @@ def drimbox_detail(request, pk):
     })
 
 
-def _dns_history(user, drimbox):
-    """ANS sees every DNS change; an operator only those made since it took the DRIMbox over."""
-    changes = drimbox.dns_changes.order_by("-created_at")
-    if not user.is_ans_admin:
-        since = drimbox.attestations.filter(operator=drimbox.operator).order_by("issued_at").values_list(
-            "issued_at", flat=True).first()
-        if since is not None:
-            changes = changes.filter(created_at__gte=since - timedelta(minutes=1))
-    return changes[:10]
+DNS_HISTORY_ROWS = 10  # the latest; the API gives the whole history (GET /api/v1/drimboxes/<N>/dns-changes/)
 
 
 # --- Requests -----------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ PARALLEL = 20
 @pytest.mark.postgresql
 def test_parallel_registrations_leave_one_active_credential_and_no_500(world):
     drimbox = declared_drimbox(world.operator, world.legal, world.ans)
-    url = f"{API}/drimboxes/{drimbox.pk}/acme-dns/"
+    url = f"{API}/drimboxes/{drimbox.identifiant}/acme-dns/"
     responses, errors = in_parallel(PARALLEL, lambda: api(world.technical).post(url))
 
     assert errors == []
@@ -40,8 +40,8 @@ def test_parallel_registrations_leave_one_active_credential_and_no_500(world):
 def test_a_new_registration_revokes_the_previous_one(world):
     drimbox = declared_drimbox(world.operator, world.legal, world.ans)
     client = api(world.technical)
-    first = client.post(f"{API}/drimboxes/{drimbox.pk}/acme-dns/").json()
-    second = client.post(f"{API}/drimboxes/{drimbox.pk}/acme-dns/").json()
+    first = client.post(f"{API}/drimboxes/{drimbox.identifiant}/acme-dns/").json()
+    second = client.post(f"{API}/drimboxes/{drimbox.identifiant}/acme-dns/").json()
     active = AcmeDnsCredential.objects.get(drimbox=drimbox, revoked_at__isnull=True)
     assert active.username == second["username"] != first["username"]
     assert AcmeDnsCredential.objects.filter(drimbox=drimbox).count() == 2

@@ -47,7 +47,7 @@ def technical(world):
 
 
 def certificates_url(drimbox):
-    return f"{API}/drimboxes/{drimbox.pk}/certificates/"
+    return f"{API}/drimboxes/{drimbox.identifiant}/certificates/"
 
 
 # --- db certificates ----------------------------------------------------------------------------------------
@@ -139,7 +139,7 @@ def test_only_technical_administrators_of_the_operator_upload(world, drimbox):
 
 
 def orders_url(drimbox):
-    return f"{API}/drimboxes/{drimbox.pk}/vi-orders/"
+    return f"{API}/drimboxes/{drimbox.identifiant}/vi-orders/"
 
 
 def test_a_csr_opens_one_order_and_a_second_is_a_conflict(world, drimbox, technical):
@@ -188,7 +188,7 @@ def test_bad_csrs_are_400s_with_their_checks(world, drimbox, technical):
 def test_the_drimbox_downloads_its_current_vi_chain_with_an_api_token(world, drimbox):
     _token, raw = create_api_token(acting_user=world.technical, name="drimbox")
     client = api(token=raw)
-    url = f"{API}/drimboxes/{drimbox.pk}/vi-certificate/"
+    url = f"{API}/drimboxes/{drimbox.identifiant}/vi-certificate/"
     error = error_of(client.get(url, HTTP_ACCEPT="application/pem-certificate-chain"), 404)
     assert error["code"] == "not_found" and str(drimbox.identifiant) in error["message"]
 
@@ -290,7 +290,7 @@ def assert_acme_dns_error(response, status, code):
 
 
 def register(client, drimbox):
-    response = client.post(f"{API}/drimboxes/{drimbox.pk}/acme-dns/")
+    response = client.post(f"{API}/drimboxes/{drimbox.identifiant}/acme-dns/")
     assert response.status_code == 201, response.content
     return response.json()
 
@@ -306,8 +306,8 @@ def test_acme_dns_register_then_update_writes_the_txt_on_bind(world, bind, techn
     drimbox = declared_drimbox(world.operator, world.legal, world.ans)
     zone = bind.client()
     name = f"_acme-challenge.{drimbox.vi_fqdn}"
-    assert error_of(api(world.legal).post(f"{API}/drimboxes/{drimbox.pk}/acme-dns/"), 403)
-    assert error_of(api(world.other).post(f"{API}/drimboxes/{drimbox.pk}/acme-dns/"), 404)
+    assert error_of(api(world.legal).post(f"{API}/drimboxes/{drimbox.identifiant}/acme-dns/"), 403)
+    assert error_of(api(world.other).post(f"{API}/drimboxes/{drimbox.identifiant}/acme-dns/"), 404)
     credentials = register(technical, drimbox)
     assert set(credentials) == {"username", "password", "fulldomain", "subdomain", "allowfrom"}
     assert credentials["fulldomain"] == name and credentials["allowfrom"] == []

@@ -269,7 +269,7 @@ def test_the_page_shows_the_refusal_in_french_and_stores_nothing_then_stores_a_g
 
 def test_the_api_answers_a_structured_400_with_every_rule_then_201(client, world, market, drimbox):
     client.force_login(world.technical)
-    url = reverse("api_vi_market_certificates", args=[drimbox.pk])
+    url = reverse("api_vi_market_certificates", args=[drimbox.identifiant])
     sha1 = market.leaf(drimbox.vi_fqdn, hash_name="sha1")
     response = client.post(url, {"file": SimpleUploadedFile("vi.pem", sha1.chain_pem)})
     assert response.status_code == 400, response.content

@@ -114,7 +114,7 @@ def test_full_declaration_by_api(world, settings):
     assert [a["kind"] for a in detail["attachments"]] == ["cgi"]
 
     drimbox = Drimbox.objects.get()
-    response = legal.get(f"{API}/drimboxes/{drimbox.pk}/")
+    response = legal.get(f"{API}/drimboxes/{drimbox.identifiant}/")
     assert response.status_code == 200
     body = response.json()
     assert body["identifiant"] == identifiant and body["status"] == "declaree"
@@ -164,7 +164,7 @@ def test_unfunded_declaration_needs_an_override_reason(world):
     response = ans.post(url + "approve/", {"override_reason": "Site pilote financé par l'ARS"}, format="json")
     assert response.status_code == 200 and response.json()["status"] == "approuvee"
     assert response.json()["eligibility_override_reason"] == "Site pilote financé par l'ARS"
-    drimbox = ans.get(f"{API}/drimboxes/{Drimbox.objects.get().pk}/").json()
+    drimbox = ans.get(f"{API}/drimboxes/{Drimbox.objects.get().identifiant}/").json()
     assert drimbox["eligibility_override_reason"] == "Site pilote financé par l'ARS"
     assert drimbox["financing_order"] is None
 
@@ -265,13 +265,13 @@ def test_another_operators_user_gets_404_and_ans_does_not_see_drafts(world):
     req = DrimboxRequest.objects.get(drimbox=drimbox)
     draft = services.create_request(acting_user=world.legal, operator=world.operator, kind=RequestKind.DECLARATION)
     other = api(world.other)
-    for url in (f"{API}/requests/{req.pk}/", f"{API}/drimboxes/{drimbox.pk}/",
+    for url in (f"{API}/requests/{req.pk}/", f"{API}/drimboxes/{drimbox.identifiant}/",
                 f"{API}/operators/{world.operator.pk}/requests/", f"{API}/operators/{world.operator.pk}/drimboxes/"):
         assert error_of(other.get(url), 404)["code"] == "not_found"
     assert error_of(other.post(f"{API}/requests/{req.pk}/comments/", {"text": "Coucou"}, format="json"), 404)
     assert api(world.technical).get(f"{API}/requests/{req.pk}/").status_code == 200
     ans = api(world.ans)
-    assert ans.get(f"{API}/drimboxes/{drimbox.pk}/").status_code == 200
+    assert ans.get(f"{API}/drimboxes/{drimbox.identifiant}/").status_code == 200
     assert error_of(ans.get(f"{API}/requests/{draft.pk}/"), 404)
     listed = ans.get(f"{API}/operators/{world.operator.pk}/requests/").json()
     assert [item["id"] for item in listed["results"] if item["kind"] not in ONBOARDING_KINDS] == [req.pk]
@@ -353,7 +353,7 @@ def test_va_document_by_api(world):
     assert ans.post(url + "validate/").json()["status"] == "valide"
     va.refresh_from_db()
     assert va.status == VaStatus.VALIDATED
-    body = technical.get(f"{API}/drimboxes/{drimbox.pk}/").json()
+    body = technical.get(f"{API}/drimboxes/{drimbox.identifiant}/").json()
     assert [v["status"] for v in body["va_documents"]] == ["valide"] and body["status"] == "active"
 
 

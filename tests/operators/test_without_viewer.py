@@ -109,7 +109,7 @@ def test_declaration_by_api(world):
     services.assign_request(req, acting_user=world.ans)
     approved = ans.post(f"{API}/requests/{req.pk}/approve/", {}, format="json").json()
     assert approved["drimbox"]["has_viewer"] is False and approved["drimbox"]["vi_fqdn"] is None
-    body = legal.get(f"{API}/drimboxes/{Drimbox.objects.get().pk}/").json()
+    body = legal.get(f"{API}/drimboxes/{Drimbox.objects.get().identifiant}/").json()
     assert body["has_viewer"] is False and body["vi_fqdn"] is None and body["vi_records"] == []
     assert ans.get(f"{API}/attestations/{approved['attestation']['code']}/").json()["vi_fqdn"] == ""
 

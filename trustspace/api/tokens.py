@@ -20,8 +20,8 @@ class ApiTokenSerializer(serializers.ModelSerializer):
     operator = serializers.IntegerField(source="operator_id", allow_null=True, read_only=True,
                                         help_text="Opérateur auquel le jeton est limité (null : tous les vôtres).")
     drimboxes = serializers.ListField(source="drimbox_ids", child=serializers.IntegerField(), read_only=True,
-                                      help_text="DRIMbox (identifiants internes) auxquelles ses appels de "
-                                                "certificats sont limités (vide : toutes).")
+                                      help_text="DRIMbox (leur `id` interne, pas leur identifiant N) auxquelles "
+                                                "ses appels de certificats sont limités (vide : toutes).")
     scopes = serializers.ListField(child=serializers.CharField(), read_only=True,
                                    help_text="Portées ; « * » : tous les droits du titulaire (jetons d'avant les "
                                              "portées).")
@@ -52,7 +52,8 @@ class ApiTokenCreateSerializer(serializers.Serializer):
     drimboxes = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False,
                                       max_length=1000,
                                       help_text="Limiter ses appels de certificats à ces DRIMbox de l'opérateur "
-                                                "(portée « certificates »).")
+                                                "(portée « certificates ») : leur `id` interne, donné par les "
+                                                "réponses qui décrivent une DRIMbox.")
     expires_at = serializers.DateTimeField(required=False, allow_null=True,
                                            help_text="Sans date : le jeton expire après la durée maximale.")
 

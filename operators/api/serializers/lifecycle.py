@@ -20,11 +20,13 @@ from operators.models import (
     DECLARATION_KINDS,
     AttachmentKind,
     Attestation,
+    DnsChangeStatus,
     DrimboxStatus,
     RequestKind,
     RequestStatus,
     VaStatus,
 )
+from operators.queries import VA_STATES
 from operators.request_data import eligibility_problems
 
 
@@ -314,6 +316,18 @@ class VaDocumentSerializer(serializers.Serializer):
         return _absolute(self.context, reverse("va_lifting_download", args=[obj.pk])) if obj.lifting_file else None
 
 
+class VaListItemSerializer(VaDocumentSerializer):
+    operator = OperatorBriefSerializer(help_text="L'opérateur qui doit ce VA.")
+    drimbox_db_fqdn = serializers.CharField(source="drimbox.db_fqdn")
+
+
+class VaFilterSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(
+        choices=list(VA_STATES.items()), required=False, allow_blank=True,
+        help_text="Où en est le VA : " + " ; ".join(f"`{key}` : {label.lower()}" for key, label in VA_STATES.items())
+        + ". Sans valeur : tous, par échéance.")
+
+
 class DrimboxDetailSerializer(DrimboxSerializer):
     pacs = serializers.CharField()
     financing_order = serializers.SerializerMethodField(help_text="Référence du bon de commande.")
@@ -333,6 +347,43 @@ class DrimboxDetailSerializer(DrimboxSerializer):
 
     def get_financing_order(self, obj) -> str | None:
         return obj.financing_order.reference if obj.financing_order_id else None
+
+
+class DnsChangeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField(help_text="Nom de la zone modifié (FQDN db, vi, ou défi ACME).")
+    records = serializers.ListField(child=serializers.ListField(child=serializers.CharField()),
+                                    help_text="Enregistrements voulus pour ce nom : [type, valeur] ; vide : le nom est "
+                                              "supprimé de la zone.")
+    status = serializers.CharField(help_text=f"État : {choice_values(DnsChangeStatus)}.")
+    status_label = serializers.CharField(source="get_status_display")
+    reason = serializers.CharField(help_text="Ce qui a demandé le changement (approbation, retrait, réconciliation…).")
+    attempts = serializers.IntegerField(help_text="Tentatives d'application auprès du serveur DNS faisant autorité.")
+    next_attempt_at = serializers.SerializerMethodField(
+        help_text="Prochaine tentative, pour un changement en attente ; null sinon.")
+    last_error = serializers.CharField(help_text="Dernière erreur du serveur DNS (vide si aucune).")
+    created_at = serializers.DateTimeField()
+    applied_at = serializers.DateTimeField(allow_null=True, help_text="Appliqué dans la zone le (null : pas encore, "
+                                                                      "ou remplacé avant de l'être).")
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_next_attempt_at(self, obj):
+        if obj.status != DnsChangeStatus.PENDING:
+            return None
+        return serializers.DateTimeField().to_representation(obj.next_attempt_at)
+
+
+class RequestKindOptionSerializer(serializers.Serializer):
+    kind = serializers.CharField(help_text="Type de demande (valeur de `kind` pour la créer).")
+    kind_label = serializers.CharField(source="label")
+    allowed = serializers.BooleanField(help_text="Vrai si vous pouvez déposer cette demande maintenant.")
+    reason = serializers.CharField(allow_null=True,
+                                   help_text="Pourquoi ce n'est pas possible maintenant (français) ; null si ça l'est.")
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["reason"] = data["reason"] or None
+        return data
 
 
 class AttestationPublicSerializer(serializers.Serializer):

@@ -1,6 +1,9 @@
 from rest_framework import serializers
 
+from operators import onboarding
+from operators.api.serializers.lifecycle import RequestDetailSerializer
 from operators.models import ContractVersion, Invitation, Membership, Operator, Role
+from operators.queries import CONTRACT_FILTERS, TECHNICAL_ADMIN_FILTERS
 
 
 class OperatorSerializer(serializers.ModelSerializer):
@@ -9,6 +12,29 @@ class OperatorSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "siren", "siret", "id_nat_struct", "address_line", "postal_code", "city",
                   "contact_email", "contact_phone", "support_contact", "created_at", "updated_at"]
         read_only_fields = ["id", "siren", "id_nat_struct", "support_contact", "created_at", "updated_at"]
+
+
+class OperatorListItemSerializer(OperatorSerializer):
+    contract_accepted = serializers.BooleanField(source="accepted_current",
+                                                 help_text="La version en vigueur du contrat est acceptée.")
+    legal_representative_count = serializers.IntegerField(source="legal_count")
+    technical_admin_count = serializers.IntegerField(source="technical_count")
+    drimbox_count = serializers.IntegerField()
+
+    class Meta(OperatorSerializer.Meta):
+        fields = [*OperatorSerializer.Meta.fields, "contract_accepted", "legal_representative_count",
+                  "technical_admin_count", "drimbox_count"]
+
+
+class OperatorFilterSerializer(serializers.Serializer):
+    q = serializers.CharField(required=False, allow_blank=True, max_length=100,
+                              help_text="Partie du nom, ou début du SIREN, du SIRET ou de l'idNat_Struct.")
+    contract = serializers.ChoiceField(choices=list(CONTRACT_FILTERS.items()), required=False, allow_blank=True,
+                                       help_text="`accepte` : contrat en vigueur accepté ; `a_accepter` : pas encore.")
+    technical_admin = serializers.ChoiceField(choices=list(TECHNICAL_ADMIN_FILTERS.items()), required=False,
+                                              allow_blank=True,
+                                              help_text="`oui` : avec au moins un administrateur technique ; `non` : "
+                                                        "sans.")
 
 
 class OperatorUpdateSerializer(serializers.Serializer):
@@ -80,10 +106,47 @@ class ApplicationCreateSerializer(serializers.Serializer):
     contract_accepted = serializers.BooleanField(help_text="Acceptation de la version en vigueur du contrat.")
 
 
+class ApplicationCreatedSerializer(RequestDetailSerializer):
+    """The application filed: an « adhésion », or a « rattachement » when the SIREN already has an operator (or an
+    adhesion under review), in which case ``notice`` says so."""
+
+    notice = serializers.SerializerMethodField(
+        help_text="Vide pour une demande d'adhésion ; pour un SIREN déjà enregistré (ou en cours d'adhésion), "
+                  "l'explication : la demande devient un rattachement à l'opérateur, jamais un second opérateur.")
+
+    def get_notice(self, obj) -> str:
+        return onboarding.attachment_notice(obj)
+
+
 class ContractVersionSerializer(serializers.ModelSerializer):
     class Meta:
         model = ContractVersion
         fields = ["version", "title", "body", "published_at"]
+
+
+class ContractVersionDetailSerializer(serializers.Serializer):
+    """A published version, for ANS: who published it, how many operators accepted it, whether it is in force."""
+
+    id = serializers.IntegerField()
+    version = serializers.CharField()
+    title = serializers.CharField()
+    body = serializers.CharField(help_text="Le texte du contrat.")
+    published_at = serializers.DateTimeField()
+    published_by = serializers.SerializerMethodField(help_text="L'administrateur ANS qui l'a publiée.")
+    acceptance_count = serializers.IntegerField(help_text="Nombre d'opérateurs qui ont accepté cette version.")
+    in_force = serializers.SerializerMethodField(help_text="Vrai pour la version en vigueur (la plus récente).")
+
+    def get_published_by(self, obj) -> str | None:
+        return obj.published_by.display_name if obj.published_by_id else None
+
+    def get_in_force(self, obj) -> bool:
+        return obj.pk == self.context.get("current_pk")
+
+
+class ContractVersionCreateSerializer(serializers.Serializer):
+    version = serializers.CharField(max_length=20, help_text="Par exemple « 2026-11 » ; unique.")
+    title = serializers.CharField(max_length=200)
+    body = serializers.CharField(help_text="Le texte du contrat.")
 
 
 class ContractStatusSerializer(serializers.Serializer):

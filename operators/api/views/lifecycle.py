@@ -18,7 +18,15 @@ from rest_framework.response import Response
 
 from operators import permissions, queries, services
 from operators.api.serializers import lifecycle as s
-from operators.api.views.base import AnsAPIMixin, AnsAPIView, PortalAPIView, get_operator, validated
+from operators.api.views.base import (
+    AnsAPIMixin,
+    AnsAPIView,
+    DrimboxPathMixin,
+    PortalAPIView,
+    get_drimbox,
+    get_operator,
+    validated,
+)
 from operators.models import (
     Drimbox,
     DrimboxRequest,
@@ -250,12 +258,12 @@ class OperatorDrimboxesView(generics.ListAPIView):
             "identifiant")
 
 
-class DrimboxDetailView(PortalAPIView):
+class DrimboxDetailView(DrimboxPathMixin, PortalAPIView):
     @extend_schema(responses=s.DrimboxDetailSerializer,
                    summary="Une DRIMbox : noms, adresses, contacts, structure, attestations, documents VA")
-    def get(self, request, pk):
-        drimbox = get_object_or_404(
-            _drimbox_summaries(visible_drimboxes(request.user)).select_related("financing_order"), pk=pk)
+    def get(self, request, identifiant):
+        drimbox = get_drimbox(request, identifiant,
+                              _drimbox_summaries(visible_drimboxes(request.user)).select_related("financing_order"))
         attestations = drimbox.attestations.all()
         if not request.user.is_ans_admin:
             attestations = attestations.filter(operator=drimbox.operator_id)
@@ -263,6 +271,33 @@ class DrimboxDetailView(PortalAPIView):
         drimbox.visible_va_documents = list(drimbox.va_documents.filter(operator=drimbox.operator_id)
                                             .select_related("drimbox"))
         return Response(s.DrimboxDetailSerializer(drimbox, context={"request": request}).data)
+
+
+@extend_schema_view(get=extend_schema(
+    summary="Historique DNS d'une DRIMbox (les plus récents d'abord) : chaque changement de la zone, son état, ses "
+            "tentatives et sa dernière erreur ; l'opérateur voit ceux faits depuis qu'il l'exploite, l'ANS tous"))
+class DrimboxDnsChangesView(DrimboxPathMixin, generics.ListAPIView):
+    access_rule = AUTHENTICATED
+    serializer_class = s.DnsChangeSerializer
+
+    def get_queryset(self):
+        drimbox = get_drimbox(self.request, self.kwargs["identifiant"],
+                              visible_drimboxes(self.request.user).select_related("operator"))
+        return queries.dns_history(self.request.user, drimbox)
+
+
+@extend_schema_view(get=extend_schema(
+    summary="Les demandes que vous pouvez déposer maintenant pour cette DRIMbox (intégration, mise à jour, retrait, "
+            "réintégration), et pour les autres le motif en français : la règle des boutons de la page DRIMbox"))
+class DrimboxRequestKindsView(DrimboxPathMixin, generics.ListAPIView):
+    access_rule = AUTHENTICATED
+    token_scope = ApiScope.REQUESTS
+    serializer_class = s.RequestKindOptionSerializer
+
+    def get_queryset(self):
+        drimbox = get_drimbox(self.request, self.kwargs["identifiant"],
+                              visible_drimboxes(self.request.user).select_related("operator"))
+        return services.request_kinds_for(self.request.user, drimbox)
 
 
 @extend_schema_view(get=extend_schema(summary="Registre des FQDN (ANS)", parameters=[s.RegistryFilterSerializer]))
@@ -297,6 +332,23 @@ class AttestationCheckView(PortalAPIView):
 
 
 # --- VA documents -------------------------------------------------------------------------------
+
+
+@extend_schema_view(get=extend_schema(
+    summary="Les documents VA : tous pour l'ANS, ceux de ses opérateurs pour un membre ; filtrés par état (attendus, "
+            "en retard, à valider, réserves…) comme la page VA de l'ANS",
+    parameters=[s.VaFilterSerializer]))
+class VaListView(generics.ListAPIView):
+    access_rule = AUTHENTICATED
+    token_scope = ApiScope.REQUESTS
+    serializer_class = s.VaListItemSerializer
+
+    def get_queryset(self):
+        state = validated(s.VaFilterSerializer, self.request.query_params).get("state", "")
+        documents = VaDocument.objects.select_related("drimbox", "operator")
+        if not self.request.user.is_ans_admin:
+            documents = documents.filter(operator__in=permissions.operators_of(self.request.user))
+        return queries.va_documents(state, documents=documents)
 
 
 def _member_va(request, pk, *, ans_too=False):

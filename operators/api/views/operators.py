@@ -1,14 +1,16 @@
 """Operators' automation API. Every view scopes objects to the caller's operators."""
+from django.db.models import Count
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
-from operators import onboarding, permissions, queries, services
+from operators import permissions, queries, services
 from operators.api.serializers import operators as s
-from operators.api.serializers.lifecycle import RequestDetailSerializer, RequestSummarySerializer
-from operators.api.views.base import PortalAPIView, get_operator, visible_operators
+from operators.api.serializers.lifecycle import RequestSummarySerializer
+from operators.api.views.base import AnsAPIMixin, PortalAPIView, get_operator, validated, visible_operators
 from operators.models import ContractVersion, DrimboxRequest, Invitation, InvitationStatus, Membership
 from trustspace.access import AUTHENTICATED
 from trustspace.errors import InvalidData
@@ -28,47 +30,74 @@ class MeView(PortalAPIView):
         return Response(data)
 
 
+@extend_schema_view(get=extend_schema(
+    summary="Les opérateurs : tous pour l'ANS, les siens pour un membre ; recherche (nom, SIREN, SIRET, "
+            "idNat_Struct) et filtres de la liste ANS (contrat, administrateurs techniques)",
+    parameters=[s.OperatorFilterSerializer]))
 class OperatorListView(generics.ListAPIView):
     access_rule = AUTHENTICATED
     token_scope = ApiScope.OPERATOR
     token_refuses_operator_limit = ("POST",)  # applying for a new operator
-    serializer_class = s.OperatorSerializer
+    serializer_class = s.OperatorListItemSerializer
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     def get_queryset(self):
-        return visible_operators(self.request.user).order_by("name", "pk")
+        filters = validated(s.OperatorFilterSerializer, self.request.query_params)
+        return queries.search_operators(visible_operators(self.request.user), **filters)
 
     @extend_schema(request={"multipart/form-data": s.ApplicationCreateSerializer},
-                   responses={202: RequestDetailSerializer},
-                   summary="Déposer la demande d'adhésion d'un opérateur (instruite par l'ANS ; l'opérateur n'existe "
-                           "qu'à son approbation)")
+                   responses={202: s.ApplicationCreatedSerializer}, deprecated=True,
+                   summary="Déposer la demande d'adhésion d'un opérateur (remplacé par POST /api/v1/applications/, "
+                           "qui répond 201)")
     def post(self, request):
-        serializer = s.ApplicationCreateSerializer(data=request.data)
-        if not serializer.is_valid():
-            raise InvalidData("La demande d'adhésion est incomplète ou mal formée.", field_errors={
-                field: [str(message) for message in messages] for field, messages in serializer.errors.items()})
-        data = dict(serializer.validated_data)
-        contract_document = data.pop("contract_document")
-        power_document = data.pop("power_document", None)
-        contract_accepted = data.pop("contract_accepted")
-        req = services.apply_for_operator(
-            acting_user=request.user, data=data, contract_document=contract_document, power_document=power_document,
-            contract_accepted=contract_accepted)
-        fresh = DrimboxRequest.objects.select_related("operator", "drimbox", "assigned_to").prefetch_related(
-            "events__actor", "attachments__uploaded_by").get(pk=req.pk)
-        body = RequestDetailSerializer(fresh, context={"request": request}).data
-        body["notice"] = onboarding.attachment_notice(req)
         # 202: accepted for review, nothing is active until ANS approves.
-        return Response(body, status=status.HTTP_202_ACCEPTED)
+        return _file_application(request, status.HTTP_202_ACCEPTED)
+
+
+def _file_application(request, status_code):
+    """File the caller's application as the page « Enregistrer mon opérateur » does (``apply_for_operator``: the
+    same checks, the same adhesion or, for a SIREN that already has an operator, « rattachement »)."""
+    serializer = s.ApplicationCreateSerializer(data=request.data)
+    if not serializer.is_valid():
+        raise InvalidData("La demande d'adhésion est incomplète ou mal formée.", field_errors={
+            field: [str(message) for message in messages] for field, messages in serializer.errors.items()})
+    data = dict(serializer.validated_data)
+    contract_document = data.pop("contract_document")
+    power_document = data.pop("power_document", None)
+    contract_accepted = data.pop("contract_accepted")
+    req = services.apply_for_operator(
+        acting_user=request.user, data=data, contract_document=contract_document, power_document=power_document,
+        contract_accepted=contract_accepted)
+    fresh = DrimboxRequest.objects.select_related("operator", "drimbox", "assigned_to").prefetch_related(
+        "events__actor", "attachments__uploaded_by").get(pk=req.pk)
+    response = Response(s.ApplicationCreatedSerializer(fresh, context={"request": request}).data, status=status_code)
+    response["Location"] = reverse("api_request", args=[req.pk])
+    return response
 
 
 class ApplicationListView(generics.ListAPIView):
-    """The caller's own applications (an applicant has no operator yet, so no operator-scoped list shows them)."""
+    """The caller's own applications (an applicant has no operator yet, so no operator-scoped list shows them), and
+    filing one: registering an operator."""
 
     access_rule = AUTHENTICATED
     token_scope = ApiScope.OPERATOR
     token_refuses_operator_limit = True  # applications are about operators the token is not limited to
     serializer_class = RequestSummarySerializer
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    @extend_schema(
+        request={"multipart/form-data": s.ApplicationCreateSerializer},
+        responses={201: s.ApplicationCreatedSerializer},
+        summary="Enregistrer un opérateur : déposer sa demande d'adhésion, comme la page « Enregistrer mon "
+                "opérateur » (SIREN/SIRET, représentant légal, numéro de sa carte ou justificatif PDF, contrat signé "
+                "en PDF et son acceptation). L'ANS l'instruit ; l'opérateur n'existe qu'à son approbation. Un SIREN "
+                "déjà enregistré donne une demande de rattachement (`kind` « rattachement », `notice`) ; 409 "
+                "`application_pending` ou `already_member`",
+        description="Corps multipart (les deux PDF au plus 5 Mo chacun, contrôlés comme sur la page). Chaque champ "
+                    "refusé est nommé dans `fields` (400), tous à la fois. Un administrateur ANS ne dépose pas de "
+                    "demande (403) ; un jeton limité à un opérateur non plus (403 `token_operator`).")
+    def post(self, request):
+        return _file_application(request, status.HTTP_201_CREATED)
 
     @extend_schema(summary="Mes demandes d'adhésion et de rattachement")
     def get(self, request, *args, **kwargs):
@@ -224,3 +253,32 @@ class HistoryView(generics.ListAPIView):
         operator = get_operator(self.request, self.kwargs["pk"])
         permissions.require(self.request.user, "operator.history", operator)
         return AuditEntry.objects.filter(operator_id=operator.pk).order_by("-seq")
+
+
+# --- Contract versions (ANS) --------------------------------------------------------------------------------
+
+
+class ContractVersionsView(AnsAPIMixin, generics.ListAPIView):
+    serializer_class = s.ContractVersionDetailSerializer
+
+    def get_queryset(self):
+        return (ContractVersion.objects.annotate(acceptance_count=Count("acceptances")).select_related("published_by")
+                .order_by("-published_at", "-id"))
+
+    def get_serializer_context(self):
+        current = ContractVersion.current()
+        return {**super().get_serializer_context(), "current_pk": current.pk if current else None}
+
+    @extend_schema(summary="Les versions du contrat d'adhésion, la plus récente d'abord, avec leurs acceptations (ANS)")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(request=s.ContractVersionCreateSerializer, responses={201: s.ContractVersionDetailSerializer},
+                   summary="Publier une nouvelle version du contrat (ANS) : en vigueur aussitôt, chaque opérateur doit "
+                           "l'accepter avant toute autre démarche ; 400 si la version existe déjà")
+    def post(self, request):
+        data = validated(s.ContractVersionCreateSerializer, request.data)
+        version = services.publish_contract_version(acting_user=request.user, **data)
+        fresh = self.get_queryset().get(pk=version.pk)
+        return Response(s.ContractVersionDetailSerializer(fresh, context=self.get_serializer_context()).data,
+                        status=status.HTTP_201_CREATED)
