@@ -34,10 +34,12 @@ class CsrUploadForm(SubmissionTokenMixin, DsfrBaseForm):
                                      "signature SHA-256. La clé privée reste sur la DRIMbox.")
 
 
-class RevokeForm(DsfrBaseForm):
+class RevokeForm(SubmissionTokenMixin, DsfrBaseForm):
     prefix = "revoke"
     reason = forms.ChoiceField(label="Motif de la révocation", choices=REVOCATION_REASONS)
 
 
-class AcmeDnsForm(DsfrBaseForm):
+class AcmeDnsForm(SubmissionTokenMixin, DsfrBaseForm):
+    """« Créer des identifiants » acme-dns: no field but the submission token (sent twice, it creates once)."""
+
     prefix = "acmedns"

@@ -7,6 +7,7 @@ ACTIONS = {
     "whitelist.version_abandoned": "Version de la liste blanche abandonnée",
     "whitelist.github_published": "Liste blanche publiée sur GitHub",
     "whitelist.github_failed": "Échec de la publication sur GitHub",
+    "whitelist.github_superseded": "Publication sur GitHub remplacée par une version plus récente",
     "whitelist.github_republish_requested": "Nouvelle publication sur GitHub demandée",
     "whitelist.github_issue_imported": "Demande GitHub reçue",
     "whitelist.github_issue_quarantined": "Demande GitHub mise à l'écart",

@@ -7,6 +7,13 @@ can touch the bytes. Mode ``pr`` (default): branch ``liste-blanche/vN`` and a pu
 reused); mode ``commit``: the target branch is fast-forwarded. Idempotent: when the target already holds
 identical blobs nothing is created.
 
+Never backwards: before anything is written, the target branch is read, and when it already holds a newer version
+(an archive ``…_vM_…`` with M above ours, or a list whose ``DateDeGeneration`` is later than ours) — or, in mode
+``pr``, an open pull request of the portal carries one — the push stops with ``Superseded``. The caller also
+checks its own database again right before the branch is moved (``before_update``), and the branch is only ever
+fast-forwarded: a branch moved by someone else in between makes GitHub answer 422 and the next attempt reads it
+again. ``whitelist.services.publication`` serialises pushes (one at a time) around all this.
+
 PyGithub's own retries are off: ``whitelist.services.publication`` records a failure (French message from
 ``describe``) and, when transient (5xx, timeout, network, rate limit), retries it with backoff from a Celery task
 and the beat sweep; a 401/403/404 waits for an ANS administrator (« Republier sur GitHub »), never a hot loop.
@@ -17,6 +24,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -26,6 +35,7 @@ from github import Auth, Github, GithubException, InputGitTreeElement, UnknownOb
 
 from trustspace.backoff import backoff as retry_backoff
 
+from . import verify
 from .models import GitHubPublicationMode
 
 logger = logging.getLogger(__name__)
@@ -47,6 +57,13 @@ class GitHubFailure(Exception):
         super().__init__(message)
         self.message = message
         self.transient = transient
+
+
+class Superseded(GitHubFailure):
+    """A newer version is already published (in the portal) or on GitHub: this one must not be pushed."""
+
+    def __init__(self, message):
+        super().__init__(message, transient=False)
 
 
 def repository_name():
@@ -129,6 +146,15 @@ def archive_path(version, file_name=None):
     return f"{folder}/{name}" if folder else name
 
 
+def archived_numbers(paths, file_name=None) -> list[int]:
+    """The version numbers of the portal's archive copies among ``paths`` (``<dir>/<date>_v<N>_<file>``)."""
+    file_name = file_name or settings.WHITELIST_GITHUB_FILE_NAME
+    folder = (settings.WHITELIST_GITHUB_ARCHIVE_DIR or "").strip("/")
+    pattern = re.compile(("" if not folder else re.escape(folder) + "/")
+                         + r"\d{4}-\d{2}-\d{2}_v(\d{1,9})_" + re.escape(file_name))
+    return [int(match.group(1)) for path in paths if (match := pattern.fullmatch(path))]
+
+
 def gitattributes(existing: bytes | None) -> bytes:
     """The repository's ``.gitattributes`` with ``*.xml -text`` (other lines kept)."""
     if existing is None:
@@ -198,6 +224,41 @@ def _identical(current, wanted):
     return all(current.get(path) == blob_sha(content) for path, content in wanted.items())
 
 
+def _generation_of(content: bytes):
+    """The ``DateDeGeneration`` of a list, or ``None`` when the file is not one (nothing to compare with)."""
+    try:
+        return verify.read_entries(verify.parse(content).getroot())[0]
+    except Exception:  # noqa: BLE001 - whatever the file is, it is not a newer list
+        return None
+
+
+def refuse_if_newer_on_branch(repo, version, current, branch):
+    """``Superseded`` when the branch (``current``: path -> blob sha) already holds a newer version than ours."""
+    newer = [number for number in archived_numbers(current) if number > version.number]
+    if newer:
+        raise Superseded(f"Remplacée par une version plus récente : la branche « {branch} » du dépôt GitHub contient "
+                         f"déjà la version {max(newer)} ; la version {version.number} n'y est pas poussée (la liste "
+                         "du dépôt ne revient jamais en arrière).")
+    file_name = settings.WHITELIST_GITHUB_FILE_NAME
+    signed = bytes(version.signed_xml)
+    if file_name in current and current[file_name] != blob_sha(signed):
+        generated = _generation_of(_blob_bytes(repo, current[file_name]))
+        if generated is not None and generated > version.generated_at:
+            raise Superseded(f"Remplacée par une version plus récente : la liste de la branche « {branch} » du dépôt "
+                             f"GitHub a été générée le {generated:%Y-%m-%dT%H:%M:%SZ}, après la version "
+                             f"{version.number} ({version.generated_at:%Y-%m-%dT%H:%M:%SZ}) : celle-ci n'y est pas "
+                             "poussée (la liste du dépôt ne revient jamais en arrière).")
+
+
+def _refuse_if_newer_pull(open_pulls, version, owner):
+    """``Superseded`` when an open pull request of the portal already proposes a newer version."""
+    newer = [number for pull in open_pulls if (number := _older_version_of(pull.head.ref)) is not None
+             and number > version.number and (pull.head.label or "").startswith(f"{owner}:")]
+    if newer:
+        raise Superseded(f"Remplacée par une version plus récente : la demande de fusion de la version {max(newer)} "
+                         f"est déjà ouverte ; la version {version.number} n'est pas proposée.")
+
+
 def _commit(repo, version, base_commit, base_tree, current, wanted):
     """One commit on ``base_commit`` changing only the files whose bytes differ."""
     elements, sent = [], set()
@@ -219,9 +280,13 @@ def _commit(repo, version, base_commit, base_tree, current, wanted):
     return repo.create_git_commit(message, tree, [base_commit])
 
 
-def push(publication) -> PushResult:
-    """Put the version's files on GitHub; nothing is created when the target already holds them."""
+def push(publication, before_update: Callable[[], None] | None = None) -> PushResult:
+    """Put the version's files on GitHub; nothing is created when the target already holds them.
+
+    Raises ``Superseded`` when the target already holds (or a pull request proposes) a newer version.
+    ``before_update`` is called right before a branch or pull request is created or moved (it raises to stop)."""
     version = publication.version
+    check = before_update or (lambda: None)
     repo = client().get_repo(publication.repository)
     try:
         base_ref = repo.get_git_ref(f"heads/{publication.branch}")
@@ -232,17 +297,22 @@ def push(publication) -> PushResult:
     current, base_tree = _files_of(repo, base_commit.tree.sha)
     existing_attributes = _blob_bytes(repo, current[GITATTRIBUTES_PATH]) if GITATTRIBUTES_PATH in current else None
     wanted = expected_files(version, existing_attributes)
+    owner = publication.repository.split("/")[0]
     if _identical(current, wanted):  # already on the target branch (e.g. its pull request was merged)
         if publication.mode == GitHubPublicationMode.PULL_REQUEST:
             _close_superseded(repo, list(repo.get_pulls(state="open", base=publication.branch)), version.number,
-                              publication.repository.split("/")[0])
+                              owner)
         return PushResult(commit_sha=base_commit.sha, unchanged=True)
+    refuse_if_newer_on_branch(repo, version, current, publication.branch)
 
     if publication.mode == GitHubPublicationMode.COMMIT:
         commit = _commit(repo, version, base_commit, base_tree, current, wanted)
+        check()
         base_ref.edit(commit.sha, force=False)  # fast-forward only: a concurrent push gives 422, retried later
         return PushResult(commit_sha=commit.sha, unchanged=False)
 
+    open_pulls = list(repo.get_pulls(state="open", base=publication.branch))
+    _refuse_if_newer_pull(open_pulls, version, owner)
     head = publication.head_branch or head_branch_of(version)
     try:
         head_ref = repo.get_git_ref(f"heads/{head}")
@@ -259,16 +329,17 @@ def push(publication) -> PushResult:
             commit_sha, unchanged = head_commit.sha, True
         else:
             commit_sha = _commit(repo, version, base_commit, base_tree, current, wanted).sha
+            check()
             head_ref.edit(commit_sha, force=True)  # the branch belongs to the portal
     else:
         commit_sha = _commit(repo, version, base_commit, base_tree, current, wanted).sha
+        check()
         repo.create_git_ref(f"refs/heads/{head}", commit_sha)
-    owner = publication.repository.split("/")[0]
-    open_pulls = list(repo.get_pulls(state="open", base=publication.branch))
     pull = next((p for p in open_pulls if p.head.ref == head and (p.head.label or "").startswith(f"{owner}:")),
                 None)
     if pull is None:
         unchanged = False
+        check()
         pull = repo.create_pull(
             base=publication.branch, head=head, title=f"Liste blanche DRIM-M v{version.number}",
             body=(f"Version {version.number} de la liste blanche DRIM-M, signée et vérifiée par le portail de "

@@ -11,6 +11,8 @@ def publish_to_github(publication_pk):
     outcome = services.push_publication(publication_pk)
     if outcome is None:
         return "rien à faire"
+    if isinstance(outcome, github_publish.Superseded):
+        return f"remplacée : {outcome.message}"
     return "publiée" if isinstance(outcome, github_publish.PushResult) else f"échec : {outcome.message}"
 
 

@@ -7,7 +7,7 @@ import secrets
 
 from django.contrib.auth.hashers import check_password, make_password
 from django.core.exceptions import ImproperlyConfigured
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
 from certificates.models import AcmeDnsCredential
@@ -21,24 +21,33 @@ from trustspace.models import User
 TXT_VALUE = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a NOWAIT lock already held
+BUSY = "Des identifiants acme-dns sont en cours de création pour cette DRIMbox : réessayez dans un instant."
+
+
 def register_acme_dns(drimbox: Drimbox, *, acting_user: User) -> tuple[AcmeDnsCredential, str]:
-    """New credentials for the DRIMbox's `_acme-challenge.vi<N>…` name; any previous ones stop working."""
+    """New credentials for the DRIMbox's `_acme-challenge.vi<N>…` name; any previous ones stop working.
+
+    One registration at a time per DRIMbox: while one is under way, another gets a 409 ``acme_dns_busy`` at once
+    (it would otherwise queue, then create and revoke one more credential each)."""
     drimbox = manageable(drimbox, acting_user)
     require_viewer(drimbox)
     password = secrets.token_urlsafe(30)
     password_hash = make_password(password)  # the costly hash before taking the lock
     with transaction.atomic():
-        # One registration at a time per DRIMbox: concurrent ones queue on the DRIMbox row, and each replaces the
-        # previous credential (the partial unique constraint allows one active credential per DRIMbox).
-        Drimbox.objects.select_for_update().only("pk").get(pk=drimbox.pk)
+        try:
+            Drimbox.objects.select_for_update(nowait=True).only("pk").get(pk=drimbox.pk)
+        except OperationalError as exc:
+            if getattr(exc.__cause__, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                raise
+            raise Conflict(BUSY, code="acme_dns_busy") from exc  # another registration holds the DRIMbox row
         AcmeDnsCredential.objects.filter(drimbox=drimbox, revoked_at__isnull=True).update(revoked_at=timezone.now())
         try:
             with transaction.atomic():
                 credential = AcmeDnsCredential.objects.create(drimbox=drimbox, password_hash=password_hash,
                                                               created_by=acting_user)
         except IntegrityError as exc:  # a registration that escaped the lock (never a 500)
-            raise Conflict("Des identifiants acme-dns sont en cours de création pour cette DRIMbox : réessayez "
-                           "dans un instant.", code="acme_dns_busy") from exc
+            raise Conflict(BUSY, code="acme_dns_busy") from exc
         audit.record(actor=acting_user, action="acme_dns.registered", obj=credential, operator_id=drimbox.operator_id,
                      after={"username": credential.username, "name": credential.challenge_name})
     return credential, password

@@ -144,11 +144,23 @@ def vi_request(request, pk):
 @require_POST
 def acme_dns_register(request, pk):
     drimbox = _drimbox_or_404(request, pk)
+    page = reverse("drimbox_certificates", args=[drimbox.pk])
+    form = AcmeDnsForm(request.POST)
+    if repeated := repeat_response(request, form, page):
+        return repeated
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return redirect(page)
     try:
-        credential, password = services.register_acme_dns(drimbox, acting_user=request.user)
+        with submitted_once(request, form) as submission:
+            credential, password = services.register_acme_dns(drimbox, acting_user=request.user)
+            submission.created(page, "les identifiants acme-dns sont créés, leur mot de passe n'est affiché "
+                                     "qu'une fois")
+    except AlreadySubmitted as repeat:
+        return repeat.response(request, page)
     except DomainError as exc:
         messages.error(request, exc.message)
-        return redirect("drimbox_certificates", drimbox.pk)
+        return redirect(page)
     messages.success(request, "Identifiants acme-dns créés : notez le mot de passe, il ne sera plus affiché.")
     return _page(request, drimbox, credentials={"credential": credential, "password": password})
 
@@ -175,11 +187,19 @@ def certificate_revoke(request, pk):
     if not permissions.can(request.user, "certificate.view", certificate.operator):
         raise Http404
     form = RevokeForm(request.POST)
+    page = reverse("certificate_detail", args=[certificate.pk])
+    if repeated := repeat_response(request, form, page):
+        return repeated
     if not form.is_valid():
         messages.error(request, "Choisissez le motif de la révocation.")
     else:
         try:
-            services.revoke_certificate(certificate, acting_user=request.user, reason=form.cleaned_data["reason"])
+            with submitted_once(request, form) as submission:
+                services.revoke_certificate(certificate, acting_user=request.user,
+                                            reason=form.cleaned_data["reason"])
+                submission.created(page, "la révocation est enregistrée")
+        except AlreadySubmitted as repeat:
+            return repeat.response(request, page)
         except DomainError as exc:
             messages.error(request, exc.message)
         else:

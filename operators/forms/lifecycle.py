@@ -162,12 +162,16 @@ class FinancingOrderForm(SubmissionTokenMixin, OrderClientForm):
     field_order = ["reference", "pacs_identifiers", "signed_order"]
 
 
-class OrderPacsForm(DsfrBaseForm):
+class OrderClientAddForm(SubmissionTokenMixin, OrderClientForm):
+    """« Ajouter un client » (a creating form: sent twice, it adds once); ``OrderClientForm`` alone edits one."""
+
+
+class OrderPacsForm(SubmissionTokenMixin, DsfrBaseForm):
     pacs_identifiers = forms.CharField(label="PACS à ajouter", widget=forms.Textarea(attrs={"rows": 2}),
                                        help_text="Un identifiant de PACS par ligne.")
 
 
-class OrderDocumentForm(DsfrBaseForm):
+class OrderDocumentForm(SubmissionTokenMixin, DsfrBaseForm):
     kind = forms.ChoiceField(label="Document", choices=[])
     client = forms.ChoiceField(label="Client concerné", choices=[], required=False,
                                help_text="Pour une page de signature ou une preuve de reprise.")

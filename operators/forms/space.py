@@ -40,7 +40,7 @@ class SupportContactForm(DsfrBaseForm):
     )
 
 
-class ContractAcceptanceForm(DsfrBaseForm):
+class ContractAcceptanceForm(SubmissionTokenMixin, DsfrBaseForm):
     confirm = forms.BooleanField(
         label="J'ai lu le contrat d'adhésion et je l'accepte au nom de mon opérateur.", required=True,
         error_messages={"required": "Cochez la case pour accepter le contrat."},

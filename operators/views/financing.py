@@ -15,6 +15,7 @@ from operators.context import active_operator
 from operators.eligibility import order_problems
 from operators.forms.lifecycle import (
     FinancingOrderForm,
+    OrderClientAddForm,
     OrderClientForm,
     OrderCloseForm,
     OrderDocumentForm,
@@ -100,7 +101,7 @@ def _render_order(request, order, **forms):
     return render(request, "operators/financing_order.html", {
         "order": order, "problems": order_problems(order), "can_change": _can_change(request, order),
         "is_ans": request.user.is_ans_admin, "editing": editing,
-        "client_form": forms.get("client_form") or OrderClientForm(prefix="client"),
+        "client_form": forms.get("client_form") or OrderClientAddForm(prefix="client"),
         "edit_form": forms.get("edit_form"),
         "pacs_form": forms.get("pacs_form") or OrderPacsForm(prefix="pacs"),
         "document_form": forms.get("document_form") or OrderDocumentForm(order=order, prefix="document"),
@@ -113,11 +114,19 @@ def financing_order(request, pk):
     return _render_order(request, _order_or_404(request, pk))
 
 
-def _post(request, order, form, name, action, success):
-    """Run ``action(cleaned_data)``; on a refused change, show the page again with the form's errors."""
+def _post(request, order, form, name, action, success, repeated_what="voici le bon de commande"):
+    """Run ``action(cleaned_data)``; on a refused change, show the page again with the form's errors. A form that
+    adds something (client, PACS, document) carries a submission token: sent twice, it adds once."""
+    page = reverse("financing_order", args=[order.pk])
+    if repeated := repeat_response(request, form, page):
+        return repeated
     if form.is_valid():
         try:
-            action(form.cleaned_data)
+            with submitted_once(request, form) as submission:
+                action(form.cleaned_data)
+                submission.created(page, repeated_what)
+        except AlreadySubmitted as repeat:
+            return repeat.response(request, page)
         except DomainError as exc:
             apply_domain_error(form, exc)
         else:
@@ -130,9 +139,10 @@ def _post(request, order, form, name, action, success):
 @require_POST
 def financing_order_client_add(request, pk):
     order = _order_or_404(request, pk)
-    form = OrderClientForm(request.POST, prefix="client")
+    form = OrderClientAddForm(request.POST, prefix="client")
     return _post(request, order, form, "client_form", lambda data: services.add_order_client(
-        order, acting_user=request.user, client=form.client_data()), "Client ajouté au bon de commande.")
+        order, acting_user=request.user, client=form.client_data()), "Client ajouté au bon de commande.",
+        "le client est ajouté au bon de commande")
 
 
 @access(AUTHENTICATED)
@@ -153,7 +163,8 @@ def financing_order_pacs_add(request, pk):
     order = _order_or_404(request, pk)
     form = OrderPacsForm(request.POST, prefix="pacs")
     return _post(request, order, form, "pacs_form", lambda data: services.add_order_pacs(
-        order, acting_user=request.user, pacs_identifiers=data["pacs_identifiers"]), "PACS ajouté.")
+        order, acting_user=request.user, pacs_identifiers=data["pacs_identifiers"]), "PACS ajouté.",
+        "le PACS est ajouté au bon de commande")
 
 
 @access(AUTHENTICATED)
@@ -167,7 +178,8 @@ def financing_order_document(request, pk):
         services.attach_order_document(order, acting_user=request.user, kind=data["kind"],
                                        uploaded_file=data["file"], client=client)
 
-    return _post(request, order, form, "document_form", attach, "Document joint au bon de commande.")
+    return _post(request, order, form, "document_form", attach, "Document joint au bon de commande.",
+                 "le document est joint au bon de commande")
 
 
 @access(ANS_ADMIN)

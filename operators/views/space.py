@@ -124,9 +124,15 @@ def contract(request):
         if not can_accept:
             messages.error(request, "Seuls le représentant légal ou un mandataire peuvent accepter le contrat.")
             return redirect("contract")
+        if repeated := repeat_response(request, form, "home"):
+            return repeated
         if form.is_valid():
             try:
-                services.accept_contract(operator, acting_user=request.user, contract_version=current)
+                with submitted_once(request, form) as submission:
+                    services.accept_contract(operator, acting_user=request.user, contract_version=current)
+                    submission.created(reverse("home"), "le contrat d'adhésion est accepté")
+            except AlreadySubmitted as repeat:
+                return repeat.response(request, "home")
             except DomainError as exc:
                 apply_domain_error(form, exc)
             else:

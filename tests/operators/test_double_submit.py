@@ -6,19 +6,24 @@ click, back then resubmit, twenty at once) creates nothing and is sent to what t
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
-from certificates.models import Certificate, ViOrder
+from certificates.models import AcmeDnsCredential, Certificate, CertificateKind, Revocation, ViOrder
 from operators import services
 from operators.models import (
+    ContractAcceptance,
     ContractVersion,
     DrimboxRequest,
     FinancingOrder,
+    FinancingOrderClient,
+    FinancingOrderPacs,
     Invitation,
     RequestAttachment,
     RequestEvent,
@@ -38,7 +43,10 @@ from tests.support.lifecycle import (
     siren,
     submitted_declaration,
 )
-from trustspace.models import ApiToken, FormSubmission
+from tests.support.weather import make_drimboxes
+from trustspace.models import ApiToken, AuditEntry, FormSubmission
+from weather.clock import PARIS
+from weather.models import MaintenanceWindow, MeasurementPolicy
 from whitelist.models import WhitelistVersion
 
 REPEATED = "Ce formulaire a déjà été envoyé : "
@@ -267,7 +275,76 @@ CASES = {
         page=lambda w, c: reverse("ans_whitelist"), target=lambda w, c: reverse("ans_whitelist_prepare"),
         data=lambda w, c: {"comment": "Double clic"},
         count=lambda: WhitelistVersion.objects.count()),
+    # Adding to a financing order: a client, PACS, a document (it replaces the order's file: counted by its audit).
+    "order_client": Case(
+        user=lambda w: w.legal, setup=lambda w: {"order": make_order(w.operator, w.legal)},
+        page=lambda w, c: reverse("financing_order", args=[c["order"].pk]),
+        target=lambda w, c: reverse("financing_order_client_add", args=[c["order"].pk]),
+        data=lambda w, c: {"client-client_siren": siren(41000078), "client-client_name": "Second centre",
+                           "client-activity_2023": "oui", "client-finess_geographiques": finess(7078),
+                           "client-am_numbers": "751000002"},
+        count=lambda: FinancingOrderClient.objects.count()),
+    "order_pacs": Case(
+        user=lambda w: w.legal, setup=lambda w: {"order": make_order(w.operator, w.legal)},
+        page=lambda w, c: reverse("financing_order", args=[c["order"].pk]),
+        target=lambda w, c: reverse("financing_order_pacs_add", args=[c["order"].pk]),
+        data=lambda w, c: {"pacs-pacs_identifiers": "PACS-DOUBLE-AJOUT"},
+        count=lambda: FinancingOrderPacs.objects.count()),
+    "order_document": Case(
+        user=lambda w: w.legal, setup=lambda w: {"order": make_order(w.operator, w.legal, signed=False)},
+        page=lambda w, c: reverse("financing_order", args=[c["order"].pk]),
+        target=lambda w, c: reverse("financing_order_document", args=[c["order"].pk]),
+        data=lambda w, c: {"document-kind": "bon_signe", "document-file": pdf_upload("bon-signe.pdf")},
+        count=lambda: AuditEntry.objects.filter(action="financing_order.document_attached").count()),
+    "maintenance": Case(
+        user=lambda w: w.technical, setup=lambda w: {"drimbox": make_drimboxes(w.operator, 1)[0]},
+        page=lambda w, c: reverse("operator_weather_maintenance", args=[c["drimbox"].pk]),
+        target=lambda w, c: reverse("operator_weather_maintenance", args=[c["drimbox"].pk]),
+        data=lambda w, c: _maintenance_period(),
+        count=lambda: MaintenanceWindow.objects.count()),
+    "measurement_policy": Case(
+        user=lambda w: w.ans, page=lambda w, c: reverse("ans_measurement_policy"),
+        target=lambda w, c: reverse("ans_measurement_policy"),
+        data=lambda w, c: {"reference_period": "month", "effective_from": _next_month(), "comment": "Double clic"},
+        count=lambda: MeasurementPolicy.objects.count()),
+    "acme_dns": Case(  # answered by the page itself (the password, shown once), as the API token
+        user=lambda w: w.technical, setup=lambda w: {"drimbox": declared_drimbox(w.operator, w.legal, w.ans)},
+        page=lambda w, c: reverse("drimbox_certificates", args=[c["drimbox"].pk]),
+        target=lambda w, c: reverse("certificate_acme_dns_register", args=[c["drimbox"].pk]),
+        data=lambda w, c: {},
+        count=lambda: AcmeDnsCredential.objects.count()),
+    "revocation": Case(
+        user=lambda w: w.technical, setup=lambda w: {"certificate": Certificate.objects.get(
+            drimbox=active_drimbox(w.operator, w.legal, w.ans), kind=CertificateKind.DB)},
+        page=lambda w, c: reverse("certificate_detail", args=[c["certificate"].pk]),
+        target=lambda w, c: reverse("certificate_revoke", args=[c["certificate"].pk]),
+        data=lambda w, c: {"revoke-reason": "compromission"},
+        count=lambda: Revocation.objects.count()),
+    "contract_acceptance": Case(
+        user=lambda w: w.legal, setup=lambda w: {"contract": services.publish_contract_version(
+            acting_user=w.ans, version="2027-02", title="Contrat 2027", body="Nouveau texte.")},
+        page=lambda w, c: reverse("contract"), target=lambda w, c: reverse("contract"),
+        data=lambda w, c: {"confirm": "on"},
+        count=lambda: ContractAcceptance.objects.count()),
 }
+
+# The field prefix of the forms that share their page with others.
+PREFIXES = {"db_certificate": "db-", "vi_csr": "vi-", "comment": "comment-", "attachment": "attach-",
+            "order_client": "client-", "order_pacs": "pacs-", "order_document": "document-", "acme_dns": "acmedns-",
+            "revocation": "revoke-"}
+# Forms whose first POST is answered by the page itself (a secret shown once) rather than a redirect.
+ANSWERED_IN_PLACE = {"api_token", "acme_dns"}
+
+
+def _maintenance_period():
+    start = timezone.localtime(timezone.now() + timedelta(days=3))
+    return {"starts_at": f"{start:%Y-%m-%dT%H:%M}", "ends_at": f"{start + timedelta(hours=1):%Y-%m-%dT%H:%M}",
+            "reason": "Mise à jour du PACS"}
+
+
+def _next_month():
+    today = timezone.now().astimezone(PARIS)
+    return f"{today.year + today.month // 12}-{today.month % 12 + 1:02d}"
 
 
 def _csr_for(drimbox):
@@ -288,17 +365,17 @@ def test_every_creating_form_creates_once_per_token(name, client, world, make_us
     assert page.status_code == 200
     before = case.count()
 
-    prefix = {"db_certificate": "db-", "vi_csr": "vi-", "comment": "comment-", "attachment": "attach-"}.get(name, "")
-    field = f"{prefix}submission_token"
+    field = f"{PREFIXES.get(name, '')}submission_token"
     token = token_of_field(page, field)
 
     first = client.post(case.target(world, context), {**case.data(world, context), field: token})
-    # The token page answers the first POST itself (the secret, shown once); the others redirect.
-    assert first.status_code == (200 if name == "api_token" else 302), first.content.decode()[:3000]
+    # The token and acme-dns pages answer the first POST themselves (the secret, shown once); the others redirect.
+    assert first.status_code == (200 if name in ANSWERED_IN_PLACE else 302), first.content.decode()[:3000]
     assert case.count() == before + 1
+    assert not any(m.startswith(REPEATED) for m in messages_of(first))
     second = client.post(case.target(world, context), {**case.data(world, context), field: token})
     assert second.status_code == 302
     assert case.count() == before + 1
     assert any(m.startswith(REPEATED) for m in messages_of(second)), messages_of(second)
-    if name != "api_token":
+    if name not in ANSWERED_IN_PLACE:
         assert second["Location"] == first["Location"]

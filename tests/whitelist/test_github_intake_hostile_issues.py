@@ -11,7 +11,7 @@ from django.utils import timezone
 from tests.whitelist.conftest import REPO
 from tests.whitelist.test_github_intake import _comments, form
 from trustspace.errors import Conflict
-from trustspace.models import AuditEntry
+from trustspace.models import Alert, AuditEntry
 from whitelist import github_issues, services, tasks
 from whitelist.models import GitHubIntakeCursor, GitHubIssueRequest, GitHubIssueStatus
 from whitelist.services import intake
@@ -163,21 +163,74 @@ def test_an_issue_breaking_the_import_is_quarantined_shown_to_ans_and_answered(g
     assert "en quarantaine" in listing and "Erreur à l&#x27;enregistrement de l&#x27;issue (ValueError)" in listing
 
 
-def test_even_a_refused_quarantine_does_not_block_the_others_or_the_cursor(github, world, monkeypatch):
-    def refuse(repository, issue, *args):
-        if issue.number == 1:
-            raise ValueError("refusé")
-        return real_record(repository, issue, *args)
+def test_a_refused_quarantine_row_leaves_a_minimal_one_and_never_loses_the_issue(github, world, monkeypatch):
+    """The issue's GitHub metadata is what the database refuses: neither the request nor its quarantine row can be
+    written; a minimal row (number, reason, cleaned title) is, and the issue is answered like any other."""
+    real_details = github_issues.issue_details
 
-    real_record = intake._record
-    monkeypatch.setattr(intake, "_record", refuse)
-    monkeypatch.setattr(intake, "_quarantine", refuse)
-    github.add_issue(REPO, title="[Add] a", body=form())
-    github.add_issue(REPO, title="[Add] b", body=form())
+    def hostile(issue):
+        if issue.number == 1:
+            raise ValueError("métadonnées refusées")
+        return real_details(issue)
+
+    monkeypatch.setattr(github_issues, "issue_details", hostile)
+    first = github.add_issue(REPO, title="[Add]\x00 Centre d'imagerie\u202e Nord\t" + "x" * 400, body=form())
+    second = github.add_issue(REPO, title="[Add] b", body=form())
     started = timezone.now()
-    assert tasks.poll_github_issues() == {"imported": 1, "seen": 2, "comments": 1, "failed": 1}
-    assert list(GitHubIssueRequest.objects.values_list("issue_number", flat=True)) == [2]
+
+    assert tasks.poll_github_issues() == {"imported": 2, "seen": 2, "comments": 2, "quarantined": 1}
+    request = GitHubIssueRequest.objects.get(issue_number=first)
+    assert request.status == GitHubIssueStatus.QUARANTINED and request.kind == "inconnu"
+    assert request.title == ("[Add] Centre d'imagerie Nord " + "x" * 400)[:200]
+    assert request.body == "" and request.author_login == "" and request.html_url == ""
+    assert request.quarantine_reason == (
+        "Erreur à l'enregistrement de l'issue (ValueError) : son texte n'a pas été importé (détails dans le journal "
+        "du portail). La fiche de quarantaine complète a été refusée (ValueError) : seuls le numéro et le début du "
+        "titre sont conservés.")
+    audit = AuditEntry.objects.get(action="whitelist.github_issue_quarantined", object_id=str(request.pk))
+    assert audit.after["minimal"] is True
+    assert len(_comments(github, first)) == 1  # answered on the issue, as any quarantined one
+    assert GitHubIssueRequest.objects.get(issue_number=second).status == GitHubIssueStatus.TO_REVIEW
     assert _cursor() >= started
+
+
+def test_an_issue_that_cannot_be_recorded_at_all_keeps_the_cursor_and_alerts_ans(github, world, monkeypatch):
+    """Not even the minimal row: the others are imported, the cursor stays before it (read again at each poll)
+    and ANS gets an alert, resolved once the issue is recorded."""
+    def refuse(repository, issue, *args, **kwargs):
+        if issue.number == first:
+            raise ValueError("refusé")
+        return real_insert(repository, issue, *args, **kwargs)
+
+    real_insert = intake._insert_once
+    monkeypatch.setattr(intake, "_insert_once", refuse)
+    first = github.add_issue(REPO, title="[Add] a", body=form())
+    second = github.add_issue(REPO, title="[Add] b", body=form())
+    GitHubIntakeCursor.objects.create(repository=REPO, polled_at=timezone.now() - dt.timedelta(days=1))
+    before = _cursor()
+
+    result = tasks.poll_github_issues()
+    assert result["imported"] == 1 and result["seen"] == 2 and result["failed"] == 1
+    assert "n'ont pu être enregistrées" in result["error"]
+    assert list(GitHubIssueRequest.objects.values_list("issue_number", flat=True)) == [second]
+    assert _cursor() == before  # the next poll reads the lost issue again
+    alert = Alert.objects.get(key=f"whitelist.intake:{REPO}", resolved_at__isnull=True)
+    assert alert.subject == f"Relève GitHub bloquée : des issues de {REPO} ne peuvent pas être enregistrées"
+    assert f"#{first}" in alert.body
+    assert len(_comments(github, second)) == 1  # the others are still answered
+
+    # Still refused at the next poll: still there, the cursor still waits, one alert (refreshed, not repeated).
+    assert tasks.poll_github_issues()["failed"] == 1 and _cursor() == before
+    assert Alert.objects.filter(key=f"whitelist.intake:{REPO}").count() == 1
+
+    monkeypatch.undo()  # whatever refused it is fixed
+    started = timezone.now()
+    result = tasks.poll_github_issues()
+    assert result["imported"] == 1 and "error" not in result
+    assert GitHubIssueRequest.objects.get(issue_number=first).status == GitHubIssueStatus.TO_REVIEW
+    assert _cursor() >= started
+    alert.refresh_from_db()
+    assert alert.resolved_at is not None
 
 
 def test_a_lost_database_connection_ends_the_poll_and_keeps_the_cursor(github, world, monkeypatch):

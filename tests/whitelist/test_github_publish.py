@@ -1,15 +1,24 @@
 """Publication of signed versions to GitHub (DESIGN §7) against a loopback server speaking GitHub's REST API."""
+import datetime as dt
 import hashlib
+import re
+import threading
+import time
 
 import pytest
+from django.contrib.messages import get_messages
+from django.db import connection
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from tests.support.concurrency import in_parallel
 from tests.support.github_server import GitHubServer, blob_sha
+from tests.support.lifecycle import active_drimbox
 from trustspace.errors import Conflict
 from trustspace.models import AuditEntry
-from whitelist import github_publish, services, tasks
-from whitelist.models import GitHubPublication, GitHubPublicationStatus
+from whitelist import builder, github_publish, services, tasks, verify
+from whitelist.models import GitHubPublication, GitHubPublicationStatus, WhitelistVersion
 
 REPO = "ansforge/MSS-liste-blanche-test"
 FILE = "LISTEBLANCHE_DRIM-M.xml"
@@ -208,10 +217,15 @@ def test_older_version_is_never_pushed_back(github, publish, world, settings):
         services.republish_on_github(first, acting_user=world.ans)
     GitHubPublication.objects.filter(version=first).update(status=GitHubPublicationStatus.PENDING,
                                                            next_attempt_at=timezone.now())
-    tasks.retry_github_publications()
+    assert tasks.retry_github_publications() == {"published": 0, "failed": 0}
     old = GitHubPublication.objects.get(version=first)
-    assert old.status == GitHubPublicationStatus.FAILED and "plus récente" in old.last_error
-    assert old.next_attempt_at is None
+    assert old.status == GitHubPublicationStatus.SUPERSEDED and old.next_attempt_at is None
+    assert old.last_error == (f"Remplacée par une version plus récente : la version {second.number} est publiée, la "
+                              f"version {first.number} n'est plus poussée sur GitHub.")
+    assert AuditEntry.objects.filter(action="whitelist.github_superseded", object_id=str(old.pk)).count() == 1
+    requests = len(github.requests)
+    assert tasks.retry_github_publications() == {"published": 0, "failed": 0}  # « remplacée » is never retried
+    assert len(github.requests) == requests
     assert github.repos[REPO].files_at(f"refs/heads/liste-blanche/v{second.number}")[FILE] == \
         bytes(second.signed_xml)
     assert f"refs/heads/liste-blanche/v{first.number}" not in github.repos[REPO].refs
@@ -336,3 +350,185 @@ def test_permanent_failure_is_never_claimed_automatically_and_republish_resets_a
         services.republish_on_github(version, acting_user=world.ans)
     publication.refresh_from_db()
     assert publication.is_published and publication.attempts == 1
+
+
+# --- never backwards: a newer version already on GitHub, concurrent pushes --------------------------------------
+
+
+def _put_on_main(repo, files):
+    """Someone (another portal instance, a restored database…) committed these files to main."""
+    head = repo.refs["refs/heads/main"]
+    current = repo.flatten(repo.get(head, "commit")["tree"])
+    current.update({path: ("100644", repo.put_blob(content)) for path, content in files.items()})
+    repo.refs["refs/heads/main"] = repo.put_commit(repo.build(current), [head], "ailleurs", timezone.now())
+    return repo.refs["refs/heads/main"]
+
+
+@pytest.mark.parametrize("mode", ["commit", "pr"])
+def test_a_branch_holding_a_newer_archive_is_never_overwritten(github, publish, settings, mode):
+    settings.WHITELIST_GITHUB_MODE = mode
+    repo = github.repos[REPO]
+    main = _put_on_main(repo, {f"archives/2099-01-01_v7_{FILE}": b"<liste v7/>"})
+    writes = len(github.writes())
+
+    version = publish()  # v1, while the repository already has v7
+    publication = GitHubPublication.objects.get(version=version)
+    assert publication.status == GitHubPublicationStatus.SUPERSEDED and publication.next_attempt_at is None
+    assert publication.last_error.startswith("Remplacée par une version plus récente : la branche « main » du dépôt "
+                                             "GitHub contient déjà la version 7 ; la version 1 n'y est pas poussée")
+    assert github.writes()[writes:] == [] and repo.refs["refs/heads/main"] == main and repo.pulls == []
+
+
+def test_a_branch_holding_a_later_generation_date_is_never_overwritten(github, publish, settings, client, world):
+    settings.WHITELIST_GITHUB_MODE = "commit"
+    repo = github.repos[REPO]
+    later = builder.render([], generated_at=timezone.now() + dt.timedelta(days=1))
+    main = _put_on_main(repo, {FILE: later})
+    writes = len(github.writes())
+
+    version = publish()
+    publication = GitHubPublication.objects.get(version=version)
+    assert publication.status == GitHubPublicationStatus.SUPERSEDED, publication.last_error
+    assert "a été générée le" in publication.last_error and "après la version 1" in publication.last_error
+    assert github.writes()[writes:] == [] and repo.refs["refs/heads/main"] == main
+    client.force_login(world.ans)
+    page = client.get(reverse("ans_whitelist_version", kwargs={"number": version.number})).content.decode()
+    assert "GitHub : remplacée par une version plus récente" in page
+
+    # An older list on the branch (or a file that is not a list) does not stop a push.
+    _put_on_main(repo, {FILE: builder.render([], generated_at=timezone.now() - dt.timedelta(days=1))})
+    GitHubPublication.objects.filter(pk=publication.pk).update(status=GitHubPublicationStatus.PENDING,
+                                                               next_attempt_at=timezone.now())
+    assert tasks.retry_github_publications() == {"published": 1, "failed": 0}
+    assert repo.files_at()[FILE] == bytes(version.signed_xml)
+
+
+def _new_version(world, ans2):
+    """One more active DRIMbox, then a version prepared and published (its push runs after the commit)."""
+    active_drimbox(world.operator, world.legal, world.ans)
+    return services.approve_and_publish(services.prepare_version(acting_user=world.ans), acting_user=ans2)
+
+
+def _history(repo, ref="refs/heads/main"):
+    """(version number, DateDeGeneration) of the list at each commit of the branch, oldest first."""
+    states, sha = [], repo.refs[ref]
+    while sha:
+        commit = repo.get(sha, "commit")
+        files = repo.flatten(commit["tree"])
+        if FILE in files:
+            content = repo.get(files[FILE][1], "blob")
+            number = re.match(r"Liste blanche DRIM-M v(\d+)", commit["message"])
+            states.append((int(number.group(1)) if number else None,
+                           verify.read_entries(verify.parse(content).getroot())[0]))
+        sha = commit["parents"][0] if commit["parents"] else None
+    return states[::-1]
+
+
+def _advisory_lock_waiters():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = "
+                       "(SELECT oid FROM pg_database WHERE datname = current_database())")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_an_older_push_caught_mid_way_never_lands_on_a_newer_one(github, world, ans2, box, signer_p12, settings):
+    """vN's push has checked the database and is about to read the branch when vN+1 is published: vN+1's push waits
+    for vN's to end, and vN, checked again before the branch moves, is not pushed."""
+    settings.WHITELIST_GITHUB_MODE = "commit"
+    settings.WHITELIST_GITHUB_TOKEN = "wrong"  # published, not yet pushed
+    older = services.approve_and_publish(services.prepare_version(acting_user=world.ans), acting_user=ans2)
+    settings.WHITELIST_GITHUB_TOKEN = "s3cret"
+    active_drimbox(world.operator, world.legal, world.ans)
+    newer = services.prepare_version(acting_user=world.ans)
+    GitHubPublication.objects.filter(version=older).update(status=GitHubPublicationStatus.PENDING,
+                                                           next_attempt_at=timezone.now())
+    arrived, release = github.hold_next("GET", "/git/ref/heads/main")
+    outcomes = {}
+
+    def run(name, work):
+        try:
+            outcomes[name] = work()
+        except Exception as exc:  # noqa: BLE001 - asserted below
+            outcomes[name] = exc
+        finally:
+            connection.close()
+
+    old_push = threading.Thread(target=run, args=("older", lambda: services.push_publication(
+        GitHubPublication.objects.get(version=older).pk)))
+    old_push.start()
+    assert arrived.wait(30)  # the older push is in the middle, holding the push lock
+    new_publication = threading.Thread(target=run, args=("newer", lambda: services.approve_and_publish(
+        newer, acting_user=ans2)))
+    new_publication.start()
+    waited = 0
+    deadline = time.monotonic() + 60  # until the newer push waits for the lock (or, unserialised, has finished)
+    while new_publication.is_alive() and not (waited := _advisory_lock_waiters()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    release.set()
+    old_push.join(60)
+    new_publication.join(60)
+
+    assert waited  # the newer push waited for the one under way
+    assert isinstance(outcomes["newer"], WhitelistVersion), outcomes
+    repo = github.repos[REPO]
+    newer.refresh_from_db()
+    assert repo.files_at()[FILE] == bytes(newer.signed_xml)
+    # Checked again before moving the branch, the older version was not pushed at all.
+    assert isinstance(outcomes["older"], github_publish.Superseded), outcomes
+    assert [number for number, _ in _history(repo)] == [newer.number]
+    assert GitHubPublication.objects.get(version=older).status == GitHubPublicationStatus.SUPERSEDED
+    assert GitHubPublication.objects.get(version=newer).status == GitHubPublicationStatus.PUBLISHED
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("mode", ["commit", "pr"])
+def test_parallel_pushes_of_several_versions_end_on_the_newest_and_never_go_back(
+        github, world, ans2, box, signer_p12, settings, mode):
+    settings.WHITELIST_GITHUB_MODE = mode
+    settings.WHITELIST_GITHUB_TOKEN = "wrong"  # four versions published, none pushed yet
+    versions = [services.approve_and_publish(services.prepare_version(acting_user=world.ans), acting_user=ans2)]
+    versions += [_new_version(world, ans2) for _ in range(3)]
+    settings.WHITELIST_GITHUB_TOKEN = "s3cret"
+    GitHubPublication.objects.update(status=GitHubPublicationStatus.PENDING, next_attempt_at=timezone.now())
+    pks = [GitHubPublication.objects.get(version=version).pk for version in versions]
+    newest = versions[-1]
+    republish = reverse("ans_whitelist_github_republish", kwargs={"number": newest.number})
+    turn = iter(range(20))
+    turn_lock = threading.Lock()
+
+    def work():
+        with turn_lock:
+            index = next(turn)
+        if index % 5 == 4:  # ANS clicks « Republier sur GitHub » meanwhile
+            client = Client()
+            client.force_login(world.ans)
+            response = client.post(republish)
+            return response.status_code, [m.message for m in get_messages(response.wsgi_request)]
+        return services.push_publication(pks[index % 4])
+
+    results, errors = in_parallel(20, work)
+    services.retry_due_publications()  # whatever a click reset meanwhile
+
+    assert errors == [] and len(results) == 20
+    clicks = [result for result in results if isinstance(result, tuple)]
+    assert len(clicks) == 4 and {status for status, _ in clicks} == {302}  # never a 500
+    assert all(not isinstance(r, github_publish.GitHubFailure) or isinstance(r, github_publish.Superseded)
+               for r in results), [r.message for r in results if isinstance(r, github_publish.GitHubFailure)]
+    rows = {row.version_id: row for row in GitHubPublication.objects.all()}
+    assert rows[newest.pk].status == GitHubPublicationStatus.PUBLISHED, rows[newest.pk].last_error
+    assert {rows[v.pk].status for v in versions[:-1]} <= {GitHubPublicationStatus.PUBLISHED,
+                                                          GitHubPublicationStatus.SUPERSEDED}
+    repo = github.repos[REPO]
+    if mode == "commit":
+        newest.refresh_from_db()
+        assert repo.files_at()[FILE] == bytes(newest.signed_xml)
+        history = _history(repo)
+        assert history[-1][0] == newest.number
+        # Never backwards: each list on main is newer than the one before it.
+        assert all(a[0] < b[0] and a[1] <= b[1] for a, b in zip(history, history[1:], strict=False)), history
+    else:
+        assert _open_pulls(repo) == [(f"liste-blanche/v{newest.number}", "open")]
+        assert FILE not in repo.files_at()  # main only changes when ANS merges

@@ -4,6 +4,7 @@ from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
 from dsfr.forms import DsfrBaseForm
 
+from trustspace.idempotency import SubmissionTokenMixin
 from weather.models import WeatherStatus
 
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%d/%m/%Y %H:%M", "%Y-%m-%d %H:%M"]
@@ -29,7 +30,7 @@ class PlainSelect(forms.Select):
         return format_html("<select{}>{}</select>", attributes, options)
 
 
-class MaintenanceForm(DsfrBaseForm):
+class MaintenanceForm(SubmissionTokenMixin, DsfrBaseForm):
     starts_at = forms.DateTimeField(label="Début (heure de Paris)", input_formats=DATETIME_FORMATS,
                                     widget=LocalDateTimeInput(),
                                     error_messages={"invalid": "Date et heure invalides (jj/mm/aaaa hh:mm)."})

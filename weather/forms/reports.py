@@ -2,10 +2,11 @@
 from django import forms
 from dsfr.forms import DsfrBaseForm
 
+from trustspace.idempotency import SubmissionTokenMixin
 from weather.models import ReferencePeriod
 
 
-class PolicyVersionForm(DsfrBaseForm):
+class PolicyVersionForm(SubmissionTokenMixin, DsfrBaseForm):
     reference_period = forms.ChoiceField(label="Période de référence", choices=ReferencePeriod.choices,
                                          initial=ReferencePeriod.MONTH)
     support_hours_only = forms.BooleanField(

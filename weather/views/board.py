@@ -13,6 +13,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
@@ -23,6 +24,7 @@ from operators.validators import as_small_int
 from trustspace.access import ANS_ADMIN, OPERATOR_MEMBER, PUBLIC, access
 from trustspace.errors import DomainError
 from trustspace.forms_util import apply_domain_error
+from trustspace.idempotency import TOKEN_FIELD, AlreadySubmitted, repeat_response, submitted_once
 from weather import badges, history, services
 from weather.forms.board import AcknowledgeForm, AnsFilterForm, MaintenanceForm, PublicFilterForm
 from weather.models import Incident, MaintenanceWindow, Transition, WeatherStatus
@@ -196,9 +198,17 @@ def operator_acknowledge(request, pk):
 def operator_maintenance(request, pk):
     drimbox = get_object_or_404(_operator_drimboxes(request), pk=pk)
     form = MaintenanceForm(request.POST or None)
+    page = reverse("operator_weather_maintenance", kwargs={"pk": drimbox.pk})
+    if request.method == "POST" and (repeated := repeat_response(request, form, page)):
+        return repeated
     if request.method == "POST" and form.is_valid():
+        data = {name: value for name, value in form.cleaned_data.items() if name != TOKEN_FIELD}
         try:
-            window = services.declare_maintenance(drimbox, acting_user=request.user, **form.cleaned_data)
+            with submitted_once(request, form) as submission:
+                window = services.declare_maintenance(drimbox, acting_user=request.user, **data)
+                submission.created(page, "la maintenance est déclarée")
+        except AlreadySubmitted as repeat:
+            return repeat.response(request, page)
         except DomainError as exc:
             apply_domain_error(form, exc)
         else:

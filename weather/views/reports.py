@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 
 from operators.context import active_operator
@@ -15,6 +16,7 @@ from operators.models import Operator
 from trustspace.access import ANS_ADMIN, OPERATOR_MEMBER, access
 from trustspace.errors import DomainError
 from trustspace.forms_util import apply_domain_error
+from trustspace.idempotency import AlreadySubmitted, repeat_response, submitted_once
 from weather import perf, reports, services
 from weather.forms.reports import PolicyVersionForm
 from weather.models import MeasurementPolicy
@@ -114,6 +116,8 @@ def ans_perf_download(request, fmt):
 @access(ANS_ADMIN)
 def measurement_policy(request):
     form = PolicyVersionForm(request.POST or None)
+    if request.method == "POST" and (repeated := repeat_response(request, form, "ans_measurement_policy")):
+        return repeated
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -122,10 +126,15 @@ def measurement_policy(request):
             form.add_error("effective_from", "Mois invalide.")
         else:
             try:
-                policy = services.create_policy_version(
-                    acting_user=request.user, reference_period=data["reference_period"],
-                    support_hours_only=data["support_hours_only"], maintenance_counts=data["maintenance_counts"],
-                    effective_from=effective_from, comment=data["comment"])
+                with submitted_once(request, form) as submission:
+                    policy = services.create_policy_version(
+                        acting_user=request.user, reference_period=data["reference_period"],
+                        support_hours_only=data["support_hours_only"], maintenance_counts=data["maintenance_counts"],
+                        effective_from=effective_from, comment=data["comment"])
+                    submission.created(reverse("ans_measurement_policy"), "la version de la politique de mesure "
+                                                                          "est créée")
+            except AlreadySubmitted as repeat:
+                return repeat.response(request, "ans_measurement_policy")
             except DomainError as exc:
                 apply_domain_error(form, exc)
             else:

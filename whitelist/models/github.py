@@ -14,6 +14,9 @@ class GitHubPublicationStatus(models.TextChoices):
     RUNNING = "en_cours", "en cours"
     PUBLISHED = "publiee", "publiée"
     FAILED = "echec", "échec"
+    # A newer version was published (in the portal or already on GitHub): this one is never pushed, so the list in
+    # the repository never goes back to an older ``DateDeGeneration``. Not retried.
+    SUPERSEDED = "remplacee", "remplacée par une version plus récente"
 
 
 class GitHubPublicationMode(models.TextChoices):
@@ -28,16 +31,20 @@ class GitHubPublication(StateMachineMixin, models.Model):
     """The push of one published version to the GitHub repository (one row per version)."""
 
     # « à publier » on request (ANS « Republier » resets any row not being pushed right now), « en cours » when a
-    # worker claims it (again when a run was abandoned), then « publiée » or « échec ». A run that outlived
-    # ``WHITELIST_GITHUB_STALE_RUNNING_SECONDS`` records its outcome over whatever the row became meanwhile.
+    # worker claims it (again when a run was abandoned), then « publiée », « échec » or « remplacée » (a newer
+    # version is published: this one is not pushed). A run that outlived ``WHITELIST_GITHUB_STALE_RUNNING_SECONDS``
+    # records its outcome over whatever the row became meanwhile.
     TRANSITIONS = {
         _PUBLICATION.PENDING: {_PUBLICATION.PENDING, _PUBLICATION.RUNNING, _PUBLICATION.PUBLISHED,
-                               _PUBLICATION.FAILED},
+                               _PUBLICATION.FAILED, _PUBLICATION.SUPERSEDED},
         _PUBLICATION.RUNNING: {_PUBLICATION.PENDING, _PUBLICATION.RUNNING, _PUBLICATION.PUBLISHED,
-                               _PUBLICATION.FAILED},
+                               _PUBLICATION.FAILED, _PUBLICATION.SUPERSEDED},
         _PUBLICATION.FAILED: {_PUBLICATION.PENDING, _PUBLICATION.RUNNING, _PUBLICATION.PUBLISHED,
-                              _PUBLICATION.FAILED},
-        _PUBLICATION.PUBLISHED: {_PUBLICATION.PENDING, _PUBLICATION.PUBLISHED, _PUBLICATION.FAILED},
+                              _PUBLICATION.FAILED, _PUBLICATION.SUPERSEDED},
+        _PUBLICATION.PUBLISHED: {_PUBLICATION.PENDING, _PUBLICATION.PUBLISHED, _PUBLICATION.FAILED,
+                                 _PUBLICATION.SUPERSEDED},
+        _PUBLICATION.SUPERSEDED: {_PUBLICATION.PENDING, _PUBLICATION.PUBLISHED, _PUBLICATION.FAILED,
+                                  _PUBLICATION.SUPERSEDED},
     }
 
     version = models.OneToOneField("whitelist.WhitelistVersion", on_delete=models.PROTECT,
@@ -75,6 +82,10 @@ class GitHubPublication(StateMachineMixin, models.Model):
     @property
     def is_failed(self):
         return self.status == GitHubPublicationStatus.FAILED
+
+    @property
+    def is_superseded(self):
+        return self.status == GitHubPublicationStatus.SUPERSEDED
 
 
 class GitHubIssueKind(models.TextChoices):

@@ -9,8 +9,11 @@ Each issue is read by ``whitelist.github_issues`` and imported exactly once (uni
 ``get_or_create`` in a transaction). An unparseable form is still imported once, marked « invalide » and answered.
 
 An issue that cannot become a request (too long, or any error while reading or recording it) is recorded « en
-quarantaine » with its reason and answered once: it never stops the issues after it nor the cursor. Only
-transient errors (GitHub, lost database connection) end a poll early, and then the cursor stays.
+quarantaine » with its reason and answered once: it never stops the issues after it nor the cursor. When even that
+row is refused, a minimal one is recorded (number, reason, a title cut to printable characters: nothing else taken
+from the issue). Should that fail too, the issue is not lost: the poll goes on with the others but keeps the
+cursor before it (the next poll reads it again) and raises an ANS alert until an import succeeds. Only transient
+errors (GitHub, lost database connection) end a poll early, and then the cursor stays.
 
 The portal answers on the issue (receipt, then ANS's decision). A worker claims the row in a short
 transaction, posts outside it and records the result; a transient failure is retried at the next poll, a
@@ -35,6 +38,7 @@ from django.utils import timezone
 
 from operators.models import DrimboxRequest, RequestKind, RequestStatus
 from trustspace import audit
+from trustspace.alerts import raise_alert, resolve_alert
 from trustspace.errors import InvalidData, NotAllowed
 from trustspace.models import User
 from trustspace.outbox import enqueue_task
@@ -89,7 +93,30 @@ def import_issue(repository: str, issue: Any) -> tuple[GitHubIssueRequest, bool]
         logger.exception("GitHub issue %s#%s could not be imported: quarantined", repository, issue.number)
         reason = (f"Erreur à l'enregistrement de l'issue ({exc.__class__.__name__}) : son texte n'a pas été "
                   "importé (détails dans le journal du portail).")
+    try:
         return _quarantine(repository, issue, reason)
+    except Exception as exc:
+        if _transient(exc):
+            raise
+        logger.exception("GitHub issue %s#%s: its quarantine row was refused, a minimal one is recorded", repository,
+                         issue.number)
+        return _quarantine_minimal(repository, issue, f"{reason} La fiche de quarantaine complète a été refusée "
+                                                      f"({exc.__class__.__name__}) : seuls le numéro et le début du "
+                                                      "titre sont conservés.")
+
+
+MINIMAL_TITLE_CHARS = 200
+
+
+def _minimal_title(issue: Any) -> str:
+    """The beginning of the title, printable characters only (no control, format, surrogate or private-use
+    character), or « (titre illisible) »."""
+    try:
+        raw = str(getattr(issue, "title", "") or "")[:MINIMAL_TITLE_CHARS * 4]
+    except Exception:  # noqa: BLE001 - whatever the title is, the row must be recorded
+        raw = ""
+    title = " ".join("".join(ch if ch.isprintable() else " " for ch in raw).split())[:MINIMAL_TITLE_CHARS]
+    return title or "(titre illisible)"
 
 
 def _record(repository: str, issue: Any, parsed: github_issues.ParsedIssue) -> tuple[GitHubIssueRequest, bool]:
@@ -145,6 +172,38 @@ def _quarantine(repository: str, issue: Any, reason: str,
     return request, created
 
 
+def _quarantine_minimal(repository: str, issue: Any, reason: str) -> tuple[GitHubIssueRequest, bool]:
+    """The last resort when the quarantine row itself was refused: the issue number, the reason and a cleaned
+    title; every other column a constant (ANS finds the issue by its number)."""
+    number = int(issue.number)
+    defaults = {
+        "kind": GitHubIssueKind.UNKNOWN, "title": _minimal_title(issue), "body": "", "author_login": "",
+        "author_association": "", "html_url": "", "github_created_at": timezone.now(),
+        "status": GitHubIssueStatus.QUARANTINED, "quarantine_reason": reason[:2000], "intake_note": "",
+    }
+    request, created = _insert_once(repository, issue, defaults, action="whitelist.github_issue_quarantined",
+                                    after={"issue": number, "status": defaults["status"], "minimal": True},
+                                    reason=reason[:2000])
+    if created:
+        logger.warning("GitHub issue %s#%s quarantined (minimal row): %s", repository, number, reason)
+    return request, created
+
+
+def intake_alert_key(repository: str) -> str:
+    return f"whitelist.intake:{repository}"
+
+
+def _alert_lost(repository: str, numbers: list[int]) -> None:
+    """Issues that could not be recorded at all: ANS is told; the cursor stays before them."""
+    listed = ", ".join(f"#{number}" for number in numbers[:20]) + (" …" if len(numbers) > 20 else "")
+    raise_alert(intake_alert_key(repository), f"Relève GitHub bloquée : des issues de {repository} ne peuvent pas "
+                                              "être enregistrées",
+                f"Les issues {listed} du dépôt {repository} n'ont pu être enregistrées ni comme demandes ni en "
+                "quarantaine (détails dans le journal du portail). Elles ne sont pas perdues : chaque relève les "
+                "relit, les autres issues continuent d'être importées, mais le point de reprise de la relève "
+                "n'avance plus tant qu'elles ne sont pas enregistrées.")
+
+
 def poll_issues() -> dict[str, Any]:
     """Import new issues and post owed comments. Returns counts (and ``error``, French, on failure; ``message``
     when the first poll only started the cursor)."""
@@ -165,6 +224,7 @@ def poll_issues() -> dict[str, Any]:
     query = {"state": "all", "sort": "created", "direction": "asc", "since": since}
     if github_issues.intake_label():
         query["labels"] = [github_issues.intake_label()]
+    lost: list[int] = []
     try:
         repo = client().get_repo(name)
         for issue in repo.get_issues(**query):
@@ -176,9 +236,10 @@ def poll_issues() -> dict[str, Any]:
             except Exception as exc:
                 if _transient(exc):
                     raise
-                # Even the quarantine row was refused: logged, and the poll goes on (one issue never blocks).
+                # Not even a minimal quarantine row: the poll goes on with the others (one issue never blocks
+                # them), but the cursor stays before this one, read again next time, and ANS is alerted.
                 logger.exception("GitHub issue %s#%s could not even be quarantined", name, issue.number)
-                result["failed"] = result.get("failed", 0) + 1
+                lost.append(issue.number)
                 continue
             result["imported"] += created
             if created and request.status == GitHubIssueStatus.QUARANTINED:
@@ -188,7 +249,14 @@ def poll_issues() -> dict[str, Any]:
         logger.warning("GitHub issue intake of %s failed: %s", name, failure.message)
         result["error"] = failure.message
         return result  # the cursor stays: the next poll rereads from the same point
-    GitHubIntakeCursor.objects.update_or_create(repository=name, defaults={"polled_at": started})
+    if lost:
+        result["failed"] = len(lost)
+        result["error"] = (f"{len(lost)} issue(s) de {name} n'ont pu être enregistrées (ni en quarantaine) : la "
+                           "relève les relira, son point de reprise n'avance pas.")
+        _alert_lost(name, lost)
+    else:
+        GitHubIntakeCursor.objects.update_or_create(repository=name, defaults={"polled_at": started})
+        resolve_alert(intake_alert_key(name), note="Toutes les issues relues ont été enregistrées.")
     for pk in owed_comments().values_list("pk", flat=True):
         result["comments"] += post_pending_comments(pk, repo=repo)
     return result

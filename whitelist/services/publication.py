@@ -4,15 +4,23 @@
 runs after commit (outbox task ``whitelist.tasks.publish_to_github``), claims the row « en cours », talks to
 GitHub outside any transaction (``whitelist.github_publish.push``) and records « publiée » or « échec » with the
 French error and, when transient, the next attempt (backoff). The beat sweep retries what is due.
+
+Pushes never go backwards: one push at a time (a PostgreSQL advisory lock held from the check to the end of the
+push, so two workers never interleave their reads and writes of the branch), and a version is pushed only while
+no newer one is published — checked under that lock, again right before the branch moves, and against what the
+branch already holds on GitHub. A version overtaken by a newer one is recorded « remplacée par une version plus
+récente » (not retried), never pushed on top of it.
 """
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -23,6 +31,7 @@ from whitelist.github_publish import (
     NETWORK_ERRORS,
     GitHubFailure,
     PushResult,
+    Superseded,
     backoff,
     describe,
     head_branch_of,
@@ -42,6 +51,12 @@ from whitelist.models import (
 logger = logging.getLogger(__name__)
 
 TASK_ACTOR = "tâche publication GitHub"
+
+# Key of the PostgreSQL advisory lock that serialises GitHub pushes (any constant bigint; not the key of
+# ``whitelist.services.versions.WHITELIST_WRITE_LOCK``, which is held by transactions, not across network calls).
+GITHUB_PUSH_LOCK = 0x7768_6974_6750_7368  # "whitgPsh"
+# How long a push waits for the one under way (a push is a dozen GitHub calls); then a transient failure, retried.
+PUSH_LOCK_WAIT_SECONDS = 60
 
 
 def request_publication(version: WhitelistVersion) -> tuple[GitHubPublication, dict[str, Any] | None]:
@@ -106,14 +121,49 @@ def _claim(pk: int, now: datetime) -> GitHubPublication | None:
     return publication
 
 
+@contextmanager
+def _one_push_at_a_time() -> Iterator[None]:
+    """Hold the GitHub push lock from the check to the end of the push (a session-level advisory lock: it is not
+    tied to a transaction, and PostgreSQL releases it if the worker dies). SQLite (development) needs none."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('lock_timeout')")
+            previous = cursor.fetchone()[0]
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{PUSH_LOCK_WAIT_SECONDS * 1000}"])
+            cursor.execute("SELECT pg_advisory_lock(%s)", [GITHUB_PUSH_LOCK])
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
+    except OperationalError as exc:  # lock_timeout: the push under way takes too long
+        raise GitHubFailure("Une autre publication sur GitHub est en cours : nouvel essai automatique.",
+                            transient=True) from exc
+    try:
+        yield
+    finally:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [GITHUB_PUSH_LOCK])
+        except DatabaseError:  # the connection is gone, and the session's lock with it
+            logger.warning("GitHub push lock: could not release it explicitly", exc_info=True)
+
+
 def push_publication(pk: int) -> PushResult | GitHubFailure | None:
-    """Push one publication; records « publiée » or « échec » (with the French error and the next attempt)."""
+    """Push one publication; records « publiée », « remplacée » or « échec » (with the French error and the next
+    attempt). Returns the result, the failure (``Superseded`` for « remplacée ») or ``None`` (nothing to do)."""
     publication = _claim(pk, timezone.now())
     if publication is None:
         return None
+    version = publication.version
     try:
-        _check_still_current(publication.version)
-        result = push(publication)
+        with _one_push_at_a_time():
+            # Under the lock: a newer version published before this point is seen here; one published after it
+            # is pushed after this push ends (it waits for the lock), so it lands on top.
+            _check_still_current(version)
+            result = push(publication, before_update=lambda: _check_still_current(version))
+    except Superseded as superseded:
+        _record_superseded(pk, superseded)
+        return superseded
     except NETWORK_ERRORS as exc:
         failure = describe(exc)
         _record_failure(pk, failure)
@@ -129,15 +179,15 @@ def push_publication(pk: int) -> PushResult | GitHubFailure | None:
 
 
 def _check_still_current(version: WhitelistVersion) -> None:
-    """Never put an older list back at the root of the repository."""
+    """Never put an older list back at the root of the repository: ``Superseded`` once a newer one is published."""
     if version.status != WhitelistVersionStatus.PUBLISHED or version.signed_xml is None:
         raise GitHubFailure(f"La version {version.number} n'est pas publiée : rien à pousser sur GitHub.",
                             transient=False)
     newer = (type(version).objects.filter(status=WhitelistVersionStatus.PUBLISHED, number__gt=version.number)
              .order_by("-number").values_list("number", flat=True).first())
     if newer is not None:
-        raise GitHubFailure(f"Une version plus récente (v{newer}) est publiée : la version {version.number} n'est "
-                            "plus poussée sur GitHub.", transient=False)
+        raise Superseded(f"Remplacée par une version plus récente : la version {newer} est publiée, la version "
+                         f"{version.number} n'est plus poussée sur GitHub.")
 
 
 def _record_success(pk: int, result: PushResult) -> None:
@@ -173,6 +223,20 @@ def _record_failure(pk: int, failure: GitHubFailure) -> None:
                             "next_attempt_at": publication.next_attempt_at})
 
 
+def _record_superseded(pk: int, superseded: Superseded) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        publication = GitHubPublication.objects.select_for_update().get(pk=pk)
+        before = snapshot(publication)
+        publication.transition_to(GitHubPublicationStatus.SUPERSEDED)
+        publication.last_error = superseded.message[:2000]
+        publication.next_attempt_at = None
+        publication.updated_at = now
+        publication.save()
+        audit.record(actor=TASK_ACTOR, action="whitelist.github_superseded", obj=publication, before=before,
+                     after=snapshot(publication))
+
+
 def due_publications(now: datetime | None = None) -> QuerySet[GitHubPublication]:
     """Rows the sweep must (re)try: due failures, pending rows whose task was lost, abandoned « en cours »."""
     now = now or timezone.now()
@@ -184,12 +248,13 @@ def due_publications(now: datetime | None = None) -> QuerySet[GitHubPublication]
 
 
 def retry_due_publications(now: datetime | None = None) -> dict[str, int]:
-    """Retry every due publication (beat). Returns ``{"published": n, "failed": n}``."""
+    """Retry every due publication (beat), oldest version first. Returns ``{"published": n, "failed": n}`` (a
+    version found superseded is neither)."""
     counts = {"published": 0, "failed": 0}
     for pk in list(due_publications(now).values_list("pk", flat=True)):
         outcome = push_publication(pk)
         if isinstance(outcome, PushResult):
             counts["published"] += 1
-        elif outcome is not None:
+        elif outcome is not None and not isinstance(outcome, Superseded):
             counts["failed"] += 1
     return counts
