@@ -431,7 +431,7 @@ def test_a_certificate_whose_subject_holds_a_bidi_control_is_refused(world):
     drimbox = lc.declared_drimbox(world.operator, world.legal, world.ans)
     pem = lc.shared_pki().db_certificate(drimbox.db_fqdn, id_nat_struct=world.operator.id_nat_struct,
                                          organization=f"Opérateur {RLO}A").chain_pem
-    response = api(world.technical).post(f"{API}/drimboxes/{drimbox.pk}/certificates/",
+    response = api(world.technical).post(f"{API}/drimboxes/{drimbox.identifiant}/certificates/",
                                          {"file": SimpleUploadedFile("db.pem", pem)}, format="multipart")
     error = error_of(response, 400)
     assert error["code"] == "invalid_certificate"

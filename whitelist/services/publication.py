@@ -108,7 +108,9 @@ def _claimable(publication: GitHubPublication, now: datetime) -> bool:
 def _claim(pk: int, now: datetime) -> GitHubPublication | None:
     """Mark the row « en cours » (one worker at a time); ``None`` when there is nothing to do."""
     with transaction.atomic():
-        publication = (GitHubPublication.objects.select_for_update().select_related("version")
+        # The publication row only (``of``): the joined version row stays unlocked, else this statement, which
+        # may lock the publication first, deadlocks with « Republier » (version, then publication).
+        publication = (GitHubPublication.objects.select_for_update(of=("self",)).select_related("version")
                        .filter(pk=pk).first())
         if publication is None:
             return None
