@@ -75,6 +75,8 @@ def test_text_in_reading_order_and_each_value_beside_its_label(pdf):
     assert blocks[3][0] == "P" and blocks[3][1].startswith("L'Agence du Numérique en Santé atteste que la DRIMbox "
                                                            "d'identifiant 12 est déclarée")
     pairs = dict(zip(pdf.texts("TH"), pdf.texts("TD"), strict=True))
+    # Each value is labelled by its row header in the structure (Headers → TH ID), not only drawn beside it.
+    assert [(headers, text) for headers, text in pdf.labelled_cells] == [((th,), td) for th, td in pairs.items()]
     assert pairs["Opérateur"] == "Radiologie Numérique Cœur — Sud (SIREN 123456789)"
     assert pairs["Structure de santé"] == ("Centre d'imagerie des Trois Rivières (SIREN 987654321, "
                                            "FINESS géographique 750000001)")

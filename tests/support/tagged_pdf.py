@@ -28,6 +28,8 @@ TEXT_OPERATORS = {b"Tj", b"TJ", b"'", b'"'}
 class TaggedPdf:
     reader: PdfReader
     blocks: list[tuple[str, str]] = field(default_factory=list)  # (tag, text) in the tree's order
+    # (texts of the header cells a data cell names in its Headers attribute, the cell's text), in the tree's order
+    labelled_cells: list[tuple[tuple[str, ...], str]] = field(default_factory=list)
     tags: set[str] = field(default_factory=set)
     untagged_text_operations: int = 0
 
@@ -104,7 +106,9 @@ def _walk(element, texts, tags, blocks, block=None):
     if tag is not None:
         tags.add(str(tag)[1:])
     if tag in BLOCKS:
-        block = [str(tag)[1:], ""]
+        attributes = element.get("/A")
+        headers = attributes.get("/Headers", []) if isinstance(attributes, DictionaryObject) else []
+        block = [str(tag)[1:], "", str(element.get("/ID", "")), [str(header) for header in headers]]
         blocks.append(block)
     page = element.raw_get("/Pg").idnum if "/Pg" in element else None
     kids = element.get("/K", [])
@@ -134,7 +138,10 @@ def read(content: bytes) -> TaggedPdf:
         result.untagged_text_operations += untagged
     root = result.catalog.get("/StructTreeRoot")
     if root is not None:
-        blocks: list[list[str]] = []
+        blocks: list[list] = []
         _walk(root, texts, result.tags, blocks)
-        result.blocks = [(tag, " ".join(text.split())) for tag, text in blocks if text.strip()]
+        result.blocks = [(tag, " ".join(text.split())) for tag, text, _id, _headers in blocks if text.strip()]
+        header_texts = {ident: " ".join(text.split()) for tag, text, ident, _headers in blocks if tag == "TH"}
+        result.labelled_cells = [(tuple(header_texts.get(header, "?") for header in headers), " ".join(text.split()))
+                                 for tag, text, _id, headers in blocks if tag == "TD"]
     return result

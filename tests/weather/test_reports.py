@@ -120,6 +120,11 @@ def test_cli_pdf_states_the_policy(boxes, tmp_path, world):
     assert rows == [[r["Identifiant"], r["FQDN db"], r["Opérateur"], r["Df (secondes)"], r["Df (h:mm)"], r["PERF"],
                      r["Passages en indisponibilité"], f"v{r['Version de la politique']}"] for r in table]
     assert [row[0] for row in rows] == ["101", "102", "201"] and rows[2][2] == "Opérateur B"
+    # Each data cell names its column header in the structure tree (what a screen reader announces).
+    by_column = [(headers, text) for headers, text in pdf.labelled_cells[facts:]]
+    assert by_column[:8] == [(("Identifiant",), "101"), (("FQDN db",), rows[0][1]), (("Opérateur",), rows[0][2]),
+                             (("Df (secondes)",), rows[0][3]), (("Df (h:mm)",), rows[0][4]), (("PERF",), rows[0][5]),
+                             (("Passages en indisponibilité",), rows[0][6]), (("Version de la politique",), "v2")]
     assert {row[7] for row in rows} == {"v2"}
 
 
