@@ -5,6 +5,8 @@ Callers: anonymous, a user of another operator (legal representative of B), the 
 administrator of A, the legal representative of A, an ANS administrator.
 Objects in URLs always belong to operator A.
 """
+from pathlib import Path
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -32,9 +34,12 @@ from tests.matrix_weather_reports import WEATHER_REPORTS_MATRIX
 from tests.matrix_whitelist import WHITELIST_MATRIX
 from tests.support import lifecycle as lc
 from tests.support import pki
+from tests.support.db_snapshot import RecordedBuilds
 from trustspace.models import ApiToken
 from trustspace.services import create_api_token
 from whitelist import services as whitelist_services
+
+pytestmark = pytest.mark.access
 
 ROLES = ["anonymous", "other", "technical", "legal", "ans"]
 LOGIN = ("redirect", "/connexion/")
@@ -614,11 +619,21 @@ def _check(response, expectation, world, key):
 CASES = [(key, role) for key in MATRIX for role in ROLES]
 
 
+@pytest.fixture(scope="session")
+def recorded_builds(tmp_path_factory):
+    """The objects each entry's URL names, built through the services for the first role that asks, written back
+    as rows for the other roles (the same objects, the same world before them)."""
+    return RecordedBuilds(tmp_path_factory.mktemp("matrix-builds"))
+
+
 @pytest.mark.parametrize(("key", "role"), CASES, ids=[f"{k}-{r}" for k, r in CASES])
-def test_access(key, role, world, client):
+def test_access(key, role, world, client, recorded_builds, settings):
     method, kwargs_builder, data_builder, expectations, *post = MATRIX[key]
     name = key.split(" ")[0]
-    url = reverse(name, kwargs=kwargs_builder(world) if kwargs_builder else None)
+    kwargs = None
+    if kwargs_builder:
+        kwargs = recorded_builds.run(kwargs_builder, kwargs_builder, world, Path(settings.MEDIA_ROOT))
+    url = reverse(name, kwargs=kwargs)
     data = data_builder(world) if data_builder else None
     client = _client_for(role, world, client)
     if method in {"get", "post"} and not name.startswith("api_"):

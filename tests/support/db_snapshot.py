@@ -10,6 +10,7 @@ timestamps and the primary keys are the ones the services produced.
 """
 from __future__ import annotations
 
+import copy
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,3 +124,44 @@ class Snapshot:
                 cursor.executemany(f'INSERT INTO "{table}" ({quoted}) VALUES ({placeholders})', rows)
         for _name, sql in triggers:
             cursor.execute(sql)
+
+
+class RecordedBuilds:
+    """Objects a test builds on top of a known starting state (the restored ``world``), built through the
+    services the first time and written back as rows afterwards — the same idea as the world's, one level up.
+
+    ``run(key, builder, holder, media_root)`` calls ``builder(holder)`` the first time ``key`` is seen in this
+    process, records the tables it changed, the media it stored and the attributes it set on ``holder`` (model
+    instances by primary key, other values as they were), and returns what the builder returned; later calls
+    with the same key write those back instead of building again. The caller guarantees the starting state is
+    the same each time (nothing written between the world's restore and ``run``)."""
+
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory  # where each build's media are kept
+        self._records: dict[object, tuple[Snapshot, dict[str, tuple[type, object]], dict[str, object], object]] = {}
+
+    def run(self, key, builder, holder, media_root: Path):
+        from django.db.models import Model
+
+        record = self._records.get(key)
+        if record is not None:
+            snapshot, objects, values, result = record
+            snapshot.restore(media_root)
+            for name, (model, pk) in objects.items():
+                setattr(holder, name, model._default_manager.get(pk=pk))
+            for name, value in values.items():
+                setattr(holder, name, copy.deepcopy(value))
+            return copy.deepcopy(result)
+        before, attributes_before = table_contents(), dict(vars(holder))
+        result = builder(holder)
+        media = self._directory / f"build-{len(self._records)}"
+        media.mkdir(parents=True)
+        if media_root.exists():
+            shutil.copytree(media_root, media, dirs_exist_ok=True)
+        changed = {name: value for name, value in vars(holder).items()
+                   if name not in attributes_before or attributes_before[name] is not value}
+        objects = {name: (type(value), value.pk) for name, value in changed.items() if isinstance(value, Model)}
+        values = {name: copy.deepcopy(value) for name, value in changed.items() if not isinstance(value, Model)}
+        self._records[key] = (Snapshot.changes(before, table_contents(), media), objects, values,
+                              copy.deepcopy(result))
+        return result
