@@ -273,7 +273,8 @@ class CertificateExportView(FileAPIMixin, PortalAPIView):
     def get(self, request, pk):
         operator = get_operator(request, pk)
         permissions.require(request.user, "certificate.export", operator)
-        fmt = validated(s.ExportQuerySerializer, request.query_params)["format"]
+        # A plain dict: as a form, DRF would read « ?format= » as no format at all (CSV) where the schema refuses it.
+        fmt = validated(s.ExportQuerySerializer, request.query_params.dict())["format"]
         # A token limited to some DRIMboxes (an ACME automation) sees their certificates only, here too.
         drimbox_ids = token_drimbox_ids(request)
         if fmt == "xlsx":

@@ -229,6 +229,7 @@ def test_the_export_in_csv_and_xlsx(world, drimbox):
 
     assert api(world.technical).get(url).status_code == 200  # CSV by default
     assert error_of(api(world.legal).get(url, {"format": "pdf"}), 400)["fields"]["format"]
+    assert error_of(api(world.legal).get(url, {"format": ""}), 400)["fields"]["format"]  # not « the default »
     assert error_of(api(world.other).get(url, {"format": "csv"}), 404)
     assert error_of(api().get(url), 401)
 
