@@ -18,7 +18,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.test import Client
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.access, pytest.mark.django_db]
 
 SKIPPED_PREFIXES = ("/deconnexion", "/oidc/", "/admin/", "/api/v1/schema", "/static/", "/media/")
 PAGE_LIMIT = 1500  # far above what the demo shows; reaching it means links multiply without end

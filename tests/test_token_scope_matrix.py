@@ -29,6 +29,8 @@ from trustspace.api.permissions import TokenScopePermission, granting_scopes
 from trustspace.models import ApiScope, ApiToken
 from trustspace.services import create_api_token
 
+pytestmark = pytest.mark.access
+
 ALL_SCOPES = list(ApiScope.values)
 R = {ApiScope.READ}
 REQ = {ApiScope.REQUESTS}
