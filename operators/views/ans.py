@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
-from operators import queries, services
+from operators import queries, services, tables
 from operators.forms.history import AnsHistoryFilterForm
 from operators.forms.lifecycle import RegistrySearchForm, ReviewQueueFilterForm
 from operators.forms.space import ContractVersionForm, OperatorSearchForm
@@ -27,6 +27,7 @@ from trustspace.forms_util import apply_domain_error
 from trustspace.history import chain_state, describe, history_page
 from trustspace.idempotency import AlreadySubmitted, repeat_response, submitted_once
 from trustspace.models import AuditEntry
+from trustspace.tables import SortedTable, table_export
 
 PAGE_SIZE = 50
 OPERATOR_HISTORY_ROWS = 20  # on the operator's page; the rest on ANS's history page, filtered on the operator
@@ -37,9 +38,14 @@ def operators_list(request):
     form = OperatorSearchForm(request.GET or None)
     current = ContractVersion.current()
     operators = queries.search_operators(**(form.cleaned_data if form.is_valid() else {}))
-    page = Paginator(operators, PAGE_SIZE).get_page(request.GET.get("page"))
+    table = SortedTable(request, tables.OPERATOR_COLUMNS, "nom")
+    if exported := table_export(request, table, operators, filename="operateurs", title="Opérateurs",
+                                row=tables.operator_row, columns=tables.OPERATOR_EXPORT):
+        return exported
+    page = Paginator(table.order(operators), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "operators/ans/operators_list.html", {
-        "form": form, "page": page, "current_contract": current, "query": _query_without_page(request),
+        "form": form, "page": page, "current_contract": current, "query": table.query_without_page(),
+        "table": table,
     })
 
 
@@ -101,9 +107,13 @@ def review_queue(request):
     form = ReviewQueueFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
     requests_ = queries.review_queue(request.user, **filters)
+    table = SortedTable(request, tables.REVIEW_COLUMNS, "soumise")
+    if exported := table_export(request, table, requests_, filename="demandes", title="Demandes",
+                                row=tables.request_row, columns=tables.REQUEST_EXPORT):
+        return exported
     return render(request, "operators/ans/review_queue.html", {
-        "form": form, "page": Paginator(requests_, PAGE_SIZE).get_page(request.GET.get("page")),
-        "query": _query_without_page(request), "now": timezone.now(),
+        "form": form, "page": Paginator(table.order(requests_), PAGE_SIZE).get_page(request.GET.get("page")),
+        "query": table.query_without_page(), "now": timezone.now(), "table": table,
     })
 
 
@@ -111,16 +121,14 @@ def review_queue(request):
 def registry(request):
     form = RegistrySearchForm(request.GET or None)
     drimboxes = queries.registry_search(**(form.cleaned_data if form.is_valid() else {}))
+    table = SortedTable(request, tables.REGISTRY_COLUMNS, "identifiant")
+    if exported := table_export(request, table, drimboxes, filename="registre-drimbox", title="Registre",
+                                row=tables.registry_row, columns=tables.REGISTRY_EXPORT):
+        return exported
     return render(request, "operators/ans/registry.html", {
-        "form": form, "page": Paginator(drimboxes, PAGE_SIZE).get_page(request.GET.get("page")),
-        "query": _query_without_page(request), "dns_configured": dns_configured(),
+        "form": form, "page": Paginator(table.order(drimboxes), PAGE_SIZE).get_page(request.GET.get("page")),
+        "query": table.query_without_page(), "dns_configured": dns_configured(), "table": table,
     })
-
-
-def _query_without_page(request):
-    query = request.GET.copy()
-    query.pop("page", None)
-    return query.urlencode()
 
 
 @access(ANS_ADMIN)

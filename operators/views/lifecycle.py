@@ -5,6 +5,7 @@ operator concerned; anyone else gets a 404, so existence does not leak.
 """
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Q
 from django.http import FileResponse, Http404
@@ -13,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from operators import integration, onboarding, permissions, services
+from operators import integration, onboarding, permissions, services, tables
 from operators.context import active_operator
 from operators.forms.lifecycle import (
     ApproveForm,
@@ -30,9 +31,12 @@ from operators.forms.lifecycle import (
     VaUploadForm,
     request_form_class,
 )
+from operators.forms.lists import OPEN as OPEN_FILTER
+from operators.forms.lists import RequestFilterForm
 from operators.models import (
     DECLARATION_KINDS,
     ONBOARDING_KINDS,
+    OPEN_STATUSES,
     AttachmentKind,
     Attestation,
     Drimbox,
@@ -48,6 +52,7 @@ from trustspace.access import ANS_ADMIN, AUTHENTICATED, OPERATOR_MEMBER, PUBLIC,
 from trustspace.errors import DomainError
 from trustspace.forms_util import apply_domain_error
 from trustspace.idempotency import AlreadySubmitted, repeat_response, submitted_once, token_of
+from trustspace.tables import SortedTable, table_export
 from trustspace.throttling import client_ip, throttle
 
 
@@ -106,12 +111,39 @@ def request_list(request):
     operator = active_operator(request)
     # What this user may see of its operator's requests (an application: its legal representatives only).
     requests_ = (visible_requests(request.user).filter(operator=operator)
-                 .select_related("drimbox", "created_by", "assigned_to").order_by("-created_at", "-pk"))
+                 .select_related("operator", "drimbox", "created_by", "assigned_to"))
+    form = RequestFilterForm(request.GET or None)
+    if form.is_valid():
+        requests_ = filter_requests(requests_, **form.cleaned_data)
+    table = SortedTable(request, tables.OPERATOR_REQUEST_COLUMNS, "-creee")
+    if exported := table_export(request, table, requests_, filename=f"demandes-{operator.siren}", title="Demandes",
+                                row=tables.request_row, columns=tables.REQUEST_EXPORT):
+        return exported
     return render(request, "operators/request_list.html", {
-        "operator": operator, "requests": requests_,
+        "operator": operator, "form": form, "table": table, "query": table.query_without_page(),
+        "page": Paginator(table.order(requests_), 50).get_page(request.GET.get("page")),
+        "filtered": any(request.GET.get(name) for name in form.fields),
         "can_declare": permissions.can(request.user, "request.declaration", operator),
         "can_switch": permissions.can(request.user, "request.bascule", operator),
     })
+
+
+def filter_requests(requests_, *, q="", kind="", status=""):
+    """« Mes demandes » filtered: a reference (or its start), a DRIMbox (identifiant or db name), a type, a status
+    (« en cours »: not decided yet)."""
+    text = (q or "").strip()
+    if text:
+        match = Q(reference__istartswith=text) | Q(drimbox__db_fqdn__istartswith=text.rstrip("."))
+        if as_small_int(text):
+            match |= Q(drimbox__identifiant=as_small_int(text))
+        requests_ = requests_.filter(match)
+    if kind:
+        requests_ = requests_.filter(kind=kind)
+    if status == OPEN_FILTER:
+        requests_ = requests_.filter(status__in=OPEN_STATUSES)
+    elif status:
+        requests_ = requests_.filter(status=status)
+    return requests_
 
 
 def _find_drimbox_for_switch(reference):
