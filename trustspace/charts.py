@@ -114,13 +114,16 @@ def format_number(value: float, decimals: int = 1) -> str:
     return text
 
 
-def nice_ticks(maximum: float, count: int = 4) -> list[float]:
-    """0 then ``count`` round steps (1, 2, 2.5 or 5 times a power of ten) reaching at least ``maximum``."""
+def nice_ticks(maximum: float, count: int = 4, *, whole: bool = False) -> list[float]:
+    """0 then ``count`` round steps (1, 2, 2.5 or 5 times a power of ten) reaching at least ``maximum``;
+    ``whole``: steps of whole numbers only (counts of things)."""
     if maximum <= 0 or not math.isfinite(maximum):
         return [0.0, 1.0]
     raw = maximum / count
     power = 10 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    if whole:
+        step = max(1, math.ceil(step))
     steps = math.ceil(maximum / step - 1e-9)
     return [round(i * step, 10) for i in range(steps + 1)]
 
@@ -150,14 +153,16 @@ def _vertical_axis(frame: _Frame, unit: str) -> list[str]:
         parts.append(f'<text x="{frame.left - 6}" y="{y}" dy="4" text-anchor="end">'
                      f'{escape(format_number(tick, 2))}</text>')
     if unit:
-        parts.append(f'<text x="{frame.left - 6}" y="{frame.top - 10}" text-anchor="end">{escape(unit)}</text>')
+        parts.append(f'<text x="4" y="{frame.top - 10}">{escape(unit)}</text>')
     parts.append(f'<line x1="{frame.left}" x2="{frame.width - frame.right}" y1="{_n(frame.base)}" '
                  f'y2="{_n(frame.base)}" stroke="currentColor"/>')
     return parts
 
 
-def _x_labels(labels: Sequence[str], centre_of: Callable[[int], float], frame: _Frame) -> list[str]:
-    every = max(1, math.ceil(len(labels) / MAX_X_LABELS))
+def _x_labels(labels: Sequence[str], centre_of: Callable[[int], float], frame: _Frame, slot: float) -> list[str]:
+    """The labels under the axis, every n-th one when they would overlap (about 6.5 units a character)."""
+    widest = max((len(label) for label in labels), default=0) * 6.5 + 8
+    every = max(1, math.ceil(len(labels) / MAX_X_LABELS), math.ceil(widest / max(slot, 1)))
     parts = []
     for index, label in enumerate(labels):
         if index % every == 0:
@@ -171,14 +176,15 @@ def _tone(tone: str) -> str:
 
 
 def bar_chart(bars: Sequence[Bar], *, title: str, description: str, chart_id: str, unit: str = "",
-              thresholds: Sequence[Threshold] = (), max_value: float | None = None, width: int = 640,
-              height: int = 260) -> str:
+              thresholds: Sequence[Threshold] = (), max_value: float | None = None, whole: bool = False,
+              width: int = 720, height: int = 260) -> str:
     """One bar per label, its segments stacked; a dashed line per threshold; « n.d. » where a bar has no value.
 
-    The vertical scale runs from 0 to a round value above the tallest bar, the thresholds and ``max_value``."""
+    The vertical scale runs from 0 to a round value above the tallest bar, the thresholds and ``max_value`` (in
+    whole steps with ``whole``: counts of things)."""
     tallest = max([b.total or 0.0 for b in bars] + [t.value for t in thresholds] + [max_value or 0.0], default=0.0)
     frame = _Frame(width, height)
-    frame.ticks = nice_ticks(tallest)
+    frame.ticks = nice_ticks(tallest, whole=whole)
     slot = frame.plot_width / max(len(bars), 1)
     bar_width = max(2.0, min(48.0, slot * 0.7))
 
@@ -191,6 +197,14 @@ def bar_chart(bars: Sequence[Bar], *, title: str, description: str, chart_id: st
         if not bar.segments:
             parts.append(f'<text class="portal-chart__missing" x="{_n(centre(index))}" y="{_n(frame.base - 4)}" '
                          'text-anchor="middle" font-size="10">n.d.</text>')
+            continue
+        if not bar.total:
+            # Zero is a value, not a gap: a thin mark on the axis says so.
+            tip = f"{bar.label} : {bar.text or '0'}"
+            parts.append(f'<rect class="portal-chart__bar portal-chart__bar--zero" x="{_n(x)}" '
+                         f'y="{_n(frame.base - 2)}" width="{_n(bar_width)}" height="2" '
+                         f'fill="{_tone(bar.segments[0].tone)}" data-value="0">'
+                         f"<title>{escape(tip)}</title></rect>")
             continue
         floor = 0.0
         for segment in bar.segments:
@@ -212,13 +226,13 @@ def bar_chart(bars: Sequence[Bar], *, title: str, description: str, chart_id: st
                      f'data-value="{threshold.value:g}"/>')
         parts.append(f'<text x="{frame.width - frame.right}" y="{y}" dy="-4" text-anchor="end" '
                      f'fill="{_tone(threshold.tone)}">{escape(threshold.label)}</text>')
-    parts += _x_labels([b.label for b in bars], centre, frame)
+    parts += _x_labels([b.label for b in bars], centre, frame, slot)
     parts.append("</svg>")
     return "".join(parts)
 
 
 def line_chart(labels: Sequence[str], series: Sequence[Series], *, title: str, description: str, chart_id: str,
-               unit: str = "", width: int = 640, height: int = 260) -> str:
+               unit: str = "", width: int = 720, height: int = 260) -> str:
     """Each series as a line over ``labels`` (its values in the same order), broken where a value is missing,
     with a point per value (its tooltip gives the figure); a legend names the series."""
     values = [v for s in series for v in s.values if v is not None]
@@ -253,7 +267,7 @@ def line_chart(labels: Sequence[str], series: Sequence[Series], *, title: str, d
         legend_x = frame.left + 8 + number * 160
         parts.append(f'<rect x="{legend_x}" y="4" width="12" height="12" fill="{colour}"/>'
                      f'<text x="{legend_x + 16}" y="14">{escape(one.name)}</text>')
-    parts += _x_labels(labels, centre, frame)
+    parts += _x_labels(labels, centre, frame, step)
     parts.append("</svg>")
     return "".join(parts)
 
@@ -270,7 +284,7 @@ def _month_starts(start: date, end: date) -> list[date]:
 
 
 def timeline_chart(spans: Sequence[Span], *, start: date, end: date, today: date | None, title: str,
-                   description: str, chart_id: str, width: int = 640, label_width: int = 170,
+                   description: str, chart_id: str, width: int = 720, label_width: int = 170,
                    row_height: int = 24) -> str:
     """One row per span between ``start`` and ``end`` (clipped to them), a tick per month (the year on
     January's), and a « today » line; a span wholly outside the window has its label and no bar."""
@@ -284,13 +298,17 @@ def timeline_chart(spans: Sequence[Span], *, start: date, end: date, today: date
 
     parts = _open(chart_id, title, description, width, frame.height, "timeline")
     months = _month_starts(start, end)
-    every = max(1, math.ceil(len(months) / MAX_X_LABELS))
+    # A label with its year is about 70 units wide: one every so many months that they never touch.
+    every = max(1, math.ceil(len(months) / MAX_X_LABELS), math.ceil(76 / max(frame.plot_width * 28 / days, 1)))
+    year_shown = None
     for number, first in enumerate(months):
         tick = _n(x(first))
         parts.append(f'<line class="portal-chart__grid" x1="{tick}" x2="{tick}" y1="{frame.top}" '
                      f'y2="{_n(frame.base)}" stroke="currentColor" stroke-opacity="0.15"/>')
-        label = MONTHS_SHORT[first.month - 1] + (f" {first.year}" if first.month == 1 or number == 0 else "")
         if number % every == 0:
+            # The year on the first label and on the first one of each new year.
+            label = MONTHS_SHORT[first.month - 1] + (f" {first.year}" if first.year != year_shown else "")
+            year_shown = first.year
             parts.append(f'<text class="portal-chart__label" x="{tick}" y="{_n(frame.base + 16)}" '
                          f'text-anchor="middle" font-size="11">{escape(label)}</text>')
     for index, span in enumerate(spans):

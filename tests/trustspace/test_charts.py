@@ -137,3 +137,28 @@ def test_an_empty_chart_is_still_a_valid_named_image():
                 timeline_chart([], start=date(2027, 1, 1), end=date(2027, 2, 1), today=None, title="Vide",
                                description="Aucune donnée.", chart_id="e3")):
         _named(_parse(svg), svg.split('id="')[1].split('"')[0], "Vide", "Aucune donnée.")
+
+
+def test_zero_is_a_thin_mark_not_a_gap():
+    root = _parse(bar_chart([Bar.single("janv.", 0, text="0:00"), Bar.single("févr.", None)], title="t",
+                            description="d", chart_id="z"))
+    marks = [r for r in _bars(root) if "portal-chart__bar" in r.get("class")]
+    assert [(m.get("data-value"), m.get("height")) for m in marks] == [("0", "2")]
+    assert marks[0].find("svg:title", NS).text == "janv. : 0:00"
+
+
+def test_counts_get_whole_ticks():
+    root = _parse(bar_chart([Bar.single("a", 1), Bar.single("b", 2)], title="t", description="d", chart_id="w",
+                            whole=True))
+    ticks = [t.text for t in root.iter(f"{{{NS['svg']}}}text") if t.get("text-anchor") == "end"]
+    assert ticks == ["0", "1", "2"]
+    assert nice_ticks(3, whole=True) == [0, 1, 2, 3]
+
+
+def test_labels_are_thinned_when_they_would_overlap():
+    labels = [f"mois {n:02d} 2027" for n in range(24)]
+    root = _parse(bar_chart([Bar.single(label, 1) for label in labels], title="t", description="d", chart_id="l"))
+    shown = [t.text for t in root.iter(f"{{{NS['svg']}}}text") if t.get("class") == "portal-chart__label"]
+    assert shown[0] == labels[0] and 1 < len(shown) < len(labels)
+    xs = [float(t.get("x")) for t in root.iter(f"{{{NS['svg']}}}text") if t.get("class") == "portal-chart__label"]
+    assert min(b - a for a, b in zip(xs, xs[1:], strict=False)) >= len(labels[0]) * 6.5
