@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("trustspace", "operators", "certificates", "whitelist", "weather", "demo")
+APPS = ("trustspace", "operators", "certificates", "whitelist", "weather", "dashboards", "demo")
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 

@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "certificates",
     "whitelist",
     "weather",
+    "dashboards",
 ]
 
 MIDDLEWARE = [

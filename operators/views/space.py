@@ -16,36 +16,13 @@ from operators.forms.space import (
     RemovalForm,
     SupportContactForm,
 )
-from operators.journey import journey
-from operators.models import OPEN_STATUSES, Invitation, InvitationStatus, Membership, Operator
-from operators.queries import applications_of
-from trustspace.access import AUTHENTICATED, OPERATOR_MEMBER, PUBLIC, access
+from operators.models import Invitation, InvitationStatus, Membership, Operator
+from trustspace.access import AUTHENTICATED, OPERATOR_MEMBER, access
 from trustspace.errors import DomainError
 from trustspace.forms_util import apply_domain_error
 from trustspace.history import history_page
 from trustspace.idempotency import AlreadySubmitted, repeat_response, submitted_once
 from trustspace.models import AuditEntry
-
-
-@access(PUBLIC)
-def home(request):
-    if not request.user.is_authenticated:
-        return render(request, "operators/landing.html")
-    operator = active_operator(request)
-    if operator is None:
-        if request.user.is_ans_admin:
-            return redirect("ans_operators")
-        # A pending applicant sees where its application stands, and nothing of any operator.
-        return render(request, "operators/no_operator.html", {
-            "applications": applications_of(request.user).select_related("operator")[:20]})
-    steps, next_step = journey(operator)
-    roles = permissions.roles_of(request.user, operator)
-    return render(request, "operators/home.html", {
-        "operator": operator, "steps": steps, "next_step": next_step,
-        "roles": [label for value, label in Membership._meta.get_field("role").choices if value in roles],
-        # Applications this user filed for another company, still under review.
-        "applications": applications_of(request.user).filter(status__in=OPEN_STATUSES),
-    })
 
 
 @access(AUTHENTICATED)
