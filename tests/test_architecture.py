@@ -1,4 +1,4 @@
-"""The import contracts of pyproject.toml ([tool.importlinter]): demo > whitelist, weather > certificates >
+"""The import contracts of pyproject.toml ([tool.importlinter]): demo > dashboards > whitelist, weather > certificates >
 operators > trustspace, and the whitelist never reads the weather. import-linter counts every import statement,
 at module level or inside a function."""
 import os
