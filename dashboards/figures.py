@@ -19,6 +19,7 @@ from trustspace.errors import DomainError
 from weather import perf
 from weather.clock import PARIS
 from weather.latency import daily_latency
+from weather.models import Transition, WeatherStatus
 
 MONTHS = 12
 LATENCY_DAYS = 30
@@ -67,6 +68,23 @@ def perf_history(*, operator=None, drimboxes=None, months: int = MONTHS, now=Non
     return reports
 
 
+def drimbox_perf_history(drimbox, *, months: int = MONTHS, now=None) -> list[tuple]:
+    """(report, measured) of one DRIMbox's last ``months`` periods, from the first one the weather knew it in —
+    the rule of ``weather.perf``: a transition inside the period, or a probed status other than « pas de données »
+    at its start (a withdrawn DRIMbox, silent since, is not measured). Its transitions in one query."""
+    changes = list(Transition.objects.filter(drimbox=drimbox).order_by("effective_at", "id")
+                   .values_list("effective_at", "new_status"))
+    history = []
+    for report in perf_history(drimboxes=[drimbox.pk], months=months, now=now):
+        start, until = report.period.start, report.measured_until
+        before = [status for at, status in changes if at < start]
+        inside = any(start <= at < until for at, _status in changes)
+        measured = inside or (bool(before) and before[-1] != WeatherStatus.NO_DATA)
+        if measured or history:
+            history.append((report, measured))
+    return history
+
+
 def operator_perf_figure(reports, *, chart_id="perf-mois") -> Figure:
     """How many of the operator's DRIMboxes scored PERF 1, 0.5 and 0, per period (stacked bars), from the first
     period one of them was measured."""
@@ -97,12 +115,14 @@ def operator_perf_figure(reports, *, chart_id="perf-mois") -> Figure:
 PERF_TONES = {Decimal("1"): "success", Decimal("0.5"): "warning", Decimal("0"): "error"}
 
 
-def drimbox_perf_figure(reports, drimbox, *, chart_id="df-mois") -> Figure:
-    """One DRIMbox's Df per period, the bar coloured by its PERF, with the 10 h and 20 h thresholds."""
+def drimbox_perf_figure(history, drimbox, *, chart_id="df-mois") -> Figure:
+    """One DRIMbox's Df per period (``drimbox_perf_history``), the bar coloured by its PERF, with the 10 h and 20 h
+    thresholds; « n.d. » for a period the weather did not measure it."""
     bars, rows = [], []
-    for report in reports:
+    reports = [report for report, _measured in history]
+    for report, measured in history:
         label = _period_label(report)
-        row = next((r for r in report.rows if r.drimbox_id == drimbox.pk), None)
+        row = next((r for r in report.rows if r.drimbox_id == drimbox.pk), None) if measured else None
         if row is None:
             bars.append(charts.Bar.single(label, None))
             rows.append([label, "non mesurée", "—", "—"])

@@ -26,7 +26,7 @@ from trustspace.access import ANS_ADMIN, AUTHENTICATED, PUBLIC, access
 from trustspace.history import describe
 from trustspace.models import AuditEntry
 from weather import history
-from weather.models import Incident, Transition
+from weather.models import Incident
 
 from . import figures, work
 
@@ -119,17 +119,11 @@ def _audit(drimbox, requests_, certificates, va_documents, incidents):
     return describe(AuditEntry.objects.filter(wanted).order_by("-seq")[:AUDIT_ROWS])
 
 
-def _first_weather(drimbox):
-    return Transition.objects.filter(drimbox=drimbox).order_by("effective_at").values_list(
-        "effective_at", flat=True).first()
-
-
 def _weather_figures(drimbox, now):
-    """PERF and Df per month (months before the weather knew the DRIMbox: not measured) and the latency."""
-    since = _first_weather(drimbox)
-    reports = [report for report in figures.perf_history(drimboxes=[drimbox.pk], now=now)
-               if since is not None and report.period.end > since]
-    return figures.drimbox_perf_figure(reports, drimbox) if reports else None, figures.latency_figure(drimbox, now=now)
+    """PERF and Df per month (from the first month the weather knew the DRIMbox) and the latency."""
+    history = figures.drimbox_perf_history(drimbox, now=now)
+    return (figures.drimbox_perf_figure(history, drimbox) if history else None,
+            figures.latency_figure(drimbox, now=now))
 
 
 @access(ANS_ADMIN)

@@ -97,3 +97,21 @@ def test_weather_page_for_the_operator_only(world, client, box):
     assert 2 <= len(rows) <= 4 and ("—" not in [perf for _month, perf in rows])
     # Its DRIMbox page links here.
     assert f'href="{url}"' in client.get(reverse("drimbox_detail", args=[box.pk])).content.decode()
+
+
+def test_months_the_weather_did_not_measure_are_not_perf_1(world, client):
+    """Measured from its first month in the weather; silent since a month start (withdrawn): « non mesurée »."""
+    from weather.clock import PARIS
+
+    drimbox = wx.make_drimboxes(world.operator, 1)[0]
+    month_start = timezone.now().astimezone(PARIS).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    wx.timeline(drimbox, [(month_start - timedelta(days=40), "operational"),
+                          (month_start - timedelta(days=3), "no_data")])
+    client.force_login(world.ans)
+    body = client.get(reverse("drimbox_weather", args=[drimbox.pk])).content.decode()
+    rows = re.findall(r'<tr><th scope="row">([^<]+)</th><td>([^<]*)</td><td>([^<]*)</td>',
+                      _section(body, 'data-figure-table="df-mois"'))
+    assert len(rows) == 3  # the month it entered the weather, the next one, and the current month
+    assert [perf for _month, _df, perf in rows] == ["1", "1", "—"]
+    assert rows[-1][1] == "non mesurée"
+    assert 'class="portal-chart__missing"' in body  # « n.d. » on the chart
