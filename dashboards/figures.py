@@ -7,7 +7,7 @@ certificates, probe latencies) and never write.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.utils import timezone
@@ -52,11 +52,20 @@ def _period_label(report) -> str:
     return month_label(period.year, period.index)
 
 
-def perf_history(*, operator=None, drimboxes=None, months: int = MONTHS, now=None) -> list:
+def _month_end(key: str) -> datetime:
+    year, month = (int(part) for part in key.split("-"))
+    year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return datetime(year, month, 1, tzinfo=PARIS)
+
+
+def perf_history(*, operator=None, drimboxes=None, months: int = MONTHS, now=None, since=None) -> list:
     """The PERF reports of the last ``months`` reference periods, oldest first (a quarterly policy: each quarter
-    once); a period the policy cannot measure is left out. A fixed number of queries per period."""
+    once); a period the policy cannot measure is left out, and so are the months ending before ``since`` (not
+    computed). A fixed number of queries per period."""
     reports, seen = [], set()
     for key in reversed(perf.recent_periods(months, now=now)):
+        if since is not None and _month_end(key) <= since:
+            continue
         try:
             report = perf.compute(key, operator=operator, drimboxes=drimboxes, now=now)
         except DomainError:
@@ -74,8 +83,10 @@ def drimbox_perf_history(drimbox, *, months: int = MONTHS, now=None) -> list[tup
     at its start (a withdrawn DRIMbox, silent since, is not measured). Its transitions in one query."""
     changes = list(Transition.objects.filter(drimbox=drimbox).order_by("effective_at", "id")
                    .values_list("effective_at", "new_status"))
+    if not changes:
+        return []
     history = []
-    for report in perf_history(drimboxes=[drimbox.pk], months=months, now=now):
+    for report in perf_history(drimboxes=[drimbox.pk], months=months, now=now, since=changes[0][0]):
         start, until = report.period.start, report.measured_until
         before = [status for at, status in changes if at < start]
         inside = any(start <= at < until for at, _status in changes)
