@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import operator
-from itertools import chain
+from itertools import chain, repeat
 
 from django.conf import settings
 from django.db.models import F, Prefetch
@@ -166,25 +166,25 @@ def _refuse_unpublishable(entries):
         format_date(entry.date_maj)
 
 
-# A Domaine as lxml writes it, indented by etree.indent(space=INDENT) at depth 2; the ResponsableContact line is
-# left out when it is empty (optional), any other empty value is written <vi></vi>.
-_DOMAINE = (
-    "\n        <Domaine>"
-    "\n            <Identifiant>%s</Identifiant>"
-    "\n            <db>%s</db>"
-    "\n            <vi>%s</vi>"
-    "\n            <Denomination>%s</Denomination>"
-    "\n            <DNCertificatOperateur>%s</DNCertificatOperateur>"
-    "%s"
-    "\n            <SupportContact>%s</SupportContact>"
-    "\n            <DateMAJ>%s</DateMAJ>"
-    "\n        </Domaine>"
+# A Domaine as lxml writes it, indented by etree.indent(space=INDENT) at depth 2, cut around its values: the
+# ResponsableContact line is left out when it is empty (optional), any other empty value is written <vi></vi>.
+_MARKUP = (
+    "\n        <Domaine>\n            <Identifiant>",
+    "</Identifiant>\n            <db>",
+    "</db>\n            <vi>",
+    "</vi>\n            <Denomination>",
+    "</Denomination>\n            <DNCertificatOperateur>",
+    "</DNCertificatOperateur>",
+    # "\n            <ResponsableContact>", value, "</ResponsableContact>" when there is one
+    "\n            <SupportContact>",
+    "</SupportContact>\n            <DateMAJ>",
+    "</DateMAJ>\n        </Domaine>",
 )
-_RESPONSABLE = "\n            <ResponsableContact>%s</ResponsableContact>"
+_RESPONSABLE_OPEN, _RESPONSABLE_CLOSE = "\n            <ResponsableContact>", "</ResponsableContact>"
 _PUBLISHED_VALUES = operator.attrgetter(*(name for name, _element in PUBLISHED_FIELDS))
 _IDENTIFIANT = operator.attrgetter("identifiant")
 _DATE_MAJ = operator.attrgetter("date_maj")
-_RESPONSABLE_LINE = {"": ""}.get  # get(value, line): no line for an empty ResponsableContact
+_UNLESS_EMPTY = {"": ""}.get  # get(value, tag): no tag around an empty value
 _SEPARATOR = "\x00"  # a control character: refused in every value, so it cannot occur in one
 _BODY = "\ue000"  # stands for the Domaines in the skeleton written by lxml (a private-use character: refused too)
 
@@ -219,7 +219,7 @@ def render(entries, *, generated_at, namespace=None):
 
 
 def _domaines(entries):
-    """The Domaine elements of ``entries``, written in a few passes over whole columns."""
+    """The Domaine elements of ``entries``, written in a few passes over whole columns (no Python code per value)."""
     rows = list(map(_PUBLISHED_VALUES, entries))
     try:
         flat = _SEPARATOR.join(chain.from_iterable(rows))
@@ -236,13 +236,18 @@ def _domaines(entries):
         _refuse_unpublishable(entries)  # the same error, but for the first entry in the document's order
         raise
     if "&" in flat or "<" in flat or ">" in flat:
-        flat = flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    values = flat.split(_SEPARATOR)
-    db, vi, denomination, dn, responsable, support = (
-        values[offset::len(PUBLISHED_FIELDS)] for offset in range(len(PUBLISHED_FIELDS)))
-    responsable_lines = map(_RESPONSABLE_LINE, responsable, map(_RESPONSABLE.__mod__, responsable))
-    return "".join(map(_DOMAINE.__mod__, zip(identifiants, db, vi, denomination, dn, responsable_lines, support,
-                                             map(formatted.__getitem__, date_majs), strict=True)))
+        values = flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").split(_SEPARATOR)
+        columns = [values[offset::len(PUBLISHED_FIELDS)] for offset in range(len(PUBLISHED_FIELDS))]
+    else:
+        columns = list(zip(*rows, strict=True))
+    db, vi, denomination, dn, responsable, support = columns
+    count = len(entries)
+    m = [repeat(markup, count) for markup in _MARKUP]
+    return "".join(chain.from_iterable(zip(
+        m[0], identifiants, m[1], db, m[2], vi, m[3], denomination, m[4], dn, m[5],
+        map(_UNLESS_EMPTY, responsable, repeat(_RESPONSABLE_OPEN, count)), responsable,
+        map(_UNLESS_EMPTY, responsable, repeat(_RESPONSABLE_CLOSE, count)),
+        m[6], support, m[7], map(formatted.__getitem__, date_majs), m[8], strict=True)))
 
 
 # --- diff ----------------------------------------------------------------------------------------
