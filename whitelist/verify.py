@@ -19,7 +19,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from itertools import chain, repeat
+from itertools import accumulate, chain, compress, repeat
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, NoReturn, cast
@@ -405,7 +405,10 @@ EXPECTED_WITHOUT = [n for n in DOMAINE_ORDER if n not in OPTIONAL]
 REQUIRED_VALUES = ("Identifiant", "db", "Denomination", "DNCertificatOperateur", "SupportContact")
 
 
-def read_entries(root: etree._Element, *, unique_identifiant: bool = False) -> tuple[dt.datetime, list[dict[str, str]]]:
+def read_entries(root: etree._Element, *, unique_identifiant: bool = False,
+                 laid_out: bool | None = None) -> tuple[dt.datetime, list[dict[str, str]]]:
+    """DateDeGeneration and the entries, refusing a fault with its reason. ``laid_out``: what
+    ``layout_is_valid(root)`` answered, when the caller already asked."""
     children = [c for c in root if isinstance(c.tag, str)]
     if children and children[-1].tag == _q(DS, "Signature"):
         children = children[:-1]
@@ -415,7 +418,9 @@ def read_entries(root: etree._Element, *, unique_identifiant: bool = False) -> t
     if names != ["DateDeGeneration", "ListeDomaines"]:
         _fail("format", f"contenu de la racine inattendu : {names}")
     generated = _date(children[0].text, "DateDeGeneration")
-    entries = _read_domaines_at_once(children[1], unique_identifiant)
+    if laid_out is None:
+        laid_out = layout_is_valid(root)
+    entries = _read_domaines_at_once(children[1], unique_identifiant) if laid_out else None
     if entries is None:  # something is unusual: the reader element by element names the first fault
         entries = _read_domaines(children[1], unique_identifiant)
     return generated, entries
@@ -448,35 +453,76 @@ def _read_domaines(liste: etree._Element, unique_identifiant: bool) -> list[dict
     return entries
 
 
-# The whole ListeDomaines subtree as one letter per node (liste.iter() order), checked by one regular expression:
-# "?" stands for anything else (another namespace, a nested element, a comment, a processing instruction).
-_LETTERS = {"ListeDomaines": "L", "Domaine": "D", "Identifiant": "I", "db": "b", "vi": "v", "Denomination": "n",
-            "DNCertificatOperateur": "c", "ResponsableContact": "r", "SupportContact": "s", "DateMAJ": "m"}
-_LAYOUT = re.compile(r"L(?:DIbvncr?sm)*\Z")
-_WITHOUT_RESPONSABLE = re.compile("cs")  # DNCertificatOperateur directly followed by SupportContact
-_ROW = 1 + len(DOMAINE_ORDER)  # a Domaine and its elements, once every Domaine has a ResponsableContact slot
-_TAG = attrgetter("tag")
+# What the reader element by element checks about names, order and nesting, as an XML Schema validated in C
+# (libxml2) on the whole document: the root, then DateDeGeneration and ListeDomaines, each Domaine's elements in
+# order (ResponsableContact optional), text only in them, no attribute but versionFormat, the ds:Signature last and
+# not looked into. Stricter than that reader (whitespace only between elements, no attribute, one namespace):
+# what it refuses goes to that reader, which accepts it or names the fault.
+_LAYOUT_SCHEMA = """<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="{namespace}"
+    elementFormDefault="qualified">
+  <xs:element name="{root}">
+    <xs:complexType>
+      <xs:sequence>
+        <xs:element name="DateDeGeneration" type="xs:string"/>
+        <xs:element name="ListeDomaines">
+          <xs:complexType>
+            <xs:sequence>
+              <xs:element name="Domaine" minOccurs="0" maxOccurs="unbounded">
+                <xs:complexType>
+                  <xs:sequence>{fields}</xs:sequence>
+                </xs:complexType>
+              </xs:element>
+            </xs:sequence>
+          </xs:complexType>
+        </xs:element>
+        <xs:any namespace="{ds}" processContents="skip" minOccurs="0"/>
+      </xs:sequence>
+      <xs:attribute name="versionFormat" type="xs:string"/>
+    </xs:complexType>
+  </xs:element>
+</xs:schema>"""
+_schemas = threading.local()  # compiled per thread: a validator keeps its error log between calls
 _TEXT = attrgetter("text")
 # get(text, text): "" for an element without text (<vi></vi> reads as ""), else the text itself.
 _TEXT_OR_EMPTY: Callable[[Any, Any], Any] = {None: ""}.get
 _ABSENT = object()  # the slot of a ResponsableContact the Domaine does not have
+_RESPONSABLE_SLOT = DOMAINE_ORDER.index("ResponsableContact")
+
+
+def _layout_schema(namespace: str) -> etree.XMLSchema:
+    compiled = _schemas.__dict__.setdefault("by_namespace", {})
+    if namespace not in compiled:
+        fields = "".join(f'<xs:element name="{name}" type="xs:string" minOccurs="{0 if name in OPTIONAL else 1}"/>'
+                         for name in DOMAINE_ORDER)
+        compiled[namespace] = etree.XMLSchema(etree.fromstring(_LAYOUT_SCHEMA.format(
+            namespace=namespace, root=ROOT_NAME, fields=fields, ds=DS).encode()))
+    return compiled[namespace]
+
+
+def layout_is_valid(root: etree._Element) -> bool:
+    """True when the document of ``root`` (its root element, in a known namespace) has the layout of a list:
+    then every element but those of its ds:Signature is one the list defines, in its place, without attributes
+    (but versionFormat on the root) and without text between elements."""
+    namespace = etree.QName(root).namespace
+    if namespace not in KNOWN_NAMESPACES or root.getroottree().getroot() is not root:
+        return False
+    return _layout_schema(namespace).validate(root)  # the document itself: nothing is re-parented meanwhile
 
 
 def _read_domaines_at_once(liste: etree._Element, unique_identifiant: bool) -> list[dict[str, str]] | None:
-    """The entries of ListeDomaines, read column by column with C-level passes (no Python code per element), or
-    None when anything is unusual — a fault, but also a comment or a foreign namespace that the reader element by
-    element may accept. Whenever it returns a list, ``_read_domaines`` returns the same."""
-    prefix = liste.tag[:-len("ListeDomaines")]  # "{namespace}" (or "" without one), shared by the whole subtree
-    letters = {prefix + name: letter for name, letter in _LETTERS.items()}
-    layout = "".join(map(letters.get, map(_TAG, liste.iter()), repeat("?")))
-    if not _LAYOUT.match(layout):
-        return None
-    raw: list[Any] = list(map(_TEXT, liste.iter()))
+    """The entries of ListeDomaines in a document whose layout is valid, read column by column with C-level
+    passes (no Python code per element), or None when anything is unusual — a fault, but also a comment that the
+    reader element by element accepts. Whenever it returns a list, ``_read_domaines`` returns the same."""
+    namespace = etree.QName(liste).namespace
+    if next(liste.iter(etree.Comment, etree.ProcessingInstruction), None) is not None:
+        return None  # a comment is no element for that reader, but it would be one in these passes
+    # Valid, so the elements under ListeDomaines are the Domaines and, in each one, its fields in order.
+    raw: list[Any] = list(map(_TEXT, liste.iter(*(f"{{{namespace}}}{name}" for name in DOMAINE_ORDER))))
     texts: list[Any] = list(map(str.strip, map(_TEXT_OR_EMPTY, raw, raw)))
-    some_without_responsable = layout.count("r") != layout.count("D")
+    some_without_responsable = len(texts) != len(liste) * len(DOMAINE_ORDER)
     if some_without_responsable:
-        texts = _with_absent_slots(texts, layout)
-    columns = {name: texts[offset::_ROW] for offset, name in enumerate(DOMAINE_ORDER, start=2)}
+        texts = _with_absent_slots(texts, list(map(len, liste)))
+    columns = {name: texts[offset::len(DOMAINE_ORDER)] for offset, name in enumerate(DOMAINE_ORDER)}
     if any("" in columns[name] for name in REQUIRED_VALUES):
         return None
     if not all(map(_is_date, set(columns["DateMAJ"]))):
@@ -493,15 +539,18 @@ def _read_domaines_at_once(liste: etree._Element, unique_identifiant: bool) -> l
     return entries
 
 
-def _with_absent_slots(texts: list[Any], layout: str) -> list[Any]:
-    """``texts`` with an ``_ABSENT`` slot where a Domaine has no ResponsableContact: every row is then as long."""
+def _with_absent_slots(texts: list[Any], lengths: list[int]) -> list[Any]:
+    """``texts`` with an ``_ABSENT`` slot where a Domaine (of ``lengths`` elements) has no ResponsableContact:
+    every row is then as long."""
+    starts = accumulate(lengths, initial=0)
+    without = map(len(EXPECTED_WITHOUT).__eq__, lengths)
     pieces: list[list[Any]] = []
-    start = 0
-    for match in _WITHOUT_RESPONSABLE.finditer(layout):
-        position = match.start() + 1
-        pieces += [texts[start:position], [_ABSENT]]
-        start = position
-    pieces.append(texts[start:])
+    done = 0
+    for start in compress(starts, without):
+        slot = start + _RESPONSABLE_SLOT
+        pieces += [texts[done:slot], [_ABSENT]]
+        done = slot
+    pieces.append(texts[done:])
     return list(chain.from_iterable(pieces))
 
 
@@ -543,7 +592,9 @@ def verify(data: bytes, *, anchors: CertificateSource, intermediates: Certificat
     last = [c for c in root if isinstance(c.tag, str)][-1]
     if signature.getparent() is not root or last is not signature:
         _fail("wrapping", "la signature doit être le dernier élément de la racine")
-    ids = root.xpath("descendant-or-self::*/@Id")  # every element's Id (the document node has none)
+    laid_out = layout_is_valid(root)
+    # Every element's Id (the document node has none); with a valid layout, only the signature's elements have any.
+    ids = (signature if laid_out else root).xpath("descendant-or-self::*/@Id")
     if len(ids) != len(set(ids)):
         _fail("wrapping", "attribut Id en double dans le document")
     parts = _check_signature_structure(signature)
@@ -554,10 +605,12 @@ def verify(data: bytes, *, anchors: CertificateSource, intermediates: Certificat
         _fail("digest_mismatch", "les propriétés signées (XAdES) ont été modifiées")
     signer, embedded = _signer_from_key_info(parts["key_info"], parts["signed_properties"])
     # From here until outcome() returns, libxmlsec1 reads the tree on another thread: this one only reads it too
-    # (iterating, .tag, .text: no XPath, no canonicalisation of a sub-element, which re-parents its children).
+    # (iterating, .text: no XPath, nothing done on a sub-element as if it were a document — canonicalising or
+    # validating one re-parents its children for the while).
     signature_check = _InBackground(_xmlsec_verifier(signature, signer))
     try:  # meanwhile, on this thread: the entries (a fault is reported after the signature's own checks)
-        content, content_error = _outcome(read_entries, root, unique_identifiant=unique_identifiant)
+        content, content_error = _outcome(read_entries, root, unique_identifiant=unique_identifiant,
+                                          laid_out=laid_out)
     finally:
         signature_error = signature_check.outcome()
     if signature_error is not None:

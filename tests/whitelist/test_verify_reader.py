@@ -11,7 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support.pki import TestPKI
+from tests.whitelist.signing import build_list, org_sign_certificate, sign_list
 from whitelist import verify as wl
+from whitelist import xades
 
 NS = "https://github.com/ansforge/DRIM-M_DATA"
 FIELDS = wl.DOMAINE_ORDER
@@ -76,6 +79,13 @@ def liste(domaines):
     return wl.parse(document.encode()).getroot()[1]
 
 
+def at_once(element, unique_identifiant):
+    """What the verifier reads in a few passes, or None (the reader element by element then reads)."""
+    if not wl.layout_is_valid(element.getparent()):
+        return None
+    return wl._read_domaines_at_once(element, unique_identifiant)
+
+
 def one_by_one(element, unique_identifiant):
     try:
         return wl._read_domaines(element, unique_identifiant)
@@ -84,12 +94,12 @@ def one_by_one(element, unique_identifiant):
 
 
 def assert_same(element, unique_identifiant):
-    at_once = wl._read_domaines_at_once(element, unique_identifiant)
-    if at_once is not None:
+    read = at_once(element, unique_identifiant)
+    if read is not None:
         expected = one_by_one(element, unique_identifiant)
-        assert at_once == expected
-        assert [list(entry) for entry in at_once] == [list(entry) for entry in expected]  # same element order
-    return at_once
+        assert read == expected
+        assert [list(entry) for entry in read] == [list(entry) for entry in expected]  # same element order
+    return read
 
 
 @FUZZ
@@ -128,7 +138,7 @@ def test_a_valid_list_is_read_at_once(domaines):
 ])
 def test_anything_unusual_is_left_to_the_reader_element_by_element(unusual, refused):
     element = liste([unusual])
-    assert wl._read_domaines_at_once(element, False) is None
+    assert at_once(element, False) is None
     expected = one_by_one(element, False)
     if refused is None:
         assert isinstance(expected, list) and len(expected) == 1
@@ -138,3 +148,17 @@ def test_anything_unusual_is_left_to_the_reader_element_by_element(unusual, refu
         with pytest.raises(wl.VerificationError) as info:
             wl.read_entries(element.getparent())
         assert (info.value.reason_code, info.value.message) == expected
+
+
+def test_a_duplicate_id_inside_the_signature_of_a_well_laid_out_list_is_refused():
+    # A valid layout leaves Ids to the signature only: they are still compared there.
+    hierarchy = TestPKI(slot_base=0)
+    signed = sign_list(build_list(), org_sign_certificate(hierarchy))
+    root = wl.parse(signed).getroot()
+    assert wl.layout_is_valid(root)
+    props_id = root.find(f".//{{{xades.XADES}}}SignedProperties").get("Id").encode()
+    duplicated = signed.replace(b"<ds:Object>", b'<ds:Object Id="' + props_id + b'">', 1)
+    assert wl.layout_is_valid(wl.parse(duplicated).getroot())
+    with pytest.raises(wl.VerificationError) as info:
+        wl.verify(duplicated, anchors=[hierarchy.root.cert], check_crl=False)
+    assert info.value.reason_code == "wrapping" and "Id en double" in info.value.message
