@@ -102,3 +102,22 @@ def test_the_home_does_not_grow_with_drimboxes(world, client):
     with CaptureQueriesContext(connection) as large:
         client.get("/")
     assert len(large) == len(small)
+
+
+def test_a_drimbox_without_viewer_misses_no_vi_certificate(world, client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from certificates import services as certificate_services
+    from tests.operators.test_without_viewer import viewerless_data
+    from tests.support.lifecycle import approve, shared_pki, submitted_declaration
+
+    box = approve(submitted_declaration(world.operator, world.legal,
+                                        data=viewerless_data(world.operator, world.legal)), world.ans).drimbox
+    issued = shared_pki().db_certificate(box.db_fqdn, id_nat_struct=world.operator.id_nat_struct)
+    certificate_services.upload_db_certificate(box, acting_user=world.technical,
+                                               uploaded_file=SimpleUploadedFile("db.pem", issued.chain_pem))
+    body = _home(client, world.technical)
+    assert f'data-missing="{box.identifiant}"' not in body
+    assert "Certificats à renouveler ou déposer" not in body
+    client.force_login(world.ans)
+    assert "Aucune." in client.get("/ans/certificats/").content.decode().split('id="certificats-manquants"')[1][:400]
