@@ -37,29 +37,39 @@ async def _addresses(loop: asyncio.AbstractEventLoop, host: str, port: int) -> l
 
 
 class TlsConnection:
-    """One TLS connection; ``close()`` it (no close_notify: a probe needs no graceful close)."""
+    """One TLS connection; ``close()`` it (no close_notify: a probe needs no graceful close).
 
-    __slots__ = ("tls", "_loop")
+    The socket stays registered for reading from the handshake to ``close()``: a wait costs a future, not two
+    ``epoll_ctl`` calls and the selector's bookkeeping. Readiness while nothing waits is ignored (the coroutine
+    never yields between an OpenSSL call that left data unread and its next call)."""
+
+    __slots__ = ("tls", "_loop", "_fd", "_reader")
 
     def __init__(self, tls: ssl.SSLSocket, loop: asyncio.AbstractEventLoop) -> None:
         self.tls = tls
         self._loop = loop
+        self._fd = tls.fileno()
+        self._reader: asyncio.Future[None] | None = None
+        loop.add_reader(self._fd, self._readable)
+
+    def _readable(self) -> None:
+        if self._reader is not None:
+            _wake(self._reader)
 
     async def _wait(self, writable: bool) -> None:
-        fd = self.tls.fileno()
         waiter: asyncio.Future[None] = self._loop.create_future()
         if writable:
-            self._loop.add_writer(fd, _wake, waiter)
+            self._loop.add_writer(self._fd, _wake, waiter)
             try:
                 await waiter
             finally:
-                self._loop.remove_writer(fd)
+                self._loop.remove_writer(self._fd)
         else:
-            self._loop.add_reader(fd, _wake, waiter)
+            self._reader = waiter
             try:
                 await waiter
             finally:
-                self._loop.remove_reader(fd)
+                self._reader = None
 
     async def _until_done(self, operation: Callable[..., Any], *args: Any) -> Any:
         """``operation(*args)`` retried each time OpenSSL needs the socket readable or writable first."""
@@ -93,6 +103,9 @@ class TlsConnection:
             received += chunk
 
     def close(self) -> None:
+        if self._fd >= 0:
+            self._loop.remove_reader(self._fd)
+            self._fd = -1
         self.tls.close()
 
 
@@ -136,7 +149,11 @@ async def open_tls(host: str, port: int, context: ssl.SSLContext, server_hostnam
     except BaseException:
         sock.close()
         raise
-    connection = TlsConnection(tls, loop)
+    try:
+        connection = TlsConnection(tls, loop)
+    except BaseException:
+        tls.close()
+        raise
     try:
         await connection._until_done(tls.do_handshake)
     except BaseException:

@@ -395,15 +395,23 @@ async def probe_target(target, config):
     return result
 
 
+async def _each(targets, concurrency, work):
+    """[await work(target) for target in targets] with at most ``concurrency`` in flight, in the targets' order:
+    that many tasks take the next target in turn (no task, semaphore or waiter per target)."""
+    results = [None] * len(targets)
+    queue = iter(enumerate(targets))
+
+    async def worker():
+        for index, target in queue:
+            results[index] = await work(target)
+
+    await asyncio.gather(*(worker() for _ in range(min(max(1, concurrency), len(targets)))))
+    return results
+
+
 async def probe_all(targets, config):
     """Probe every target with at most ``config.concurrency`` in flight; results in the targets' order."""
-    semaphore = asyncio.Semaphore(config.concurrency)
-
-    async def one(target):
-        async with semaphore:
-            return await probe_target(target, config)
-
-    return await asyncio.gather(*(one(t) for t in targets))
+    return await _each(targets, config.concurrency, lambda target: probe_target(target, config))
 
 
 def run_probes(targets, config=None):
@@ -418,13 +426,10 @@ def run_probes(targets, config=None):
 
 
 async def _read_all(targets, config):
-    semaphore = asyncio.Semaphore(config.concurrency)
-
     async def one(target):
-        async with semaphore:
-            return target, _new_presentation(target, config, await _read_presented(target, config))
+        return target, _new_presentation(target, config, await _read_presented(target, config))
 
-    return await asyncio.gather(*(one(t) for t in targets))
+    return await _each(targets, config.concurrency, one)
 
 
 def read_vi_presentations(targets, config):
