@@ -14,7 +14,7 @@ from certificates.models import CrlCache
 from tests.support import pki
 from tests.support.drimbox_servers import write_pem_pair
 from tests.support.lifecycle import shared_pki
-from tests.weather.test_prober import (  # noqa: F401 - fixtures
+from tests.weather.test_prober import (  # noqa: F401 - fixtures (redefined as parameters below: F811)
     DB,
     client_ca,
     db_issued,
@@ -70,7 +70,7 @@ def test_an_unreadable_certificate_is_not_remembered():
     assert cache.parsed == 0
 
 
-def test_the_prober_parses_a_drimbox_certificate_once_then_its_renewal(settings, farm, client_ca):
+def test_the_prober_parses_a_drimbox_certificate_once_then_its_renewal(settings, farm, client_ca):  # noqa: F811
     server = farm.add_db(DB, db_issued(), client_ca)
     before = probe_cache.peer_certificates.parsed
     for _ in range(3):
@@ -84,7 +84,7 @@ def test_the_prober_parses_a_drimbox_certificate_once_then_its_renewal(settings,
     assert probe_cache.peer_certificates.parsed == before + 2
 
 
-def test_a_presented_dn_is_compared_for_each_probe_even_when_cached(settings, farm, client_ca):
+def test_a_presented_dn_is_compared_for_each_probe_even_when_cached(settings, farm, client_ca):  # noqa: F811
     farm.add_db(DB, db_issued(), client_ca)
     assert probe(settings, farm, vi="").status == prober.OPERATIONAL
     result = probe(settings, farm, vi="", dn=expected_dn("db8.test.mesimagesmedicales.fr"))
@@ -180,7 +180,7 @@ def no_cached_contexts():
     probe_cache.contexts.clear()
 
 
-def test_contexts_are_made_once_per_configuration(settings, probe_settings, tmp_path, other_pki, no_cached_contexts):
+def test_contexts_are_made_once_per_configuration(settings, probe_settings, tmp_path, other_pki, no_cached_contexts):  # noqa: F811
     built = probe_cache.contexts.built
     first = prober.config_from_settings()
     again = prober.config_from_settings()
@@ -203,7 +203,7 @@ def test_contexts_are_made_once_per_configuration(settings, probe_settings, tmp_
     assert probe_cache.contexts.built == built + 5
 
 
-def test_a_replaced_client_certificate_is_the_one_presented(settings, farm, probe_settings, tmp_path, other_pki):
+def test_a_replaced_client_certificate_is_the_one_presented(settings, farm, probe_settings, tmp_path, other_pki):  # noqa: F811
     farm.add_db(DB, db_issued(), pki.cert_pem(shared_pki().root.cert, shared_pki().intermediate.cert))
     assert probe(settings, farm, vi="").status == prober.OPERATIONAL
     # The files now hold a client certificate the DRIMbox does not accept: the cached context must not hide it.
