@@ -180,7 +180,8 @@ def no_cached_contexts():
     probe_cache.contexts.clear()
 
 
-def test_contexts_are_made_once_per_configuration(settings, probe_settings, tmp_path, other_pki, no_cached_contexts):  # noqa: F811
+def test_contexts_are_made_once_per_configuration(settings, probe_settings, tmp_path,  # noqa: F811
+                                                  other_pki, no_cached_contexts):  # noqa: F811
     built = probe_cache.contexts.built
     first = prober.config_from_settings()
     again = prober.config_from_settings()
@@ -203,7 +204,8 @@ def test_contexts_are_made_once_per_configuration(settings, probe_settings, tmp_
     assert probe_cache.contexts.built == built + 5
 
 
-def test_a_replaced_client_certificate_is_the_one_presented(settings, farm, probe_settings, tmp_path, other_pki):  # noqa: F811
+def test_a_replaced_client_certificate_is_the_one_presented(settings, farm, probe_settings,  # noqa: F811
+                                                            tmp_path, other_pki):  # noqa: F811
     farm.add_db(DB, db_issued(), pki.cert_pem(shared_pki().root.cert, shared_pki().intermediate.cert))
     assert probe(settings, farm, vi="").status == prober.OPERATIONAL
     # The files now hold a client certificate the DRIMbox does not accept: the cached context must not hide it.
