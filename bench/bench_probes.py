@@ -20,11 +20,11 @@ medians of ``BENCH_ROUNDS`` (default 3) runs are compared with the targets.
 Then, in the same run:
 
 * the reference: a bare blocking client (``ssl`` on plain sockets, one connection at a time, no checks) doing
-  the same handshake and HEAD on the same servers, CPU per connection;
-* the breakdown: one more pass of the prober in this process with the calls that do the work wrapped and their
+  the same handshake and HEAD on the same servers, CPU per connection (median of 3 passes of 300);
+* the breakdown: 3 more passes of the prober in this process with the calls that do the work wrapped and their
   CPU time (``time.thread_time``) added up: TLS handshake (OpenSSL), TCP connect and close (kernel), HEAD and
-  status line, certificate checks, per-batch setup; the rest (event loop, coroutines, results) is the pass's
-  total less these. The wrappers cost a little: that pass's total is printed beside the unwrapped figure.
+  status line, certificate checks, per-batch setup; the rest (event loop, coroutines, results) is a pass's
+  total less these (medians). The wrappers cost a little: the metered total is printed beside the figure.
 
 Knobs: ``BENCH_DRIMBOXES`` (1000), ``BENCH_SECONDS`` (20), ``BENCH_ROUNDS`` (3), ``BENCH_CLIENTS`` (1),
 ``BENCH_SERVERS`` (1, server processes), ``BENCH_CONCURRENCY`` (200), ``BENCH_BATCH`` (500),
@@ -34,6 +34,8 @@ Knobs: ``BENCH_DRIMBOXES`` (1000), ``BENCH_SECONDS`` (20), ``BENCH_ROUNDS`` (3),
 import collections
 import contextlib
 import datetime as dt
+import importlib
+import importlib.util
 import json
 import multiprocessing
 import os
@@ -78,6 +80,7 @@ WITH_VI = os.environ.get("BENCH_WITH_VI", "0") not in ("", "0")
 TARGET = float(os.environ.get("BENCH_TARGET", "300"))
 TARGET_CPU_MS = float(os.environ.get("BENCH_TARGET_CPU_MS", "1.6"))
 REFERENCE_CONNECTIONS = 300
+PASSES = 3  # of the reference client and of the metered prober (medians)
 
 
 def build(directory, hierarchy):
@@ -172,19 +175,23 @@ def cpu_seconds(pid):
 
 
 def reference_ms(targets, resolve):
-    """CPU per connection of a bare blocking client: the same handshake (same context) and HEAD, nothing else."""
+    """CPU per connection of a bare blocking client: the same handshake (same context) and HEAD, nothing else;
+    the median of PASSES passes of REFERENCE_CONNECTIONS connections."""
     context = prober.db_context()
     sample = [targets[i % len(targets)] for i in range(REFERENCE_CONNECTIONS)]
-    cpu = time.process_time()
-    for target in sample:
-        host, _, port = resolve[target.db].rpartition(":")
-        with socket.create_connection((host, int(port))) as plain, \
-                context.wrap_socket(plain, server_hostname=target.db) as tls:
-            tls.getpeercert(binary_form=True)
-            tls.sendall(f"HEAD / HTTP/1.1\r\nHost: {target.db}\r\nConnection: close\r\n\r\n".encode())
-            if not tls.recv(1024).startswith(b"HTTP/1.1 "):
-                raise SystemExit(f"reference client: no HTTP answer from {target.db}")
-    return (time.process_time() - cpu) / len(sample) * 1000
+    passes = []
+    for _ in range(PASSES):
+        cpu = time.process_time()
+        for target in sample:
+            host, _, port = resolve[target.db].rpartition(":")
+            with socket.create_connection((host, int(port))) as plain, \
+                    context.wrap_socket(plain, server_hostname=target.db) as tls:
+                tls.getpeercert(binary_form=True)
+                tls.sendall(f"HEAD / HTTP/1.1\r\nHost: {target.db}\r\nConnection: close\r\n\r\n".encode())
+                if not tls.recv(1024).startswith(b"HTTP/1.1 "):
+                    raise SystemExit(f"reference client: no HTTP answer from {target.db}")
+        passes.append((time.process_time() - cpu) / len(sample) * 1000)
+    return statistics.median(passes)
 
 
 # (category, label) in print order; what each wraps is in ``instrumented_calls``.
@@ -200,8 +207,8 @@ CATEGORIES = [
 def instrumented_calls():
     """[(owner, attribute, category)] of the calls that do the work, in the prober as now (and as it was before
     issue 17: asyncio streams over SSLObject; absent attributes are skipped)."""
-    from weather import probe_cache
-
+    probe_cache = importlib.import_module("weather.probe_cache") if importlib.util.find_spec("weather.probe_cache") \
+        else None
     return [
         (ssl.SSLContext, "wrap_socket", "handshake"), (ssl.SSLContext, "wrap_bio", "handshake"),
         (ssl.SSLSocket, "do_handshake", "handshake"), (ssl.SSLObject, "do_handshake", "handshake"),
@@ -209,7 +216,7 @@ def instrumented_calls():
         (ssl.SSLSocket, "send", "http"), (ssl.SSLSocket, "recv", "http"),
         (ssl.SSLObject, "write", "http"), (ssl.SSLObject, "read", "http"),
         (ssl.SSLSocket, "getpeercert", "checks"), (ssl.SSLObject, "getpeercert", "checks"),
-        (probe_cache.PeerCertificates, "get", "checks"), (prober, "is_revoked", "checks"),
+        (getattr(probe_cache, "PeerCertificates", None), "get", "checks"), (prober, "is_revoked", "checks"),
         (prober, "_peer_identity", "checks"), (prober, "_revoked", "checks"),
         (prober, "config_from_settings", "setup"), (prober, "cached_crls", "setup"),
     ]
@@ -235,6 +242,8 @@ def metered(totals):
         return timed
 
     for owner, name, category in instrumented_calls():
+        if owner is None:
+            continue
         original = owner.__dict__.get(name) if isinstance(owner, type) else getattr(owner, name, None)
         if original is None and isinstance(owner, type) and hasattr(owner, name):
             original = getattr(owner, name)  # inherited (socket.socket.connect from _socket.socket)
@@ -255,16 +264,22 @@ def metered(totals):
 
 
 def breakdown(targets):
-    """{category: ms per probe} of one metered pass over every target, 'rest' included, and the pass's total."""
-    totals = collections.Counter()
+    """({category: ms per probe}, 'rest' included; total ms per probe): medians of PASSES metered passes over
+    every target."""
     probe_round(targets)  # warm: contexts made, certificates parsed, CRL indexed (as in a long-running worker)
-    with metered(totals):
-        cpu = time.process_time()
-        results = probe_round(targets)
-        total = time.process_time() - cpu
-    per_probe = {category: seconds / len(results) * 1000 for category, seconds in totals.items()}
-    per_probe["rest"] = total / len(results) * 1000 - sum(per_probe.values())
-    return per_probe, total / len(results) * 1000
+    passes = []
+    for _ in range(PASSES):
+        totals = collections.Counter()
+        with metered(totals):
+            cpu = time.process_time()
+            results = probe_round(targets)
+            total = time.process_time() - cpu
+        per_probe = {category: seconds / len(results) * 1000 for category, seconds in totals.items()}
+        per_probe["rest"] = total / len(results) * 1000 - sum(per_probe.values())
+        per_probe["total"] = total / len(results) * 1000
+        passes.append(per_probe)
+    medians = {category: statistics.median(p.get(category, 0.0) for p in passes) for category in passes[0]}
+    return medians, medians.pop("total")
 
 
 def main():
@@ -316,8 +331,8 @@ def main():
           f"{statistics.median(capacity):.0f} probes/s (what the measured rate reaches when nothing else runs)")
     print(f"reference: a bare blocking client, same handshake and HEAD, no checks: {reference:.2f} ms CPU per "
           f"connection; the prober: {median_cpu:.2f} ms per probe ({median_cpu / reference:.2f} x the reference)")
-    print(f"where the prober's CPU goes (one metered pass in this process: {metered_total:.2f} ms per probe, "
-          f"wrappers included):")
+    print(f"where the prober's CPU goes (medians of {PASSES} metered passes in this process: {metered_total:.2f} ms "
+          f"per probe, wrappers included):")
     for category, label in [*CATEGORIES, ("rest", "event loop, coroutines, results (the rest)")]:
         share = parts.get(category, 0.0)
         print(f"  {share:6.3f} ms  {share / metered_total:6.1%}  {label}")

@@ -48,8 +48,10 @@ from __future__ import annotations
 
 import _ssl
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
+import gc
 import socket
 import ssl
 import time
@@ -414,6 +416,20 @@ async def probe_all(targets, config):
     return await _each(targets, config.concurrency, lambda target: probe_target(target, config))
 
 
+@contextlib.contextmanager
+def _without_cyclic_gc():
+    """No cyclic garbage collection while a batch runs (then as before). Reference counting frees a probe's objects
+    when it ends; but the results and the connections in flight survive the young collections, and every so often
+    push a full one, which walks every object of the worker (Django's included) in the middle of the batch."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def run_probes(targets, config=None):
     """Synchronous entry point (Celery tasks): a fresh event loop per batch."""
     targets = list(targets)
@@ -422,7 +438,8 @@ def run_probes(targets, config=None):
     config = config or config_from_settings()
     if config.crls is None:
         config = dataclasses.replace(config, crls=cached_crls())  # read the CRL cache here, not in the loop
-    return asyncio.run(probe_all(targets, config))
+    with _without_cyclic_gc():
+        return asyncio.run(probe_all(targets, config))
 
 
 async def _read_all(targets, config):
@@ -441,4 +458,6 @@ def read_vi_presentations(targets, config):
         return []
     if config.known_vi is None:
         config = dataclasses.replace(config, known_vi={})
-    return [(target, presented) for target, presented in asyncio.run(_read_all(targets, config)) if presented]
+    with _without_cyclic_gc():
+        presentations = asyncio.run(_read_all(targets, config))
+    return [(target, presented) for target, presented in presentations if presented]

@@ -1,7 +1,10 @@
 """The prober's per-process caches (issue 17): certificates parsed once per distinct certificate, CRL copies indexed
-once as serial sets, SSL contexts made once per configuration. Each test counts the work done (``parsed``,
-``indexed``, ``built``) and checks that what is cached is still right when what it was made from changes."""
+once as serial sets, SSL contexts made once per configuration; and no cyclic collection while a batch runs. Each
+test counts the work done (``parsed``, ``indexed``, ``built``, collections) and checks that what is cached is still
+right when what it was made from changes."""
+import asyncio
 import datetime as dt
+import gc
 
 import pytest
 from cryptography import x509
@@ -211,3 +214,26 @@ def test_a_replaced_client_certificate_is_the_one_presented(settings, farm, prob
     # The files now hold a client certificate the DRIMbox does not accept: the cached context must not hide it.
     write_pem_pair(tmp_path / "client", "probe", probe_client_certificate(other_pki))
     assert probe(settings, farm, vi="").status == prober.FAILING
+
+
+# --- garbage collection -------------------------------------------------------------------------------------------
+
+
+def test_no_cyclic_collection_runs_while_a_batch_is_probed(settings, farm, client_ca):  # noqa: F811
+    farm.add_db(DB, db_issued(), client_ca)
+    in_loop = []
+
+    def record(phase, info):
+        if phase == "start":
+            in_loop.append(asyncio._get_running_loop() is not None)
+
+    threshold = gc.get_threshold()
+    gc.set_threshold(1)  # a young collection at almost every allocation, wherever the process is
+    gc.callbacks.append(record)
+    try:
+        result = probe(settings, farm, vi="")
+    finally:
+        gc.callbacks.remove(record)
+        gc.set_threshold(*threshold)
+    assert result.status == prober.OPERATIONAL and gc.isenabled()
+    assert in_loop and not any(in_loop)  # collections before and after the batch, none while it runs
