@@ -11,6 +11,7 @@ urlpatterns = [
     path("espace/operateur/contact-support/", space.support_contact_update, name="support_contact_update"),
     path("espace/operateurs/<int:pk>/canaux/", channels.operator_channels, name="operator_channels"),
     path("espace/contrat/", space.contract, name="contract"),
+    path("espace/contrat/<int:pk>/pdf/", space.contract_pdf, name="contract_pdf"),
     path("espace/personnes/", space.people, name="people"),
     path("espace/personnes/designer/", space.person_invite, name="person_invite"),
     path("espace/personnes/<int:pk>/retirer/", space.person_remove, name="person_remove"),

@@ -245,6 +245,8 @@ MATRIX = {
                                                    "technical": 200, "legal": ("redirect", "/espace/operateur/"),
                                                    "ans": HOME}),
     "contract": ("get", None, None, {"anonymous": LOGIN, "other": "own", "technical": 200, "legal": 200, "ans": HOME}),
+    "contract_pdf": ("get", lambda w: {"pk": ContractVersion.current().pk}, None,
+                     {"anonymous": LOGIN, "other": 200, "technical": 200, "legal": 200, "ans": HOME}),
     "people": ("get", None, None, {"anonymous": LOGIN, "other": "own", "technical": 200, "legal": 200, "ans": HOME}),
     "person_invite": ("get", None, None, {"anonymous": LOGIN, "other": "own",
                                           "technical": ("redirect", "/espace/personnes/"),

@@ -842,7 +842,9 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}, "fontTools": {"level": "WARNING"}},
+    # WeasyPrint (PDF documents) logs each layout step at INFO.
+    "loggers": {"django.db.backends": {"level": "INFO"}, "fontTools": {"level": "WARNING"},
+                "weasyprint.progress": {"level": "WARNING"}},
 }
 # Sentry (optional): set SENTRY_DSN to report unhandled errors of the web and worker processes (no personal data:
 # send_default_pii=False, no cookies nor Authorization header). Without it, sentry_sdk is not even imported.

@@ -113,58 +113,20 @@ def render_xlsx(report: PerfReport, scope: str = "") -> bytes:
     return buffer.getvalue()
 
 
+# The PDF's column classes, one per COLUMNS: widths (in the template) and numbers aligned right.
+PDF_COLUMN_CLASSES = ("c-id", "c-fqdn", "c-operator", "c-seconds numeric", "c-hhmm numeric", "c-perf numeric",
+                      "c-down numeric", "c-policy numeric")
+
+
 def render_pdf(report: PerfReport, scope: str = "") -> bytes:
-    from fpdf import FPDF
+    """A tagged, archivable PDF (trustspace.pdf): the header lines, then the table whose header row repeats on every
+    page. The policy also goes in the document properties (Subject, Keywords), where a reader finds it."""
+    from trustspace.pdf import render_pdf as render_document
 
-    from operators.attestation_pdf import BLUE_FRANCE, FONT, FONTS
-
-    pdf = FPDF(orientation="landscape", format="A4")
-    pdf.add_font(FONT, "", FONTS / "DejaVuSans.ttf")
-    pdf.add_font(FONT, "B", FONTS / "DejaVuSans-Bold.ttf")
-    pdf.set_title(f"{TITLE} — {report.period.label}")
-    pdf.set_author("Agence du Numérique en Santé")
-    # The policy also goes in the document properties, where a reader (or a test) finds it without layout.
-    pdf.set_subject(f"Politique de mesure {report.policy.describe()}")
-    pdf.set_keywords(f"PERF Df {report.period.key} politique-v{report.policy.version}")
-    pdf.set_creation_date(report.generated_at)
-    pdf.set_auto_page_break(auto=True, margin=12)
-    pdf.add_page()
-    pdf.set_text_color(*BLUE_FRANCE)
-    pdf.set_font(FONT, "B", 11)
-    pdf.cell(0, 6, "RÉPUBLIQUE FRANÇAISE — Agence du Numérique en Santé", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font(FONT, "B", 16)
-    pdf.cell(0, 10, f"Rapport PERF — {report.period.label}", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_text_color(0, 0, 0)
-    for label, value in header_lines(report, scope)[1:]:
-        pdf.set_font(FONT, "B", 9)
-        pdf.cell(45, 5, label)
-        pdf.set_font(FONT, "", 9)
-        pdf.multi_cell(0, 5, value, new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(3)
-    widths = (20, 78, 62, 24, 20, 14, 24, 25)
-    headers = ("Identifiant", "FQDN db", "Opérateur", "Df (s)", "Df (h:mm)", "PERF", "Indisponibilités", "Politique")
-
-    def table_header():
-        pdf.set_font(FONT, "B", 8)
-        pdf.set_fill_color(227, 227, 253)
-        for width, text in zip(widths, headers, strict=True):
-            pdf.cell(width, 6, text, border=1, fill=True)
-        pdf.ln(6)
-        pdf.set_font(FONT, "", 8)
-
-    table_header()
-    for row in report.rows:
-        if pdf.will_page_break(5):
-            pdf.add_page()
-            table_header()
-        values = _values(row)
-        values[-1] = f"v{values[-1]}"
-        for width, value in zip(widths, values, strict=True):
-            pdf.cell(width, 5, str(value)[:60], border=1)
-        pdf.ln(5)
-    if not report.rows:
-        pdf.cell(0, 6, "Aucune DRIMbox pour ce périmètre.", new_x="LMARGIN", new_y="NEXT")
-    return bytes(pdf.output())
+    return render_document("weather/pdf/perf_report.html", {
+        "title": TITLE, "report": report, "header": header_lines(report, scope)[1:],
+        "columns": list(zip(COLUMNS, PDF_COLUMN_CLASSES, strict=True)),
+    }, created=report.generated_at)
 
 
 RENDERERS = {"csv": render_csv, "xlsx": render_xlsx, "pdf": render_pdf}

@@ -1,13 +1,15 @@
 """The operator space « Mon Espace de Confiance DRIM-M » (French UI, django-dsfr)."""
 from django.contrib import messages
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
 from operators import permissions, services
 from operators.context import SESSION_KEY, active_operator
+from operators.contract_pdf import contract_filename, render_contract
 from operators.forms.onboarding import InvitationCardForm
 from operators.forms.space import (
     ContractAcceptanceForm,
@@ -17,7 +19,7 @@ from operators.forms.space import (
     SupportContactForm,
 )
 from operators.journey import journey
-from operators.models import OPEN_STATUSES, Invitation, InvitationStatus, Membership, Operator
+from operators.models import OPEN_STATUSES, ContractVersion, Invitation, InvitationStatus, Membership, Operator
 from operators.queries import applications_of
 from trustspace.access import AUTHENTICATED, OPERATOR_MEMBER, PUBLIC, access
 from trustspace.errors import DomainError
@@ -143,6 +145,17 @@ def contract(request):
         "operator": operator, "current": current, "acceptance": acceptance, "form": form,
         "can_accept": can_accept, "history": history,
     })
+
+
+@access(OPERATOR_MEMBER)
+def contract_pdf(request, pk):
+    """A published version of the contract as a PDF, with the active operator's acceptance of it if any."""
+    operator = active_operator(request)
+    contract = get_object_or_404(ContractVersion.objects.filter(published_at__lte=timezone.now()), pk=pk)
+    acceptance = operator.contract_acceptances.filter(contract_version=contract).select_related("accepted_by").first()
+    return HttpResponse(render_contract(contract, operator=operator, acceptance=acceptance),
+                        content_type="application/pdf",
+                        headers={"Content-Disposition": content_disposition_header(True, contract_filename(contract))})
 
 
 @access(OPERATOR_MEMBER)

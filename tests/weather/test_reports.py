@@ -1,8 +1,7 @@
 """PERF reports: the CLI (CSV, XLSX, PDF), the operator and ANS pages and downloads."""
 import csv
+import dataclasses
 import io
-import re
-import zlib
 from datetime import timedelta
 
 import openpyxl
@@ -12,8 +11,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from tests.support import tagged_pdf
 from tests.weather.test_perf import make_box, paris, transitions, utc
+from weather import reports
 from weather.models import MeasurementPolicy
+from weather.perf import compute
 
 pytestmark = pytest.mark.django_db
 H = timedelta(hours=1)
@@ -37,11 +39,6 @@ def csv_rows(text):
     header = dict(row for row in csv.reader(lines[:blank], delimiter=";"))
     table = list(csv.DictReader(lines[blank + 1:], delimiter=";"))
     return header, table
-
-
-def pdf_subject(content):
-    hexa = re.search(rb"/Subject <([0-9a-f]+)>", content)[1]
-    return bytes.fromhex(hexa.decode()).decode("utf-16")
 
 
 def test_cli_csv_to_stdout(boxes):
@@ -97,15 +94,66 @@ def test_cli_pdf_states_the_policy(boxes, tmp_path, world):
     target = tmp_path / "perf.pdf"
     call_command("perf_report", "--period", "2025-03", "--format", "pdf", "--output", str(target),
                  stderr=io.StringIO())
-    content = target.read_bytes()
-    assert content.startswith(b"%PDF")
-    assert pdf_subject(content) == ("Politique de mesure v2 — mois civil (Europe/Paris), heures ouvrées seulement, "
-                                    "maintenance comptée")
-    assert b"politique-v2" in content
-    # The table is drawn: one text operation per cell at least (3 rows × 8 columns + headers).
-    streams = [zlib.decompress(m[1]) for m in re.finditer(rb"stream\n(.*?)\nendstream", content, re.S)
-               if m[1][:1] == b"x"]
-    assert sum(s.count(b" Tj") for s in streams) > 3 * 8 + 8
+    pdf = tagged_pdf.read(target.read_bytes())
+    assert pdf.reader.metadata.subject == ("Politique de mesure v2 — mois civil (Europe/Paris), heures ouvrées "
+                                           "seulement, maintenance comptée")
+    assert "politique-v2" in pdf.reader.metadata["/Keywords"]
+    # Tagged PDF/A-3a declaring PDF/UA-1, in French, every text in the structure tree.
+    assert pdf.identification() == {"pdfaid:part": "3", "pdfaid:conformance": "A", "pdfuaid:part": "1"}
+    assert pdf.catalog["/Lang"] == "fr" and pdf.catalog["/MarkInfo"]["/Marked"].value is True
+    assert {"H1", "H2", "Table", "THead", "TBody", "TH", "TD"} <= pdf.tags and pdf.untagged_text_operations == 0
+    assert pdf.texts("H1") == ["Rapport PERF — mars 2025"]
+    facts = pdf.texts("TH").index("Identifiant")  # the header lines' table comes first
+    header = dict(zip(pdf.texts("TH")[:facts], pdf.texts("TD")[:facts], strict=True))
+    assert list(header) == ["Période", "Généré le", "Politique de mesure", "Règle PERF", "Nombre de DRIMbox"]
+    assert header["Période"] == "mars 2025 (du 01/03/2025 00:00 au 01/04/2025 00:00, heure de Paris)"
+    assert header["Politique de mesure"].startswith("v2 — mois civil")
+    # The table: its column headers (every label whole, in its cell), then the rows in reading order.
+    assert pdf.texts("TH")[facts:] == ["Identifiant", "FQDN db", "Opérateur", "Df (secondes)", "Df (h:mm)", "PERF",
+                                       "Passages en indisponibilité", "Version de la politique"]
+    cells = pdf.texts("TD")[facts:]
+    rows = [cells[i:i + 8] for i in range(0, len(cells), 8)]
+    # The same figures as the CSV of the same period and policy, cell for cell.
+    out = io.StringIO()
+    call_command("perf_report", "--period", "2025-03", stdout=out)
+    _header, table = csv_rows(out.getvalue())
+    assert rows == [[r["Identifiant"], r["FQDN db"], r["Opérateur"], r["Df (secondes)"], r["Df (h:mm)"], r["PERF"],
+                     r["Passages en indisponibilité"], f"v{r['Version de la politique']}"] for r in table]
+    assert [row[0] for row in rows] == ["101", "102", "201"] and rows[2][2] == "Opérateur B"
+    # Each data cell names its column header in the structure tree (what a screen reader announces).
+    by_column = [(headers, text) for headers, text in pdf.labelled_cells[facts:]]
+    assert by_column[:8] == [(("Identifiant",), "101"), (("FQDN db",), rows[0][1]), (("Opérateur",), rows[0][2]),
+                             (("Df (secondes)",), rows[0][3]), (("Df (h:mm)",), rows[0][4]), (("PERF",), rows[0][5]),
+                             (("Passages en indisponibilité",), rows[0][6]), (("Version de la politique",), "v2")]
+    assert {row[7] for row in rows} == {"v2"}
+
+
+def test_pdf_report_generation_time_is_paris_time(boxes, world):
+    # Generated on 1 April 22:30 UTC: 2 April 00:30 in Paris (summer time).
+    report = dataclasses.replace(compute("2025-03"), generated_at=utc(2025, 4, 1, 22, 30))
+    pdf = tagged_pdf.read(reports.render(report, "pdf"))
+    header = dict(zip(pdf.texts("TH"), pdf.texts("TD"), strict=False))
+    assert header["Généré le"] == "02/04/2025 00:30 (heure de Paris)"
+    assert pdf.reader.metadata["/CreationDate"] == "D:20250401223000Z"
+
+
+def test_pdf_of_many_drimboxes_repeats_the_column_headers_on_every_page(world):
+    for identifiant in range(300, 345):
+        transitions(make_box(world.operator, identifiant), (utc(2025, 2, 1), "operational"))
+    pdf = tagged_pdf.read(reports.render(compute("2025-03"), "pdf", "Opérateur A"))
+    pages = len(pdf.reader.pages)
+    assert pages >= 2
+    assert pdf.texts("TH").count("Passages en indisponibilité") == pages
+    identifiants = [text for text in pdf.texts("TD") if text.isdigit() and 300 <= int(text) < 345]
+    assert identifiants == [str(i) for i in range(300, 345)]  # every row once, in order, across the pages
+    assert pdf.untagged_text_operations == 0
+
+
+def test_pdf_of_an_empty_scope_says_so(world):
+    pdf = tagged_pdf.read(reports.render(compute("2025-03", drimboxes=[]), "pdf", "Opérateur sans DRIMbox"))
+    assert "Aucune DRIMbox pour ce périmètre." in pdf.texts("P")
+    assert "Table" in pdf.tags  # the header lines only
+    assert pdf.texts("TD")[-2:] == ["Opérateur sans DRIMbox", "0"]
 
 
 @pytest.mark.parametrize("period", ["2025-13", "mars", "2025-3-1"])
