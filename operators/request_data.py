@@ -11,7 +11,7 @@ from trustspace.text import display_text_error
 
 from .addresses import parse_addresses
 from .eligibility import declaration_problems
-from .models import ONBOARDING_KINDS, FinancingOrder, FinancingOrderStatus, Operator, RequestKind
+from .models import ONBOARDING_KINDS, AttachmentKind, FinancingOrder, FinancingOrderStatus, Operator, RequestKind
 from .validators import (
     ENTITY_FORMATS,
     as_small_int,
@@ -57,6 +57,27 @@ REQUIRED = {
     RequestKind.WITHDRAWAL: ["reason"],
     RequestKind.REINTEGRATION: ["db_addresses", "support_contact"],
 }
+# The pieces a request needs to be submitted: {name of the form field that takes it: its kind}; its message when
+# missing. (An application's card or proof of power, either one, is ``onboarding.check_submittable``'s.)
+REQUIRED_PIECES = {
+    RequestKind.DECLARATION: {"cgi": AttachmentKind.CGI},
+    RequestKind.SWITCH: {"cgi": AttachmentKind.CGI},
+    RequestKind.ADHESION: {"contract_document": AttachmentKind.CONTRACT},
+    RequestKind.ATTACHMENT: {"contract_document": AttachmentKind.CONTRACT},
+}
+MISSING_PIECE = {
+    AttachmentKind.CGI: "Joignez les Conditions Générales d'Intégration signées pour cette installation (PDF).",
+    AttachmentKind.CONTRACT: "Joignez le contrat d'adhésion signé (PDF).",
+}
+
+
+def required_to_submit(kind):
+    """Every field and piece a request of ``kind`` needs to be submitted: what its form marks as required and what
+    ``services.submit_request`` refuses to go without (one rule for both)."""
+    kind = RequestKind(kind)
+    return [*REQUIRED[kind], *REQUIRED_PIECES.get(kind, {})]
+
+
 LABELS = {
     "structure_name": "raison sociale de la structure",
     "structure_siren": "SIREN de la structure",

@@ -24,6 +24,7 @@ from operators.forms.lifecycle import (
     ChangesForm,
     CommentForm,
     RejectForm,
+    SubmitForm,
     VaLiftingUploadForm,
     VaRefuseForm,
     VaRisUpdateForm,
@@ -41,13 +42,13 @@ from operators.models import (
     VaDocument,
 )
 from operators.queries import dns_history, dns_pending, visible_drimboxes, visible_requests
-from operators.request_data import FIELDS, LABELS, eligibility_problems, order_of
+from operators.request_data import FIELDS, LABELS, REQUIRED_PIECES, eligibility_problems, order_of
 from operators.validators import as_small_int
 from operators.views.onboarding import application_edit, review_context
 from trustspace.access import ANS_ADMIN, AUTHENTICATED, OPERATOR_MEMBER, PUBLIC, access
 from trustspace.errors import DomainError
 from trustspace.forms_util import apply_domain_error
-from trustspace.idempotency import AlreadySubmitted, repeat_response, submitted_once, token_of
+from trustspace.idempotency import AlreadySubmitted, repeat_response, submitted_once
 from trustspace.throttling import client_ip, throttle
 
 
@@ -196,9 +197,58 @@ def _shown(name, value):
     return value
 
 
+def _attachment_form(req, *args):
+    form = AttachmentForm(*args)
+    # Only the pieces this kind of request takes (an application: its contract, its proof of power).
+    allowed = ({AttachmentKind.CONTRACT, AttachmentKind.POWER} if req.is_onboarding else {AttachmentKind.CGI})
+    form.fields["kind"].choices = [
+        choice for choice in AttachmentKind.choices if choice[0] in allowed | {AttachmentKind.OTHER}]
+    return form
+
+
+def _approve_form(req, *args, order_problems=None):
+    if order_problems is None:
+        order_problems = eligibility_problems(req.data) if req.kind in DECLARATION_KINDS else []
+    return ApproveForm(*args, needs_override=bool(order_problems))
+
+
+# Where each submission problem is shown on the request page: the fields next to their value (``#champ-<name>``),
+# next to their value (``#champ-<name>``). A missing piece: on the attachment form's file, its kind chosen.
+PIECES = {**{field: piece for pieces in REQUIRED_PIECES.values() for field, piece in pieces.items()},
+          "power_document": AttachmentKind.POWER}
+
+
+def _submission_problems(req, field_errors):
+    """[(label, message, anchor)] of a refused submission, in the order of the page."""
+    order = [*FIELDS[req.kind], *PIECES]
+    problems = []
+    for name in sorted(field_errors, key=lambda name: order.index(name) if name in order else len(order)):
+        label = PIECES[name].label if name in PIECES else LABELS.get(name, "")
+        anchor = "id_attach-file" if name in PIECES else (f"champ-{name}" if name in FIELDS[req.kind] else "")
+        problems.extend((label, message, anchor) for message in field_errors[name])
+    return problems
+
+
+def _missing_pieces_on(attachment_form, field_errors):
+    """A refused submission's missing pieces as errors of the (unbound) attachment form's file, next to it, with
+    the kind of the first one chosen."""
+    missing = [name for name in PIECES if name in field_errors]
+    if missing:
+        attachment_form.cleaned_data = {}  # add_error() expects it; an unbound form has none
+        attachment_form.initial["kind"] = PIECES[missing[0]].value
+        for name in missing:
+            for message in field_errors[name]:
+                attachment_form.add_error("file", message)
+
+
 @access(AUTHENTICATED)
 def request_detail(request, pk):
-    req = _request_or_404(request, pk)
+    return _request_page(request, _request_or_404(request, pk))
+
+
+def _request_page(request, req, *, bound=None, submit_errors=None):
+    """The request page; ``bound``: {context name: form} of an action form sent with errors, shown again with
+    them next to its fields (and summed up at the top); ``submit_errors``: the problems a submission met."""
     if req.is_onboarding:
         # An application: its applicant acts on it; the operator it is addressed to follows and comments.
         is_member = onboarding.is_party(request.user, req)
@@ -207,26 +257,30 @@ def request_detail(request, pk):
         is_member = bool(permissions.roles_of(request.user, req.operator))
         can_act = is_member and permissions.can(request.user, f"request.{req.kind}", req.operator)
     is_ans = request.user.is_ans_admin
-    fields = [(LABELS[name], _shown(name, req.data.get(name, ""))) for name in FIELDS[req.kind]]
+    submit_errors = submit_errors or {}
+    fields = [(name, LABELS[name], _shown(name, req.data.get(name, "")), submit_errors.get(name, []))
+              for name in FIELDS[req.kind]]
     if req.drimbox is not None and not req.drimbox.has_viewer and "has_viewer" not in FIELDS[req.kind]:
-        fields.insert(0, ("visionneuse", VIEWERLESS))  # the reviewer sees there is no vi to check
+        fields.insert(0, ("visionneuse", "visionneuse", VIEWERLESS, []))  # the reviewer sees there is no vi to check
     is_declaration = req.kind in DECLARATION_KINDS
     order = order_of(req.data) if is_declaration else None
     order_problems = eligibility_problems(req.data, order=order) if is_declaration else []
-    attachment_form = AttachmentForm()
-    # Only the pieces this kind of request takes (an application: its contract, its proof of power).
-    allowed = ({AttachmentKind.CONTRACT, AttachmentKind.POWER} if req.is_onboarding else {AttachmentKind.CGI})
-    attachment_form.fields["kind"].choices = [
-        choice for choice in AttachmentKind.choices if choice[0] in allowed | {AttachmentKind.OTHER}]
+    forms = {
+        "attachment_form": _attachment_form(req), "comment_form": CommentForm(), "cancel_form": CancelForm(),
+        "assign_form": AssignForm(), "changes_form": ChangesForm(), "reject_form": RejectForm(),
+        "approve_form": _approve_form(req, order_problems=order_problems), "submit_form": SubmitForm(),
+        **(bound or {}),
+    }
+    _missing_pieces_on(forms["attachment_form"], submit_errors)
+    failed = next((form for form in (bound or {}).values() if form.errors), None)
     return render(request, "operators/request_detail.html", {
-        **review_context(request, req),
+        **review_context(request, req), **forms,
         "req": req, "fields": fields, "is_member": is_member, "can_act": can_act, "is_ans": is_ans,
         "events": req.events.select_related("actor"),
         "attachments": req.attachments.select_related("uploaded_by"),
-        "attachment_form": attachment_form, "comment_form": CommentForm(), "cancel_form": CancelForm(),
-        "assign_form": AssignForm(), "changes_form": ChangesForm(), "reject_form": RejectForm(),
-        "approve_form": ApproveForm(), "order_problems": order_problems, "is_declaration": is_declaration,
-        "order": order,
+        "order_problems": order_problems, "is_declaration": is_declaration, "order": order,
+        "failed_form": failed,
+        "submit_problems": _submission_problems(req, submit_errors),
         "attestation": Attestation.objects.filter(request=req).first(),
         "checklist": integration.checklist(req.drimbox)
         if req.drimbox and req.kind in {RequestKind.INTEGRATION, RequestKind.REINTEGRATION} and req.is_open else [],
@@ -251,6 +305,9 @@ def request_edit(request, pk):
     form = form_class(request.POST or None, request.FILES or None, initial=initial)
     if req.kind == RequestKind.SWITCH:
         form.fields["drimbox_ref"].disabled = True
+    if "cgi" in form.fields and req.attachments.filter(kind=AttachmentKind.CGI).exists():
+        form.fields["cgi"].required = False  # already attached: a new version only if needed
+        form.fields["cgi"].help_text = "Déjà jointes à la demande ; seulement pour en joindre une nouvelle version."
     if request.method == "POST" and form.is_valid():
         data = {name: form.cleaned_data.get(name, "") for name in FIELDS[req.kind]}
         try:
@@ -270,52 +327,60 @@ def request_edit(request, pk):
     })
 
 
-def _post_action(request, pk, form_class, run, success, repeated_what="voici la demande"):
-    """A POST on a request: the form's data to the service, the outcome as a message on the request page.
-    A form that adds something (comment, piece) carries a submission token: sent twice, it adds once."""
+def _post_action(request, pk, name, make_form, run, success, repeated_what="voici la demande"):
+    """A POST of the action form ``name`` (its context name) of a request page. Sent twice (its submission token),
+    it acts once. Refused, the page is shown again with the form as sent and each error next to its field (a
+    submission: each problem next to the value it is about); an error about the request as a whole (it changed
+    meanwhile) is a message on the page, which shows the request as it now is."""
     req = _request_or_404(request, pk)
     detail = reverse("request_detail", args=[req.pk])
-    form = form_class(request.POST, request.FILES) if form_class else None
-    if form is not None and (repeated := repeat_response(request, form, detail)):
+    form = make_form(req, request.POST, request.FILES)
+    if repeated := repeat_response(request, form, detail):
         return repeated
-    if form is not None and not form.is_valid():
-        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
-        return redirect("request_detail", req.pk)
-    token = token_of(form) if form is not None else ""
+    if not form.is_valid():
+        return _request_page(request, req, bound={name: form})
     try:
-        if token:
-            with submitted_once(request, token) as submission:
-                run(req, form.cleaned_data)
-                submission.created(detail, repeated_what)
-        else:
-            run(req, form.cleaned_data if form is not None else {})
+        with submitted_once(request, form) as submission:
+            run(req, form.cleaned_data)
+            submission.created(detail, repeated_what)
     except AlreadySubmitted as repeat:
         return repeat.response(request, detail)
     except DomainError as exc:
+        fresh = _request_or_404(request, pk)
+        if name == "submit_form" and exc.field_errors:
+            return _request_page(request, fresh, submit_errors=exc.field_errors)
+        if set(exc.field_errors) & set(form.fields):
+            apply_domain_error(form, exc)
+            return _request_page(request, fresh, bound={name: form})
         _fail(request, exc)
     else:
         messages.success(request, success)
     return redirect("request_detail", req.pk)
 
 
+def _form(form_class):
+    return lambda req, data, files: form_class(data, files)
+
+
 @access(AUTHENTICATED)
 @require_POST
 def request_submit(request, pk):
-    return _post_action(request, pk, None, lambda req, _: services.submit_request(req, acting_user=request.user),
-                        "Demande soumise à l'ANS.")
+    return _post_action(request, pk, "submit_form", _form(SubmitForm),
+                        lambda req, _: services.submit_request(req, acting_user=request.user),
+                        "Demande soumise à l'ANS.", "la demande est déjà soumise à l'ANS")
 
 
 @access(AUTHENTICATED)
 @require_POST
 def request_cancel(request, pk):
-    return _post_action(request, pk, CancelForm, lambda req, d: services.cancel_request(
-        req, acting_user=request.user, reason=d["reason"]), "Demande annulée.")
+    return _post_action(request, pk, "cancel_form", _form(CancelForm), lambda req, d: services.cancel_request(
+        req, acting_user=request.user, reason=d["reason"]), "Demande annulée.", "la demande est déjà annulée")
 
 
 @access(AUTHENTICATED)
 @require_POST
 def request_comment(request, pk):
-    return _post_action(request, pk, CommentForm, lambda req, d: services.comment_request(
+    return _post_action(request, pk, "comment_form", _form(CommentForm), lambda req, d: services.comment_request(
         req, acting_user=request.user, text=d["text"]), "Commentaire ajouté.",
         "votre commentaire est déjà ajouté à la demande")
 
@@ -323,7 +388,7 @@ def request_comment(request, pk):
 @access(AUTHENTICATED)
 @require_POST
 def request_attach(request, pk):
-    return _post_action(request, pk, AttachmentForm, lambda req, d: services.add_attachment(
+    return _post_action(request, pk, "attachment_form", _attachment_form, lambda req, d: services.add_attachment(
         req, acting_user=request.user, kind=d["kind"], uploaded_file=d["file"]), "Pièce jointe ajoutée.",
         "la pièce jointe est déjà ajoutée à la demande")
 
@@ -339,31 +404,33 @@ def attachment_download(request, pk, attachment_pk):
 @access(ANS_ADMIN)
 @require_POST
 def request_assign(request, pk):
-    return _post_action(request, pk, AssignForm, lambda req, d: services.assign_request(
-        req, acting_user=request.user, reviewer=d["reviewer"]), "Demande prise en charge.")
+    return _post_action(request, pk, "assign_form", _form(AssignForm), lambda req, d: services.assign_request(
+        req, acting_user=request.user, reviewer=d["reviewer"]), "Demande prise en charge.",
+        "la demande est prise en charge")
 
 
 @access(ANS_ADMIN)
 @require_POST
 def request_changes(request, pk):
-    return _post_action(request, pk, ChangesForm, lambda req, d: services.request_changes(
-        req, acting_user=request.user, comment=d["comment"]), "Modifications demandées à l'opérateur.")
+    return _post_action(request, pk, "changes_form", _form(ChangesForm), lambda req, d: services.request_changes(
+        req, acting_user=request.user, comment=d["comment"]), "Modifications demandées à l'opérateur.",
+        "les modifications sont déjà demandées à l'opérateur")
 
 
 @access(ANS_ADMIN)
 @require_POST
 def request_approve(request, pk):
     # ``kind``: what the reviewer read; an application may have become a rattachement meanwhile (409 then).
-    return _post_action(request, pk, ApproveForm, lambda req, d: services.approve_request(
+    return _post_action(request, pk, "approve_form", _approve_form, lambda req, d: services.approve_request(
         req, acting_user=request.user, override_reason=d["override_reason"], comment=d["comment"],
-        expected_kind=request.POST.get("kind") or None), "Demande approuvée.")
+        expected_kind=request.POST.get("kind") or None), "Demande approuvée.", "la demande est déjà approuvée")
 
 
 @access(ANS_ADMIN)
 @require_POST
 def request_reject(request, pk):
-    return _post_action(request, pk, RejectForm, lambda req, d: services.reject_request(
-        req, acting_user=request.user, reason=d["reason"]), "Demande refusée.")
+    return _post_action(request, pk, "reject_form", _form(RejectForm), lambda req, d: services.reject_request(
+        req, acting_user=request.user, reason=d["reason"]), "Demande refusée.", "la demande est déjà refusée")
 
 
 # --- Attestations -------------------------------------------------------------------------------
