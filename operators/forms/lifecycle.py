@@ -224,24 +224,37 @@ class OrderCloseForm(DsfrBaseForm):
     reason = forms.CharField(label="Motif de clôture", widget=forms.Textarea(attrs={"rows": 2}))
 
 
-class VaUploadForm(DsfrBaseForm):
-    file = forms.FileField(label="Document VA (PDF, 5 Mo au plus)")
+class VaUploadForm(SubmissionTokenMixin, DsfrBaseForm):
+    file = forms.FileField(label="Document VA (PDF, 5 Mo au plus)",
+                           error_messages={"required": "Choisissez le document VA à déposer (PDF)."})
     with_reservations = forms.BooleanField(
         label="VA signé avec réserves (RIS du client pas encore en Vague 2)", required=False,
         help_text="Les réserves seront à lever dans les deux mois suivant le signalement, par le client, de la "
                   "mise à jour de son RIS en Vague 2.")
 
 
-class VaRisUpdateForm(DsfrBaseForm):
+class VaRisUpdateForm(SubmissionTokenMixin, DsfrBaseForm):
     signalled_on = forms.DateField(
         label="Date à laquelle le client a signalé la mise à jour du RIS en Vague 2",
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         error_messages={"required": "Indiquez la date du signalement.",
                         "invalid": "Indiquez une date valide (jj/mm/aaaa)."})
 
+    def __init__(self, *args, **kwargs):
+        from django.utils import timezone
 
-class VaLiftingUploadForm(DsfrBaseForm):
-    file = forms.FileField(label="Document de levée des réserves signé par le client (PDF, 5 Mo au plus)")
+        super().__init__(*args, **kwargs)
+        self.fields["signalled_on"].widget.attrs["max"] = timezone.localdate().isoformat()  # not in the future
+
+
+class VaLiftingUploadForm(SubmissionTokenMixin, DsfrBaseForm):
+    file = forms.FileField(
+        label="Document de levée des réserves signé par le client (PDF, 5 Mo au plus)",
+        error_messages={"required": "Choisissez le document de levée des réserves à déposer (PDF)."})
+
+
+class VaDecisionForm(SubmissionTokenMixin, DsfrBaseForm):
+    """« Valider » a VA or the lifting of its reservations: no field, its submission token only."""
 
 
 class VaRefuseForm(SubmissionTokenMixin, DsfrBaseForm):

@@ -26,7 +26,6 @@ from operators.forms.lifecycle import (
     RejectForm,
     SubmitForm,
     VaLiftingUploadForm,
-    VaRefuseForm,
     VaRisUpdateForm,
     VaUploadForm,
     request_form_class,
@@ -44,10 +43,11 @@ from operators.models import (
 from operators.queries import dns_history, dns_pending, visible_drimboxes, visible_requests
 from operators.request_data import FIELDS, LABELS, REQUIRED_PIECES, eligibility_problems, order_of
 from operators.validators import as_small_int
+from operators.views.ans import va_decision_form, va_review_page
 from operators.views.onboarding import application_edit, review_context
 from trustspace.access import ANS_ADMIN, AUTHENTICATED, OPERATOR_MEMBER, PUBLIC, access
 from trustspace.errors import DomainError
-from trustspace.forms_util import apply_domain_error
+from trustspace.forms_util import apply_domain_error, field_errors_for
 from trustspace.idempotency import AlreadySubmitted, repeat_response, submitted_once
 from trustspace.throttling import client_ip, throttle
 
@@ -75,11 +75,33 @@ def drimbox_detail(request, pk):
     drimbox = get_object_or_404(
         visible_drimboxes(request.user).select_related("operator", "health_structure", "financing_order")
         .annotate(dns_pending=dns_pending()), pk=pk)
+    return _drimbox_page(request, drimbox)
+
+
+# The VA forms of a DRIMbox page, one set per VA document: {attribute of the VA: (form class, its ids' pattern)}.
+VA_FORMS = {"upload_form": (VaUploadForm, "va-{}-%s"), "ris_form": (VaRisUpdateForm, "ris-{}-%s"),
+            "lifting_form": (VaLiftingUploadForm, "levee-{}-%s")}
+
+
+def _va_form(name, va, *args, **kwargs):
+    form_class, ids = VA_FORMS[name]
+    return form_class(*args, auto_id=ids.format(va.pk), **kwargs)
+
+
+def _drimbox_page(request, drimbox, *, failed=None):
+    """The DRIMbox page; ``failed``: (VA document, form attribute, form) of a VA form sent with errors, shown again
+    with them next to its fields and summed up at the top."""
     is_member = bool(permissions.roles_of(request.user, drimbox.operator))
     # The requests the member could start now: the service's own rule (also GET /api/v1/drimboxes/<N>/request-kinds/).
     actions = ([(option.kind, option.label) for option in services.request_kinds_for(request.user, drimbox)
                 if option.allowed] if is_member else [])
-    va_documents = drimbox.va_documents.filter(operator=drimbox.operator).select_related("uploaded_by")
+    va_documents = list(drimbox.va_documents.filter(operator=drimbox.operator).select_related("uploaded_by"))
+    for va in va_documents:
+        for name in VA_FORMS:
+            setattr(va, name, _va_form(name, va, initial={"signalled_on": va.ris_signalled_on}
+                                       if name == "ris_form" else None))
+        if failed and failed[0].pk == va.pk:
+            setattr(va, failed[1], failed[2])
     can_upload_va = is_member and permissions.can(request.user, "va.upload", drimbox.operator)
     return render(request, "operators/drimbox_detail.html", {
         "drimbox": drimbox, "is_member": is_member, "actions": actions,
@@ -88,8 +110,7 @@ def drimbox_detail(request, pk):
         "attestations": drimbox.attestations.filter(operator=drimbox.operator) if not request.user.is_ans_admin
         else drimbox.attestations.all(),
         "dns_changes": dns_history(request.user, drimbox)[:DNS_HISTORY_ROWS],
-        "va_documents": va_documents, "va_form": VaUploadForm(), "ris_form": VaRisUpdateForm(),
-        "lifting_form": VaLiftingUploadForm(), "today": timezone.localdate(),
+        "va_documents": va_documents, "failed_form": failed[2] if failed else None,
         "can_upload_va": can_upload_va,
         # The RIS update is recorded by the operator's members who deposit the VA, or by ANS.
         "can_record_ris": can_upload_va or request.user.is_ans_admin,
@@ -349,7 +370,7 @@ def _post_action(request, pk, name, make_form, run, success, repeated_what="voic
         fresh = _request_or_404(request, pk)
         if name == "submit_form" and exc.field_errors:
             return _request_page(request, fresh, submit_errors=exc.field_errors)
-        if set(exc.field_errors) & set(form.fields):
+        if field_errors_for(form, exc):
             apply_domain_error(form, exc)
             return _request_page(request, fresh, bound={name: form})
         _fail(request, exc)
@@ -463,22 +484,39 @@ def attestation_check(request):
 # --- VA documents -------------------------------------------------------------------------------
 
 
-def _va_deposit(request, pk, form_class, missing, deposit, success):
+def _va_form_post(request, va, name, run, success, repeated_what, aliases=None):
+    """A VA form of the DRIMbox page sent by a member (or ANS for the RIS date): once per submission token; refused,
+    the page again with the form as sent and each error next to its field."""
+    drimbox_page = reverse("drimbox_detail", args=[va.drimbox_id])
+    form = _va_form(name, va, request.POST, request.FILES)
+    if repeated := repeat_response(request, form, drimbox_page):
+        return repeated
+    if form.is_valid():
+        try:
+            with submitted_once(request, form) as submission:
+                result = run(va, form.cleaned_data)
+                submission.created(drimbox_page, repeated_what)
+        except AlreadySubmitted as repeat:
+            return repeat.response(request, drimbox_page)
+        except DomainError as exc:
+            if not field_errors_for(form, exc, aliases):
+                _fail(request, exc)
+                return redirect(drimbox_page)
+            apply_domain_error(form, exc, aliases)
+        else:
+            messages.success(request, success(result) if callable(success) else success)
+            return redirect(drimbox_page)
+    drimbox = get_object_or_404(visible_drimboxes(request.user).select_related(
+        "operator", "health_structure", "financing_order").annotate(dns_pending=dns_pending()), pk=va.drimbox_id)
+    return _drimbox_page(request, drimbox, failed=(va, name, form))
+
+
+def _va_deposit(request, pk, name, deposit, success, repeated_what):
     """A member of the VA's operator deposits a PDF (the VA, or the document lifting its reservations)."""
     va = get_object_or_404(VaDocument.objects.select_related("drimbox", "operator"), pk=pk)
     if not permissions.roles_of(request.user, va.operator):
         raise Http404
-    form = form_class(request.POST, request.FILES)
-    if not form.is_valid():
-        messages.error(request, missing)
-    else:
-        try:
-            deposit(va, form.cleaned_data)
-        except DomainError as exc:
-            _fail(request, exc)
-        else:
-            messages.success(request, success)
-    return redirect("drimbox_detail", va.drimbox_id)
+    return _va_form_post(request, va, name, deposit, success, repeated_what)
 
 
 def _va_pdf(request, pk, field, filename):
@@ -493,10 +531,10 @@ def _va_pdf(request, pk, field, filename):
 @access(AUTHENTICATED)
 @require_POST
 def va_upload(request, pk):
-    return _va_deposit(request, pk, VaUploadForm, "Choisissez le document VA à déposer (PDF).",
+    return _va_deposit(request, pk, "upload_form",
                        lambda va, data: services.upload_va(va, acting_user=request.user, uploaded_file=data["file"],
                                                            with_reservations=data["with_reservations"]),
-                       "Document VA déposé : l'ANS va le vérifier.")
+                       "Document VA déposé : l'ANS va le vérifier.", "le document VA est déjà déposé")
 
 
 @access(AUTHENTICATED)
@@ -504,32 +542,45 @@ def va_download(request, pk):
     return _va_pdf(request, pk, "file", "va")
 
 
-def _va_decision(request, pk, run, success):
+def _va_decision(request, pk, name, run, success, repeated_what):
+    """ANS decides on a VA (or on the lifting of its reservations) from its VA page: once per submission token;
+    a refusal without reason is shown again next to its field."""
     va = get_object_or_404(VaDocument, pk=pk)
+    page = reverse("ans_va")
+    form = va_decision_form(name, va, request.POST)
+    if repeated := repeat_response(request, form, page):
+        return repeated
+    if not form.is_valid():
+        return va_review_page(request, failed=(va, name, form))
     try:
-        run(va)
+        with submitted_once(request, form) as submission:
+            run(va, form.cleaned_data)
+            submission.created(page, repeated_what)
+    except AlreadySubmitted as repeat:
+        return repeat.response(request, page)
     except DomainError as exc:
+        if field_errors_for(form, exc):
+            apply_domain_error(form, exc)
+            return va_review_page(request, failed=(va, name, form))
         _fail(request, exc)
     else:
         messages.success(request, success)
-    return redirect("ans_va")
+    return redirect(page)
 
 
 @access(ANS_ADMIN)
 @require_POST
 def va_validate(request, pk):
-    return _va_decision(request, pk, lambda va: services.validate_va(va, acting_user=request.user),
-                        "Document VA validé.")
+    return _va_decision(request, pk, "validate_form", lambda va, _: services.validate_va(va, acting_user=request.user),
+                        "Document VA validé.", "le document VA est déjà validé")
 
 
 @access(ANS_ADMIN)
 @require_POST
 def va_refuse(request, pk):
-    form = VaRefuseForm(request.POST)
-    reason = form.cleaned_data["reason"] if form.is_valid() else ""
-    return _va_decision(request, pk, lambda va: services.refuse_va(va, acting_user=request.user, reason=reason),
-                        "Document VA refusé ; l'opérateur est prévenu.")
-
+    return _va_decision(request, pk, "refuse_form", lambda va, data: services.refuse_va(
+        va, acting_user=request.user, reason=data["reason"]), "Document VA refusé ; l'opérateur est prévenu.",
+        "le document VA est déjà refusé")
 
 
 # --- VA « avec réserves » -----------------------------------------------------------------------
@@ -542,29 +593,22 @@ def va_ris_update(request, pk):
     va = get_object_or_404(VaDocument.objects.select_related("drimbox", "operator"), pk=pk)
     if not request.user.is_ans_admin and not permissions.roles_of(request.user, va.operator):
         raise Http404
-    form = VaRisUpdateForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, " ".join(form.errors["signalled_on"]))
-    else:
-        try:
-            va = services.record_ris_update(va, acting_user=request.user,
-                                            signalled_on=form.cleaned_data["signalled_on"])
-        except DomainError as exc:
-            _fail(request, exc)
-        else:
-            messages.success(request, "Date de mise à jour du RIS enregistrée : les réserves sont à lever avant le "
-                             f"{timezone.localtime(va.reservations_due_at):%d/%m/%Y}.")
-    return redirect("drimbox_detail", va.drimbox_id)
+    return _va_form_post(
+        request, va, "ris_form",
+        lambda va, data: services.record_ris_update(va, acting_user=request.user, signalled_on=data["signalled_on"]),
+        lambda va: "Date de mise à jour du RIS enregistrée : les réserves sont à lever avant le "
+                   f"{timezone.localtime(va.reservations_due_at):%d/%m/%Y}.",
+        "la date de mise à jour du RIS est déjà enregistrée", aliases={"ris_signalled_on": "signalled_on"})
 
 
 @access(AUTHENTICATED)
 @require_POST
 def va_lifting_upload(request, pk):
-    return _va_deposit(request, pk, VaLiftingUploadForm,
-                       "Choisissez le document de levée des réserves à déposer (PDF).",
+    return _va_deposit(request, pk, "lifting_form",
                        lambda va, data: services.upload_va_lifting(va, acting_user=request.user,
                                                                    uploaded_file=data["file"]),
-                       "Document de levée des réserves déposé : l'ANS va le vérifier.")
+                       "Document de levée des réserves déposé : l'ANS va le vérifier.",
+                       "le document de levée des réserves est déjà déposé")
 
 
 @access(AUTHENTICATED)
@@ -575,15 +619,15 @@ def va_lifting_download(request, pk):
 @access(ANS_ADMIN)
 @require_POST
 def va_lifting_validate(request, pk):
-    return _va_decision(request, pk, lambda va: services.validate_va_lifting(va, acting_user=request.user),
-                        "Levée des réserves validée : le document VA est validé sans réserve.")
+    return _va_decision(request, pk, "lifting_validate_form",
+                        lambda va, _: services.validate_va_lifting(va, acting_user=request.user),
+                        "Levée des réserves validée : le document VA est validé sans réserve.",
+                        "la levée des réserves est déjà validée")
 
 
 @access(ANS_ADMIN)
 @require_POST
 def va_lifting_refuse(request, pk):
-    form = VaRefuseForm(request.POST)
-    reason = form.cleaned_data["reason"] if form.is_valid() else ""
-    return _va_decision(request, pk,
-                        lambda va: services.refuse_va_lifting(va, acting_user=request.user, reason=reason),
-                        "Levée des réserves refusée ; l'opérateur est prévenu.")
+    return _va_decision(request, pk, "lifting_refuse_form", lambda va, data: services.refuse_va_lifting(
+        va, acting_user=request.user, reason=data["reason"]), "Levée des réserves refusée ; l'opérateur est prévenu.",
+        "la levée des réserves est déjà refusée")

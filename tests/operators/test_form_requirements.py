@@ -14,6 +14,8 @@ from operators.models import (
     RequestEvent,
     RequestKind,
     RequestStatus,
+    VaDocument,
+    VaStatus,
 )
 from operators.request_data import REQUIRED, required_to_submit
 from operators.services.requests import submittable_data
@@ -318,3 +320,55 @@ def test_every_action_form_of_the_request_page_carries_a_token(world, client):
         if form.get("action") in {reverse("logout"), reverse("switch_operator")}:
             continue
         assert form.xpath(".//input[contains(@name, 'submission_token')]"), form.get("action")
+
+
+# --- VA documents -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def submitted_va(world):
+    drimbox = lc.active_drimbox(world.operator, world.legal, world.ans)
+    va = VaDocument.objects.get(drimbox=drimbox)
+    return services.upload_va(va, acting_user=world.technical, uploaded_file=pdf_upload("va.pdf"))
+
+
+def test_a_va_refusal_without_reason_is_shown_next_to_its_field(world, client, submitted_va):
+    client.force_login(world.ans)
+    page = client.get(reverse("ans_va"))
+    doc = form_html.parse(page)
+    assert form_html.marked_required(doc, page.context["to_review"][0].refuse_form["reason"])
+    response = client.post(reverse("va_refuse", args=[submitted_va.pk]), {"reason": ""})
+    assert response.status_code == 200
+    form = response.context["failed_form"]
+    assert form.errors["reason"] == ["Le motif du refus est obligatoire."]
+    form_html.assert_form_errors_shown(response, form)
+    submitted_va.refresh_from_db()
+    assert submitted_va.status == VaStatus.SUBMITTED
+
+
+def test_a_va_deposit_without_file_is_shown_next_to_the_file(world, client):
+    drimbox = lc.active_drimbox(world.operator, world.legal, world.ans)
+    va = VaDocument.objects.get(drimbox=drimbox)
+    client.force_login(world.technical)
+    response = client.post(reverse("va_upload", args=[va.pk]), {})
+    assert response.status_code == 200
+    form = response.context["failed_form"]
+    assert form.errors["file"] == ["Choisissez le document VA à déposer (PDF)."]
+    form_html.assert_form_errors_shown(response, form)
+
+
+def test_a_va_decision_sent_twice_is_taken_once(world, client, submitted_va):
+    client.force_login(world.ans)
+    token = token_of_field(client.get(reverse("ans_va")), "submission_token")  # the first form: « Valider »
+    audits = AuditEntry.objects.count()
+    first = client.post(reverse("va_validate", args=[submitted_va.pk]), {"submission_token": token})
+    assert first.status_code == 302
+    submitted_va.refresh_from_db()
+    assert submitted_va.status == VaStatus.VALIDATED
+    after = AuditEntry.objects.count()
+    assert after > audits
+    second = client.post(reverse("va_validate", args=[submitted_va.pk]), {"submission_token": token})
+    assert second.status_code == 302
+    assert "Ce formulaire a déjà été envoyé : le document VA est déjà validé." in client.get(
+        second["Location"]).content.decode()
+    assert AuditEntry.objects.count() == after
