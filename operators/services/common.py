@@ -16,8 +16,8 @@ ANS_ONLY = "Réservé aux administrateurs ANS."
 # What ANS must write when it decides (the forms say the same words, next to the field, before any service call).
 REFUSAL_REASON_REQUIRED = "Le motif du refus est obligatoire."
 CHANGES_REQUIRED = "Indiquez à l'opérateur ce qu'il doit modifier."
-OVERRIDE_REQUIRED = ("La DRIMbox n'est pas financée : indiquez le motif de la dérogation pour l'approuver (il est "
-                     "tracé dans l'historique).")
+OVERRIDE_REQUIRED = ("DRIMbox non financée : indiquez le motif de la dérogation pour l'approuver (il est tracé dans "
+                     "l'historique).")
 
 
 def require_ans_admin(user: User | None) -> None:

@@ -23,7 +23,7 @@ from trustspace.access import AUTHENTICATED, OPERATOR_MEMBER, PUBLIC, access
 from trustspace.errors import DomainError
 from trustspace.forms_util import apply_domain_error
 from trustspace.history import history_page
-from trustspace.idempotency import AlreadySubmitted, repeat_response, submitted_once
+from trustspace.idempotency import AlreadySubmitted, repeat_response, submitted_once, token_of
 from trustspace.models import AuditEntry
 
 
@@ -202,8 +202,14 @@ def person_remove(request, pk):
     membership = get_object_or_404(Membership, pk=pk, operator=operator)
     form = RemovalForm(request.POST)
     form.is_valid()
+    page = reverse("people")
     try:
-        services.remove_membership(membership, acting_user=request.user, reason=form.cleaned_data.get("reason", ""))
+        with submitted_once(request, token_of(request)) as submission:
+            services.remove_membership(membership, acting_user=request.user,
+                                       reason=form.cleaned_data.get("reason", ""))
+            submission.created(page, f"{membership.user.display_name} n'a déjà plus ce rôle")
+    except AlreadySubmitted as repeat:
+        return repeat.response(request, page)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
@@ -216,8 +222,13 @@ def person_remove(request, pk):
 def invitation_revoke(request, pk):
     operator = active_operator(request)
     invitation = get_object_or_404(Invitation, pk=pk, operator=operator)
+    page = reverse("people")
     try:
-        services.revoke_invitation(invitation, acting_user=request.user)
+        with submitted_once(request, token_of(request)) as submission:
+            services.revoke_invitation(invitation, acting_user=request.user)
+            submission.created(page, f"l'invitation de {invitation.email} est déjà annulée")
+    except AlreadySubmitted as repeat:
+        return repeat.response(request, page)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:

@@ -230,7 +230,7 @@ def test_an_unfunded_approval_asks_for_the_derogation_on_its_field(world, client
     response = client.post(reverse("request_approve", args=[req.pk]), {"kind": "declaration"})
     assert response.status_code == 200
     form = response.context["approve_form"]
-    assert form.errors["override_reason"][0].startswith("La DRIMbox n'est pas financée")
+    assert form.errors["override_reason"][0].startswith("DRIMbox non financée")
     form_html.assert_form_errors_shown(response, form)
 
 
