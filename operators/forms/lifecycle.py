@@ -220,7 +220,7 @@ class OrderDocumentForm(SubmissionTokenMixin, DsfrBaseForm):
             (str(client.pk), client.label) for client in (order.clients.all() if order is not None else [])]
 
 
-class OrderCloseForm(DsfrBaseForm):
+class OrderCloseForm(SubmissionTokenMixin, DsfrBaseForm):
     reason = forms.CharField(label="Motif de clôture", widget=forms.Textarea(attrs={"rows": 2}))
 
 

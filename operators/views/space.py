@@ -260,7 +260,12 @@ def invitation_accept(request, token):
     if request.method == "POST":
         card = card_form.cleaned_data["card_reference"] if card_form is not None and card_form.is_valid() else ""
         try:
-            membership = services.accept_invitation(token, acting_user=request.user, card_reference=card)
+            with submitted_once(request, token_of(request)) as submission:
+                membership = services.accept_invitation(token, acting_user=request.user, card_reference=card)
+                submission.created(reverse("home"), f"vous êtes {membership.get_role_display().lower()} de "
+                                                    f"{membership.operator.name}")
+        except AlreadySubmitted as repeat:
+            return repeat.response(request, "home")
         except DomainError as exc:
             if card_form is not None and "card_reference" in exc.field_errors:
                 # A missing or malformed card: the page again, the message on the field.

@@ -70,5 +70,7 @@ def test_the_whitelist_pages_give_every_post_form_a_token(world, box, client):
     client.force_login(world.ans)
     for url in (reverse("ans_whitelist"), reverse("ans_whitelist_version", kwargs={"number": version.number})):
         doc = form_html.parse(client.get(url))
-        for post_form in doc.xpath("//main//form[@method='post']"):
+        post_forms = doc.xpath("//main//form[@method='post']")
+        assert post_forms
+        for post_form in post_forms:
             assert post_form.xpath(".//input[@name='submission_token']"), post_form.get("action")
