@@ -61,7 +61,7 @@ class InvitationForm(SubmissionTokenMixin, DsfrBaseForm):
 
 
 class RemovalForm(DsfrBaseForm):
-    reason = forms.CharField(label="Motif (facultatif)", max_length=255, required=False)
+    reason = forms.CharField(label="Motif", max_length=255, required=False)
 
 
 class ContractVersionForm(SubmissionTokenMixin, DsfrBaseForm):

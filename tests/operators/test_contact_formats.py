@@ -130,9 +130,9 @@ def test_the_api_refuses_the_same_formats_with_a_structured_400(world):
     assert Operator.objects.values().get(pk=world.operator.pk) == before
 
     response = api(world.legal).patch(f"{API}/operators/{world.operator.pk}/",
-                                      {"contact_phone": "0032 2 123 45 67"}, format="json")
+                                      {"contact_phone": "0032 2 123 45 67", "postal_code": "21 000"}, format="json")
     assert response.status_code == 200, response.content[:400]
-    assert response.json()["contact_phone"] == "+3221234567"
+    assert (response.json()["contact_phone"], response.json()["postal_code"]) == ("+3221234567", "21000")
 
 
 def test_the_service_and_the_model_refuse_them_whatever_the_caller(world):
