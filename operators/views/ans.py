@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from operators import queries, services, tables
 from operators.forms.history import AnsHistoryFilterForm
-from operators.forms.lifecycle import RegistrySearchForm, ReviewQueueFilterForm
+from operators.forms.lifecycle import RegistrySearchForm, ReviewQueueFilterForm, VaDecisionForm, VaRefuseForm
 from operators.forms.space import ContractVersionForm, OperatorSearchForm
 from operators.models import (
     ONBOARDING_KINDS,
@@ -133,6 +133,25 @@ def registry(request):
 
 @access(ANS_ADMIN)
 def va_documents(request):
+    return va_review_page(request)
+
+
+# ANS's decision forms of the VA page, per document: {name: (form class, its ids' pattern)}.
+VA_DECISION_FORMS = {
+    "validate_form": (VaDecisionForm, "va-{}-valider-%s"), "refuse_form": (VaRefuseForm, "va-{}-%s"),
+    "lifting_validate_form": (VaDecisionForm, "lifting-{}-valider-%s"),
+    "lifting_refuse_form": (VaRefuseForm, "lifting-{}-%s"),
+}
+
+
+def va_decision_form(name, va, *args):
+    form_class, ids = VA_DECISION_FORMS[name]
+    return form_class(*args, auto_id=ids.format(va.pk))
+
+
+def va_review_page(request, *, failed=None):
+    """ANS's VA page; ``failed``: (VA document, form name, form) of a decision sent with errors, shown again with
+    them next to its field and summed up at the top."""
     now = timezone.now()
     base = VaDocument.objects.select_related("drimbox", "operator", "uploaded_by")
 
@@ -140,12 +159,23 @@ def va_documents(request):
         documents = queries.va_documents(state, documents=base, now=now)
         return documents[:limit] if limit else documents
 
+    def with_forms(documents, names):
+        documents = list(documents)
+        for va in documents:
+            for name in names:
+                setattr(va, name, failed[2] if failed and failed[0].pk == va.pk and failed[1] == name
+                        else va_decision_form(name, va))
+        return documents
+
     return render(request, "operators/ans/va_documents.html", {
-        "to_review": listed("to_review"), "overdue": listed("overdue"), "upcoming": listed("due", 100),
+        "to_review": with_forms(listed("to_review"), ["validate_form", "refuse_form"]),
+        "overdue": listed("overdue"), "upcoming": listed("due", 100),
         # VA signed « avec réserves »: lifting documents to review, overdue reservations, the others.
-        "liftings_to_review": listed("lifting_to_review"), "reservations_overdue": listed("reservations_overdue"),
+        "liftings_to_review": with_forms(listed("lifting_to_review"), ["lifting_validate_form", "lifting_refuse_form"]),
+        "reservations_overdue": listed("reservations_overdue"),
         "reservations_running": listed("reservations_running", 100),
         "reservations_awaiting_ris": listed("reservations_awaiting_ris", 100),
+        "failed_form": failed[2] if failed else None,
     })
 
 

@@ -23,7 +23,7 @@ from trustspace.access import AUTHENTICATED, OPERATOR_MEMBER, access
 from trustspace.errors import DomainError
 from trustspace.forms_util import apply_domain_error
 from trustspace.history import history_page
-from trustspace.idempotency import AlreadySubmitted, repeat_response, submitted_once
+from trustspace.idempotency import AlreadySubmitted, repeat_response, submitted_once, token_of
 from trustspace.models import AuditEntry
 
 
@@ -192,8 +192,14 @@ def person_remove(request, pk):
     membership = get_object_or_404(Membership, pk=pk, operator=operator)
     form = RemovalForm(request.POST)
     form.is_valid()
+    page = reverse("people")
     try:
-        services.remove_membership(membership, acting_user=request.user, reason=form.cleaned_data.get("reason", ""))
+        with submitted_once(request, token_of(request)) as submission:
+            services.remove_membership(membership, acting_user=request.user,
+                                       reason=form.cleaned_data.get("reason", ""))
+            submission.created(page, f"{membership.user.display_name} n'a déjà plus ce rôle")
+    except AlreadySubmitted as repeat:
+        return repeat.response(request, page)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
@@ -206,8 +212,13 @@ def person_remove(request, pk):
 def invitation_revoke(request, pk):
     operator = active_operator(request)
     invitation = get_object_or_404(Invitation, pk=pk, operator=operator)
+    page = reverse("people")
     try:
-        services.revoke_invitation(invitation, acting_user=request.user)
+        with submitted_once(request, token_of(request)) as submission:
+            services.revoke_invitation(invitation, acting_user=request.user)
+            submission.created(page, f"l'invitation de {invitation.email} est déjà annulée")
+    except AlreadySubmitted as repeat:
+        return repeat.response(request, page)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
@@ -239,7 +250,12 @@ def invitation_accept(request, token):
     if request.method == "POST":
         card = card_form.cleaned_data["card_reference"] if card_form is not None and card_form.is_valid() else ""
         try:
-            membership = services.accept_invitation(token, acting_user=request.user, card_reference=card)
+            with submitted_once(request, token_of(request)) as submission:
+                membership = services.accept_invitation(token, acting_user=request.user, card_reference=card)
+                submission.created(reverse("home"), f"vous êtes {membership.get_role_display().lower()} de "
+                                                    f"{membership.operator.name}")
+        except AlreadySubmitted as repeat:
+            return repeat.response(request, "home")
         except DomainError as exc:
             if card_form is not None and "card_reference" in exc.field_errors:
                 # A missing or malformed card: the page again, the message on the field.
