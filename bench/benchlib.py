@@ -9,6 +9,10 @@ Knobs read here, documented in each benchmark's docstring: ``BENCH_DATABASE_URL`
 ``BENCH_SHOW_SQL``, ``BENCH_SQL_WIDTH`` (default 300), and through ``size_pair`` /
 ``target_p95_ms`` the ``BENCH_SMALL`` / ``BENCH_LARGE`` / ``BENCH_TARGET_P95_MS`` knobs whose
 defaults each benchmark chooses.
+
+Every benchmark states its verdict against each target with ``report_target(name, value, target, unit)``:
+one ``SUMMARY`` line that ``bench/run`` collects into its closing summary. This helper needs neither
+``setup()`` nor Django, so a benchmark that configures Django itself can still ``import benchlib``.
 """
 import contextlib
 import gc
@@ -126,6 +130,37 @@ def run(main):
 # ---------------------------------------------------------------------------
 # Measurement and report.
 # ---------------------------------------------------------------------------
+def _figure(value):
+    """A figure with about three significant digits, never in exponent notation."""
+    value = float(value)
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def report_target(name, value, target, unit="", *, higher_is_better=False):
+    """Print ``SUMMARY <name> <value> <target> OK|MISSED [<unit>]`` and return whether the target is met.
+
+    ``name`` is one word (e.g. ``whitelist.verify_vs_xmlsec1``); the target is met when ``value <= target``
+    (``value >= target`` with ``higher_is_better``). Under ``bench/run`` the line is also appended to the
+    file named by ``BENCH_SUMMARY_FILE``, which ``bench/run`` prints once every benchmark has run.
+    """
+    if not name or any(character.isspace() for character in name):
+        raise ValueError(f"a summary name is one word, got {name!r}")
+    met = value >= target if higher_is_better else value <= target
+    line = f"SUMMARY {name} {_figure(value)} {_figure(target)} {'OK' if met else 'MISSED'}"
+    if unit:
+        line += f" {unit}"
+    print(line, flush=True)
+    summary_file = os.environ.get("BENCH_SUMMARY_FILE", "")
+    if summary_file:
+        with open(summary_file, "a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+    return met
+
+
 def print_header(title, target_ms):
     """The first line of a report: which database, how many requests, the targets."""
     database = f"postgresql ({_pg_db_name})" if _pg_db_name else "sqlite (temporary file)"

@@ -36,7 +36,8 @@ class CsrUploadForm(SubmissionTokenMixin, DsfrBaseForm):
 
 class RevokeForm(SubmissionTokenMixin, DsfrBaseForm):
     prefix = "revoke"
-    reason = forms.ChoiceField(label="Motif de la révocation", choices=REVOCATION_REASONS)
+    reason = forms.ChoiceField(label="Motif de la révocation", choices=REVOCATION_REASONS,
+                               error_messages={"required": "Choisissez le motif de la révocation."})
 
 
 class AcmeDnsForm(SubmissionTokenMixin, DsfrBaseForm):

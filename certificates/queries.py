@@ -121,7 +121,8 @@ def dashboard(drimboxes: QuerySet, certificates: QuerySet, *, now: datetime | No
         "revoked": certificates.filter(state_filter("revoque", now)).order_by("-revoked_at"),
         "missing": drimboxes.exclude(status=DrimboxStatus.WITHDRAWN).annotate(
             has_db=Exists(_current(CertificateKind.DB)), has_vi=Exists(_current(CertificateKind.VI)),
-        ).filter(Q(has_db=False) | Q(has_vi=False)).order_by("identifiant"),
+        # A DRIMbox without viewer has no vi name, hence no vi certificate to miss.
+        ).filter(Q(has_db=False) | Q(has_vi=False, has_viewer=True)).order_by("identifiant"),
         "revocations": Revocation.objects.filter(certificate__in=certificates).exclude(
             status=RevocationStatus.DONE).select_related("certificate", "certificate__drimbox"),
     }

@@ -12,6 +12,7 @@ from operators import services
 from operators.models import ContractVersion, DrimboxStatus, Operator, Role
 
 from .documents import demo_pdf, with_luhn
+from .latency_history import seed_latency
 from .services import PASSWORD, create_demo_person
 from .weather_history import seed_weather
 
@@ -113,6 +114,7 @@ def load_trust_space() -> str:
     version = whitelist_services.prepare_version(acting_user=ans, comment="Première liste de démonstration")
     whitelist_services.approve_and_publish(version, acting_user=reviewer)
     weather = seed_weather(technical_admin)
+    seed_latency()
     return (f"Jeu de démonstration chargé : {Operator.objects.count()} opérateurs, {counts['drimboxes']} DRIMbox, "
             f"{counts['open']} demandes à instruire et 1 demande d'adhésion, "
             f"contrat {ContractVersion.current().version}, météo sur "

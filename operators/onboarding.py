@@ -83,11 +83,10 @@ def pending_adhesions(siren):
 
 
 def check_submittable(req):
-    """What a complete application holds beyond its data: the signed contract, and the card or the proof."""
+    """What a complete application holds beyond its data and its signed contract (``request_data.REQUIRED_PIECES``):
+    the card or the proof of power, and an idNat_Struct no other operator has."""
     errors = {}
     kinds = set(req.attachments.values_list("kind", flat=True))
-    if AttachmentKind.CONTRACT not in kinds:
-        errors["contract_document"] = ["Joignez le contrat d'adhésion signé (PDF)."]
     if settings.ONBOARDING_REQUIRE_CARDS and not req.data.get("legal_rep_card") and AttachmentKind.POWER not in kinds:
         errors["legal_rep_card"] = [CARD_OR_PROOF_MESSAGE]
     if req.kind == RequestKind.ADHESION:

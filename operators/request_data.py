@@ -11,12 +11,14 @@ from trustspace.text import display_text_error
 
 from .addresses import parse_addresses
 from .eligibility import declaration_problems
-from .models import ONBOARDING_KINDS, FinancingOrder, FinancingOrderStatus, Operator, RequestKind
+from .models import ONBOARDING_KINDS, AttachmentKind, FinancingOrder, FinancingOrderStatus, Operator, RequestKind
 from .validators import (
+    ENTITY_FORMATS,
     as_small_int,
     compact_digits,
     normalize_card_reference,
     validate_card_number,
+    validate_contact,
     validate_finess,
     validate_siren,
 )
@@ -55,6 +57,27 @@ REQUIRED = {
     RequestKind.WITHDRAWAL: ["reason"],
     RequestKind.REINTEGRATION: ["db_addresses", "support_contact"],
 }
+# The pieces a request needs to be submitted: {name of the form field that takes it: its kind}; its message when
+# missing. (An application's card or proof of power, either one, is ``onboarding.check_submittable``'s.)
+REQUIRED_PIECES = {
+    RequestKind.DECLARATION: {"cgi": AttachmentKind.CGI},
+    RequestKind.SWITCH: {"cgi": AttachmentKind.CGI},
+    RequestKind.ADHESION: {"contract_document": AttachmentKind.CONTRACT},
+    RequestKind.ATTACHMENT: {"contract_document": AttachmentKind.CONTRACT},
+}
+MISSING_PIECE = {
+    AttachmentKind.CGI: "Joignez les Conditions Générales d'Intégration signées pour cette installation (PDF).",
+    AttachmentKind.CONTRACT: "Joignez le contrat d'adhésion signé (PDF).",
+}
+
+
+def required_to_submit(kind):
+    """Every field and piece a request of ``kind`` needs to be submitted: what its form marks as required and what
+    ``services.submit_request`` refuses to go without (one rule for both)."""
+    kind = RequestKind(kind)
+    return [*REQUIRED[kind], *REQUIRED_PIECES.get(kind, {})]
+
+
 LABELS = {
     "structure_name": "raison sociale de la structure",
     "structure_siren": "SIREN de la structure",
@@ -83,9 +106,13 @@ LABELS = {
     "legal_rep_card": "numéro de la carte de représentant légal",
     "contract_version": "version du contrat d'adhésion acceptée",
 }
+# Fields with a format of their own: {field: check}, a check returns the value in its normal form (None: as is)
+# or raises ValidationError. The operator's postal code and phone; the contacts published in the whitelist.
+FORMATS = {**ENTITY_FORMATS, "support_contact": validate_contact, "responsable_contact": validate_contact}
 # Free text that may span lines (tab and line breaks allowed; other control characters never).
 MULTILINE_FIELDS = {"reason", "message", "db_addresses", "vi_addresses"}
-MAX_LENGTH = {"name": 200, "siren": 20, "siret": 20, "id_nat_struct": 32, "address_line": 255, "postal_code": 5,
+# As typed (a postal code may be typed « 75 001 »; it is stored in its normal form).
+MAX_LENGTH = {"name": 200, "siren": 20, "siret": 20, "id_nat_struct": 32, "address_line": 255, "postal_code": 10,
               "city": 100, "contact_email": 254, "contact_phone": 30, "representative_name": 150,
               "representative_function": 100, "legal_rep_card": 40, "contract_version": 20,
               "structure_name": 200, "pacs": 100, "responsable_contact": 255, "support_contact": 255,
@@ -135,6 +162,11 @@ def clean_data(kind, data, *, operator, for_submit, drimbox=None):
             errors[field] = [f"Le champ « {LABELS[field]} » est trop long."]
         elif forbidden := display_text_error(value, multiline=field in MULTILINE_FIELDS):
             errors[field] = [forbidden]  # published (whitelist contacts) or shown to ANS: no bidi/control characters
+        elif value and (check := FORMATS.get(field)):
+            try:
+                cleaned[field] = check(value) or value
+            except ValidationError as exc:
+                errors[field] = exc.messages
     validators = {"structure_siren": validate_siren, "structure_finess_juridique": validate_finess,
                   "structure_finess_geographique": validate_finess}
     for field, validator in validators.items():
@@ -180,7 +212,8 @@ def _check_entity(cleaned, errors, *, for_submit):
         entity.full_clean(exclude=[*skipped, "support_contact"], validate_unique=False)
     except ValidationError as exc:
         for field, messages in exc.message_dict.items():
-            errors.setdefault("siret" if field == "__all__" else field, []).extend(messages)
+            if field not in skipped:  # the model's clean() sees every field, the excluded ones too
+                errors.setdefault("siret" if field == "__all__" else field, []).extend(messages)
     if cleaned.get("legal_rep_card") and "legal_rep_card" not in errors:
         try:
             validate_card_number(cleaned["legal_rep_card"])

@@ -3,7 +3,6 @@ from django.urls import path
 from .views import ans, channels, financing, lifecycle, onboarding, space, tokens
 
 urlpatterns = [
-    path("", space.home, name="home"),
     path("espace/changer-operateur/", space.switch_operator, name="switch_operator"),
     path("espace/operateur/enregistrer/", onboarding.operator_register, name="operator_register"),
     path("espace/operateur/", space.operator_detail, name="operator_detail"),

@@ -1,5 +1,9 @@
-"""French identifiers (DESIGN §4), checked with python-stdnum, and the field errors a form collects."""
+"""French identifiers (DESIGN §4), checked with python-stdnum; postal codes, phones and e-mail addresses; and the
+field errors a form collects."""
+import re
+
 from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator
 from stdnum import luhn
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.fr import siren, siret
@@ -138,3 +142,93 @@ def validate_card_or_habilitation(value):
         raise ValidationError(
             "Indiquez le numéro de votre carte CPA (10 chiffres) ou la référence de votre habilitation IGC-Santé "
             "(6 à 40 lettres, chiffres ou tirets).")
+
+
+# --- Addresses, phones, e-mails (operators' entity, contacts published in the whitelist) ----------------------
+
+# A French postal code: 5 digits; metropolitan departments 01 to 95 (Corsica 20), the overseas departments and
+# collectivities 971 to 978, and the Pacific and southern territories 984, 986, 987, 988.
+POSTAL_CODE = re.compile(r"^(?:(?:0[1-9]|[1-8]\d|9[0-5])\d{3}|97[1-8]\d{2}|98[4678]\d{2})$")
+POSTAL_CODE_MESSAGE = ("Le code postal « %(value)s » n'est pas valide : 5 chiffres, par exemple 75001 (97100 pour "
+                       "la Guadeloupe).")
+PHONE_MESSAGE = ("Le numéro de téléphone « %(value)s » n'est pas valide : 10 chiffres pour un numéro français (par "
+                 "exemple 01 23 45 67 89) ; pour l'étranger, le format international + indicatif (par exemple "
+                 "+32 2 123 45 67).")
+# What people put between the digits of a phone number: spaces (also non-breaking), dots, hyphens, slashes.
+PHONE_SEPARATORS = re.compile(r"[\s.\-/\u00a0\u202f]")
+E164_DIGITS = range(7, 16)  # an E.164 number: country code and subscriber number, 15 digits at most
+
+
+def clean_postal_code(value):
+    """``value`` as a French postal code (spaces dropped), or ValidationError."""
+    compact = "".join(str(value or "").split())
+    if compact and not POSTAL_CODE.match(compact):
+        raise ValidationError(POSTAL_CODE_MESSAGE, code="invalid_postal_code", params={"value": str(value)[:40]})
+    return compact
+
+
+def clean_phone(value):
+    """``value`` as a phone number: a French one in its national form (« 01 23 45 67 89 », also when written
+    +33…), any other in E.164 (« +3221234567 »); ValidationError otherwise. Empty stays empty."""
+    text = str(value or "").strip()
+    if not text:
+        return ""
+    compact = PHONE_SEPARATORS.sub("", text).replace("(0)", "").replace("(", "").replace(")", "")
+    if compact.startswith("00"):
+        compact = "+" + compact[2:]
+    international = compact.startswith("+")
+    digits = compact.removeprefix("+")
+    if digits.isascii() and digits.isdigit():
+        if international and digits.startswith("33"):  # a French number written internationally
+            international, digits = False, "0" + digits[2:] if digits[2:3] != "0" else ""
+        if international and len(digits) in E164_DIGITS and digits[0] != "0":
+            return "+" + digits
+        if not international and len(digits) == 10 and digits[0] == "0" and digits[1] != "0":
+            return " ".join(digits[i:i + 2] for i in range(0, 10, 2))
+    raise ValidationError(PHONE_MESSAGE, code="invalid_phone", params={"value": text[:40]})
+
+
+# The operator's fields stored in a normal form: {field: its normaliser (raises ValidationError)}.
+ENTITY_FORMATS = {"postal_code": clean_postal_code, "contact_phone": clean_phone}
+
+
+def validate_postal_code(value):
+    clean_postal_code(value)
+
+
+def validate_phone(value):
+    clean_phone(value)
+
+
+def validate_email(value):
+    """An e-mail address (Django's rules), said in French with the address."""
+    try:
+        EmailValidator()(value)
+    except ValidationError as exc:
+        raise ValidationError("L'adresse de courriel « %(value)s » n'est pas valide.", code="invalid_email",
+                              params={"value": str(value)[:80]}) from exc
+
+
+# A contact published in the whitelist is free text (« Support, support@exemple.fr, 01 23 45 67 89 »): each
+# address in it must be one, and it must give at least one way to reach someone.
+EMAIL_IN_TEXT = re.compile(r"[^\s,;:<>()\[\]\"']*@[^\s,;:<>()\[\]\"']*")
+PHONE_IN_TEXT = re.compile(r"(?:\+|00)\d[\d .\-/()\u00a0]{5,}\d|0[1-9](?:[ .\-\u00a0]?\d){8}")
+CONTACT_MESSAGE = ("Indiquez au moins un courriel ou un numéro de téléphone, par exemple « support@exemple.fr, "
+                   "01 23 45 67 89 ».")
+
+
+def validate_contact(value):
+    """A contact text: every e-mail address in it valid, and at least one e-mail address or phone number."""
+    text = str(value or "")
+    reachable = False
+    for address in EMAIL_IN_TEXT.findall(text):
+        validate_email(address.rstrip("."))
+        reachable = True
+    for number in PHONE_IN_TEXT.findall(text):
+        try:
+            clean_phone(number)
+        except ValidationError:
+            continue
+        reachable = True
+    if not reachable:
+        raise ValidationError(CONTACT_MESSAGE, code="unreachable_contact")

@@ -83,6 +83,9 @@ WEATHER_MATRIX = {
     # Operator pages
     "operator_weather": ("get", None, None, {"anonymous": LOGIN, "other": "own", "technical": 200, "legal": 200,
                                              "ans": HOME}),
+    # The incident history (its rows: _box's open incident for A's people, none of A's for B's)
+    "operator_incidents": ("get", lambda w: (_box(w), {})[1], None,
+                           {"anonymous": LOGIN, "other": "own", "technical": 200, "legal": 200, "ans": HOME}),
     "operator_weather_acknowledge": ("post", _incident_pk, None,
                                      {**OPERATOR_POST, "technical": ("redirect", "/espace/meteo/"),
                                       "legal": ("redirect", "/espace/meteo/")},
@@ -97,6 +100,8 @@ WEATHER_MATRIX = {
                                             _per_role(_windows(0), _windows(1))),
     # ANS
     "ans_weather": ("get", None, None, {"anonymous": LOGIN, "other": 403, "technical": 403, "legal": 403, "ans": 200}),
+    "ans_incidents": ("get", lambda w: (_box(w), {})[1], None,
+                      {"anonymous": LOGIN, "other": 403, "technical": 403, "legal": 403, "ans": 200}),
     # API: public reading
     "api_weather": ("get", None, None, EVERYONE),
     "api_weather_drimbox": ("get", _identifiant, None, EVERYONE),

@@ -1,4 +1,4 @@
-"""The import contracts of pyproject.toml ([tool.importlinter]): demo > whitelist, weather > certificates >
+"""The import contracts of pyproject.toml ([tool.importlinter]): demo > dashboards > whitelist, weather > certificates >
 operators > trustspace, and the whitelist never reads the weather. import-linter counts every import statement,
 at module level or inside a function."""
 import os
@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("trustspace", "operators", "certificates", "whitelist", "weather", "demo")
+APPS = ("trustspace", "operators", "certificates", "whitelist", "weather", "dashboards", "demo")
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 

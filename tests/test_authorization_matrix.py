@@ -236,7 +236,12 @@ def ans_only_post(success_prefix):
 # expectation: int status, ("redirect", prefix), or "own" (200 and nothing of operator A in the page).
 MATRIX = {
     "home": ("get", None, None, {"anonymous": 200, "other": "own", "technical": 200, "legal": 200,
-                                 "ans": ("redirect", "/ans/operateurs/")}),
+                                 "ans": ("redirect", "/ans/")}),
+    # Dashboards: ANS's work waiting, ANS's page of a DRIMbox, a DRIMbox's weather and performance
+    "ans_home": ("get", None, None, ANS_ONLY_GET),
+    "ans_drimbox": ("get", lambda w: {"pk": _active(w).pk}, None, ANS_ONLY_GET),
+    "drimbox_weather": ("get", lambda w: {"pk": _active(w).pk}, None,
+                        {"anonymous": LOGIN, "other": 404, "technical": 200, "legal": 200, "ans": 200}),
     "switch_operator": ("post", None, lambda w: {"operator": w.operator.pk},
                         {"anonymous": LOGIN, "other": 404, "technical": HOME, "legal": HOME, "ans": 404}),
     "operator_register": ("get", None, None, {"anonymous": LOGIN, "other": 200, "technical": 200, "legal": 200,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-APPS = ("trustspace", "operators", "certificates", "whitelist", "weather", "demo")
+APPS = ("trustspace", "operators", "certificates", "whitelist", "weather", "dashboards", "demo")
 
 WRITE_METHODS = {"save", "delete", "create", "update", "bulk_create", "bulk_update", "get_or_create",
                  "update_or_create"}

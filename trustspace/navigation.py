@@ -66,11 +66,13 @@ OPERATOR_MENU = (
     )),
     Group("Météo", "weather", (
         Link("Météo de mes DRIMbox", "operator_weather"),
+        Link("Incidents", "operator_incidents"),
         Link("Rapports PERF", "operator_perf"),
     )),
 )
 
 ANS_MENU = (
+    Link("Travail en attente", "ans_home"),
     Group("Opérateurs", "ans-operators", (
         Link("Opérateurs", "ans_operators", also=("/ans/mandats/",)),
         Link("Contrats d'adhésion", "ans_contracts"),
@@ -78,7 +80,7 @@ ANS_MENU = (
     )),
     Group("DRIMbox", "ans-drimbox", (
         Link("Demandes à instruire", "ans_review_queue"),
-        Link("Registre des DRIMbox", "ans_registry"),
+        Link("Registre des DRIMbox", "ans_registry", also=("/ans/drimbox/",)),
         Link("Documents VA", "ans_va"),
         Link("Certificats", "ans_certificates"),
     )),
@@ -88,6 +90,7 @@ ANS_MENU = (
     )),
     Group("Météo", "ans-weather", (
         Link("Météo des DRIMbox", "ans_weather"),
+        Link("Incidents", "ans_incidents"),
         Link("Rapports PERF", "ans_perf"),
         Link("Politique de mesure", "ans_measurement_policy"),
     )),

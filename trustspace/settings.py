@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "certificates",
     "whitelist",
     "weather",
+    "dashboards",
 ]
 
 MIDDLEWARE = [
@@ -490,6 +491,8 @@ WEATHER_CONFIRMATION_FAILURES = env_int("WEATHER_CONFIRMATION_FAILURES", 3)  # N
 WEATHER_QUORUM = env("WEATHER_QUORUM", "majority")
 WEATHER_STALE_AFTER = env_int("WEATHER_STALE_AFTER", 300)  # seconds; older observations do not count
 WEATHER_CERT_EXPIRY_DEGRADED_DAYS = env_int("WEATHER_CERT_EXPIRY_DEGRADED_DAYS", 15)
+# Days of hourly response times kept per DRIMbox for its latency chart (weather.services.latency).
+WEATHER_LATENCY_DAYS = env_int("WEATHER_LATENCY_DAYS", 90)
 # The portal's client certificate for mutual TLS (PEM paths); DEBUG without them: a development one.
 WEATHER_CLIENT_CERT = env("WEATHER_CLIENT_CERT", "")
 WEATHER_CLIENT_KEY = env("WEATHER_CLIENT_KEY", "")

@@ -62,6 +62,7 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("", include("dashboards.urls")),
     path("", include("operators.urls")),
     path("", include("certificates.urls")),
     path("", include("whitelist.urls")),

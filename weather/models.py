@@ -83,6 +83,31 @@ class LocationObservation(StateMachineMixin, models.Model):
         return f"DRIMbox {self.drimbox_id} vue du point de sonde {self.location_id} : {self.get_status_display()}"
 
 
+class LatencyHour(models.Model):
+    """The response times the probes measured on one DRIMbox's db endpoint during one hour (UTC), every location
+    together: enough for its history chart (mean, minimum, maximum per hour or per day) at one row an hour.
+    Written with the observations (``weather.services.latency``); rows older than ``WEATHER_LATENCY_DAYS`` go."""
+
+    drimbox = models.ForeignKey(Drimbox, on_delete=models.CASCADE, related_name="latency_hours")
+    hour = models.DateTimeField("heure (début, UTC)")
+    samples = models.PositiveIntegerField("mesures")
+    total_ms = models.PositiveBigIntegerField("somme (ms)")
+    min_ms = models.PositiveIntegerField("minimum (ms)")
+    max_ms = models.PositiveIntegerField("maximum (ms)")
+
+    class Meta:
+        constraints = (models.UniqueConstraint(fields=("drimbox", "hour"), name="weather_latency_hour_unique"),)
+        verbose_name = "latence horaire"
+        verbose_name_plural = "latences horaires"
+
+    def __str__(self):
+        return f"Latence de la DRIMbox {self.drimbox_id} à {self.hour:%Y-%m-%dT%H}Z"
+
+    @property
+    def mean_ms(self):
+        return self.total_ms / self.samples if self.samples else None
+
+
 class DrimboxWeather(StateMachineMixin, models.Model):
     """The current status of one DRIMbox: the head of its ``Transition`` rows."""
 

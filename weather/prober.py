@@ -37,24 +37,33 @@ expires within ``WEATHER_CERT_EXPIRY_DEGRADED_DAYS``; ``operational`` otherwise.
 immediately ``WEATHER_PROBE_RETRIES`` times (not for certificate verdicts, which a retry cannot change),
 each attempt bounded by ``WEATHER_PROBE_TIMEOUT``. ``WEATHER_PROBE_RESOLVE`` (``{"name": "host:port"}``)
 pins names to addresses, like ``curl --resolve`` (tests, benchmarks, split-horizon probing).
+
+Cost: a probe should cost its TLS handshake and little more (``bench/bench_probes.py`` prints where it goes).
+Connections are non-blocking ``ssl.SSLSocket`` objects driven by the event loop (``weather.probe_io``), not
+asyncio's streams; each distinct presented certificate is parsed once, each cached CRL copy indexed once as a set
+of serials, and the SSL contexts are reused from batch to batch while their configuration is unchanged
+(``weather.probe_cache``, per worker process).
 """
 from __future__ import annotations
 
 import _ssl
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
-import functools
+import gc
 import socket
 import ssl
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+
+from .probe_cache import contexts, is_revoked, peer_certificates, revocation_index
+from .probe_io import open_tls
 
 OPERATIONAL, DEGRADED, FAILING = "operational", "degraded", "failing"
 USER_AGENT = "DRIM-M-meteo/1.0"
@@ -106,7 +115,7 @@ class ProbeConfig:
     db_port: int = 443
     vi_port: int = 443
     resolve: dict = dataclasses.field(default_factory=dict)
-    # {CRL URL: (issuer Name, frozenset of revoked serials)}, from the CRL cache; None: read it in run_probes.
+    # {CRL URL: probe_cache.RevocationList}, from the CRL cache; None: read it in run_probes.
     crls: dict | None = None
     # {DRIMbox id: fingerprints and digests the portal knows} (certificates.discovery); None: no vi discovery.
     known_vi: dict | None = None
@@ -178,7 +187,26 @@ def vi_read_context():
     return context
 
 
+def shared_db_context():
+    """``db_context()`` for the configured trust store and client files, made again only when they change."""
+    cadata = igc_sante_pem()
+    client_cert, client_key = client_certificate_paths()
+    return contexts.db(cadata, client_cert, client_key,
+                       lambda: db_context(cadata=cadata, client_cert=client_cert, client_key=client_key))
+
+
+def shared_vi_context():
+    """``vi_context()`` for the configured extra bundle, made again only when it (or the system store) changes."""
+    extra_bundle = getattr(settings, "WEATHER_VI_CA_BUNDLE", "")
+    return contexts.vi(extra_bundle, lambda: vi_context(extra_bundle=extra_bundle))
+
+
+def shared_vi_read_context():
+    return contexts.vi_read(vi_read_context)
+
+
 def config_from_settings(**overrides):
+    """The probe configuration of this batch; the SSL contexts are the previous batch's when nothing changed."""
     values = dict(
         timeout=float(getattr(settings, "WEATHER_PROBE_TIMEOUT", 10)),
         retries=max(0, int(getattr(settings, "WEATHER_PROBE_RETRIES", 1))),
@@ -192,9 +220,9 @@ def config_from_settings(**overrides):
     )
     values.update(overrides)
     if "db_context" not in values:
-        values["db_context"] = db_context()
+        values["db_context"] = shared_db_context()
     if "vi_context" not in values:
-        values["vi_context"] = vi_context()
+        values["vi_context"] = shared_vi_context()
     return ProbeConfig(**values)
 
 
@@ -223,70 +251,19 @@ def _describe(exc, timeout):
     return CheckFailed(f"erreur inattendue ({exc.__class__.__name__})")
 
 
-async def _http_status(reader, writer, name, path):
-    writer.write(f"HEAD {path} HTTP/1.1\r\nHost: {name}\r\nUser-Agent: {USER_AGENT}\r\nAccept: */*\r\n"
-                 "Connection: close\r\n\r\n".encode("ascii"))
-    await writer.drain()
-    line = await reader.readline()
+async def _http_status(connection, name, path):
+    line = await connection.status_line(f"HEAD {path} HTTP/1.1\r\nHost: {name}\r\nUser-Agent: {USER_AGENT}\r\n"
+                                        "Accept: */*\r\nConnection: close\r\n\r\n".encode("ascii"))
     parts = line.split()
     if len(parts) < 2 or not parts[0].startswith(b"HTTP/") or not parts[1].isdigit():
         raise CheckFailed("réponse non HTTP" if line else "connexion fermée sans réponse HTTP")
     return int(parts[1])
 
 
-@functools.lru_cache(maxsize=4096)
-def _peer_identity(der):
-    """(RFC 4514 subject, notAfter) of a presented certificate; cached: a DRIMbox shows the same one each time."""
-    certificate = x509.load_der_x509_certificate(der)
-    return certificate.subject.rfc4514_string(), certificate.not_valid_after_utc
-
-
-@functools.lru_cache(maxsize=4096)
-def _revocation_keys(der):
-    """(CRL URLs, issuer Name, serial) of a presented certificate (cached like ``_peer_identity``)."""
-    from certificates.trust import crl_urls
-
-    certificate = x509.load_der_x509_certificate(der)
-    return tuple(crl_urls(certificate)), certificate.issuer, certificate.serial_number
-
-
-_REVOKED_SETS = {}
-
-
 def cached_crls():
-    """The CRL cache as {URL: (issuer Name, frozenset of revoked serials)}; synchronous (before the loop).
-
-    Parsed CRLs come from ``certificates.trust`` (kept per process per fetched copy); the serial sets too."""
-    from certificates.models import CrlCache
-    from certificates.trust import _parsed
-    from certificates.validation import CertificateInputError
-
-    result = {}
-    for cache in CrlCache.objects.exclude(der__isnull=True).only("url", "der", "fetched_at"):
-        key = (cache.url, cache.fetched_at)
-        entry = _REVOKED_SETS.get(key)
-        if entry is None:
-            try:
-                crl = _parsed(cache)
-            except CertificateInputError:  # an unreadable copy: unknown, never a failed probe
-                continue
-            if len(_REVOKED_SETS) > 64:
-                _REVOKED_SETS.clear()
-            entry = _REVOKED_SETS[key] = (crl.issuer, frozenset(r.serial_number for r in crl))
-        result[cache.url] = entry
-    return result
-
-
-def _revoked(der, crls):
-    """True when a cached CRL of the certificate's issuer lists its serial; False when not listed or unknown."""
-    if not crls:
-        return False
-    urls, issuer, serial = _revocation_keys(der)
-    for url in urls:
-        entry = crls.get(url)
-        if entry is not None and entry[0] == issuer and serial in entry[1]:
-            return True
-    return False
+    """The CRL cache as {URL: probe_cache.RevocationList}; synchronous (before the loop). A copy is parsed and
+    indexed once per process (``probe_cache.revocation_index``)."""
+    return revocation_index.current()
 
 
 def _unverified_chain(ssl_object):
@@ -324,57 +301,55 @@ def _new_presentation(target, config, presented):
 async def _read_presented(target, config):
     """One handshake without validation: what the `vi` endpoint presents (DER); () when unreachable."""
     host, port = config.address(target.vi, config.vi_port)
-    context = config.vi_read_context or vi_read_context()
-    writer = None
+    context = config.vi_read_context or shared_vi_read_context()
+    connection = None
     try:
         async with asyncio.timeout(config.timeout):
-            _reader, writer = await asyncio.open_connection(host, port, ssl=context, server_hostname=target.vi)
-            return presented_certificates(writer.get_extra_info("ssl_object"))
+            connection = await open_tls(host, port, context, target.vi)
+            return presented_certificates(connection.tls)
     except Exception:  # noqa: BLE001 - nothing to read is not a verdict: the vi check gives that
         return ()
     finally:
-        _close(writer)
+        _close(connection)
 
 
-def _close(writer):
-    if writer is not None:
-        writer.transport.abort()  # a probe needs no graceful TLS close; abort frees the socket at once
+def _close(connection):
+    if connection is not None:
+        connection.close()  # a probe needs no graceful TLS close
 
 
 async def check_db(target, config, now):
     """(latency in ms, certificate notAfter); raises CheckFailed."""
     host, port = config.address(target.db, config.db_port)
     started = time.perf_counter()
-    writer = None
+    connection = None
     try:
         async with asyncio.timeout(config.timeout):
-            reader, writer = await asyncio.open_connection(host, port, ssl=config.db_context,
-                                                           server_hostname=target.db)
-            der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
-            presented, not_after = _peer_identity(der)
-            if presented != target.dn:
-                raise CheckFailed(f"DN inattendu : « {presented} » au lieu de « {target.dn} »", final=True)
-            if _revoked(der, config.crls):
+            connection = await open_tls(host, port, config.db_context, target.db)
+            presented = peer_certificates.get(connection.tls.getpeercert(binary_form=True))
+            if presented.subject != target.dn:
+                raise CheckFailed(f"DN inattendu : « {presented.subject} » au lieu de « {target.dn} »", final=True)
+            if is_revoked(presented, config.crls):
                 raise CheckFailed("certificat révoqué", final=True)
-            await _http_status(reader, writer, target.db, config.db_path)
+            await _http_status(connection, target.db, config.db_path)
     except Exception as exc:  # every failure is a verdict on the DRIMbox, never a crash of the batch
         raise _describe(exc, config.timeout) from None
     finally:
-        _close(writer)
-    return round((time.perf_counter() - started) * 1000), not_after
+        _close(connection)
+    return round((time.perf_counter() - started) * 1000), presented.not_after
 
 
 async def check_vi(target, config):
     """What the endpoint presented when it is new to the portal (discovery), else (); raises CheckFailed (with
     ``presented`` when the certificate was refused by the normal validation)."""
     host, port = config.address(target.vi, config.vi_port)
-    writer = None
+    connection = None
     presented = ()
     try:
         async with asyncio.timeout(config.timeout):
-            reader, writer = await asyncio.open_connection(host, port, ssl=config.vi_context, server_hostname=target.vi)
-            presented = _new_presentation(target, config, presented_certificates(writer.get_extra_info("ssl_object")))
-            status = await _http_status(reader, writer, target.vi, config.vi_path)
+            connection = await open_tls(host, port, config.vi_context, target.vi)
+            presented = _new_presentation(target, config, presented_certificates(connection.tls))
+            status = await _http_status(connection, target.vi, config.vi_path)
     except Exception as exc:
         failure = _describe(exc, config.timeout)
         if isinstance(exc, ssl.SSLCertVerificationError) and config.known_vi is not None:
@@ -383,7 +358,7 @@ async def check_vi(target, config):
             failure.presented = presented
         raise failure from None
     finally:
-        _close(writer)
+        _close(connection)
     if status >= 500:
         raise CheckFailed(f"erreur HTTP {status}", presented=presented)
     return presented
@@ -422,15 +397,37 @@ async def probe_target(target, config):
     return result
 
 
+async def _each(targets, concurrency, work):
+    """[await work(target) for target in targets] with at most ``concurrency`` in flight, in the targets' order:
+    that many tasks take the next target in turn (no task, semaphore or waiter per target)."""
+    results = [None] * len(targets)
+    queue = iter(enumerate(targets))
+
+    async def worker():
+        for index, target in queue:
+            results[index] = await work(target)
+
+    await asyncio.gather(*(worker() for _ in range(min(max(1, concurrency), len(targets)))))
+    return results
+
+
 async def probe_all(targets, config):
     """Probe every target with at most ``config.concurrency`` in flight; results in the targets' order."""
-    semaphore = asyncio.Semaphore(config.concurrency)
+    return await _each(targets, config.concurrency, lambda target: probe_target(target, config))
 
-    async def one(target):
-        async with semaphore:
-            return await probe_target(target, config)
 
-    return await asyncio.gather(*(one(t) for t in targets))
+@contextlib.contextmanager
+def _without_cyclic_gc():
+    """No cyclic garbage collection while a batch runs (then as before). Reference counting frees a probe's objects
+    when it ends; but the results and the connections in flight survive the young collections, and every so often
+    push a full one, which walks every object of the worker (Django's included) in the middle of the batch."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def run_probes(targets, config=None):
@@ -441,17 +438,15 @@ def run_probes(targets, config=None):
     config = config or config_from_settings()
     if config.crls is None:
         config = dataclasses.replace(config, crls=cached_crls())  # read the CRL cache here, not in the loop
-    return asyncio.run(probe_all(targets, config))
+    with _without_cyclic_gc():
+        return asyncio.run(probe_all(targets, config))
 
 
 async def _read_all(targets, config):
-    semaphore = asyncio.Semaphore(config.concurrency)
-
     async def one(target):
-        async with semaphore:
-            return target, _new_presentation(target, config, await _read_presented(target, config))
+        return target, _new_presentation(target, config, await _read_presented(target, config))
 
-    return await asyncio.gather(*(one(t) for t in targets))
+    return await _each(targets, config.concurrency, one)
 
 
 def read_vi_presentations(targets, config):
@@ -463,4 +458,6 @@ def read_vi_presentations(targets, config):
         return []
     if config.known_vi is None:
         config = dataclasses.replace(config, known_vi={})
-    return [(target, presented) for target, presented in asyncio.run(_read_all(targets, config)) if presented]
+    with _without_cyclic_gc():
+        presentations = asyncio.run(_read_all(targets, config))
+    return [(target, presented) for target, presented in presentations if presented]

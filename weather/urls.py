@@ -2,7 +2,7 @@
 from django.urls import path, re_path
 
 from . import feeds
-from .views import board, reports
+from .views import board, incidents, reports
 
 urlpatterns = [
     path("meteo/", board.weather, name="weather"),
@@ -10,12 +10,14 @@ urlpatterns = [
     path("meteo/incidents.atom", feeds.IncidentFeed(), name="weather_feed"),
     path("meteo/badge/<int:identifiant>.svg", board.badge, name="weather_badge"),
     path("espace/meteo/", board.operator_weather, name="operator_weather"),
+    path("espace/meteo/incidents/", incidents.operator_incidents, name="operator_incidents"),
     path("espace/meteo/incidents/<int:pk>/prendre-en-compte/", board.operator_acknowledge,
          name="operator_weather_acknowledge"),
     path("espace/meteo/drimbox/<int:pk>/maintenance/", board.operator_maintenance, name="operator_weather_maintenance"),
     path("espace/meteo/maintenance/<int:pk>/annuler/", board.operator_maintenance_cancel,
          name="operator_weather_maintenance_cancel"),
     path("ans/meteo/", board.ans_weather, name="ans_weather"),
+    path("ans/meteo/incidents/", incidents.ans_incidents, name="ans_incidents"),
     # PERF reports (operators: their DRIMboxes; ANS: all) and the measurement policy page.
     path("espace/meteo/perf/", reports.operator_perf, name="operator_perf"),
     re_path(r"^espace/meteo/perf/rapport\.(?P<fmt>csv|xlsx|pdf)$", reports.operator_perf_download,

@@ -10,6 +10,8 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import operator
+from itertools import chain, repeat
 
 from django.conf import settings
 from django.db.models import F, Prefetch
@@ -151,11 +153,50 @@ def _refuse_unreadable(entry, element, value):
             "de publier.", code="forbidden_character")
 
 
+def _refuse_unpublishable(entries):
+    """Raise on the first entry that cannot be written, checked entry by entry and element by element in the
+    order of the document (a missing DateMAJ, an identifiant that is no number, a forbidden character, a naive
+    DateMAJ). Returns when every entry can be written."""
+    for entry in entries:
+        if entry.date_maj is None:
+            raise ValueError(f"L'entrée {entry.identifiant} n'a pas de DateMAJ.")
+        int(entry.identifiant)
+        for name, element in PUBLISHED_FIELDS:
+            _refuse_unreadable(entry, element, getattr(entry, name) or "")
+        format_date(entry.date_maj)
+
+
+# A Domaine as lxml writes it, indented by etree.indent(space=INDENT) at depth 2, cut around its values: the
+# ResponsableContact line is left out when it is empty (optional), any other empty value is written <vi></vi>.
+_MARKUP = (
+    "\n        <Domaine>\n            <Identifiant>",
+    "</Identifiant>\n            <db>",
+    "</db>\n            <vi>",
+    "</vi>\n            <Denomination>",
+    "</Denomination>\n            <DNCertificatOperateur>",
+    "</DNCertificatOperateur>",
+    # "\n            <ResponsableContact>", value, "</ResponsableContact>" when there is one
+    "\n            <SupportContact>",
+    "</SupportContact>\n            <DateMAJ>",
+    "</DateMAJ>\n        </Domaine>",
+)
+_RESPONSABLE_OPEN, _RESPONSABLE_CLOSE = "\n            <ResponsableContact>", "</ResponsableContact>"
+_PUBLISHED_VALUES = operator.attrgetter(*(name for name, _element in PUBLISHED_FIELDS))
+_IDENTIFIANT = operator.attrgetter("identifiant")
+_DATE_MAJ = operator.attrgetter("date_maj")
+_UNLESS_EMPTY = {"": ""}.get  # get(value, tag): no tag around an empty value
+_SEPARATOR = "\x00"  # a control character: refused in every value, so it cannot occur in one
+_BODY = "\ue000"  # stands for the Domaines in the skeleton written by lxml (a private-use character: refused too)
+
+
 def render(entries, *, generated_at, namespace=None):
     """The whitelist XML (unsigned) as UTF-8 bytes; the same input always gives the same bytes.
 
     Layout: the XML declaration directly followed by the root (as ANS's signed files), four-space
     indentation, LF line ends, no trailing newline. Entries are written in the order given.
+
+    lxml writes the skeleton (root, namespace, DateDeGeneration); the Domaines are written as text, column by
+    column, with the same escaping (&, <, >; the other characters that would need more are refused first).
     """
     namespace = namespace or whitelist_namespace()
 
@@ -166,22 +207,47 @@ def render(entries, *, generated_at, namespace=None):
     root.set("versionFormat", VERSION_FORMAT)
     etree.SubElement(root, q("DateDeGeneration")).text = format_date(generated_at)
     domaines = etree.SubElement(root, q("ListeDomaines"))
-    for entry in entries:
-        if entry.date_maj is None:
-            raise ValueError(f"L'entrée {entry.identifiant} n'a pas de DateMAJ.")
-        domaine = etree.SubElement(domaines, q("Domaine"))
-        etree.SubElement(domaine, q("Identifiant")).text = str(int(entry.identifiant))
-        for name, element in PUBLISHED_FIELDS:
-            value = getattr(entry, name) or ""
-            _refuse_unreadable(entry, element, value)
-            if not value and element in OPTIONAL_ELEMENTS:
-                continue
-            # An empty value (a DRIMbox without viewer) is written <vi></vi>, byte for byte as ANS's sample
-            # (LISTEBLANCHE_DRIM-M_NONSIGNEE_TEST.xml) writes it; the same element as <vi/> once canonicalised.
-            etree.SubElement(domaine, q(element)).text = value
-        etree.SubElement(domaine, q("DateMAJ")).text = format_date(entry.date_maj)
+    entries = list(entries)
+    if entries:
+        domaines.text = _BODY
     etree.indent(root, space=INDENT)
-    return XML_DECLARATION + etree.tostring(root, encoding="UTF-8", xml_declaration=False)
+    skeleton = etree.tostring(root, encoding="unicode")
+    if entries:
+        head, _body, tail = skeleton.rpartition(_BODY)
+        skeleton = head + _domaines(entries) + "\n" + INDENT + tail
+    return XML_DECLARATION + skeleton.encode("utf-8")
+
+
+def _domaines(entries):
+    """The Domaine elements of ``entries``, written in a few passes over whole columns (no Python code per value)."""
+    rows = list(map(_PUBLISHED_VALUES, entries))
+    try:
+        flat = _SEPARATOR.join(chain.from_iterable(rows))
+    except TypeError:  # a None value, written as an empty one
+        rows = [tuple(value or "" for value in row) for row in rows]
+        flat = _SEPARATOR.join(chain.from_iterable(rows))
+    date_majs = list(map(_DATE_MAJ, entries))
+    if None in date_majs or not flat.replace(_SEPARATOR, "").isprintable():
+        _refuse_unpublishable(entries)  # isprintable() is also false for allowed characters (a no-break space)
+    try:
+        identifiants = list(map(str, map(int, map(_IDENTIFIANT, entries))))
+        formatted = {date: format_date(date) for date in set(date_majs)}
+    except (ValueError, TypeError):
+        _refuse_unpublishable(entries)  # the same error, but for the first entry in the document's order
+        raise
+    if "&" in flat or "<" in flat or ">" in flat:
+        values = flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").split(_SEPARATOR)
+        columns = [values[offset::len(PUBLISHED_FIELDS)] for offset in range(len(PUBLISHED_FIELDS))]
+    else:
+        columns = list(zip(*rows, strict=True))
+    db, vi, denomination, dn, responsable, support = columns
+    count = len(entries)
+    m = [repeat(markup, count) for markup in _MARKUP]
+    return "".join(chain.from_iterable(zip(
+        m[0], identifiants, m[1], db, m[2], vi, m[3], denomination, m[4], dn, m[5],
+        map(_UNLESS_EMPTY, responsable, repeat(_RESPONSABLE_OPEN, count)), responsable,
+        map(_UNLESS_EMPTY, responsable, repeat(_RESPONSABLE_CLOSE, count)),
+        m[6], support, m[7], map(formatted.__getitem__, date_majs), m[8], strict=True)))
 
 
 # --- diff ----------------------------------------------------------------------------------------

@@ -65,7 +65,10 @@ def signature_certificates(signed: bytes) -> tuple[x509.Certificate | None, list
     signatures = root.findall(f".//{{{xades.DS}}}Signature")
     if not signatures:
         return None, []
-    signature = signatures[-1]
+    return _certificates_in(signatures[-1])
+
+
+def _certificates_in(signature: etree._Element) -> tuple[x509.Certificate | None, list[x509.Certificate]]:
     certificates = [x509.load_der_x509_certificate(base64.b64decode("".join(e.text.split())))
                     for e in signature.iter(f"{{{xades.DS}}}X509Certificate") if e.text]
     if not certificates:
@@ -107,7 +110,11 @@ def public_certificate():
 
 def unsigned_content(document: bytes) -> bytes:
     """The document without its last ``ds:Signature`` child, in exclusive c14n with comments."""
-    root = etree.fromstring(document, xades.safe_parser())
+    return _unsigned_content_of(etree.fromstring(document, xades.safe_parser()))
+
+
+def _unsigned_content_of(root: etree._Element) -> bytes:
+    """``unsigned_content`` of a parsed document, whose last ``ds:Signature`` is removed from it."""
     last = root[-1] if len(root) else None
     if last is not None and last.tag == f"{{{xades.DS}}}Signature":
         root.remove(last)
@@ -200,7 +207,8 @@ class EsignsanteSigner(BaseSigner):
 
     # ------------------------------------------------------------------ checks
 
-    def _check_document(self, sent: bytes, signed: bytes) -> None:
+    def _check_document(self, sent: bytes, signed: bytes) -> etree._Element:
+        """The returned document, parsed once and checked; returns its signature (taken out of it)."""
         try:
             root = etree.fromstring(signed, xades.safe_parser())
         except etree.XMLSyntaxError as exc:
@@ -213,9 +221,10 @@ class EsignsanteSigner(BaseSigner):
         if len(signatures) != 1 or root[-1] is not signatures[0]:
             raise _fail("le document renvoyé doit porter une seule signature, dernier élément de la liste.",
                         "signer_esignsante_document")
-        if unsigned_content(signed) != unsigned_content(sent):
+        if _unsigned_content_of(root) != unsigned_content(sent):
             raise _fail("le document renvoyé ne correspond pas à la liste envoyée (contenu modifié par le "
                         "service) : signature refusée.", "signer_esignsante_altered")
+        return signatures[0]
 
     def sign(self, data: bytes, *, signing_time: dt.datetime | None = None) -> bytes:
         """Have eSignSanté sign ``data`` (it chooses the SigningTime); check and return the signed bytes."""
@@ -223,9 +232,9 @@ class EsignsanteSigner(BaseSigner):
         if self.pinned is not None:
             self.check_valid(signing_time)
         signed = self._signed_document(self._post(data))
-        self._check_document(data, signed)
+        signature = self._check_document(data, signed)
         try:
-            cert, others = signature_certificates(signed)
+            cert, others = _certificates_in(signature)
         except (ValueError, binascii.Error) as exc:
             raise _fail(f"certificat illisible dans la signature ({exc}).", "signer_esignsante_document") from None
         if cert is None:

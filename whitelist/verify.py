@@ -2,9 +2,13 @@
 
 ``verify(data, anchors=[...])`` returns a :class:`VerifiedList` or raises :class:`VerificationError`
 whose ``reason_code`` names the failure. Cryptography is done by libxmlsec1 (python-xmlsec: it implements
-the XPath-Filter-2 transform); the digests are also recomputed here to tell a changed content
-(``digest_mismatch``) from a bad signature value (``signature_invalid``). Entries are read only from the
-signed content: everything outside ``ds:Signature``, whose structure is checked strictly (wrapping).
+the XPath-Filter-2 transform) on the tree parsed here, once; when it refuses the signature, the document
+digest is recomputed to tell a changed content (``digest_mismatch``) from a bad signature value
+(``signature_invalid``). Entries are read only from the signed content: everything outside ``ds:Signature``,
+whose structure is checked strictly (wrapping).
+
+libxmlsec1 releases the GIL while it canonicalises and digests the document, so the entries are read from the
+same tree meanwhile (both only read it); the failures are still reported in the order of the checks.
 """
 from __future__ import annotations
 
@@ -12,8 +16,11 @@ import base64
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import accumulate, chain, compress, repeat
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, NoReturn, cast
 
@@ -49,6 +56,7 @@ DIGESTS = {
     "http://www.w3.org/2001/04/xmldsig-more#sha384": hashlib.sha384,
     "http://www.w3.org/2001/04/xmlenc#sha512": hashlib.sha512,
 }
+_DECLARATION = re.compile(rb"<!(?:ENTITY|DOCTYPE)")
 STRUCTURE_NAMES = {"ListeDomaines", "Domaine", "DateDeGeneration", ROOT_NAME}
 
 
@@ -221,9 +229,9 @@ def check_revocation(chain: list[x509.Certificate], crls: list[x509.CertificateR
 def parse(data: bytes) -> etree._ElementTree:
     if not isinstance(data, bytes):
         _fail("format", "octets attendus")
-    if b"<!ENTITY" in data:
-        _fail("entity", "déclaration d'entité interdite")
-    if b"<!DOCTYPE" in data:
+    if _DECLARATION.search(data):  # one scan of the bytes; the second only when something was found
+        if b"<!ENTITY" in data:
+            _fail("entity", "déclaration d'entité interdite")
         _fail("dtd", "DTD (DOCTYPE) interdite")
     try:
         root = etree.fromstring(data, safe_parser())
@@ -232,9 +240,8 @@ def parse(data: bytes) -> etree._ElementTree:
     tree = root.getroottree()
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
         _fail("dtd", "DTD (DOCTYPE) interdite")
-    for node in root.iter():
-        if isinstance(node, etree._Entity):
-            _fail("entity", "référence d'entité interdite")
+    for _entity in root.iter(etree.Entity):  # filtered in C: no Python object per ordinary node
+        _fail("entity", "référence d'entité interdite")
     return tree
 
 
@@ -326,24 +333,60 @@ def _signer_from_key_info(key_info: etree._Element,
     _fail("signing_certificate", "aucun certificat de KeyInfo ne correspond à SigningCertificateV2")
 
 
-def _xmlsec_verify(signature: etree._Element, signer: x509.Certificate) -> None:
+def _xmlsec_verifier(signature: etree._Element, signer: x509.Certificate) -> Callable[[], None]:
+    """Prepare libxmlsec1's check of ``signature`` (Ids registered, key loaded: the parts that write to the
+    tree or need the GIL) and return the call that verifies, which only reads the tree."""
     import xmlsec
 
     xmlsec.tree.add_ids(signature, ["Id"])
     ctx = xmlsec.SignatureContext()
     ctx.key = xmlsec.Key.from_memory(signer.public_bytes(serialization.Encoding.PEM),
                                      xmlsec.constants.KeyDataFormatCertPem, None)
+
+    def run() -> None:
+        try:
+            ctx.verify(signature)
+        except xmlsec.Error as exc:
+            _fail("signature_invalid", f"signature cryptographique invalide ({exc})")
+
+    return run
+
+
+class _InBackground:
+    """``function()`` run in a thread; ``outcome()`` waits for it and returns the VerificationError it raised
+    (None when it passed), re-raising any other exception."""
+
+    def __init__(self, function: Callable[[], None]):
+        self._function = function
+        self._error: VerificationError | None = None
+        self._unexpected: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="whitelist-verify-signature", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._error = _outcome(self._function)[1]
+        except BaseException as exc:  # noqa: BLE001 - handed over to the caller's thread by outcome()
+            self._unexpected = exc
+
+    def outcome(self) -> VerificationError | None:
+        self._thread.join()
+        if self._unexpected is not None:
+            raise self._unexpected
+        return self._error
+
+
+def _outcome(function: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, VerificationError | None]:
+    """``(function(...), None)``, or ``(None, the VerificationError it raised)``: reported later, in turn."""
     try:
-        ctx.verify(signature)
-    except xmlsec.Error as exc:
-        _fail("signature_invalid", f"signature cryptographique invalide ({exc})")
+        return function(*args, **kwargs), None
+    except VerificationError as exc:
+        return None, exc
 
 
-def _without_signature(data: bytes) -> etree._ElementTree:
-    """The node set of the document reference: the document minus the ds:Signature subtree (its tail stays)."""
-    tree = etree.ElementTree(etree.fromstring(data, safe_parser()))
-    root = tree.getroot()
-    signature = [c for c in root if isinstance(c.tag, str)][-1]
+def _without_signature(root: etree._Element, signature: etree._Element) -> etree._Element:
+    """The node set of the document reference: the document minus the ds:Signature subtree (its tail stays).
+    Done on the parsed tree itself, once nothing else reads it."""
     tail = signature.tail
     previous = signature.getprevious()
     root.remove(signature)
@@ -352,16 +395,20 @@ def _without_signature(data: bytes) -> etree._ElementTree:
             previous.tail = (previous.tail or "") + tail
         else:
             root.text = (root.text or "") + tail
-    return tree
+    return root
 
 
 # --------------------------------------------------------------------------- content
 
 EXPECTED_WITH = list(DOMAINE_ORDER)  # with the optional ResponsableContact
 EXPECTED_WITHOUT = [n for n in DOMAINE_ORDER if n not in OPTIONAL]
+REQUIRED_VALUES = ("Identifiant", "db", "Denomination", "DNCertificatOperateur", "SupportContact")
 
 
-def read_entries(root: etree._Element, *, unique_identifiant: bool = False) -> tuple[dt.datetime, list[dict[str, str]]]:
+def read_entries(root: etree._Element, *, unique_identifiant: bool = False,
+                 laid_out: bool | None = None) -> tuple[dt.datetime, list[dict[str, str]]]:
+    """DateDeGeneration and the entries, refusing a fault with its reason. ``laid_out``: what
+    ``layout_is_valid(root)`` answered, when the caller already asked."""
     children = [c for c in root if isinstance(c.tag, str)]
     if children and children[-1].tag == _q(DS, "Signature"):
         children = children[:-1]
@@ -371,9 +418,19 @@ def read_entries(root: etree._Element, *, unique_identifiant: bool = False) -> t
     if names != ["DateDeGeneration", "ListeDomaines"]:
         _fail("format", f"contenu de la racine inattendu : {names}")
     generated = _date(children[0].text, "DateDeGeneration")
+    if laid_out is None:
+        laid_out = layout_is_valid(root)
+    entries = _read_domaines_at_once(children[1], unique_identifiant) if laid_out else None
+    if entries is None:  # something is unusual: the reader element by element names the first fault
+        entries = _read_domaines(children[1], unique_identifiant)
+    return generated, entries
+
+
+def _read_domaines(liste: etree._Element, unique_identifiant: bool) -> list[dict[str, str]]:
+    """The entries of ListeDomaines, Domaine by Domaine, refusing the first fault with its reason."""
     entries: list[dict[str, str]] = []
     seen: dict[str, set[str]] = {"Identifiant": set(), "db": set(), "vi": set()}
-    for index, domaine in enumerate(c for c in children[1] if isinstance(c.tag, str)):
+    for index, domaine in enumerate(c for c in liste if isinstance(c.tag, str)):
         if _local(domaine) != "Domaine":
             _fail("format", f"élément inattendu dans ListeDomaines : {_local(domaine)}")
         fields = [c for c in domaine if isinstance(c.tag, str)]
@@ -383,7 +440,7 @@ def read_entries(root: etree._Element, *, unique_identifiant: bool = False) -> t
             code = "order" if sorted(got) == sorted(expected) else "format"
             _fail(code, f"Domaine n°{index + 1} : éléments {got}, attendu {expected}")
         values = {name: (f.text or "").strip() for name, f in zip(got, fields, strict=True)}
-        for name in ("Identifiant", "db", "Denomination", "DNCertificatOperateur", "SupportContact"):
+        for name in REQUIRED_VALUES:
             if not values[name]:
                 _fail("format", f"Domaine n°{index + 1} : {name} vide")
         _date(values["DateMAJ"], f"Domaine n°{index + 1} DateMAJ")
@@ -393,7 +450,119 @@ def read_entries(root: etree._Element, *, unique_identifiant: bool = False) -> t
                 _fail("duplicate", f"{name} en double : {values[name]}")
             seen[name].add(value)
         entries.append(values)
-    return generated, entries
+    return entries
+
+
+# What the reader element by element checks about names, order and nesting, as an XML Schema validated in C
+# (libxml2) on the whole document: the root, then DateDeGeneration and ListeDomaines, each Domaine's elements in
+# order (ResponsableContact optional), text only in them, no attribute but versionFormat, the ds:Signature last and
+# not looked into. Stricter than that reader (whitespace only between elements, no attribute, one namespace):
+# what it refuses goes to that reader, which accepts it or names the fault.
+_LAYOUT_SCHEMA = """<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="{namespace}"
+    elementFormDefault="qualified">
+  <xs:element name="{root}">
+    <xs:complexType>
+      <xs:sequence>
+        <xs:element name="DateDeGeneration" type="xs:string"/>
+        <xs:element name="ListeDomaines">
+          <xs:complexType>
+            <xs:sequence>
+              <xs:element name="Domaine" minOccurs="0" maxOccurs="unbounded">
+                <xs:complexType>
+                  <xs:sequence>{fields}</xs:sequence>
+                </xs:complexType>
+              </xs:element>
+            </xs:sequence>
+          </xs:complexType>
+        </xs:element>
+        <xs:any namespace="{ds}" processContents="skip" minOccurs="0"/>
+      </xs:sequence>
+      <xs:attribute name="versionFormat" type="xs:string"/>
+    </xs:complexType>
+  </xs:element>
+</xs:schema>"""
+_schemas = threading.local()  # compiled per thread: a validator keeps its error log between calls
+_TEXT = attrgetter("text")
+# get(text, text): "" for an element without text (<vi></vi> reads as ""), else the text itself.
+_TEXT_OR_EMPTY: Callable[[Any, Any], Any] = {None: ""}.get
+_ABSENT = object()  # the slot of a ResponsableContact the Domaine does not have
+_RESPONSABLE_SLOT = DOMAINE_ORDER.index("ResponsableContact")
+
+
+def _layout_schema(namespace: str) -> etree.XMLSchema:
+    compiled = _schemas.__dict__.setdefault("by_namespace", {})
+    if namespace not in compiled:
+        fields = "".join(f'<xs:element name="{name}" type="xs:string" minOccurs="{0 if name in OPTIONAL else 1}"/>'
+                         for name in DOMAINE_ORDER)
+        compiled[namespace] = etree.XMLSchema(etree.fromstring(_LAYOUT_SCHEMA.format(
+            namespace=namespace, root=ROOT_NAME, fields=fields, ds=DS).encode()))
+    return compiled[namespace]
+
+
+def layout_is_valid(root: etree._Element) -> bool:
+    """True when the document of ``root`` (its root element, in a known namespace) has the layout of a list:
+    then every element but those of its ds:Signature is one the list defines, in its place, without attributes
+    (but versionFormat on the root) and without text between elements."""
+    namespace = etree.QName(root).namespace
+    if namespace not in KNOWN_NAMESPACES or root.getroottree().getroot() is not root:
+        return False
+    return _layout_schema(namespace).validate(root)  # the document itself: nothing is re-parented meanwhile
+
+
+def _read_domaines_at_once(liste: etree._Element, unique_identifiant: bool) -> list[dict[str, str]] | None:
+    """The entries of ListeDomaines in a document whose layout is valid, read column by column with C-level
+    passes (no Python code per element), or None when anything is unusual — a fault, but also a comment that the
+    reader element by element accepts. Whenever it returns a list, ``_read_domaines`` returns the same."""
+    namespace = etree.QName(liste).namespace
+    if next(liste.iter(etree.Comment, etree.ProcessingInstruction), None) is not None:
+        return None  # a comment is no element for that reader, but it would be one in these passes
+    # Valid, so the elements under ListeDomaines are the Domaines and, in each one, its fields in order.
+    raw: list[Any] = list(map(_TEXT, liste.iter(*(f"{{{namespace}}}{name}" for name in DOMAINE_ORDER))))
+    texts: list[Any] = list(map(str.strip, map(_TEXT_OR_EMPTY, raw, raw)))
+    some_without_responsable = len(texts) != len(liste) * len(DOMAINE_ORDER)
+    if some_without_responsable:
+        texts = _with_absent_slots(texts, list(map(len, liste)))
+    columns = {name: texts[offset::len(DOMAINE_ORDER)] for offset, name in enumerate(DOMAINE_ORDER)}
+    if any("" in columns[name] for name in REQUIRED_VALUES):
+        return None
+    if not all(map(_is_date, set(columns["DateMAJ"]))):
+        return None
+    if _has_duplicates(list(map(str.lower, columns["db"]))) or _has_duplicates(list(map(str.lower, columns["vi"]))):
+        return None
+    if unique_identifiant and _has_duplicates(columns["Identifiant"]):
+        return None
+    entries = list(map(dict, map(zip, repeat(DOMAINE_ORDER), zip(*columns.values(), strict=True))))
+    if some_without_responsable:
+        for index, value in enumerate(columns["ResponsableContact"]):
+            if value is _ABSENT:
+                del entries[index]["ResponsableContact"]
+    return entries
+
+
+def _with_absent_slots(texts: list[Any], lengths: list[int]) -> list[Any]:
+    """``texts`` with an ``_ABSENT`` slot where a Domaine (of ``lengths`` elements) has no ResponsableContact:
+    every row is then as long."""
+    starts = accumulate(lengths, initial=0)
+    without = map(len(EXPECTED_WITHOUT).__eq__, lengths)
+    pieces: list[list[Any]] = []
+    done = 0
+    for start in compress(starts, without):
+        slot = start + _RESPONSABLE_SLOT
+        pieces += [texts[done:slot], [_ABSENT]]
+        done = slot
+    pieces.append(texts[done:])
+    return list(chain.from_iterable(pieces))
+
+
+def _is_date(text: str) -> bool:
+    return _outcome(_date, text, "DateMAJ")[1] is None
+
+
+def _has_duplicates(values: list[str]) -> bool:
+    """True when a non-empty value occurs twice (an empty vi, a DRIMbox without viewer, may be repeated)."""
+    distinct = set(values)
+    distinct.discard("")
+    return len(distinct) != len(values) - values.count("")
 
 
 def verify(data: bytes, *, anchors: CertificateSource, intermediates: CertificateSource = (),
@@ -423,7 +592,9 @@ def verify(data: bytes, *, anchors: CertificateSource, intermediates: Certificat
     last = [c for c in root if isinstance(c.tag, str)][-1]
     if signature.getparent() is not root or last is not signature:
         _fail("wrapping", "la signature doit être le dernier élément de la racine")
-    ids = [value for value in root.xpath("//@Id")]
+    laid_out = layout_is_valid(root)
+    # Every element's Id (the document node has none); with a valid layout, only the signature's elements have any.
+    ids = (signature if laid_out else root).xpath("descendant-or-self::*/@Id")
     if len(ids) != len(set(ids)):
         _fail("wrapping", "attribut Id en double dans le document")
     parts = _check_signature_structure(signature)
@@ -433,13 +604,20 @@ def verify(data: bytes, *, anchors: CertificateSource, intermediates: Certificat
     if not _digest_ok(props_ref, exc_c14n(parts["signed_properties"])):
         _fail("digest_mismatch", "les propriétés signées (XAdES) ont été modifiées")
     signer, embedded = _signer_from_key_info(parts["key_info"], parts["signed_properties"])
-    try:
-        _xmlsec_verify(signature, signer)
-    except VerificationError:
+    # From here until outcome() returns, libxmlsec1 reads the tree on another thread: this one only reads it too
+    # (iterating, .text: no XPath, nothing done on a sub-element as if it were a document — canonicalising or
+    # validating one re-parents its children for the while).
+    signature_check = _InBackground(_xmlsec_verifier(signature, signer))
+    try:  # meanwhile, on this thread: the entries (a fault is reported after the signature's own checks)
+        content, content_error = _outcome(read_entries, root, unique_identifiant=unique_identifiant,
+                                          laid_out=laid_out)
+    finally:
+        signature_error = signature_check.outcome()
+    if signature_error is not None:
         # Tell a changed content from a bad signature value: recompute the document digest.
-        if not _digest_ok(document_ref, exc_c14n(_without_signature(data))):
+        if not _digest_ok(document_ref, exc_c14n(_without_signature(root, signature))):
             _fail("digest_mismatch", "le contenu de la liste a été modifié après signature")
-        raise
+        raise signature_error
 
     signing_time = _date(parts["signed_properties"].findtext(
         f"{_q(XADES, 'SignedSignatureProperties')}/{_q(XADES, 'SigningTime')}"), "SigningTime")
@@ -466,7 +644,9 @@ def verify(data: bytes, *, anchors: CertificateSource, intermediates: Certificat
     if check_crl:
         check_revocation(chain, load_crls(crls), at)
 
-    generated, entries = read_entries(root, unique_identifiant=unique_identifiant)
+    if content_error is not None:
+        raise content_error
+    generated, entries = content
     if not_before_generation is not None and generated < parse_instant(not_before_generation):
         _fail("rollback", f"DateDeGeneration {generated:%Y-%m-%dT%H:%M:%SZ} antérieure à la dernière version "
                           f"acceptée ({parse_instant(not_before_generation):%Y-%m-%dT%H:%M:%SZ})")

@@ -12,9 +12,11 @@ from django.views.decorators.http import require_POST
 
 from trustspace.access import ANS_ADMIN, PUBLIC, access
 from trustspace.errors import DomainError
-from trustspace.idempotency import AlreadySubmitted, new_token, repeat_response, submitted_once, token_of
+from trustspace.forms_util import apply_domain_error, field_errors_for
+from trustspace.idempotency import AlreadySubmitted, repeat_response, submitted_once, token_of
 
 from . import conformance, github_issues, github_publish, pending, public_cache, services, signer_watch, verify
+from .forms import AbandonForm, GitHubDecisionForm, PrepareForm
 from .models import (
     GitHubIssueRequest,
     GitHubIssueStatus,
@@ -143,12 +145,17 @@ def conformance_kit_zip(request):
 
 @access(ANS_ADMIN)
 def history(request):
+    return _history_page(request)
+
+
+def _history_page(request, prepare_form=None):
     versions = WhitelistVersion.objects.select_related("prepared_by", "approved_by", "github_publication").defer(
         "unsigned_xml", "signed_xml")
     return render(request, "whitelist/history.html", {"versions": versions, "signer": signer_watch.signer_status(),
                                                       "version_due": pending.version_due(),
                                                       "github_configured": github_publish.configured(),
-                                                      "submission_token": new_token()})
+                                                      "prepare_form": prepare_form or PrepareForm(),
+                                                      "failed_form": prepare_form})
 
 
 @access(ANS_ADMIN)
@@ -156,14 +163,20 @@ def history(request):
 def prepare(request):
     if repeated := repeat_response(request, request, "ans_whitelist"):
         return repeated
+    form = PrepareForm(request.POST)
+    if not form.is_valid():
+        return _history_page(request, form)
     try:
-        with submitted_once(request, token_of(request)) as submission:
-            version = services.prepare_version(acting_user=request.user, comment=request.POST.get("comment", ""))
+        with submitted_once(request, form) as submission:
+            version = services.prepare_version(acting_user=request.user, comment=form.cleaned_data["comment"])
             submission.created(reverse("ans_whitelist_version", kwargs={"number": version.number}),
                                f"voici la version {version.number} préparée")
     except AlreadySubmitted as repeat:
         return repeat.response(request, "ans_whitelist")
     except DomainError as exc:
+        if field_errors_for(form, exc):
+            apply_domain_error(form, exc)
+            return _history_page(request, form)
         messages.error(request, exc.message)
         return redirect("ans_whitelist")
     messages.success(request, f"La version {version.number} est préparée : un autre administrateur ANS doit "
@@ -173,11 +186,15 @@ def prepare(request):
 
 @access(ANS_ADMIN)
 def version_detail(request, number):
+    return _version_page(request, number)
+
+
+def _version_page(request, number, abandon_form=None):
     version = get_object_or_404(WhitelistVersion.objects.select_related("prepared_by", "approved_by"),
                                 number=number)
     latest = services.last_published()
     return render(request, "whitelist/version_detail.html", {
-        "version": version,
+        "version": version, "abandon_form": abandon_form or AbandonForm(), "failed_form": abandon_form,
         "github": GitHubPublication.objects.filter(version=version).first(),
         "github_configured": github_publish.configured(),
         "can_republish": github_publish.configured() and latest is not None and latest.pk == version.pk,
@@ -193,8 +210,13 @@ def version_detail(request, number):
 @require_POST
 def publish(request, number):
     version = get_object_or_404(WhitelistVersion, number=number)
+    page = reverse("ans_whitelist_version", kwargs={"number": number})
     try:
-        services.approve_and_publish(version, acting_user=request.user)
+        with submitted_once(request, token_of(request)) as submission:
+            services.approve_and_publish(version, acting_user=request.user)
+            submission.created(page, f"la version {version.number} est déjà publiée")
+    except AlreadySubmitted as repeat:
+        return repeat.response(request, page)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
@@ -206,8 +228,13 @@ def publish(request, number):
 @require_POST
 def github_republish(request, number):
     version = get_object_or_404(WhitelistVersion, number=number)
+    page = reverse("ans_whitelist_version", kwargs={"number": number})
     try:
-        services.republish_on_github(version, acting_user=request.user)
+        with submitted_once(request, token_of(request)) as submission:
+            services.republish_on_github(version, acting_user=request.user)
+            submission.created(page, f"la version {version.number} est déjà relancée vers GitHub")
+    except AlreadySubmitted as repeat:
+        return repeat.response(request, page)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
@@ -220,9 +247,20 @@ def github_republish(request, number):
 @require_POST
 def abandon(request, number):
     version = get_object_or_404(WhitelistVersion, number=number)
+    page = reverse("ans_whitelist_version", kwargs={"number": number})
+    form = AbandonForm(request.POST)
+    if not form.is_valid():
+        return _version_page(request, number, form)
     try:
-        services.abandon_version(version, acting_user=request.user, reason=request.POST.get("reason", ""))
+        with submitted_once(request, form) as submission:
+            services.abandon_version(version, acting_user=request.user, reason=form.cleaned_data["reason"])
+            submission.created(page, f"la version {version.number} est déjà abandonnée")
+    except AlreadySubmitted as repeat:
+        return repeat.response(request, page)
     except DomainError as exc:
+        if field_errors_for(form, exc):
+            apply_domain_error(form, exc)
+            return _version_page(request, number, form)
         messages.error(request, exc.message)
     else:
         messages.success(request, f"La version {version.number} est abandonnée.")
@@ -250,27 +288,47 @@ def github_requests(request):
 
 @access(ANS_ADMIN)
 def github_request_detail(request, pk):
+    return _github_request_page(request, pk)
+
+
+def _decision_form(item, *args):
+    candidates = list(services.linkable_requests(item)) if item.status == GitHubIssueStatus.TO_REVIEW else []
+    return GitHubDecisionForm(*args, candidates=candidates, drimbox=item.drimbox), candidates
+
+
+def _github_request_page(request, pk, decision_form=None):
     item = get_object_or_404(GitHubIssueRequest.objects.select_related(
         "drimbox", "decided_by", "portal_request", "applied_version"), pk=pk)
+    form, candidates = _decision_form(item)
     return render(request, "whitelist/github_request_detail.html", {
-        "item": item, "portal_link": github_issues.portal_link(item),
-        "candidates": services.linkable_requests(item) if item.status == GitHubIssueStatus.TO_REVIEW else []})
+        "item": item, "portal_link": github_issues.portal_link(item), "candidates": candidates,
+        "decision_form": decision_form or form, "failed_form": decision_form})
 
 
 @access(ANS_ADMIN)
 @require_POST
 def github_request_decide(request, pk):
-    item = get_object_or_404(GitHubIssueRequest, pk=pk)
+    item = get_object_or_404(GitHubIssueRequest.objects.select_related("drimbox"), pk=pk)
+    page = reverse("ans_github_request", kwargs={"pk": pk})
     decision = request.POST.get("decision")
     if decision not in ("accepter", "refuser"):
         messages.error(request, "Choisissez d'accepter ou de refuser la demande.")
         return redirect("ans_github_request", pk=pk)
+    form, _candidates = _decision_form(item, request.POST)
+    if not form.is_valid():
+        return _github_request_page(request, pk, form)
     try:
-        services.decide(item, acting_user=request.user, accept=decision == "accepter",
-                        comment=request.POST.get("comment", ""),
-                        portal_request=request.POST.get("portal_request", ""),
-                        no_link_reason=request.POST.get("no_link_reason", ""))
+        with submitted_once(request, form) as submission:
+            services.decide(item, acting_user=request.user, accept=decision == "accepter",
+                            comment=form.cleaned_data["comment"], portal_request=form.cleaned_data["portal_request"],
+                            no_link_reason=form.cleaned_data["no_link_reason"])
+            submission.created(page, "la décision est déjà enregistrée")
+    except AlreadySubmitted as repeat:
+        return repeat.response(request, page)
     except DomainError as exc:
+        if field_errors_for(form, exc):
+            apply_domain_error(form, exc)
+            return _github_request_page(request, pk, form)
         messages.error(request, exc.message)
     else:
         messages.success(request, "Décision enregistrée ; elle est publiée en commentaire de l'issue GitHub."

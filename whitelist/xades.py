@@ -14,9 +14,12 @@ Profile (copied from ANS's eSignSanté output, ``LISTEBLANCHE_DRIM-M_TEST_SIGNEE
   ``ds:X509SubjectName`` before the certificates; it is not written any more (the verifier accepts both).
 
 No library emits this exact profile (signxml lacks XPath-Filter-2), so it is written on lxml exclusive
-c14n + ``cryptography``. The signature element is spliced textually before the root's closing tag: the
-input bytes are kept as they are and the output is never re-serialised after signing. The result is
-re-parsed and its digests and signature checked before it is returned.
+c14n + ``cryptography``. The input is parsed and canonicalised once, for the document digest. The signature
+element is serialised once and spliced textually before the root's closing tag: the input bytes are kept as
+they are and the output is never re-serialised after signing. Before the result is returned, the spliced bytes
+of the signature are parsed again in the root's namespace context and their digests and signature value
+checked (a token or a callable that signs with another key than the certificate's is caught there); the rest
+of the document is the input, byte for byte, whose digest comes from its own parse.
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ import hashlib
 import re
 import secrets
 from collections.abc import Callable, Sequence
+from xml.sax.saxutils import quoteattr
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -163,6 +167,7 @@ def _utc(value: dt.datetime | None) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+_DECLARATION = re.compile(rb"<!(?:ENTITY|DOCTYPE)")  # one scan of the input for both
 _CLOSING = re.compile(rb"</(?:[A-Za-z_][\w.\-]*:)?" + ROOT_NAME.encode() + rb"\s*>\s*\Z")
 
 
@@ -170,13 +175,12 @@ def sign(data: bytes, key, cert: x509.Certificate, chain: Sequence[x509.Certific
          signing_time: dt.datetime | None = None, signature_id: str | None = None) -> bytes:
     """Sign the unsigned list ``data`` and return the signed bytes (input bytes + spliced ``ds:Signature``)."""
     signer = as_signer(key)
-    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+    if _DECLARATION.search(data):
         raise SigningError("DTD interdite dans la liste")
     try:
-        tree = etree.ElementTree(etree.fromstring(data, safe_parser()))
+        root = etree.fromstring(data, safe_parser())
     except etree.XMLSyntaxError as exc:
         raise SigningError(f"XML mal formé : {exc}") from exc
-    root = tree.getroot()
     if etree.QName(root).localname != ROOT_NAME:
         raise SigningError(f"racine inattendue : {etree.QName(root).localname}")
     if root.find(f".//{{{DS}}}Signature") is not None:
@@ -186,7 +190,7 @@ def sign(data: bytes, key, cert: x509.Certificate, chain: Sequence[x509.Certific
         raise SigningError("balise fermante de la racine introuvable en fin de document")
 
     # Reference 1: the whole document minus the signature == the unsigned document as parsed.
-    document_digest = hashlib.sha256(exc_c14n(tree)).digest()
+    document_digest = hashlib.sha256(exc_c14n(etree.ElementTree(root))).digest()
 
     sid = signature_id or f"id-{secrets.token_hex(16)}"
     ref_id, props_id = f"r-{sid}-1", f"xades-{sid}"
@@ -231,27 +235,28 @@ def sign(data: bytes, key, cert: x509.Certificate, chain: Sequence[x509.Certific
     signature_value.text = b64(signer(exc_c14n(signed_info)))
 
     fragment = etree.tostring(signature, encoding="unicode").encode("utf-8")
-    signed = data[:closing] + fragment + data[closing:]
-    _self_check(signed, cert)
-    return signed
+    _self_check(fragment, root.nsmap, document_digest, cert)
+    return data[:closing] + fragment + data[closing:]
 
 
-def _self_check(signed: bytes, cert: x509.Certificate) -> None:
-    """Re-parse the final bytes and recompute both digests and the signature."""
-    tree = etree.ElementTree(etree.fromstring(signed, safe_parser()))
-    signature = tree.getroot()[-1]
-    if signature.tag != f"{{{DS}}}Signature":
-        raise SigningError("la signature n'est pas le dernier élément de la racine")
-    references = signature.findall(f"{{{DS}}}SignedInfo/{{{DS}}}Reference")
-    copy = etree.ElementTree(etree.fromstring(signed, safe_parser()))
-    copy.getroot().remove(copy.getroot()[-1])
-    expected = [exc_c14n(copy), exc_c14n(signature.find(f".//{{{XADES}}}SignedProperties"))]
-    for reference, content in zip(references, expected, strict=True):
-        if reference.findtext(f"{{{DS}}}DigestValue") != b64(hashlib.sha256(content).digest()):
+def _self_check(fragment: bytes, nsmap: dict, document_digest: bytes, cert: x509.Certificate) -> None:
+    """Parse the signature's bytes as they will be read, inside an element declaring the root's namespaces, and
+    recompute the SignedProperties digest and the signature value; the document digest must be the one computed
+    from the input (the input bytes are kept as they are around the signature)."""
+    declarations = "".join(f" xmlns{':' + prefix if prefix else ''}={quoteattr(uri)}" for prefix, uri in nsmap.items())
+    try:
+        context = etree.fromstring(f"<context{declarations}>".encode() + fragment + b"</context>", safe_parser())
+    except etree.XMLSyntaxError as exc:
+        raise SigningError(f"auto-vérification : signature mal formée ({exc})") from exc
+    signature = context[0]
+    signed_info = signature.find(f"{{{DS}}}SignedInfo")
+    references = signed_info.findall(f"{{{DS}}}Reference")
+    expected = [document_digest, hashlib.sha256(exc_c14n(signature.find(f".//{{{XADES}}}SignedProperties"))).digest()]
+    for reference, digest in zip(references, expected, strict=True):
+        if reference.findtext(f"{{{DS}}}DigestValue") != b64(digest):
             raise SigningError("auto-vérification : empreinte incorrecte")
     value = base64.b64decode(signature.findtext(f"{{{DS}}}SignatureValue"))
     try:
-        cert.public_key().verify(value, exc_c14n(signature.find(f"{{{DS}}}SignedInfo")),
-                                 padding.PKCS1v15(), hashes.SHA256())
+        cert.public_key().verify(value, exc_c14n(signed_info), padding.PKCS1v15(), hashes.SHA256())
     except Exception as exc:  # InvalidSignature, wrong key type
         raise SigningError("auto-vérification : la signature ne correspond pas au certificat") from exc

@@ -31,6 +31,7 @@ from operators.models import Drimbox
 from operators.queries import visible_drimboxes
 from trustspace.access import ANS_ADMIN, AUTHENTICATED, OPERATOR_MEMBER, access
 from trustspace.errors import DomainError
+from trustspace.forms_util import apply_domain_error, field_errors_for
 from trustspace.idempotency import AlreadySubmitted, repeat_response, submitted_once
 
 
@@ -60,6 +61,8 @@ def _page(request, drimbox, *, upload_form=None, csr_form=None, market_form=None
             drimbox=drimbox, revoked_at__isnull=True, created_by__memberships__operator=drimbox.operator,
             created_by__memberships__ended_at__isnull=True).first(),
         "acme_dns_form": AcmeDnsForm(),
+        "failed_form": next((form for form in (upload_form, csr_form, market_form) if form is not None and form.errors),
+                            None),
     })
 
 
@@ -170,11 +173,21 @@ def certificate_detail(request, pk):
     certificate = get_object_or_404(Certificate.objects.select_related("drimbox", "operator"), pk=pk)
     if not permissions.can(request.user, "certificate.view", certificate.operator):
         raise Http404
+    return _certificate_page(request, certificate)
+
+
+def _reread(certificate):
+    return Certificate.objects.select_related("drimbox", "operator").get(pk=certificate.pk)
+
+
+def _certificate_page(request, certificate, revoke_form=None):
+    """A certificate; ``revoke_form``: the revocation sent with errors, shown again with them next to the field."""
     leaf = x509.load_pem_x509_certificate(certificate.pem.encode())
     chain = [describe_certificate(c) for c in x509.load_pem_x509_certificates(certificate.chain_pem.encode())] \
         if certificate.chain_pem else []
     return render(request, "certificates/certificate_detail.html", {
-        "certificate": certificate, "info": describe_certificate(leaf), "chain": chain, "revoke_form": RevokeForm(),
+        "certificate": certificate, "info": describe_certificate(leaf), "chain": chain,
+        "revoke_form": revoke_form or RevokeForm(), "failed_form": revoke_form,
         "can_manage": permissions.can(request.user, "certificate.manage", certificate.operator)
         and not certificate.revoked_at,
     })
@@ -191,26 +204,28 @@ def certificate_revoke(request, pk):
     if repeated := repeat_response(request, form, page):
         return repeated
     if not form.is_valid():
-        messages.error(request, "Choisissez le motif de la révocation.")
+        return _certificate_page(request, _reread(certificate), form)
+    try:
+        with submitted_once(request, form) as submission:
+            services.revoke_certificate(certificate, acting_user=request.user,
+                                        reason=form.cleaned_data["reason"])
+            submission.created(page, "la révocation est enregistrée")
+    except AlreadySubmitted as repeat:
+        return repeat.response(request, page)
+    except DomainError as exc:
+        if field_errors_for(form, exc):
+            apply_domain_error(form, exc)
+            return _certificate_page(request, _reread(certificate), form)
+        messages.error(request, exc.message)
     else:
-        try:
-            with submitted_once(request, form) as submission:
-                services.revoke_certificate(certificate, acting_user=request.user,
-                                            reason=form.cleaned_data["reason"])
-                submission.created(page, "la révocation est enregistrée")
-        except AlreadySubmitted as repeat:
-            return repeat.response(request, page)
-        except DomainError as exc:
-            messages.error(request, exc.message)
+        if certificate.source in MARKET_SOURCES:
+            messages.success(request, "Révocation à effectuer auprès de l'autorité qui a délivré le certificat : "
+                                      "le portail la constatera dans sa LCR (ou par OCSP).")
+        elif certificate.kind == CertificateKind.VI:
+            messages.success(request, "Révocation enregistrée.")
         else:
-            if certificate.source in MARKET_SOURCES:
-                messages.success(request, "Révocation à effectuer auprès de l'autorité qui a délivré le certificat : "
-                                          "le portail la constatera dans sa LCR (ou par OCSP).")
-            elif certificate.kind == CertificateKind.VI:
-                messages.success(request, "Révocation enregistrée.")
-            else:
-                messages.success(request, "Révocation à effectuer auprès de l'IGC-Santé : le portail la constatera "
-                                          "dans la CRL.")
+            messages.success(request, "Révocation à effectuer auprès de l'IGC-Santé : le portail la constatera "
+                                      "dans la CRL.")
     return redirect("certificate_detail", certificate.pk)
 
 

@@ -4,7 +4,8 @@ from django.contrib.auth import get_user_model
 from dsfr.forms import DsfrBaseForm
 
 from operators.models import AttachmentKind, DrimboxStatus, RequestKind, RequestStatus
-from operators.request_data import FIELDS, LABELS, usable_orders
+from operators.request_data import FIELDS, LABELS, required_to_submit, usable_orders
+from operators.services.common import CHANGES_REQUIRED, OVERRIDE_REQUIRED, REFUSAL_REASON_REQUIRED
 from trustspace.idempotency import SubmissionTokenMixin
 
 HELP = {
@@ -14,18 +15,36 @@ HELP = {
     "financing_order": "Le bon de commande SONS-IMG-DB-va2 qui finance cette DRIMbox.",
     "db_addresses": "Adresses IP (séparées par des virgules) ou un nom d'hôte cible (CNAME) du point d'accès "
                     "DRIMbox-à-DRIMbox.",
-    "vi_addresses": "Adresses IP ou nom d'hôte cible de la visionneuse ; facultatif, vide pour une DRIMbox sans "
-                    "visionneuse.",
+    "vi_addresses": "Adresses IP ou nom d'hôte cible de la visionneuse ; vide pour une DRIMbox sans visionneuse.",
     "support_contact": "Publié dans la liste blanche : courriel et téléphone du support.",
-    "responsable_contact": "Facultatif ; publié dans la liste blanche.",
+    "responsable_contact": "Publié dans la liste blanche : courriel et téléphone du responsable.",
     "reason": "Expliquez la raison de la demande.",
 }
 TEXTAREAS = {"reason", "message"}
 
 
+class RequiredToSubmit:
+    """A field the request needs to be submitted but its draft does not: marked as required (DSFR: no
+    « (Optionnel) »; the ``required`` attribute), yet a draft may leave it empty — the service says what is missing
+    when the request is submitted (``request_data.required_to_submit``, the same rule)."""
+
+    def validate(self, value):
+        if value not in self.empty_values:
+            super().validate(value)
+
+
+class RequiredToSubmitCharField(RequiredToSubmit, forms.CharField):
+    pass
+
+
+class RequiredToSubmitFileField(RequiredToSubmit, forms.FileField):
+    pass
+
+
 def request_form_class(kind, operator, drimbox=None):
     """The form of a request of ``kind`` for ``operator`` (the orders it may name, see ``usable_orders``)."""
     kind = RequestKind(kind)
+    needed = set(required_to_submit(kind))
     fields = {}
     if kind == RequestKind.SWITCH:
         fields["drimbox_ref"] = forms.CharField(
@@ -50,12 +69,13 @@ def request_form_class(kind, operator, drimbox=None):
                 help_text="Sans visionneuse, seul le nom db est attribué ; aucun certificat vi n'est demandé.")
             continue
         widget = forms.Textarea(attrs={"rows": 3}) if name in TEXTAREAS else None
-        fields[name] = forms.CharField(label=LABELS[name][:1].upper() + LABELS[name][1:], required=False,
-                                       help_text=HELP.get(name, ""), widget=widget)
-    if kind in {RequestKind.DECLARATION, RequestKind.SWITCH}:
-        fields["cgi"] = forms.FileField(
-            label="Conditions Générales d'Intégration signées (PDF)", required=False,
-            help_text="Signées pour cette installation ; 5 Mo au plus. Obligatoires pour soumettre.")
+        field_class = RequiredToSubmitCharField if name in needed else forms.CharField
+        fields[name] = field_class(label=LABELS[name][:1].upper() + LABELS[name][1:], required=name in needed,
+                                   help_text=HELP.get(name, ""), widget=widget)
+    if "cgi" in needed:
+        fields["cgi"] = RequiredToSubmitFileField(
+            label="Conditions Générales d'Intégration signées (PDF)", required=True,
+            help_text="Signées pour cette installation ; 5 Mo au plus.")
     return type(f"{kind.name.title()}RequestForm", (SubmissionTokenMixin, DsfrBaseForm), fields)
 
 
@@ -72,13 +92,19 @@ class CommentForm(SubmissionTokenMixin, DsfrBaseForm):
     text = forms.CharField(label="Commentaire", widget=forms.Textarea(attrs={"rows": 3}), max_length=5000)
 
 
-class CancelForm(DsfrBaseForm):
+class SubmitForm(SubmissionTokenMixin, DsfrBaseForm):
+    """« Soumettre à l'ANS »: no field, its submission token only (sent twice, it submits once)."""
+
+    prefix = "submit"
+
+
+class CancelForm(SubmissionTokenMixin, DsfrBaseForm):
     prefix = "cancel"
 
-    reason = forms.CharField(label="Motif (facultatif)", required=False, max_length=2000)
+    reason = forms.CharField(label="Motif", required=False, max_length=2000)
 
 
-class AssignForm(DsfrBaseForm):
+class AssignForm(SubmissionTokenMixin, DsfrBaseForm):
     prefix = "assign"
 
     reviewer = forms.ModelChoiceField(label="Relecteur", queryset=get_user_model().objects.none(), required=False,
@@ -89,26 +115,35 @@ class AssignForm(DsfrBaseForm):
         self.fields["reviewer"].queryset = get_user_model().objects.filter(is_ans_admin=True, is_active=True)
 
 
-class ChangesForm(DsfrBaseForm):
+class ChangesForm(SubmissionTokenMixin, DsfrBaseForm):
     prefix = "changes"
 
     comment = forms.CharField(label="Modifications attendues", widget=forms.Textarea(attrs={"rows": 3}),
-                              required=False)
+                              error_messages={"required": CHANGES_REQUIRED})
 
 
-class RejectForm(DsfrBaseForm):
+class RejectForm(SubmissionTokenMixin, DsfrBaseForm):
     prefix = "reject"
 
-    reason = forms.CharField(label="Motif du refus", widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    reason = forms.CharField(label="Motif du refus", widget=forms.Textarea(attrs={"rows": 3}),
+                             error_messages={"required": REFUSAL_REASON_REQUIRED})
 
 
-class ApproveForm(DsfrBaseForm):
+class ApproveForm(SubmissionTokenMixin, DsfrBaseForm):
+    """Approval; the derogation's reason is required when the declared DRIMbox is not funded (``needs_override``,
+    what ``services.approve_request`` refuses to go without)."""
+
     prefix = "approve"
 
     override_reason = forms.CharField(
         label="Dérogation de financement (motif)", required=False, widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Seulement pour une DRIMbox non financée : le motif est tracé dans l'historique.")
-    comment = forms.CharField(label="Commentaire pour l'opérateur (facultatif)", required=False)
+        help_text="La DRIMbox n'est pas financée : le motif de la dérogation est tracé dans l'historique.",
+        error_messages={"required": OVERRIDE_REQUIRED})
+    comment = forms.CharField(label="Commentaire pour l'opérateur", required=False)
+
+    def __init__(self, *args, needs_override=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["override_reason"].required = needs_override
 
 
 RIS_WAVE_CHOICES = [("", "Aucune commande de RIS Vague 2 pour l'instant"), ("vague_2", "RIS Vague 2"),
@@ -185,32 +220,46 @@ class OrderDocumentForm(SubmissionTokenMixin, DsfrBaseForm):
             (str(client.pk), client.label) for client in (order.clients.all() if order is not None else [])]
 
 
-class OrderCloseForm(DsfrBaseForm):
+class OrderCloseForm(SubmissionTokenMixin, DsfrBaseForm):
     reason = forms.CharField(label="Motif de clôture", widget=forms.Textarea(attrs={"rows": 2}))
 
 
-class VaUploadForm(DsfrBaseForm):
-    file = forms.FileField(label="Document VA (PDF, 5 Mo au plus)")
+class VaUploadForm(SubmissionTokenMixin, DsfrBaseForm):
+    file = forms.FileField(label="Document VA (PDF, 5 Mo au plus)",
+                           error_messages={"required": "Choisissez le document VA à déposer (PDF)."})
     with_reservations = forms.BooleanField(
         label="VA signé avec réserves (RIS du client pas encore en Vague 2)", required=False,
         help_text="Les réserves seront à lever dans les deux mois suivant le signalement, par le client, de la "
                   "mise à jour de son RIS en Vague 2.")
 
 
-class VaRisUpdateForm(DsfrBaseForm):
+class VaRisUpdateForm(SubmissionTokenMixin, DsfrBaseForm):
     signalled_on = forms.DateField(
         label="Date à laquelle le client a signalé la mise à jour du RIS en Vague 2",
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         error_messages={"required": "Indiquez la date du signalement.",
                         "invalid": "Indiquez une date valide (jj/mm/aaaa)."})
 
+    def __init__(self, *args, **kwargs):
+        from django.utils import timezone
 
-class VaLiftingUploadForm(DsfrBaseForm):
-    file = forms.FileField(label="Document de levée des réserves signé par le client (PDF, 5 Mo au plus)")
+        super().__init__(*args, **kwargs)
+        self.fields["signalled_on"].widget.attrs["max"] = timezone.localdate().isoformat()  # not in the future
 
 
-class VaRefuseForm(DsfrBaseForm):
-    reason = forms.CharField(label="Motif du refus", required=False)
+class VaLiftingUploadForm(SubmissionTokenMixin, DsfrBaseForm):
+    file = forms.FileField(
+        label="Document de levée des réserves signé par le client (PDF, 5 Mo au plus)",
+        error_messages={"required": "Choisissez le document de levée des réserves à déposer (PDF)."})
+
+
+class VaDecisionForm(SubmissionTokenMixin, DsfrBaseForm):
+    """« Valider » a VA or the lifting of its reservations: no field, its submission token only."""
+
+
+class VaRefuseForm(SubmissionTokenMixin, DsfrBaseForm):
+    reason = forms.CharField(label="Motif du refus", max_length=2000,
+                             error_messages={"required": REFUSAL_REASON_REQUIRED})
 
 
 AGE_CHOICES = [("", "Toutes"), ("2", "Plus de 2 jours"), ("7", "Plus de 7 jours"), ("30", "Plus de 30 jours")]

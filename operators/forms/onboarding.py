@@ -4,8 +4,10 @@ from django.conf import settings
 from dsfr.forms import DsfrBaseForm
 
 from operators.forms.space import OperatorRegistrationForm
-from operators.models import ContractVersion
+from operators.models import ContractVersion, RequestKind
 from operators.onboarding import CARD_OR_PROOF_MESSAGE
+from operators.request_data import APPLICATION_FIELDS, clean_data
+from trustspace.errors import InvalidData
 from trustspace.idempotency import SubmissionTokenMixin
 
 PDF_WIDGET = {"accept": "application/pdf"}
@@ -53,11 +55,25 @@ class ApplicationForm(SubmissionTokenMixin, OperatorRegistrationForm):
 
     def clean(self):
         cleaned = super().clean()
+        self._add_data_problems(cleaned)
         # Said with the other mistakes on the first attempt (the service checks it again, and the format).
         if (settings.ONBOARDING_REQUIRE_CARDS and not self.editing and not (cleaned.get("legal_rep_card") or "").strip()
                 and not cleaned.get("power_document") and not {"legal_rep_card", "power_document"} & set(self.errors)):
             self.add_error("legal_rep_card", CARD_OR_PROOF_MESSAGE)
         return cleaned
+
+    def _add_data_problems(self, cleaned):
+        """What the service refuses in the data sent (a SIREN's key, a SIRET of another SIREN…), said now with the
+        form's own errors: every problem on the first attempt, by the service's own rules."""
+        values = {field: cleaned.get(field) or "" for field in APPLICATION_FIELDS if field in self.fields}
+        values["contract_version"] = "-"  # the version in force, set by the service
+        try:
+            clean_data(RequestKind.ADHESION, values, operator=None, for_submit=not self.editing)
+        except InvalidData as exc:
+            for field, messages in exc.field_errors.items():
+                if field in self.fields and field not in self.errors:
+                    for message in messages:
+                        self.add_error(field, message)
 
 
 class InvitationCardForm(DsfrBaseForm):

@@ -5,6 +5,7 @@ Forms only shape input; the rules live in the models' validators and the service
 from django import forms
 from dsfr.forms import DsfrBaseForm
 
+from operators.forms.fields import PhoneField, PostalCodeField
 from operators.models import Role
 from operators.queries import CONTRACT_FILTERS, TECHNICAL_ADMIN_FILTERS
 from trustspace.idempotency import SubmissionTokenMixin
@@ -15,10 +16,11 @@ class OperatorForm(DsfrBaseForm):
     siret = forms.CharField(label="SIRET du siège", max_length=20, required=False,
                             help_text="14 chiffres ; doit commencer par le SIREN.")
     address_line = forms.CharField(label="Adresse", max_length=255)
-    postal_code = forms.CharField(label="Code postal", max_length=5)
+    postal_code = PostalCodeField(label="Code postal")
     city = forms.CharField(label="Commune", max_length=100)
-    contact_email = forms.EmailField(label="Courriel de contact")
-    contact_phone = forms.CharField(label="Téléphone de contact", max_length=30, required=False)
+    contact_email = forms.EmailField(label="Courriel de contact",
+                                     widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    contact_phone = PhoneField(label="Téléphone de contact", required=False)
 
 
 class OperatorRegistrationForm(OperatorForm):
@@ -59,7 +61,7 @@ class InvitationForm(SubmissionTokenMixin, DsfrBaseForm):
 
 
 class RemovalForm(DsfrBaseForm):
-    reason = forms.CharField(label="Motif (facultatif)", max_length=255, required=False)
+    reason = forms.CharField(label="Motif", max_length=255, required=False)
 
 
 class ContractVersionForm(SubmissionTokenMixin, DsfrBaseForm):

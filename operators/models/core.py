@@ -5,13 +5,14 @@ Only ``operators.services`` writes these models (DESIGN §3).
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 from trustspace.statemachine import StateMachineMixin
 
-from ..validators import validate_id_nat_struct, validate_siren, validate_siret
+from ..validators import ENTITY_FORMATS, validate_id_nat_struct, validate_siren, validate_siret
 
 
 class Operator(models.Model):
@@ -63,6 +64,19 @@ class Operator(models.Model):
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        """The postal code and the phone in their French formats (checked here rather than as field validators:
+        no migration, and every path that saves an operator calls ``full_clean``)."""
+        errors = {}
+        for field, check in ENTITY_FORMATS.items():
+            if getattr(self, field):
+                try:
+                    check(getattr(self, field))
+                except ValidationError as exc:
+                    errors[field] = exc.messages
+        if errors:
+            raise ValidationError(errors)
 
 
 class ContractVersion(models.Model):

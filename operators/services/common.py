@@ -13,6 +13,11 @@ if TYPE_CHECKING:
     from trustspace.models import User
 
 ANS_ONLY = "Réservé aux administrateurs ANS."
+# What ANS must write when it decides (the forms say the same words, next to the field, before any service call).
+REFUSAL_REASON_REQUIRED = "Le motif du refus est obligatoire."
+CHANGES_REQUIRED = "Indiquez à l'opérateur ce qu'il doit modifier."
+OVERRIDE_REQUIRED = ("DRIMbox non financée : indiquez le motif de la dérogation pour l'approuver (il est tracé dans "
+                     "l'historique).")
 
 
 def require_ans_admin(user: User | None) -> None:
@@ -25,8 +30,7 @@ def refusal_reason(reason: str | None) -> str:
     """The reason ANS gives for a refusal: required, and shown to the operator as written."""
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidData("Le motif du refus est obligatoire.",
-                          field_errors={"reason": ["Le motif du refus est obligatoire."]})
+        raise InvalidData(REFUSAL_REASON_REQUIRED, field_errors={"reason": [REFUSAL_REASON_REQUIRED]})
     validate_display_text({"reason": reason}, multiline={"reason"}, labels={"reason": "motif du refus"})
     return reason
 

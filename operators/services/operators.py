@@ -4,15 +4,17 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING, Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from operators import channels, permissions
 from operators.models import Operator
 from operators.services.common import full_clean
 from operators.services.contracts import ensure_contract_accepted
+from operators.validators import ENTITY_FORMATS, all_field_errors, validate_contact
 from trustspace import audit
 from trustspace.errors import InvalidData, NotAllowed
-from trustspace.text import validate_display_text
+from trustspace.text import validate_display_text, validate_model_text
 
 if TYPE_CHECKING:
     from trustspace.models import User
@@ -22,7 +24,9 @@ OPERATOR_EDITABLE_FIELDS = ["name", "siret", "address_line", "postal_code", "cit
 
 
 def update_operator(operator: Operator, *, acting_user: User, data: dict[str, Any]) -> Operator:
-    """Update the operator's legal-entity data (not its SIREN nor idNat_Struct, which certificates carry)."""
+    """Update the operator's legal-entity data (not its SIREN nor idNat_Struct, which certificates carry).
+    Every problem is reported at once, each on its field; the postal code and the phone are stored in their
+    French formats (``operators.validators``)."""
     permissions.require(acting_user, "operator.update", operator)
     with transaction.atomic():
         operator = Operator.objects.select_for_update().get(pk=operator.pk)
@@ -32,7 +36,21 @@ def update_operator(operator: Operator, *, acting_user: User, data: dict[str, An
             if field in data:
                 value = (data[field] or "").strip()
                 setattr(operator, field, "".join(value.split()) if field == "siret" else value)
-        full_clean(operator)
+        validate_model_text(operator)  # a forbidden character is named first, before any format rule
+        errors: dict[str, list[str]] = {}
+        for field, normalize in ENTITY_FORMATS.items():
+            try:
+                setattr(operator, field, normalize(getattr(operator, field)))
+            except ValidationError as exc:
+                errors[field] = exc.messages
+                setattr(operator, field, before[field])  # the rest is still checked against a valid value
+        try:
+            full_clean(operator, exclude=list(errors))
+        except InvalidData as exc:
+            for field, messages in exc.field_errors.items():
+                errors.setdefault(field, []).extend(messages)
+        if errors:
+            raise all_field_errors(errors)
         after = audit.snapshot(operator, Operator.AUDITED_FIELDS)
         if after == before:
             return operator
@@ -55,6 +73,10 @@ def update_support_contact(operator: Operator, *, acting_user: User, support_con
         raise InvalidData("Le contact support ne doit pas dépasser 255 caractères.",
                           field_errors={"support_contact": ["255 caractères au maximum."]})
     validate_display_text({"support_contact": value}, labels={"support_contact": "contact support"})
+    try:
+        validate_contact(value)
+    except ValidationError as exc:
+        raise InvalidData(" ".join(exc.messages), field_errors={"support_contact": exc.messages}) from exc
     with transaction.atomic():
         operator = Operator.objects.select_for_update().get(pk=operator.pk)
         ensure_contract_accepted(operator)

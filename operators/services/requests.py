@@ -30,7 +30,7 @@ from operators.models import (
     RequestStatus,
 )
 from operators.models.requests import file_sha256
-from operators.request_data import LABELS, clean_data
+from operators.request_data import LABELS, MISSING_PIECE, REQUIRED_PIECES, clean_data
 from operators.services.admission import hand_over
 from operators.services.contracts import ensure_contract_accepted
 from operators.services.drimboxes import release_drimbox, require_integration_checks, set_drimbox_status
@@ -42,6 +42,7 @@ from operators.services.timeline import (
     notify,
     notify_operator_side,
 )
+from operators.validators import all_field_errors
 from trustspace import audit
 from trustspace.errors import Conflict, DomainError, InvalidData, NotAllowed
 from trustspace.text import validate_display_text
@@ -253,6 +254,32 @@ def add_attachment(req: DrimboxRequest, *, acting_user: User, kind: str,
     return attachment
 
 
+def submittable_data(req: DrimboxRequest) -> dict[str, str]:
+    """``req``'s data checked for submission, or InvalidData naming every problem at once (missing and malformed
+    fields, missing pieces, an application's documents): the operator corrects everything in one go."""
+    errors: dict[str, list[str]] = {}
+    data = None
+    try:
+        data = clean_data(req.kind, req.data, operator=req.operator, for_submit=True, drimbox=req.drimbox)
+    except InvalidData as exc:
+        if not exc.field_errors:
+            raise
+        errors.update(exc.field_errors)
+    attached = set(req.attachments.values_list("kind", flat=True))
+    for field, piece in REQUIRED_PIECES.get(RequestKind(req.kind), {}).items():
+        if piece not in attached:
+            errors[field] = [MISSING_PIECE[piece]]
+    if req.is_onboarding:
+        try:
+            onboarding.check_submittable(req)
+        except InvalidData as exc:
+            for field, messages in exc.field_errors.items():
+                errors.setdefault(field, []).extend(messages)
+    if errors or data is None:
+        raise all_field_errors(errors)
+    return data
+
+
 def submit_request(req: DrimboxRequest, *, acting_user: User) -> DrimboxRequest:
     _require_operator_action(acting_user, req, req.operator)
     with transaction.atomic():
@@ -262,12 +289,7 @@ def submit_request(req: DrimboxRequest, *, acting_user: User) -> DrimboxRequest:
         if not req.is_editable:
             raise Conflict(f"La demande {req.reference} est « {req.get_status_display().lower()} » : elle ne peut "
                            "pas être soumise à nouveau.", code="invalid_transition")
-        req.data = clean_data(req.kind, req.data, operator=req.operator, for_submit=True, drimbox=req.drimbox)
-        if req.kind in DECLARATION_KINDS and not req.attachments.filter(kind=AttachmentKind.CGI).exists():
-            message = "Joignez les Conditions Générales d'Intégration signées pour cette installation (PDF)."
-            raise InvalidData(message, field_errors={"cgi": [message]})
-        if req.is_onboarding:
-            onboarding.check_submittable(req)
+        req.data = submittable_data(req)
         if req.drimbox_id:
             drimbox = Drimbox.objects.select_for_update().get(pk=req.drimbox_id)
             if req.status == RequestStatus.DRAFT:

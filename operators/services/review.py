@@ -14,7 +14,7 @@ from operators.models import DECLARATION_KINDS, DrimboxRequest, RequestEventKind
 from operators.request_data import clean_data, eligibility_problems
 from operators.services import admission, drimboxes
 from operators.services.admission import hand_over
-from operators.services.common import refusal_reason, require_ans_admin
+from operators.services.common import CHANGES_REQUIRED, refusal_reason, require_ans_admin
 from operators.services.drimboxes import release_drimbox
 from operators.services.requests import lock_request
 from operators.services.timeline import (
@@ -71,8 +71,7 @@ def request_changes(req: DrimboxRequest, *, acting_user: User, comment: str) -> 
     require_ans_admin(acting_user)
     comment = (comment or "").strip()
     if not comment:
-        raise InvalidData("Indiquez à l'opérateur ce qu'il doit modifier.",
-                          field_errors={"comment": ["Indiquez à l'opérateur ce qu'il doit modifier."]})
+        raise InvalidData(CHANGES_REQUIRED, field_errors={"comment": [CHANGES_REQUIRED]})
     validate_display_text({"comment": comment}, multiline={"comment"}, labels={"comment": "commentaire"})
     with transaction.atomic():
         req = lock_request(req)

@@ -7,9 +7,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
-from operators import queries, services
+from operators import queries, services, tables
 from operators.forms.history import AnsHistoryFilterForm
-from operators.forms.lifecycle import RegistrySearchForm, ReviewQueueFilterForm
+from operators.forms.lifecycle import RegistrySearchForm, ReviewQueueFilterForm, VaDecisionForm, VaRefuseForm
 from operators.forms.space import ContractVersionForm, OperatorSearchForm
 from operators.models import (
     ONBOARDING_KINDS,
@@ -27,6 +27,7 @@ from trustspace.forms_util import apply_domain_error
 from trustspace.history import chain_state, describe, history_page
 from trustspace.idempotency import AlreadySubmitted, repeat_response, submitted_once
 from trustspace.models import AuditEntry
+from trustspace.tables import SortedTable, table_export
 
 PAGE_SIZE = 50
 OPERATOR_HISTORY_ROWS = 20  # on the operator's page; the rest on ANS's history page, filtered on the operator
@@ -37,9 +38,14 @@ def operators_list(request):
     form = OperatorSearchForm(request.GET or None)
     current = ContractVersion.current()
     operators = queries.search_operators(**(form.cleaned_data if form.is_valid() else {}))
-    page = Paginator(operators, PAGE_SIZE).get_page(request.GET.get("page"))
+    table = SortedTable(request, tables.OPERATOR_COLUMNS, "nom")
+    if exported := table_export(request, table, operators, filename="operateurs", title="Opérateurs",
+                                row=tables.operator_row, columns=tables.OPERATOR_EXPORT):
+        return exported
+    page = Paginator(table.order(operators), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "operators/ans/operators_list.html", {
-        "form": form, "page": page, "current_contract": current, "query": _query_without_page(request),
+        "form": form, "page": page, "current_contract": current, "query": table.query_without_page(),
+        "table": table,
     })
 
 
@@ -101,9 +107,13 @@ def review_queue(request):
     form = ReviewQueueFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
     requests_ = queries.review_queue(request.user, **filters)
+    table = SortedTable(request, tables.REVIEW_COLUMNS, "soumise")
+    if exported := table_export(request, table, requests_, filename="demandes", title="Demandes",
+                                row=tables.request_row, columns=tables.REQUEST_EXPORT):
+        return exported
     return render(request, "operators/ans/review_queue.html", {
-        "form": form, "page": Paginator(requests_, PAGE_SIZE).get_page(request.GET.get("page")),
-        "query": _query_without_page(request), "now": timezone.now(),
+        "form": form, "page": Paginator(table.order(requests_), PAGE_SIZE).get_page(request.GET.get("page")),
+        "query": table.query_without_page(), "now": timezone.now(), "table": table,
     })
 
 
@@ -111,20 +121,37 @@ def review_queue(request):
 def registry(request):
     form = RegistrySearchForm(request.GET or None)
     drimboxes = queries.registry_search(**(form.cleaned_data if form.is_valid() else {}))
+    table = SortedTable(request, tables.REGISTRY_COLUMNS, "identifiant")
+    if exported := table_export(request, table, drimboxes, filename="registre-drimbox", title="Registre",
+                                row=tables.registry_row, columns=tables.REGISTRY_EXPORT):
+        return exported
     return render(request, "operators/ans/registry.html", {
-        "form": form, "page": Paginator(drimboxes, PAGE_SIZE).get_page(request.GET.get("page")),
-        "query": _query_without_page(request), "dns_configured": dns_configured(),
+        "form": form, "page": Paginator(table.order(drimboxes), PAGE_SIZE).get_page(request.GET.get("page")),
+        "query": table.query_without_page(), "dns_configured": dns_configured(), "table": table,
     })
-
-
-def _query_without_page(request):
-    query = request.GET.copy()
-    query.pop("page", None)
-    return query.urlencode()
 
 
 @access(ANS_ADMIN)
 def va_documents(request):
+    return va_review_page(request)
+
+
+# ANS's decision forms of the VA page, per document: {name: (form class, its ids' pattern)}.
+VA_DECISION_FORMS = {
+    "validate_form": (VaDecisionForm, "va-{}-valider-%s"), "refuse_form": (VaRefuseForm, "va-{}-%s"),
+    "lifting_validate_form": (VaDecisionForm, "lifting-{}-valider-%s"),
+    "lifting_refuse_form": (VaRefuseForm, "lifting-{}-%s"),
+}
+
+
+def va_decision_form(name, va, *args):
+    form_class, ids = VA_DECISION_FORMS[name]
+    return form_class(*args, auto_id=ids.format(va.pk))
+
+
+def va_review_page(request, *, failed=None):
+    """ANS's VA page; ``failed``: (VA document, form name, form) of a decision sent with errors, shown again with
+    them next to its field and summed up at the top."""
     now = timezone.now()
     base = VaDocument.objects.select_related("drimbox", "operator", "uploaded_by")
 
@@ -132,12 +159,23 @@ def va_documents(request):
         documents = queries.va_documents(state, documents=base, now=now)
         return documents[:limit] if limit else documents
 
+    def with_forms(documents, names):
+        documents = list(documents)
+        for va in documents:
+            for name in names:
+                setattr(va, name, failed[2] if failed and failed[0].pk == va.pk and failed[1] == name
+                        else va_decision_form(name, va))
+        return documents
+
     return render(request, "operators/ans/va_documents.html", {
-        "to_review": listed("to_review"), "overdue": listed("overdue"), "upcoming": listed("due", 100),
+        "to_review": with_forms(listed("to_review"), ["validate_form", "refuse_form"]),
+        "overdue": listed("overdue"), "upcoming": listed("due", 100),
         # VA signed « avec réserves »: lifting documents to review, overdue reservations, the others.
-        "liftings_to_review": listed("lifting_to_review"), "reservations_overdue": listed("reservations_overdue"),
+        "liftings_to_review": with_forms(listed("lifting_to_review"), ["lifting_validate_form", "lifting_refuse_form"]),
+        "reservations_overdue": listed("reservations_overdue"),
         "reservations_running": listed("reservations_running", 100),
         "reservations_awaiting_ris": listed("reservations_awaiting_ris", 100),
+        "failed_form": failed[2] if failed else None,
     })
 
 

@@ -188,7 +188,7 @@ def financing_order_close(request, pk):
     order = _order_or_404(request, pk)
     form = OrderCloseForm(request.POST, prefix="close")
     return _post(request, order, form, "close_form", lambda data: services.close_financing_order(
-        order, acting_user=request.user, reason=data["reason"]), "Bon de commande clos.")
+        order, acting_user=request.user, reason=data["reason"]), "Bon de commande clos.", "le bon de commande est clos")
 
 
 @access(AUTHENTICATED)

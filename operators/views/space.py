@@ -18,36 +18,13 @@ from operators.forms.space import (
     RemovalForm,
     SupportContactForm,
 )
-from operators.journey import journey
-from operators.models import OPEN_STATUSES, ContractVersion, Invitation, InvitationStatus, Membership, Operator
-from operators.queries import applications_of
-from trustspace.access import AUTHENTICATED, OPERATOR_MEMBER, PUBLIC, access
+from operators.models import ContractVersion, Invitation, InvitationStatus, Membership, Operator
+from trustspace.access import AUTHENTICATED, OPERATOR_MEMBER, access
 from trustspace.errors import DomainError
 from trustspace.forms_util import apply_domain_error
 from trustspace.history import history_page
-from trustspace.idempotency import AlreadySubmitted, repeat_response, submitted_once
+from trustspace.idempotency import AlreadySubmitted, repeat_response, submitted_once, token_of
 from trustspace.models import AuditEntry
-
-
-@access(PUBLIC)
-def home(request):
-    if not request.user.is_authenticated:
-        return render(request, "operators/landing.html")
-    operator = active_operator(request)
-    if operator is None:
-        if request.user.is_ans_admin:
-            return redirect("ans_operators")
-        # A pending applicant sees where its application stands, and nothing of any operator.
-        return render(request, "operators/no_operator.html", {
-            "applications": applications_of(request.user).select_related("operator")[:20]})
-    steps, next_step = journey(operator)
-    roles = permissions.roles_of(request.user, operator)
-    return render(request, "operators/home.html", {
-        "operator": operator, "steps": steps, "next_step": next_step,
-        "roles": [label for value, label in Membership._meta.get_field("role").choices if value in roles],
-        # Applications this user filed for another company, still under review.
-        "applications": applications_of(request.user).filter(status__in=OPEN_STATUSES),
-    })
 
 
 @access(AUTHENTICATED)
@@ -215,8 +192,14 @@ def person_remove(request, pk):
     membership = get_object_or_404(Membership, pk=pk, operator=operator)
     form = RemovalForm(request.POST)
     form.is_valid()
+    page = reverse("people")
     try:
-        services.remove_membership(membership, acting_user=request.user, reason=form.cleaned_data.get("reason", ""))
+        with submitted_once(request, token_of(request)) as submission:
+            services.remove_membership(membership, acting_user=request.user,
+                                       reason=form.cleaned_data.get("reason", ""))
+            submission.created(page, f"{membership.user.display_name} n'a déjà plus ce rôle")
+    except AlreadySubmitted as repeat:
+        return repeat.response(request, page)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
@@ -229,8 +212,13 @@ def person_remove(request, pk):
 def invitation_revoke(request, pk):
     operator = active_operator(request)
     invitation = get_object_or_404(Invitation, pk=pk, operator=operator)
+    page = reverse("people")
     try:
-        services.revoke_invitation(invitation, acting_user=request.user)
+        with submitted_once(request, token_of(request)) as submission:
+            services.revoke_invitation(invitation, acting_user=request.user)
+            submission.created(page, f"l'invitation de {invitation.email} est déjà annulée")
+    except AlreadySubmitted as repeat:
+        return repeat.response(request, page)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
@@ -262,7 +250,12 @@ def invitation_accept(request, token):
     if request.method == "POST":
         card = card_form.cleaned_data["card_reference"] if card_form is not None and card_form.is_valid() else ""
         try:
-            membership = services.accept_invitation(token, acting_user=request.user, card_reference=card)
+            with submitted_once(request, token_of(request)) as submission:
+                membership = services.accept_invitation(token, acting_user=request.user, card_reference=card)
+                submission.created(reverse("home"), f"vous êtes {membership.get_role_display().lower()} de "
+                                                    f"{membership.operator.name}")
+        except AlreadySubmitted as repeat:
+            return repeat.response(request, "home")
         except DomainError as exc:
             if card_form is not None and "card_reference" in exc.field_errors:
                 # A missing or malformed card: the page again, the message on the field.

@@ -12,7 +12,7 @@ from trustspace import services
 from trustspace.access import AUTHENTICATED, access
 from trustspace.errors import DomainError
 from trustspace.forms_util import apply_domain_error
-from trustspace.idempotency import AlreadySubmitted, repeat_response, submitted_once
+from trustspace.idempotency import AlreadySubmitted, repeat_response, submitted_once, token_of
 from trustspace.models import ApiToken
 
 
@@ -50,8 +50,13 @@ def api_tokens(request):
 @require_POST
 def api_token_revoke(request, pk):
     token = get_object_or_404(ApiToken, pk=pk, user=request.user)
+    page = reverse("api_tokens")
     try:
-        services.revoke_api_token(token, acting_user=request.user)
+        with submitted_once(request, token_of(request)) as submission:
+            services.revoke_api_token(token, acting_user=request.user)
+            submission.created(page, f"le jeton « {token.name} » est déjà révoqué")
+    except AlreadySubmitted as repeat:
+        return repeat.response(request, page)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:

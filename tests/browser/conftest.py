@@ -92,7 +92,7 @@ def login(page, portal, issuer, sub):
     page.wait_for_url(re.compile(re.escape(issuer) + r"/oauth2/authorize"))
     page.locator("input[name=sub]").fill(sub)
     page.get_by_role("button", name="Authorize", exact=True).click()
-    page.wait_for_url(re.compile(re.escape(portal) + r"/(ans/operateurs/)?$"))
+    page.wait_for_url(re.compile(re.escape(portal) + r"/(ans/)?$"))  # ANS lands on its home
 
 
 def logout(page, portal):

@@ -27,11 +27,11 @@ DSFR_LG = 992  # the DSFR's lg breakpoint (62em): header tools in the header fro
 PUBLIC_PAGES = ["home", "login", "weather", "attestation_check", "whitelist_conformance_kit", "sitemap",
                 "accessibility", "personal_data"]
 OPERATOR_PAGES = ["home", "operator_detail", "contract", "people", "drimbox_list", "request_list",
-                  "financing_orders", "certificate_dashboard", "operator_weather", "operator_perf",
-                  "operator_history", "api_tokens", "sitemap"]
-ANS_PAGES = ["ans_operators", "ans_contracts", "ans_review_queue", "ans_registry", "ans_va", "ans_certificates",
-             "ans_whitelist", "ans_github_requests", "ans_weather", "ans_perf", "ans_alerts", "ans_outbox",
-             "sitemap"]
+                  "financing_orders", "certificate_dashboard", "operator_weather", "operator_incidents",
+                  "operator_perf", "operator_history", "api_tokens", "sitemap"]
+ANS_PAGES = ["ans_home", "ans_incidents", "ans_operators", "ans_contracts", "ans_review_queue", "ans_registry",
+             "ans_va", "ans_certificates", "ans_whitelist", "ans_github_requests", "ans_weather", "ans_perf",
+             "ans_alerts", "ans_outbox", "sitemap"]
 
 ROLES = {
     # role: (demo username or None, its pages, its operator's name in the account menu)

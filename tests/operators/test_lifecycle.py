@@ -110,7 +110,7 @@ def test_submission_requires_the_signed_cgi_and_every_field(world):
                                   data={"structure_name": "Clinique"})
     with pytest.raises(InvalidData) as excinfo:
         services.submit_request(req, acting_user=world.legal)
-    assert {"structure_siren", "pacs", "db_addresses"} <= set(excinfo.value.field_errors)
+    assert {"structure_siren", "pacs", "db_addresses", "cgi"} <= set(excinfo.value.field_errors)  # all at once
     services.update_request(req, acting_user=world.legal, data=declaration_data())
     with pytest.raises(InvalidData, match="Conditions Générales d'Intégration"):
         services.submit_request(req, acting_user=world.legal)

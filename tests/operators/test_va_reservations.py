@@ -16,6 +16,7 @@ from django.utils import timezone
 from operators import services
 from operators.models import VaDocument, VaStatus
 from tests.conftest import pdf_upload
+from tests.support import form_html
 from tests.support.api import API, api, error_of
 from tests.support.lifecycle import active_drimbox
 from trustspace.errors import Conflict, InvalidData, NotAllowed
@@ -245,10 +246,14 @@ def test_both_paths_on_the_pages(client, world, deadlines, clock):
     page = client.get(drimbox_url).content.decode()
     assert "Validé avec réserves" in page and "Enregistrer la date" in page
     tomorrow = timezone.localdate() + timedelta(days=1)
+    # Refused: the page again, the error next to the date (and in the summary), nothing recorded.
     response = client.post(reverse("va_ris_update", args=[va.pk]), {"signalled_on": tomorrow.isoformat()})
-    assert _messages(response)[-1] == "La date de mise à jour du RIS ne peut pas être dans le futur."
+    assert response.status_code == 200
+    assert response.context["failed_form"].errors["signalled_on"] == [
+        "La date de mise à jour du RIS ne peut pas être dans le futur."]
+    form_html.assert_form_errors_shown(response, response.context["failed_form"])
     response = client.post(reverse("va_ris_update", args=[va.pk]), {"signalled_on": "32/13/2026"})
-    assert _messages(response)[-1] == "Indiquez une date valide (jj/mm/aaaa)."
+    assert response.context["failed_form"].errors["signalled_on"] == ["Indiquez une date valide (jj/mm/aaaa)."]
     assert _fresh(va).ris_signalled_on is None
     response = client.post(reverse("va_ris_update", args=[va.pk]), {"signalled_on": timezone.localdate()})
     va = _fresh(va)
@@ -265,7 +270,9 @@ def test_both_paths_on_the_pages(client, world, deadlines, clock):
 
     client.force_login(world.technical)
     response = client.post(reverse("va_lifting_upload", args=[va.pk]), {"file": pdf_upload("levee.pdf", b"texte")})
-    assert _fresh(va).status == VaStatus.VALIDATED_RESERVATIONS and "PDF" in _messages(response)[-1]
+    assert _fresh(va).status == VaStatus.VALIDATED_RESERVATIONS
+    assert "PDF" in response.context["failed_form"].errors["file"][0]
+    form_html.assert_form_errors_shown(response, response.context["failed_form"])
     client.post(reverse("va_lifting_upload", args=[va.pk]), {"file": pdf_upload("levee.pdf")})
     assert _fresh(va).status == VaStatus.LIFTING_SUBMITTED
     assert "déposée, à valider par l'ANS" in client.get(drimbox_url).content.decode()

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("trustspace", "operators", "certificates", "whitelist", "weather", "demo")
+APPS = ("trustspace", "operators", "certificates", "whitelist", "weather", "dashboards", "demo")
 RECORDING_FUNCTIONS = {"record", "_new_entry"}
 
 

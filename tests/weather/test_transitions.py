@@ -260,13 +260,13 @@ def test_constant_query_count_as_results_grow(box):
     run(small, T0), run(large, T0)  # first reports: transitions no_data → operational
     steady_small, steady_large = run(small, T0 + MIN), run(large, T0 + MIN)
     assert steady_small == steady_large
-    assert steady_large <= 10
+    assert steady_large <= 12  # 2 of them: the hour of the latency history read and written back
     # A change for every one of the 60 boxes still costs a constant number of queries (no incident involved).
     degraded = CaptureQueriesContext(connection)
     with degraded:
         services.record_observations("paris", [result(b, WeatherStatus.DEGRADED, T0 + 2 * MIN) for b in large],
                                      at=T0 + 2 * MIN)
-    assert len(degraded.captured_queries) <= 14
+    assert len(degraded.captured_queries) <= 16
     assert DrimboxWeather.objects.filter(status=WeatherStatus.DEGRADED).count() == 60
 
 

@@ -7,9 +7,11 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from ..access import ANS_ADMIN, access
+from ..idempotency import AlreadySubmitted, submitted_once, token_of
 from ..models import OutboxMessage, OutboxStatus
 from ..outbox import retry_message
 
@@ -45,7 +47,14 @@ def ans_outbox(request):
 @require_POST
 def ans_outbox_retry(request, pk):
     message = get_object_or_404(OutboxMessage, pk=pk)
-    if retry_message(message, acting_user=request.user):
+    page = reverse("ans_outbox")
+    try:
+        with submitted_once(request, token_of(request)) as submission:
+            retried = retry_message(message, acting_user=request.user)
+            submission.created(page, f"l'envoi « {message.label} » est déjà relancé")
+    except AlreadySubmitted as repeat:
+        return repeat.response(request, page)
+    if retried:
         messages.success(request, f"L'envoi « {message.label} » est relancé.")
     else:
         messages.error(request, f"L'envoi « {message.label} » n'est pas en échec : il n'y a rien à relancer.")

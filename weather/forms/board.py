@@ -41,9 +41,21 @@ class MaintenanceForm(SubmissionTokenMixin, DsfrBaseForm):
                              help_text="Affiché sur la météo publique : restez factuel (ex. « Mise à jour du PACS »).")
 
 
-class AcknowledgeForm(DsfrBaseForm):
-    comment = forms.CharField(label="Commentaire (facultatif)", max_length=2000, required=False,
+class AcknowledgeForm(SubmissionTokenMixin, DsfrBaseForm):
+    """« Prendre en compte » an incident (one per incident on the page: ``auto_id`` keeps their ids apart)."""
+
+    comment = forms.CharField(label="Commentaire", max_length=2000, required=False,
                               widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, incident, **kwargs):
+        super().__init__(*args, auto_id=f"ack-{incident.pk}-%s", **kwargs)
+
+
+class MaintenanceCancelForm(SubmissionTokenMixin, DsfrBaseForm):
+    """« Annuler » or « Terminer maintenant » a maintenance window: its submission token only."""
+
+    def __init__(self, *args, window, **kwargs):
+        super().__init__(*args, auto_id=f"maintenance-{window.pk}-%s", **kwargs)
 
 
 class PublicFilterForm(DsfrBaseForm):

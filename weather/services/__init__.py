@@ -4,6 +4,7 @@ Callers write ``from weather import services`` then ``services.record_observatio
 modules import their siblings directly (``from weather.services.incidents import ...``).
 """
 from weather.services.acknowledgements import acknowledge_incident
+from weather.services.latency import add_latency_samples
 from weather.services.locations import activate_location, first_location, location_named
 from weather.services.maintenance import cancel_maintenance, declare_maintenance, maintenance_max_length
 from weather.services.observations import mark_silent, quorum_required, record_observations, set_status
@@ -12,6 +13,7 @@ from weather.services.policy import create_policy_version
 __all__ = [
     "acknowledge_incident",
     "activate_location",
+    "add_latency_samples",
     "cancel_maintenance",
     "create_policy_version",
     "declare_maintenance",

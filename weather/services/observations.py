@@ -49,6 +49,7 @@ from trustspace.text import remove_forbidden_characters
 from weather.models import DrimboxWeather, LocationObservation, ProbeLocation, Transition, WeatherStatus
 from weather.prober import ProbeResult
 from weather.services.incidents import UP_STATUSES, open_or_restore_incidents
+from weather.services.latency import add_latency_samples
 from weather.services.locations import location_named
 
 logger = logging.getLogger(__name__)
@@ -194,7 +195,7 @@ def record_observations(location: ProbeLocation | str, results: Iterable[ProbeRe
     (or dicts with the same keys: identifiant, checked_at, status ∈ operational|degraded|failing, db_ok,
     db_error, vi_ok, vi_error, latency_ms). Results of unknown DRIMboxes are ignored. Returns the list
     of applied ``Change``. A constant number of queries, whatever the number of results, plus a few per
-    status change.
+    status change. The db check's latency goes into the DRIMbox's hourly history (``weather.services.latency``).
     """
     at = at or timezone.now()
     if not isinstance(location, ProbeLocation):
@@ -207,7 +208,7 @@ def record_observations(location: ProbeLocation | str, results: Iterable[ProbeRe
         heads = _ensure_heads(sorted(ids.values()), at)
         previous = {o.drimbox_id: o for o in
                     LocationObservation.objects.filter(location=location, drimbox_id__in=ids.values())}
-        rows = {}
+        rows, latencies = {}, []
         for result in sorted(results, key=lambda r: _value(r, "checked_at")):
             drimbox_id = ids.get(int(_value(result, "identifiant")))
             if drimbox_id is None:
@@ -216,6 +217,8 @@ def record_observations(location: ProbeLocation | str, results: Iterable[ProbeRe
                                     location_id=location.pk, drimbox_id=drimbox_id, stale=stale)
             if row is not None:  # None: older than what is stored (a late batch), ignored
                 rows[drimbox_id] = row
+                latencies.append((drimbox_id, row.checked_at, row.latency_ms))
+        add_latency_samples(latencies)  # the history charts' response times (the heads above are locked)
         LocationObservation.objects.bulk_create(
             list(rows.values()), update_conflicts=True, unique_fields=("drimbox", "location"),
             update_fields=OBSERVATION_FIELDS)

@@ -23,10 +23,16 @@ from operators.models import Operator
 from operators.validators import as_small_int
 from trustspace.access import ANS_ADMIN, OPERATOR_MEMBER, PUBLIC, access
 from trustspace.errors import DomainError
-from trustspace.forms_util import apply_domain_error
+from trustspace.forms_util import apply_domain_error, field_errors_for
 from trustspace.idempotency import TOKEN_FIELD, AlreadySubmitted, repeat_response, submitted_once
 from weather import badges, history, services
-from weather.forms.board import AcknowledgeForm, AnsFilterForm, MaintenanceForm, PublicFilterForm
+from weather.forms.board import (
+    AcknowledgeForm,
+    AnsFilterForm,
+    MaintenanceCancelForm,
+    MaintenanceForm,
+    PublicFilterForm,
+)
 from weather.models import Incident, MaintenanceWindow, Transition, WeatherStatus
 
 RECENT_INCIDENT_DAYS = 7
@@ -156,6 +162,12 @@ def _operator_incidents(request):
 
 @access(OPERATOR_MEMBER)
 def operator_weather(request):
+    return _operator_weather_page(request)
+
+
+def _operator_weather_page(request, *, failed=None):
+    """The operator's weather; ``failed``: (incident, its acknowledgement form sent with errors), shown again with
+    them next to the field and summed up at the top."""
     now = timezone.now()
     operator = active_operator(request)
     drimboxes = (history.with_publication(history.with_weather(_operator_drimboxes(request), now))
@@ -166,12 +178,18 @@ def operator_weather(request):
                      Q(restored_at__isnull=True) | Q(opened_at__gte=now - timedelta(days=30)))),
                      identifiant="drimbox__identifiant")
                  .select_related("drimbox", "acknowledged_by").order_by("-opened_at", "-id")[:50]]
-    windows = (MaintenanceWindow.objects.filter(drimbox__operator=operator, cancelled_at__isnull=True, ends_at__gt=now)
-               .select_related("drimbox", "declared_by").order_by("starts_at", "id")[:100])
+    for incident in incidents:
+        incident.acknowledge_form = (failed[1] if failed and failed[0].pk == incident.pk
+                                     else AcknowledgeForm(incident=incident))
+    windows = list(MaintenanceWindow.objects.filter(drimbox__operator=operator, cancelled_at__isnull=True,
+                                                    ends_at__gt=now)
+                   .select_related("drimbox", "declared_by").order_by("starts_at", "id")[:100])
+    for window in windows:
+        window.cancel_form = MaintenanceCancelForm(window=window)
     return render(request, "weather/operator.html", {
         "operator": operator, "page": page, "query": _query_without_page(request), "incidents": incidents,
-        "windows": windows, "acknowledge_form": AcknowledgeForm(), "legend": badges.LEGEND, "now": now,
-        "days": history.history_days(),
+        "windows": windows, "legend": badges.LEGEND, "now": now, "days": history.history_days(),
+        "failed_form": failed[1] if failed else None,
     })
 
 
@@ -179,19 +197,28 @@ def operator_weather(request):
 @require_POST
 def operator_acknowledge(request, pk):
     incident = get_object_or_404(_operator_incidents(request), pk=pk)
-    form = AcknowledgeForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Le commentaire ne doit pas dépasser 2000 caractères.")
-        return redirect("operator_weather")
-    try:
-        services.acknowledge_incident(incident, acting_user=request.user,
-                                               comment=form.cleaned_data["comment"])
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Incident de la DRIMbox {incident.drimbox.identifiant} pris en compte : "
-                                  "le délai de GTI est arrêté.")
-    return redirect("operator_weather")
+    page = reverse("operator_weather")
+    form = AcknowledgeForm(request.POST, incident=incident)
+    if repeated := repeat_response(request, form, page):
+        return repeated
+    if form.is_valid():
+        try:
+            with submitted_once(request, form) as submission:
+                services.acknowledge_incident(incident, acting_user=request.user,
+                                              comment=form.cleaned_data["comment"])
+                submission.created(page, f"l'incident de la DRIMbox {incident.drimbox.identifiant} est pris en compte")
+        except AlreadySubmitted as repeat:
+            return repeat.response(request, page)
+        except DomainError as exc:
+            if not field_errors_for(form, exc):
+                messages.error(request, exc.message)
+                return redirect(page)
+            apply_domain_error(form, exc)
+        else:
+            messages.success(request, f"Incident de la DRIMbox {incident.drimbox.identifiant} pris en compte : "
+                                      "le délai de GTI est arrêté.")
+            return redirect(page)
+    return _operator_weather_page(request, failed=(incident, form))
 
 
 @access(OPERATOR_MEMBER)
@@ -216,8 +243,10 @@ def operator_maintenance(request, pk):
                                       f"{timezone.localtime(window.starts_at):%d/%m/%Y %H:%M} au "
                                       f"{timezone.localtime(window.ends_at):%d/%m/%Y %H:%M}.")
             return redirect("operator_weather_maintenance", pk=drimbox.pk)
-    windows = (MaintenanceWindow.objects.filter(drimbox=drimbox).select_related("declared_by")
-               .order_by("-starts_at")[:50])
+    windows = list(MaintenanceWindow.objects.filter(drimbox=drimbox).select_related("declared_by")
+                   .order_by("-starts_at")[:50])
+    for window in windows:
+        window.cancel_form = MaintenanceCancelForm(window=window)
     return render(request, "weather/operator_maintenance.html", {
         "drimbox": drimbox, "form": form, "windows": windows, "now": timezone.now(),
         "max_hours": int(services.maintenance_max_length().total_seconds() // 3600),
@@ -229,8 +258,20 @@ def operator_maintenance(request, pk):
 def operator_maintenance_cancel(request, pk):
     window = get_object_or_404(MaintenanceWindow.objects.filter(drimbox__operator=active_operator(request))
                                .select_related("drimbox"), pk=pk)
+    page = reverse("operator_weather_maintenance", kwargs={"pk": window.drimbox_id})
+    form = MaintenanceCancelForm(request.POST, window=window)
+    if repeated := repeat_response(request, form, page):
+        return repeated
+    if not form.is_valid():  # a malformed token: said on the page
+        messages.error(request, " ".join(form.errors.get(TOKEN_FIELD, [])))
+        return redirect(page)
     try:
-        window = services.cancel_maintenance(window, acting_user=request.user)
+        with submitted_once(request, form) as submission:
+            window = services.cancel_maintenance(window, acting_user=request.user)
+            submission.created(page, "la maintenance est déjà annulée" if window.cancelled_at else
+                               "la maintenance est déjà terminée")
+    except AlreadySubmitted as repeat:
+        return repeat.response(request, page)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:

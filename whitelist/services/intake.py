@@ -371,27 +371,27 @@ def linkable_requests(request: GitHubIssueRequest) -> QuerySet[DrimboxRequest]:
             .order_by("-created_at"))
 
 
+def _refused_link(message: str) -> InvalidData:
+    """A portal request that cannot carry the issue: the whole sentence, also on the field (a page shows it there)."""
+    return InvalidData(message, field_errors={"portal_request": [message]})
+
+
 def _portal_request(request: GitHubIssueRequest, reference: str) -> DrimboxRequest:
     reference = (reference or "").strip().upper()
     portal = DrimboxRequest.objects.filter(reference=reference).select_related("drimbox").first()
-    field = "portal_request"
     if portal is None:
-        raise InvalidData(f"Aucune demande du portail n'a la référence « {reference[:40]} ».",
-                          field_errors={field: ["Référence inconnue."]})
+        raise _refused_link(f"Aucune demande du portail n'a la référence « {reference[:40]} ».")
     if request.drimbox_id is not None and portal.drimbox_id != request.drimbox_id:
         box = portal.drimbox.identifiant if portal.drimbox_id else "aucune"
-        raise InvalidData(f"La demande {portal.reference} concerne la DRIMbox {box}, pas la DRIMbox "
-                          f"{request.drimbox.identifiant} que désigne l'issue.",
-                          field_errors={field: ["Demande d'une autre DRIMbox."]})
+        raise _refused_link(f"La demande {portal.reference} concerne la DRIMbox {box}, pas la DRIMbox "
+                            f"{request.drimbox.identifiant} que désigne l'issue.")
     if portal.status not in LINKABLE_STATUSES:
-        raise InvalidData(f"La demande {portal.reference} est « {portal.get_status_display().lower()} » : seule une "
-                          "demande soumise, en instruction ou approuvée peut porter une issue GitHub.",
-                          field_errors={field: ["Demande ni soumise ni approuvée."]})
+        raise _refused_link(f"La demande {portal.reference} est « {portal.get_status_display().lower()} » : seule "
+                            "une demande soumise, en instruction ou approuvée peut porter une issue GitHub.")
     kinds = LINKABLE_KINDS.get(request.kind)
     if kinds is not None and portal.kind not in kinds:
-        raise InvalidData(f"La demande {portal.reference} est une demande de {portal.get_kind_display().lower()} : "
-                          f"elle ne porte pas une demande GitHub {KIND_PHRASES[request.kind]}.",
-                          field_errors={field: ["Type de demande incompatible."]})
+        raise _refused_link(f"La demande {portal.reference} est une demande de {portal.get_kind_display().lower()} : "
+                            f"elle ne porte pas une demande GitHub {KIND_PHRASES[request.kind]}.")
     return portal
 
 
@@ -406,8 +406,8 @@ def decide(request: GitHubIssueRequest, *, acting_user: User, accept: bool, comm
     comment = (comment or "").strip()
     no_link_reason = (no_link_reason or "").strip() if accept else ""
     if not accept and not comment:
-        raise InvalidData("Indiquez le motif du refus : il est publié sur l'issue GitHub.",
-                          field_errors={"comment": ["Motif obligatoire pour un refus."]})
+        message = "Indiquez le motif du refus : il est publié sur l'issue GitHub."
+        raise InvalidData(message, field_errors={"comment": [message]})
     # Published on the GitHub issue: nothing that would read differently there.
     validate_display_text({"comment": comment, "no_link_reason": no_link_reason},
                           multiline={"comment", "no_link_reason"},
@@ -419,9 +419,8 @@ def decide(request: GitHubIssueRequest, *, acting_user: User, accept: bool, comm
         before = {"status": request.status}
         request.transition_to(GitHubIssueStatus.ACCEPTED if accept else GitHubIssueStatus.REFUSED)
         if accept and bool((portal_request or "").strip()) == bool(no_link_reason):
-            raise InvalidData("Pour accepter, indiquez la demande du portail qui porte la modification, ou bien le "
-                              "motif pour lequel il n'y en a pas (il est publié sur l'issue GitHub).",
-                              field_errors={"portal_request": ["Une demande du portail, ou un motif : l'un des deux."]})
+            raise _refused_link("Pour accepter, indiquez la demande du portail qui porte la modification, ou bien le "
+                                "motif pour lequel il n'y en a pas (il est publié sur l'issue GitHub).")
         portal = _portal_request(request, portal_request) if accept and not no_link_reason else None
         request.decided_by, request.decided_at = acting_user, timezone.now()
         request.decision_comment = comment[:4000]

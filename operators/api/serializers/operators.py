@@ -41,10 +41,14 @@ class OperatorUpdateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False)
     siret = serializers.CharField(max_length=20, required=False, allow_blank=True)
     address_line = serializers.CharField(max_length=255, required=False)
-    postal_code = serializers.CharField(max_length=5, required=False)
+    # Checked and put in their normal form by the service (operators.validators), as on the page.
+    postal_code = serializers.CharField(max_length=10, required=False, help_text="5 chiffres (espaces ignorés).")
     city = serializers.CharField(max_length=100, required=False)
     contact_email = serializers.EmailField(required=False)
-    contact_phone = serializers.CharField(max_length=30, required=False, allow_blank=True)
+    contact_phone = serializers.CharField(
+        max_length=30, required=False, allow_blank=True,
+        help_text="Numéro français (10 chiffres), stocké sous la forme « 01 23 45 67 89 » ; numéro étranger au "
+                  "format international E.164 (+ indicatif).")
 
 
 class SupportContactSerializer(serializers.Serializer):

@@ -1,0 +1,15 @@
+"""Filters of the operator's list pages (« Mes demandes »)."""
+from django import forms
+from dsfr.forms import DsfrBaseForm
+
+from operators.models import RequestKind, RequestStatus
+
+OPEN = "en_cours"
+
+
+class RequestFilterForm(DsfrBaseForm):
+    q = forms.CharField(label="Référence ou DRIMbox", required=False, max_length=253,
+                        help_text="Référence de la demande, identifiant ou nom db de la DRIMbox")
+    kind = forms.ChoiceField(label="Type", required=False, choices=[("", "Tous")] + RequestKind.choices)
+    status = forms.ChoiceField(label="Statut", required=False,
+                               choices=[("", "Tous"), (OPEN, "En cours (non décidées)")] + RequestStatus.choices)
