@@ -21,8 +21,14 @@ def sentry_receiver():
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            if self.headers.get("Content-Encoding") == "gzip":
+            # sentry-sdk compresses with brotli when the package is installed (WeasyPrint brings it), else gzip.
+            encoding = self.headers.get("Content-Encoding")
+            if encoding == "gzip":
                 body = gzip.decompress(body)
+            elif encoding == "br":
+                import brotli
+
+                body = brotli.decompress(body)
             received.append({"path": self.path, "headers": dict(self.headers), "body": body})
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
