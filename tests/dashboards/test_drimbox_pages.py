@@ -24,8 +24,10 @@ def box(world):
                           (now - timedelta(days=35) + timedelta(hours=15), "operational")])
     wx.incident(drimbox, now - timedelta(days=35), restored_at=now - timedelta(days=35) + timedelta(hours=15),
                 reason="db : connexion refusée")
-    weather_services.add_latency_samples([(drimbox.pk, now - timedelta(days=2), 40),
-                                          (drimbox.pk, now - timedelta(days=2, minutes=5), 60),
+    # Two samples at noon (Paris) two days ago: the same Paris day whatever the time the test runs.
+    noon = timezone.localtime(now - timedelta(days=2)).replace(hour=12, minute=0, second=0, microsecond=0)
+    weather_services.add_latency_samples([(drimbox.pk, noon, 40),
+                                          (drimbox.pk, noon - timedelta(minutes=5), 60),
                                           (drimbox.pk, now - timedelta(hours=1), 90)])
     return drimbox
 
