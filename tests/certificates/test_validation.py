@@ -30,7 +30,7 @@ from certificates.validation import (
     parse_csr_upload,
 )
 from certificates.validation import chain as chain_module
-from certificates.validation.common import MAX_PATH_STEPS
+from certificates.validation.common import MAX_PATH_STEPS, PARIS
 from tests.conftest import require_or_skip
 from tests.support import pki as P
 from tests.support.pki import (
@@ -155,13 +155,18 @@ def test_idnat_struct_among_several_ous_is_accepted(pki, crl):
     assert "SERVEUR DRIMBOX" in results["ou"].message and "0002 187512751" in results["ou"].message
 
 
+def paris_day(instant: dt.datetime) -> str:
+    """The day as the messages show it: in Paris time (late UTC evening is already the next day in Paris)."""
+    return instant.astimezone(PARIS).strftime("%d/%m/%Y")
+
+
 def test_expired_fails_alone_with_dates(pki, crl):
     issued = pki.db_certificate(not_before=NOW - dt.timedelta(days=1100), not_after=NOW - dt.timedelta(days=5))
     results = check(pki, issued, crl=crl)
     assert_only(results, "validity")
     message = results["validity"].message
     assert "a expiré le" in message
-    assert (NOW - dt.timedelta(days=5)).strftime("%d/%m/%Y") in message
+    assert paris_day(NOW - dt.timedelta(days=5)) in message
 
 
 def test_not_yet_valid_fails_alone_with_dates(pki, crl):
@@ -169,7 +174,7 @@ def test_not_yet_valid_fails_alone_with_dates(pki, crl):
     results = check(pki, pki.db_certificate(not_before=start), crl=crl)
     assert_only(results, "validity")
     assert "pas encore valide" in results["validity"].message
-    assert start.strftime("%d/%m/%Y") in results["validity"].message
+    assert paris_day(start) in results["validity"].message
 
 
 def test_sha1_signature_fails_alone_with_its_own_message(pki, crl):
@@ -317,7 +322,7 @@ def test_revoked_in_the_crl_fails_alone_with_date_and_reason(pki, good):
     results = check(pki, good, crl=the_crl)
     assert_only(results, "revocation")
     message = results["revocation"].message
-    assert "révoqué" in message and when.strftime("%d/%m/%Y") in message and "keyCompromise" in message
+    assert "révoqué" in message and paris_day(when) in message and "keyCompromise" in message
 
 
 def test_stale_crl_is_undecided_never_shown_as_not_revoked(pki, good):
