@@ -64,7 +64,8 @@ class AcmeError(Exception):
 
     ``retry_after``: seconds the CA asked to wait (``Retry-After``), or None; ``rate_limited``: the CA's rate
     limit was hit; ``code``: the ACME problem type without its URN prefix (``rateLimited``, ``dns``…) or None;
-    ``detail``: the CA's own text, for logs; ``leftover_txt``: challenge names whose TXT removal failed.
+    ``detail``: the CA's own text (English, kept apart from the message: the pages fold it in a technical
+    detail); ``leftover_txt``: challenge names whose TXT removal failed.
     """
 
     def __init__(self, message, retry_after=None, rate_limited=False, *, code=None, detail=None,
@@ -150,27 +151,39 @@ def key_from_pem(pem: bytes, password: bytes | None = None) -> josepy.JWKRSA:
 
 # ---------------------------------------------------------------- errors
 
+# Every problem type of RFC 8555 §6.7, in French; the CA's own text is kept apart (``AcmeError.detail``).
 _PROBLEM_MESSAGES = {
-    "rateLimited": "limite de requêtes de l'autorité de certification atteinte",
-    "badCSR": "demande de certificat (CSR) refusée par l'autorité de certification",
-    "badPublicKey": "clé publique de la demande de certificat refusée par l'autorité de certification",
-    "badSignatureAlgorithm": "algorithme de signature refusé par l'autorité de certification",
-    "rejectedIdentifier": "l'autorité de certification refuse d'émettre pour ce nom",
-    "unsupportedIdentifier": "type de nom non pris en charge par l'autorité de certification",
-    "caa": "un enregistrement CAA interdit à cette autorité de certification d'émettre pour ce nom",
-    "dns": "l'autorité de certification n'a pas pu interroger le DNS",
-    "connection": "l'autorité de certification n'a pas pu joindre le serveur de validation",
-    "incorrectResponse": "l'enregistrement TXT du défi DNS-01 ne correspond pas à la valeur attendue",
-    "unauthorized": "l'autorité de certification refuse l'opération pour ce compte",
     "accountDoesNotExist": "compte ACME inconnu de l'autorité de certification",
-    "userActionRequired": "une action manuelle est requise sur le compte ACME (conditions d'utilisation ?)",
-    "externalAccountRequired": "l'autorité de certification exige une liaison de compte externe (EAB)",
     "alreadyRevoked": "certificat déjà révoqué",
-    "badRevocationReason": "motif de révocation refusé par l'autorité de certification",
-    "orderNotReady": "la commande de certificat n'est pas prête",
-    "malformed": "requête ACME refusée comme mal formée",
+    "badCSR": "demande de certificat (CSR) refusée par l'autorité de certification",
     "badNonce": "jeton anti-rejeu refusé par l'autorité de certification",
+    "badPublicKey": "clé publique de la demande de certificat refusée par l'autorité de certification",
+    "badRevocationReason": "motif de révocation refusé par l'autorité de certification",
+    "badSignatureAlgorithm": "algorithme de signature refusé par l'autorité de certification",
+    "caa": "un enregistrement CAA interdit à cette autorité de certification d'émettre pour ce nom",
+    "compound": "plusieurs erreurs signalées par l'autorité de certification",
+    "connection": "l'autorité de certification n'a pas pu joindre le serveur de validation",
+    "dns": "l'autorité de certification n'a pas pu interroger le DNS",
+    "externalAccountRequired": "l'autorité de certification exige une liaison de compte externe (EAB)",
+    "incorrectResponse": "l'enregistrement TXT du défi DNS-01 ne correspond pas à la valeur attendue",
+    "invalidContact": "adresse de contact du compte ACME refusée par l'autorité de certification",
+    "malformed": "requête ACME refusée comme mal formée",
+    "orderNotReady": "la commande de certificat n'est pas prête",
+    "rateLimited": "limite de requêtes de l'autorité de certification atteinte",
+    "rejectedIdentifier": "l'autorité de certification refuse d'émettre pour ce nom",
     "serverInternal": "erreur interne de l'autorité de certification",
+    "tls": "l'autorité de certification n'a pas pu établir de connexion TLS pendant la validation",
+    "unauthorized": "l'autorité de certification refuse l'opération pour ce compte",
+    "unsupportedContact": "type d'adresse de contact non pris en charge par l'autorité de certification",
+    "unsupportedIdentifier": "type de nom non pris en charge par l'autorité de certification",
+    "userActionRequired": "une action manuelle est requise sur le compte ACME (conditions d'utilisation ?)",
+}
+# CA texts precise enough to say more than their problem type (lowercase start of the CA's detail).
+_KNOWN_DETAILS = {
+    # Pebble (malformed): a certificate it did not issue, or issued before it restarted (it keeps nothing).
+    "unable to find specified certificate": "l'autorité de certification ne connaît pas ce certificat (elle ne "
+                                            "l'a pas émis, ou ne l'a pas conservé)",
+    "certificate has already been revoked": "certificat déjà révoqué",
 }
 
 
@@ -206,12 +219,12 @@ def _problem_error(action, problem, retry_after=None, wording=None):
         if sub.detail:
             detail = f"{detail} ; {sub.detail}" if detail else sub.detail
     rate_limited = code == "rateLimited"
-    text = (wording or {}).get(code) or _PROBLEM_MESSAGES.get(code, "erreur de l'autorité de certification")
+    known = next((text for start, text in _KNOWN_DETAILS.items() if detail.lower().startswith(start)), None)
+    text = (known or (wording or {}).get(code) or _PROBLEM_MESSAGES.get(code)
+            or "erreur de l'autorité de certification")
     message = f"{action} : {text}"
     if rate_limited or retry_after:
         message += f" ; nouvel essai possible dans {retry_after} s" if retry_after else " ; réessayer plus tard"
-    if detail:
-        message += f" (réponse de l'autorité : {detail})"
     return AcmeError(message + ".", retry_after, rate_limited, code=code, detail=detail or None)
 
 
@@ -368,8 +381,9 @@ def _dns_step(what):
     except AcmeError:
         raise
     except Exception as exc:
-        raise AcmeError(f"{what} impossible sur le serveur DNS de la zone : {exc}.", code="dnsUpdate",
-                        detail=str(exc)) from exc
+        # A zone client's DnsError says it in French (``french``); anything else is only in the detail.
+        why = getattr(exc, "french", None) or "erreur du serveur DNS de la zone"
+        raise AcmeError(f"{what} impossible : {why}.", code="dnsUpdate", detail=str(exc) or type(exc).__name__) from exc
 
 
 def _sleep_until_next_poll(response, interval, deadline):

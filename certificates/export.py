@@ -6,6 +6,8 @@ from django.utils import timezone
 from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
 
+from trustspace.paris_time import paris_date
+
 from .models import Certificate
 
 HEADER = ["Identifiant DRIMbox", "Nom", "Type", "Structure de santé", "SIREN structure", "FINESS géographique",
@@ -28,7 +30,7 @@ def rows(operator, *, drimbox_ids=None, now=None):
         yield [
             c.drimbox.identifiant, c.drimbox.db_fqdn if c.kind == "db" else c.drimbox.vi_fqdn, c.kind,
             structure.name, structure.siren, structure.finess_geographique, c.subject, c.issuer, c.serial,
-            timezone.localtime(c.not_before).strftime("%d/%m/%Y"), timezone.localtime(c.not_after).strftime("%d/%m/%Y"),
+            paris_date(c.not_before), paris_date(c.not_after),
             STATES[c.state],
         ]
 

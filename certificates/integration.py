@@ -2,6 +2,7 @@
 from django.utils import timezone
 
 from operators.integration import CheckItem
+from trustspace.paris_time import paris_date
 
 from .models import Certificate, CertificateKind
 
@@ -20,9 +21,8 @@ def certificate_checks(drimbox):
         if current is None:
             items.append(CheckItem(label, False, f"aucun certificat en cours pour {name}"))
         elif current.not_after <= now:
-            expired_on = timezone.localtime(current.not_after)
-            items.append(CheckItem(label, False, f"le certificat a expiré le {expired_on:%d/%m/%Y}"))
+            items.append(CheckItem(label, False, f"le certificat a expiré le {paris_date(current.not_after)}"))
         else:
             items.append(CheckItem(label, True, f"numéro de série {current.serial}, valide jusqu'au "
-                                                f"{timezone.localtime(current.not_after):%d/%m/%Y}"))
+                                                f"{paris_date(current.not_after)}"))
     return items

@@ -17,6 +17,8 @@ from cryptography.utils import CryptographyDeprecationWarning
 from django.conf import settings
 from django.utils import timezone
 
+from trustspace.technical_detail import split_detail
+
 from .models import CrlCache
 from .validation import CertificateInputError, CrlStatus, CrlVerdict, RevocationAnswer, crl_verdict, parse_crl
 from .validation.ocsp import MAX_OCSP_BYTES, ocsp_request, ocsp_urls, ocsp_verdict
@@ -89,7 +91,8 @@ def crl_status_for(*, now=None, fetch_missing=True):
 
                 cache = fetch_crl(url, now=now)
             if cache is None or cache.der is None:
-                reasons.append(f"CRL {url} injoignable ({cache.last_error if cache else 'jamais téléchargée'})")
+                why = split_detail(cache.last_error)[0] if cache else "jamais téléchargée"
+                reasons.append(f"CRL {url} indisponible ({why})")
                 continue
             verdict = crl_verdict(certificate, issuer, _parsed(cache), at=now)
             if verdict.status != CrlStatus.UNAVAILABLE:

@@ -11,9 +11,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from operators import services
 from operators.models import ContractVersion, DrimboxStatus, Operator, Role
 
+from .accounts import logins_text
 from .documents import demo_pdf, with_luhn
 from .latency_history import seed_latency
-from .services import PASSWORD, create_demo_person
+from .services import create_demo_person
 from .weather_history import seed_weather
 
 OPERATORS = [
@@ -229,15 +230,7 @@ def give_certificates(drimbox, technical) -> None:
     certificate_services.record_issued_vi_certificate(order, devpki.issue_vi_certificate(directory, csr=csr))
 
 
-LOGINS = (
-    f"Connexion de démonstration (mot de passe « {PASSWORD} » pour tous) :\n"
-    "  ans.admin            administratrice ANS (back office, super-administration)\n"
-    "  rl.emedia            représentante légale d'E-MEDIA (parcours complet)\n"
-    "  at.radionum          administrateur technique de Radiologie Numérique SAS\n"
-    "  mandataire.radionum  mandataire de Radiologie Numérique SAS\n"
-    "  rl.imaco             représentante légale d'Imagerie Connect (contrat à accepter)\n"
-    "  rl.nouvel            demandeuse d'adhésion de Nouvelle Imagerie SAS (en attente de l'ANS)"
-)
+LOGINS = logins_text()
 
 
 CONTRACT_TEXT = (

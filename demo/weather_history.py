@@ -1,5 +1,5 @@
-"""The demo's weather (DESIGN §8): 90 days of history for the active DRIMboxes, written through the weather
-services as the prober and the operators would."""
+"""The demo's weather (DESIGN §8): 90 days of history for the active DRIMboxes, loaded in bulk through the weather
+services, then a live incident as the prober and the operators would write it."""
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -87,33 +87,41 @@ def weather_plan(now: datetime, boxes: int = 2) -> list[WeatherEvent]:
     return sorted(events, key=lambda e: (e.box, e.effective_at))
 
 
+def prober_recorded_at(event: WeatherEvent, now: datetime) -> datetime:
+    """When the prober recorded ``event``: a DOWN after its confirmation probes, a few minutes after its effective
+    time; any other change at once."""
+    confirmed = event.effective_at + (timedelta(minutes=2) if event.status == S.DOWN else timedelta(0))
+    return min(confirmed, now)
+
+
 def seed_weather(technical_admin: Callable[[Operator], User], now: datetime | None = None) -> dict[str, int]:
-    """Write the demo's weather through ``weather.services`` (transitions, incidents) and
-    ``weather.services`` (acknowledgement, maintenance), as the prober and the operator would;
-    ``technical_admin(operator)`` is the person who acknowledges an operator's incidents."""
+    """Write the demo's weather: the 90 days of history in bulk (``weather.services.backfill_history``), then the
+    live incident through the services the prober and the operator use (``set_status``, ``acknowledge_incident``)
+    and a maintenance window (``declare_maintenance``); ``technical_admin(operator)`` is the person who
+    acknowledges an operator's incidents."""
     boxes = list(Drimbox.objects.filter(status=DrimboxStatus.ACTIVE).select_related("operator")
                  .order_by("identifiant"))
     if not boxes:
         return {"days": 0, "transitions": 0, "incidents": 0}
     now = now or timezone.now()
     technical = {box.pk: technical_admin(box.operator) for box in boxes}
-    for event in weather_plan(now, len(boxes)):
+    plan = weather_plan(now, len(boxes))
+    history = [event for event in plan if not event.live]
+    weather_services.backfill_history(
+        [weather_services.PastChange(boxes[e.box].pk, e.status, e.effective_at, e.reason,
+                                     recorded_at=prober_recorded_at(e, now)) for e in history],
+        [weather_services.PastAcknowledgement(boxes[e.box].pk, e.acknowledged_at, technical[boxes[e.box].pk],
+                                              comment="Incident pris en compte, intervention en cours.")
+         for e in history if e.acknowledged_at is not None], at=now)
+    for event in (event for event in plan if event.live):
         box = boxes[event.box]
-        if event.live and event.status != S.DOWN:
-            # The live incident is acknowledged now, before the DRIMbox is seen up again.
+        if event.status != S.DOWN:
+            # The live incident is acknowledged as the DRIMbox is seen up again.
             incident = Incident.objects.get(drimbox=box, restored_at__isnull=True)
-            weather_services.acknowledge_incident(incident, acting_user=technical[box.pk],
+            weather_services.acknowledge_incident(incident, acting_user=technical[box.pk], at=event.effective_at,
                                                    comment="Service DICOMweb redémarré, surveillance en cours.")
-            weather_services.set_status(box, event.status, effective_at=timezone.now(), reason=event.reason)
-            continue
-        if event.acknowledged_at is not None:
-            incident = Incident.objects.get(drimbox=box, restored_at__isnull=True)
-            weather_services.acknowledge_incident(incident, acting_user=technical[box.pk], at=event.acknowledged_at,
-                                                   comment="Incident pris en compte, intervention en cours.")
-        # The prober confirms a DOWN after its confirmation probes: recorded a few minutes after its effective time.
-        confirmed = event.effective_at + (timedelta(minutes=2) if event.status == S.DOWN else timedelta(0))
         weather_services.set_status(box, event.status, effective_at=event.effective_at, reason=event.reason,
-                                    at=min(confirmed, timezone.now()))
+                                    at=prober_recorded_at(event, now))
     # A maintenance window in three days, announced by the technical administrator of the first DRIMbox.
     first = boxes[0]
     day = now.astimezone(PARIS).date() + timedelta(days=3)

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count
 from django.urls import reverse
-from django.utils import timezone
+
+from trustspace.paris_time import paris_date
 
 from . import permissions
 from .models import DrimboxStatus, Membership, Role
@@ -81,7 +82,7 @@ def journey(operator, user=None, people=None):
         Step(
             "Contrat d'adhésion",
             acceptance is not None,
-            f"Version {current.version} acceptée le {timezone.localdate(acceptance.accepted_at):%d/%m/%Y}."
+            f"Version {current.version} acceptée le {paris_date(acceptance.accepted_at)}."
             if acceptance
             else (f"La version {current.version} est à accepter avant toute démarche." if current
                   else "L'ANS n'a pas encore publié de contrat."),

@@ -6,6 +6,9 @@ administrator and an ANS administrator, a breadth-first walk from the home page 
 (same site, GET) and every page must answer below 400 — a link a person can see is a page that person can open.
 Left out: logging out (it ends the walk), the identity provider's login, the Django admin (ANS's inspection tool,
 whose sort and filter links are combinations of one page) and the API's own JSON links.
+
+The same walk checks the DSFR frame of every HTML page (issue 16, item 1): a breadcrumb below the home, ending on
+the page itself, and a target for each skip link.
 """
 from collections import deque
 from html.parser import HTMLParser
@@ -22,7 +25,84 @@ pytestmark = [pytest.mark.access, pytest.mark.django_db]
 
 SKIPPED_PREFIXES = ("/deconnexion", "/oidc/", "/admin/", "/api/v1/schema", "/static/", "/media/")
 PAGE_LIMIT = 1500  # far above what the demo shows; reaching it means links multiply without end
+HOMES = ("/", "/ans/")  # everyone's home, ANS's work waiting: no breadcrumb
 ROLES = {"anonymous": None, "legal": "rl.emedia", "technical": "at.radionum", "ans": "ans.admin"}
+
+
+class _Frame(HTMLParser):
+    """What a page's DSFR frame holds: its ids, its skip links, its breadcrumb's items and its title."""
+
+    def __init__(self):
+        super().__init__()
+        self.ids, self.skip_links, self.breadcrumb = set(), [], []
+        self.breadcrumb_button = False
+        self.title = ""
+        self._open = []  # (tag, region) of the elements being read: region is "skiplinks", "breadcrumb" or ""
+        self._text_of = None
+
+    def _region(self):
+        return self._open[-1][1] if self._open else ""
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if attributes.get("id"):
+            self.ids.add(attributes["id"])
+        classes = (attributes.get("class") or "").split()
+        region = ("skiplinks" if "fr-skiplinks" in classes else "breadcrumb" if "fr-breadcrumb" in classes
+                  else self._region())
+        if tag not in ("br", "img", "input", "link", "meta"):
+            self._open.append((tag, region))
+        if region == "skiplinks" and tag == "a":
+            self.skip_links.append(attributes.get("href", ""))
+        elif region == "breadcrumb" and "fr-breadcrumb__button" in classes:
+            self.breadcrumb_button = True
+        elif region == "breadcrumb" and tag == "a":
+            self.breadcrumb.append({"href": attributes.get("href"), "current": attributes.get("aria-current"),
+                                    "text": ""})
+            self._text_of = self.breadcrumb[-1]
+        elif tag == "title" and not self.title:  # the page's, not an SVG's further down
+            self._text_of = {"text": ""}
+
+    def handle_endtag(self, tag):
+        while self._open:
+            if self._open.pop()[0] == tag:
+                break
+        if tag == "title" and self._text_of is not None and not self.title:
+            self.title = " ".join(self._text_of["text"].split())
+        if tag in ("a", "title"):
+            self._text_of = None
+
+    def handle_data(self, data):
+        if self._text_of is not None:
+            self._text_of["text"] += data
+
+
+def frame_problems(path, html):
+    """What is wrong with the DSFR frame of the page at ``path`` (its final address), [] when nothing."""
+    frame = _Frame()
+    frame.feed(html)
+    problems = [f"skip link {href} has no target" for href in frame.skip_links
+                if not href.startswith("#") or href[1:] not in frame.ids]
+    if not frame.skip_links:
+        problems.append("no skip link")
+    crumbs = frame.breadcrumb
+    if path in HOMES:
+        return problems + (["a breadcrumb on the home page"] if crumbs else [])
+    if not crumbs:
+        return [*problems, "no breadcrumb"]
+    if not frame.breadcrumb_button:
+        problems.append("no « Voir le fil d'Ariane » button")
+    if (crumbs[0]["href"], crumbs[0]["text"].strip()) != ("/", "Accueil"):
+        problems.append(f"the breadcrumb starts at {crumbs[0]}")
+    last = crumbs[-1]
+    if last["current"] != "page" or last["href"] is not None or any(c["current"] for c in crumbs[:-1]):
+        problems.append(f"the breadcrumb does not end on the page: {crumbs}")
+    # The current step is the page, by the name its title gives it.
+    elif not frame.title.startswith(" ".join(last["text"].split()) + " — "):
+        problems.append(f"the breadcrumb ends on « {last['text'].strip()} », the page is « {frame.title} »")
+    if any(not c["href"] for c in crumbs[:-1]):
+        problems.append(f"a step before the page is no link: {crumbs}")
+    return problems
 
 
 class _Links(HTMLParser):
@@ -63,9 +143,9 @@ def demo(settings, tmp_path):
     settings.DEBUG = False
 
 
-def crawl(client):
+def crawl(client, inspect=None):
     """Every page reachable by links from the home page: {path: content type} and {broken path: (status, page
-    linking it)}."""
+    linking it)}. ``inspect(path, final path, html)`` sees each HTML page."""
     seen, broken = {}, {}
     queue = deque([("/", None)])
     while queue:
@@ -80,19 +160,63 @@ def crawl(client):
             continue
         if seen[path].startswith("text/html"):
             final = response.redirect_chain[-1][0] if response.redirect_chain else path
-            for link in _links(final, response.content.decode()):
+            html = response.content.decode()
+            if inspect is not None:
+                inspect(path, urlsplit(final).path, html)
+            for link in _links(final, html):
                 if link not in seen:
                     queue.append((link, path))
     return seen, broken
 
 
-def test_every_link_each_role_sees_leads_to_a_page(demo):
+def _recording_frame_problems(frames):
+    def inspect(path, final, html):
+        frames[path] = frame_problems(final, html)
+    return inspect
+
+
+def test_every_link_each_role_sees_leads_to_a_page_in_the_dsfr_frame(demo):
     """One demo trust space (its load is the costly part) walked by each role in turn."""
     for role, username in ROLES.items():
         client = Client()
         if username:
             client.force_login(get_user_model().objects.get(username=username))
-        seen, broken = crawl(client)
+        frames = {}
+        seen, broken = crawl(client, _recording_frame_problems(frames))
         assert not broken, f"{role}: {len(broken)} dead links (page: (status, linked from)): {broken}"
+        wrong = {path: problems for path, problems in frames.items() if problems}
+        assert not wrong, f"{role}: {len(wrong)} pages out of the DSFR frame: {wrong}"
         # The walk went somewhere: the role's pages were reached, not just the home page.
         assert len(seen) >= (10 if role == "anonymous" else 40), (role, sorted(seen))
+
+
+FRAME = """<html><head><title>{title} — Espace de Confiance DRIM-M</title></head><body>
+<div class="fr-skiplinks"><nav><ul><li><a class="fr-link" href="#content">Contenu</a></li>
+<li><a class="fr-link" href="#navigation">Menu</a></li></ul></nav></div>
+<nav class="fr-nav" id="{nav_id}"></nav>{breadcrumb}<main id="content"><svg><title>Une barre</title></svg></main>
+</body></html>"""
+BREADCRUMB = """<nav class="fr-breadcrumb"><button class="fr-breadcrumb__button">Voir le fil d’Ariane</button>
+<div class="fr-collapse"><ol class="fr-breadcrumb__list"><li><a class="fr-breadcrumb__link" href="/">Accueil</a></li>
+<li><a class="fr-breadcrumb__link" href="/espace/demandes/">Mes demandes</a></li>
+<li><a class="fr-breadcrumb__link" aria-current="page">{current}</a></li></ol></div></nav>"""
+
+
+def test_the_frame_check_finds_what_it_should():
+    """The checks of the walk above, on pages made right and wrong on purpose."""
+    def problems(path="/demandes/1/", title="Demande DEM-1", nav_id="navigation", breadcrumb=BREADCRUMB,
+                 current="Demande DEM-1"):
+        html = FRAME.format(title=title, nav_id=nav_id, breadcrumb=breadcrumb.format(current=current))
+        return frame_problems(path, html)
+
+    assert problems() == []
+    assert problems(path="/", breadcrumb="") == []
+    assert problems(path="/") == ["a breadcrumb on the home page"]
+    assert problems(nav_id="menu") == ["skip link #navigation has no target"]
+    assert problems(breadcrumb="") == ["no breadcrumb"]
+    assert problems(current="Mes demandes") == [
+        "the breadcrumb ends on « Mes demandes », the page is « Demande DEM-1 — Espace de Confiance DRIM-M »"]
+    assert problems(breadcrumb=BREADCRUMB.replace(' aria-current="page"', "")) == [
+        "the breadcrumb does not end on the page: " + str([
+            {"href": "/", "current": None, "text": "Accueil"},
+            {"href": "/espace/demandes/", "current": None, "text": "Mes demandes"},
+            {"href": None, "current": None, "text": "Demande DEM-1"}])]

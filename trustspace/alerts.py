@@ -29,6 +29,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from .models import Alert, AlertSeverity
+from .paris_time import paris_datetime
 
 logger = logging.getLogger(__name__)
 
@@ -119,11 +120,11 @@ def _notify(alert, state, *, note="", also_to=()):
     lines = [
         "Bonjour,", "",
         (f"L'alerte suivante est résolue (condition disparue le "
-         f"{timezone.localtime(alert.resolved_at):%d/%m/%Y à %H:%M})." if resolved
+         f"{paris_datetime(alert.resolved_at)})." if resolved
          else "Une alerte demande l'attention des administrateurs ANS."), "",
         f"Alerte : {alert.subject}",
         f"Gravité : {alert.get_severity_display()}",
-        f"Ouverte le : {timezone.localtime(alert.opened_at):%d/%m/%Y à %H:%M}",
+        f"Ouverte le : {paris_datetime(alert.opened_at)}",
         "", alert.body or "", *([note] if note else []), "",
         f"Suivi : {alerts_url()}",
     ]

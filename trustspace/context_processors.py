@@ -39,8 +39,13 @@ class Navigation:
         return self._menus[1]
 
 
+# The DSFR skip links (« Accès rapide », dsfr/base.html): each target is on every page of templates/base.html.
+SKIP_LINKS = [{"link": "#content", "label": "Contenu"}, {"link": "#navigation", "label": "Menu"},
+              {"link": "#footer", "label": "Pied de page"}]
+
+
 def portal(request):
     """Site identity and menus for the DSFR templates (no database query of its own); the operator switcher comes
     from ``operators.context_processors``."""
     return {"SITE_CONFIG": SITE_CONFIG, "DEV_PASSWORD_LOGIN": settings.DEV_PASSWORD_LOGIN,
-            "portal_nav": Navigation(request)}
+            "portal_nav": Navigation(request), "skiplinks": SKIP_LINKS}

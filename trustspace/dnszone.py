@@ -37,11 +37,20 @@ _TSIG_ERRORS = {
 
 
 class DnsError(Exception):
-    """A DNS operation failed."""
+    """A DNS operation failed. ``str()`` is the technical account (dnspython's words); ``french`` what people
+    read."""
+
+    @property
+    def french(self):
+        return "l'échange avec le serveur DNS de la zone a échoué"
 
 
 class DnsUnavailable(DnsError):
     """The DNS server could not be reached (timeout, connection refused…): retry later."""
+
+    @property
+    def french(self):
+        return "le serveur DNS de la zone ne répond pas"
 
 
 class DnsRejected(DnsError):
@@ -50,6 +59,10 @@ class DnsRejected(DnsError):
     def __init__(self, message, rcode=None):
         super().__init__(message)
         self.rcode = rcode
+
+    @property
+    def french(self):
+        return f"le serveur DNS de la zone a refusé l'opération ({self.rcode or 'erreur'})"
 
 
 def _absolute_name(text):

@@ -53,7 +53,7 @@ PUBLIC_MENU = (
 OPERATOR_MENU = (
     Link("Accueil", "home"),
     Group("Mon opérateur", "operator", (
-        Link("Fiche de l'opérateur", "operator_detail"),
+        Link("Fiche de l'opérateur", "operator_detail", also=("/espace/operateurs/",)),
         Link("Contrat d'adhésion", "contract"),
         Link("Personnes", "people"),
         Link("Historique", "operator_history"),
@@ -76,13 +76,14 @@ ANS_MENU = (
     Group("Opérateurs", "ans-operators", (
         Link("Opérateurs", "ans_operators", also=("/ans/mandats/",)),
         Link("Contrats d'adhésion", "ans_contracts"),
-        Link("Bons de commande", "ans_financing_orders"),
+        Link("Bons de commande", "ans_financing_orders", also=("/bons-de-commande/",)),
     )),
     Group("DRIMbox", "ans-drimbox", (
-        Link("Demandes à instruire", "ans_review_queue"),
-        Link("Registre des DRIMbox", "ans_registry", also=("/ans/drimbox/",)),
-        Link("Documents VA", "ans_va"),
-        Link("Certificats", "ans_certificates"),
+        # The request, DRIMbox, VA and certificate pages ANS opens are the operators' own pages.
+        Link("Demandes à instruire", "ans_review_queue", also=("/demandes/",)),
+        Link("Registre des DRIMbox", "ans_registry", also=("/ans/drimbox/", "/drimbox/")),
+        Link("Documents VA", "ans_va", also=("/va/",)),
+        Link("Certificats", "ans_certificates", also=("/certificats/",)),
     )),
     Group("Liste blanche", "ans-whitelist", (
         Link("Versions de la liste blanche", "ans_whitelist"),
@@ -137,14 +138,20 @@ def _leaves(items):
             yield item
 
 
-def _mark_current(items, path):
-    """Marks the entry with the longest prefix of ``path`` (« / » only for itself), and the group holding it."""
+def _best_leaf(items, path):
+    """The link whose longest prefix matches ``path`` (« / » only for itself), or None."""
     best, best_length = None, -1
     for leaf in _leaves(items):
         for prefix in leaf.prefixes:
             matches = path == prefix if prefix == "/" else path.startswith(prefix)
             if matches and len(prefix) > best_length:
                 best, best_length = leaf, len(prefix)
+    return best
+
+
+def _mark_current(items, path):
+    """Marks the entry holding ``path`` and the group holding it."""
+    best = _best_leaf(items, path)
     if best is None:
         return
     best.current = True
@@ -171,6 +178,23 @@ def main_menu(request):
     account = _render([ACCOUNT_MENU]) if request.user.is_authenticated else []
     _mark_current(items + account, request.path)
     return items, (account[0] if account else None)
+
+
+# Every menu, for a page outside the visitor's own (a public page seen by a logged-in person).
+ALL_ENTRIES = (PUBLIC_MENU + SITEMAP_EXTRA_PUBLIC + OPERATOR_MENU + ANS_MENU + ACCOUNT_MENU.links
+               + SITEMAP_EXTRA_ACCOUNT + FOOTER_PAGES)
+
+
+def section(request):
+    """The menu link the page of ``request`` belongs to (the breadcrumb's step before the page), or None: the
+    page's own link if it has one in any menu, else the link with the longest prefix of its path among the
+    visitor's own menus, then among all."""
+    every = _render(ALL_ENTRIES)
+    own_link = next((leaf for leaf in _leaves(every) if leaf.url == request.path), None)
+    if own_link is not None:
+        return own_link
+    own = _render(_main_entries(request) + ([ACCOUNT_MENU] if request.user.is_authenticated else []))
+    return _best_leaf(own, request.path) or _best_leaf(every, request.path)
 
 
 def sitemap_sections(request):

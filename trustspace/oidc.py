@@ -18,7 +18,8 @@ import requests
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import SuspiciousOperation
-from django.shortcuts import render
+from django.shortcuts import redirect, render, resolve_url
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
@@ -72,6 +73,16 @@ def is_isc_session(request):
     session = getattr(request, "session", None)
     return bool(session is not None and session.get(BACKEND_SESSION_KEY) == BACKEND_PATH
                 and session.get("oidc_id_token"))
+
+
+def isc_connected():
+    """False in development when the portal has no client secret: no identity provider was registered for it (the
+    embedded demo), so « Se connecter avec iSC » could only fail at the real iSC; the login page says so instead."""
+    return not settings.DEBUG or bool(settings.OIDC_RP_CLIENT_SECRET)
+
+
+ISC_NOT_CONNECTED = ("iSC n'est pas relié à ce portail de démonstration (aucun fournisseur d'identité configuré) : "
+                     "connectez-vous avec un identifiant de démonstration.")
 
 
 def provider_unavailable_page(request, exc=None):
@@ -174,6 +185,13 @@ class IscAuthenticationRequestView(OIDCAuthenticationRequestView):
     OIDC_OP_AUTH_ENDPOINT = _endpoint_attribute("authorization")
 
     def get(self, request):
+        if not isc_connected():
+            messages.info(request, ISC_NOT_CONNECTED)
+            target = resolve_url("login")
+            next_url = request.GET.get("next", "")
+            if next_url and url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+                target += "?" + urlencode({"next": next_url})
+            return redirect(target)
         try:
             if settings.OIDC_LOGIN_PROBE:
                 oidc_discovery.check_reachable()
@@ -215,4 +233,4 @@ class IscCallbackView(OIDCAuthenticationCallbackView):
 
 
 __all__ = ["IscAuthenticationBackend", "IscAuthenticationRequestView", "IscCallbackView", "ProviderUnavailable",
-           "claims_say_ans_admin", "provider_unavailable_page"]
+           "claims_say_ans_admin", "isc_connected", "provider_unavailable_page"]

@@ -119,11 +119,16 @@ TEMPLATES = [
                 "trustspace.context_processors.portal",
                 "operators.context_processors.operator_switcher",
             ],
+            # In every template: |paris_date, |paris_datetime (the one format of dates and times for people) and
+            # {% error_with_detail %} (an error in French, the outside party's words folded as a technical detail).
+            "builtins": ["trustspace.templatetags.paris_time", "trustspace.templatetags.technical_detail"],
         },
     },
 ]
 FORM_RENDERER = "dsfr.forms.DsfrDjangoTemplates"
 DSFR_MARK_OPTIONAL_FIELDS = True
+# django-dsfr's component tags escape what they are given (alerts, tables…): messages and cells carry user data.
+DSFR_CONTENT_IS_SAFE = False
 
 # Database: SQLite under var/ by default; DATABASE_URL (postgres://…) in production.
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -137,7 +142,10 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE serialises writers from the start of the transaction, which keeps
     # the audit hash chain linear under the embedded worker and the web server.
-    DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
+    # WAL with synchronous=NORMAL: a commit no longer waits for the disk (only checkpoints do; a crash may lose
+    # the last commits, never corrupt the file), and readers never block the writer.
+    DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20,
+                                       "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL"}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     # Tests run in memory, one database per process (named, because the engine below is wrapped for metrics and
     # pytest-django would otherwise derive a file name per parallel worker from the development database's path).
@@ -193,6 +201,8 @@ LANGUAGES = [("fr", "Français")]
 TIME_ZONE = "Europe/Paris"
 USE_I18N = True
 USE_TZ = True
+# Dates as every page writes them (« 04/12/2026 à 10:54 », trustspace.paris_time), also in the admin.
+FORMAT_MODULE_PATH = ["trustspace.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env("STATIC_ROOT", BASE_DIR / "staticfiles"))
@@ -299,6 +309,20 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Redoc has no French but lets its labels be replaced (Swagger UI does not: it stays in English).
+    "REDOC_UI_SETTINGS": {
+        "labels": {
+            "enum": "Valeurs possibles", "enumSingleValue": "Valeur", "enumArray": "Éléments", "default": "Par défaut",
+            "deprecated": "Obsolète", "example": "Exemple", "examples": "Exemples", "recursive": "Récursif",
+            "arrayOf": "Liste de ", "webhook": "Événement", "const": "Valeur", "noResultsFound": "Aucun résultat",
+            "download": "Télécharger", "downloadSpecification": "Télécharger la spécification OpenAPI",
+            "responses": "Réponses", "callbackResponses": "Réponses du rappel",
+            "requestSamples": "Exemples de requête", "responseSamples": "Exemples de réponse",
+        },
+        "theme": {"typography": {"fontFamily": "Marianne, arial, sans-serif",
+                                 "headings": {"fontFamily": "Marianne, arial, sans-serif"}}},
+        "hideDownloadButton": True,  # the page offers the schema itself
+    },
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
 }
@@ -516,12 +540,24 @@ CELERY_BEAT_SCHEDULE.update({
 WEATHER_HISTORY_DAYS = env_int("WEATHER_HISTORY_DAYS", 90)
 WEATHER_PAGE_SIZE = env_int("WEATHER_PAGE_SIZE", 50)
 WEATHER_BADGE_MAX_AGE = env_int("WEATHER_BADGE_MAX_AGE", 60)
+# Seconds a shared cache may serve the public weather pages and feeds without asking again (then: 304 when
+# unchanged, weather/http_cache.py).
+WEATHER_PUBLIC_MAX_AGE = env_int("WEATHER_PUBLIC_MAX_AGE", 30)
+# Closed days of the public weather are stored (weather.services.summaries): beat stores the missing ones.
+WEATHER_DAY_SUMMARY_MINUTES = env_int("WEATHER_DAY_SUMMARY_MINUTES", 15)
+CELERY_BEAT_SCHEDULE["weather-close-days"] = {"task": "weather.tasks.close_weather_days",
+                                              "schedule": timedelta(minutes=WEATHER_DAY_SUMMARY_MINUTES)}
 WEATHER_FEED_ITEMS = env_int("WEATHER_FEED_ITEMS", 50)
 # Maintenance windows declared by operators: longest window, how far ahead, how late a start may be.
 WEATHER_MAINTENANCE_MAX_HOURS = env_int("WEATHER_MAINTENANCE_MAX_HOURS", 72)
 WEATHER_MAINTENANCE_MAX_ADVANCE_DAYS = env_int("WEATHER_MAINTENANCE_MAX_ADVANCE_DAYS", 365)
 # Small on purpose: a window counts only from its declaration anyway; a start before an open incident is refused.
 WEATHER_MAINTENANCE_PAST_TOLERANCE_MINUTES = env_int("WEATHER_MAINTENANCE_PAST_TOLERANCE_MINUTES", 2)
+# PERF report PDFs of more DRIMboxes than this are laid out by a worker, not in the web request (the layout costs
+# several ms of CPU per DRIMbox); the person gets a « Rapport en préparation » page (weather.views.reports).
+PERF_PDF_SYNC_MAX_ROWS = env_int("PERF_PDF_SYNC_MAX_ROWS", 200)
+# A report a worker has not produced after this long is shown as failed and asked again (no worker, or one killed).
+PERF_REPORT_MAX_WAIT_SECONDS = env_int("PERF_REPORT_MAX_WAIT_SECONDS", 3600)
 # --- Weather pages ---
 
 # --- OIDC ---
@@ -818,6 +854,7 @@ CELERY_TASK_ANNOTATIONS = {name: _long_limits for name in (
     "certificates.tasks.renew_vi_certificates",  # ACME again, for every certificate due
     "certificates.tasks.refresh_crls",  # downloads every CRL
     "weather.tasks.probe_batch",  # a probe round: up to WEATHER_PROBE_BATCH_SIZE DRIMboxes with timeouts and retries
+    "weather.tasks.generate_perf_report",  # the PDF layout of thousands of DRIMboxes
     "trustspace.tasks.verify_audit_chain",  # recomputes the whole HMAC chain
     "whitelist.tasks.poll_github_issues",
 )}
@@ -825,6 +862,9 @@ CELERY_TASK_ANNOTATIONS = {name: _long_limits for name in (
 # still be pushing (whitelist.tasks.publish_to_github keeps the default limit).
 if WHITELIST_GITHUB_STALE_RUNNING_SECONDS <= CELERY_TASK_TIME_LIMIT:
     raise ImproperlyConfigured("WHITELIST_GITHUB_STALE_RUNNING_SECONDS must exceed CELERY_TASK_TIME_LIMIT.")
+# A report still being produced is never given up while its worker may still be laying it out.
+if PERF_REPORT_MAX_WAIT_SECONDS <= CELERY_TASK_LONG_TIME_LIMIT:
+    raise ImproperlyConfigured("PERF_REPORT_MAX_WAIT_SECONDS must exceed CELERY_TASK_LONG_TIME_LIMIT.")
 # --- end Operations: health, metrics, beat ---
 
 # --- Operations: logs, Sentry, alerts ---

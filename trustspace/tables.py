@@ -22,6 +22,8 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
+from .paris_time import paris_date, paris_datetime
+
 EXPORT_FORMATS = ("csv", "xlsx")
 CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -148,9 +150,9 @@ def _csv_text(value) -> str:
     if isinstance(value, bool):
         return "Oui" if value else "Non"
     if isinstance(value, datetime):
-        return _local(value).strftime("%d/%m/%Y %H:%M")
+        return paris_datetime(value)
     if isinstance(value, date):
-        return value.strftime("%d/%m/%Y")
+        return paris_date(value)
     if isinstance(value, float | Decimal):
         return f"{value}".replace(".", ",")  # Excel-FR reads the decimal comma
     return str(safe_cell(value))

@@ -3,6 +3,7 @@ from trustspace.admin import ReadOnlyAdmin, site
 
 from .models import (
     DrimboxWeather,
+    GeneratedReport,
     Incident,
     LocationObservation,
     MaintenanceWindow,
@@ -50,6 +51,12 @@ class MeasurementPolicyAdmin(ReadOnlyAdmin):
     list_display = ["version", "reference_period", "support_hours_only", "maintenance_counts", "effective_from"]
 
 
+class GeneratedReportAdmin(ReadOnlyAdmin):
+    list_display = ["period_key", "scope_label", "fmt", "rows", "status", "created_at", "finished_at", "requested_by"]
+    list_filter = ["status", "fmt"]
+    list_select_related = ["requested_by"]
+
+
 site.register(ProbeLocation, ProbeLocationAdmin)
 site.register(LocationObservation, LocationObservationAdmin)
 site.register(DrimboxWeather, DrimboxWeatherAdmin)
@@ -57,3 +64,4 @@ site.register(Transition, TransitionAdmin)
 site.register(Incident, IncidentAdmin)
 site.register(MaintenanceWindow, MaintenanceWindowAdmin)
 site.register(MeasurementPolicy, MeasurementPolicyAdmin)
+site.register(GeneratedReport, GeneratedReportAdmin)

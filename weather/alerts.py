@@ -2,9 +2,9 @@
 from datetime import timedelta
 
 from django.conf import settings
-from django.utils import timezone
 
 from trustspace.alerts import CRITICAL, WARNING, Condition
+from trustspace.paris_time import paris_datetime, paris_datetime_seconds
 
 from . import targets
 from .models import Incident, ProbeLocation
@@ -22,7 +22,7 @@ def silent_locations(now):
         last = location.last_report_at
         if last is not None and now - last <= limit:
             continue
-        since = (f"dernier compte rendu le {timezone.localtime(last):%d/%m/%Y à %H:%M:%S}" if last
+        since = (f"dernier compte rendu le {paris_datetime_seconds(last)}" if last
                  else "aucun compte rendu reçu")
         conditions.append(Condition(
             location.name, f"Sondes muettes : point de sonde « {location.label or location.name} »",
@@ -41,8 +41,8 @@ def gti_breaches(now):
         box = incident.drimbox
         conditions.append(Condition(
             str(incident.pk), f"GTI dépassée : DRIMbox {box.identifiant} ({box.operator.name})",
-            f"L'incident ouvert le {timezone.localtime(incident.opened_at):%d/%m/%Y à %H:%M} sur la DRIMbox "
+            f"L'incident ouvert le {paris_datetime(incident.opened_at)} sur la DRIMbox "
             f"{box.identifiant} ({box.db_fqdn}) de {box.operator.name} n'a pas été pris en compte par l'opérateur "
-            f"avant l'échéance GTI du {timezone.localtime(incident.gti_due_at):%d/%m/%Y à %H:%M}.\n"
+            f"avant l'échéance GTI du {paris_datetime(incident.gti_due_at)}.\n"
             f"Motif : {incident.reason or '—'}", CRITICAL))
     return conditions

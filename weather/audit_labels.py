@@ -10,6 +10,7 @@ ACTIONS = {
     "weather.location_activated": "Point de sonde activé",
     "weather.location_deactivated": "Point de sonde désactivé",
     "weather.measurement_policy_created": "Politique de mesure créée",
+    "weather.history_loaded": "Historique météo chargé",
 }
 
 FIELDS = {
@@ -31,4 +32,8 @@ FIELDS = {
     "maintenance_counts": "Maintenance décomptée",
     "effective_from": "En vigueur à partir du",
     "comment": "Commentaire",
+    "transitions": "Changements de statut",
+    "incidents": "Incidents",
+    "history_from": "Historique depuis le",
+    "history_until": "Historique jusqu'au",
 }

@@ -11,7 +11,7 @@ Public functions take and return *aware* datetimes (naive ones raise ``ValueErro
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -145,10 +145,10 @@ class SupportTimeline:
         self.end = _require_aware(end, "end")
         self.intervals = list(support_intervals(self.start, self.end))
         self._starts = [lo for lo, _ in self.intervals]
-        self._cumulative = []  # support time before each interval's start
+        self.cumulative = []  # support time before each interval's start
         total = ZERO
         for lo, hi in self.intervals:
-            self._cumulative.append(total)
+            self.cumulative.append(total)
             total += hi - lo
         self.total = total
 
@@ -158,31 +158,26 @@ class SupportTimeline:
         if index < 0:
             return ZERO
         lo, hi = self.intervals[index]
-        return self._cumulative[index] + (min(instant, hi) - lo)
+        return self.cumulative[index] + (min(instant, hi) - lo)
 
     def duration(self, start: datetime, end: datetime) -> timedelta:
         if end <= start:
             return ZERO
         return self.elapsed(end) - self.elapsed(start)
 
-    def support_time_us(self, intervals: Iterable[tuple[int, int]]) -> int:
-        """Support time (integer µs) inside sorted, disjoint (start µs, end µs) intervals: the bulk form of
-        ``duration`` used by ``weather.perf`` for thousands of DRIMboxes (no datetime per interval)."""
-        if not hasattr(self, "_us"):
-            starts = [to_us(lo) for lo, _ in self.intervals]
-            ends = [to_us(hi) for _, hi in self.intervals]
-            cumulative = [c // MICROSECOND for c in self._cumulative]
-            self._us = (starts, ends, cumulative)
-        starts, ends, cumulative = self._us
+    def utc_clock(self) -> Callable[[datetime], timedelta]:
+        """``elapsed`` for *naive* UTC datetimes, as ``weather.downtime`` reads them in bulk: its loop over
+        every transition of a month compares instants, and naive comparisons cost far less than aware ones."""
+        starts = [lo.replace(tzinfo=None) for lo, _ in self.intervals]
+        ends = [hi.replace(tzinfo=None) for _, hi in self.intervals]
+        cumulative = self.cumulative
         bisect_right = bisect.bisect_right
-        total = 0
-        for lo, hi in intervals:
-            i = bisect_right(starts, hi) - 1
-            if i >= 0:
-                end = ends[i]
-                total += cumulative[i] + ((hi if hi < end else end) - starts[i])
-            i = bisect_right(starts, lo) - 1
-            if i >= 0:
-                end = ends[i]
-                total -= cumulative[i] + ((lo if lo < end else end) - starts[i])
-        return total
+
+        def elapsed(instant: datetime) -> timedelta:
+            index = bisect_right(starts, instant) - 1
+            if index < 0:
+                return ZERO
+            end = ends[index]
+            return cumulative[index] + ((instant if instant < end else end) - starts[index])
+
+        return elapsed

@@ -7,19 +7,19 @@ from django.conf import settings
 from django.contrib.syndication.views import Feed
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.feedgenerator import Atom1Feed
 from django.utils.html import escape
 
 from operators.validators import as_small_int
 from trustspace.access import PUBLIC
+from trustspace.paris_time import paris_datetime
 
 from .history import trust_space_drimboxes
 from .models import Incident
 
 
 def _local(value):
-    return f"{timezone.localtime(value):%d/%m/%Y à %H:%M}"
+    return paris_datetime(value)
 
 
 class IncidentFeed(Feed):

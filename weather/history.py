@@ -7,9 +7,10 @@
   without a row), whether a declared maintenance window covers ``now``, and the status displayed
   (« maintenance » inside such a window, else the probed one) with the instant it holds since.
 - ``daily_history(ids, now=…, days=90)``: per DRIMbox, one cell per Europe/Paris day with the worst
-  displayed status of the day and its minutes down / degraded / in maintenance / without data. Built from
-  ``Transition`` rows (``weather.intervals.status_intervals``) and maintenance windows in three queries,
-  whatever the number of DRIMboxes.
+  displayed status of the day and its minutes down / degraded / in maintenance / without data. Closed days are
+  read from ``DaySummary`` (``closed_days`` computes what it stores); today is built from ``Transition`` rows
+  (``weather.intervals.status_intervals``) and maintenance windows: four queries whatever the number of
+  DRIMboxes and days.
 Inside a declared maintenance window the day shows « maintenance » whatever the probes saw; whether
 that downtime counts in Df is the measurement policy's business (weather.perf), not the display's. A
 window counts only from its declaration (``max(starts_at, created_at)``): a window declared afterwards
@@ -17,6 +18,7 @@ must not hide an outage already seen.
 """
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -28,11 +30,12 @@ from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from operators.models import Drimbox
+from trustspace.paris_time import paris_date, paris_datetime
 from whitelist.models import PublishedEntry
 
 from . import intervals
 from .clock import GTI, GTR, PARIS
-from .models import MaintenanceWindow, Transition, WeatherStatus
+from .models import DaySummary, MaintenanceWindow, Transition, WeatherStatus
 
 # Worst first: the colour of a day is that of its worst moment.
 SEVERITY = {
@@ -218,7 +221,7 @@ def _cells(days, labels, bounds, segments):
                 seconds = cells[i].seconds
                 seconds[status] = seconds.get(status, 0.0) + part
             i += 1
-    down, degraded, maintenance, no_data = _DOWN, _DEGRADED, _MAINTENANCE, _NO_DATA
+    no_data = _NO_DATA
     for cell in cells:
         seconds = cell.seconds
         seen = [status for status, value in seconds.items() if value > 0]
@@ -226,47 +229,123 @@ def _cells(days, labels, bounds, segments):
             cell.status = seen[0]
         else:
             cell.status = max(seen, key=lambda s: SEVERITY.get(s, 0)) if seen else no_data
-        cell.down_minutes = int(seconds.get(down, 0) // 60)
-        cell.degraded_minutes = int(seconds.get(degraded, 0) // 60)
-        cell.maintenance_minutes = int(seconds.get(maintenance, 0) // 60)
-        cell.no_data_minutes = int(seconds.get(no_data, 0) // 60)
+        _count_minutes(cell)
     return cells
 
 
-def daily_history(drimbox_ids, *, now=None, days=None):
-    """``{drimbox_id: [DayCell × days]}``, oldest day first; three queries for any number of DRIMboxes."""
-    now = now or timezone.now()
-    days = days or history_days()
-    drimbox_ids = list(drimbox_ids)
-    if not drimbox_ids:
-        return {}
-    day_list, bounds = day_bounds(now, days)
-    start = bounds[0]
+def _count_minutes(cell):
+    seconds = cell.seconds
+    cell.down_minutes = int(seconds.get(_DOWN, 0) // 60)
+    cell.degraded_minutes = int(seconds.get(_DEGRADED, 0) // 60)
+    cell.maintenance_minutes = int(seconds.get(_MAINTENANCE, 0) // 60)
+    cell.no_data_minutes = int(seconds.get(_NO_DATA, 0) // 60)
+
+
+def _computed_history(drimbox_ids, day_list, labels, bounds):
+    """``{drimbox_id: [DayCell]}`` for the days of ``day_list`` from the ``Transition`` rows and the maintenance
+    windows: ``bounds`` are the UTC instants of their Paris midnights, then the end (now, or the midnight after
+    the last day). Three queries for any number of DRIMboxes."""
+    start, end = bounds[0], bounds[-1]
     before = Transition.objects.filter(drimbox=OuterRef("pk"), effective_at__lt=start).order_by("-effective_at", "-id")
     initial = dict(Drimbox.objects.filter(pk__in=drimbox_ids)
                    .annotate(initial=Subquery(before.values("new_status")[:1])).values_list("pk", "initial"))
     changes = defaultdict(list)
-    rows = (Transition.objects.filter(drimbox_id__in=drimbox_ids, effective_at__gte=start, effective_at__lt=now)
+    rows = (Transition.objects.filter(drimbox_id__in=drimbox_ids, effective_at__gte=start, effective_at__lt=end)
             .order_by("drimbox_id", "effective_at", "id").values_list("drimbox_id", "effective_at", "new_status"))
     for drimbox_id, at, status in rows:
         changes[drimbox_id].append((at, status))
     windows = defaultdict(list)
     for drimbox_id, lo, hi, created_at in (MaintenanceWindow.objects
                                            .filter(drimbox_id__in=drimbox_ids, cancelled_at__isnull=True,
-                                                   starts_at__lt=now, ends_at__gt=start)
+                                                   starts_at__lt=end, ends_at__gt=start)
                                            .values_list("drimbox_id", "starts_at", "ends_at", "created_at")):
         lo = max(lo, created_at, start)  # retroactive declarations do not reach back before they were made
-        hi = min(hi, now)
+        hi = min(hi, end)
         if hi > lo:
             windows[drimbox_id].append((lo, hi))
     result = {}
-    labels = [f"{day:%d/%m/%Y}" for day in day_list]
     for drimbox_id in drimbox_ids:
-        timeline = intervals.status_intervals(changes.get(drimbox_id, ()), start, now,
+        timeline = intervals.status_intervals(changes.get(drimbox_id, ()), start, end,
                                               initial.get(drimbox_id) or WeatherStatus.NO_DATA.value)
         segments = displayed_timeline(timeline, intervals.normalize(windows.get(drimbox_id, ())))
         result[drimbox_id] = _cells(day_list, labels, bounds, segments)
     return result
+
+
+def _paris_midnight(day):
+    return datetime.combine(day, time(0), tzinfo=PARIS).astimezone(UTC)
+
+
+def closed_days(drimbox_ids, first, end):
+    """``{drimbox_id: [DayCell]}`` for the Paris days from ``first`` to the day before ``end``, computed as the
+    pages compute them (what ``DaySummary`` stores). A day's cell depends only on the rows of the day and the
+    status at its start, so computing it over any range that holds it gives the same floats."""
+    day_list = [first + timedelta(days=i) for i in range((end - first).days)]
+    if not day_list or not drimbox_ids:
+        return {}
+    bounds = [_paris_midnight(day) for day in day_list] + [_paris_midnight(end)]
+    return _computed_history(list(drimbox_ids), day_list, [paris_date(day) for day in day_list], bounds)
+
+
+def stored_seconds(cell):
+    """``DaySummary.seconds`` of a cell: its seconds per status, in the order the day met them."""
+    return [[status, value] for status, value in cell.seconds.items()]
+
+
+MINUTES = ("down_minutes", "degraded_minutes", "maintenance_minutes", "no_data_minutes")
+
+
+def _stored_cells(drimbox_ids, first, last, labels, *, seconds):
+    """``{drimbox_id: {day: DayCell}}`` of the stored days from ``first`` to the day before ``last``; without
+    ``seconds``, the cells hold what the bars show (status, minutes) and no seconds.
+
+    A page reads about 4,500 of them: the compiled query runs on a plain cursor (Django's per-row converters
+    would cost more than the query); on SQLite the day is read as its ISO text (the driver would parse it)."""
+    rows = DaySummary.objects.filter(drimbox_id__in=drimbox_ids, day__gte=first, day__lt=last).order_by()
+    day = "day"
+    if connection.vendor == "sqlite":
+        rows, day = rows.annotate(day_text=Cast("day", CharField())), "day_text"
+    rows = rows.values_list("drimbox_id", day, "shown_status", *MINUTES, *(("seconds",) if seconds else ()))
+    sql, params = rows.query.sql_with_params()
+    by_text = {day.isoformat(): day for day in labels}
+    stored = defaultdict(dict)
+    loads = json.loads
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for drimbox_id, day, status, down, degraded, maintenance, no_data, *rest in cursor.fetchall():
+            day = by_text[day] if isinstance(day, str) else day
+            pairs = (loads(rest[0]) if isinstance(rest[0], str) else rest[0]) if rest else ()
+            stored[drimbox_id][day] = DayCell(day, status, down, degraded, maintenance, no_data, dict(pairs),
+                                              labels[day])
+    return stored
+
+
+def daily_history(drimbox_ids, *, now=None, days=None, seconds=True):
+    """``{drimbox_id: [DayCell × days]}``, oldest day first; four queries for any number of DRIMboxes and days.
+
+    Closed days come from ``DaySummary``; today, and any day a DRIMbox of the list has not stored yet (from the
+    first such day on, for them all), are computed from the transitions. The cells are the same either way.
+    ``seconds=False`` (list pages: bars only) leaves the seconds of stored days out: no ``availability`` then.
+    """
+    now = now or timezone.now()
+    days = days or history_days()
+    drimbox_ids = list(drimbox_ids)
+    if not drimbox_ids:
+        return {}
+    day_list, bounds = day_bounds(now, days)
+    labels = [paris_date(day) for day in day_list]
+    today = len(day_list) - 1
+    stored = _stored_cells(drimbox_ids, day_list[0], day_list[today], dict(zip(day_list, labels, strict=True)),
+                           seconds=seconds)
+    computed_from = today
+    for drimbox_id in drimbox_ids:
+        mine = stored.get(drimbox_id, {})
+        if len(mine) < today:
+            computed_from = min(computed_from, next(i for i, day in enumerate(day_list) if day not in mine))
+    computed = _computed_history(drimbox_ids, day_list[computed_from:], labels[computed_from:],
+                                 bounds[computed_from:])
+    return {drimbox_id: [stored[drimbox_id][day] for day in day_list[:computed_from]] + computed[drimbox_id]
+            for drimbox_id in drimbox_ids}
 
 
 def availability(cells):
@@ -282,15 +361,21 @@ def availability(cells):
 
 IN_MAINTENANCE = "pendant une maintenance déclarée"
 NOT_ACKNOWLEDGED = "non pris en compte"
+MET, MISSED, RUNNING = "tenue", "dépassée", "en cours"
 
 
 @dataclass
 class IncidentClock:
     """One support-hours clock of an incident (GTI: to the acknowledgement; GTR: to the restoration).
 
-    ``exempt``: the incident opened inside a declared maintenance window, so the clock is shown but never
-    overdue; ``note``: a French remark shown beside it (« non pris en compte », « pendant une maintenance
-    déclarée »)."""
+    Met or missed is decided on instants, as ``overdue_filter`` does: the clock is missed when the event it waits
+    for comes after ``due_at`` (or has not come by ``now``). The support time elapsed (``text``) can stay at its
+    target while the instant passes the deadline: an incident still open when support hours close on the due
+    time has its clock stopped at « 4 h / 4 h » but is not restored at the deadline.
+
+    ``event``: what stops it (« prise en compte », « rétablissement »); ``exempt``: the incident opened inside
+    a declared maintenance window, so the clock is shown but never missed; ``note``: a French remark shown
+    beside it (« non pris en compte », « pendant une maintenance déclarée »)."""
 
     elapsed: timedelta
     target: timedelta
@@ -298,14 +383,40 @@ class IncidentClock:
     stopped_at: datetime | None
     exempt: bool = False
     note: str = ""
+    event: str = ""
+    now: datetime | None = None
 
     @property
     def overdue(self):
-        return not self.exempt and self.elapsed > self.target
+        if self.exempt:
+            return False
+        end = self.stopped_at or self.now or timezone.now()
+        return end > self.due_at
 
     @property
     def running(self):
         return self.stopped_at is None
+
+    @property
+    def outcome(self):
+        """« dépassée », « en cours », « tenue », or "" when the note says it all (maintenance, no ack)."""
+        if self.overdue:
+            return MISSED
+        if self.running:
+            return RUNNING
+        return "" if self.note else MET
+
+    @property
+    def summary(self):
+        """The instants behind the outcome, so that « tenue » and « dépassée » can be checked by the reader:
+        « rétablissement le 07/11/2026 à 14:30, hors délai (échéance le 07/11/2026 à 13:00) »."""
+        due = paris_datetime(self.due_at)
+        if self.running:
+            return f"pas de {self.event} à l'échéance du {due}" if self.overdue else f"échéance le {due}"
+        stopped = f"{self.event} le {paris_datetime(self.stopped_at)}"
+        if self.exempt:
+            return f"{stopped} (échéance le {due})"
+        return f"{stopped}, {'hors délai' if self.overdue else 'dans le délai'} (échéance le {due})"
 
     @property
     def text(self):
@@ -342,13 +453,15 @@ def incident_clocks(incident, now=None):
         exempt = declared_window_at(incident.drimbox_id, incident.opened_at).exists()
     stops = [t for t in (incident.acknowledged_at, incident.restored_at) if t is not None]
     gti_stop = min(stops) if stops else None
-    gti_note = NOT_ACKNOWLEDGED if incident.restored_at is not None and (
-        incident.acknowledged_at is None or incident.acknowledged_at > incident.restored_at) else ""
+    unacknowledged = incident.restored_at is not None and (
+        incident.acknowledged_at is None or incident.acknowledged_at > incident.restored_at)
     note = IN_MAINTENANCE if exempt else ""
     incident.gti = IncidentClock(support_duration(incident.opened_at, gti_stop or now), GTI,
-                                 incident.gti_due_at, gti_stop, exempt, ", ".join(n for n in (gti_note, note) if n))
+                                 incident.gti_due_at, gti_stop, exempt,
+                                 ", ".join(n for n in (NOT_ACKNOWLEDGED if unacknowledged else "", note) if n),
+                                 "rétablissement sans prise en compte" if unacknowledged else "prise en compte", now)
     incident.gtr = IncidentClock(support_duration(incident.opened_at, incident.restored_at or now), GTR,
-                                 incident.gtr_due_at, incident.restored_at, exempt, note)
+                                 incident.gtr_due_at, incident.restored_at, exempt, note, "rétablissement", now)
     return incident
 
 

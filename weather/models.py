@@ -7,12 +7,15 @@ rows of their own (``MaintenanceWindow``): the displayed status is « maintenanc
 window, while transitions keep recording what the probes saw, so that a policy may count or exclude
 downtime during maintenance. Only ``weather.services`` writes these models.
 """
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from operators.models import Drimbox
+from operators.models import Drimbox, Operator
+from trustspace.paris_time import paris_date, paris_datetime_seconds
 from trustspace.statemachine import StateMachineMixin
 
 
@@ -141,7 +144,8 @@ class Transition(models.Model):
     class Meta:
         ordering = ("drimbox_id", "effective_at", "id")
         indexes = (
-            models.Index(fields=("drimbox", "effective_at"), name="weather_transition_box_at"),
+            # The order of ``Meta.ordering``: « the last transition before » is one step back, without a sort.
+            models.Index(fields=("drimbox", "effective_at", "id"), name="weather_transition_box_at_id"),
             models.Index(fields=("effective_at",), name="weather_transition_at"),
         )
         constraints = (
@@ -151,7 +155,40 @@ class Transition(models.Model):
         verbose_name_plural = "transitions de statut"
 
     def __str__(self):
-        return f"{self.drimbox_id}: {self.old_status} → {self.new_status} à {self.effective_at:%Y-%m-%dT%H:%M:%SZ}"
+        return (f"{self.drimbox} : {self.get_old_status_display()} → {self.get_new_status_display()} le "
+                f"{paris_datetime_seconds(self.effective_at)}")
+
+
+class DaySummary(models.Model):
+    """One closed Europe/Paris day of a DRIMbox's public weather, as ``history.daily_history`` computes it: a past
+    day never changes, so the 90-day bars are read from here and only today is computed per request.
+
+    Written only by ``weather.services.summaries``: filled as days close (beat), dropped when a late transition
+    reaches back into a closed day (``services.observations``), rebuilt by ``manage.py weather_day_summaries``.
+    ``seconds`` lists ``[status, seconds]`` in the order the statuses first appear in the day (the floats the
+    live computation adds up, in its order, so that sums over the days come out the same to the last bit).
+    """
+
+    drimbox = models.ForeignKey(Drimbox, on_delete=models.CASCADE, related_name="weather_days")
+    day = models.DateField("jour (Europe/Paris)")
+    shown_status = models.CharField("état affiché", max_length=12, choices=WeatherStatus.choices)
+    # What the bars show (a list page reads these only); ``seconds`` is for the availability of one DRIMbox.
+    down_minutes = models.PositiveSmallIntegerField("minutes indisponible", default=0)
+    degraded_minutes = models.PositiveSmallIntegerField("minutes dégradé", default=0)
+    maintenance_minutes = models.PositiveSmallIntegerField("minutes en maintenance", default=0)
+    no_data_minutes = models.PositiveSmallIntegerField("minutes sans données", default=0)
+    seconds = models.JSONField("secondes par état", default=list)
+    computed_at = models.DateTimeField("calculé le", default=timezone.now)
+
+    class Meta:
+        ordering = ("drimbox_id", "day")
+        constraints = (models.UniqueConstraint(fields=("drimbox", "day"), name="weather_daysummary_box_day"),)
+        indexes = (models.Index(fields=("day",), name="weather_daysummary_day"),)
+        verbose_name = "journée de météo"
+        verbose_name_plural = "journées de météo"
+
+    def __str__(self):
+        return f"Météo de la DRIMbox {self.drimbox_id} le {paris_date(self.day)} : {self.get_shown_status_display()}"
 
 
 class Incident(models.Model):
@@ -178,7 +215,8 @@ class Incident(models.Model):
         verbose_name_plural = "incidents"
 
     def __str__(self):
-        return f"Incident {self.pk} ({self.drimbox_id}) du {self.opened_at:%Y-%m-%d %H:%M}"
+        # No time here: the audit trail freezes this text, and the pages write its times when they show them.
+        return f"Incident n° {self.pk} de la {self.drimbox}"
 
     @property
     def is_open(self):
@@ -207,8 +245,8 @@ class MaintenanceWindow(models.Model):
         verbose_name_plural = "fenêtres de maintenance"
 
     def __str__(self):
-        return (f"Maintenance de la DRIMbox {self.drimbox_id} "
-                f"du {self.starts_at:%Y-%m-%d %H:%M} au {self.ends_at:%Y-%m-%d %H:%M}")
+        # No time here: the audit trail freezes this text, and the pages write its times when they show them.
+        return f"Maintenance n° {self.pk} de la {self.drimbox}"
 
 
 class ReferencePeriod(models.TextChoices):
@@ -242,3 +280,69 @@ class MeasurementPolicy(models.Model):
         hours = "heures ouvrées seulement" if self.support_hours_only else "toutes les heures"
         maintenance = "maintenance comptée" if self.maintenance_counts else "maintenance déclarée exclue"
         return f"v{self.version} — {self.get_reference_period_display()}, {hours}, {maintenance}"
+
+
+class GeneratedReportStatus(models.TextChoices):
+    PENDING = "en_attente", "En attente d'un traitement"
+    RUNNING = "en_cours", "En cours de génération"
+    READY = "pret", "Prêt"
+    FAILED = "echec", "Échec"
+
+
+IN_FLIGHT_REPORT_STATUSES = frozenset({GeneratedReportStatus.PENDING, GeneratedReportStatus.RUNNING})
+
+
+def generated_report_upload_to(instance, filename):
+    return f"rapports-perf/{instance.period_key}/{uuid.uuid4().hex}.{instance.fmt}"
+
+
+class GeneratedReport(StateMachineMixin, models.Model):
+    """A PERF report file laid out by a worker, too large for a web request, then kept.
+
+    One row per request that needed a worker; a closed period's report is served again, without a new layout, to
+    whoever asks for the same period, scope and format while its figures are unchanged (``fingerprint``, see
+    ``weather.reports.fingerprint``). ``operator`` is the scope (empty: every DRIMbox, ANS only). Only
+    ``weather.services`` writes these rows."""
+
+    TRANSITIONS = {
+        GeneratedReportStatus.PENDING: {GeneratedReportStatus.RUNNING, GeneratedReportStatus.FAILED},
+        GeneratedReportStatus.RUNNING: {GeneratedReportStatus.READY, GeneratedReportStatus.FAILED},
+    }
+
+    status = models.CharField("état", max_length=12, choices=GeneratedReportStatus.choices,
+                              default=GeneratedReportStatus.PENDING)
+    fmt = models.CharField("format", max_length=4)
+    period_key = models.CharField("période", max_length=7)
+    period_label = models.CharField("période (libellé)", max_length=40)
+    operator = models.ForeignKey(Operator, on_delete=models.CASCADE, null=True, blank=True, related_name="+",
+                                 verbose_name="opérateur")
+    scope_label = models.CharField("périmètre", max_length=300)
+    filename = models.CharField("nom du fichier", max_length=120)
+    rows = models.PositiveIntegerField("nombre de DRIMbox")
+    # The period was over when the report was asked for: its figures no longer move, the file may be served again.
+    closed_period = models.BooleanField("période close")
+    fingerprint = models.CharField("empreinte des chiffres", max_length=64)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                                     verbose_name="demandé par")
+    created_at = models.DateTimeField("demandé le", default=timezone.now)
+    started_at = models.DateTimeField("commencé le", null=True, blank=True)
+    finished_at = models.DateTimeField("terminé le", null=True, blank=True)
+    file = models.FileField("fichier", upload_to=generated_report_upload_to, blank=True)
+    size = models.PositiveIntegerField("taille (octets)", default=0)
+    error = models.TextField("erreur", blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "-pk")
+        indexes = [models.Index(fields=["period_key", "fmt", "fingerprint"], name="weather_generated_same_idx")]
+        verbose_name = "rapport PERF généré"
+        verbose_name_plural = "rapports PERF générés"
+
+    def __str__(self):
+        return f"Rapport PERF {self.period_label} ({self.scope_label}), {self.fmt.upper()}"
+
+    def transition_subject(self):
+        return f"Le rapport PERF {self.period_label} ({self.scope_label})"
+
+    def transition_refused_message(self, new_status):
+        return (f"{self.transition_subject()} est « {self.status_label().lower()} » : il ne peut pas passer à "
+                f"« {self.status_label(new_status).lower()} ».")

@@ -14,7 +14,7 @@
   (``weather.policy.policy_for``); its reference period (month or quarter, Europe/Paris) sets the bounds.
 
 ``compute`` runs a fixed number of queries whatever the number of DRIMboxes (DRIMboxes with their initial
-status, DOWN-related transitions, maintenance windows, and the policy when not given).
+status, the policy when not given, and the down time of each: ``weather.downtime``, in SQL on PostgreSQL).
 """
 from __future__ import annotations
 
@@ -23,17 +23,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db import connection
-from django.db.models import BigIntegerField, Exists, OuterRef, Q, QuerySet, Subquery, Value
-from django.db.models.expressions import RawSQL
+from django.db.models import OuterRef, QuerySet, Subquery, Value
+from django.db.models.lookups import GreaterThanOrEqual
 from django.utils import timezone
 
 from operators.models import Drimbox
 from trustspace.errors import InvalidData
 
-from .clock import PARIS, UTC, SupportTimeline, to_us
-from .intervals import measure, normalize, subtract
-from .models import MaintenanceWindow, MeasurementPolicy, ReferencePeriod, Transition, WeatherStatus
+from .clock import PARIS, UTC, SupportTimeline
+from .downtime import down_totals
+from .models import MeasurementPolicy, ReferencePeriod, Transition, WeatherStatus
 
 PERF_FULL_LIMIT = timedelta(hours=10)
 PERF_HALF_LIMIT = timedelta(hours=20)
@@ -230,72 +229,16 @@ def _selection(period: Period, measured_until: datetime, operator, drimboxes) ->
         else:
             chosen = Drimbox.objects.filter(pk__in=[getattr(d, "pk", d) for d in drimboxes])
         return chosen.annotate(probed_inside=Value(True))
-    # Correlated EXISTS on the (drimbox, effective_at) index: far cheaper than « pk IN (all the month's rows) ».
-    # The status at the start (``initial_status``, annotated by ``compute``) finishes the choice in Python:
-    # repeating that subquery in WHERE would cost a third index probe per DRIMbox.
-    probed = Transition.objects.filter(drimbox=OuterRef("pk"), effective_at__gte=period.start,
-                                       effective_at__lt=measured_until)
-    queryset = Drimbox.objects.annotate(probed_inside=Exists(probed))
+    # A transition inside the period is a last transition before its end at or after its start: one step back
+    # on the (drimbox, effective_at, id) index per DRIMbox, where PostgreSQL would turn an EXISTS into a hash of
+    # every row of the period. The status at the start (``initial_status``, annotated by ``compute``) finishes
+    # the choice in Python: repeating that subquery in WHERE would cost a third index probe per DRIMbox.
+    last_seen = (Transition.objects.filter(drimbox=OuterRef("pk"), effective_at__lt=measured_until)
+                 .order_by("-effective_at").values("effective_at")[:1])
+    queryset = Drimbox.objects.annotate(probed_inside=GreaterThanOrEqual(Subquery(last_seen), Value(period.start)))
     if operator is not None:
         queryset = queryset.filter(operator=operator)
     return queryset
-
-
-# Instants are handled as integer microseconds since the epoch inside ``compute`` (``clock.to_us``): exact,
-# and several times cheaper than building a datetime per transition row (10,000 DRIMboxes × 20 transitions).
-
-
-def _epoch_us_sql(model, column):
-    """SQL giving a datetime column as integer microseconds since the epoch, or None (then read datetimes)."""
-    quote = connection.ops.quote_name
-    ref = f"{quote(model._meta.db_table)}.{quote(column)}"
-    if connection.vendor == "sqlite":
-        # Django stores « YYYY-MM-DD HH:MM:SS[.ffffff] » in UTC. The fraction is cut before strftime, which
-        # would round .999999 up to the next second; %% escapes the query's parameter style.
-        # S611 is safe here: ``ref`` is our own table and column names, quoted by the backend; no input reaches it.
-        return RawSQL(f"(CAST(strftime('%%s', substr({ref}, 1, 19)) AS INTEGER) * 1000000"  # noqa: S611
-                      f" + CAST(substr({ref}, 21) AS INTEGER))", (), output_field=BigIntegerField())
-    if connection.vendor == "postgresql":
-        return RawSQL(f"(EXTRACT(EPOCH FROM {ref}) * 1000000)::bigint", (),  # noqa: S611 - same own identifiers
-                      output_field=BigIntegerField())
-    return None
-
-
-def _transition_rows(queryset):
-    """(drimbox_id, instant µs, new_status, id) of the DOWN-related transitions of ``queryset``.
-
-    The compiled query runs on a plain cursor: Django's per-row converters would cost more than the query.
-    """
-    expression = _epoch_us_sql(Transition, "effective_at")
-    if expression is None:
-        return [(box, to_us(at), status, pk)
-                for box, at, status, pk in queryset.values_list("drimbox_id", "effective_at", "new_status", "id")]
-    sql, params = (queryset.annotate(at_us=expression).values_list("drimbox_id", "at_us", "new_status", "id")
-                   .query.sql_with_params())
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
-
-
-def _down_intervals(initially_down, rows, start, end):
-    """({drimbox_id: DOWN intervals (µs)}, {drimbox_id: number of times it went DOWN}) in one pass over
-    time-ordered (drimbox_id, instant µs, new_status, id) rows; ``initially_down``: the DRIMboxes DOWN at ``start``."""
-    down_since = dict.fromkeys(initially_down, start)
-    intervals: dict[int, list] = {}
-    counts: dict[int, int] = {}
-    for drimbox_id, at, new_status, _pk in rows:
-        if new_status == DOWN:
-            if drimbox_id not in down_since:
-                down_since[drimbox_id] = at
-                counts[drimbox_id] = counts.get(drimbox_id, 0) + 1
-        else:
-            since = down_since.pop(drimbox_id, None)
-            if since is not None and at > since:
-                intervals.setdefault(drimbox_id, []).append((since, at))
-    for drimbox_id, since in down_since.items():
-        if end > since:
-            intervals.setdefault(drimbox_id, []).append((since, end))
-    return intervals, counts
 
 
 def compute(period, policy: MeasurementPolicy | None = None, drimboxes=None, *, operator=None,
@@ -334,44 +277,16 @@ def compute(period, policy: MeasurementPolicy | None = None, drimboxes=None, *, 
     # Known to the weather during the period: a transition inside it, or a probed status at its start.
     boxes = [box[:6] for box in boxes if box[6] or box[5] not in (None, NO_DATA)]
 
-    start_us, end_us = to_us(start), to_us(measured_until)
-    down: dict[int, list] = {}
-    counts: dict[int, int] = {}
-    windows: dict[int, list] = {}
+    totals = {}
     if boxes and measured_until > start:
         restricted = drimboxes is not None or operator is not None
-        transitions = (Transition.objects.filter(effective_at__gte=start, effective_at__lt=measured_until)
-                       # Only transitions into or out of DOWN move Df: the others need not be read.
-                       .filter(Q(old_status=DOWN) | Q(new_status=DOWN))
-                       # The order they happened and were recorded in; on SQLite the effective_at index already
-                       # yields it (rowid is its last key).
-                       .order_by("effective_at", "id"))
-        if restricted:
-            transitions = transitions.filter(drimbox__in=selection.values("pk"))
-        initially_down = [box[0] for box in boxes if box[5] == DOWN]
-        down, counts = _down_intervals(initially_down, _transition_rows(transitions), start_us, end_us)
-        if not policy.maintenance_counts:
-            declared = MaintenanceWindow.objects.filter(starts_at__lt=measured_until, ends_at__gt=start).order_by()
-            if restricted:
-                declared = declared.filter(drimbox__in=selection.values("pk"))
-            for drimbox_id, lo, hi, cancelled_at, created_at in declared.values_list(
-                    "drimbox_id", "starts_at", "ends_at", "cancelled_at", "created_at"):
-                if cancelled_at is not None:
-                    hi = min(hi, cancelled_at)
-                lo = max(lo, created_at)  # a window counts only from its declaration: no retroactive excuse
-                if hi > lo:
-                    windows.setdefault(drimbox_id, []).append((to_us(lo), to_us(hi)))
-
-    timeline = SupportTimeline(start, measured_until) if policy.support_hours_only else None
+        totals = down_totals(start, measured_until, initially_down=[box[0] for box in boxes if box[5] == DOWN],
+                             subtract_maintenance=not policy.maintenance_counts,
+                             timeline=SupportTimeline(start, measured_until) if policy.support_hours_only else None,
+                             drimboxes=[box[0] for box in boxes] if restricted else None)
     rows = []
+    nothing = (ZERO, 0)
     for pk, identifiant, db_fqdn, operator_id, operator_name, _initial_status in boxes:
-        intervals = down.get(pk, ())
-        if intervals and pk in windows:
-            intervals = subtract(intervals, normalize(windows[pk]))
-        if timeline is not None:
-            df_us = timeline.support_time_us(intervals)
-        else:
-            df_us = measure(intervals, zero=0)
-        rows.append(PerfRow(pk, identifiant, db_fqdn, operator_id, operator_name, timedelta(microseconds=df_us),
-                            counts.get(pk, 0), policy.version))
+        df, down_count = totals.get(pk, nothing)
+        rows.append(PerfRow(pk, identifiant, db_fqdn, operator_id, operator_name, df, down_count, policy.version))
     return PerfReport(bounds, policy, generated_at, measured_until, rows)

@@ -62,6 +62,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from trustspace.paris_time import paris_date
+
 from .probe_cache import contexts, is_revoked, peer_certificates, revocation_index
 from .probe_io import open_tls
 
@@ -386,7 +388,7 @@ async def probe_target(target, config):
         return result  # the db verdict decides; vi is not probed for a failing DRIMbox
     if result.db_not_after - now <= config.expiry_degraded:
         result.status = DEGRADED
-        result.db_error = f"db : le certificat expire le {result.db_not_after:%d/%m/%Y} (UTC)"
+        result.db_error = f"db : le certificat expire le {paris_date(result.db_not_after)}"
     if target.vi:
         try:
             result.vi_presented = await _with_retries(lambda: check_vi(target, config), config.retries)

@@ -1,4 +1,4 @@
-"""Celery tasks of the prober (DESIGN §8).
+"""Celery tasks of the prober (DESIGN §8), and the layout of large PERF reports.
 
 Deployment: one Celery queue per probe location, ``probe.<name>`` (``ProbeLocation.name``). Beat runs
 ``schedule_probes`` every ``WEATHER_PROBE_INTERVAL`` seconds: it splits the targets (the current
@@ -22,6 +22,9 @@ Discovery of `vi` certificates (issue 14, item 2): ``probe_batch`` hands what a 
 portal does not know it, to ``certificates.services.record_presented_vi_certificate`` (the market rules decide:
 recorded, or refused once and shown). Each round, ``schedule_probes`` also sends ``discover_vi_certificates`` to
 one location's queue: it reads the `vi` certificate of the DRIMboxes awaiting integration (not probed yet).
+
+PERF reports: a PDF of more DRIMboxes than ``PERF_PDF_SYNC_MAX_ROWS`` is laid out by ``generate_perf_report`` on the
+default queue (``weather.services.reports``), not in the web request that asked for it.
 """
 import logging
 
@@ -129,3 +132,17 @@ def detect_silence():
     """DRIMboxes no active location has reported on recently: « pas de données » (never DOWN)."""
     changes = services.mark_silent()
     return {"no_data": len(changes)}
+
+
+@shared_task(ignore_result=True)
+def close_weather_days():
+    """Store the closed days of the public weather that are not stored yet (``weather.services.summaries``)."""
+    return services.record_day_summaries()
+
+
+@shared_task(ignore_result=True)
+def generate_perf_report(report_pk):
+    """Lay out a PERF report too large for a web request and store it (``weather.services.reports``); published
+    through the outbox once the request that asked for it has committed. Long time limits (settings)."""
+    generated = services.generate_report(report_pk)
+    return {"report": report_pk, "status": generated.status if generated is not None else "rien à faire"}

@@ -2,12 +2,13 @@
 from django.urls import path, re_path
 
 from . import feeds
+from .http_cache import public_cache
 from .views import board, incidents, reports
 
 urlpatterns = [
     path("meteo/", board.weather, name="weather"),
     path("meteo/<int:identifiant>/", board.drimbox_weather, name="weather_drimbox"),
-    path("meteo/incidents.atom", feeds.IncidentFeed(), name="weather_feed"),
+    path("meteo/incidents.atom", public_cache(feeds.IncidentFeed()), name="weather_feed"),
     path("meteo/badge/<int:identifiant>.svg", board.badge, name="weather_badge"),
     path("espace/meteo/", board.operator_weather, name="operator_weather"),
     path("espace/meteo/incidents/", incidents.operator_incidents, name="operator_incidents"),
@@ -22,8 +23,14 @@ urlpatterns = [
     path("espace/meteo/perf/", reports.operator_perf, name="operator_perf"),
     re_path(r"^espace/meteo/perf/rapport\.(?P<fmt>csv|xlsx|pdf)$", reports.operator_perf_download,
             name="operator_perf_download"),
+    # Reports laid out by a worker (too large for a request): « en préparation », then the file.
+    path("espace/meteo/perf/rapports/<int:pk>/", reports.operator_perf_generated, name="operator_perf_generated"),
+    path("espace/meteo/perf/rapports/<int:pk>/fichier", reports.operator_perf_generated_file,
+         name="operator_perf_generated_file"),
     path("ans/meteo/perf/", reports.ans_perf, name="ans_perf"),
     re_path(r"^ans/meteo/perf/rapport\.(?P<fmt>csv|xlsx|pdf)$", reports.ans_perf_download,
             name="ans_perf_download"),
+    path("ans/meteo/perf/rapports/<int:pk>/", reports.ans_perf_generated, name="ans_perf_generated"),
+    path("ans/meteo/perf/rapports/<int:pk>/fichier", reports.ans_perf_generated_file, name="ans_perf_generated_file"),
     path("ans/meteo/politique/", reports.measurement_policy, name="ans_measurement_policy"),
 ]

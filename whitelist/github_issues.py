@@ -28,6 +28,7 @@ from github import GithubException
 
 from certificates.models import Certificate
 from operators.models import Drimbox
+from trustspace.paris_time import paris_datetime
 from trustspace.text import (
     describe_character,
     find_forbidden_character,
@@ -326,7 +327,7 @@ def applied_text(request):
     version = request.applied_version
     return (f"La modification demandée ({request.reference}, demande {request.portal_request.reference} du portail) "
             f"est publiée dans la version {version.number} de la liste blanche DRIM-M, publiée le "
-            f"{timezone.localtime(version.published_at):%d/%m/%Y à %H:%M}. L'issue est fermée.")
+            f"{paris_datetime(version.published_at)}. L'issue est fermée.")
 
 
 def permanent_comment_failure(exc):

@@ -34,6 +34,7 @@ from django.conf import settings
 from github import Auth, Github, GithubException, InputGitTreeElement, UnknownObjectException
 
 from trustspace.backoff import backoff as retry_backoff
+from trustspace.paris_time import paris_datetime_seconds
 
 from . import verify
 from .models import GitHubPublicationMode
@@ -51,12 +52,14 @@ HEAD_PREFIX = "liste-blanche/v"
 
 
 class GitHubFailure(Exception):
-    """A GitHub call failed. ``transient``: worth retrying later (5xx, timeout, network, rate limit)."""
+    """A GitHub call failed. ``message``: French; ``detail``: GitHub's own words (English), kept apart for the
+    technical detail; ``transient``: worth retrying later (5xx, timeout, network, rate limit)."""
 
-    def __init__(self, message, *, transient):
+    def __init__(self, message, *, transient, detail=None):
         super().__init__(message)
         self.message = message
         self.transient = transient
+        self.detail = detail or None
 
 
 class Superseded(GitHubFailure):
@@ -96,37 +99,40 @@ def describe(exc) -> GitHubFailure:
         return exc
     if isinstance(exc, GithubException):
         status, detail = exc.status, _github_message(exc)
-        suffix = f" (GitHub : {detail})" if detail else ""
+        detail = detail or f"HTTP {status}"
         if status == 401:
-            return GitHubFailure("GitHub refuse le jeton d'accès (401) : vérifiez WHITELIST_GITHUB_TOKEN." + suffix,
-                                 transient=False)
+            return GitHubFailure("GitHub refuse le jeton d'accès (401) : vérifiez WHITELIST_GITHUB_TOKEN.",
+                                 transient=False, detail=detail)
         if status == 403 and ("rate limit" in detail.lower() or "abuse" in detail.lower()):
-            return GitHubFailure("Limite de requêtes GitHub atteinte (403) : nouvel essai plus tard." + suffix,
-                                 transient=True)
+            return GitHubFailure("Limite de requêtes GitHub atteinte (403) : nouvel essai plus tard.",
+                                 transient=True, detail=detail)
         if status == 403:
-            return GitHubFailure("Le jeton GitHub n'a pas les droits nécessaires sur le dépôt (403)." + suffix,
-                                 transient=False)
+            return GitHubFailure("Le jeton GitHub n'a pas les droits nécessaires sur le dépôt (403).",
+                                 transient=False, detail=detail)
         if status == 404:
             return GitHubFailure(f"Dépôt GitHub « {repository_name()} » introuvable ou inaccessible avec ce jeton "
-                                 "(404)." + suffix, transient=False)
+                                 "(404).", transient=False, detail=detail)
         if status == 429 or (status is not None and status >= 500):
-            return GitHubFailure(f"GitHub est indisponible (erreur {status}) : nouvel essai automatique." + suffix,
-                                 transient=True)
+            return GitHubFailure(f"GitHub est indisponible (erreur {status}) : nouvel essai automatique.",
+                                 transient=True, detail=detail)
         if status == 422 and any(race in detail for race in RACE_422):
             return GitHubFailure("GitHub a refusé la modification (422) parce que la branche a bougé entre-temps : "
-                                 "nouvel essai automatique." + suffix, transient=True)
+                                 "nouvel essai automatique.", transient=True, detail=detail)
         if status == 422:
             return GitHubFailure("GitHub a refusé la modification (422) : une intervention d'un administrateur est "
                                  "nécessaire (corrigez le dépôt ou la configuration, puis « Republier sur GitHub »), "
-                                 "pas de nouvel essai automatique." + suffix, transient=False)
-        return GitHubFailure(f"GitHub a répondu par une erreur {status}." + suffix, transient=False)
+                                 "pas de nouvel essai automatique.", transient=False, detail=detail)
+        return GitHubFailure(f"GitHub a répondu par une erreur {status}.", transient=False, detail=detail)
+    technical = f"{exc.__class__.__name__} : {exc}"
     if isinstance(exc, requests.Timeout):
-        return GitHubFailure("GitHub ne répond pas (délai dépassé) : nouvel essai automatique.", transient=True)
+        return GitHubFailure("GitHub ne répond pas (délai dépassé) : nouvel essai automatique.", transient=True,
+                             detail=technical)
     if isinstance(exc, (requests.ConnectionError, ConnectionError, OSError)):
-        return GitHubFailure("Connexion à GitHub impossible : nouvel essai automatique.", transient=True)
+        return GitHubFailure("Connexion à GitHub impossible : nouvel essai automatique.", transient=True,
+                             detail=technical)
     # Any other requests.RequestException (NETWORK_ERRORS is the only caller's filter).
-    return GitHubFailure(f"Échange avec GitHub en échec ({exc.__class__.__name__}) : nouvel essai automatique.",
-                         transient=True)
+    return GitHubFailure("Échange avec GitHub en échec : nouvel essai automatique.", transient=True,
+                         detail=technical)
 
 
 NETWORK_ERRORS = (GithubException, requests.RequestException, OSError, GitHubFailure)
@@ -245,9 +251,9 @@ def refuse_if_newer_on_branch(repo, version, current, branch):
         generated = _generation_of(_blob_bytes(repo, current[file_name]))
         if generated is not None and generated > version.generated_at:
             raise Superseded(f"Remplacée par une version plus récente : la liste de la branche « {branch} » du dépôt "
-                             f"GitHub a été générée le {generated:%Y-%m-%dT%H:%M:%SZ}, après la version "
-                             f"{version.number} ({version.generated_at:%Y-%m-%dT%H:%M:%SZ}) : celle-ci n'y est pas "
-                             "poussée (la liste du dépôt ne revient jamais en arrière).")
+                             f"GitHub a été générée le {paris_datetime_seconds(generated)}, après la version "
+                             f"{version.number} ({paris_datetime_seconds(version.generated_at)}) : celle-ci n'y est "
+                             "pas poussée (la liste du dépôt ne revient jamais en arrière).")
 
 
 def _refuse_if_newer_pull(open_pulls, version, owner):

@@ -23,6 +23,8 @@ from cryptography.x509.oid import NameOID
 from django.conf import settings
 from django.utils import timezone
 
+from trustspace.paris_time import paris_date, paris_datetime
+
 from .models import SignerNoticeKind
 
 logger = logging.getLogger(__name__)
@@ -81,7 +83,7 @@ def revocation(cert: x509.Certificate, chain=(), at: dt.datetime | None = None, 
             reasons.append(str(exc))
             continue
         if verdict.status == CrlStatus.REVOKED:
-            when = f"le {verdict.revocation_date:%d/%m/%Y}" if verdict.revocation_date else "date inconnue"
+            when = f"le {paris_date(verdict.revocation_date)}" if verdict.revocation_date else "date inconnue"
             motif = f", motif : {verdict.reason}" if verdict.reason else ""
             return Revocation(True, True, f"révoqué {when}{motif}", verdict.revocation_date)
         if verdict.status == CrlStatus.GOOD:
@@ -131,7 +133,8 @@ def signer_status(now: dt.datetime | None = None, *, fetch: bool = False) -> dic
     """State of the configured signer for the ANS page. ``level`` is one of
     ``ok|j60|j15|crl_unknown|expired|revoked|dn_mismatch|unavailable`` (the most serious applies; ``crl_unknown``
     only when ``WHITELIST_SIGNER_REQUIRE_CRL`` makes an unknown revocation status block the signature). Keys: backend,
-    expected_dn, subject, dn_ok, not_after, days_left, fingerprint, revocation, revocation_known, level, message."""
+    expected_dn, subject, dn_ok, not_after, days_left, fingerprint, revocation, revocation_known, level, message,
+    alert (the DSFR alert type that carries the message: success, info, warning or error)."""
     return _evaluate(now, fetch=fetch)[0]
 
 
@@ -142,7 +145,7 @@ def _evaluate(now, *, fetch):
     expected = f"CN={settings.WHITELIST_SIGNER_CN}, OU={settings.WHITELIST_SIGNER_OU}"
     status = {"backend": signers.backend_name(), "expected_dn": expected, "subject": "", "dn_ok": None,
               "not_after": None, "days_left": None, "fingerprint": "", "revocation": "", "revocation_known": None,
-              "level": "unavailable", "message": ""}
+              "level": "unavailable", "alert": "warning", "message": ""}
     try:
         # Only the public certificate: no PKCS#11 login, no eSignSanté call, a PKCS#12 decrypted once per file.
         cert, chain = signers.public_certificate()
@@ -165,7 +168,7 @@ def _evaluate(now, *, fetch):
                   else f"révocation non vérifiable ({state.message})")
     crl_required = getattr(settings, "WHITELIST_SIGNER_REQUIRE_CRL", False)
     kind = notice_kind(cert, now, state.revoked)
-    until = f"{cert.not_valid_after_utc:%d/%m/%Y}"
+    until = paris_date(cert.not_valid_after_utc)
     if kind == SignerNoticeKind.REVOKED:
         level = "revoked"
         message = f"Le certificat de signature est révoqué ({state.message}) : aucune publication possible."
@@ -187,8 +190,16 @@ def _evaluate(now, *, fetch):
         level, message = "ok", f"Certificat de signature valide jusqu'au {until} ({left} jours)."
     if not state.known and level in ("ok", "j60", "j15"):
         message += " Révocation non vérifiable : LCR indisponible."
-    status.update(level=level, message=message)
+    status.update(level=level, message=message, alert=_alert(level, state.known))
     return status, cert
+
+
+def _alert(level: str, revocation_known: bool) -> str:
+    """The DSFR alert that carries the signer's message: a success only when nothing is left to check (a
+    certificate whose revocation could not be verified is a warning, never a green box)."""
+    if level in ("ok", "j60") and not revocation_known:
+        return "warning"
+    return {"ok": "success", "j60": "info", "j15": "warning", "unavailable": "warning"}.get(level, "error")
 
 
 # --------------------------------------------------------------------------- notices
@@ -210,7 +221,7 @@ def _email_body(status: dict, kind: str) -> str:
         "",
         f"Signataire : {status['subject']}",
         f"Empreinte SHA-256 : {status['fingerprint']}",
-        f"Fin de validité : {not_after:%d/%m/%Y %H:%M} UTC" if not_after else "",
+        f"Fin de validité : {paris_datetime(not_after)}" if not_after else "",
         f"Révocation : {status['revocation']}",
         "",
         status["message"],

@@ -30,6 +30,7 @@ from cryptography import x509
 from django.conf import settings
 
 from trustspace.errors import Conflict
+from trustspace.paris_time import paris_date
 
 from . import xades
 
@@ -58,11 +59,11 @@ def check_certificate(cert: x509.Certificate, chain=(), at: dt.datetime | None =
     if at > cert.not_valid_after_utc:
         raise SignerError(
             f"Le certificat de signature de la liste blanche ({subject}) a expiré le "
-            f"{cert.not_valid_after_utc:%d/%m/%Y} : signature refusée.", code="signer_expired")
+            f"{paris_date(cert.not_valid_after_utc)} : signature refusée.", code="signer_expired")
     if at < cert.not_valid_before_utc:
         raise SignerError(
             f"Le certificat de signature de la liste blanche ({subject}) n'est valide qu'à partir du "
-            f"{cert.not_valid_before_utc:%d/%m/%Y} : signature refusée.", code="signer_not_yet_valid")
+            f"{paris_date(cert.not_valid_before_utc)} : signature refusée.", code="signer_not_yet_valid")
     if not check_revocation:
         return
     from .signer_watch import revocation  # the watch owns the CRL lookup (it imports this module)

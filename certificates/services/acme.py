@@ -24,7 +24,8 @@ def acme_settings() -> acme_client.AcmeSettings:
             contact_email=settings.ACME_CONTACT_EMAIL or None, propagation_timeout=settings.ACME_PROPAGATION_TIMEOUT,
         )
     except ValueError as exc:
-        raise acme_client.AcmeError(f"Configuration ACME invalide : {exc}") from exc
+        raise acme_client.AcmeError("Configuration ACME invalide (ACME_DIRECTORY_URL, ACME_CA_BUNDLE ou "
+                                    "ACME_CONTACT_EMAIL).", detail=str(exc)) from exc
 
 
 def _fernet() -> Fernet:

@@ -84,7 +84,8 @@ def acme_dns_update(*, username: object, password: object, subdomain: object, tx
         try:
             (dns or ZoneClient.from_settings()).set_txt(credential.challenge_name, values)
         except (DnsError, ValueError, ImproperlyConfigured) as exc:
-            raise Conflict(f"Le serveur DNS n'a pas pris la valeur : {exc}", code="dns_unavailable") from exc
+            why = getattr(exc, "french", None) or "configuration DNS du portail invalide"
+            raise Conflict(f"Le serveur DNS n'a pas pris la valeur : {why}.", code="dns_unavailable") from exc
         credential.txt_values = values
         credential.last_used_at = timezone.now()
         credential.save(update_fields=["txt_values", "last_used_at"])

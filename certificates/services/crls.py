@@ -18,8 +18,21 @@ from django.utils import timezone
 from certificates import trust
 from certificates.models import CrlCache
 from certificates.validation import CertificateInputError, parse_crl
+from trustspace.paris_time import paris_datetime
+from trustspace.technical_detail import error_text, split_detail
 
 logger = logging.getLogger(__name__)
+
+
+def _fetch_failure(exc: Exception) -> str:
+    """What went wrong with a CRL download, in French (requests' own English goes to the technical detail)."""
+    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+        return f"le serveur a répondu par une erreur HTTP {exc.response.status_code}"
+    if isinstance(exc, requests.Timeout):
+        return "le serveur ne répond pas (délai dépassé)"
+    if isinstance(exc, requests.ConnectionError):
+        return "serveur injoignable"
+    return "téléchargement impossible"
 
 
 def fetch_crl(url: str, *, now: datetime | None = None) -> CrlCache:
@@ -37,14 +50,14 @@ def fetch_crl(url: str, *, now: datetime | None = None) -> CrlCache:
         crl = parse_crl(data)
         _check_authentic(crl, now)
     except (requests.RequestException, CertificateInputError, OSError) as exc:
-        cache.last_error = str(getattr(exc, "message", exc))[:1000]
+        cache.last_error = error_text(exc, _fetch_failure(exc), limit=1000)
         cache.save(update_fields=["last_attempt_at", "last_error"])
-        logger.warning("CRL %s: %s", url, cache.last_error)
+        logger.warning("CRL %s: %s", url, " — ".join(part for part in split_detail(cache.last_error) if part))
         return cache
     if cache.this_update is not None and crl.last_update_utc < cache.this_update:
         # A replayed older CRL would « un-revoke » certificates (RFC 5280 §6.3.3: keep the most recent).
-        cache.last_error = (f"CRL plus ancienne ({timezone.localtime(crl.last_update_utc):%d/%m/%Y %H:%M}) que "
-                            f"celle en cache ({timezone.localtime(cache.this_update):%d/%m/%Y %H:%M}) : ignorée.")
+        cache.last_error = (f"CRL plus ancienne ({paris_datetime(crl.last_update_utc)}) que "
+                            f"celle en cache ({paris_datetime(cache.this_update)}) : ignorée.")
         cache.save(update_fields=["last_attempt_at", "last_error"])
         logger.warning("CRL %s: %s", url, cache.last_error)
         return cache

@@ -16,6 +16,7 @@ from certificates.services.inventory import TASK
 from operators.models import Role
 from operators.notify import notify_operator
 from trustspace import audit
+from trustspace.paris_time import paris_date
 
 
 def notify_technical(operator_id: int, subject: str, template: str, context: dict[str, Any]) -> None:
@@ -56,7 +57,7 @@ def send_expiry_notices(*, now: datetime | None = None) -> int:
             name = certificate.drimbox.db_fqdn if certificate.kind == "db" else certificate.drimbox.vi_fqdn
             notify_technical(certificate.operator_id,
                              f"Certificat {certificate.kind} de {name} "
-                             f"expire le {timezone.localtime(certificate.not_after):%d/%m/%Y}",
+                             f"expire le {paris_date(certificate.not_after)}",
                              "certificates/email/expiry_notice.txt",
                              {"certificate": certificate, "days": int(days_left)})
             sent += 1

@@ -30,6 +30,8 @@ from trustspace import audit
 from trustspace.backoff import backoff
 from trustspace.errors import Conflict, InvalidData
 from trustspace.models import User
+from trustspace.paris_time import paris_date
+from trustspace.technical_detail import error_text
 
 # RFC 5280 reason codes used by the portal.
 REASONS = {
@@ -68,12 +70,12 @@ def revoke_certificate(certificate: Certificate, *, acting_user: User | None, re
                                                                  "deadline": revocation.deadline})
         if certificate.source in MARKET_SOURCES:
             notify_technical(certificate.operator_id, f"Certificat vi à révoquer avant le "
-                             f"{timezone.localtime(revocation.deadline):%d/%m/%Y}",
+                             f"{paris_date(revocation.deadline)}",
                              "certificates/email/market_revocation_task.txt",
                              {"certificate": certificate, "revocation": revocation})
         elif certificate.kind == CertificateKind.DB:
             notify_technical(certificate.operator_id, f"Certificat db à révoquer avant le "
-                             f"{timezone.localtime(revocation.deadline):%d/%m/%Y}",
+                             f"{paris_date(revocation.deadline)}",
                              "certificates/email/db_revocation_task.txt",
                              {"certificate": certificate, "revocation": revocation})
         else:
@@ -136,7 +138,7 @@ def _attempt_failed(revocation: Revocation, exc: Exception) -> None:
         if revocation.status != RevocationStatus.FAILED:
             revocation.transition_to(RevocationStatus.FAILED)
         revocation.attempts += 1
-        revocation.last_error = str(getattr(exc, "message", exc))[:2000]
+        revocation.last_error = error_text(exc, "Configuration ACME du portail invalide : l'ANS doit la corriger.")
         revocation.save(update_fields=["status", "attempts", "last_error"])
 
 

@@ -35,6 +35,7 @@ from trustspace.backoff import backoff
 from trustspace.dnszone import DnsError, ZoneClient
 from trustspace.errors import Conflict, NotFound
 from trustspace.models import User
+from trustspace.technical_detail import error_text
 
 # Longest wait before retrying a `vi` order (also caps the CA's Retry-After).
 ACME_MAX_DELAY_SECONDS = 24 * 3600
@@ -109,7 +110,7 @@ def _order_failed(order: ViOrder, exc: Exception) -> None:
         if order.status != ViOrderStatus.PENDING:
             return
         order.attempts += 1
-        order.last_error = str(getattr(exc, "message", exc))[:2000]
+        order.last_error = error_text(exc, "Configuration ACME ou DNS du portail invalide : l'ANS doit la corriger.")
         retry_after = getattr(exc, "retry_after", None)
         order.next_attempt_at = timezone.now() + (
             timedelta(seconds=min(retry_after, ACME_MAX_DELAY_SECONDS)) if retry_after else

@@ -91,7 +91,12 @@ def _upload(request, pk, form_class, form_name, upload, success):
         except DomainError as exc:
             form.add_error("file", exc.message)
         else:
-            messages.success(request, success(certificate))
+            if any(check.get("ok") is None for check in certificate.checks or ()):
+                # Saved, but not everything could be checked (an unreachable CRL…): no green box for that.
+                messages.warning(request, f"{success(certificate)} Certaines règles n'ont pas pu être vérifiées : "
+                                          "voir « Non vérifiable » ci-dessous.")
+            else:
+                messages.success(request, success(certificate))
             return redirect("certificate_detail", certificate.pk)
     return _page(request, drimbox, **{form_name: form})
 

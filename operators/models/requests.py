@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from trustspace.paris_time import paris_datetime
 from trustspace.statemachine import StateMachineMixin
 
 from .core import Operator
@@ -184,7 +185,7 @@ class RequestEvent(models.Model):
         verbose_name_plural = "événements des demandes"
 
     def __str__(self):
-        return f"{self.get_kind_display()} de la demande {self.request_id} le {self.at:%Y-%m-%d %H:%M}"
+        return f"{self.get_kind_display()} de la demande {self.request_id} le {paris_datetime(self.at)}"
 
 
 class AttachmentKind(models.TextChoices):

@@ -24,6 +24,7 @@ from operators.services.common import refusal_reason, require_ans_admin
 from trustspace import audit
 from trustspace.errors import Conflict, InvalidData, NotAllowed
 from trustspace.notifications import send_email_on_commit
+from trustspace.paris_time import paris_date
 from trustspace.uploads import shown_file_name, validate_pdf
 
 if TYPE_CHECKING:
@@ -227,7 +228,7 @@ def record_ris_update(va: VaDocument, *, acting_user: User, signalled_on: date |
         deposited_on = timezone.localdate(va.uploaded_at) if va.uploaded_at else None
         if deposited_on and signalled_on < deposited_on:
             message = (f"La mise à jour du RIS ne peut pas précéder le dépôt du document VA "
-                       f"({deposited_on:%d/%m/%Y}).")
+                       f"({paris_date(deposited_on)}).")
             raise InvalidData(message, field_errors={field: [message]})
         before = audit.snapshot(va, VaDocument.AUDITED_FIELDS)
         va.ris_signalled_on = signalled_on
@@ -325,7 +326,7 @@ def send_va_reservations_reminders(now: datetime | None = None) -> int:
             va.save(update_fields=["reservations_reminders_sent"])
             audit.record(actor="tâche rappels VA", action="va.reservations_reminded", obj=va,
                          operator_id=va.operator_id, after={"thresholds": crossed})
-            due = f"{timezone.localtime(va.reservations_due_at):%d/%m/%Y}"
+            due = paris_date(va.reservations_due_at)
             subject = (f"Réserves du VA non levées au {due}" if overdue
                        else f"Rappel : réserves du VA à lever avant le {due}")
             notify_operator(
@@ -362,7 +363,7 @@ def send_va_reminders(now: datetime | None = None) -> int:
                          after={"thresholds": crossed})
             notify_operator(
                 va.operator_id,
-                subject=f"Rappel : document VA attendu avant le {timezone.localtime(va.due_at):%d/%m/%Y} — "
+                subject=f"Rappel : document VA attendu avant le {paris_date(va.due_at)} — "
                 f"DRIMbox {va.drimbox.identifiant}",
                 template="operators/email/va_reminder.txt", context={"va": va, "days": min(crossed)},
                 event_type="va.reminder", drimbox=va.drimbox,

@@ -28,6 +28,7 @@ from operators.registry import (
 from trustspace import audit
 from trustspace.dnszone import DnsError, DnsUnavailable, ZoneClient
 from trustspace.outbox import enqueue_task
+from trustspace.technical_detail import error_text
 
 logger = logging.getLogger("operators.registry")
 
@@ -96,7 +97,8 @@ def apply_dns_changes(*, now: datetime | None = None, client: ZoneClient | None 
                     client.delete_name(locked.name)
             except (DnsError, ValueError) as exc:  # ValueError: a record the server cannot take
                 locked.attempts += 1
-                locked.last_error = str(exc)[:1000]
+                locked.last_error = error_text(exc, "Enregistrement refusé : le serveur DNS de la zone ne peut pas le "
+                                                    "prendre.", limit=1000)
                 locked.next_attempt_at = timezone.now() + backoff(locked.attempts)
                 locked.save(update_fields=["attempts", "last_error", "next_attempt_at"])
                 failed += 1

@@ -11,7 +11,6 @@ from django.db.models import Q
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from operators import integration, onboarding, permissions, services, tables
@@ -53,6 +52,7 @@ from trustspace.access import ANS_ADMIN, AUTHENTICATED, OPERATOR_MEMBER, PUBLIC,
 from trustspace.errors import DomainError
 from trustspace.forms_util import apply_domain_error, field_errors_for
 from trustspace.idempotency import AlreadySubmitted, repeat_response, submitted_once
+from trustspace.paris_time import paris_date
 from trustspace.tables import SortedTable, table_export
 from trustspace.throttling import client_ip, throttle
 
@@ -629,7 +629,7 @@ def va_ris_update(request, pk):
         request, va, "ris_form",
         lambda va, data: services.record_ris_update(va, acting_user=request.user, signalled_on=data["signalled_on"]),
         lambda va: "Date de mise à jour du RIS enregistrée : les réserves sont à lever avant le "
-                   f"{timezone.localtime(va.reservations_due_at):%d/%m/%Y}.",
+                   f"{paris_date(va.reservations_due_at)}.",
         "la date de mise à jour du RIS est déjà enregistrée", aliases={"ris_signalled_on": "signalled_on"})
 
 

@@ -25,6 +25,7 @@ from trustspace.forms_util import apply_domain_error
 from trustspace.history import history_page
 from trustspace.idempotency import AlreadySubmitted, repeat_response, submitted_once, token_of
 from trustspace.models import AuditEntry
+from trustspace.paris_time import paris_datetime
 
 
 @access(AUTHENTICATED)
@@ -175,7 +176,7 @@ def person_invite(request):
             apply_domain_error(form, exc)
         else:
             messages.success(request, f"Une invitation a été envoyée à {invitation.email} ; le lien expire le "
-                                      f"{timezone.localtime(invitation.expires_at):%d/%m/%Y à %H:%M}.")
+                                      f"{paris_datetime(invitation.expires_at)}.")
             return redirect("people")
     return render(request, "operators/form_page.html", {
         "form": form, "title": "Désigner une personne", "submit_label": "Envoyer l'invitation", "multipart": True,

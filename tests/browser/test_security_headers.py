@@ -36,11 +36,18 @@ def test_public_pages_render_with_dsfr_fonts_and_icons(page, portal, path):
 
 
 def test_api_documentation_renders(page, portal):
+    """Both tools run inside the portal's DSFR frame under its CSP; Redoc with its labels in French."""
     page.goto(portal + "/api/v1/docs/")
     expect(page.locator(".swagger-ui .title").first).to_contain_text("API de l'Espace de Confiance DRIM-M")
     expect(page.locator(".opblock").first).to_be_visible()
+    expect(page.locator("header.fr-header")).to_be_visible()
+    expect(page.locator(".fr-breadcrumb [aria-current=page]")).to_have_text("Documentation de l'API")
     page.goto(portal + "/api/v1/redoc/")
-    expect(page.locator("h1").first).to_contain_text("API de l'Espace de Confiance DRIM-M", timeout=20_000)
+    title = page.locator("#redoc-container h1").first
+    expect(title).to_be_attached(timeout=20_000)  # Redoc renders once it has read the schema
+    expect(title).to_contain_text("API de l'Espace de Confiance DRIM-M")
+    expect(page.locator("#redoc-container").get_by_text("Réponses", exact=True).first).to_be_visible()
+    expect(page.locator("footer.fr-footer")).to_be_attached()
 
 
 def test_django_admin_renders(page, portal, make_user, world):

@@ -272,6 +272,9 @@ def test_stopped_dns_server_gives_a_clean_error_and_cleanup_is_attempted(
         with pytest.raises(AcmeError, match=f"^Publication de l'enregistrement TXT {CHALLENGE} impossible") as error:
             issue_certificate(acme_settings, account_key, make_csr(csr_key, NAME), dns=zone)
         assert error.value.code == "dnsUpdate"
+        # French for people, dnspython's English kept apart as the technical detail.
+        assert error.value.message.endswith("impossible : le serveur DNS de la zone ne répond pas.")
+        assert error.value.detail and error.value.detail not in error.value.message
         # Given up at the first refusal: one publication, no propagation wait, one cleanup (no retry loop).
         assert [call[:2] for call in zone.calls] == [("set_txt", CHALLENGE), ("delete_txt", CHALLENGE)]
         assert error.value.leftover_txt == (CHALLENGE,)
@@ -399,7 +402,7 @@ def test_rate_limit_is_reported_with_retry_after(rate_limited_ca, account_key, c
     with pytest.raises(AcmeError, match="limite de requêtes .* nouvel essai possible dans 120 s") as error:
         register_account(settings, account_key)
     assert (error.value.rate_limited, error.value.retry_after, error.value.code) == (True, 120, "rateLimited")
-    assert "too many new registrations" in str(error.value)
+    assert "too many new registrations" in error.value.detail and "too many" not in error.value.message
 
     server.retry_after = email.utils.format_datetime(datetime.datetime.now(UTC) + datetime.timedelta(seconds=90),
                                                      usegmt=True)

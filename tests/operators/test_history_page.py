@@ -125,7 +125,7 @@ def test_csv_export_of_the_filtered_rows(client, world):
     assert len(rows) - 1 == history.PAGE_SIZE + 5  # every filtered row, not one page
     assert {row[3] for row in rows[1:]} == {"Coordonnées de l'opérateur modifiées"}
     assert rows[1][6].startswith("Commune : ")
-    assert re.fullmatch(r"\d{2}/\d{2}/\d{4} \d{2}:\d{2}", rows[1][1])
+    assert re.fullmatch(r"\d{2}/\d{2}/\d{4} à \d{2}:\d{2}", rows[1][1])
     everything = _csv_rows(client.get(reverse("operator_history"), {"export": "csv"}))
     assert all("invite0@example.fr" not in row[5] or row[0] != "" for row in everything)
     assert not any("Opérateur B" in row[5] for row in everything[1:])  # B's rows stay B's

@@ -127,6 +127,56 @@ def test_the_demo_seeds_90_days_of_weather_through_the_services(demo):
         assert rows[demo[1].pk].perf == Decimal("0.5")
 
 
+def _weather_figures(months):
+    """What the demo's weather derives: transitions, incidents (GTI/GTR, acknowledgements), heads, and the Df and
+    PERF of every DRIMbox for ``months``."""
+    transitions = list(Transition.objects.order_by("drimbox_id", "effective_at", "id").values_list(
+        "drimbox_id", "old_status", "new_status", "effective_at", "recorded_at", "reason"))
+    incidents = list(Incident.objects.order_by("drimbox_id", "opened_at").values_list(
+        "drimbox_id", "opened_at", "reason", "gti_due_at", "gtr_due_at", "acknowledged_at", "acknowledged_by",
+        "acknowledgement_comment", "restored_at"))
+    heads = list(DrimboxWeather.objects.order_by("drimbox_id").values_list("drimbox_id", "status", "since", "reason"))
+    reports = {month: sorted((row.drimbox_id, row.df, row.perf) for row in perf.compute(month)) for month in months}
+    return transitions, incidents, heads, reports
+
+
+def _replay_through_the_services(boxes, now):
+    """The demo's weather as it was written before the history was loaded in bulk: one ``set_status`` per event,
+    each acknowledgement through ``acknowledge_incident`` (the reference the bulk load must equal)."""
+    from demo.trust_space import technical_admin
+    from demo.weather_history import prober_recorded_at
+    from weather import services
+
+    for event in weather_plan(now, len(boxes)):
+        box = boxes[event.box]
+        acknowledged = (event.effective_at if event.live and event.status != WeatherStatus.DOWN
+                        else event.acknowledged_at)
+        if acknowledged is not None:
+            comment = ("Service DICOMweb redémarré, surveillance en cours." if event.live
+                       else "Incident pris en compte, intervention en cours.")
+            services.acknowledge_incident(Incident.objects.get(drimbox=box, restored_at__isnull=True),
+                                          acting_user=technical_admin(box.operator), at=acknowledged, comment=comment)
+        services.set_status(box, event.status, effective_at=event.effective_at, reason=event.reason,
+                            at=prober_recorded_at(event, now))
+
+
+def test_the_bulk_history_derives_the_same_weather_as_one_service_call_per_event(demo):
+    """Transitions, incidents and the Df/PERF of every month of the 90 days: the same figures whether the history is
+    loaded in bulk (the demo) or written event by event through the services (as the demo did before)."""
+    now = seeded_now()
+    months = sorted({(now - timedelta(days=days)).astimezone(PARIS).strftime("%Y-%m") for days in range(91)})
+    loaded = _weather_figures(months)
+    transitions, incidents, _heads, reports = loaded
+    assert len(transitions) == 20 and len(incidents) == 3 and len(reports) >= 4
+    assert any(row[2] < 1 for rows in reports.values() for row in rows)  # the outages weigh on some PERF
+
+    Transition.objects.all().delete()
+    Incident.objects.all().delete()
+    DrimboxWeather.objects.all().delete()
+    _replay_through_the_services(demo, now)
+    assert _weather_figures(months) == loaded
+
+
 def _wait(condition, polls=100, message="condition"):
     """Check ``condition`` up to ``polls`` times, 0.1 s apart (the farm applies a control within a second)."""
     for _poll in range(polls):

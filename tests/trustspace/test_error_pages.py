@@ -46,3 +46,17 @@ def test_the_api_keeps_its_structured_405(world):
     error = response.json()["error"]
     assert error["code"] == "method_not_allowed", error
     assert "not allowed" not in error["message"], error  # French, not DRF's English default
+
+
+def test_the_403_and_404_pages_are_french_pages_of_the_portal(world):
+    client = _client(world.legal)
+    denied = client.get(reverse("ans_alerts"))
+    assert denied.status_code == 403
+    html = unescape(denied.content.decode())
+    assert "Vous n'avez pas accès à cette page." in html and "Retour à l'accueil" in html
+    missing = client.get("/nulle-part/")
+    assert missing.status_code == 404
+    html = unescape(missing.content.decode())
+    assert "Cette page n'existe pas ou vous n'y avez pas accès." in html and "<html" in html
+    for response in (denied, missing):
+        assert "nonce-" in response["Content-Security-Policy"]

@@ -56,11 +56,11 @@ def test_values_are_formatted_for_people(settings):
     assert history.format_value(None) == "—"
     assert history.format_value(["a.fr", "b.fr"]) == "a.fr, b.fr"
     # winter (UTC+1) and summer (UTC+2) in Europe/Paris
-    assert history.format_value("2026-12-03T09:54:00+00:00") == "03/12/2026 10:54"
-    assert history.format_value("2026-07-01T09:54:00.123456Z") == "01/07/2026 11:54"
+    assert history.format_value("2026-12-03T09:54:00+00:00") == "03/12/2026 à 10:54"
+    assert history.format_value("2026-07-01T09:54:00.123456Z") == "01/07/2026 à 11:54"
     assert history.format_value("2026-07-01") == "01/07/2026"
     assert history.format_value({"postal_code": "21000", "city": "Dijon"}) == "Code postal : 21000 ; Commune : Dijon"
-    assert history.format_datetime(datetime(2026, 12, 3, 23, 30, tzinfo=UTC)) == "04/12/2026 00:30"
+    assert history.format_datetime(datetime(2026, 12, 3, 23, 30, tzinfo=UTC)) == "04/12/2026 à 00:30"
 
 
 def test_a_change_reads_field_by_field_with_names_and_references(world):

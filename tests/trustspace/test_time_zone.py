@@ -1,19 +1,50 @@
-"""One time zone for people (issue 16, item 4): times shown to a person are Paris time, whatever the instant's zone;
-UTC only inside machine formats."""
+"""One time zone for people (issue 16, item 4): times shown to a person are Paris time, whatever the instant's zone,
+in one format (« 04/12/2026 à 10:54 », trustspace.paris_time) on pages, in e-mails, PDFs and flashes; UTC only
+inside machine formats. The scans below keep new templates and messages on the shared format."""
+import ast
 import datetime as dt
+import re
+from pathlib import Path
 
 import pytest
+from django.template import Context, Template
 from django.urls import reverse
 from django.utils import timezone
 
 from certificates.validation.common import fmt_date
 from operators.models import Invitation
 from tests.operators.test_double_submit import messages_of, token_in
+from trustspace.paris_time import paris_date, paris_datetime, paris_datetime_seconds
+
+ROOT = Path(__file__).resolve().parents[2]
+APPS = ("trustspace", "operators", "certificates", "whitelist", "weather", "demo")
+SUMMER = dt.datetime(2026, 7, 1, 10, 0, tzinfo=dt.UTC)  # 12:00 in Paris (UTC+2)
+WINTER_NIGHT = dt.datetime(2026, 12, 1, 23, 30, 5, tzinfo=dt.UTC)  # 00:30 the next day in Paris (UTC+1)
 
 
-def test_certificate_messages_give_paris_time_summer_and_winter():
-    assert fmt_date(dt.datetime(2026, 7, 1, 10, 0, tzinfo=dt.UTC)) == "01/07/2026 à 12:00:00 (heure de Paris)"
-    assert fmt_date(dt.datetime(2026, 12, 1, 23, 30, tzinfo=dt.UTC)) == "02/12/2026 à 00:30:00 (heure de Paris)"
+def test_the_shared_format_is_paris_time_summer_and_winter():
+    assert paris_datetime(SUMMER) == "01/07/2026 à 12:00"
+    assert paris_datetime(WINTER_NIGHT) == "02/12/2026 à 00:30"
+    assert paris_datetime_seconds(WINTER_NIGHT) == "02/12/2026 à 00:30:05"
+    assert paris_date(WINTER_NIGHT) == "02/12/2026"  # the Paris day, not the UTC one
+    assert paris_date(dt.date(2026, 12, 1)) == "01/12/2026"
+    assert paris_datetime(None) == paris_date(None) == ""
+
+
+def test_templates_and_django_write_the_same_format():
+    rendered = Template(
+        "{{ t|paris_datetime }}|{{ t|paris_datetime_seconds }}|{{ t|paris_date }}|{{ t }}|{{ t|date }}|"
+        "{{ t|date:'DATETIME_FORMAT' }}|{{ none|paris_datetime|default:'—' }}").render(
+        Context({"t": WINTER_NIGHT, "none": None}))
+    assert rendered.split("|") == ["02/12/2026 à 00:30", "02/12/2026 à 00:30:05", "02/12/2026",
+                                   "02/12/2026 à 00:30", "02/12/2026", "02/12/2026 à 00:30", "—"]
+
+
+def test_certificate_messages_give_paris_time_in_the_shared_format():
+    # certificates.validation may not import Django: its own copy of the seconds form, held to the shared one.
+    assert fmt_date(SUMMER) == "01/07/2026 à 12:00:00 (heure de Paris)"
+    for instant in (SUMMER, WINTER_NIGHT):
+        assert fmt_date(instant) == f"{paris_datetime_seconds(instant)} (heure de Paris)"
 
 
 @pytest.mark.django_db
@@ -27,3 +58,88 @@ def test_the_invitation_flash_gives_the_expiry_in_paris_time_as_the_table_does(c
     assert expires.utcoffset() != dt.timedelta(0)  # Paris is never at UTC: the test tells the two apart
     [flash] = [m for m in messages_of(response) if "invitation a été envoyée" in m]
     assert f"{expires:%d/%m/%Y à %H:%M}" in flash
+    table = client.get(reverse("people")).content.decode()
+    assert paris_datetime(expires) in table
+
+
+@pytest.mark.django_db
+def test_a_sealed_audit_row_holds_no_written_time_the_history_writes_it_in_paris_time(client, world):
+    from tests.support import weather as wx
+    from trustspace.models import AuditEntry
+    from weather import services
+    from weather.models import WeatherStatus
+
+    box, = wx.make_drimboxes(world.operator, 1)
+    opened = dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC)  # 09:00 in Paris
+    services.set_status(box, WeatherStatus.OPERATIONAL, effective_at=opened - dt.timedelta(hours=1), at=opened)
+    services.set_status(box, WeatherStatus.DOWN, effective_at=opened, at=opened)
+    entry = AuditEntry.objects.get(action="weather.incident_opened")
+    assert not re.search(r"\d{1,2}:\d{2}|\d{4}-\d{2}-\d{2}", entry.object_repr), entry.object_repr
+    client.force_login(world.legal)
+    page = client.get(reverse("operator_history")).content.decode()
+    assert "02/03/2026 à 09:00" in page and "02/03/2026 à 08:00" not in page
+
+
+# --- scans: no other format for people ------------------------------------------------------------------
+
+# Machine formats a template may still write: ISO 8601 (an <input type="date"> value, a file's UTC date).
+MACHINE_TEMPLATE_FORMATS = {"Y-m-d", r"Y-m-d\TH:i:s\Z"}
+TEMPLATE_DATE_FILTER = re.compile(r"""\|(date|time):(["'])(.*?)\2""")
+
+
+def test_templates_write_dates_only_through_the_shared_filters():
+    found = []
+    for path in sorted((ROOT / "templates").rglob("*")):
+        if path.is_file():
+            for match in TEMPLATE_DATE_FILTER.finditer(path.read_text()):
+                if match.group(3) not in MACHINE_TEMPLATE_FORMATS:
+                    found.append(f"{path.relative_to(ROOT)}: {match.group(0)}")
+    assert not found, "use |paris_date, |paris_datetime or |paris_datetime_seconds:\n" + "\n".join(found)
+
+
+def _is_human_time_format(text):
+    """A strftime format a person would read: day/month order, or a clock time outside ISO 8601 (« T%H:%M »)."""
+    return "%d/%m" in text or ("%H:%M" in text and "T%H:%M" not in text)
+
+
+def _format_strings(tree):
+    """(line, text) of every strftime-like format in a module, leaving out lists of accepted *input* formats
+    (``*_FORMATS = [...]``, ``input_formats=[...]``): parsing what people type is not showing them a time."""
+    skipped = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.List | ast.Tuple):
+            names = [t.id if isinstance(t, ast.Name) else t.attr if isinstance(t, ast.Attribute) else ""
+                     for t in node.targets]
+            if any(name.endswith("FORMATS") or name == "input_formats" for name in names):
+                skipped.update(id(element) for element in node.value.elts)
+        if (isinstance(node, ast.keyword) and node.arg == "input_formats"
+                and isinstance(node.value, ast.List | ast.Tuple)):
+            skipped.update(id(element) for element in node.value.elts)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skipped:
+            yield node.lineno, node.value
+
+
+# The Django-free copy of the seconds form (held to the shared format above).
+ALLOWED = {("certificates/validation/common.py", "%d/%m/%Y à %H:%M:%S (heure de Paris)")}
+
+
+def test_python_messages_format_times_only_through_the_shared_helpers():
+    found = []
+    for app in APPS:
+        for path in sorted((ROOT / app).rglob("*.py")):
+            relative = str(path.relative_to(ROOT))
+            if "/migrations/" in relative or relative == "trustspace/paris_time.py":
+                continue
+            for line, text in _format_strings(ast.parse(path.read_text())):
+                if _is_human_time_format(text) and (relative, text) not in ALLOWED:
+                    found.append(f"{relative}:{line}: {text!r}")
+    assert not found, "use trustspace.paris_time (paris_date, paris_datetime):\n" + "\n".join(found)
+
+
+def test_the_scan_sees_an_f_string_format_and_skips_input_formats():
+    flagged = [text for _line, text in _format_strings(ast.parse(
+        'x = f"le {when:%d/%m/%Y %H:%M}"\nDATETIME_FORMATS = ["%d/%m/%Y %H:%M"]\niso = f"{when:%Y-%m-%dT%H:%M:%SZ}"\n'
+        'field = forms.DateField(input_formats=["%d/%m/%Y"])'))
+        if _is_human_time_format(text)]
+    assert flagged == ["%d/%m/%Y %H:%M"]

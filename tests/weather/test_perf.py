@@ -281,22 +281,25 @@ def test_df_is_additive_over_adjacent_periods(world, changes, windows, support_h
 @settings(max_examples=100, deadline=None)
 @given(raw=st.lists(st.tuples(moments, st.integers(0, 5 * 24 * 60)), max_size=6))
 def test_report_timeline_matches_the_clock(raw):
-    from weather.clock import SupportTimeline, support_duration, to_us
+    from weather.clock import SupportTimeline, support_duration
 
     start, end = utc(2024, 12, 31, 23), utc(2025, 3, 31, 22)
     clipped = [(max(at, start), min(at + timedelta(minutes=m), end)) for at, m in raw]
     intervals = normalize((lo, hi) for lo, hi in clipped if lo < hi)
     expected = sum((support_duration(lo, hi) for lo, hi in intervals), timedelta(0))
-    got = SupportTimeline(start, end).support_time_us([(to_us(lo), to_us(hi)) for lo, hi in intervals])
-    assert timedelta(microseconds=got) == expected
+    clock = SupportTimeline(start, end).utc_clock()  # on naive UTC instants
+    got = sum((clock(hi.replace(tzinfo=None)) - clock(lo.replace(tzinfo=None)) for lo, hi in intervals), timedelta(0))
+    assert got == expected
 
 
 @pytest.mark.django_db
 def test_database_instants_are_read_exactly(world):
-    from weather.perf import _transition_rows, to_us
+    from weather.downtime import read_down_rows
 
     box = make_box(world.operator, 7)
     instants = [utc(2025, 3, 1, 0, 0, 0), utc(2025, 3, 1, 0, 0, 0, 1), utc(2025, 3, 9, 12, 34, 56, 999999)]
     transitions(box, *[(at, status) for at, status in zip(instants, ["down", "operational", "down"], strict=True)])
-    rows = sorted(_transition_rows(Transition.objects.filter(drimbox=box)), key=lambda r: r[3])
-    assert [r[1] for r in rows] == [to_us(at) for at in instants]
+    rows, parse = read_down_rows(utc(2025, 3, 1), utc(2025, 4, 1))
+    assert [(r[0], parse(r[1]), bool(r[2])) for r in rows] == [
+        (box.pk, at.replace(tzinfo=None), status == "down")
+        for at, status in zip(instants, ["down", "operational", "down"], strict=True)]

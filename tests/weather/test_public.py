@@ -1,5 +1,7 @@
 """Public weather: the 90-day history, the list page (filters, pagination, constant queries) and one DRIMbox."""
+import re
 from datetime import datetime, timedelta
+from html import unescape
 
 import pytest
 from django.db import connection
@@ -10,6 +12,7 @@ from lxml import etree
 
 from operators.models import DrimboxStatus
 from tests.support import weather as wx
+from trustspace.paris_time import paris_datetime
 from weather import history
 from weather.clock import PARIS
 from weather.models import WeatherStatus as S
@@ -75,7 +78,7 @@ def test_history_queries_do_not_grow_with_drimboxes(world):
         history.daily_history([b.pk for b in small], now=now)
     with CaptureQueriesContext(connection) as many:
         result = history.daily_history([b.pk for b in large], now=now)
-    assert len(few) == len(many) == 3
+    assert len(few) == len(many) == 4  # the stored days, then today: initial status, transitions, windows
     assert all(len(cells) == 90 for cells in result.values())
     assert any(c.status == S.DOWN for c in result[large[1].pk])
 
@@ -161,7 +164,7 @@ def test_public_page_paginates_and_keeps_its_query_count(world, client, settings
     with CaptureQueriesContext(connection) as many:
         body = _page(client)[1]
     assert len(few) == len(many), [q["sql"] for q in many.captured_queries]
-    assert "Page 1 / 3" in body
+    assert re.search(r'aria-current="page"\s+title="Page 1"', body) and 'title="Page 3"' in body
     last = _page(client, page=3)[1]
     assert last.count("data-identifiant=") == 5
 
@@ -189,6 +192,50 @@ def test_drimbox_page_shows_history_incidents_with_both_clocks_and_maintenance(w
     assert "Changement de disque" in body
     assert reverse("weather_badge", args=[box.identifiant]) in body
     assert "Technical" not in body  # who acknowledged stays inside the operator's space
+
+
+def _clock_cells(client, box, incident):
+    body = unescape(client.get(reverse("weather_drimbox", args=[box.identifiant])).content.decode())
+    start = body.index(f'id="incident-{incident.pk}"')
+    return body[start:body.index("</tr>", start)]
+
+
+def test_a_gtr_reached_at_closing_time_then_restored_later_is_missed_with_both_instants(world, client):
+    """The issue's « échéance 13:00, rétablie 14:30, GTR tenue »: Friday 22:00 → 4 support hours end at Saturday
+    13:00 (closing); restored at 14:30, the support time is still « 4 h / 4 h », but the deadline passed."""
+    box, = wx.make_drimboxes(world.operator, 1)
+    wx.timeline(box, [(timezone.now() - timedelta(days=40), S.OPERATIONAL)])
+    incident = wx.incident(box, paris(2026, 3, 6, 22, 0), acknowledged_at=paris(2026, 3, 7, 9, 10),
+                           acknowledged_by=world.technical, restored_at=paris(2026, 3, 7, 14, 30))
+    assert incident.gtr_due_at == paris(2026, 3, 7, 13, 0)
+    clocked = history.incident_clocks(incident, now=paris(2026, 3, 20, 12, 0))
+    assert clocked.gtr.elapsed == clocked.gtr.target  # the support clock alone cannot tell
+    assert clocked.gtr.overdue and clocked.gtr.outcome == "dépassée"
+    assert clocked.gti.outcome == "tenue"
+    assert list(box.weather_incidents.filter(history.overdue_filter("gtr", timezone.now()))) == [incident]
+    row = _clock_cells(client, box, incident)
+    assert "Rétablissement le 07/03/2026 à 14:30, hors délai (échéance le 07/03/2026 à 13:00)" in row
+    assert "Prise en compte le 07/03/2026 à 09:10, dans le délai (échéance le 07/03/2026 à 09:30)" in row
+    assert "4 h / 4 h" in row and ">tenue<" in row and row.count("dépassée") == 1
+    api = client.get(reverse("api_weather_drimbox", args=[box.identifiant])).json()
+    gtr = next(i for i in api["incidents"] if i["id"] == incident.pk)["gtr"]
+    assert gtr["overdue"] is True  # the API says what the page says
+
+
+def test_the_clocks_of_open_incidents_name_their_deadline(world, client):
+    box, other = wx.make_drimboxes(world.operator, 2)
+    now = timezone.now()
+    for b in (box, other):
+        wx.timeline(b, [(now - timedelta(days=40), S.OPERATIONAL)])
+    late = wx.incident(box, now - timedelta(days=3))
+    row = _clock_cells(client, box, late)
+    gti_due = history.incident_clocks(late, now).gti.due_at
+    assert f"Pas de prise en compte à l'échéance du {paris_datetime(gti_due)}" in row
+    assert "Pas de rétablissement à l'échéance du" in row and ">tenue<" not in row
+    fresh = wx.incident(other, now)
+    clocked = history.incident_clocks(fresh, now)
+    assert not clocked.gtr.overdue and clocked.gtr.outcome == "en cours"
+    assert clocked.gtr.summary == f"échéance le {paris_datetime(clocked.gtr.due_at)}"
 
 
 def test_drimbox_page_404_outside_the_trust_space(world, client):

@@ -46,7 +46,7 @@ def test_cli_csv_to_stdout(boxes):
     call_command("perf_report", "--period", "2025-03", stdout=out)
     header, table = csv_rows(out.getvalue())
     assert header["Politique de mesure"].startswith("v1 — mois civil (Europe/Paris), toutes les heures")
-    assert header["Période"].startswith("mars 2025 (du 01/03/2025 00:00 au 01/04/2025 00:00")
+    assert header["Période"].startswith("mars 2025 (du 01/03/2025 à 00:00 au 01/04/2025 à 00:00")
     assert "Généré le" in header
     assert [(r["Identifiant"], r["Df (secondes)"], r["Df (h:mm)"], r["PERF"], r["Passages en indisponibilité"])
             for r in table] == [("101", "36001", "10:00", "0,5", "1"), ("102", "0", "0:00", "1", "0"),
@@ -106,7 +106,7 @@ def test_cli_pdf_states_the_policy(boxes, tmp_path, world):
     facts = pdf.texts("TH").index("Identifiant")  # the header lines' table comes first
     header = dict(zip(pdf.texts("TH")[:facts], pdf.texts("TD")[:facts], strict=True))
     assert list(header) == ["Période", "Généré le", "Politique de mesure", "Règle PERF", "Nombre de DRIMbox"]
-    assert header["Période"] == "mars 2025 (du 01/03/2025 00:00 au 01/04/2025 00:00, heure de Paris)"
+    assert header["Période"] == "mars 2025 (du 01/03/2025 à 00:00 au 01/04/2025 à 00:00, heure de Paris)"
     assert header["Politique de mesure"].startswith("v2 — mois civil")
     # The table: its column headers (every label whole, in its cell), then the rows in reading order.
     assert pdf.texts("TH")[facts:] == ["Identifiant", "FQDN db", "Opérateur", "Df (secondes)", "Df (h:mm)", "PERF",
@@ -133,7 +133,7 @@ def test_pdf_report_generation_time_is_paris_time(boxes, world):
     report = dataclasses.replace(compute("2025-03"), generated_at=utc(2025, 4, 1, 22, 30))
     pdf = tagged_pdf.read(reports.render(report, "pdf"))
     header = dict(zip(pdf.texts("TH"), pdf.texts("TD"), strict=False))
-    assert header["Généré le"] == "02/04/2025 00:30 (heure de Paris)"
+    assert header["Généré le"] == "02/04/2025 à 00:30 (heure de Paris)"
     assert pdf.reader.metadata["/CreationDate"] == "D:20250401223000Z"
 
 

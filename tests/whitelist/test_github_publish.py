@@ -17,6 +17,7 @@ from tests.support.github_server import GitHubServer, blob_sha
 from tests.support.lifecycle import active_drimbox
 from trustspace.errors import Conflict
 from trustspace.models import AuditEntry
+from trustspace.technical_detail import split_detail
 from whitelist import builder, github_publish, services, tasks, verify
 from whitelist.models import GitHubPublication, GitHubPublicationStatus, WhitelistVersion
 
@@ -190,6 +191,11 @@ def test_bad_token_is_a_failure_shown_without_hot_loop(github, publish, settings
     assert "échec" in page and "jeton d&#x27;accès (401)" in page and "Republier sur GitHub" in page
     history = client.get(reverse("ans_whitelist")).content.decode()
     assert "GitHub : échec" in history
+    # GitHub's own words are kept, but only as the technical detail under the French message.
+    message, detail = split_detail(publication.last_error)
+    assert "Bad credentials" not in message and detail == "Bad credentials"
+    assert "<summary>Détail technique</summary><code data-error-detail>Bad credentials</code>" in page
+    assert page.count("Bad credentials") == 1
 
 
 def test_republish_button_after_fixing_the_token(github, publish, settings, client, world,
@@ -325,7 +331,7 @@ def test_only_a_race_422_is_retried(github, publish, world, django_capture_on_co
     publication.refresh_from_db()
     assert publication.status == GitHubPublicationStatus.FAILED and publication.next_attempt_at is None
     assert "intervention d'un administrateur" in publication.last_error
-    assert "Validation Failed" in publication.last_error
+    assert "Validation Failed" in split_detail(publication.last_error)[1]
     requests = len(github.requests)
     assert tasks.retry_github_publications() == {"published": 0, "failed": 0}
     assert len(github.requests) == requests

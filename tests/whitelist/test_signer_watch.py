@@ -231,7 +231,21 @@ def test_unknown_revocation_is_shown_and_blocking_when_required(world, signer, s
     client.force_login(world.ans)
     page = client.get(reverse("ans_whitelist")).content.decode()
     assert "Révocation : révocation non vérifiable" in page and "Révocation non vérifiable : LCR indisponible" in page
+    # A valid certificate whose revocation could not be checked is a warning, never a green success box.
+    status = signer_watch.signer_status(now=days_before(100))
+    assert status["level"] == "ok" and status["revocation_known"] is False and status["alert"] == "warning"
+    assert 'fr-alert--warning fr-alert--sm fr-mb-3w" data-signer-level="ok"' in page
+    assert "fr-alert--success" not in page.split("<h2>Signataire</h2>")[1].split("</ul>")[0]
     settings.WHITELIST_SIGNER_REQUIRE_CRL = True
     status = signer_watch.signer_status(now=days_before(100))
     assert status["level"] == "crl_unknown" and "la publication sera refusée" in status["message"]
     assert "la publication sera refusée" in client.get(reverse("ans_whitelist")).content.decode()
+    settings.WHITELIST_SIGNER_REQUIRE_CRL = False
+    when = days_before(100)
+    crl = shared_pki().crl([], this_update=when - dt.timedelta(hours=1))  # current then, and lists nothing
+    CrlCache.objects.update_or_create(url=crl_urls(signer.cert)[0], defaults={
+        "der": crl.public_bytes(Encoding.DER), "this_update": crl.last_update_utc,
+        "next_update": crl.next_update_utc, "fetched_at": when, "last_error": ""})
+    checked = signer_watch.signer_status(now=when)
+    assert checked["revocation_known"] is True and checked["level"] == "ok" and checked["alert"] == "success"
+    assert "non vérifiable" not in checked["message"]

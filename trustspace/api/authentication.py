@@ -3,6 +3,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from ..models import ApiToken
+from ..paris_time import paris_datetime
 from ..services import ans_rights_recently_confirmed, hash_api_key, record_api_token_use
 
 
@@ -28,8 +29,8 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("Jeton d'API invalide ou révoqué.")
         now = timezone.now()
         if token.is_expired(now):
-            expired_on = timezone.localtime(token.expires_at).strftime("%d/%m/%Y à %H:%M")
-            raise TokenExpired(f"Ce jeton d'API a expiré le {expired_on} : créez-en un nouveau dans le portail.")
+            raise TokenExpired(f"Ce jeton d'API a expiré le {paris_datetime(token.expires_at)} : créez-en un nouveau "
+                               "dans le portail.")
         record_api_token_use(token, now)
         # Nothing asks iSC when a personal token is used: its ANS rights last only while iSC confirmed them
         # recently (a login, an iSC bearer call or a session re-check), this request's copy of the user only.

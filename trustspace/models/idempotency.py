@@ -3,6 +3,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from ..paris_time import paris_datetime
+
 
 class FormSubmission(models.Model):
     """A form that created something, by its submission token (trustspace.idempotency): recorded in the same
@@ -21,7 +23,7 @@ class FormSubmission(models.Model):
         verbose_name_plural = "envois de formulaire"
 
     def __str__(self):
-        return f"Envoi de formulaire de l'utilisateur {self.user_id} ({self.created_at:%Y-%m-%d %H:%M})"
+        return f"Envoi de formulaire de l'utilisateur {self.user_id} ({paris_datetime(self.created_at)})"
 
 
 class IdempotencyKey(models.Model):

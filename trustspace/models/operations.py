@@ -4,6 +4,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from ..paris_time import paris_datetime_seconds
+
 
 class AlertSeverity(models.TextChoices):
     WARNING = "warning", "avertissement"
@@ -49,7 +51,7 @@ class BeatHeartbeat(models.Model):
         verbose_name_plural = "battement du beat"
 
     def __str__(self):
-        return f"Dernier battement du beat : {self.beat_at:%Y-%m-%d %H:%M:%S} ({self.holder or 'inconnu'})"
+        return f"Dernier battement du beat : {paris_datetime_seconds(self.beat_at)} ({self.holder or 'inconnu'})"
 
 
 class WorkerHeartbeat(models.Model):
@@ -67,7 +69,7 @@ class WorkerHeartbeat(models.Model):
         verbose_name_plural = "battements des workers"
 
     def __str__(self):
-        return f"{self.name} : dernier battement {self.beat_at:%Y-%m-%d %H:%M:%S}"
+        return f"{self.name} : dernier battement {paris_datetime_seconds(self.beat_at)}"
 
     @property
     def queue_names(self):

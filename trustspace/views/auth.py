@@ -37,7 +37,11 @@ def login(request):
             return redirect(_safe_next(request) or "home")
     elif request.method == "POST":
         raise Http404
-    return render(request, "trustspace/login.html", {"form": form, "next": _safe_next(request)})
+    from ..oidc import ISC_NOT_CONNECTED, isc_connected
+
+    return render(request, "trustspace/login.html", {"form": form, "next": _safe_next(request),
+                                                     "isc_connected": isc_connected(),
+                                                     "isc_not_connected": ISC_NOT_CONNECTED})
 
 
 @access(PUBLIC)

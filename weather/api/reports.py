@@ -3,7 +3,8 @@ the same reports, periods and French errors as the pages' downloads (``weather.v
 XLSX, PDF) and as JSON, both from one ``weather.perf.compute``."""
 import re
 
-from django.http import HttpResponse
+from django.http import FileResponse, HttpResponse
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics
@@ -13,11 +14,13 @@ from rest_framework.response import Response
 from operators.api.views.base import AnsAPIMixin, AnsAPIView, PortalAPIView, get_operator
 from operators.models import Operator
 from trustspace.api.pagination import MAX_OFFSET, pagination_parameters, whole_number_schema
-from trustspace.errors import DomainError
+from trustspace.errors import Conflict, DomainError
 from trustspace.models import ApiScope
 
-from .. import perf, reports
-from .serializers import PerfReportSerializer, PolicyVersionSerializer, utc
+from .. import perf, reports, services
+from ..models import GeneratedReport, GeneratedReportStatus
+from ..services import reports as reports_service
+from .serializers import GeneratedReportSerializer, PerfReportSerializer, PolicyVersionSerializer, utc
 
 PERIOD_FORMAT = re.compile(r"2[0-9]{3}-(0[1-9]|1[0-2]|T[1-4])")
 PERIOD = OpenApiParameter("period", {"type": "string", "pattern": f"^{PERIOD_FORMAT.pattern}$"},
@@ -44,30 +47,77 @@ def _computed(request, operator):
         raise ValidationError({"period": [exc.message]}) from exc
 
 
-def _report(request, fmt, operator, scope, suffix):
+def _report(request, fmt, operator, scope, suffix, status_view):
     if fmt not in reports.FORMATS:
         raise NotFound("Format inconnu : csv, xlsx ou pdf.")
     report = _computed(request, operator)
+    name = reports.filename(report, fmt, suffix)
+    if reports_service.in_background(fmt, report.rows):
+        # Too large to lay out here: the stored file of the same figures, or 202 and where to follow the preparation.
+        generated, _new = services.request_report(acting_user=request.user, report=report, fmt=fmt, operator=operator,
+                                                  scope_label=scope, filename=name)
+        if generated.status == GeneratedReportStatus.READY:
+            return stored_file(generated)
+        kwargs = {"pk": operator.pk} if status_view == "api_operator_perf_generated" else {}
+        location = request.build_absolute_uri(reverse(status_view, kwargs={**kwargs, "report": generated.pk}))
+        return Response(_generated(request, generated, status_view, kwargs), status=202,
+                        headers={"Location": location, "Retry-After": str(reports_service.POLL_SECONDS)})
     response = HttpResponse(reports.render(report, fmt, scope), content_type=reports.CONTENT_TYPES[fmt])
-    response["Content-Disposition"] = f'attachment; filename="{reports.filename(report, fmt, suffix)}"'
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
+
+
+def _generated(request, generated, status_view, kwargs):
+    failure = reports_service.failure(generated)
+    ready = generated.status == GeneratedReportStatus.READY
+    status = GeneratedReportStatus.FAILED if failure else generated.status
+    file_url = (request.build_absolute_uri(reverse(f"{status_view}_file", kwargs={**kwargs, "report": generated.pk}))
+                if ready else None)
+    return {"id": generated.pk, "status": status, "status_label": generated.status_label(status),
+            "period": generated.period_key, "period_label": generated.period_label,
+            "operator": generated.operator_id, "scope": generated.scope_label, "format": generated.fmt,
+            "rows": generated.rows, "requested_at": utc(generated.created_at), "started_at": utc(generated.started_at),
+            "finished_at": utc(generated.finished_at), "error": failure, "file": file_url, "size": generated.size}
+
+
+def stored_file(generated):
+    return FileResponse(generated.file.open("rb"), as_attachment=True, filename=generated.filename,
+                        content_type=reports.CONTENT_TYPES[generated.fmt])
+
+
+def _ready_file(queryset, pk):
+    generated = queryset.filter(pk=pk).first()
+    if generated is None:
+        raise NotFound("Rapport introuvable.")
+    if generated.status != GeneratedReportStatus.READY:
+        raise Conflict(reports_service.failure(generated) or "Le rapport est encore en préparation : suivez son état "
+                       "et téléchargez-le une fois prêt.", code="report_not_ready")
+    return stored_file(generated)
+
+
+ACCEPTED = OpenApiResponse(GeneratedReportSerializer, description=(
+    "PDF de plus de DRIMbox que le réglage PERF_PDF_SYNC_MAX_ROWS du service : sa mise en page est faite en "
+    "arrière-plan. L'en-tête Location donne l'adresse où suivre sa préparation ; le fichier y est donné une fois "
+    "prêt. Le même rapport d'une période close, aux mêmes chiffres, est servi directement (200)."))
 
 
 class OperatorPerfReportView(PortalAPIView):
     token_scope = ApiScope.READ
 
-    @extend_schema(parameters=[PERIOD], responses=FILE,
+    @extend_schema(parameters=[PERIOD], responses={**FILE, 202: ACCEPTED},
                    summary="Rapport PERF des DRIMbox de l'opérateur (csv, xlsx ou pdf)")
     def get(self, request, pk, fmt):
         operator = get_operator(request, pk)
-        return _report(request, fmt, operator, f"{operator.name} (SIREN {operator.siren})", operator.siren)
+        return _report(request, fmt, operator, f"{operator.name} (SIREN {operator.siren})", operator.siren,
+                       "api_operator_perf_generated")
 
 
 class AnsPerfReportView(AnsAPIView):
     @extend_schema(parameters=[PERIOD, OpenApiParameter("operator", {"type": "integer", "minimum": 1},
                                                         description="Un opérateur (id) ; toutes les DRIMbox sinon "
                                                                     "(404 pour un opérateur inconnu).")],
-                   responses=FILE, summary="Rapport PERF de toutes les DRIMbox ou d'un opérateur (ANS)")
+                   responses={**FILE, 202: ACCEPTED},
+                   summary="Rapport PERF de toutes les DRIMbox ou d'un opérateur (ANS)")
     def get(self, request, fmt):
         raw = (request.query_params.get("operator") or "").strip()
         operator = None
@@ -77,7 +127,50 @@ class AnsPerfReportView(AnsAPIView):
             if operator is None:
                 raise NotFound("Opérateur inconnu.")
         scope = f"{operator.name} (SIREN {operator.siren})" if operator else "toutes les DRIMbox"
-        return _report(request, fmt, operator, scope, operator.siren if operator else "")
+        return _report(request, fmt, operator, scope, operator.siren if operator else "", "api_ans_perf_generated")
+
+
+# --- Reports laid out in the background: their state, then their file ---------------------------------------
+
+GENERATED_FILE = {(200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="Le rapport.")}
+
+
+class OperatorPerfGeneratedView(PortalAPIView):
+    token_scope = ApiScope.READ
+
+    @extend_schema(responses=GeneratedReportSerializer,
+                   summary="Où en est un rapport PERF de l'opérateur préparé en arrière-plan")
+    def get(self, request, pk, report):
+        operator = get_operator(request, pk)
+        generated = GeneratedReport.objects.filter(operator=operator, pk=report).first()
+        if generated is None:
+            raise NotFound("Rapport introuvable.")
+        return Response(_generated(request, generated, "api_operator_perf_generated", {"pk": operator.pk}))
+
+
+class OperatorPerfGeneratedFileView(PortalAPIView):
+    token_scope = ApiScope.READ
+
+    @extend_schema(responses=GENERATED_FILE, summary="Le fichier d'un rapport PERF de l'opérateur, une fois prêt "
+                                                     "(409 avant)")
+    def get(self, request, pk, report):
+        return _ready_file(GeneratedReport.objects.filter(operator=get_operator(request, pk)), report)
+
+
+class AnsPerfGeneratedView(AnsAPIView):
+    @extend_schema(responses=GeneratedReportSerializer,
+                   summary="Où en est un rapport PERF préparé en arrière-plan (ANS)")
+    def get(self, request, report):
+        generated = GeneratedReport.objects.filter(pk=report).first()
+        if generated is None:
+            raise NotFound("Rapport introuvable.")
+        return Response(_generated(request, generated, "api_ans_perf_generated", {}))
+
+
+class AnsPerfGeneratedFileView(AnsAPIView):
+    @extend_schema(responses=GENERATED_FILE, summary="Le fichier d'un rapport PERF, une fois prêt (409 avant ; ANS)")
+    def get(self, request, report):
+        return _ready_file(GeneratedReport.objects.all(), report)
 
 
 # --- The same reports as JSON, page by page -----------------------------------------------------------

@@ -9,7 +9,7 @@ from rest_framework import serializers
 from operators.api.serializers.fields import BoundedCharField
 
 from ..history import iso_utc
-from ..models import ReferencePeriod, WeatherStatus
+from ..models import GeneratedReportStatus, ReferencePeriod, WeatherStatus
 
 STATUS_HELP = "État : " + ", ".join(f"`{value}` ({label})" for value, label in WeatherStatus.choices) + "."
 
@@ -56,7 +56,8 @@ class ClockSerializer(serializers.Serializer):
     target_seconds = serializers.IntegerField()
     due_at = serializers.DateTimeField()
     stopped_at = serializers.DateTimeField(allow_null=True)
-    overdue = serializers.BooleanField()
+    overdue = serializers.BooleanField(help_text="Échéance dépassée : l'arrêt (prise en compte, rétablissement) est "
+                                                 "postérieur à due_at, ou n'a pas eu lieu à due_at.")
     note = serializers.CharField(allow_blank=True, help_text="« non pris en compte » (rétabli sans prise en compte), "
                                                              "« pendant une maintenance déclarée » (jamais dépassé).")
 
@@ -239,3 +240,26 @@ class PerfReportSerializer(serializers.Serializer):
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True)
     results = PerfRowSerializer(many=True)
+
+
+class GeneratedReportSerializer(serializers.Serializer):
+    """A PERF report too large to lay out within the request: where its preparation stands, then where its file is."""
+
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=GeneratedReportStatus.choices, help_text="État : " + ", ".join(
+        f"`{value}` ({label})" for value, label in GeneratedReportStatus.choices) + ". Un rapport resté en attente "
+        "ou en cours au-delà du délai permis est rendu `echec`.")
+    status_label = serializers.CharField()
+    period = serializers.CharField(help_text="La période (AAAA-MM ou AAAA-Tn).")
+    period_label = serializers.CharField()
+    operator = serializers.IntegerField(allow_null=True, help_text="L'opérateur du périmètre ; null : toutes les "
+                                                                   "DRIMbox.")
+    scope = serializers.CharField()
+    format = serializers.CharField()
+    rows = serializers.IntegerField(help_text="Nombre de DRIMbox du rapport.")
+    requested_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    error = serializers.CharField(help_text="Pourquoi le rapport n'a pas été produit (état `echec`), en français.")
+    file = serializers.URLField(allow_null=True, help_text="Le fichier, une fois le rapport prêt.")
+    size = serializers.IntegerField(help_text="Taille du fichier en octets (0 tant qu'il n'est pas prêt).")

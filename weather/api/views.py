@@ -24,6 +24,7 @@ from trustspace.api.pagination import Pagination, pagination_parameters, whole_n
 from trustspace.models import ApiScope
 
 from .. import history, services
+from ..http_cache import weak_etag
 from ..models import Incident, MaintenanceWindow, WeatherStatus
 from ..views.board import search_filter
 from . import serializers as s
@@ -81,10 +82,11 @@ class WeatherListView(PublicAPIView, generics.GenericAPIView):
                    for identifiant, db, vi, operator_name, state, since
                    in history.board_rows(boxes, now, status=wanted)]
         page = self.paginate_queryset(results)  # the rows are computed (the state filter too), then sliced
-        response = Response({"generated_at": utc(now), "count": self.paginator.count,
-                             "next": self.paginator.get_next_link(), "previous": self.paginator.get_previous_link(),
-                             "results": page})
-        response["Cache-Control"] = "public, max-age=30"
+        body = {"count": self.paginator.count, "next": self.paginator.get_next_link(),
+                "previous": self.paginator.get_previous_link(), "results": page}
+        response = Response({"generated_at": utc(now), **body})
+        # The same list a second later differs only by generated_at: the same representation for a cache (304).
+        response["ETag"] = weak_etag(body)
         return response
 
 

@@ -16,6 +16,7 @@ from operators.models import Drimbox, DrimboxStatus
 from trustspace import audit
 from trustspace.errors import Conflict, InvalidData
 from trustspace.models import User
+from trustspace.paris_time import paris_datetime
 from trustspace.text import validate_display_text
 from weather.models import Incident, MaintenanceWindow
 from weather.permissions import require_weather_member
@@ -95,14 +96,13 @@ def declare_maintenance(drimbox: Drimbox, *, acting_user: User, starts_at: datet
             # A window reaching back before an outage already under way would present it as planned.
             raise Conflict(
                 "Une maintenance ne peut pas commencer avant le début de l'incident en cours de cette DRIMbox "
-                f"({timezone.localtime(outage.opened_at):%d/%m/%Y %H:%M}) : déclarez-la à partir de cet instant.",
+                f"({paris_datetime(outage.opened_at)}) : déclarez-la à partir de cet instant.",
                 code="maintenance_before_open_incident",
                 field_errors={"starts_at": ["Antérieur au début de l'incident en cours."]})
         if overlapping is not None:
-            local = timezone.localtime
             raise Conflict(
                 "Cette période chevauche la maintenance déjà déclarée du "
-                f"{local(overlapping.starts_at):%d/%m/%Y %H:%M} au {local(overlapping.ends_at):%d/%m/%Y %H:%M}.",
+                f"{paris_datetime(overlapping.starts_at)} au {paris_datetime(overlapping.ends_at)}.",
                 code="maintenance_overlap", field_errors={"starts_at": ["Chevauche une maintenance déclarée."]})
         window = MaintenanceWindow.objects.create(drimbox=drimbox, starts_at=starts_at, ends_at=ends_at,
                                                   reason=reason, declared_by=acting_user, created_at=now)

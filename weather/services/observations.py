@@ -27,7 +27,8 @@ Confirmation policy (settings ``WEATHER_CONFIRMATION_FAILURES`` = N and ``WEATHE
 * no fresh observation at all: NO DATA (never DOWN), effective at the last observation.
 
 Transitions are the record of what the probes saw (no audit row per probe). Incidents are opened and
-restored by ``weather.services.incidents`` in the same transaction as the transition.
+restored by ``weather.services.incidents`` in the same transaction as the transition; a transition effective
+before today drops the stored days it changes (``weather.services.summaries``).
 """
 from __future__ import annotations
 
@@ -51,6 +52,7 @@ from weather.prober import ProbeResult
 from weather.services.incidents import UP_STATUSES, open_or_restore_incidents
 from weather.services.latency import add_latency_samples
 from weather.services.locations import location_named
+from weather.services.summaries import forget_closed_days
 
 logger = logging.getLogger(__name__)
 FAILING = "failing"  # status of one probe result whose db check failed (not yet a confirmed DOWN)
@@ -307,6 +309,8 @@ def _apply(changes: list[Change], heads: dict[int, DrimboxWeather], *, at: datet
     Transition.objects.bulk_create(transitions)
     DrimboxWeather.objects.bulk_update([heads[c.drimbox_id] for c, _ in moved], ["status", "since", "reason"])
     open_or_restore_incidents(moved, at=at)
+    # A transition effective before today changes days already closed: their stored summaries go.
+    forget_closed_days(((t.drimbox_id, t.effective_at) for t in transitions), at=at)
     return [change for change, _ in moved]
 
 

@@ -22,6 +22,7 @@ from django.utils import timezone
 from trustspace import audit
 from trustspace.errors import Conflict, InvalidData, NotAllowed
 from trustspace.models import User
+from trustspace.paris_time import paris_date
 from trustspace.text import display_text_error
 from weather.clock import PARIS
 from weather.models import MeasurementPolicy, ReferencePeriod
@@ -75,7 +76,7 @@ def create_policy_version(*, acting_user: User, reference_period: str, support_h
             if last_effective is not None and effective_from <= last_effective:
                 raise Conflict(
                     "Une version s'applique déjà à partir du "
-                    f"{timezone.localtime(last_effective, PARIS):%d/%m/%Y} : la nouvelle version doit "
+                    f"{paris_date(last_effective)} : la nouvelle version doit "
                     "s'appliquer après.",
                     code="policy_not_after_latest",
                     field_errors={"effective_from": ["Une version plus récente s'applique déjà à cette date."]})

@@ -25,6 +25,7 @@ from trustspace.access import ANS_ADMIN, OPERATOR_MEMBER, PUBLIC, access
 from trustspace.errors import DomainError
 from trustspace.forms_util import apply_domain_error, field_errors_for
 from trustspace.idempotency import TOKEN_FIELD, AlreadySubmitted, repeat_response, submitted_once
+from trustspace.paris_time import paris_datetime
 from weather import badges, history, services
 from weather.forms.board import (
     AcknowledgeForm,
@@ -33,6 +34,7 @@ from weather.forms.board import (
     MaintenanceForm,
     PublicFilterForm,
 )
+from weather.http_cache import public_cache
 from weather.models import Incident, MaintenanceWindow, Transition, WeatherStatus
 
 RECENT_INCIDENT_DAYS = 7
@@ -71,7 +73,7 @@ def _labelled(page):
 
 
 def _with_bars(page, now, *, bar_width=4):
-    cells = history.daily_history([d.pk for d in _labelled(page)], now=now)
+    cells = history.daily_history([d.pk for d in _labelled(page)], now=now, seconds=False)
     for drimbox in page:
         drimbox.cells = cells[drimbox.pk]
         drimbox.bars = mark_safe(badges.history_svg(  # noqa: S308 - every text is escaped by history_svg
@@ -84,6 +86,7 @@ def _with_bars(page, now, *, bar_width=4):
 
 
 @access(PUBLIC)
+@public_cache
 def weather(request):
     now = timezone.now()
     base = history.trust_space_drimboxes()
@@ -116,6 +119,7 @@ def _public_drimbox(identifiant, now):
 
 
 @access(PUBLIC)
+@public_cache
 def drimbox_weather(request, identifiant):
     now = timezone.now()
     drimbox = _labelled([_public_drimbox(identifiant, now)])[0]
@@ -137,6 +141,7 @@ def drimbox_weather(request, identifiant):
 
 
 @access(PUBLIC)
+@public_cache
 def badge(request, identifiant):
     now = timezone.now()
     drimbox = _public_drimbox(identifiant, now)
@@ -240,8 +245,7 @@ def operator_maintenance(request, pk):
             apply_domain_error(form, exc)
         else:
             messages.success(request, f"Maintenance déclarée pour la DRIMbox {drimbox.identifiant} du "
-                                      f"{timezone.localtime(window.starts_at):%d/%m/%Y %H:%M} au "
-                                      f"{timezone.localtime(window.ends_at):%d/%m/%Y %H:%M}.")
+                                      f"{paris_datetime(window.starts_at)} au {paris_datetime(window.ends_at)}.")
             return redirect("operator_weather_maintenance", pk=drimbox.pk)
     windows = list(MaintenanceWindow.objects.filter(drimbox=drimbox).select_related("declared_by")
                    .order_by("-starts_at")[:50])

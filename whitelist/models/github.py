@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from trustspace.paris_time import paris_datetime
 from trustspace.statemachine import StateMachineMixin
 
 
@@ -192,4 +193,4 @@ class GitHubIntakeCursor(models.Model):
         verbose_name_plural = "relèves des issues GitHub"
 
     def __str__(self):
-        return f"{self.repository} ({self.polled_at:%Y-%m-%d %H:%M})"
+        return f"{self.repository} ({paris_datetime(self.polled_at)})"

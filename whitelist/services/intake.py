@@ -42,6 +42,7 @@ from trustspace.alerts import raise_alert, resolve_alert
 from trustspace.errors import InvalidData, NotAllowed
 from trustspace.models import User
 from trustspace.outbox import enqueue_task
+from trustspace.technical_detail import error_text
 from trustspace.text import validate_display_text
 from whitelist import github_issues
 from whitelist.github_publish import NETWORK_ERRORS, client, configured, describe, repository_name
@@ -246,7 +247,7 @@ def poll_issues() -> dict[str, Any]:
                 result["quarantined"] = result.get("quarantined", 0) + 1
     except NETWORK_ERRORS as exc:
         failure = describe(exc)
-        logger.warning("GitHub issue intake of %s failed: %s", name, failure.message)
+        logger.warning("GitHub issue intake of %s failed: %s (%s)", name, failure.message, failure.detail)
         result["error"] = failure.message
         return result  # the cursor stays: the next poll rereads from the same point
     if lost:
@@ -328,7 +329,7 @@ def post_pending_comments(pk: int, *, repo: Any = None) -> int:
     except NETWORK_ERRORS as exc:
         reason = github_issues.permanent_comment_failure(exc)
         blocked = reason is not None
-        error = reason or describe(exc).message
+        error = reason or error_text(describe(exc), "Échange avec GitHub en échec.")
         logger.warning("GitHub comment on %s failed: %s", request.reference, error)
     with transaction.atomic():
         request = GitHubIssueRequest.objects.select_for_update().get(pk=pk)

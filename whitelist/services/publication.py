@@ -27,6 +27,7 @@ from django.utils import timezone
 from trustspace import audit
 from trustspace.errors import Conflict
 from trustspace.outbox import enqueue_task
+from trustspace.technical_detail import with_detail
 from whitelist.github_publish import (
     NETWORK_ERRORS,
     GitHubFailure,
@@ -216,7 +217,7 @@ def _record_failure(pk: int, failure: GitHubFailure) -> None:
         publication = GitHubPublication.objects.select_for_update().get(pk=pk)
         before = snapshot(publication)
         publication.transition_to(GitHubPublicationStatus.FAILED)
-        publication.last_error = failure.message[:2000]
+        publication.last_error = with_detail(failure.message, failure.detail)
         publication.next_attempt_at = now + backoff(publication.attempts) if failure.transient else None
         publication.updated_at = now
         publication.save()
@@ -231,7 +232,7 @@ def _record_superseded(pk: int, superseded: Superseded) -> None:
         publication = GitHubPublication.objects.select_for_update().get(pk=pk)
         before = snapshot(publication)
         publication.transition_to(GitHubPublicationStatus.SUPERSEDED)
-        publication.last_error = superseded.message[:2000]
+        publication.last_error = with_detail(superseded.message, superseded.detail)
         publication.next_attempt_at = None
         publication.updated_at = now
         publication.save()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from demo.drimbox_farm import (
     DEFAULT_BASE_PORT,
@@ -26,6 +27,11 @@ from demo.drimbox_farm import (
     state_dir_default,
     write_control,
 )
+
+# ./scripts/run keeps its state under its VAR_DIR: a command run with another one talks to nobody.
+NOT_SERVING_HINT = ("lancez « python manage.py demo_drimboxes » ou ./scripts/run, ou, si ./scripts/run tourne avec un "
+                    "autre VAR_DIR, relancez cette commande avec ce VAR_DIR (le bandeau de ./scripts/run affiche la "
+                    "commande exacte).")
 
 
 class Command(BaseCommand):
@@ -70,7 +76,8 @@ class Command(BaseCommand):
             pass
 
     def control(self, state_dir, wanted, *, stop):
-        names = known_names()
+        state = read_state(state_dir)
+        names = list(state["endpoints"]) if state is not None else self.names_from_database()
         if wanted == "all":
             chosen = names
         else:
@@ -87,15 +94,22 @@ class Command(BaseCommand):
         if stop and any(n.startswith("db") for n in chosen):
             self.stdout.write("La sonde le verra « indisponible » après WEATHER_CONFIRMATION_FAILURES échecs "
                               "consécutifs (un incident s'ouvre, daté du premier échec).")
-        if read_state(state_dir) is None:
-            self.stdout.write("Note : demo_drimboxes ne semble pas servir (aucun état) ; lancez "
-                              "« python manage.py demo_drimboxes » ou ./scripts/run.")
+        if state is None:
+            self.stdout.write(f"Note : aucune DRIMbox de démonstration n'est servie depuis {state_dir} ; "
+                              f"{NOT_SERVING_HINT}")
+
+    def names_from_database(self):
+        try:
+            return known_names()
+        except DatabaseError:
+            raise CommandError(f"La base de VAR_DIR={settings.VAR_DIR} ne contient pas la démonstration : "
+                               f"{NOT_SERVING_HINT}") from None
 
     def status(self, state_dir):
         state = read_state(state_dir)
         stopped = read_control(state_dir)
         if state is None:
-            self.stdout.write(f"demo_drimboxes ne sert pas (aucun état dans {state_dir}).")
+            self.stdout.write(f"demo_drimboxes ne sert pas (aucun état dans {state_dir}) ; {NOT_SERVING_HINT}")
             return
         for name, endpoint in state["endpoints"].items():
             running = endpoint["running"] and name not in stopped

@@ -20,7 +20,7 @@ class Command(BaseCommand):
         try:
             drifts = services.reconcile(fix=fix)
         except DnsError as exc:
-            raise CommandError(f"Serveur DNS injoignable ou en erreur : {exc}", returncode=2) from exc
+            raise CommandError(f"Zone non relue : {exc.french} (détail technique : {exc}).", returncode=2) from exc
         zone = settings.FQDN_ZONE
         if not drifts:
             self.stdout.write(f"Zone {zone} conforme au registre.")
@@ -33,7 +33,8 @@ class Command(BaseCommand):
             try:
                 remaining = registry.find_drift(ZoneClient.from_settings().read_zone())
             except DnsError as exc:
-                raise CommandError(f"Zone illisible après réparation : {exc}", returncode=2) from exc
+                raise CommandError(f"Zone illisible après réparation : {exc.french} (détail technique : {exc}).",
+                                   returncode=2) from exc
             if remaining:
                 for drift in remaining:
                     self.stdout.write("NON RÉPARÉ " + drift.describe())

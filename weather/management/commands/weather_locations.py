@@ -6,6 +6,7 @@ vote in the quorum) until ANS activates it here. Activation and deactivation are
 from django.core.management.base import BaseCommand, CommandError
 
 from trustspace.errors import DomainError
+from trustspace.paris_time import paris_datetime_seconds
 from weather import services
 from weather.models import ProbeLocation
 
@@ -35,5 +36,5 @@ class Command(BaseCommand):
             return
         for location in ProbeLocation.objects.order_by("name"):
             state = "actif" if location.active else "inactif"
-            seen = location.last_report_at.isoformat() if location.last_report_at else "jamais"
+            seen = paris_datetime_seconds(location.last_report_at) or "jamais"
             self.stdout.write(f"{location.name}\t{state}\t{location.label}\tdernier compte rendu : {seen}")
