@@ -43,6 +43,7 @@ from operators.models import Drimbox, DrimboxStatus, HealthStructure, Operator  
 from weather import services  # noqa: E402
 from weather.clock import GTI, GTR  # noqa: E402
 from weather.models import (  # noqa: E402
+    DayStrip,
     DaySummary,
     DrimboxWeather,
     Incident,
@@ -152,12 +153,13 @@ def main():
         print(f"# loaded {size} DRIMboxes, {Transition.objects.count()} transitions in "
               f"{time.perf_counter() - started:.1f}s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         DaySummary.objects.all().delete()
+        DayStrip.objects.all().delete()
         computed, *_ = computed_cpu = measure("/meteo/")
         line("/meteo/ every day computed", size, computed_cpu, " (the previous way, for comparison)")
         started = time.perf_counter()
         filled = services.record_day_summaries()
-        print(f"# stored {filled['stored']} closed days of {filled['drimboxes']} DRIMboxes in "
-              f"{time.perf_counter() - started:.1f}s (beat does this once a day for one day)")
+        print(f"# stored {filled['stored']} closed days and drew {filled['drawn']} strips of {filled['drimboxes']} "
+              f"DRIMboxes in {time.perf_counter() - started:.1f}s (beat does this once a day for one day)")
         page, *_ = page_cpu = measure("/meteo/")
         counts.append(page.queries)
         line("/meteo/ closed days stored", size, page_cpu,

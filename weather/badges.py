@@ -7,7 +7,7 @@ screen readers and tooltips say what the colour means.
 from xml.sax.saxutils import escape, quoteattr
 
 from .history import STATUS_LABELS
-from .models import WeatherStatus
+from .models import DayStrip, WeatherStatus
 
 COLOURS = {
     WeatherStatus.OPERATIONAL: "#18753c",
@@ -48,15 +48,37 @@ def badge_svg(label, status):
     )
 
 
-def history_svg(cells, *, title, bar_width=4, gap=1, height=24, element_id=""):
-    """One bar per day, oldest on the left; ``title`` names the DRIMbox for assistive technologies."""
-    width = len(cells) * (bar_width + gap) - gap if cells else 0
+def history_svg(cells, *, title, bar_width=4, gap=1, height=24, element_id="", drawn_days=0, drawn=""):
+    """One bar per day, oldest on the left; ``title`` names the DRIMbox for assistive technologies. ``drawn``:
+    the bars of the ``drawn_days`` oldest days, already drawn (``DayStrip``); ``cells`` are then the days after."""
+    days = drawn_days + len(cells)
+    width = days * (bar_width + gap) - gap if days else 0
     ident = f' id="{escape(element_id)}"' if element_id else ""
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg"{ident} class="weather-bars" width="{width}" '
-             f'height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label={quoteattr(title)}>'
-             f"<title>{escape(title)}</title>"]
-    for index, cell in enumerate(cells):
-        parts.append(f'<rect x="{index * (bar_width + gap)}" width="{bar_width}" height="{height}" rx="1" '
-                     f'fill="{colour_of(cell.status)}"><title>{escape(cell.summary)}</title></rect>')
-    parts.append("</svg>")
-    return "".join(parts)
+    return (f'<svg xmlns="http://www.w3.org/2000/svg"{ident} class="weather-bars" width="{width}" '
+            f'height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label={quoteattr(title)}>'
+            f"<title>{escape(title)}</title>{drawn}"
+            f"{bar_rects(cells, start=drawn_days, bar_width=bar_width, gap=gap, height=height)}</svg>")
+
+
+def bar_rects(cells, *, start=0, bar_width=4, gap=1, height=24):
+    """The ``<rect>`` of each day, the first at position ``start``."""
+    return "".join(f'<rect x="{index * (bar_width + gap)}" width="{bar_width}" height="{height}" rx="1" '
+                   f'fill="{colour_of(cell.status)}"><title>{escape(cell.summary)}</title></rect>'
+                   for index, cell in enumerate(cells, start=start))
+
+
+# The closed days' bars stored per DRIMbox (``DayStrip``) as the public list draws them. A change of the drawing
+# above changes STRIP_VERSION, so that strips drawn the old way are no longer used (and are drawn again by
+# ``weather.services.summaries.record_day_summaries``).
+STRIP_BAR_WIDTH = 4
+STRIP_VERSION = 1
+
+
+def strip_bars(cells):
+    return bar_rects(cells, bar_width=STRIP_BAR_WIDTH)
+
+
+def stored_strips(drimbox_ids, first_day, last_day):
+    """{drimbox_id: bars} of the current strips (window ``first_day``..``last_day``) of these DRIMboxes."""
+    return dict(DayStrip.objects.filter(drimbox_id__in=list(drimbox_ids), first_day=first_day, last_day=last_day,
+                                        version=STRIP_VERSION).values_list("drimbox_id", "bars"))

@@ -185,6 +185,12 @@ def format_minutes(minutes):
     return f"{rest} min"
 
 
+def window_days(now, days):
+    """(first day, today) of a window of ``days`` Paris days ending today."""
+    today = now.astimezone(PARIS).date()
+    return today - timedelta(days=days - 1), today
+
+
 def day_bounds(now, days):
     """The UTC instants of the Paris midnights of the last ``days`` days (today included), plus ``now``."""
     today = now.astimezone(PARIS).date()
@@ -295,12 +301,20 @@ def stored_seconds(cell):
 MINUTES = ("down_minutes", "degraded_minutes", "maintenance_minutes", "no_data_minutes")
 
 
+def stored_days(drimbox_ids, first, end):
+    """``{drimbox_id: {day: DayCell}}`` of the stored days from ``first`` to the day before ``end`` (no seconds)."""
+    labels = {first + timedelta(days=i): paris_date(first + timedelta(days=i)) for i in range((end - first).days)}
+    return _stored_cells(list(drimbox_ids), first, end, labels, seconds=False)
+
+
 def _stored_cells(drimbox_ids, first, last, labels, *, seconds):
     """``{drimbox_id: {day: DayCell}}`` of the stored days from ``first`` to the day before ``last``; without
     ``seconds``, the cells hold what the bars show (status, minutes) and no seconds.
 
     A page reads about 4,500 of them: the compiled query runs on a plain cursor (Django's per-row converters
     would cost more than the query); on SQLite the day is read as its ISO text (the driver would parse it)."""
+    if not drimbox_ids or first >= last:
+        return {}
     rows = DaySummary.objects.filter(drimbox_id__in=drimbox_ids, day__gte=first, day__lt=last).order_by()
     day = "day"
     if connection.vendor == "sqlite":

@@ -191,6 +191,27 @@ class DaySummary(models.Model):
         return f"Météo de la DRIMbox {self.drimbox_id} le {paris_date(self.day)} : {self.get_shown_status_display()}"
 
 
+class DayStrip(models.Model):
+    """The bars of a DRIMbox's closed days in the history window as the public list draws them (SVG ``<rect>``s,
+    ``weather.badges.STRIP_BAR_WIDTH`` wide): a list page reads one row per DRIMbox instead of 89 stored days and
+    draws only today. Written only by ``weather.services.summaries`` from the stored days, dropped with them; a
+    strip is used only when its window and drawing version are the current ones."""
+
+    drimbox = models.OneToOneField(Drimbox, on_delete=models.CASCADE, primary_key=True, related_name="weather_strip")
+    first_day = models.DateField("premier jour (Europe/Paris)")
+    last_day = models.DateField("dernier jour (Europe/Paris)")
+    version = models.PositiveSmallIntegerField("version du dessin")
+    bars = models.TextField("barres SVG")
+    computed_at = models.DateTimeField("calculé le", default=timezone.now)
+
+    class Meta:
+        verbose_name = "barres des journées closes"
+        verbose_name_plural = "barres des journées closes"
+
+    def __str__(self):
+        return f"Barres de la DRIMbox {self.drimbox_id} du {paris_date(self.first_day)} au {paris_date(self.last_day)}"
+
+
 class Incident(models.Model):
     """Opened when a DRIMbox goes down; GTI runs to the acknowledgement, GTR to the restoration."""
 

@@ -1,6 +1,7 @@
-"""Stored days of the public weather (``DaySummary``): the pages and the JSON read the closed days from the table
-and compute only today, with the same result to the byte; the table is filled as days close, dropped where a late
-transition reaches back, rebuilt by a command (idempotent); the public pages and feeds answer conditional GETs."""
+"""Stored days of the public weather (``DaySummary``, and the list page's strips drawn from them, ``DayStrip``): the
+pages and the JSON read the closed days from the tables and compute only today, with the same result to the byte;
+the table is filled as days close, dropped where a late transition reaches back, rebuilt by a command
+(idempotent); the public pages and feeds answer conditional GETs."""
 import random
 import re
 from datetime import datetime, timedelta
@@ -16,7 +17,7 @@ from tests.support import weather as wx
 from trustspace.models import OutboxMessage
 from weather import history, services, tasks
 from weather.clock import PARIS
-from weather.models import DaySummary, Transition
+from weather.models import DayStrip, DaySummary, Transition
 from weather.models import WeatherStatus as S
 
 pytestmark = pytest.mark.django_db
@@ -87,7 +88,8 @@ def test_pages_and_json_read_from_stored_days_are_the_same(world, client, frozen
     computed = bodies(client, urls)  # nothing stored yet: every day computed from the transitions
     counts = services.record_day_summaries()
     assert counts["stored"] == len(boxes) * 89 and DaySummary.objects.count() == len(boxes) * 89
-    stored = bodies(client, urls)
+    assert counts["drawn"] == len(boxes) and DayStrip.objects.count() == len(boxes)
+    stored = bodies(client, urls)  # the list page draws the closed days from the strips, today live
     for url in urls:
         assert stored[url] == computed[url], url
     # The seconds of each day, floats included, and so the availability over the 90 days (their sums).
@@ -147,6 +149,7 @@ def test_a_late_transition_drops_the_closed_days_it_changes(world, client, froze
     first_dropped = effective.astimezone(PARIS).date()
     assert not DaySummary.objects.filter(drimbox=late, day__gte=first_dropped).exists()
     assert DaySummary.objects.filter(drimbox=late, day__lt=first_dropped).exists()
+    assert list(DayStrip.objects.values_list("drimbox_id", flat=True)) == [other.pk]  # late's strip went too
     assert DaySummary.objects.filter(drimbox=other).count() == 89
     assert OutboxMessage.objects.filter(payload__task="weather.tasks.close_weather_days").count() == 1
     # Meanwhile the pages compute the dropped days: the same as with nothing stored.
@@ -217,3 +220,46 @@ def test_a_change_gives_a_new_etag_and_the_json_list_ignores_its_generation_time
                         effective_at=NOW + timedelta(minutes=1), at=NOW + timedelta(minutes=1))
     changed = client.get(badge, HTTP_IF_NONE_MATCH=seen["ETag"])
     assert changed.status_code == 200 and changed["ETag"] != seen["ETag"]
+
+
+def _list_page(client):
+    return re.sub(rb'nonce="[^"]*"', b'nonce=""', client.get(reverse("weather")).content)
+
+
+def test_the_list_page_draws_the_closed_days_from_the_strips_and_only_current_ones(world, client, frozen):
+    boxes = seed(world, 3)
+    services.record_day_summaries()
+    drawn = _list_page(client)
+    # The strip is what the page shows for the closed days (changed behind the services' back, the page shows it) ...
+    DayStrip.objects.filter(drimbox=boxes[0]).update(bars='<rect id="dessinee"/>')
+    assert b'<rect id="dessinee"/>' in _list_page(client)
+    # ... unless it is not the current drawing or window: then every day is computed, the same bars.
+    DayStrip.objects.filter(drimbox=boxes[0]).update(version=0)
+    assert _list_page(client) == drawn
+    DayStrip.objects.filter(drimbox=boxes[0]).update(version=1, first_day=NOW.date() - timedelta(days=90))
+    assert _list_page(client) == drawn
+    # The next filling draws it again, and drops the strips of another window.
+    assert services.record_day_summaries()["drawn"] == 1
+    assert DayStrip.objects.count() == 3 and _list_page(client) == drawn
+    tomorrow = NOW + timedelta(days=1)
+    with mock.patch("django.utils.timezone.now", return_value=tomorrow):
+        counts = services.record_day_summaries()
+        assert counts["stored"] == 3 and counts["drawn"] == 3
+        assert set(DayStrip.objects.values_list("first_day", "last_day")) == {
+            (tomorrow.date() - timedelta(days=89), NOW.date())}
+        shown = _list_page(client)
+        DayStrip.objects.all().delete()
+        assert _list_page(client) == shown
+
+
+def test_a_filling_draws_the_strips_of_the_drimboxes_it_fills_and_a_rebuild_draws_them_again(world, frozen):
+    first, second = seed(world, 2)
+    services.record_day_summaries(drimbox_ids=[first.pk])
+    assert list(DayStrip.objects.values_list("drimbox_id", flat=True)) == [first.pk]
+    DaySummary.objects.filter(drimbox=first, day=NOW.date() - timedelta(days=10)).delete()  # one day to store again
+    DayStrip.objects.all().delete()
+    assert services.record_day_summaries(drimbox_ids=[first.pk, second.pk]) == {
+        "drimboxes": 2, "stored": 1 + 89, "pruned": 0, "drawn": 2}
+    DayStrip.objects.filter(drimbox=second).update(bars="")
+    services.record_day_summaries(drimbox_ids=[second.pk], rebuild=True)  # a rebuild draws again what it rebuilt
+    assert dict(DayStrip.objects.values_list("drimbox_id", "bars"))[second.pk].count("<rect ") == 89

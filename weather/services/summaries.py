@@ -5,6 +5,8 @@
   compute it (``history.closed_days``), and drops the days that left the window. Missing days only: running it
   twice stores nothing the second time. ``rebuild=True`` recomputes every stored day (the command's
   ``--rebuild``): the table then holds what the pages would compute, whatever it held before.
+* the strips of the list pages (``DayStrip``: the closed days' bars of a DRIMbox, drawn once) are drawn by
+  ``record_day_summaries`` from the stored days, and dropped with them.
 * ``forget_closed_days`` is called by ``services.observations`` in the transaction that writes a transition
   effective before today (the confirmation of an outage that began before midnight, « pas de données » after a
   silence of the probes): the stored days of that DRIMbox from that day on are dropped, then computed by the
@@ -25,9 +27,9 @@ from django.db.models import Count
 from django.utils import timezone
 
 from trustspace import outbox
-from weather import history
+from weather import badges, history
 from weather.clock import PARIS
-from weather.models import DaySummary
+from weather.models import DayStrip, DaySummary
 
 # Key of the PostgreSQL advisory lock between computing stored days and dropping them (any constant bigint).
 DAY_SUMMARIES_LOCK = 0x57EA7DA4
@@ -44,8 +46,7 @@ def _lock() -> None:
 
 def window(now: datetime | None = None) -> tuple[date, date]:
     """(first day of the history window, today) as Paris dates: the closed days are first ≤ day < today."""
-    today = (now or timezone.now()).astimezone(PARIS).date()
-    return today - timedelta(days=history.history_days() - 1), today
+    return history.window_days(now or timezone.now(), history.history_days())
 
 
 def _missing_from(drimbox_ids: list[int], scope, first: date, today: date) -> dict[int, date]:
@@ -73,6 +74,7 @@ def _store(drimbox_ids: list[int], first: date, today: date, *, replace: bool) -
         existing: set[tuple[int, date]] = set()
         if replace:
             DaySummary.objects.filter(drimbox_id__in=drimbox_ids, day__gte=first, day__lt=today).delete()
+            DayStrip.objects.filter(drimbox_id__in=drimbox_ids).delete()
         else:
             existing = set(DaySummary.objects.filter(drimbox_id__in=drimbox_ids, day__gte=first, day__lt=today)
                            .values_list("drimbox_id", "day"))
@@ -87,10 +89,33 @@ def _store(drimbox_ids: list[int], first: date, today: date, *, replace: bool) -
     return len(rows)
 
 
+def _draw_strips(ids: list[int], first: date, today: date) -> int:
+    """Draw the strip (``DayStrip``) of each of these DRIMboxes whose closed days of the window are all stored and
+    whose strip is not the current one; strips of another window or drawing version are dropped."""
+    last = today - timedelta(days=1)
+    DayStrip.objects.exclude(first_day=first, last_day=last, version=badges.STRIP_VERSION).delete()
+    days = [first + timedelta(days=i) for i in range((today - first).days)]
+    drawn = 0
+    for start in range(0, len(ids), BATCH):
+        with transaction.atomic():
+            _lock()
+            batch = ids[start:start + BATCH]
+            current = set(DayStrip.objects.filter(drimbox_id__in=batch).values_list("drimbox_id", flat=True))
+            stored = history.stored_days([pk for pk in batch if pk not in current], first, today)
+            now = timezone.now()
+            rows = [DayStrip(drimbox_id=pk, first_day=first, last_day=last, version=badges.STRIP_VERSION,
+                             bars=badges.strip_bars([cells[day] for day in days]), computed_at=now)
+                    for pk, cells in stored.items() if len(cells) == len(days)]
+            DayStrip.objects.bulk_create(rows)
+            drawn += len(rows)
+    return drawn
+
+
 def record_day_summaries(*, now: datetime | None = None, rebuild: bool = False,
                          drimbox_ids: Iterable[int] | None = None) -> dict[str, int]:
     """Store the closed days of the history window that the DRIMboxes of the trust space (or ``drimbox_ids``)
-    lack, or recompute them all with ``rebuild``; drop the days older than the window. Returns counts."""
+    lack, or recompute them all with ``rebuild``; drop the days older than the window; draw the strips of the
+    list pages from the stored days. Returns counts."""
     first, today = window(now)
     scope = history.trust_space_drimboxes().values("pk") if drimbox_ids is None else list(drimbox_ids)
     ids = sorted(scope.values_list("pk", flat=True) if drimbox_ids is None else scope)
@@ -99,15 +124,17 @@ def record_day_summaries(*, now: datetime | None = None, rebuild: bool = False,
     if rebuild:
         for start in range(0, len(ids), BATCH):
             stored += _store(ids[start:start + BATCH], first, today, replace=True)
-        return {"drimboxes": len(ids), "stored": stored, "pruned": pruned}
-    # Grouped by the first day they lack (yesterday, in the steady state), so that each batch computes from there.
-    by_first_missing: dict[date, list[int]] = defaultdict(list)
-    for drimbox_id, day in _missing_from(ids, scope, first, today).items():
-        by_first_missing[day].append(drimbox_id)
-    for day, group in sorted(by_first_missing.items()):
-        for start in range(0, len(group), BATCH):
-            stored += _store(group[start:start + BATCH], day, today, replace=False)
-    return {"drimboxes": len(ids), "stored": stored, "pruned": pruned}
+    else:
+        # Grouped by the first day they lack (yesterday, in the steady state), so that each batch computes from
+        # there.
+        by_first_missing: dict[date, list[int]] = defaultdict(list)
+        for drimbox_id, day in _missing_from(ids, scope, first, today).items():
+            by_first_missing[day].append(drimbox_id)
+        for day, group in sorted(by_first_missing.items()):
+            for start in range(0, len(group), BATCH):
+                stored += _store(group[start:start + BATCH], day, today, replace=False)
+    drawn = _draw_strips(ids, first, today)
+    return {"drimboxes": len(ids), "stored": stored, "pruned": pruned, "drawn": drawn}
 
 
 def forget_closed_days(effective: Iterable[tuple[int, datetime]], *, at: datetime) -> int:
@@ -122,6 +149,7 @@ def forget_closed_days(effective: Iterable[tuple[int, datetime]], *, at: datetim
     if not reach:
         return 0
     _lock()
+    DayStrip.objects.filter(drimbox_id__in=list(reach)).delete()  # they draw the days dropped below
     earliest = min(reach.values())
     stale = [pk for pk, drimbox_id, day in DaySummary.objects.filter(drimbox_id__in=list(reach), day__gte=earliest)
              .values_list("pk", "drimbox_id", "day") if day >= reach[drimbox_id]]

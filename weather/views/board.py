@@ -73,12 +73,24 @@ def _labelled(page):
 
 
 def _with_bars(page, now, *, bar_width=4):
-    cells = history.daily_history([d.pk for d in _labelled(page)], now=now, seconds=False)
-    for drimbox in page:
-        drimbox.cells = cells[drimbox.pk]
-        drimbox.bars = mark_safe(badges.history_svg(  # noqa: S308 - every text is escaped by history_svg
-            drimbox.cells, bar_width=bar_width,
-            title=f"Historique sur {len(drimbox.cells)} jours de la DRIMbox {drimbox.identifiant} ({drimbox.db_fqdn})"))
+    """The 90-day bars of each DRIMbox of the page. At the width of the stored strips, a DRIMbox with its current
+    strip (``DayStrip``: its closed days already drawn) has only today computed; the others every day."""
+    drimboxes = _labelled(page)
+    days = history.history_days()
+    strips = {}
+    if bar_width == badges.STRIP_BAR_WIDTH:
+        first, today = history.window_days(now, days)
+        strips = badges.stored_strips([d.pk for d in drimboxes], first, today - timedelta(days=1))
+    computed = history.daily_history([d.pk for d in drimboxes if d.pk not in strips], now=now, seconds=False)
+    today_only = history.daily_history(list(strips), now=now, days=1, seconds=False)
+    for drimbox in drimboxes:
+        title = f"Historique sur {days} jours de la DRIMbox {drimbox.identifiant} ({drimbox.db_fqdn})"
+        if drimbox.pk in strips:
+            svg = badges.history_svg(today_only[drimbox.pk], bar_width=bar_width, title=title, drawn_days=days - 1,
+                                     drawn=strips[drimbox.pk])
+        else:
+            svg = badges.history_svg(computed[drimbox.pk], bar_width=bar_width, title=title)
+        drimbox.bars = mark_safe(svg)  # noqa: S308 - every text is escaped by history_svg and strip_bars
     return page
 
 
