@@ -24,7 +24,9 @@ def test_a_real_worker_lays_out_the_report_through_redis(world, settings, client
     settings.CELERY_TASK_ALWAYS_EAGER = False
     assert not app.conf.task_always_eager  # the outbox kick and the task go through Redis to the worker
     client.force_login(world.ans)
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+    # The outbox on the default queue, the layout on its own (CELERY_TASK_ROUTES), as in production.
+    queues = ["celery", django_settings.PERF_REPORT_QUEUE]
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10, queues=queues):
         pk = generated_pk(client.get(reverse("ans_perf_download", kwargs={"fmt": "pdf"}), MARCH))
         for _ in range(POLLS):
             status = GeneratedReport.objects.values_list("status", flat=True).get(pk=pk)
