@@ -21,8 +21,9 @@ from tests.weather.test_perf import make_box, transitions, utc
 from tests.weather.test_reports import boxes  # noqa: F401 - the fixture of the reports' tests
 from trustspace import outbox
 from trustspace import pdf as pdf_module
-from trustspace.errors import NotAllowed
+from trustspace.errors import Conflict, NotAllowed
 from trustspace.models import AuditEntry, OutboxMessage
+from trustspace.paris_time import paris_datetime
 from weather import perf, reports, services, tasks
 from weather.models import GeneratedReport, GeneratedReportStatus
 from weather.services import reports as reports_service
@@ -114,6 +115,8 @@ def test_a_large_pdf_is_prepared_by_a_worker_and_its_page_turns_into_the_downloa
     assert "<h1>Rapport prêt</h1>" in waited and refresh_of(waited) == f"0;url={file_url}"  # the download starts
     later = client.get(reverse("ans_perf_generated", kwargs={"pk": pk})).content.decode()
     assert refresh_of(later) is None and f'href="{file_url}"' in later  # coming back: a button, no surprise download
+    kept = paris_datetime(generated.finished_at + timedelta(days=7))
+    assert f"Il reste disponible à cette adresse jusqu'au {kept} (heure de Paris)" in html.unescape(later)
 
     response = client.get(file_url)
     assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
@@ -272,6 +275,18 @@ def test_a_request_whose_insert_loses_the_race_follows_the_run_recorded_meanwhil
 
 
 @pytest.mark.usefixtures("boxes")
+@pytest.mark.usefixtures("boxes")
+def test_a_request_that_keeps_losing_the_race_is_told_to_try_again(world, monkeypatch,
+                                                                  django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks():
+        request_march(world)
+    monkeypatch.setattr(reports_service, "_in_flight", lambda key, now: None)  # never sees the run it collides with
+    with pytest.raises(Conflict) as busy, django_capture_on_commit_callbacks():
+        request_march(world)
+    assert busy.value.code == "report_busy" and "réessayez dans un instant" in busy.value.message
+    assert GeneratedReport.objects.count() == 1 and report_tasks() == 1
+
+
 def test_the_request_fingerprint_tells_reports_apart(world, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks():
         everyone, _ = request_march(world)

@@ -79,6 +79,13 @@ def failure(report: GeneratedReport, now=None) -> str:
     return ""
 
 
+def kept_until(report: GeneratedReport):
+    """Until when a finished run (and its file) is kept at least (the purge runs hourly); None while in flight."""
+    if report.finished_at is None:
+        return None
+    return report.finished_at + timedelta(days=settings.PERF_REPORT_RETENTION_DAYS)
+
+
 def request_fingerprint(*, period_key: str, operator: Operator | None, fmt: str, scope_label: str, closed: bool,
                         fingerprint: str) -> str:
     """What makes two requests the same run: the period, the scope (the operator, or every DRIMbox, and its label as
