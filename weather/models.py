@@ -292,8 +292,11 @@ class GeneratedReportStatus(models.TextChoices):
 IN_FLIGHT_REPORT_STATUSES = frozenset({GeneratedReportStatus.PENDING, GeneratedReportStatus.RUNNING})
 
 
+GENERATED_REPORT_FILES = "rapports-perf"  # their folder in the media storage: <period>/<random>.<format>
+
+
 def generated_report_upload_to(instance, filename):
-    return f"rapports-perf/{instance.period_key}/{uuid.uuid4().hex}.{instance.fmt}"
+    return f"{GENERATED_REPORT_FILES}/{instance.period_key}/{uuid.uuid4().hex}.{instance.fmt}"
 
 
 class GeneratedReport(StateMachineMixin, models.Model):

@@ -3,6 +3,7 @@ waits on « Rapport en préparation » (a self-refreshing page that turns into t
 report with unchanged figures is served again without a new layout, and only the operator's people and ANS reach
 a report. The file the worker produced passes the same tagged PDF/A checks as the one laid out in a request."""
 import html
+import os
 import re
 import threading
 import uuid
@@ -373,7 +374,7 @@ def test_the_purge_deletes_runs_past_the_retention_with_their_files(world, setti
     assert storage.exists(old_file)
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert tasks.purge_perf_reports() == {"abandoned": 0, "deleted": 2}
+        assert tasks.purge_perf_reports() == {"abandoned": 0, "deleted": 2, "orphan_files": 0}
     assert set(GeneratedReport.objects.values_list("pk", flat=True)) == {recent.pk, waiting.pk}
     assert not storage.exists(old_file) and storage.exists(recent.file.name)
     entries = AuditEntry.objects.filter(action="weather.generated_report_deleted").order_by("object_id")
@@ -390,6 +391,19 @@ def test_the_purge_deletes_runs_past_the_retention_with_their_files(world, setti
     assert storage.exists(recent.file.name)  # its deletion waits for the commit
 
 
+def test_the_purge_deletes_old_files_no_run_names(world):
+    """A run deleted with its operator (cascade) or a layout whose transaction failed leaves its file behind."""
+    storage = GeneratedReport._meta.get_field("file").storage
+    old_orphan = storage.save("rapports-perf/2025-03/orpheline.pdf", ContentFile(b"%PDF old"))
+    new_orphan = storage.save("rapports-perf/2025-03/recente.pdf", ContentFile(b"%PDF new"))
+    named = stored_run(world, status=GeneratedReportStatus.READY, finished_days_ago=1)
+    eight_days_ago = (timezone.now() - timedelta(days=8)).timestamp()
+    for name in (old_orphan, named.file.name):
+        os.utime(storage.path(name), (eight_days_ago, eight_days_ago))
+    assert services.purge_reports()["orphan_files"] == 1
+    assert not storage.exists(old_orphan) and storage.exists(new_orphan) and storage.exists(named.file.name)
+
+
 def test_the_purge_marks_runs_past_their_deadline_as_failed(world, settings):
     wait = settings.PERF_REPORT_MAX_WAIT_SECONDS
     never_taken = stored_run(world, status=GeneratedReportStatus.PENDING, created_seconds_ago=wait + 1)
@@ -400,13 +414,13 @@ def test_the_purge_marks_runs_past_their_deadline_as_failed(world, settings):
                             started_seconds_ago=60)
     fresh = stored_run(world, status=GeneratedReportStatus.PENDING, created_seconds_ago=wait - 60)
 
-    assert services.purge_reports() == {"abandoned": 2, "deleted": 0}
+    assert services.purge_reports() == {"abandoned": 2, "deleted": 0, "orphan_files": 0}
     statuses = dict(GeneratedReport.objects.values_list("pk", "status"))
     assert statuses == {never_taken.pk: "echec", dead_worker.pk: "echec", late_start.pk: "en_cours",
                         fresh.pk: "en_attente"}
     assert GeneratedReport.objects.get(pk=dead_worker.pk).error.startswith("Aucun traitement n'a produit ce rapport")
     assert AuditEntry.objects.filter(action="weather.generated_report_abandoned").count() == 2
-    assert services.purge_reports() == {"abandoned": 0, "deleted": 0}  # nothing twice
+    assert services.purge_reports() == {"abandoned": 0, "deleted": 0, "orphan_files": 0}  # nothing twice
 
 
 def test_a_worker_finishing_a_run_given_up_meanwhile_changes_nothing(world, boxes, settings):  # noqa: F811

@@ -30,7 +30,7 @@ from trustspace.errors import Conflict, DomainError, InvalidData, NotAllowed
 from trustspace.models import User
 from trustspace.outbox import enqueue_task
 from weather import perf, reports
-from weather.models import IN_FLIGHT_REPORT_STATUSES, GeneratedReport, GeneratedReportStatus
+from weather.models import GENERATED_REPORT_FILES, IN_FLIGHT_REPORT_STATUSES, GeneratedReport, GeneratedReportStatus
 
 logger = logging.getLogger(__name__)
 TASK = "weather.tasks.generate_perf_report"
@@ -259,10 +259,31 @@ def _delete_expired(cutoff) -> int:
     return len(expired)
 
 
+def _delete_orphan_files(cutoff) -> int:
+    """Files of the reports' folder that no run names, last written before ``cutoff``: a run deleted with its
+    operator, or a layout whose transaction failed after its file was written. Logged (no row to audit)."""
+    storage = GeneratedReport._meta.get_field("file").storage
+    try:
+        periods, _files = storage.listdir(GENERATED_REPORT_FILES)
+    except (FileNotFoundError, NotImplementedError):  # nothing written yet, or a storage that cannot list
+        return 0
+    named = set(GeneratedReport.objects.exclude(file="").values_list("file", flat=True))
+    removed = 0
+    for period in periods:
+        for name in storage.listdir(f"{GENERATED_REPORT_FILES}/{period}")[1]:
+            path = f"{GENERATED_REPORT_FILES}/{period}/{name}"
+            if path in named or storage.get_modified_time(path) > cutoff:
+                continue
+            logger.info("PERF report file %s named by no run: deleted", path)
+            _delete_files([(storage, path)])
+            removed += 1
+    return removed
+
+
 def purge_reports(now=None) -> dict:
     """Beat (``weather.tasks.purge_perf_reports``): runs still in flight past their deadline marked « échec »
     (a new request then starts a new run), then the runs finished more than ``PERF_REPORT_RETENTION_DAYS`` days ago
-    deleted with their files. Each change is audited."""
+    deleted with their files, each change audited; last, the files of that age no run names any more."""
     now = now or timezone.now()
     given_up = 0
     # A superset of the runs past their deadline (a run « en cours » counts from its start): _give_up decides.
@@ -276,4 +297,4 @@ def purge_reports(now=None) -> dict:
         deleted += batch
         if batch < PURGE_BATCH:
             break
-    return {"abandoned": given_up, "deleted": deleted}
+    return {"abandoned": given_up, "deleted": deleted, "orphan_files": _delete_orphan_files(cutoff)}
