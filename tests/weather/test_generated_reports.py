@@ -8,8 +8,10 @@ import re
 import threading
 import uuid
 from datetime import timedelta
+from importlib import import_module
 
 import pytest
+from django.apps import apps as django_apps
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.urls import reverse
@@ -36,6 +38,13 @@ MARCH = {"period": "2025-03"}
 @pytest.fixture(autouse=True)
 def small_threshold(settings):
     settings.PERF_PDF_SYNC_MAX_ROWS = 2
+
+
+@pytest.fixture
+def default_policy():
+    """The measurement policy the migrations create, again: a test that commits (transaction=True) may run after
+    another one's flush, which emptied every table."""
+    import_module("weather.migrations.0002_default_policy").create_default_policy(django_apps, None)
 
 
 @pytest.fixture
@@ -308,7 +317,7 @@ def test_the_request_fingerprint_tells_reports_apart(world, django_capture_on_co
 
 
 @pytest.mark.postgresql
-@pytest.mark.usefixtures("boxes")
+@pytest.mark.usefixtures("default_policy", "boxes")
 @pytest.mark.django_db(transaction=True)
 def test_two_simultaneous_first_requests_start_one_run_on_postgresql(world, monkeypatch):
     """Two threads, each on its own connection, both look the run up (none yet) before either inserts: one insert
