@@ -558,6 +558,17 @@ WEATHER_MAINTENANCE_PAST_TOLERANCE_MINUTES = env_int("WEATHER_MAINTENANCE_PAST_T
 PERF_PDF_SYNC_MAX_ROWS = env_int("PERF_PDF_SYNC_MAX_ROWS", 200)
 # A report a worker has not produced after this long is shown as failed and asked again (no worker, or one killed).
 PERF_REPORT_MAX_WAIT_SECONDS = env_int("PERF_REPORT_MAX_WAIT_SECONDS", 3600)
+# Reports laid out by a worker are kept this many days after they are finished, then deleted with their files
+# (beat, hourly); a later request lays the report out again.
+PERF_REPORT_RETENTION_DAYS = env_int("PERF_REPORT_RETENTION_DAYS", 7)
+if PERF_REPORT_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured("PERF_REPORT_RETENTION_DAYS must be at least 1.")
+CELERY_BEAT_SCHEDULE["weather-purge-perf-reports"] = {"task": "weather.tasks.purge_perf_reports",
+                                                      "schedule": timedelta(hours=1)}
+# The layouts run on their own Celery queue (minutes of CPU and ~2 GB of memory for 10,000 DRIMboxes): one worker
+# with concurrency 1 consumes it, so that probes and outbox delivery on the other queues never wait behind one.
+PERF_REPORT_QUEUE = env("PERF_REPORT_QUEUE", "reports")
+CELERY_TASK_ROUTES = {"weather.tasks.generate_perf_report": {"queue": PERF_REPORT_QUEUE}}
 # --- Weather pages ---
 
 # --- OIDC ---

@@ -11,6 +11,8 @@ ACTIONS = {
     "weather.location_deactivated": "Point de sonde désactivé",
     "weather.measurement_policy_created": "Politique de mesure créée",
     "weather.history_loaded": "Historique météo chargé",
+    "weather.generated_report_abandoned": "Rapport PERF abandonné (aucun traitement ne l'a produit à temps)",
+    "weather.generated_report_deleted": "Rapport PERF généré supprimé (durée de conservation dépassée)",
 }
 
 FIELDS = {

@@ -313,8 +313,11 @@ class GeneratedReportStatus(models.TextChoices):
 IN_FLIGHT_REPORT_STATUSES = frozenset({GeneratedReportStatus.PENDING, GeneratedReportStatus.RUNNING})
 
 
+GENERATED_REPORT_FILES = "rapports-perf"  # their folder in the media storage: <period>/<random>.<format>
+
+
 def generated_report_upload_to(instance, filename):
-    return f"rapports-perf/{instance.period_key}/{uuid.uuid4().hex}.{instance.fmt}"
+    return f"{GENERATED_REPORT_FILES}/{instance.period_key}/{uuid.uuid4().hex}.{instance.fmt}"
 
 
 class GeneratedReport(StateMachineMixin, models.Model):
@@ -343,6 +346,9 @@ class GeneratedReport(StateMachineMixin, models.Model):
     # The period was over when the report was asked for: its figures no longer move, the file may be served again.
     closed_period = models.BooleanField("période close")
     fingerprint = models.CharField("empreinte des chiffres", max_length=64)
+    # What makes two requests the same run (``weather.services.reports.request_fingerprint``: period, scope, format,
+    # and the figures when the period is closed): at most one run in flight per value (database constraint below).
+    request_fingerprint = models.CharField("empreinte de la demande", max_length=64)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
                                      verbose_name="demandé par")
     created_at = models.DateTimeField("demandé le", default=timezone.now)
@@ -354,7 +360,15 @@ class GeneratedReport(StateMachineMixin, models.Model):
 
     class Meta:
         ordering = ("-created_at", "-pk")
-        indexes = [models.Index(fields=["period_key", "fmt", "fingerprint"], name="weather_generated_same_idx")]
+        indexes = [models.Index(fields=["period_key", "fmt", "fingerprint"], name="weather_generated_same_idx"),
+                   models.Index(fields=["finished_at"], name="weather_generated_done_idx")]
+        constraints = [
+            # Two first requests for the same report at the same instant start one run: the second insert fails and
+            # the service follows the first run (a partial unique index, on SQLite and PostgreSQL alike).
+            models.UniqueConstraint(
+                fields=["request_fingerprint"], name="weather_generated_one_in_flight",
+                condition=models.Q(status__in=[GeneratedReportStatus.PENDING, GeneratedReportStatus.RUNNING])),
+        ]
         verbose_name = "rapport PERF généré"
         verbose_name_plural = "rapports PERF générés"
 

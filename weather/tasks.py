@@ -23,8 +23,15 @@ portal does not know it, to ``certificates.services.record_presented_vi_certific
 recorded, or refused once and shown). Each round, ``schedule_probes`` also sends ``discover_vi_certificates`` to
 one location's queue: it reads the `vi` certificate of the DRIMboxes awaiting integration (not probed yet).
 
-PERF reports: a PDF of more DRIMboxes than ``PERF_PDF_SYNC_MAX_ROWS`` is laid out by ``generate_perf_report`` on the
-default queue (``weather.services.reports``), not in the web request that asked for it.
+PERF reports: a PDF of more DRIMboxes than ``PERF_PDF_SYNC_MAX_ROWS`` is laid out by ``generate_perf_report``
+(``weather.services.reports``), not in the web request that asked for it, on its own queue ``PERF_REPORT_QUEUE``
+(« reports »): laying out 10,000 DRIMboxes holds a CPU for long and about 2 GB of memory, so one worker with
+concurrency 1 consumes it and the probes and the outbox never wait behind a layout::
+
+    celery -A trustspace worker -Q reports --concurrency 1
+
+``purge_perf_reports`` (beat, hourly, default queue) marks the runs no worker finished in time as failed and deletes
+the runs finished more than ``PERF_REPORT_RETENTION_DAYS`` days ago with their files.
 """
 import logging
 
@@ -146,3 +153,9 @@ def generate_perf_report(report_pk):
     through the outbox once the request that asked for it has committed. Long time limits (settings)."""
     generated = services.generate_report(report_pk)
     return {"report": report_pk, "status": generated.status if generated is not None else "rien à faire"}
+
+
+@shared_task(ignore_result=True)
+def purge_perf_reports():
+    """Runs past their deadline marked failed; runs older than the retention deleted with their files."""
+    return services.purge_reports()

@@ -20,6 +20,7 @@ from django.conf import settings
 from tests.conftest import require_or_skip
 from tests.deploy.local_services import free_port, render_nginx
 from tests.support.processes import _die_with_parent
+from trustspace.celery import app as celery_app
 from weather.tasks import queue_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,8 +95,8 @@ def unit_text(name):
     return (UNITS / name).read_text()
 
 
-@pytest.mark.parametrize("name", ["drimm-web.service", "drimm-worker.service", "drimm-probe@.service",
-                                  "drimm-beat.service"])
+@pytest.mark.parametrize("name", ["drimm-web.service", "drimm-worker.service", "drimm-reports.service",
+                                  "drimm-probe@.service", "drimm-beat.service"])
 def test_units_are_hardened_and_read_the_environment_file(name):
     text = unit_text(name)
     for directive in ("EnvironmentFile=/etc/drimm/drimm.env", "User=drimm", "NoNewPrivileges=yes",
@@ -109,6 +110,12 @@ def test_units_run_the_portal_processes_on_their_queues():
     assert "gunicorn trustspace.wsgi --config python:trustspace.gunicorn_conf" in web
     assert "--bind 127.0.0.1:8001" in web
     assert re.search(r"celery -A trustspace worker -Q celery\b", unit_text("drimm-worker.service"))
+    # The PERF layouts on their own queue, one at a time, so that they never hold up the other queues.
+    reports = exec_start("drimm-reports.service")
+    assert reports[reports.index("-Q") + 1] == settings.PERF_REPORT_QUEUE == "reports"
+    assert reports[reports.index("--concurrency") + 1] == "1"
+    assert celery_app.amqp.router.route({}, "weather.tasks.generate_perf_report")["queue"].name == "reports"
+    assert "drimm-reports.service" in unit_text("drimm.target")
     probe = unit_text("drimm-probe@.service")
     assert f"-Q {queue_of('%i')} " in probe and "Environment=WEATHER_LOCATION=%i" in probe.splitlines()
     beat = unit_text("drimm-beat.service")
@@ -122,9 +129,9 @@ def test_systemd_units_verify(tmp_path):
     for unit in UNITS.iterdir():
         text = unit.read_text().replace("/opt/drimm/.venv", str(ROOT / ".venv")).replace("/opt/drimm", str(ROOT))
         (tmp_path / unit.name).write_text(text)
-    names = ["drimm-web.service", "drimm-worker.service", "drimm-beat.service", "drimm-probe@paris.service",
-             "drimm.target", "drimm-backup.service", "drimm-backup.timer", "drimm-alerts.service",
-             "drimm-alerts.timer"]
+    names = ["drimm-web.service", "drimm-worker.service", "drimm-reports.service", "drimm-beat.service",
+             "drimm-probe@paris.service", "drimm.target", "drimm-backup.service", "drimm-backup.timer",
+             "drimm-alerts.service", "drimm-alerts.timer"]
     result = subprocess.run([analyze, "verify", *names], cwd=tmp_path, capture_output=True, text=True,
                             timeout=60)
     output = result.stdout + result.stderr

@@ -3,22 +3,33 @@ waits on « Rapport en préparation » (a self-refreshing page that turns into t
 report with unchanged figures is served again without a new layout, and only the operator's people and ANS reach
 a report. The file the worker produced passes the same tagged PDF/A checks as the one laid out in a request."""
 import html
+import os
 import re
+import threading
+import uuid
 from datetime import timedelta
+from importlib import import_module
 
 import pytest
+from django.apps import apps as django_apps
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from tests.support import tagged_pdf
 from tests.support.api import API, api, error_of
+from tests.support.concurrency import in_parallel
 from tests.weather.test_perf import make_box, transitions, utc
 from tests.weather.test_reports import boxes  # noqa: F401 - the fixture of the reports' tests
+from trustspace import outbox
 from trustspace import pdf as pdf_module
-from trustspace.errors import NotAllowed
-from trustspace.models import OutboxMessage
-from weather import perf, reports, services
+from trustspace.errors import Conflict, NotAllowed
+from trustspace.models import AuditEntry, OutboxMessage
+from trustspace.paris_time import paris_datetime
+from weather import perf, reports, services, tasks
 from weather.models import GeneratedReport, GeneratedReportStatus
+from weather.services import reports as reports_service
 
 pytestmark = pytest.mark.django_db
 MARCH = {"period": "2025-03"}
@@ -27,6 +38,13 @@ MARCH = {"period": "2025-03"}
 @pytest.fixture(autouse=True)
 def small_threshold(settings):
     settings.PERF_PDF_SYNC_MAX_ROWS = 2
+
+
+@pytest.fixture
+def default_policy():
+    """The measurement policy the migrations create, again: a test that commits (transaction=True) may run after
+    another one's flush, which emptied every table."""
+    import_module("weather.migrations.0002_default_policy").create_default_policy(django_apps, None)
 
 
 @pytest.fixture
@@ -107,6 +125,8 @@ def test_a_large_pdf_is_prepared_by_a_worker_and_its_page_turns_into_the_downloa
     assert "<h1>Rapport prêt</h1>" in waited and refresh_of(waited) == f"0;url={file_url}"  # the download starts
     later = client.get(reverse("ans_perf_generated", kwargs={"pk": pk})).content.decode()
     assert refresh_of(later) is None and f'href="{file_url}"' in later  # coming back: a button, no surprise download
+    kept = paris_datetime(generated.finished_at + timedelta(days=7))
+    assert f"Il reste disponible à cette adresse jusqu'au {kept} (heure de Paris)" in html.unescape(later)
 
     response = client.get(file_url)
     assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
@@ -199,7 +219,234 @@ def test_a_run_no_worker_finished_in_time_is_shown_as_failed_and_replaced(
     assert "Le rapport n'a pas pu être préparé" in body and "Aucun traitement n'a produit ce rapport" in body
     assert refresh_of(body) is None
     with django_capture_on_commit_callbacks():
-        assert generated_pk(ans_download(client)) != pk
+        new_pk = generated_pk(ans_download(client))
+    assert new_pk != pk and GeneratedReport.objects.get(pk=new_pk).status == GeneratedReportStatus.PENDING
+    # The old run is marked failed in the database (not only shown so), with its reason in French, and audited.
+    old = GeneratedReport.objects.get(pk=pk)
+    assert old.status == GeneratedReportStatus.FAILED and old.finished_at
+    assert old.error == "Aucun traitement n'a produit ce rapport en 60 minutes : le traitement en arrière-plan est " \
+                        "arrêté ou surchargé. Demandez-le à nouveau ; si cela se répète, signalez-le à l'ANS."
+    entry = AuditEntry.objects.get(action="weather.generated_report_abandoned")
+    assert (entry.object_id, entry.before, entry.after) == (str(pk), {"status": "en_attente"}, {"status": "echec"})
+    # A worker that takes the old run late does nothing; the new one is laid out.
+    assert services.generate_report(pk) is None
+    assert services.generate_report(new_pk).status == GeneratedReportStatus.READY
+
+
+# --- One run in flight per report ---------------------------------------------------------------------------------
+
+
+def request_march(world, operator=None, scope="toutes les DRIMbox"):
+    report = perf.compute("2025-03", operator=operator)
+    return services.request_report(acting_user=world.ans, report=report, fmt="pdf", operator=operator,
+                                   scope_label=scope, filename="perf-2025-03.pdf")
+
+
+def report_tasks():
+    return OutboxMessage.objects.filter(payload__task="weather.tasks.generate_perf_report").count()
+
+
+@pytest.mark.usefixtures("boxes")
+def test_the_database_refuses_a_second_run_in_flight_for_the_same_request(world, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks():
+        first, created = request_march(world)
+    assert created and len(first.request_fingerprint) == 64
+    copy = {field: getattr(first, field) for field in (
+        "fmt", "period_key", "period_label", "operator", "scope_label", "filename", "rows", "closed_period",
+        "fingerprint", "request_fingerprint", "requested_by")}
+    for status in (GeneratedReportStatus.PENDING, GeneratedReportStatus.RUNNING):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            GeneratedReport.objects.create(**copy, status=status)
+    # Finished runs do not count: once the first one failed, another may start.
+    GeneratedReport.objects.filter(pk=first.pk).update(status=GeneratedReportStatus.FAILED)
+    GeneratedReport.objects.create(**copy, status=GeneratedReportStatus.PENDING)
+    GeneratedReport.objects.create(**copy, status=GeneratedReportStatus.READY)
+
+
+@pytest.mark.usefixtures("boxes")
+def test_a_request_whose_insert_loses_the_race_follows_the_run_recorded_meanwhile(
+        world, monkeypatch, django_capture_on_commit_callbacks):
+    """The second of two simultaneous first requests: its look-up found no run, then the first request's run was
+    committed before its own insert. The constraint refuses the insert; the request follows the first run."""
+    with django_capture_on_commit_callbacks():
+        first, _created = request_march(world)
+    real = reports_service._in_flight
+    lookups = []
+
+    def not_yet_committed(key, now):  # the first look-up runs before the other request's commit
+        lookups.append(key)
+        return None if len(lookups) == 1 else real(key, now)
+
+    monkeypatch.setattr(reports_service, "_in_flight", not_yet_committed)
+    with django_capture_on_commit_callbacks():
+        followed, created = request_march(world)
+    assert (followed.pk, created) == (first.pk, False) and lookups == [first.request_fingerprint] * 2
+    assert GeneratedReport.objects.count() == 1 and report_tasks() == 1
+
+
+@pytest.mark.usefixtures("boxes")
+@pytest.mark.usefixtures("boxes")
+def test_a_request_that_keeps_losing_the_race_is_told_to_try_again(world, monkeypatch,
+                                                                  django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks():
+        request_march(world)
+    monkeypatch.setattr(reports_service, "_in_flight", lambda key, now: None)  # never sees the run it collides with
+    with pytest.raises(Conflict) as busy, django_capture_on_commit_callbacks():
+        request_march(world)
+    assert busy.value.code == "report_busy" and "réessayez dans un instant" in busy.value.message
+    assert GeneratedReport.objects.count() == 1 and report_tasks() == 1
+
+
+def test_the_request_fingerprint_tells_reports_apart(world, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks():
+        everyone, _ = request_march(world)
+        again, created = request_march(world)
+        scoped, scoped_created = request_march(world, world.operator, "Opérateur A")
+    assert again.pk == everyone.pk and not created
+    assert scoped_created and scoped.request_fingerprint != everyone.request_fingerprint
+    key = dict(period_key="2025-03", operator=None, fmt="pdf", scope_label="toutes les DRIMbox", closed=True,
+               fingerprint=everyone.fingerprint)
+    assert reports_service.request_fingerprint(**key) == everyone.request_fingerprint
+    for change in ({"period_key": "2025-02"}, {"fmt": "csv"}, {"scope_label": "autre"}, {"fingerprint": "0" * 64},
+                   {"operator": world.operator}, {"closed": False}):
+        assert reports_service.request_fingerprint(**{**key, **change}) != everyone.request_fingerprint, change
+    # The current period: the same run whatever its figures (it measures up to its start).
+    current = {**key, "closed": False}
+    assert (reports_service.request_fingerprint(**current)
+            == reports_service.request_fingerprint(**{**current, "fingerprint": "0" * 64}))
+
+
+@pytest.mark.postgresql
+@pytest.mark.usefixtures("default_policy", "boxes")
+@pytest.mark.django_db(transaction=True)
+def test_two_simultaneous_first_requests_start_one_run_on_postgresql(world, monkeypatch):
+    """Two threads, each on its own connection, both look the run up (none yet) before either inserts: one insert
+    wins, the other waits for its commit on the unique index, fails and follows the winner's run."""
+    monkeypatch.setattr(outbox, "kick", lambda ids=None: None)  # no eager layout: the run stays in flight
+    report = perf.compute("2025-03")
+    real = reports_service._in_flight
+    both_looked_up = threading.Barrier(2)
+    waited = threading.local()
+
+    def looked_up_together(key, now):
+        running = real(key, now)
+        if not getattr(waited, "done", False):
+            waited.done = True
+            both_looked_up.wait(timeout=30)
+        return running
+
+    monkeypatch.setattr(reports_service, "_in_flight", looked_up_together)
+
+    def ask():
+        generated, created = services.request_report(acting_user=world.ans, report=report, fmt="pdf", operator=None,
+                                                     scope_label="toutes les DRIMbox", filename="perf.pdf")
+        return generated.pk, created
+
+    results, errors = in_parallel(2, ask)
+    assert errors == []
+    [run] = GeneratedReport.objects.all()
+    assert sorted(results) == [(run.pk, False), (run.pk, True)] and run.status == GeneratedReportStatus.PENDING
+    assert report_tasks() == 1
+
+
+# --- Deadline and retention -----------------------------------------------------------------------------------------
+
+
+def stored_run(world, *, status, finished_days_ago=None, created_seconds_ago=0, started_seconds_ago=None,
+               content=b"%PDF-1.7 test"):
+    now = timezone.now()
+    run = GeneratedReport(
+        status=status, fmt="pdf", period_key="2025-03", period_label="mars 2025", scope_label="toutes les DRIMbox",
+        filename="perf-2025-03.pdf", rows=3, closed_period=True, fingerprint="f" * 64,
+        request_fingerprint=uuid.uuid4().hex, requested_by=world.ans,
+        created_at=now - timedelta(seconds=created_seconds_ago),
+        started_at=None if started_seconds_ago is None else now - timedelta(seconds=started_seconds_ago),
+        finished_at=None if finished_days_ago is None else now - timedelta(days=finished_days_ago))
+    if status == GeneratedReportStatus.READY:
+        run.file.save(run.filename, ContentFile(content), save=False)
+        run.size = len(content)
+    run.save()
+    return run
+
+
+def test_the_purge_deletes_runs_past_the_retention_with_their_files(world, settings, monkeypatch,
+                                                                    django_capture_on_commit_callbacks):
+    assert settings.PERF_REPORT_RETENTION_DAYS == 7
+    monkeypatch.setattr(reports_service, "PURGE_BATCH", 1)  # several batches
+    old_ready = stored_run(world, status=GeneratedReportStatus.READY, finished_days_ago=8,
+                           created_seconds_ago=9 * 86400)
+    old_failed = stored_run(world, status=GeneratedReportStatus.FAILED, finished_days_ago=7.01)
+    recent = stored_run(world, status=GeneratedReportStatus.READY, finished_days_ago=6.9)
+    waiting = stored_run(world, status=GeneratedReportStatus.PENDING)
+    old_file = old_ready.file.name
+    storage = old_ready.file.storage
+    assert storage.exists(old_file)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.purge_perf_reports() == {"abandoned": 0, "deleted": 2, "orphan_files": 0}
+    assert set(GeneratedReport.objects.values_list("pk", flat=True)) == {recent.pk, waiting.pk}
+    assert not storage.exists(old_file) and storage.exists(recent.file.name)
+    entries = AuditEntry.objects.filter(action="weather.generated_report_deleted").order_by("object_id")
+    assert [entry.object_id for entry in entries] == sorted([str(old_ready.pk), str(old_failed.pk)], key=str)
+    ready_entry = entries.get(object_id=str(old_ready.pk))
+    assert ready_entry.before["file"] == old_file and ready_entry.before["status"] == "pret"
+    assert ready_entry.reason == "conservation de 7 jour(s) dépassée"
+    assert ready_entry.actor_label == "tâche rapports PERF"
+
+    # A shorter retention takes the recent one too; its file goes only once the purge has committed.
+    settings.PERF_REPORT_RETENTION_DAYS = 1
+    with django_capture_on_commit_callbacks(execute=False):
+        assert services.purge_reports()["deleted"] == 1
+    assert storage.exists(recent.file.name)  # its deletion waits for the commit
+
+
+def test_the_purge_deletes_old_files_no_run_names(world):
+    """A run deleted with its operator (cascade) or a layout whose transaction failed leaves its file behind."""
+    storage = GeneratedReport._meta.get_field("file").storage
+    old_orphan = storage.save("rapports-perf/2025-03/orpheline.pdf", ContentFile(b"%PDF old"))
+    new_orphan = storage.save("rapports-perf/2025-03/recente.pdf", ContentFile(b"%PDF new"))
+    named = stored_run(world, status=GeneratedReportStatus.READY, finished_days_ago=1)
+    eight_days_ago = (timezone.now() - timedelta(days=8)).timestamp()
+    for name in (old_orphan, named.file.name):
+        os.utime(storage.path(name), (eight_days_ago, eight_days_ago))
+    assert services.purge_reports()["orphan_files"] == 1
+    assert not storage.exists(old_orphan) and storage.exists(new_orphan) and storage.exists(named.file.name)
+
+
+def test_the_purge_marks_runs_past_their_deadline_as_failed(world, settings):
+    wait = settings.PERF_REPORT_MAX_WAIT_SECONDS
+    never_taken = stored_run(world, status=GeneratedReportStatus.PENDING, created_seconds_ago=wait + 1)
+    dead_worker = stored_run(world, status=GeneratedReportStatus.RUNNING, created_seconds_ago=2 * wait,
+                             started_seconds_ago=wait + 1)
+    # Waited long in the queue, then taken recently: its worker may still be laying it out.
+    late_start = stored_run(world, status=GeneratedReportStatus.RUNNING, created_seconds_ago=2 * wait,
+                            started_seconds_ago=60)
+    fresh = stored_run(world, status=GeneratedReportStatus.PENDING, created_seconds_ago=wait - 60)
+
+    assert services.purge_reports() == {"abandoned": 2, "deleted": 0, "orphan_files": 0}
+    statuses = dict(GeneratedReport.objects.values_list("pk", "status"))
+    assert statuses == {never_taken.pk: "echec", dead_worker.pk: "echec", late_start.pk: "en_cours",
+                        fresh.pk: "en_attente"}
+    assert GeneratedReport.objects.get(pk=dead_worker.pk).error.startswith("Aucun traitement n'a produit ce rapport")
+    assert AuditEntry.objects.filter(action="weather.generated_report_abandoned").count() == 2
+    assert services.purge_reports() == {"abandoned": 0, "deleted": 0, "orphan_files": 0}  # nothing twice
+
+
+def test_a_worker_finishing_a_run_given_up_meanwhile_changes_nothing(world, boxes, settings):  # noqa: F811
+    run = stored_run(world, status=GeneratedReportStatus.PENDING)
+    claimed = reports_service._claim(run.pk)
+    assert claimed.status == GeneratedReportStatus.RUNNING
+    long_ago = timezone.now() - timedelta(seconds=settings.PERF_REPORT_MAX_WAIT_SECONDS + 1)
+    GeneratedReport.objects.filter(pk=run.pk).update(created_at=long_ago, started_at=long_ago)
+    assert services.purge_reports()["abandoned"] == 1
+    finished = reports_service._finish(run.pk, content=b"%PDF late", fingerprint="f" * 64)
+    assert finished.status == GeneratedReportStatus.FAILED and not finished.file and finished.size == 0
+
+
+def test_the_purge_runs_hourly_and_the_layout_has_its_own_queue(settings):
+    assert settings.CELERY_BEAT_SCHEDULE["weather-purge-perf-reports"] == {
+        "task": "weather.tasks.purge_perf_reports", "schedule": timedelta(hours=1)}
+    assert settings.CELERY_TASK_ROUTES["weather.tasks.generate_perf_report"] == {"queue": "reports"}
 
 
 @pytest.mark.usefixtures("boxes")

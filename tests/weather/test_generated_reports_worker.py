@@ -8,7 +8,12 @@ from django.conf import settings as django_settings
 from django.urls import reverse
 
 from tests.conftest import require_or_skip
-from tests.weather.test_generated_reports import MARCH, assert_tagged_report, generated_pk
+from tests.weather.test_generated_reports import (  # noqa: F401 - default_policy: a fixture
+    MARCH,
+    assert_tagged_report,
+    default_policy,
+    generated_pk,
+)
 from tests.weather.test_reports import boxes  # noqa: F401 - the fixture of the reports' tests
 from trustspace.celery import app
 from weather.models import GeneratedReport, GeneratedReportStatus
@@ -16,7 +21,7 @@ from weather.models import GeneratedReport, GeneratedReportStatus
 POLLS = 600  # every 0.1 s: one minute at most for a three-row report on a loaded machine
 
 
-@pytest.mark.usefixtures("boxes")
+@pytest.mark.usefixtures("default_policy", "boxes")
 @pytest.mark.django_db(transaction=True)
 def test_a_real_worker_lays_out_the_report_through_redis(world, settings, client):
     require_or_skip(django_settings.REDIS_URL, "REDIS_URL is not set (Redis broker test)")
@@ -24,7 +29,9 @@ def test_a_real_worker_lays_out_the_report_through_redis(world, settings, client
     settings.CELERY_TASK_ALWAYS_EAGER = False
     assert not app.conf.task_always_eager  # the outbox kick and the task go through Redis to the worker
     client.force_login(world.ans)
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+    # The outbox on the default queue, the layout on its own (CELERY_TASK_ROUTES), as in production.
+    queues = ["celery", django_settings.PERF_REPORT_QUEUE]
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10, queues=queues):
         pk = generated_pk(client.get(reverse("ans_perf_download", kwargs={"fmt": "pdf"}), MARCH))
         for _ in range(POLLS):
             status = GeneratedReport.objects.values_list("status", flat=True).get(pk=pk)

@@ -98,7 +98,9 @@ def _ready_file(queryset, pk):
 ACCEPTED = OpenApiResponse(GeneratedReportSerializer, description=(
     "PDF de plus de DRIMbox que le réglage PERF_PDF_SYNC_MAX_ROWS du service : sa mise en page est faite en "
     "arrière-plan. L'en-tête Location donne l'adresse où suivre sa préparation ; le fichier y est donné une fois "
-    "prêt. Le même rapport d'une période close, aux mêmes chiffres, est servi directement (200)."))
+    "prêt. Le même rapport d'une période close, aux mêmes chiffres, est servi directement (200). Deux demandes "
+    "simultanées du même rapport suivent la même préparation. Un rapport terminé est conservé "
+    "PERF_REPORT_RETENTION_DAYS jours (7 par défaut), puis supprimé : son adresse répond alors 404."))
 
 
 class OperatorPerfReportView(PortalAPIView):

@@ -10,7 +10,7 @@ from weather.services.locations import activate_location, first_location, locati
 from weather.services.maintenance import cancel_maintenance, declare_maintenance, maintenance_max_length
 from weather.services.observations import mark_silent, quorum_required, record_observations, set_status
 from weather.services.policy import create_policy_version
-from weather.services.reports import generate_report, request_report
+from weather.services.reports import generate_report, purge_reports, request_report
 from weather.services.summaries import forget_closed_days, record_day_summaries
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "location_named",
     "maintenance_max_length",
     "mark_silent",
+    "purge_reports",
     "quorum_required",
     "record_day_summaries",
     "record_observations",

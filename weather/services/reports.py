@@ -13,25 +13,28 @@ the report prints) equals the one of the report computed for the new request.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from operators import permissions
 from operators.models import Operator
-from trustspace.errors import DomainError, InvalidData, NotAllowed
+from trustspace import audit
+from trustspace.errors import Conflict, DomainError, InvalidData, NotAllowed
 from trustspace.models import User
 from trustspace.outbox import enqueue_task
 from weather import perf, reports
-from weather.models import IN_FLIGHT_REPORT_STATUSES, GeneratedReport, GeneratedReportStatus
+from weather.models import GENERATED_REPORT_FILES, IN_FLIGHT_REPORT_STATUSES, GeneratedReport, GeneratedReportStatus
 
 logger = logging.getLogger(__name__)
 TASK = "weather.tasks.generate_perf_report"
+TASK_ACTOR = "tâche rapports PERF"
 
 
 # How often a person's page (its <meta> refresh) or a script (Retry-After) checks whether the report is ready.
@@ -47,11 +50,24 @@ def max_wait() -> timedelta:
     return timedelta(seconds=settings.PERF_REPORT_MAX_WAIT_SECONDS)
 
 
+def deadline(report: GeneratedReport):
+    """When a run still in flight is given up: ``PERF_REPORT_MAX_WAIT_SECONDS`` after it was asked for while no worker
+    has taken it, after its worker started it once taken (longer than the task's hard time limit: the worker is
+    dead)."""
+    started = report.started_at if report.status == GeneratedReportStatus.RUNNING and report.started_at else None
+    return (started or report.created_at) + max_wait()
+
+
 def abandoned(report: GeneratedReport, now=None) -> bool:
-    """Still waiting for a worker, or still « en cours », after ``PERF_REPORT_MAX_WAIT_SECONDS``: no worker runs,
-    or the one that took it died. Shown as a failure; asking again starts a new run."""
-    now = now or timezone.now()
-    return report.status in IN_FLIGHT_REPORT_STATUSES and report.created_at <= now - max_wait()
+    """Still waiting for a worker, or still « en cours », past its :func:`deadline`: no worker runs, or the one that
+    took it died. Shown as a failure; marked so by the next request for it or by the beat's purge."""
+    return report.status in IN_FLIGHT_REPORT_STATUSES and deadline(report) <= (now or timezone.now())
+
+
+def abandoned_reason() -> str:
+    return (f"Aucun traitement n'a produit ce rapport en {settings.PERF_REPORT_MAX_WAIT_SECONDS // 60} minutes : "
+            "le traitement en arrière-plan est arrêté ou surchargé. Demandez-le à nouveau ; si cela se répète, "
+            "signalez-le à l'ANS.")
 
 
 def failure(report: GeneratedReport, now=None) -> str:
@@ -59,10 +75,51 @@ def failure(report: GeneratedReport, now=None) -> str:
     if report.status == GeneratedReportStatus.FAILED:
         return report.error or "Le rapport n'a pas été produit. Demandez-le à nouveau."
     if abandoned(report, now):
-        return (f"Aucun traitement n'a produit ce rapport en {settings.PERF_REPORT_MAX_WAIT_SECONDS // 60} minutes : "
-                "le traitement en arrière-plan est arrêté ou surchargé. Demandez-le à nouveau ; si cela se répète, "
-                "signalez-le à l'ANS.")
+        return abandoned_reason()
     return ""
+
+
+def kept_until(report: GeneratedReport):
+    """Until when a finished run (and its file) is kept at least (the purge runs hourly); None while in flight."""
+    if report.finished_at is None:
+        return None
+    return report.finished_at + timedelta(days=settings.PERF_REPORT_RETENTION_DAYS)
+
+
+def request_fingerprint(*, period_key: str, operator: Operator | None, fmt: str, scope_label: str, closed: bool,
+                        fingerprint: str) -> str:
+    """What makes two requests the same run: the period, the scope (the operator, or every DRIMbox, and its label as
+    printed), the format and, for a closed period, the figures. ANS and the operator's people asking for the same
+    operator's report follow the same run: both may see it. The current period's figures move while it is laid
+    out: whatever they are, a run under way measures up to its start and is followed."""
+    parts = ("v1", period_key, str(operator.pk) if operator is not None else "*", fmt, scope_label,
+             fingerprint if closed else "période en cours")
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def _give_up(pk: int, now) -> GeneratedReport | None:
+    """Mark run ``pk`` « échec » when it is still in flight past its deadline (audited); None when it is not."""
+    generated = GeneratedReport.objects.select_for_update(of=("self",)).filter(pk=pk).first()
+    if generated is None or not abandoned(generated, now):
+        return None
+    before = {"status": generated.status}
+    generated.transition_to(GeneratedReportStatus.FAILED)
+    generated.error = abandoned_reason()
+    generated.finished_at = now
+    generated.save(update_fields=["status", "error", "finished_at"])
+    audit.record(actor=TASK_ACTOR, action="weather.generated_report_abandoned", obj=generated, before=before,
+                 after={"status": generated.status}, reason=generated.error, operator_id=generated.operator_id)
+    return generated
+
+
+def _in_flight(key: str, now) -> GeneratedReport | None:
+    """The run in flight for ``key``; one past its deadline is marked failed first, and then there is none."""
+    running = GeneratedReport.objects.filter(request_fingerprint=key, status__in=IN_FLIGHT_REPORT_STATUSES).first()
+    if running is None or not abandoned(running, now):
+        return running
+    with transaction.atomic():
+        _give_up(running.pk, now)
+    return None
 
 
 def _check_scope(acting_user: User, operator: Operator | None) -> None:
@@ -82,26 +139,34 @@ def request_report(*, acting_user: User, report: perf.PerfReport, fmt: str, oper
     now = timezone.now()
     fingerprint = reports.fingerprint(report, scope_label)
     closed = not report.partial
-    same_report = GeneratedReport.objects.filter(period_key=report.period.key, operator=operator, fmt=fmt)
     if closed:
-        stored = (same_report.filter(status=GeneratedReportStatus.READY, closed_period=True, fingerprint=fingerprint)
+        stored = (GeneratedReport.objects
+                  .filter(period_key=report.period.key, operator=operator, fmt=fmt, status=GeneratedReportStatus.READY,
+                          closed_period=True, fingerprint=fingerprint)
                   .order_by("-finished_at", "-pk").first())
         if stored is not None:
             return stored, False
-    # The run under way for this report (for the current period: whatever its figures, it measures up to its start).
-    in_flight = same_report.filter(status__in=IN_FLIGHT_REPORT_STATUSES, created_at__gt=now - max_wait())
-    if closed:
-        in_flight = in_flight.filter(fingerprint=fingerprint)
-    running = in_flight.order_by("-created_at", "-pk").first()
-    if running is not None:
-        return running, False
-    with transaction.atomic():
-        generated = GeneratedReport.objects.create(
-            fmt=fmt, period_key=report.period.key, period_label=report.period.label, operator=operator,
-            scope_label=scope_label, filename=filename, rows=len(report.rows), closed_period=closed,
-            fingerprint=fingerprint, requested_by=acting_user, created_at=now)
-        enqueue_task(TASK, (generated.pk,), label=f"Tâche : rapport PERF {report.period.label} ({scope_label})"[:255])
-    return generated, True
+    key = request_fingerprint(period_key=report.period.key, operator=operator, fmt=fmt, scope_label=scope_label,
+                              closed=closed, fingerprint=fingerprint)
+    for _attempt in range(3):
+        running = _in_flight(key, now)
+        if running is not None:
+            return running, False
+        try:
+            with transaction.atomic():
+                generated = GeneratedReport.objects.create(
+                    fmt=fmt, period_key=report.period.key, period_label=report.period.label, operator=operator,
+                    scope_label=scope_label, filename=filename, rows=len(report.rows), closed_period=closed,
+                    fingerprint=fingerprint, request_fingerprint=key, requested_by=acting_user, created_at=now)
+                enqueue_task(TASK, (generated.pk,),
+                             label=f"Tâche : rapport PERF {report.period.label} ({scope_label})"[:255])
+        except IntegrityError:
+            # The same report was asked for at the same instant and its run recorded between our look-up and our
+            # insert (the constraint « one run in flight »): follow that run.
+            continue
+        return generated, True
+    raise Conflict("Ce rapport est demandé en ce moment même par quelqu'un d'autre : réessayez dans un instant.",
+                   code="report_busy")
 
 
 def _claim(pk: int) -> GeneratedReport | None:
@@ -121,6 +186,10 @@ def _claim(pk: int) -> GeneratedReport | None:
 def _finish(pk: int, *, content: bytes | None = None, fingerprint: str = "", error: str = "") -> GeneratedReport:
     with transaction.atomic():
         generated = GeneratedReport.objects.select_for_update().get(pk=pk)
+        if generated.status != GeneratedReportStatus.RUNNING:
+            # Given up meanwhile (past its deadline: a worker this slow is not expected); a new run may exist.
+            logger.warning("PERF report %s finished after it was given up (%s): result dropped", pk, generated.status)
+            return generated
         generated.finished_at = timezone.now()
         if content is None:
             generated.transition_to(GeneratedReportStatus.FAILED)
@@ -156,3 +225,76 @@ def generate_report(pk: int) -> GeneratedReport | None:
         return _finish(pk, error=f"Erreur inattendue pendant la mise en page du rapport ({exc.__class__.__name__}). "
                                  "Demandez-le à nouveau ; si l'échec se répète, signalez-le à l'ANS.")
     return _finish(pk, content=content, fingerprint=reports.fingerprint(report, generated.scope_label))
+
+
+PURGE_BATCH = 200
+_DONE = (GeneratedReportStatus.READY, GeneratedReportStatus.FAILED)
+_KEPT_FIELDS = ("status", "period_key", "operator", "fmt", "scope_label", "rows", "requested_by", "created_at",
+                "finished_at", "file", "size")
+
+
+def _delete_files(files) -> None:
+    for storage, name in files:
+        try:
+            storage.delete(name)
+        except OSError:  # kept for an operator to remove by hand; the row is gone either way
+            logger.exception("PERF report file %s could not be deleted", name)
+
+
+def _delete_expired(cutoff) -> int:
+    """Delete up to PURGE_BATCH runs finished before ``cutoff`` (one audit row each); their files once committed."""
+    with transaction.atomic():
+        expired = list(GeneratedReport.objects.select_for_update(of=("self",))
+                       .filter(status__in=_DONE, finished_at__lte=cutoff).order_by("pk")[:PURGE_BATCH])
+        reason = f"conservation de {settings.PERF_REPORT_RETENTION_DAYS} jour(s) dépassée"
+        files = []
+        for generated in expired:
+            audit.record(actor=TASK_ACTOR, action="weather.generated_report_deleted", obj=generated,
+                         before=audit.snapshot(generated, _KEPT_FIELDS), reason=reason,
+                         operator_id=generated.operator_id)
+            if generated.file:
+                files.append((generated.file.storage, generated.file.name))
+        GeneratedReport.objects.filter(pk__in=[generated.pk for generated in expired]).delete()
+        transaction.on_commit(lambda: _delete_files(files))
+    return len(expired)
+
+
+def _delete_orphan_files(cutoff) -> int:
+    """Files of the reports' folder that no run names, last written before ``cutoff``: a run deleted with its
+    operator, or a layout whose transaction failed after its file was written. Logged (no row to audit)."""
+    storage = GeneratedReport._meta.get_field("file").storage
+    try:
+        periods, _files = storage.listdir(GENERATED_REPORT_FILES)
+    except (FileNotFoundError, NotImplementedError):  # nothing written yet, or a storage that cannot list
+        return 0
+    named = set(GeneratedReport.objects.exclude(file="").values_list("file", flat=True))
+    removed = 0
+    for period in periods:
+        for name in storage.listdir(f"{GENERATED_REPORT_FILES}/{period}")[1]:
+            path = f"{GENERATED_REPORT_FILES}/{period}/{name}"
+            if path in named or storage.get_modified_time(path) > cutoff:
+                continue
+            logger.info("PERF report file %s named by no run: deleted", path)
+            _delete_files([(storage, path)])
+            removed += 1
+    return removed
+
+
+def purge_reports(now=None) -> dict:
+    """Beat (``weather.tasks.purge_perf_reports``): runs still in flight past their deadline marked « échec »
+    (a new request then starts a new run), then the runs finished more than ``PERF_REPORT_RETENTION_DAYS`` days ago
+    deleted with their files, each change audited; last, the files of that age no run names any more."""
+    now = now or timezone.now()
+    given_up = 0
+    # A superset of the runs past their deadline (a run « en cours » counts from its start): _give_up decides.
+    candidates = GeneratedReport.objects.filter(status__in=IN_FLIGHT_REPORT_STATUSES, created_at__lte=now - max_wait())
+    for pk in list(candidates.values_list("pk", flat=True)):
+        with transaction.atomic():
+            given_up += _give_up(pk, now) is not None
+    cutoff = now - timedelta(days=settings.PERF_REPORT_RETENTION_DAYS)
+    deleted = 0
+    while batch := _delete_expired(cutoff):
+        deleted += batch
+        if batch < PURGE_BATCH:
+            break
+    return {"abandoned": given_up, "deleted": deleted, "orphan_files": _delete_orphan_files(cutoff)}

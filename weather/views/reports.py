@@ -168,6 +168,7 @@ def _generated_page(request, generated, *, page, download, file, perf_page):
     return render(request, "weather/reports/generated_report.html", {
         "generated": generated, "title": title, "ready": ready, "failed": failed, "waiting": waiting,
         "failure": failure, "auto": auto, "refresh": refresh, "refresh_seconds": reports_service.POLL_SECONDS,
+        "kept_until": reports_service.kept_until(generated),
         "here": here, "file_url": file_url, "again_url": again,
         "breadcrumb_data": {"links": [{"url": perf_url, "title": "Rapport PERF"}], "current": title},
     })
