@@ -309,6 +309,7 @@ class ProductionCheck:
                              "--workers", "2", "--worker-class", "gthread", "--threads", "4",
                              "--forwarded-allow-ips", "127.0.0.1", "--timeout", "60", "--no-control-socket"], env)
         self.service("worker", self.worker_command("celery", "worker@check"), env)
+        self.service("reports", self.worker_command("reports", "reports@check"), env)  # large PERF layouts
         for location in LOCATIONS:
             self.service(f"probe-{location}", self.worker_command(f"probe.{location}", f"probe-{location}@check"),
                          dict(env, WEATHER_LOCATION=location))
