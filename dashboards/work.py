@@ -30,6 +30,7 @@ from operators.models import (
 )
 from operators.queries import WAITING_FOR_ANS
 from trustspace.models import Alert, OutboxMessage, OutboxStatus
+from trustspace.text import plural
 from weather.history import overdue_filter
 from weather.models import Incident
 from whitelist.models import GitHubIssueRequest, GitHubIssueStatus, WhitelistVersion, WhitelistVersionStatus
@@ -211,7 +212,7 @@ def operator_tasks(user, operator, people, now=None) -> list[Task]:
     missing = sections["missing"].count()
     problems = certificates["expired"] + missing
     if problems or certificates["expiring"]:
-        parts = [f"{certificates['expired']} expiré(s)" if certificates["expired"] else "",
+        parts = [plural(certificates["expired"], "expiré", "expirés") if certificates["expired"] else "",
                  f"{missing} DRIMbox sans certificat en cours" if missing else "",
                  f"{certificates['expiring']} expirant dans les {EXPIRING_DAYS} jours" if certificates["expiring"]
                  else ""]

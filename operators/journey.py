@@ -10,6 +10,7 @@ from django.db.models import Count
 from django.urls import reverse
 
 from trustspace.paris_time import paris_date
+from trustspace.text import plural
 
 from . import permissions
 from .models import DrimboxStatus, Membership, Role
@@ -91,13 +92,14 @@ def journey(operator, user=None, people=None):
         Step(
             "Représentant légal",
             legal > 0,
-            f"{legal} représentant(s) légal(aux) désigné(s).",
+            plural(legal, "représentant légal désigné", "représentants légaux désignés") + ".",
             reverse("people"), "Gérer les personnes", "people.invite.representant_legal",
         ),
         Step(
             "Administrateurs techniques",
             technical > 0,
-            f"{technical} administrateur(s) technique(s) désigné(s)." if technical
+            plural(technical, "administrateur technique désigné", "administrateurs techniques désignés") + "."
+            if technical
             else "Désignez au moins un administrateur technique (porteur de carte CPA) : lui seul gère les "
                  "certificats.",
             reverse("person_invite"), "Désigner un administrateur technique", "people.invite.administrateur_technique",
@@ -105,7 +107,8 @@ def journey(operator, user=None, people=None):
         Step(
             "Déclarations de DRIMbox",
             declared > 0,
-            f"{declared} DRIMbox déclarée(s), dont {in_space} active(s) dans l'Espace de Confiance." if declared
+            f"{plural(declared, 'DRIMbox déclarée', 'DRIMbox déclarées')}, "
+            f"dont {plural(in_space, 'active', 'actives')} dans l'Espace de Confiance." if declared
             else "Aucune DRIMbox déclarée pour le moment.",
             reverse("request_create", args=["declaration"]), "Déclarer une DRIMbox", "request.declaration",
         ),

@@ -47,7 +47,7 @@ PUBLIC_MENU = (
     Link("Météo des DRIMbox", "weather"),
     Link("Vérifier une attestation", "attestation_check"),
     Link("Kit de conformité (éditeurs)", "whitelist_conformance_kit"),
-    Link("Documentation de l'API", "api_docs"),
+    Link("Documentation de l'API", "api_docs", also=("/api/v1/redoc/",)),
 )
 
 OPERATOR_MENU = (
@@ -104,7 +104,7 @@ ANS_MENU = (
 
 ACCOUNT_MENU = Group("Mon compte", "account", (
     Link("Jetons d'API", "api_tokens"),
-    Link("Documentation de l'API", "api_docs"),
+    Link("Documentation de l'API", "api_docs", also=("/api/v1/redoc/",)),
 ))
 
 FOOTER_PAGES = (

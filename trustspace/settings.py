@@ -326,6 +326,32 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
 }
+# The operations' groups keep their English names (machine identifiers, stable for generated clients); each has a
+# French label: Redoc shows it in its menu (x-displayName), Swagger UI beside the name (description).
+SPECTACULAR_SETTINGS["TAGS"] = [
+    {"name": name, "x-displayName": label, "description": label}
+    for name, label in (
+        ("operators", "Opérateurs"),
+        ("applications", "Demandes d'adhésion et de rattachement"),
+        ("contract-versions", "Contrat d'adhésion"),
+        ("memberships", "Personnes et rôles"),
+        ("invitations", "Invitations"),
+        ("me", "Mon compte"),
+        ("tokens", "Jetons d'API"),
+        ("drimboxes", "DRIMbox"),
+        ("requests", "Demandes sur les DRIMbox"),
+        ("review-queue", "Instruction des demandes (ANS)"),
+        ("registry", "Registre des FQDN"),
+        ("financing-orders", "Bons de commande"),
+        ("va", "Documents VA (vérification d'aptitude)"),
+        ("attestations", "Attestations de délégation"),
+        ("certificates", "Certificats"),
+        ("acme-dns", "acme-dns (défis DNS-01 des certificats vi)"),
+        ("weather", "Météo des DRIMbox"),
+        ("perf", "PERF (performance mensuelle)"),
+        ("whitelist", "Liste blanche"),
+    )
+]
 
 # Security: strict in production; `check --deploy` is clean with DEBUG=0.
 SESSION_COOKIE_HTTPONLY = True

@@ -105,3 +105,8 @@ def validate_model_text(instance, *, exclude=None):
         if isinstance(field, models.TextField):
             multiline.add(field.name)
     validate_display_text(fields, multiline=multiline, labels=labels)
+
+
+def plural(count: int, singular: str, plural_form: str) -> str:
+    """« 1 représentant légal », « 2 représentants légaux »: French takes the singular for 0 and 1."""
+    return f"{count} {singular if count < 2 else plural_form}"

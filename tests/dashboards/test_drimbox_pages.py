@@ -1,6 +1,7 @@
 """ANS's page of a DRIMbox (everything about it) and a DRIMbox's weather and performance page."""
 import re
 from datetime import timedelta
+from html.parser import HTMLParser
 
 import pytest
 from django.db import connection
@@ -57,6 +58,56 @@ def test_ans_page_gathers_everything_about_the_drimbox(world, client, box):
     # The latency table: the day of the two samples (mean 50, min 40, max 60).
     day = timezone.localtime(timezone.now() - timedelta(days=2)).strftime("%d/%m/%Y")
     assert re.search(rf'<th scope="row">{day}</th><td>2</td><td>50</td><td>40</td><td>60</td>', body)
+
+
+
+class _Tabs(HTMLParser):
+    """The DSFR tabs of a page: each tab (id, controlled panel, selected) and, for each panel, the labelling tab
+    and the data-* tables it holds."""
+
+    def __init__(self):
+        super().__init__()
+        self.tabs, self.panels, self._panel, self._depth = [], {}, None, 0
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if a.get("role") == "tab":
+            self.tabs.append((a["id"], a["aria-controls"], a["aria-selected"] == "true", a["tabindex"]))
+        if tag != "div":
+            if tag == "table" and self._panel:
+                self.panels[self._panel]["tables"] += [name for name in a if name.startswith("data-")]
+            return
+        if self._panel:
+            self._depth += 1
+        elif a.get("role") == "tabpanel":
+            self._panel, self._depth = a["id"], 1
+            self.panels[a["id"]] = {"labelledby": a["aria-labelledby"], "tables": [],
+                                    "selected": "fr-tabs__panel--selected" in a["class"]}
+
+    def handle_endtag(self, tag):
+        if tag == "div" and self._panel:
+            self._depth -= 1
+            if not self._depth:
+                self._panel = None
+
+
+def test_ans_page_is_in_dsfr_tabs_one_panel_per_subject(world, client, box):
+    client.force_login(world.ans)
+    parser = _Tabs()
+    parser.feed(client.get(reverse("ans_drimbox", args=[box.pk])).content.decode())
+    assert [tab_id for tab_id, *_rest in parser.tabs] == [
+        "fiche-onglet", "meteo-onglet", "certificats-onglet", "demandes-onglet", "va-onglet", "dns-onglet",
+        "historique-onglet"]
+    # The first tab is selected and the only one reached by Tab; each tab controls the panel it labels.
+    assert [(selected, tabindex) for *_ids, selected, tabindex in parser.tabs] == [(True, "0")] + [(False, "-1")] * 6
+    assert {panel: (data["labelledby"], data["selected"]) for panel, data in parser.panels.items()} == {
+        panel: (tab, selected) for tab, panel, selected, _tabindex in parser.tabs}
+    # Each subject's table sits in its own panel.
+    tables = {panel: data["tables"] for panel, data in parser.panels.items()}
+    assert tables["meteo-panneau"] == ["data-incidents"]
+    assert tables["certificats-panneau"] == ["data-certificates"]
+    assert tables["demandes-panneau"] == ["data-requests"] and tables["va-panneau"] == ["data-va"]
+    assert tables["dns-panneau"] == ["data-dns"]
 
 
 def test_ans_lists_link_to_the_ans_page(world, client, box):

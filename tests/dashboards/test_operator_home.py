@@ -2,6 +2,7 @@
 every certificate's expiry (problems first) and PERF per month — in a fixed number of queries."""
 import re
 from datetime import timedelta
+from html import unescape
 
 import pytest
 from django.db import connection
@@ -12,6 +13,7 @@ from certificates.models import Certificate
 from operators import services
 from tests.support import weather as wx
 from tests.support.lifecycle import active_drimbox, declared_drimbox
+from trustspace.text import plural
 
 pytestmark = pytest.mark.django_db
 
@@ -42,6 +44,23 @@ def test_a_legal_representative_is_never_sent_to_the_certificates(world, client)
     # The technical administrator is told it is theirs.
     body = _home(client, world.technical)
     assert "Prochaine étape : Certificats" in body and 'href="/espace/certificats/">Voir mes certificats</a>' in body
+
+
+
+def test_the_journey_counts_are_written_in_french_not_with_parentheses(world, client):
+    _accept_contract(world)
+    declared_drimbox(world.operator, world.legal, world.ans)
+    declared_drimbox(world.operator, world.legal, world.ans)
+    body = unescape(_home(client, world.legal))
+    assert "1 représentant légal désigné." in body and "1 administrateur technique désigné." in body
+    assert "2 DRIMbox déclarées, dont 0 active dans l'Espace de Confiance." in body
+    assert "(s)" not in body
+
+
+@pytest.mark.parametrize(("count", "text"), [(0, "0 DRIMbox déclarée"), (1, "1 DRIMbox déclarée"),
+                                             (2, "2 DRIMbox déclarées")])
+def test_french_plural_takes_the_singular_for_zero_and_one(count, text):
+    assert plural(count, "DRIMbox déclarée", "DRIMbox déclarées") == text
 
 
 def test_the_next_step_goes_to_everyone_who_may_do_it(world, client):

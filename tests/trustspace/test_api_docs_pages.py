@@ -41,3 +41,23 @@ def test_the_tools_come_from_the_portal_not_a_cdn():
         sources = re.findall(r'<(?:script|link)\b[^>]*(?:src|href)="([^"]+)"', html)
         assert sources and all(source.startswith("/static/") for source in sources), (path, sources)
         assert any("drf_spectacular_sidecar" in source for source in sources), path
+
+
+def test_every_group_of_operations_has_a_french_label():
+    """Redoc's menu shows x-displayName, Swagger UI the description beside the (English, stable) tag name."""
+    schema = Client().get("/api/v1/schema/", {"format": "json"}).json()
+    used = {tag for operations in schema["paths"].values() for operation in operations.values()
+            if isinstance(operation, dict) for tag in operation.get("tags", [])}
+    declared = {tag["name"]: tag for tag in schema["tags"]}
+    assert used == set(declared)  # a new group needs its label; a label without operations is dropped
+    for name, tag in declared.items():
+        assert tag["x-displayName"] == tag["description"] and tag["x-displayName"] != name, name
+    assert declared["certificates"]["x-displayName"] == "Certificats"
+    assert declared["requests"]["x-displayName"] == "Demandes sur les DRIMbox"
+
+
+def test_both_presentations_are_under_the_same_menu_entry():
+    for path in ("/api/v1/docs/", "/api/v1/redoc/"):
+        html = _page(path)
+        link = '<a class="fr-nav__link" href="/api/v1/docs/" aria-current="page">Documentation de l\'API</a>'
+        assert link in html, path

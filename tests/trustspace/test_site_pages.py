@@ -75,6 +75,19 @@ def test_unknown_facts_are_placeholders_never_invented(world):
     assert re.search(r"Hébergeur : \[à compléter par l'ANS\]", legal)
 
 
+
+def test_the_declaration_lists_only_the_non_conformities_still_there(world):
+    """Fixed by issue 16 (forms, history, tagged PDFs) and no longer declared; what remains is named."""
+    html = unescape(_client().get(reverse("accessibility")).content.decode())
+    listed = _section(html, "<ul data-non-conformities>", "</ul>")
+    assert [item.split(" :")[0].strip() for item in re.findall(r"<li>(.*?)</li>", listed, re.S)] == [
+        "Documentation de l'API", "Erreurs transmises par des services tiers (autorité de certification ACME, GitHub, "
+        "serveur DNS)"]
+    for fixed in ("présentés comme facultatifs", "codes techniques en anglais", "non balisés"):
+        assert fixed not in html
+    assert "PDF balisés (PDF/UA-1) et archivables (PDF/A-3a)" in " ".join(html.split())
+
+
 def test_the_cookies_the_portal_sets_are_the_ones_the_page_declares(world):
     html = unescape(_client().get(reverse("personal_data")).content.decode())
     table = _section(html, "<caption>Cookies et stockage local</caption>", "</table>")
