@@ -1,5 +1,20 @@
-"""Bridge between domain errors and Django forms."""
+"""What the apps' forms share: the bridge between domain errors and Django forms, the base of search forms."""
+from dsfr.forms import DsfrBaseForm
+
 from .errors import DomainError
+
+FILTER_FIELD_TEMPLATE = "trustspace/forms/filter_field.html"
+
+
+class FilterForm(DsfrBaseForm):
+    """A search or filter form of a list: every field is optional, so none is marked « (Optionnel) » (the portal
+    marks optional fields, and DSFR marks none when all are). Check boxes and radios keep django-dsfr's snippets."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            if getattr(field.widget, "input_type", "") not in ("checkbox", "radio"):
+                field.template_name = FILTER_FIELD_TEMPLATE
 
 
 def field_errors_for(form, exc: DomainError, aliases=None):

@@ -23,11 +23,11 @@ from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
-from dsfr.forms import DsfrBaseForm
 
 from . import audit_labels as labels
 from .alerts import AUDIT_CHAIN_KEY
 from .audit import AnchorError, read_anchors, verify_chain
+from .forms_util import FilterForm
 from .models import Alert, AuditEntry, AuditHead
 from .paris_time import paris_date, paris_datetime
 
@@ -220,7 +220,7 @@ def describe(entries: Iterable[AuditEntry]) -> list[HistoryRow]:
 
 # --- filters ----------------------------------------------------------------------------------------------
 
-class HistoryFilterForm(DsfrBaseForm):
+class HistoryFilterForm(FilterForm):
     objet = forms.CharField(label="Objet", required=False, max_length=200,
                             help_text="Nom, référence ou numéro de l'objet")
     type_objet = forms.ChoiceField(label="Type d'objet", required=False)

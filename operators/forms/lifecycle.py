@@ -6,6 +6,7 @@ from dsfr.forms import DsfrBaseForm
 from operators.models import AttachmentKind, DrimboxStatus, RequestKind, RequestStatus
 from operators.request_data import FIELDS, LABELS, required_to_submit, usable_orders
 from operators.services.common import CHANGES_REQUIRED, OVERRIDE_REQUIRED, REFUSAL_REASON_REQUIRED
+from trustspace.forms_util import FilterForm
 from trustspace.idempotency import SubmissionTokenMixin
 
 HELP = {
@@ -265,7 +266,7 @@ class VaRefuseForm(SubmissionTokenMixin, DsfrBaseForm):
 AGE_CHOICES = [("", "Toutes"), ("2", "Plus de 2 jours"), ("7", "Plus de 7 jours"), ("30", "Plus de 30 jours")]
 
 
-class ReviewQueueFilterForm(DsfrBaseForm):
+class ReviewQueueFilterForm(FilterForm):
     kind = forms.ChoiceField(label="Type", required=False, choices=[("", "Tous")] + RequestKind.choices)
     status = forms.ChoiceField(label="Statut", required=False, choices=[("", "À traiter")] + [
         choice for choice in RequestStatus.choices if choice[0] != RequestStatus.DRAFT] + [("toutes", "Tous")])
@@ -275,7 +276,7 @@ class ReviewQueueFilterForm(DsfrBaseForm):
         ("", "Toutes"), ("moi", "Les miennes"), ("aucune", "Non affectées")])
 
 
-class RegistrySearchForm(DsfrBaseForm):
+class RegistrySearchForm(FilterForm):
     q = forms.CharField(label="FQDN ou identifiant", required=False, max_length=253)
     operator = forms.CharField(label="Opérateur", required=False, max_length=200)
     structure = forms.CharField(label="Structure de santé", required=False, max_length=200)

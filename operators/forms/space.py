@@ -8,6 +8,7 @@ from dsfr.forms import DsfrBaseForm
 from operators.forms.fields import PhoneField, PostalCodeField
 from operators.models import Role
 from operators.queries import CONTRACT_FILTERS, TECHNICAL_ADMIN_FILTERS
+from trustspace.forms_util import FilterForm
 from trustspace.idempotency import SubmissionTokenMixin
 
 
@@ -70,7 +71,7 @@ class ContractVersionForm(SubmissionTokenMixin, DsfrBaseForm):
     body = forms.CharField(label="Texte du contrat", widget=forms.Textarea(attrs={"rows": 12}))
 
 
-class OperatorSearchForm(DsfrBaseForm):
+class OperatorSearchForm(FilterForm):
     CONTRACT_CHOICES = [("", "Tous"), *CONTRACT_FILTERS.items()]
     TA_CHOICES = [("", "Tous"), *TECHNICAL_ADMIN_FILTERS.items()]
     q = forms.CharField(label="Rechercher (nom, SIREN, SIRET, idNat_Struct)", required=False, max_length=100)

@@ -154,3 +154,29 @@ def test_the_personal_data_table_comes_from_the_dsfr_tag():
     assert re.findall(r'<th scope="col">\s*(.*?)\s*</th>', table) == ["Catégorie", "Données", "Origine"]
     rows = re.findall(r"<tr>\s*<td>\s*(.*?)\s*</td>", table)
     assert rows[0] == "Identité de connexion" and rows[-1] == "Journaux techniques" and len(rows) == 7
+
+
+def _filter_forms():
+    from operators.forms.history import AnsHistoryFilterForm
+    from operators.forms.lifecycle import RegistrySearchForm, ReviewQueueFilterForm
+    from operators.forms.lists import RequestFilterForm
+    from operators.forms.space import OperatorSearchForm
+    from trustspace.models import AuditEntry
+    from weather.forms.board import AnsFilterForm, PublicFilterForm
+    from weather.forms.incidents import AnsIncidentFilterForm, IncidentFilterForm
+    return [RequestFilterForm(), ReviewQueueFilterForm(), RegistrySearchForm(), OperatorSearchForm(),
+            AnsHistoryFilterForm(base=AuditEntry.objects.none()), PublicFilterForm(operators=[(1, "E-MEDIA")]),
+            AnsFilterForm(), IncidentFilterForm(), AnsIncidentFilterForm()]
+
+
+@pytest.mark.django_db
+def test_search_forms_mark_no_field_optional_since_all_are():
+    for form in _filter_forms():
+        assert all(not field.required for field in form.fields.values()), type(form).__name__
+        html = "".join(field.as_field_group() for field in form.visible_fields())
+        labels = re.findall(r'<label for="id_(\w+)" class="fr-label">\s*(.*?)\s*</label>', html, re.S)
+        assert [name for name, _ in labels] == [field.name for field in form.visible_fields()], type(form).__name__
+        assert "Optionnel" not in html and "fr-input-group" in html, type(form).__name__
+    # A form with required fields still marks its optional ones (DSFR_MARK_OPTIONAL_FIELDS).
+    from operators.forms.space import OperatorForm
+    assert "(Optionnel)" in OperatorForm()["siret"].as_field_group()

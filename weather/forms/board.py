@@ -4,6 +4,7 @@ from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
 from dsfr.forms import DsfrBaseForm
 
+from trustspace.forms_util import FilterForm
 from trustspace.idempotency import SubmissionTokenMixin
 from weather.models import WeatherStatus
 
@@ -58,7 +59,7 @@ class MaintenanceCancelForm(SubmissionTokenMixin, DsfrBaseForm):
         super().__init__(*args, auto_id=f"maintenance-{window.pk}-%s", **kwargs)
 
 
-class PublicFilterForm(DsfrBaseForm):
+class PublicFilterForm(FilterForm):
     q = forms.CharField(label="FQDN ou identifiant", required=False, max_length=253)
     operator = forms.TypedChoiceField(label="Opérateur", required=False, coerce=int, empty_value=None,
                                       widget=PlainSelect)
@@ -69,7 +70,7 @@ class PublicFilterForm(DsfrBaseForm):
         self.fields["operator"].choices = [("", "Tous")] + [(str(pk), name) for pk, name in operators]
 
 
-class AnsFilterForm(DsfrBaseForm):
+class AnsFilterForm(FilterForm):
     q = forms.CharField(label="FQDN ou identifiant", required=False, max_length=253)
     operator = forms.CharField(label="Opérateur", required=False, max_length=200)
     status = forms.ChoiceField(label="Statut", required=False, choices=STATUS_CHOICES)

@@ -1,12 +1,13 @@
 """Filters of the incident lists (ANS: every DRIMbox; an operator: its own)."""
 from django import forms
-from dsfr.forms import DsfrBaseForm
+
+from trustspace.forms_util import FilterForm
 
 STATES = [("", "Tous"), ("ouvert", "En cours"), ("retabli", "Rétablis")]
 BREACHES = [("", "Tous"), ("gti", "GTI dépassée"), ("gtr", "GTR dépassée"), ("gti_gtr", "GTI ou GTR dépassée")]
 
 
-class IncidentFilterForm(DsfrBaseForm):
+class IncidentFilterForm(FilterForm):
     q = forms.CharField(label="DRIMbox", required=False, max_length=253, help_text="Identifiant ou début du FQDN")
     state = forms.ChoiceField(label="État", required=False, choices=STATES)
     breach = forms.ChoiceField(label="Garanties", required=False, choices=BREACHES)
