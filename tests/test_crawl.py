@@ -149,6 +149,16 @@ class _VisibleText(HTMLParser):
             self.texts.append(" ".join(data.split()))
 
 
+SUCCESS_BOX = re.compile(r'<div class="fr-alert fr-alert--success[^"]*"[^>]*>(.*?)</div>', re.S)
+UNVERIFIED = re.compile(r"non v[ée]rifi", re.I)
+
+
+def unverified_in_success_boxes(html):
+    """Green boxes that say something could not be checked (« Révocation non vérifiable »): a warning, not a
+    success."""
+    return [" ".join(box.split()) for box in SUCCESS_BOX.findall(html) if UNVERIFIED.search(box)]
+
+
 def english_in(html):
     """The visible texts of a page that read as English ([] when everything is French)."""
     parser = _VisibleText()
@@ -225,6 +235,8 @@ def _recording_frame_problems(frames, english=None):
         frames[path] = frame_problems(final, html)
         if english is not None and (found := english_in(html)):
             english[path] = found[:5]
+        if green := unverified_in_success_boxes(html):
+            frames[path] = [*frames[path], f"a success box says something is not verified: {green}"]
     return inspect
 
 
@@ -291,3 +303,12 @@ def test_the_english_check_finds_what_it_should():
                     "Method \"POST\" not allowed."):
         assert english_in(page.format(alt="Logo", message=message)) == [message], message
     assert english_in(page.format(alt="Close the menu", message=french)) == ["Close the menu"]
+
+
+def test_the_success_box_check_finds_an_unverified_revocation():
+    box = '<div class="fr-alert fr-alert--{level} fr-alert--sm" role="status"><p>{text}</p></div>'
+    assert unverified_in_success_boxes(box.format(level="success", text="Certificat valide. Révocation non "
+                                                  "vérifiable : LCR indisponible.")) == [
+        "<p>Certificat valide. Révocation non vérifiable : LCR indisponible.</p>"]
+    assert unverified_in_success_boxes(box.format(level="warning", text="Révocation non vérifiable.")) == []
+    assert unverified_in_success_boxes(box.format(level="success", text="Révocation enregistrée.")) == []
