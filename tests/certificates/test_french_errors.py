@@ -153,3 +153,14 @@ def test_a_saved_certificate_whose_revocation_could_not_be_checked_gets_no_green
     (unchecked_tag, unchecked), (checked_tag, checked) = flashes
     assert unchecked_tag == "warning" and "n'ont pas pu être vérifiées" in unchecked
     assert checked_tag == "success" and "vérifiées" not in checked
+
+
+def test_a_system_error_reads_in_french():
+    import errno
+
+    from trustspace.technical_detail import os_error_french
+
+    assert os_error_french(PermissionError(errno.EACCES, "Permission denied")) == "accès refusé"
+    assert os_error_french(IsADirectoryError(errno.EISDIR, "Is a directory")) == "c'est un dossier, pas un fichier"
+    assert os_error_french(OSError(errno.ENOBUFS, "No buffer space available")) == "erreur système ENOBUFS"
+    assert os_error_french(OSError("no errno")) == "erreur système OSError"
