@@ -130,6 +130,27 @@ def test_a_demo_revocation_refused_by_pebble_ends_as_impossible_in_french_with_p
 
 
 @pytest.mark.django_db
+def test_a_switch_whose_vi_revocation_is_impossible_stays_open_without_retrying(world, crl, bind, acme):  # noqa: F811
+    from certificates.models import CertificateKind
+    from operators.models import PendingRevocation, PendingRevocationStatus
+    from tests.certificates.test_services import switch_to_other_operator
+
+    drimbox = declared_drimbox(world.operator, world.legal, world.ans)
+    vi = give_certificates(drimbox)
+    switch_to_other_operator(world, drimbox)
+    for _ in range(2):  # the beat runs both tasks again and again: nothing new is opened, nothing retried
+        services.process_pending_revocations()
+        services.process_revocations()
+    revocations = {r.certificate.kind: r for r in Revocation.objects.filter(certificate__drimbox=drimbox)}
+    assert set(revocations) == {CertificateKind.DB, CertificateKind.VI}
+    assert revocations[CertificateKind.VI].certificate == vi
+    assert (revocations[CertificateKind.VI].status, revocations[CertificateKind.VI].attempts) == (
+        RevocationStatus.IMPOSSIBLE, 1)
+    # The former operator's vi certificate is still to be revoked: the switch's revocations stay to do.
+    assert PendingRevocation.objects.get(drimbox=drimbox).status == PendingRevocationStatus.OPEN
+
+
+@pytest.mark.django_db
 def test_a_saved_certificate_whose_revocation_could_not_be_checked_gets_no_green_box(world, crl, client):  # noqa: F811
     from django.contrib.messages import get_messages
     from django.core.files.uploadedfile import SimpleUploadedFile
