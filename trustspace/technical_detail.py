@@ -59,15 +59,21 @@ def error_text(exc: BaseException, fallback: str, *, limit: int = 2000) -> str:
 
 
 _OS_ERRORS = {
-    errno.ENOENT: "fichier ou dossier absent", errno.EACCES: "accès refusé", errno.EPERM: "opération non permise",
-    errno.EISDIR: "c'est un dossier, pas un fichier", errno.ENOTDIR: "un élément du chemin n'est pas un dossier",
-    errno.EIO: "erreur d'entrée-sortie", errno.ENOSPC: "plus de place sur le disque", errno.EROFS:
-    "système de fichiers en lecture seule", errno.ELOOP: "trop de liens symboliques", errno.ENAMETOOLONG:
-    "chemin trop long",
+    errno.ENOENT: "fichier ou dossier absent",
+    errno.EACCES: "accès refusé",
+    errno.EPERM: "opération non permise",
+    errno.EISDIR: "c'est un dossier, pas un fichier",
+    errno.ENOTDIR: "un élément du chemin n'est pas un dossier",
+    errno.EIO: "erreur d'entrée-sortie",
+    errno.ENOSPC: "plus de place sur le disque",
+    errno.EROFS: "système de fichiers en lecture seule",
+    errno.ELOOP: "trop de liens symboliques",
+    errno.ENAMETOOLONG: "chemin trop long",
 }
 
 
 def os_error_french(exc: OSError) -> str:
     """An OSError's cause in French (its ``strerror`` is English: « Permission denied »)."""
-    return _OS_ERRORS.get(exc.errno, f"erreur système {errno.errorcode.get(exc.errno, exc.errno)}"  # type: ignore[arg-type]
-                          if exc.errno else f"erreur système {type(exc).__name__}")
+    if exc.errno is None:
+        return f"erreur système {type(exc).__name__}"
+    return _OS_ERRORS.get(exc.errno) or f"erreur système {errno.errorcode.get(exc.errno, exc.errno)}"
