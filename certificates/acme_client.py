@@ -65,11 +65,12 @@ class AcmeError(Exception):
     ``retry_after``: seconds the CA asked to wait (``Retry-After``), or None; ``rate_limited``: the CA's rate
     limit was hit; ``code``: the ACME problem type without its URN prefix (``rateLimited``, ``dns``…) or None;
     ``detail``: the CA's own text (English, kept apart from the message: the pages fold it in a technical
-    detail); ``leftover_txt``: challenge names whose TXT removal failed.
+    detail); ``leftover_txt``: challenge names whose TXT removal failed; ``permanent``: trying again cannot
+    succeed (the CA does not know the certificate, the certificate or the reason cannot be read).
     """
 
     def __init__(self, message, retry_after=None, rate_limited=False, *, code=None, detail=None,
-                 leftover_txt=()):
+                 leftover_txt=(), permanent=False):
         super().__init__(message)
         self.message = message
         self.retry_after = retry_after
@@ -77,6 +78,7 @@ class AcmeError(Exception):
         self.code = code
         self.detail = detail
         self.leftover_txt = tuple(leftover_txt)
+        self.permanent = permanent
 
 
 @dataclass(frozen=True)
@@ -184,7 +186,12 @@ _KNOWN_DETAILS = {
     "unable to find specified certificate": "l'autorité de certification ne connaît pas ce certificat (elle ne "
                                             "l'a pas émis, ou ne l'a pas conservé)",
     "certificate has already been revoked": "certificat déjà révoqué",
+    # Boulder (Let's Encrypt): a certificate from another CA.
+    "certificate from unrecognized issuer": "l'autorité de certification ne connaît pas ce certificat (il a été "
+                                            "émis par une autre autorité)",
 }
+# CA texts saying the certificate is unknown to it: asking again gives the same answer.
+_UNKNOWN_CERTIFICATE = ("unable to find specified certificate", "certificate from unrecognized issuer")
 
 
 # In a failed challenge, "unauthorized" (Boulder, Pebble) means the TXT record held no matching token.
@@ -225,7 +232,9 @@ def _problem_error(action, problem, retry_after=None, wording=None):
     message = f"{action} : {text}"
     if rate_limited or retry_after:
         message += f" ; nouvel essai possible dans {retry_after} s" if retry_after else " ; réessayer plus tard"
-    return AcmeError(message + ".", retry_after, rate_limited, code=code, detail=detail or None)
+    permanent = detail.lower().startswith(_UNKNOWN_CERTIFICATE) or code == "badRevocationReason"
+    return AcmeError(message + ".", retry_after, rate_limited, code=code, detail=detail or None,
+                     permanent=permanent)
 
 
 def _failed_challenge_error(action, authzr):
@@ -565,12 +574,12 @@ def revoke_certificate(settings: AcmeSettings, account_key: josepy.JWKRSA, cert_
         reason = RevocationReason(reason)
     except ValueError as exc:
         raise AcmeError(f"Motif de révocation non pris en charge : {reason!r} (attendu : "
-                        f"{', '.join(str(int(r)) for r in RevocationReason)}).") from exc
+                        f"{', '.join(str(int(r)) for r in RevocationReason)}).", permanent=True) from exc
     try:
         certificate = x509.load_pem_x509_certificates(
             cert_pem if isinstance(cert_pem, bytes) else str(cert_pem).encode())[0]
     except (ValueError, TypeError) as exc:
-        raise AcmeError("Certificat à révoquer illisible : un certificat PEM est attendu.") from exc
+        raise AcmeError("Certificat à révoquer illisible : un certificat PEM est attendu.", permanent=True) from exc
     action = f"Révocation du certificat n° {certificate.serial_number:x}"
     try:
         with _session(settings, account_key, action) as session:

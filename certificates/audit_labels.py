@@ -6,6 +6,7 @@ ACTIONS = {
     "certificate.expiry_notice": "Avis d'expiration du certificat envoyé",
     "certificate.revocation_opened": "Révocation du certificat engagée",
     "certificate.revoked": "Certificat révoqué",
+    "certificate.revocation_impossible": "Révocation du certificat impossible (refusée par l'autorité)",
     "certificate.vi.requested": "Certificat vi demandé",
     "certificate.vi.attempt_failed": "Échec d'une tentative d'obtention du certificat vi",
     "certificate.vi.order_cancelled": "Demande de certificat vi annulée",

@@ -266,16 +266,22 @@ class RevocationStatus(models.TextChoices):
     PENDING = "a_faire", "À faire"
     DONE = "faite", "Faite"
     FAILED = "echec", "Échec, réessai prévu"
+    IMPOSSIBLE = "impossible", "Impossible, sans nouvel essai"
+
+
+# Revocations the portal no longer works on: another one of the same certificate may be opened.
+CLOSED_REVOCATION_STATUSES = (RevocationStatus.DONE, RevocationStatus.IMPOSSIBLE)
 
 
 class Revocation(StateMachineMixin, models.Model):
     """A certificate to revoke: through ACME for `vi`, by the technical administrator for IGC-Santé `db`
     (no public API), confirmed when the serial appears in the CRL."""
 
-    # A failed ACME attempt is retried with backoff (it stays failed until one succeeds).
+    # A failed ACME attempt is retried with backoff (it stays failed until one succeeds); an answer that
+    # cannot change (the CA does not know the certificate) ends it as impossible: no more attempts.
     TRANSITIONS = {
-        RevocationStatus.PENDING: {RevocationStatus.DONE, RevocationStatus.FAILED},
-        RevocationStatus.FAILED: {RevocationStatus.DONE},
+        RevocationStatus.PENDING: {RevocationStatus.DONE, RevocationStatus.FAILED, RevocationStatus.IMPOSSIBLE},
+        RevocationStatus.FAILED: {RevocationStatus.DONE, RevocationStatus.IMPOSSIBLE},
     }
 
     certificate = models.ForeignKey(Certificate, on_delete=models.PROTECT, related_name="revocations")
@@ -283,7 +289,7 @@ class Revocation(StateMachineMixin, models.Model):
                                            related_name="+")
     reason = models.CharField(max_length=32)
     reason_code = models.PositiveSmallIntegerField()
-    status = models.CharField(max_length=8, choices=RevocationStatus.choices, default=RevocationStatus.PENDING)
+    status = models.CharField(max_length=10, choices=RevocationStatus.choices, default=RevocationStatus.PENDING)
     deadline = models.DateTimeField()
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                      related_name="+")
@@ -295,7 +301,7 @@ class Revocation(StateMachineMixin, models.Model):
     class Meta:
         ordering = ["deadline", "pk"]
         constraints = [
-            models.UniqueConstraint(fields=["certificate"], condition=~Q(status="faite"),
+            models.UniqueConstraint(fields=["certificate"], condition=~Q(status__in=["faite", "impossible"]),
                                     name="one_open_revocation"),
         ]
         verbose_name = "révocation"

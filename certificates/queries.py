@@ -124,5 +124,6 @@ def dashboard(drimboxes: QuerySet, certificates: QuerySet, *, now: datetime | No
         # A DRIMbox without viewer has no vi name, hence no vi certificate to miss.
         ).filter(Q(has_db=False) | Q(has_vi=False, has_viewer=True)).order_by("identifiant"),
         "revocations": Revocation.objects.filter(certificate__in=certificates).exclude(
-            status=RevocationStatus.DONE).select_related("certificate", "certificate__drimbox"),
+            status=RevocationStatus.DONE).select_related("certificate", "certificate__drimbox",
+                                                         "certificate__operator"),
     }

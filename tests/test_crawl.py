@@ -8,8 +8,11 @@ Left out: logging out (it ends the walk), the identity provider's login, the Dja
 whose sort and filter links are combinations of one page) and the API's own JSON links.
 
 The same walk checks the DSFR frame of every HTML page (issue 16, item 1): a breadcrumb below the home, ending on
-the page itself, and a target for each skip link.
+the page itself, and a target for each skip link; and that what a person reads is French (item 7): no English words
+in the visible text — an outside party's own words (a CA's, GitHub's, an SMTP server's) are allowed only in the
+folded technical detail (``<details>``) or as code.
 """
+import re
 from collections import deque
 from html.parser import HTMLParser
 from importlib import import_module
@@ -105,6 +108,64 @@ def frame_problems(path, html):
     return problems
 
 
+# Words that French text never uses, and Python's own values shown raw (None, True, False). Names, DNs (« Côte-d'Or »)
+# and the standard X.509 notation (« CA:FALSE ») are not words of a sentence and do not match.
+ENGLISH = re.compile(r"\b(?i:the|this|that|is|are|was|were|please|error|errors|failed|unable|invalid|required|unknown"
+                     r"|not found|must|should|cannot|could not|field|enter a|ensure|submit|permission|denied|forbidden"
+                     r"|allowed|missing|expected|with|from|and|your|you)\b|\b(?:None|True|False)\b")
+
+
+class _VisibleText(HTMLParser):
+    """The text a person reads (with alt, title and aria-label), outside scripts, styles, code and the folded
+    technical detail."""
+
+    HIDDEN = {"script", "style", "code", "pre", "details", "template"}
+    VOID = {"area", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+    def __init__(self):
+        super().__init__()
+        self.texts, self._open, self._hidden = [], [], 0
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if not self._hidden:
+            self.texts += [attributes[name] for name in ("alt", "title", "aria-label") if attributes.get(name)]
+        if tag in self.VOID:
+            return
+        self._open.append(tag)
+        self._hidden += tag in self.HIDDEN
+
+    def handle_endtag(self, tag):
+        if tag not in self._open:
+            return
+        while self._open:
+            closed = self._open.pop()
+            self._hidden -= closed in self.HIDDEN
+            if closed == tag:
+                break
+
+    def handle_data(self, data):
+        if not self._hidden and data.strip():
+            self.texts.append(" ".join(data.split()))
+
+
+SUCCESS_BOX = re.compile(r'<div class="fr-alert fr-alert--success[^"]*"[^>]*>(.*?)</div>', re.S)
+UNVERIFIED = re.compile(r"non v[ée]rifi", re.I)
+
+
+def unverified_in_success_boxes(html):
+    """Green boxes that say something could not be checked (« Révocation non vérifiable »): a warning, not a
+    success."""
+    return [" ".join(box.split()) for box in SUCCESS_BOX.findall(html) if UNVERIFIED.search(box)]
+
+
+def english_in(html):
+    """The visible texts of a page that read as English ([] when everything is French)."""
+    parser = _VisibleText()
+    parser.feed(html)
+    return [text for text in parser.texts if ENGLISH.search(text)]
+
+
 class _Links(HTMLParser):
     def __init__(self):
         super().__init__()
@@ -169,9 +230,13 @@ def crawl(client, inspect=None):
     return seen, broken
 
 
-def _recording_frame_problems(frames):
+def _recording_frame_problems(frames, english=None):
     def inspect(path, final, html):
         frames[path] = frame_problems(final, html)
+        if english is not None and (found := english_in(html)):
+            english[path] = found[:5]
+        if green := unverified_in_success_boxes(html):
+            frames[path] = [*frames[path], f"a success box says something is not verified: {green}"]
     return inspect
 
 
@@ -181,11 +246,12 @@ def test_every_link_each_role_sees_leads_to_a_page_in_the_dsfr_frame(demo):
         client = Client()
         if username:
             client.force_login(get_user_model().objects.get(username=username))
-        frames = {}
-        seen, broken = crawl(client, _recording_frame_problems(frames))
+        frames, english = {}, {}
+        seen, broken = crawl(client, _recording_frame_problems(frames, english))
         assert not broken, f"{role}: {len(broken)} dead links (page: (status, linked from)): {broken}"
         wrong = {path: problems for path, problems in frames.items() if problems}
         assert not wrong, f"{role}: {len(wrong)} pages out of the DSFR frame: {wrong}"
+        assert not english, f"{role}: {len(english)} pages show English to people: {english}"
         # The walk went somewhere: the role's pages were reached, not just the home page.
         assert len(seen) >= (10 if role == "anonymous" else 40), (role, sorted(seen))
 
@@ -220,3 +286,29 @@ def test_the_frame_check_finds_what_it_should():
             {"href": "/", "current": None, "text": "Accueil"},
             {"href": "/espace/demandes/", "current": None, "text": "Mes demandes"},
             {"href": None, "current": None, "text": "Demande DEM-1"}])]
+
+
+def test_the_english_check_finds_what_it_should():
+    """The walk's language check, on texts made right and wrong on purpose."""
+    page = """<html lang="fr"><head><title>Révocation — Espace</title><style>.x{{color:red}}</style></head><body>
+    <img alt="{alt}" src="/x.png"><div class="fr-alert"><p>{message}</p></div>
+    <details><summary>Détail technique</summary><code>Unable to find specified certificate</code></details>
+    <p>Extensions : CA:FALSE — ST=Côte-d'Or (21) — page 1 sur 6</p>
+    <script>if (a == null) {{ throw "not found"; }}</script>
+    </body></html>"""
+    french = "L'autorité de certification ne connaît pas ce certificat."
+    assert english_in(page.format(alt="Logo de l'ANS", message=french)) == []
+    for message in ("Unable to find specified certificate", "This field is required.", "Not found.",
+                    "Authentication credentials were not provided.", "Échéance : None", "Publié : True",
+                    "Method \"POST\" not allowed."):
+        assert english_in(page.format(alt="Logo", message=message)) == [message], message
+    assert english_in(page.format(alt="Close the menu", message=french)) == ["Close the menu"]
+
+
+def test_the_success_box_check_finds_an_unverified_revocation():
+    box = '<div class="fr-alert fr-alert--{level} fr-alert--sm" role="status"><p>{text}</p></div>'
+    assert unverified_in_success_boxes(box.format(level="success", text="Certificat valide. Révocation non "
+                                                  "vérifiable : LCR indisponible.")) == [
+        "<p>Certificat valide. Révocation non vérifiable : LCR indisponible.</p>"]
+    assert unverified_in_success_boxes(box.format(level="warning", text="Révocation non vérifiable.")) == []
+    assert unverified_in_success_boxes(box.format(level="success", text="Révocation enregistrée.")) == []

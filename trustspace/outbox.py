@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import smtplib
 import time
 from datetime import timedelta
@@ -35,6 +36,7 @@ from django.utils import timezone
 
 from .backoff import backoff
 from .models import OutboxKind, OutboxMessage, OutboxStatus
+from .technical_detail import with_detail
 
 logger = logging.getLogger(__name__)
 
@@ -204,7 +206,7 @@ def deliver_one(pk, *, now=None):
 
 def _record_failure(message, exc):
     message.attempts += 1
-    message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+    message.last_error = failure_text(message.kind, exc)
     permanent = isinstance(exc, PermanentError) or _is_permanent_smtp(exc)
     if permanent or message.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
         message.transition_to(OutboxStatus.FAILED)
@@ -213,6 +215,41 @@ def _record_failure(message, exc):
         message.next_attempt_at = timezone.now() + retry_delay(message.attempts)
         logger.warning("outbox: message %s attempt %s failed: %s", message.pk, message.attempts, message.last_error)
     message.save(update_fields=["attempts", "last_error", "status", "next_attempt_at"])
+
+
+_HTTP_STATUS = re.compile(r"^HTTP (\d{3})\b")
+
+
+def failure_text(kind, exc):
+    """What the ANS reads about a failed delivery: a French sentence, the exception as it came (an SMTP server's,
+    a receiver's or Python's words, in English) kept as the technical detail."""
+    detail = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, PermanentError) and not _HTTP_STATUS.match(str(exc)):
+        text = str(exc)  # the portal's own words (French)
+        return with_detail(text[:1].upper() + text[1:] + ("" if text.endswith(".") else "."), None)
+    if kind == OutboxKind.EMAIL:
+        if isinstance(exc, smtplib.SMTPRecipientsRefused):
+            codes = ", ".join(sorted({str(code) for code, _text in exc.recipients.values()}))
+            message = f"Le serveur de courriel refuse le ou les destinataires (code {codes})."
+        elif isinstance(exc, smtplib.SMTPResponseException):
+            message = f"Le serveur de courriel refuse l'envoi (code {exc.smtp_code})."
+        elif isinstance(exc, (smtplib.SMTPServerDisconnected, OSError)):
+            message = "Serveur de courriel injoignable."
+        else:
+            message = "Envoi du courriel en échec."
+    elif kind == OutboxKind.WEBHOOK:
+        status = _HTTP_STATUS.match(str(exc))
+        if status:
+            message = f"Le récepteur du webhook a répondu HTTP {status[1]}."
+        elif "timeout" in type(exc).__name__.lower() or "timed out" in str(exc).lower():
+            message = "Le récepteur du webhook n'a pas répondu à temps."
+        elif isinstance(exc, OSError):  # requests' ConnectionError and the like
+            message = "Récepteur du webhook injoignable."
+        else:
+            message = "Envoi du webhook en échec."
+    else:
+        message = "La tâche n'a pas pu être confiée à un worker."
+    return with_detail(message, detail)
 
 
 def retry_delay(attempts):

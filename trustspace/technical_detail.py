@@ -9,6 +9,7 @@ inline in parentheses, are taken apart the same way.
 """
 from __future__ import annotations
 
+import errno
 import re
 
 LABEL = "Détail technique : "
@@ -55,3 +56,24 @@ def error_text(exc: BaseException, fallback: str, *, limit: int = 2000) -> str:
     if isinstance(french, str) and french:
         return with_detail(french[:1].upper() + french[1:] + ".", str(exc), limit=limit)
     return with_detail(fallback, f"{type(exc).__name__} : {exc}", limit=limit)
+
+
+_OS_ERRORS = {
+    errno.ENOENT: "fichier ou dossier absent",
+    errno.EACCES: "accès refusé",
+    errno.EPERM: "opération non permise",
+    errno.EISDIR: "c'est un dossier, pas un fichier",
+    errno.ENOTDIR: "un élément du chemin n'est pas un dossier",
+    errno.EIO: "erreur d'entrée-sortie",
+    errno.ENOSPC: "plus de place sur le disque",
+    errno.EROFS: "système de fichiers en lecture seule",
+    errno.ELOOP: "trop de liens symboliques",
+    errno.ENAMETOOLONG: "chemin trop long",
+}
+
+
+def os_error_french(exc: OSError) -> str:
+    """An OSError's cause in French (its ``strerror`` is English: « Permission denied »)."""
+    if exc.errno is None:
+        return f"erreur système {type(exc).__name__}"
+    return _OS_ERRORS.get(exc.errno) or f"erreur système {errno.errorcode.get(exc.errno, exc.errno)}"

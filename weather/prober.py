@@ -51,6 +51,7 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
+import errno
 import gc
 import socket
 import ssl
@@ -71,6 +72,20 @@ OPERATIONAL, DEGRADED, FAILING = "operational", "degraded", "failing"
 USER_AGENT = "DRIM-M-meteo/1.0"
 # OpenSSL verification codes worth a specific French message.
 X509_EXPIRED, X509_NOT_YET_VALID = 10, 9
+# The others, in French (OpenSSL's texts are English and the reasons are shown on the public weather pages).
+VERIFY_REASONS = {
+    2: "émetteur inconnu", 20: "émetteur inconnu", 21: "chaîne incomplète", 18: "certificat auto-signé",
+    19: "autorité racine non reconnue", 23: "certificat révoqué", 24: "autorité intermédiaire invalide",
+    26: "usage du certificat non admis", 62: "nom du serveur absent du certificat",
+    64: "adresse IP absente du certificat",
+}
+# Network errors (errno) in French; any other reads as its errno code.
+NETWORK_REASONS = {
+    errno.ENETUNREACH: "réseau injoignable", errno.EHOSTUNREACH: "hôte injoignable",
+    errno.ECONNRESET: "connexion interrompue par le serveur", errno.ECONNABORTED: "connexion abandonnée",
+    errno.EPIPE: "connexion fermée par le serveur", errno.ETIMEDOUT: "délai de connexion dépassé",
+    errno.EHOSTDOWN: "hôte arrêté", errno.ENETDOWN: "réseau arrêté", errno.EADDRNOTAVAIL: "adresse indisponible",
+}
 
 
 @dataclass
@@ -241,15 +256,18 @@ def _describe(exc, timeout):
             return CheckFailed("certificat du serveur expiré", final=True)
         if exc.verify_code == X509_NOT_YET_VALID:
             return CheckFailed("certificat du serveur pas encore valide", final=True)
-        return CheckFailed(f"certificat du serveur non reconnu ({exc.verify_message})", final=True)
-    if isinstance(exc, ssl.SSLError):
-        return CheckFailed(f"négociation TLS refusée ({exc.reason or exc.strerror or exc})")
+        why = VERIFY_REASONS.get(exc.verify_code, f"code de vérification {exc.verify_code}")
+        return CheckFailed(f"certificat du serveur non reconnu ({why})", final=True)
+    if isinstance(exc, ssl.SSLError):  # OpenSSL's reason is an identifier (TLSV1_ALERT_UNKNOWN_CA…), not a sentence
+        return CheckFailed(f"négociation TLS refusée (code {exc.reason or exc.errno or type(exc).__name__})")
     if isinstance(exc, ConnectionRefusedError):
         return CheckFailed("connexion refusée")
     if isinstance(exc, socket.gaierror):
         return CheckFailed("nom introuvable (DNS)")
     if isinstance(exc, (ConnectionError, OSError)):
-        return CheckFailed(f"connexion impossible ({exc.strerror or exc.__class__.__name__})")
+        why = NETWORK_REASONS.get(exc.errno, f"erreur réseau {errno.errorcode.get(exc.errno, exc.errno)}"
+                                  if exc.errno else f"erreur réseau {exc.__class__.__name__}")
+        return CheckFailed(f"connexion impossible ({why})")
     return CheckFailed(f"erreur inattendue ({exc.__class__.__name__})")
 
 

@@ -31,6 +31,7 @@ from django.conf import settings
 
 from trustspace.errors import Conflict
 from trustspace.paris_time import paris_date
+from trustspace.technical_detail import os_error_french
 
 from . import xades
 
@@ -90,11 +91,11 @@ def read_pem_certificates(value: str, what: str = "Certificat du signataire") ->
         try:
             text = Path(value).read_bytes()
         except OSError as exc:
-            raise SignerError(f"{what} illisible : {value} ({exc.strerror}).") from exc
+            raise SignerError(f"{what} illisible : {value} ({os_error_french(exc)}).") from exc
     try:
         return x509.load_pem_x509_certificates(text)
     except ValueError as exc:
-        raise SignerError(f"{what} invalide (PEM attendu) : {exc}") from exc
+        raise SignerError(f"{what} invalide : un ou plusieurs certificats PEM sont attendus.") from exc
 
 
 def configured_chain() -> list[x509.Certificate]:
@@ -158,9 +159,10 @@ def load_pkcs12_signer(path, password: bytes | None) -> Pkcs12Signer:
     except FileNotFoundError as exc:
         raise SignerError(f"Fichier PKCS#12 du signataire introuvable : {path}") from exc
     except OSError as exc:  # permission, a directory, an I/O error
-        raise SignerError(f"Fichier PKCS#12 du signataire illisible : {path} ({exc.strerror or exc}).") from exc
+        raise SignerError(f"Fichier PKCS#12 du signataire illisible : {path} ({os_error_french(exc)}).") from exc
     except (ValueError, TypeError, xades.SigningError) as exc:
-        raise SignerError(f"Fichier PKCS#12 du signataire illisible (mot de passe ?) : {exc}") from exc
+        raise SignerError(f"Fichier PKCS#12 du signataire illisible : {path} (mot de passe incorrect ou fichier "
+                          "qui n'est pas au format PKCS#12).") from exc
     except Exception as exc:  # whatever the parser raises must not become a 500
         logger.exception("whitelist signer: PKCS#12 %s unreadable", path)
         raise SignerError(f"Fichier PKCS#12 du signataire illisible ({type(exc).__name__}).") from exc
@@ -203,7 +205,7 @@ def _pkcs12_public_certificate():
     except FileNotFoundError as exc:
         raise SignerError(f"Fichier PKCS#12 du signataire introuvable : {path}") from exc
     except OSError as exc:
-        raise SignerError(f"Fichier PKCS#12 du signataire illisible : {path} ({exc.strerror or exc}).") from exc
+        raise SignerError(f"Fichier PKCS#12 du signataire illisible : {path} ({os_error_french(exc)}).") from exc
     key = (path, stat.st_mtime_ns, stat.st_size, password)
     if key not in _PKCS12_CERTIFICATES:
         signer = load_pkcs12_signer(path, password)

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from certificates import acme_client, trust
 from certificates.models import (
+    CLOSED_REVOCATION_STATUSES,
     MARKET_SOURCES,
     AcmeDnsCredential,
     Certificate,
@@ -31,7 +32,9 @@ from trustspace.backoff import backoff
 from trustspace.errors import Conflict, InvalidData
 from trustspace.models import User
 from trustspace.paris_time import paris_date
-from trustspace.technical_detail import error_text
+from trustspace.technical_detail import error_text, split_detail
+
+OPEN_STATUSES = (RevocationStatus.PENDING, RevocationStatus.FAILED)
 
 # RFC 5280 reason codes used by the portal.
 REASONS = {
@@ -100,8 +103,7 @@ def process_revocations(*, now: datetime | None = None) -> int:
     """Revoke `vi` certificates through ACME; confirm `db` ones when their serial is in the CRL."""
     now = now or timezone.now()
     done = 0
-    for revocation in Revocation.objects.filter(status__in=[RevocationStatus.PENDING, RevocationStatus.FAILED]
-                                                ).select_related("certificate"):
+    for revocation in Revocation.objects.filter(status__in=OPEN_STATUSES).select_related("certificate"):
         certificate = revocation.certificate
         if certificate.source in MARKET_SOURCES:
             verdict = _market_verdict_of(certificate, now=now)
@@ -123,23 +125,36 @@ def process_revocations(*, now: datetime | None = None) -> int:
                 continue
         with transaction.atomic():
             revocation = Revocation.objects.select_for_update().select_related("certificate").get(pk=revocation.pk)
-            if revocation.status != RevocationStatus.DONE:
+            if revocation.status in OPEN_STATUSES:
                 _mark_revoked(revocation, when=now, actor=TASK)
                 done += 1
     return done
 
 
 def _attempt_failed(revocation: Revocation, exc: Exception) -> None:
-    """An ACME revocation attempt failed: counted, its error kept, retried later with backoff."""
+    """An ACME revocation attempt failed: counted, its error kept, retried later with backoff — or, when the
+    answer cannot change (the CA does not know the certificate), ended as impossible and the technical
+    administrators told; the ANS sees it on its certificate dashboard."""
+    permanent = getattr(exc, "permanent", False)
     with transaction.atomic():
-        revocation = Revocation.objects.select_for_update().get(pk=revocation.pk)
-        if revocation.status == RevocationStatus.DONE:
+        revocation = Revocation.objects.select_for_update().select_related("certificate").get(pk=revocation.pk)
+        if revocation.status in CLOSED_REVOCATION_STATUSES:
             return  # confirmed meanwhile (another worker, or the CRL)
-        if revocation.status != RevocationStatus.FAILED:
-            revocation.transition_to(RevocationStatus.FAILED)
+        target = RevocationStatus.IMPOSSIBLE if permanent else RevocationStatus.FAILED
+        if revocation.status != target:
+            revocation.transition_to(target)
         revocation.attempts += 1
         revocation.last_error = error_text(exc, "Configuration ACME du portail invalide : l'ANS doit la corriger.")
         revocation.save(update_fields=["status", "attempts", "last_error"])
+        if not permanent:
+            return
+        certificate = revocation.certificate
+        message, _detail = split_detail(revocation.last_error)
+        audit.record(actor=TASK, action="certificate.revocation_impossible", obj=certificate,
+                     operator_id=certificate.operator_id, after={"error": message, "attempts": revocation.attempts})
+        notify_technical(certificate.operator_id, f"Révocation impossible du certificat vi {certificate.serial}",
+                         "certificates/email/revocation_impossible.txt",
+                         {"certificate": certificate, "revocation": revocation, "message": message})
 
 
 def _crl_verdict_of(certificate: Certificate, *, now: datetime) -> CrlVerdict | None:
@@ -175,8 +190,7 @@ def recheck_db_certificates(*, now: datetime | None = None) -> int:
             certificate = Certificate.objects.select_for_update().get(pk=certificate.pk)
             if certificate.revoked_at:
                 continue
-            open_revocation = Revocation.objects.filter(certificate=certificate).exclude(
-                status=RevocationStatus.DONE).first()
+            open_revocation = Revocation.objects.filter(certificate=certificate, status__in=OPEN_STATUSES).first()
             if open_revocation is not None:
                 _mark_revoked(open_revocation, when=now, actor=TASK)
             else:
@@ -192,6 +206,7 @@ def recheck_db_certificates(*, now: datetime | None = None) -> int:
 def _complete_pending(pending_id: int | None) -> None:
     if pending_id is None:
         return
+    # An impossible revocation keeps the switch or withdrawal open: its certificate is still to be revoked.
     if not Revocation.objects.filter(pending_revocation_id=pending_id).exclude(status=RevocationStatus.DONE).exists():
         operator_services.complete_pending_revocation(pending_id, actor=TASK)
 

@@ -193,6 +193,9 @@ def _certificate_page(request, certificate, revoke_form=None):
     return render(request, "certificates/certificate_detail.html", {
         "certificate": certificate, "info": describe_certificate(leaf), "chain": chain,
         "revoke_form": revoke_form or RevokeForm(), "failed_form": revoke_form,
+        # The latest revocation asked for, while the certificate is not revoked: its state and error.
+        "revocation": None if certificate.revoked_at
+        else certificate.revocations.order_by("-created_at", "-pk").first(),
         "can_manage": permissions.can(request.user, "certificate.manage", certificate.operator)
         and not certificate.revoked_at,
     })
@@ -227,7 +230,8 @@ def certificate_revoke(request, pk):
             messages.success(request, "Révocation à effectuer auprès de l'autorité qui a délivré le certificat : "
                                       "le portail la constatera dans sa LCR (ou par OCSP).")
         elif certificate.kind == CertificateKind.VI:
-            messages.success(request, "Révocation enregistrée.")
+            messages.success(request, "Révocation enregistrée : le portail la demande à l'autorité de certification, "
+                                      "son état s'affiche ci-dessous.")
         else:
             messages.success(request, "Révocation à effectuer auprès de l'IGC-Santé : le portail la constatera "
                                       "dans la CRL.")

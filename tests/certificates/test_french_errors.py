@@ -37,12 +37,24 @@ def test_an_acme_problem_reads_in_french_and_keeps_the_cas_words_apart(code):
     assert error.code == code and error.detail == "Some English words"
 
 
-def test_pebbles_unknown_certificate_is_named_in_french():
+def test_pebbles_unknown_certificate_is_named_in_french_and_is_permanent():
     error = acme_client._problem_error("Révocation du certificat n° 1f",
                                        problem("malformed", "Unable to find specified certificate."))
     assert error.message == ("Révocation du certificat n° 1f : l'autorité de certification ne connaît pas ce "
                              "certificat (elle ne l'a pas émis, ou ne l'a pas conservé).")
-    assert error.detail == "Unable to find specified certificate."
+    assert error.detail == "Unable to find specified certificate." and error.permanent
+
+
+@pytest.mark.parametrize(("code", "detail", "permanent"), [
+    ("malformed", "Certificate from unrecognized issuer", True),
+    ("badRevocationReason", "reason not allowed", True),
+    ("malformed", "JWS has no anti-replay nonce", False),
+    ("serverInternal", "Unable to find specified certificate", True),
+    ("rateLimited", "too many requests", False),
+    ("unauthorized", "account does not own the certificate", False),
+])
+def test_only_answers_that_cannot_change_are_permanent(code, detail, permanent):
+    assert acme_client._problem_error("Révocation", problem(code, detail)).permanent is permanent
 
 
 def test_an_unknown_problem_type_still_reads_in_french():
@@ -67,27 +79,75 @@ def test_stored_text_keeps_the_message_whole_and_cuts_the_detail():
 
 
 @pytest.mark.django_db
-def test_a_demo_revocation_refused_by_pebble_reads_in_french_with_pebbles_words_as_detail(
+def test_a_demo_revocation_refused_by_pebble_ends_as_impossible_in_french_with_pebbles_words_as_detail(
         world, crl, bind, acme, client):  # noqa: F811
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from trustspace.models import AuditEntry, OutboxKind, OutboxMessage
+
     drimbox = declared_drimbox(world.operator, world.legal, world.ans)
     # As in the demo: a vi certificate stored as the CA's answer, which this CA (Pebble, restarted) never issued.
     vi = give_certificates(drimbox)
     services.revoke_certificate(vi, acting_user=world.technical, reason="compromission")
-    services.process_revocations()
+    services.process_revocations()  # already done by the task the revocation schedules (eager in tests)
     revocation = Revocation.objects.get(certificate=vi)
-    assert revocation.status == RevocationStatus.FAILED and revocation.attempts == 1
+    # The CA's answer cannot change: no retry, a clear end state.
+    assert revocation.status == RevocationStatus.IMPOSSIBLE and revocation.attempts == 1
+    assert services.process_revocations(now=timezone.now() + timedelta(days=30)) == 0
+    revocation.refresh_from_db()
+    assert revocation.status == RevocationStatus.IMPOSSIBLE and revocation.attempts == 1
+    vi.refresh_from_db()
+    assert vi.revoked_at is None
     message, detail = split_detail(revocation.last_error)
     serial = x509.load_pem_x509_certificate(vi.pem.encode()).serial_number
     assert message == (f"Révocation du certificat n° {serial:x} : l'autorité de certification ne connaît "
                        "pas ce certificat (elle ne l'a pas émis, ou ne l'a pas conservé).")
     assert detail.startswith("Unable to find specified certificate")  # Pebble's words, as it sent them
+    assert AuditEntry.objects.filter(action="certificate.revocation_impossible", object_id=str(vi.pk)).count() == 1
 
-    client.force_login(world.technical)
-    page = unescape(client.get(reverse("drimbox_certificates", args=[drimbox.pk])).content.decode())
-    assert message in page
-    folded = page.index("<summary>Détail technique</summary>")
-    assert page.index("Unable to find specified certificate") > folded  # only inside the folded detail
-    assert page.count("Unable to find specified certificate") == 1
+    # The technical administrators are told once, in French, Pebble's words only as the technical detail.
+    told = [m.payload for m in OutboxMessage.objects.filter(kind=OutboxKind.EMAIL)
+            if "Révocation impossible" in m.payload["subject"]]
+    assert len(told) == 1 and world.technical.email in told[0]["to"]
+    assert message in told[0]["body"] and "Unable to find" not in told[0]["body"]
+
+    # The operator and the ANS read the French message, the original folded in the technical detail.
+    for user, url in ((world.technical, reverse("drimbox_certificates", args=[drimbox.pk])),
+                      (world.technical, reverse("certificate_detail", args=[vi.pk])),
+                      (world.ans, reverse("ans_certificates"))):
+        client.force_login(user)
+        page = unescape(client.get(url).content.decode())
+        assert message in page and "Impossible, sans nouvel essai" in page
+        folded = page.index("<summary>Détail technique</summary>")
+        assert page.index("Unable to find specified certificate") > folded  # only inside the folded detail
+        assert page.count("Unable to find specified certificate") == 1
+
+    # Nothing more from the portal, but the technical administrator may ask again (a new revocation).
+    again = services.revoke_certificate(vi, acting_user=world.technical, reason="compromission")
+    assert again.status == RevocationStatus.PENDING and again.pk != revocation.pk
+
+
+@pytest.mark.django_db
+def test_a_switch_whose_vi_revocation_is_impossible_stays_open_without_retrying(world, crl, bind, acme):  # noqa: F811
+    from certificates.models import CertificateKind
+    from operators.models import PendingRevocation, PendingRevocationStatus
+    from tests.certificates.test_services import switch_to_other_operator
+
+    drimbox = declared_drimbox(world.operator, world.legal, world.ans)
+    vi = give_certificates(drimbox)
+    switch_to_other_operator(world, drimbox)
+    for _ in range(2):  # the beat runs both tasks again and again: nothing new is opened, nothing retried
+        services.process_pending_revocations()
+        services.process_revocations()
+    revocations = {r.certificate.kind: r for r in Revocation.objects.filter(certificate__drimbox=drimbox)}
+    assert set(revocations) == {CertificateKind.DB, CertificateKind.VI}
+    assert revocations[CertificateKind.VI].certificate == vi
+    assert (revocations[CertificateKind.VI].status, revocations[CertificateKind.VI].attempts) == (
+        RevocationStatus.IMPOSSIBLE, 1)
+    # The former operator's vi certificate is still to be revoked: the switch's revocations stay to do.
+    assert PendingRevocation.objects.get(drimbox=drimbox).status == PendingRevocationStatus.OPEN
 
 
 @pytest.mark.django_db
@@ -114,3 +174,14 @@ def test_a_saved_certificate_whose_revocation_could_not_be_checked_gets_no_green
     (unchecked_tag, unchecked), (checked_tag, checked) = flashes
     assert unchecked_tag == "warning" and "n'ont pas pu être vérifiées" in unchecked
     assert checked_tag == "success" and "vérifiées" not in checked
+
+
+def test_a_system_error_reads_in_french():
+    import errno
+
+    from trustspace.technical_detail import os_error_french
+
+    assert os_error_french(PermissionError(errno.EACCES, "Permission denied")) == "accès refusé"
+    assert os_error_french(IsADirectoryError(errno.EISDIR, "Is a directory")) == "c'est un dossier, pas un fichier"
+    assert os_error_french(OSError(errno.ENOBUFS, "No buffer space available")) == "erreur système ENOBUFS"
+    assert os_error_french(OSError("no errno")) == "erreur système OSError"

@@ -25,6 +25,7 @@ def test_an_ended_vi_order_does_not_move_again(source):
 @pytest.mark.parametrize(("source", "target"), [
     (RevocationStatus.PENDING, RevocationStatus.DONE), (RevocationStatus.PENDING, RevocationStatus.FAILED),
     (RevocationStatus.FAILED, RevocationStatus.DONE),
+    (RevocationStatus.PENDING, RevocationStatus.IMPOSSIBLE), (RevocationStatus.FAILED, RevocationStatus.IMPOSSIBLE),
 ])
 def test_a_revocation_is_done_directly_or_after_failed_attempts(source, target):
     revocation = Revocation(status=source)
@@ -38,3 +39,11 @@ def test_a_done_revocation_is_final(target):
     with pytest.raises(Conflict, match="La révocation du certificat n° 0A1B est « faite »") as refused:
         revocation.transition_to(target)
     assert refused.value.status_code == 409 and revocation.status == RevocationStatus.DONE
+
+
+@pytest.mark.parametrize("target", [RevocationStatus.PENDING, RevocationStatus.FAILED, RevocationStatus.DONE])
+def test_an_impossible_revocation_is_final(target):
+    revocation = Revocation(status=RevocationStatus.IMPOSSIBLE, certificate=Certificate(serial="0A1B"))
+    with pytest.raises(Conflict, match="est « impossible, sans nouvel essai »") as refused:
+        revocation.transition_to(target)
+    assert refused.value.status_code == 409 and revocation.status == RevocationStatus.IMPOSSIBLE

@@ -17,6 +17,7 @@ from trustspace import outbox
 from trustspace.backoff import backoff
 from trustspace.errors import Conflict
 from trustspace.models import AuditEntry, OutboxKind, OutboxMessage, OutboxStatus
+from trustspace.technical_detail import split_detail
 
 pytestmark = pytest.mark.django_db
 
@@ -86,7 +87,9 @@ def test_an_email_refused_for_now_is_retried_with_backoff_then_delivered(smtp, d
         message = outbox.enqueue_email("a@example.fr", "[DRIM-M] Demande approuvée", "Bonjour")
     message.refresh_from_db()
     assert (message.status, message.attempts, smtp.messages) == (OutboxStatus.PENDING, 1, [])
-    assert "451" in message.last_error
+    # For the ANS in French, the server's words kept as the technical detail.
+    assert split_detail(message.last_error)[0] == "Le serveur de courriel refuse le ou les destinataires (code 451)."
+    assert "4.3.0 essayez plus tard" in split_detail(message.last_error)[1]
     first_retry = message.next_attempt_at
     assert timezone.now() < first_retry <= timezone.now() + timedelta(seconds=30)
     assert outbox.deliver_due() == (0, 0)  # not due yet: nothing is tried
@@ -130,7 +133,8 @@ def test_a_refused_recipient_fails_at_once_then_ans_relaunches_it(smtp, make_use
         message = outbox.enqueue_email("inconnu@example.fr", "S", "B")
     message.refresh_from_db()
     assert (message.status, message.attempts) == (OutboxStatus.FAILED, 1)
-    assert "550" in message.last_error
+    assert split_detail(message.last_error)[0] == "Le serveur de courriel refuse le ou les destinataires (code 550)."
+    assert "550" in split_detail(message.last_error)[1]
 
     smtp.refuse_with = None  # the address was fixed on the mail server side
     with django_capture_on_commit_callbacks(execute=True):
@@ -183,7 +187,7 @@ def test_a_webhook_4xx_is_permanent_except_408_and_429(status, final, django_cap
             message = outbox.enqueue_webhook(url, {"type": "t"}, secret="x")
     message.refresh_from_db()
     assert (message.status, message.attempts) == (final, 1)
-    assert f"HTTP {status}" in message.last_error
+    assert split_detail(message.last_error)[0] == f"Le récepteur du webhook a répondu HTTP {status}."
 
 
 def test_a_webhook_secret_unreadable_with_another_key_fails_for_good(settings, django_capture_on_commit_callbacks):
@@ -205,7 +209,7 @@ def test_a_task_is_published_after_commit_and_an_unknown_one_fails(django_captur
     task.refresh_from_db()
     unknown.refresh_from_db()
     assert task.status == OutboxStatus.SENT
-    assert unknown.status == OutboxStatus.FAILED and "tâche inconnue" in unknown.last_error
+    assert unknown.status == OutboxStatus.FAILED and "Tâche inconnue" in unknown.last_error
 
 
 def test_a_failing_eager_task_undoes_its_own_writes_and_is_retried(django_capture_on_commit_callbacks, settings):
@@ -214,7 +218,9 @@ def test_a_failing_eager_task_undoes_its_own_writes_and_is_retried(django_captur
         message = outbox.enqueue_task("trustspace.tasks.send_email", (["a@example.fr"],))  # missing arguments
     message.refresh_from_db()
     assert (message.status, message.attempts) == (OutboxStatus.PENDING, 1)
-    assert "TypeError" in message.last_error
+    assert split_detail(message.last_error) == ("La tâche n'a pas pu être confiée à un worker.",
+                                                split_detail(message.last_error)[1])
+    assert split_detail(message.last_error)[1].startswith("TypeError")
 
 
 def test_sent_messages_are_pruned_after_the_retention(settings, django_capture_on_commit_callbacks):
@@ -279,5 +285,6 @@ def test_a_hanging_smtp_server_is_a_failed_attempt_retried_later(smtp, settings,
     assert outbox.deliver_one(message.pk) == "failed"  # the timeout, not the task's time limit, ended the attempt
     message.refresh_from_db()
     assert (message.status, message.attempts) == (OutboxStatus.PENDING, 1)
-    assert "timed out" in message.last_error.lower() or "timeout" in message.last_error.lower(), message.last_error
+    message_fr, detail = split_detail(message.last_error)
+    assert message_fr == "Serveur de courriel injoignable." and "timed out" in detail.lower(), message.last_error
     assert message.next_attempt_at > timezone.now()  # backoff: the next try is later, the row lock was released

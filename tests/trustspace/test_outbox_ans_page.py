@@ -8,6 +8,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from trustspace import outbox
 from trustspace.models import AuditEntry, OutboxKind, OutboxMessage, OutboxStatus
 
 pytestmark = pytest.mark.django_db
@@ -37,6 +38,12 @@ def test_only_ans_administrators_see_the_page_and_relaunch(world, client):
     assert response.status_code == 200
     html = response.content.decode()
     assert "HTTP 404 introuvable" in html and "Relancer" in html and message.label in html
+    # An English original is folded as the technical detail, under the French message.
+    message.last_error = outbox.failure_text(OutboxKind.WEBHOOK, RuntimeError("HTTP 503 Service Unavailable"))
+    message.save(update_fields=["last_error"])
+    html = unescape(client.get(page).content.decode())
+    assert "Le récepteur du webhook a répondu HTTP 503." in html
+    assert html.index("Service Unavailable") > html.index("<summary>Détail technique</summary>")
     assert 'data-status="failed">en échec : 1' in html
 
 

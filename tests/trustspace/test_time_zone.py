@@ -143,3 +143,60 @@ def test_the_scan_sees_an_f_string_format_and_skips_input_formats():
         'field = forms.DateField(input_formats=["%d/%m/%Y"])'))
         if _is_human_time_format(text)]
     assert flagged == ["%d/%m/%Y %H:%M"]
+
+
+# A value that is an instant or a day, by its name (``opened_at``, ``deadline``, ``not_after``, ``expires_on``…).
+TIME_NAME = re.compile(r"(_at|_on|_date|_until|^date|deadline|not_after|not_before|expires|this_update|next_update)$")
+# Already-written text, not an instant: the history row's time (trustspace.history, written by paris_datetime).
+WRITTEN_TIMES = {"row.created_at"}
+TEMPLATE_VALUE = re.compile(r"{{\s*([\w.]+)\s*(\|[^}]*)?}}")
+
+
+def _bare_template_times(text):
+    """``{{ x.opened_at }}`` shown without a Paris filter (nor a machine one: ``|utc|date:…``, ``|timesince``)."""
+    for match in TEMPLATE_VALUE.finditer(text):
+        name, filters = match.group(1), match.group(2) or ""
+        if TIME_NAME.search(name.rsplit(".", 1)[-1]) and name not in WRITTEN_TIMES and not re.search(
+                r"\|(paris_date|paris_datetime|paris_datetime_seconds|timesince|timeuntil|date|utc)\b", filters):
+            yield match.group(0)
+
+
+def test_templates_and_emails_show_instants_only_through_the_paris_filters():
+    """Pages, PDFs and e-mails (their text bodies too): a bare ``{{ instant }}`` follows whatever time zone is
+    active where it renders (a worker, a request); the filters always write Paris time."""
+    found = [f"{path.relative_to(ROOT)}: {value}" for path in sorted((ROOT / "templates").rglob("*"))
+             if path.is_file() for value in _bare_template_times(path.read_text())]
+    assert len(list((ROOT / "templates").rglob("email/*.txt"))) > 20  # the scan does see the e-mail bodies
+    assert not found, "use |paris_date, |paris_datetime or |paris_datetime_seconds:\n" + "\n".join(found)
+
+
+def _bare_python_times(tree):
+    """f-string parts writing an instant's attribute as it is (``f"le {incident.opened_at}"``: ISO, UTC)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr):
+            for part in node.values:
+                if (isinstance(part, ast.FormattedValue) and part.format_spec is None
+                        and isinstance(part.value, ast.Attribute) and TIME_NAME.search(part.value.attr)):
+                    yield node.lineno, ast.unparse(part.value)
+
+
+def test_python_texts_write_instants_only_through_the_shared_helpers():
+    """E-mail bodies, flashes and messages built in Python."""
+    found = []
+    for app in (*APPS, "dashboards"):
+        for path in sorted((ROOT / app).rglob("*.py")):
+            relative = str(path.relative_to(ROOT))
+            if "/migrations/" not in relative:
+                tree = ast.parse(path.read_text())
+                found += [f"{relative}:{line}: {value}" for line, value in _bare_python_times(tree)]
+    assert not found, "use trustspace.paris_time (paris_date, paris_datetime):\n" + "\n".join(found)
+
+
+def test_the_instant_scans_see_what_they_should():
+    assert list(_bare_template_times(
+        "{{ incident.opened_at }} {{ i.opened_at|paris_datetime }} {{ r.deadline|default:'—' }} "
+        "{{ v.generated_at|utc|date:'c' }} {{ c.since|timesince }} {{ row.created_at }} {{ order.status }}")) == [
+        "{{ incident.opened_at }}", "{{ r.deadline|default:'—' }}"]
+    assert [value for _line, value in _bare_python_times(ast.parse(
+        'a = f"le {incident.opened_at}"\nb = f"le {paris_datetime(incident.opened_at)}"\n'
+        'c = f"{x.created_at:%Y}"\nd = f"{order.reference}"'))] == ["incident.opened_at"]

@@ -155,7 +155,8 @@ def test_untrusted_chain_with_the_right_dn_is_failing(settings, farm, client_ca,
     farm.add_db(DB, other_pki.db_certificate(DB), client_ca)
     result = probe(settings, farm, vi="")
     assert result.status == prober.FAILING
-    assert result.db_error.startswith("db : certificat du serveur non reconnu")
+    assert result.db_error.startswith("db : certificat du serveur non reconnu (émetteur inconnu")
+    assert "unable" not in result.db_error.lower()  # OpenSSL's English stays out of the public reason
 
 
 def test_db_certificate_expiring_soon_is_degraded(settings, farm, client_ca):
@@ -345,3 +346,18 @@ def test_a_silent_location_gives_no_data_not_down(box_servers, settings):
     assert status_of(box) == WeatherStatus.NO_DATA
     assert not Transition.objects.filter(drimbox=box, new_status=WeatherStatus.DOWN).exists()
     assert not Incident.objects.exists()
+
+
+def test_network_and_tls_failures_read_in_french():
+    import errno
+    import ssl
+
+    unreachable = prober._describe(OSError(errno.ENETUNREACH, "Network is unreachable"), 5)
+    assert str(unreachable) == "connexion impossible (réseau injoignable)"
+    other = prober._describe(OSError(errno.ENOBUFS, "No buffer space available"), 5)
+    assert str(other) == "connexion impossible (erreur réseau ENOBUFS)"
+    tls = ssl.SSLError(1, "[SSL: TLSV1_ALERT_UNKNOWN_CA] tlsv1 alert unknown ca")
+    tls.reason = "TLSV1_ALERT_UNKNOWN_CA"
+    assert str(prober._describe(tls, 5)) == "négociation TLS refusée (code TLSV1_ALERT_UNKNOWN_CA)"
+    for failure in (unreachable, other):
+        assert "Network" not in str(failure) and "No buffer" not in str(failure)

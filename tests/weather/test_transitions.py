@@ -109,6 +109,12 @@ def test_confirmed_down_is_effective_at_the_first_failure_and_opens_an_incident(
     assert incident.restored_at == T0 + 10 * MIN
     assert AuditEntry.objects.filter(action="weather.incident_restored").count() == 1
     assert len(mail.outbox) == 2 and "rétabli" in mail.outbox[1].subject
+    # GTI and GTR as met or missed, with the instants in Paris time (09:01 opened, 09:10 restored).
+    body = mail.outbox[1].body
+    assert ("- prise en compte (GTI, 30 min) : non pris en compte — rétablissement sans prise en compte le "
+            "02/03/2026 à 09:10, dans le délai (échéance le 02/03/2026 à 09:31) ;") in body, body
+    assert ("- rétablissement (GTR, 4 h) : tenue — rétablissement le 02/03/2026 à 09:10, dans le délai "
+            "(échéance le 02/03/2026 à 13:01).") in body, body
 
 
 def test_a_success_breaks_the_streak(box):

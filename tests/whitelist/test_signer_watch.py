@@ -204,6 +204,8 @@ def test_history_page_and_publication_with_an_unusable_pkcs12(world, ans2, setti
     assert response.status_code == 200
     assert "Signataire de la liste blanche indisponible : Fichier PKCS#12 du signataire illisible" in \
         response.content.decode()
+    # The system's cause in French (« accès refusé », « c'est un dossier »), not its English strerror.
+    assert "Permission denied" not in response.content.decode() and "Is a directory" not in response.content.decode()
 
     active_drimbox(world.operator, world.legal, world.ans)
     version = services.prepare_version(acting_user=world.ans)

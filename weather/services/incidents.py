@@ -68,6 +68,10 @@ def _weather_url(box: Drimbox) -> str:
 def _notify(box: Drimbox, incident: Incident, kind: str) -> None:
     subject = (f"Incident ouvert : DRIMbox {box.identifiant} ({box.db_fqdn}) indisponible" if kind == "opened"
                else f"Incident rétabli : DRIMbox {box.identifiant} ({box.db_fqdn})")
+    if kind == "restored":  # GTI and GTR met or missed, with the instants they are decided on
+        from weather.history import incident_clocks
+
+        incident_clocks(incident, now=incident.restored_at)
     notify_operator(box.operator_id, subject=subject, template=f"weather/email/incident_{kind}.txt",
                     context={"drimbox": box, "incident": incident, "url": _weather_url(box)},
                     event_type=f"weather.incident_{kind}", drimbox=box)
