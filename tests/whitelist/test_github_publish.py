@@ -194,7 +194,7 @@ def test_bad_token_is_a_failure_shown_without_hot_loop(github, publish, settings
     # GitHub's own words are kept, but only as the technical detail under the French message.
     message, detail = split_detail(publication.last_error)
     assert "Bad credentials" not in message and detail == "Bad credentials"
-    assert "<summary>Détail technique</summary><code data-error-detail>Bad credentials</code>" in page
+    assert '<summary>Détail technique</summary><code lang="en" data-error-detail>Bad credentials</code>' in page
     assert page.count("Bad credentials") == 1
 
 
