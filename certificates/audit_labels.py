@@ -1,4 +1,5 @@
 """French labels of the audit actions and recorded fields of certificates (see trustspace.audit_labels)."""
+from .models import RevocationStatus
 
 ACTIONS = {
     "certificate.db.stored": "Certificat db enregistré",
@@ -7,6 +8,7 @@ ACTIONS = {
     "certificate.revocation_opened": "Révocation du certificat engagée",
     "certificate.revoked": "Certificat révoqué",
     "certificate.revocation_impossible": "Révocation du certificat impossible (refusée par l'autorité)",
+    "certificate.revocation_closed": "Révocation impossible close sans révocation par l'ANS",
     "certificate.vi.requested": "Certificat vi demandé",
     "certificate.vi.attempt_failed": "Échec d'une tentative d'obtention du certificat vi",
     "certificate.vi.order_cancelled": "Demande de certificat vi annulée",
@@ -40,4 +42,12 @@ FIELDS = {
     "username": "Identifiant",
     "subdomain": "Sous-domaine",
     "threshold_days": "Seuil (jours)",
+}
+
+# The certificate's revocation, recorded on the certificate (which has no status of its own).
+ACTION_FIELDS = {
+    "certificate.revocation_closed": {
+        "status": ("Statut de la révocation", RevocationStatus.choices),
+        "pending_revocation": "Bascule ou retrait concerné",
+    },
 }

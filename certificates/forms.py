@@ -2,6 +2,7 @@
 from django import forms
 from dsfr.forms import DsfrBaseForm
 
+from certificates.services.revocations import CLOSE_REASON_MAX_LENGTH, CLOSE_REASON_MIN_LENGTH
 from trustspace.idempotency import SubmissionTokenMixin
 
 REVOCATION_REASONS = [
@@ -38,6 +39,24 @@ class RevokeForm(SubmissionTokenMixin, DsfrBaseForm):
     prefix = "revoke"
     reason = forms.ChoiceField(label="Motif de la révocation", choices=REVOCATION_REASONS,
                                error_messages={"required": "Choisissez le motif de la révocation."})
+
+
+class CloseRevocationForm(SubmissionTokenMixin, DsfrBaseForm):
+    """« Clore sans révocation » (ANS): a revocation the CA cannot do, closed with a reason the operator reads."""
+
+    prefix = "close"
+    reason = forms.CharField(
+        label="Motif de la clôture sans révocation", widget=forms.Textarea(attrs={"rows": 4}),
+        min_length=CLOSE_REASON_MIN_LENGTH, max_length=CLOSE_REASON_MAX_LENGTH,
+        help_text=f"Au moins {CLOSE_REASON_MIN_LENGTH} caractères. Par exemple : certificat émis par une autre "
+                  "autorité, déjà hors service, révoqué par son émetteur. Le motif est envoyé aux administrateurs "
+                  "techniques de l'opérateur et conservé dans l'historique.",
+        error_messages={
+            "required": "Indiquez pourquoi la révocation est close sans révocation.",
+            "min_length": f"Le motif doit compter au moins {CLOSE_REASON_MIN_LENGTH} caractères : dites pourquoi le "
+                          "certificat peut rester non révoqué.",
+            "max_length": f"Le motif ne doit pas dépasser {CLOSE_REASON_MAX_LENGTH} caractères.",
+        })
 
 
 class AcmeDnsForm(SubmissionTokenMixin, DsfrBaseForm):

@@ -267,10 +267,13 @@ class RevocationStatus(models.TextChoices):
     DONE = "faite", "Faite"
     FAILED = "echec", "Échec, réessai prévu"
     IMPOSSIBLE = "impossible", "Impossible, sans nouvel essai"
+    CLOSED = "close", "Close sans révocation par l'ANS"
 
 
 # Revocations the portal no longer works on: another one of the same certificate may be opened.
-CLOSED_REVOCATION_STATUSES = (RevocationStatus.DONE, RevocationStatus.IMPOSSIBLE)
+CLOSED_REVOCATION_STATUSES = (RevocationStatus.DONE, RevocationStatus.IMPOSSIBLE, RevocationStatus.CLOSED)
+# Revocations nothing is left to do for: a switch or a withdrawal is complete once all of its own are.
+SETTLED_REVOCATION_STATUSES = (RevocationStatus.DONE, RevocationStatus.CLOSED)
 
 
 class Revocation(StateMachineMixin, models.Model):
@@ -278,10 +281,13 @@ class Revocation(StateMachineMixin, models.Model):
     (no public API), confirmed when the serial appears in the CRL."""
 
     # A failed ACME attempt is retried with backoff (it stays failed until one succeeds); an answer that
-    # cannot change (the CA does not know the certificate) ends it as impossible: no more attempts.
+    # cannot change (the CA does not know the certificate) ends it as impossible: no more attempts. An
+    # ANS administrator then closes it without revocation, with a reason (``close_impossible_revocation``),
+    # which lets the switch or withdrawal that called for it complete.
     TRANSITIONS = {
         RevocationStatus.PENDING: {RevocationStatus.DONE, RevocationStatus.FAILED, RevocationStatus.IMPOSSIBLE},
         RevocationStatus.FAILED: {RevocationStatus.DONE, RevocationStatus.IMPOSSIBLE},
+        RevocationStatus.IMPOSSIBLE: {RevocationStatus.CLOSED},
     }
 
     certificate = models.ForeignKey(Certificate, on_delete=models.PROTECT, related_name="revocations")
@@ -297,11 +303,17 @@ class Revocation(StateMachineMixin, models.Model):
     done_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    # « Close sans révocation par l'ANS »: who, when, why (shown with the revocation, and in the audit).
+    closed_at = models.DateTimeField("close le", null=True, blank=True)
+    closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                  related_name="+", verbose_name="close par")
+    closed_reason = models.TextField("motif de clôture sans révocation", blank=True)
 
     class Meta:
         ordering = ["deadline", "pk"]
         constraints = [
-            models.UniqueConstraint(fields=["certificate"], condition=~Q(status__in=["faite", "impossible"]),
+            models.UniqueConstraint(fields=["certificate"],
+                                    condition=~Q(status__in=["faite", "impossible", "close"]),
                                     name="one_open_revocation"),
         ]
         verbose_name = "révocation"

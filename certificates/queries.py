@@ -13,7 +13,7 @@ from operators import permissions
 from operators.models import DrimboxStatus
 from operators.validators import as_small_int
 
-from .models import Certificate, CertificateKind, Revocation, RevocationStatus
+from .models import SETTLED_REVOCATION_STATUSES, Certificate, CertificateKind, Revocation
 
 # « Expirent dans les 60 jours »: the dashboards' section, and the API's ``expiring`` flag.
 EXPIRING_DAYS = 60
@@ -123,7 +123,8 @@ def dashboard(drimboxes: QuerySet, certificates: QuerySet, *, now: datetime | No
             has_db=Exists(_current(CertificateKind.DB)), has_vi=Exists(_current(CertificateKind.VI)),
         # A DRIMbox without viewer has no vi name, hence no vi certificate to miss.
         ).filter(Q(has_db=False) | Q(has_vi=False, has_viewer=True)).order_by("identifiant"),
+        # Those left to do, the impossible ones included until ANS closes them without revocation.
         "revocations": Revocation.objects.filter(certificate__in=certificates).exclude(
-            status=RevocationStatus.DONE).select_related("certificate", "certificate__drimbox",
-                                                         "certificate__operator"),
+            status__in=SETTLED_REVOCATION_STATUSES).select_related("certificate", "certificate__drimbox",
+                                                                   "certificate__operator"),
     }

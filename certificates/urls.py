@@ -13,4 +13,5 @@ urlpatterns = [
     path("espace/certificats/", pages.certificate_dashboard, name="certificate_dashboard"),
     path("espace/certificats/export.<str:fmt>", pages.certificate_export, name="certificate_export"),
     path("ans/certificats/", pages.ans_certificate_dashboard, name="ans_certificates"),
+    path("ans/certificats/revocations/<int:pk>/clore/", pages.ans_revocation_close, name="ans_revocation_close"),
 ]

@@ -210,6 +210,20 @@ def _revocations(expected):
     return lambda w: Revocation.objects.filter(certificate__drimbox=w.drimbox).count() == expected
 
 
+def _impossible_revocation(w):
+    """A revocation of A's vi certificate that the CA could not do (« impossible »), which ANS may close."""
+    if not hasattr(w, "impossible_revocation"):
+        vi = Certificate.objects.get(drimbox=_active(w), kind="vi", superseded_at__isnull=True)
+        w.impossible_revocation = Revocation.objects.create(
+            certificate=vi, reason="compromission", reason_code=1, status="impossible", deadline=timezone.now(),
+            attempts=1, last_error="L'autorité de certification ne connaît pas ce certificat.")
+    return {"pk": w.impossible_revocation.pk}
+
+
+def _revocation_status(expected):
+    return lambda w: Revocation.objects.get(pk=w.impossible_revocation.pk).status == expected
+
+
 def _acme_dns(expected):
     return lambda w: AcmeDnsCredential.objects.filter(drimbox=w.drimbox).count() == expected
 
@@ -468,6 +482,13 @@ MATRIX = {
     "certificate_export": ("get", lambda w: {"fmt": "csv"}, None,
                            {"anonymous": LOGIN, "other": "own", "technical": 200, "legal": 200, "ans": HOME}),
     "ans_certificates": ("get", None, None, ANS_ONLY_GET),
+    "ans_revocation_close": ("get", _impossible_revocation, None, ANS_ONLY_GET),
+    "ans_revocation_close post": ("post", _impossible_revocation,
+                                  lambda w: {"close-reason": "Certificat inconnu de l'autorité, hors service."},
+                                  ans_only_post("/ans/certificats/"),
+                                  {"other": _revocation_status("impossible"), "technical": _revocation_status(
+                                      "impossible"), "legal": _revocation_status("impossible"),
+                                   "ans": _revocation_status("close")}),
     # The signed whitelist: public files (nothing published in this world → 404), ANS pages.
     "whitelist_xml": ("get", None, None, {role: 404 for role in ROLES}),
     "whitelist_checksum": ("get", None, None, {role: 404 for role in ROLES}),

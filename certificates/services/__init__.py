@@ -13,6 +13,7 @@ from certificates.services.db import upload_db_certificate
 from certificates.services.inventory import CertificateRejected
 from certificates.services.notices import send_expiry_notices, send_quarterly_export_notices
 from certificates.services.revocations import (
+    close_impossible_revocation,
     process_pending_revocations,
     process_revocations,
     recheck_db_certificates,
@@ -33,6 +34,7 @@ __all__ = [
     "Discovery",
     "acme_account",
     "acme_dns_update",
+    "close_impossible_revocation",
     "current_vi_chain",
     "fetch_crl",
     "process_pending_revocations",

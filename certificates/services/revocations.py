@@ -14,6 +14,7 @@ from certificates import acme_client, trust
 from certificates.models import (
     CLOSED_REVOCATION_STATUSES,
     MARKET_SOURCES,
+    SETTLED_REVOCATION_STATUSES,
     AcmeDnsCredential,
     Certificate,
     CertificateKind,
@@ -29,12 +30,16 @@ from operators import services as operator_services
 from operators.models import PendingRevocation, PendingRevocationKind, PendingRevocationStatus
 from trustspace import audit
 from trustspace.backoff import backoff
-from trustspace.errors import Conflict, InvalidData
+from trustspace.errors import Conflict, InvalidData, NotAllowed
 from trustspace.models import User
 from trustspace.paris_time import paris_date
 from trustspace.technical_detail import error_text, split_detail
+from trustspace.text import validate_display_text
 
 OPEN_STATUSES = (RevocationStatus.PENDING, RevocationStatus.FAILED)
+# « Clore sans révocation »: the reason ANS writes, long enough to say why (it is kept and sent to the operator).
+CLOSE_REASON_MIN_LENGTH = 15
+CLOSE_REASON_MAX_LENGTH = 2000
 
 # RFC 5280 reason codes used by the portal.
 REASONS = {
@@ -203,12 +208,68 @@ def recheck_db_certificates(*, now: datetime | None = None) -> int:
     return revoked
 
 
-def _complete_pending(pending_id: int | None) -> None:
+def close_reason(reason: str | None) -> str:
+    """The reason ANS gives to close a revocation without revoking: required, at least
+    ``CLOSE_REASON_MIN_LENGTH`` characters, shown to the operator as written."""
+    reason = (reason or "").strip()
+    if not reason:
+        message = "Indiquez pourquoi la révocation est close sans révocation."
+        raise InvalidData(message, field_errors={"reason": [message]})
+    if len(reason) < CLOSE_REASON_MIN_LENGTH:
+        message = (f"Le motif doit compter au moins {CLOSE_REASON_MIN_LENGTH} caractères : dites pourquoi le "
+                   "certificat peut rester non révoqué.")
+        raise InvalidData(message, field_errors={"reason": [message]})
+    if len(reason) > CLOSE_REASON_MAX_LENGTH:
+        message = f"Le motif ne doit pas dépasser {CLOSE_REASON_MAX_LENGTH} caractères."
+        raise InvalidData(message, field_errors={"reason": [message]})
+    validate_display_text({"reason": reason}, multiline={"reason"}, labels={"reason": "motif"})
+    return reason
+
+
+def close_impossible_revocation(revocation: Revocation, *, acting_user: User, reason: str) -> Revocation:
+    """An ANS administrator closes a revocation the CA cannot do (« impossible »: it does not know the
+    certificate) without revoking, with a reason: audited, the operator's technical administrators told, and
+    the switch or withdrawal that called for it completes once nothing else is left to revoke."""
+    if not getattr(acting_user, "is_ans_admin", False):
+        raise NotAllowed("Réservé aux administrateurs ANS.")
+    reason = close_reason(reason)
+    with transaction.atomic():
+        revocation = Revocation.objects.select_for_update().select_related(
+            "certificate", "certificate__drimbox", "pending_revocation").get(pk=revocation.pk)
+        if revocation.status != RevocationStatus.IMPOSSIBLE:
+            status = revocation.get_status_display()
+            raise Conflict(f"Seule une révocation impossible peut être close sans révocation : celle du certificat "
+                           f"n° {revocation.certificate.serial} est « {status[:1].lower()}{status[1:]} ».",
+                           code="invalid_transition")
+        before = {"status": revocation.status}
+        revocation.transition_to(RevocationStatus.CLOSED)
+        revocation.closed_at = timezone.now()
+        revocation.closed_by = acting_user
+        revocation.closed_reason = reason
+        revocation.save(update_fields=["status", "closed_at", "closed_by", "closed_reason"])
+        certificate = revocation.certificate
+        pending = revocation.pending_revocation
+        audit.record(actor=acting_user, action="certificate.revocation_closed", obj=certificate,
+                     operator_id=certificate.operator_id, before=before,
+                     after={"status": revocation.status, "pending_revocation": pending.reason if pending else None},
+                     reason=reason)
+        notify_technical(certificate.operator_id,
+                         f"Révocation du certificat {certificate.kind} {certificate.serial} close par l'ANS",
+                         "certificates/email/revocation_closed.txt",
+                         {"certificate": certificate, "revocation": revocation, "pending": pending,
+                          "reason": reason})
+        _complete_pending(revocation.pending_revocation_id, actor=acting_user)
+    return revocation
+
+
+def _complete_pending(pending_id: int | None, *, actor: User | str = TASK) -> None:
     if pending_id is None:
         return
-    # An impossible revocation keeps the switch or withdrawal open: its certificate is still to be revoked.
-    if not Revocation.objects.filter(pending_revocation_id=pending_id).exclude(status=RevocationStatus.DONE).exists():
-        operator_services.complete_pending_revocation(pending_id, actor=TASK)
+    # An impossible revocation keeps the switch or withdrawal open until ANS closes it: its certificate is still
+    # to be revoked.
+    if not Revocation.objects.filter(pending_revocation_id=pending_id).exclude(
+            status__in=SETTLED_REVOCATION_STATUSES).exists():
+        operator_services.complete_pending_revocation(pending_id, actor=actor)
 
 
 def process_pending_revocations() -> int:

@@ -5,12 +5,13 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from certificates import export, queries, services
 from certificates.forms import (
     AcmeDnsForm,
     CertificateUploadForm,
+    CloseRevocationForm,
     CsrUploadForm,
     MarketCertificateUploadForm,
     RevokeForm,
@@ -22,6 +23,7 @@ from certificates.models import (
     CertificateKind,
     RefusedViCertificate,
     Revocation,
+    RevocationStatus,
     ViOrder,
 )
 from certificates.validation import describe_certificate
@@ -190,12 +192,14 @@ def _certificate_page(request, certificate, revoke_form=None):
     leaf = x509.load_pem_x509_certificate(certificate.pem.encode())
     chain = [describe_certificate(c) for c in x509.load_pem_x509_certificates(certificate.chain_pem.encode())] \
         if certificate.chain_pem else []
+    # The latest revocation asked for, while the certificate is not revoked: its state and error.
+    revocation = None if certificate.revoked_at else certificate.revocations.order_by("-created_at", "-pk").first()
     return render(request, "certificates/certificate_detail.html", {
         "certificate": certificate, "info": describe_certificate(leaf), "chain": chain,
         "revoke_form": revoke_form or RevokeForm(), "failed_form": revoke_form,
-        # The latest revocation asked for, while the certificate is not revoked: its state and error.
-        "revocation": None if certificate.revoked_at
-        else certificate.revocations.order_by("-created_at", "-pk").first(),
+        "revocation": revocation,
+        "can_close_revocation": request.user.is_ans_admin and revocation is not None
+        and revocation.status == RevocationStatus.IMPOSSIBLE,
         "can_manage": permissions.can(request.user, "certificate.manage", certificate.operator)
         and not certificate.revoked_at,
     })
@@ -253,6 +257,45 @@ def certificate_dashboard(request):
 def ans_certificate_dashboard(request):
     context = queries.dashboard(Drimbox.objects.select_related("operator"), _related(Certificate.objects.all()))
     return render(request, "certificates/dashboard.html", {**context, "ans": True})
+
+
+@access(ANS_ADMIN)
+@require_http_methods(["GET", "HEAD", "POST"])
+def ans_revocation_close(request, pk):
+    """« Clore sans révocation »: ANS closes a revocation the CA cannot do, with a reason; the switch or the
+    withdrawal that called for it can then complete (``services.close_impossible_revocation``)."""
+    revocation = get_object_or_404(Revocation.objects.select_related(
+        "certificate", "certificate__drimbox", "certificate__operator", "pending_revocation", "closed_by"), pk=pk)
+    dashboard = reverse("ans_certificates") + "#certificats-revocations"
+    if request.method != "POST":
+        return _close_page(request, revocation, CloseRevocationForm())
+    form = CloseRevocationForm(request.POST)
+    if repeated := repeat_response(request, form, dashboard):
+        return repeated
+    if not form.is_valid():
+        return _close_page(request, revocation, form)
+    try:
+        with submitted_once(request, form) as submission:
+            services.close_impossible_revocation(revocation, acting_user=request.user,
+                                                 reason=form.cleaned_data["reason"])
+            submission.created(dashboard, "la révocation est close sans révocation")
+    except AlreadySubmitted as repeat:
+        return repeat.response(request, dashboard)
+    except DomainError as exc:
+        apply_domain_error(form, exc)
+        revocation.refresh_from_db()
+        return _close_page(request, revocation, form)
+    certificate = revocation.certificate
+    messages.success(request, f"Révocation du certificat {certificate.kind} {certificate.serial} close sans "
+                              "révocation : les administrateurs techniques de l'opérateur sont prévenus.")
+    return redirect(dashboard)
+
+
+def _close_page(request, revocation, form):
+    return render(request, "certificates/revocation_close.html", {
+        "revocation": revocation, "certificate": revocation.certificate, "pending": revocation.pending_revocation,
+        "form": form, "closable": revocation.status == RevocationStatus.IMPOSSIBLE,
+    })
 
 
 @access(OPERATOR_MEMBER)

@@ -264,8 +264,10 @@ APPLY = {
 }
 
 
-def complete_pending_revocation(pending_id: int, *, actor: str) -> bool:
-    """Mark the revocations due after a switch or a withdrawal as done (audited); False if already done."""
+def complete_pending_revocation(pending_id: int, *, actor: User | str) -> bool:
+    """Mark the revocations due after a switch or a withdrawal as done (audited); False if already done.
+    ``actor``: the task that saw the last one revoked, or the ANS administrator who closed the last one without
+    revocation (``certificates.services.close_impossible_revocation``)."""
     with transaction.atomic():
         pending = PendingRevocation.objects.select_for_update().filter(
             pk=pending_id, status=PendingRevocationStatus.OPEN).first()

@@ -47,3 +47,19 @@ def test_an_impossible_revocation_is_final(target):
     with pytest.raises(Conflict, match="est « impossible, sans nouvel essai »") as refused:
         revocation.transition_to(target)
     assert refused.value.status_code == 409 and revocation.status == RevocationStatus.IMPOSSIBLE
+
+
+def test_only_an_impossible_revocation_may_be_closed_without_revocation():
+    revocation = Revocation(status=RevocationStatus.IMPOSSIBLE, certificate=Certificate(serial="0A1B"))
+    revocation.transition_to(RevocationStatus.CLOSED)
+    assert revocation.status == RevocationStatus.CLOSED
+    for source in (RevocationStatus.PENDING, RevocationStatus.FAILED, RevocationStatus.DONE):
+        assert not Revocation(status=source).can_transition_to(RevocationStatus.CLOSED), source
+
+
+@pytest.mark.parametrize("target", [RevocationStatus.PENDING, RevocationStatus.FAILED, RevocationStatus.DONE,
+                                    RevocationStatus.IMPOSSIBLE])
+def test_a_revocation_closed_by_ans_is_final(target):
+    revocation = Revocation(status=RevocationStatus.CLOSED, certificate=Certificate(serial="0A1B"))
+    with pytest.raises(Conflict, match="est « close sans révocation par l'ans »"):
+        revocation.transition_to(target)
