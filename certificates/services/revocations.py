@@ -234,7 +234,8 @@ def close_impossible_revocation(revocation: Revocation, *, acting_user: User, re
         raise NotAllowed("Réservé aux administrateurs ANS.")
     reason = close_reason(reason)
     with transaction.atomic():
-        revocation = Revocation.objects.select_for_update().select_related(
+        # Only the revocation is locked (PostgreSQL refuses to lock the nullable side of an outer join).
+        revocation = Revocation.objects.select_for_update(of=("self",)).select_related(
             "certificate", "certificate__drimbox", "pending_revocation").get(pk=revocation.pk)
         if revocation.status != RevocationStatus.IMPOSSIBLE:
             status = revocation.get_status_display()
