@@ -43,8 +43,9 @@ DEFAULT_API_KEY_HEADER = "ESANTE-API-KEY"
 MAX_RESPONSE_BYTES = 50 * 1024 * 1024
 
 
-def _fail(message: str, code: str = "signer_esignsante") -> SignerError:
-    return SignerError(f"eSignSanté : {message}", code=code)
+def _fail(message: str, code: str = "signer_esignsante", detail: str = "") -> SignerError:
+    """A French message; the service's or the parser's own words, if any, as the technical detail."""
+    return SignerError(f"eSignSanté : {message}", code=code, detail=detail)
 
 
 HTTP_ERRORS = {
@@ -196,6 +197,7 @@ class EsignsanteSigner(BaseSigner):
         if errors:
             details = " ; ".join(f"{e.get('codeErreur', '?')} {e.get('message', '')}".strip() if isinstance(e, dict)
                                  else str(e) for e in errors)
+            # eSignSanté (ANS) words its errors in French: they are the message.
             raise _fail(f"le service signale des erreurs : {details}", "signer_esignsante_refused")
         encoded = report.get("docSigne")
         if not isinstance(encoded, str) or not encoded.strip():
@@ -212,7 +214,8 @@ class EsignsanteSigner(BaseSigner):
         try:
             root = etree.fromstring(signed, xades.safe_parser())
         except etree.XMLSyntaxError as exc:
-            raise _fail(f"le document renvoyé n'est pas du XML valide ({exc}).", "signer_esignsante_document") from None
+            raise _fail("le document renvoyé n'est pas du XML valide.", "signer_esignsante_document",
+                        str(exc)) from None
         if b"<!DOCTYPE" in signed or b"<!ENTITY" in signed:
             raise _fail("le document renvoyé contient une DTD.", "signer_esignsante_document")
         if etree.QName(root).localname != xades.ROOT_NAME:
@@ -236,7 +239,7 @@ class EsignsanteSigner(BaseSigner):
         try:
             cert, others = _certificates_in(signature)
         except (ValueError, binascii.Error) as exc:
-            raise _fail(f"certificat illisible dans la signature ({exc}).", "signer_esignsante_document") from None
+            raise _fail("certificat illisible dans la signature.", "signer_esignsante_document", str(exc)) from None
         if cert is None:
             raise _fail("la signature ne contient pas le certificat du signataire.", "signer_esignsante_document")
         if self.pinned is not None and cert != self.pinned:

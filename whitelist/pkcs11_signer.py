@@ -38,6 +38,7 @@ from .signers import (
     issuer_chain,
     read_pem_certificates,
     signer_chain,
+    signing_failed,
 )
 
 MODULE_CANDIDATES = (
@@ -92,8 +93,8 @@ def _pkcs11_errors(token_label: str, key_label: str):
         raise SignerError(f"Plusieurs clés privées « {key_label} » sur le jeton PKCS#11 « {token_label} » : "
                           "libellé ambigu.", code="signer_pkcs11_key") from exc
     except p11.PKCS11Error as exc:
-        raise SignerError(f"Erreur du jeton PKCS#11 « {token_label} » : {type(exc).__name__} {exc}".strip(),
-                          code="signer_pkcs11") from exc
+        raise SignerError(f"Erreur du jeton PKCS#11 « {token_label} » ({type(exc).__name__}).",
+                          code="signer_pkcs11", detail=str(exc)) from exc
 
 
 def load_library(module: str | None):
@@ -105,7 +106,8 @@ def load_library(module: str | None):
     try:
         return pkcs11.lib(module)
     except pkcs11.PKCS11Error as exc:
-        raise SignerError(f"Module PKCS#11 inutilisable ({module}) : {exc}", code="signer_pkcs11_module") from exc
+        raise SignerError(f"Module PKCS#11 inutilisable : {module}.", code="signer_pkcs11_module",
+                          detail=str(exc)) from exc
 
 
 class Pkcs11Signer(BaseSigner):
@@ -168,7 +170,7 @@ class Pkcs11Signer(BaseSigner):
         try:
             return xades.sign(data, self.raw_sign, self.cert, self.chain, signing_time=signing_time)
         except xades.SigningError as exc:
-            raise SignerError(f"La signature de la liste blanche par le jeton PKCS#11 a échoué : {exc}") from exc
+            raise signing_failed(exc, " par le jeton PKCS#11") from exc
 
 
 def _attribute(obj, attribute):

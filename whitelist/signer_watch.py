@@ -24,6 +24,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from trustspace.paris_time import paris_date, paris_datetime
+from trustspace.technical_detail import split_detail, with_detail
 
 from .models import SignerNoticeKind
 
@@ -80,7 +81,7 @@ def revocation(cert: x509.Certificate, chain=(), at: dt.datetime | None = None, 
             verdict = status(cert, issuer)
         except Exception as exc:  # a broken cache row must not break signing with a 500
             logger.exception("CRL lookup for the whitelist signer failed")
-            reasons.append(str(exc))
+            reasons.append(f"lecture de la LCR impossible ({type(exc).__name__})")  # the library's words: logged
             continue
         if verdict.status == CrlStatus.REVOKED:
             when = f"le {paris_date(verdict.revocation_date)}" if verdict.revocation_date else "date inconnue"
@@ -150,7 +151,9 @@ def _evaluate(now, *, fetch):
         # Only the public certificate: no PKCS#11 login, no eSignSanté call, a PKCS#12 decrypted once per file.
         cert, chain = signers.public_certificate()
     except signers.SignerError as exc:
-        status["message"] = f"Signataire de la liste blanche indisponible : {exc.message}"
+        # The library's or service's own words stay in the technical detail ({% error_with_detail %}).
+        status["message"] = with_detail(f"Signataire de la liste blanche indisponible : {exc.message}",
+                                        exc.detail)
         return status, None
     except Exception as exc:  # never a 500 on the ANS page
         logger.exception("whitelist signer status failed")
@@ -224,7 +227,7 @@ def _email_body(status: dict, kind: str) -> str:
         f"Fin de validité : {paris_datetime(not_after)}" if not_after else "",
         f"Révocation : {status['revocation']}",
         "",
-        status["message"],
+        split_detail(status["message"])[0],
         "",
         f"Suivi : {settings.SITE_URL}",
     ])

@@ -31,7 +31,7 @@ from django.conf import settings
 
 from trustspace.errors import Conflict
 from trustspace.paris_time import paris_date
-from trustspace.technical_detail import os_error_french
+from trustspace.technical_detail import os_error_french, with_detail
 
 from . import xades
 
@@ -45,7 +45,24 @@ BACKENDS = ("pkcs12", "pkcs11", "esignsante")
 
 
 class SignerError(Conflict):
+    """A French ``message``; ``detail``: the library's or service's own words (PKCS#11, eSignSanté, lxml), shown
+    only as the technical detail (``text``, for ``{% error_with_detail %}``)."""
+
     code = "whitelist_signer"
+
+    def __init__(self, message, *, detail: str = "", **kwargs):
+        super().__init__(message, **kwargs)
+        self.detail = detail
+
+    @property
+    def text(self) -> str:
+        return with_detail(self.message, self.detail)
+
+
+def signing_failed(exc: xades.SigningError, by: str = "") -> SignerError:
+    """A signature that failed: its French cause, the library's words as the detail."""
+    return SignerError(f"La signature de la liste blanche{by} a échoué : {exc.message}.",
+                       detail=getattr(exc, "detail", ""))
 
 
 def describe(cert: x509.Certificate) -> str:
@@ -149,7 +166,7 @@ class Pkcs12Signer(BaseSigner):
         try:
             return xades.sign(data, self.key, self.cert, self.chain, signing_time=signing_time)
         except xades.SigningError as exc:
-            raise SignerError(f"La signature de la liste blanche a échoué : {exc}") from exc
+            raise signing_failed(exc) from exc
 
 
 def load_pkcs12_signer(path, password: bytes | None) -> Pkcs12Signer:

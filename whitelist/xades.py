@@ -54,7 +54,14 @@ Signer = Callable[[bytes], bytes]
 
 
 class SigningError(Exception):
-    """The list cannot be signed (not a DRIM-M list, already signed, a DTD, or a self-check failure)."""
+    """The list cannot be signed (not a DRIM-M list, already signed, a DTD, or a self-check failure).
+
+    The message is French; ``detail`` keeps the XML or crypto library's own (English) words, apart."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
 
 
 def safe_parser() -> etree.XMLParser:
@@ -180,7 +187,7 @@ def sign(data: bytes, key, cert: x509.Certificate, chain: Sequence[x509.Certific
     try:
         root = etree.fromstring(data, safe_parser())
     except etree.XMLSyntaxError as exc:
-        raise SigningError(f"XML mal formé : {exc}") from exc
+        raise SigningError("XML mal formé", str(exc)) from exc
     if etree.QName(root).localname != ROOT_NAME:
         raise SigningError(f"racine inattendue : {etree.QName(root).localname}")
     if root.find(f".//{{{DS}}}Signature") is not None:
@@ -247,7 +254,7 @@ def _self_check(fragment: bytes, nsmap: dict, document_digest: bytes, cert: x509
     try:
         context = etree.fromstring(f"<context{declarations}>".encode() + fragment + b"</context>", safe_parser())
     except etree.XMLSyntaxError as exc:
-        raise SigningError(f"auto-vérification : signature mal formée ({exc})") from exc
+        raise SigningError("auto-vérification : signature mal formée", str(exc)) from exc
     signature = context[0]
     signed_info = signature.find(f"{{{DS}}}SignedInfo")
     references = signed_info.findall(f"{{{DS}}}Reference")
