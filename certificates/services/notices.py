@@ -65,9 +65,10 @@ def send_expiry_notices(*, now: datetime | None = None) -> int:
 
 
 def send_quarterly_export_notices(*, now: datetime | None = None) -> int:
-    """At each quarter's start, every operator administering certificates is told its list is ready."""
-    now = now or timezone.now()
-    quarter = f"{now.year}-T{(now.month - 1) // 3 + 1}"
+    """At each quarter's start, every operator administering certificates is told its list is ready (the quarter
+    of the Paris calendar: at 00:30 on 1 January in Paris, UTC is still in the previous year)."""
+    local = timezone.localtime(now or timezone.now())
+    quarter = f"{local.year}-T{(local.month - 1) // 3 + 1}"
     sent = 0
     for operator_id in Certificate.objects.order_by().values_list("operator_id", flat=True).distinct():
         notify_operator(operator_id, subject=f"Liste trimestrielle de vos certificats ({quarter})",

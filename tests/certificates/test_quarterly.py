@@ -1,4 +1,5 @@
 """The quarterly notice of the certificate list, and the list's downloads from the portal."""
+import datetime as dt
 import io
 
 import pytest
@@ -19,6 +20,10 @@ def test_quarterly_notice_and_downloads(world, client):
     (message,) = mail.outbox
     assert "Liste trimestrielle" in message.subject and "technical@example.fr" in message.to
     assert "other@example.fr" not in message.to  # operator B administers no certificate
+    # The quarter is the Paris one: 31 December 23:30 UTC is already 1 January 2027, 00:30, in Paris.
+    mail.outbox.clear()
+    assert services.send_quarterly_export_notices(now=dt.datetime(2026, 12, 31, 23, 30, tzinfo=dt.UTC)) == 1
+    assert "(2027-T1)" in mail.outbox[0].subject
 
     client.force_login(world.legal)
     csv_text = client.get(reverse("certificate_export", args=["csv"])).content.decode("utf-8-sig")

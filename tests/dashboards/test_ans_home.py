@@ -28,7 +28,7 @@ def _grow(world, n):
     now = timezone.now()
     for index, box in enumerate(boxes):
         wx.incident(box, now - timedelta(days=2, hours=index), restored_at=now - timedelta(days=1))
-    wx.incident(boxes[0], now - timedelta(hours=30))  # open, its GTI and GTR long passed
+    wx.incident(boxes[0], wx.support_morning(now))  # open, its GTI and GTR long passed
     for _ in range(n // 3 + 1):
         submitted_declaration(world.operator, world.legal)
 

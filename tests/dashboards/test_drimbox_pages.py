@@ -18,17 +18,24 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def box(world):
+def latency_noon():
+    """Noon (Paris) two days ago: the day of the box's two latency samples, whatever the time the test runs (one
+    clock reading, shared by the fixture and the test: a second reading could fall on the next day)."""
+    return timezone.localtime(timezone.now() - timedelta(days=2)).replace(hour=12, minute=0, second=0, microsecond=0)
+
+
+@pytest.fixture
+def box(world, latency_noon):
     drimbox = active_drimbox(world.operator, world.legal, world.ans)
     now = timezone.now()
-    wx.timeline(drimbox, [(now - timedelta(days=70), "operational"), (now - timedelta(days=35), "down"),
-                          (now - timedelta(days=35) + timedelta(hours=15), "operational")])
-    wx.incident(drimbox, now - timedelta(days=35), restored_at=now - timedelta(days=35) + timedelta(hours=15),
-                reason="db : connexion refusée")
-    # Two samples at noon (Paris) two days ago: the same Paris day whatever the time the test runs.
-    noon = timezone.localtime(now - timedelta(days=2)).replace(hour=12, minute=0, second=0, microsecond=0)
-    weather_services.add_latency_samples([(drimbox.pk, noon, 40),
-                                          (drimbox.pk, noon - timedelta(minutes=5), 60),
+    # A 15-hour outage inside one Paris month (the 10th, 05:00 to 20:00, in a past month): measured 35 days back
+    # from any instant, it could straddle a month's end and be split over two rows of the Df table.
+    down = timezone.localtime(now - timedelta(days=35)).replace(day=10, hour=5, minute=0, second=0, microsecond=0)
+    wx.timeline(drimbox, [(now - timedelta(days=70), "operational"), (down, "down"),
+                          (down + timedelta(hours=15), "operational")])
+    wx.incident(drimbox, down, restored_at=down + timedelta(hours=15), reason="db : connexion refusée")
+    weather_services.add_latency_samples([(drimbox.pk, latency_noon, 40),
+                                          (drimbox.pk, latency_noon - timedelta(minutes=5), 60),
                                           (drimbox.pk, now - timedelta(hours=1), 90)])
     return drimbox
 
@@ -38,7 +45,7 @@ def _section(body, marker):
     return body[start:body.index("</table>", start)]
 
 
-def test_ans_page_gathers_everything_about_the_drimbox(world, client, box):
+def test_ans_page_gathers_everything_about_the_drimbox(world, client, box, latency_noon):
     client.force_login(world.ans)
     body = client.get(reverse("ans_drimbox", args=[box.pk])).content.decode()
     requests_ = list(box.requests.values_list("reference", flat=True))
@@ -56,7 +63,7 @@ def test_ans_page_gathers_everything_about_the_drimbox(world, client, box):
         assert f'data-figure-table="{chart}"' in body
     assert re.search(r"<td>15:00</td><td>0,5</td><td>1</td>", body)
     # The latency table: the day of the two samples (mean 50, min 40, max 60).
-    day = timezone.localtime(timezone.now() - timedelta(days=2)).strftime("%d/%m/%Y")
+    day = f"{latency_noon:%d/%m/%Y}"
     assert re.search(rf'<th scope="row">{day}</th><td>2</td><td>50</td><td>40</td><td>60</td>', body)
 
 

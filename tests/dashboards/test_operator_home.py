@@ -96,8 +96,11 @@ def test_certificates_problems_come_first(world, client):
 def test_perf_per_month_chart_and_table(world, client):
     box = wx.make_drimboxes(world.operator, 1)[0]
     now = timezone.now()
-    wx.timeline(box, [(now - timedelta(days=80), "operational"), (now - timedelta(days=40), "down"),
-                      (now - timedelta(days=40) + timedelta(hours=12), "operational")])
+    # 12 hours down inside one Paris month (the 10th, 06:00 to 18:00, in a past month): measured 40 days back from
+    # any instant, the outage could straddle a month's end and be split into two PERF 1 months.
+    down = timezone.localtime(now - timedelta(days=40)).replace(day=10, hour=6, minute=0, second=0, microsecond=0)
+    wx.timeline(box, [(now - timedelta(days=80), "operational"), (down, "down"),
+                      (down + timedelta(hours=12), "operational")])
     body = _home(client, world.legal)
     assert 'data-figure="perf-mois"' in body and 'role="img"' in body
     assert "<title id=\"perf-mois-title\">PERF de mes DRIMbox par mois</title>" in body

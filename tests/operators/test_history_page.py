@@ -88,10 +88,15 @@ def test_filters_by_action_person_object_kind_and_dates(client, world):
     assert by_technical == list(AuditEntry.objects.filter(operator_id=world.operator.pk,
                                                           actor_label__icontains=world.technical.display_name)
                                 .order_by("-seq").values_list("seq", flat=True))
+    # The Paris days the updates were written on (read from the rows: a second clock reading could be the next
+    # day, and the updates themselves may straddle midnight).
+    written = AuditEntry.objects.filter(operator_id=world.operator.pk, action="operator.updated")
+    first, last = (timezone.localdate(written.order_by(order).values_list("created_at", flat=True).first())
+                   for order in ("created_at", "-created_at"))
+    assert seqs(action="operator.updated", du=first.isoformat(), au=last.isoformat()) == updates
+    assert seqs(action="operator.updated", au=(first - timedelta(days=1)).isoformat()) == []
+    assert seqs(action="operator.updated", du=(last + timedelta(days=1)).strftime("%d/%m/%Y")) == []
     today = timezone.localdate()
-    assert seqs(action="operator.updated", du=today.isoformat(), au=today.isoformat()) == updates
-    assert seqs(action="operator.updated", au=(today - timedelta(days=1)).isoformat()) == []
-    assert seqs(action="operator.updated", du=(today + timedelta(days=1)).strftime("%d/%m/%Y")) == []
     # an impossible range says so next to the field
     html = _text(client.get(url, {"du": today.isoformat(), "au": (today - timedelta(days=2)).isoformat()}))
     assert "La date de fin doit suivre la date de début." in html

@@ -1,13 +1,13 @@
 """Builders for weather read-side tests: DRIMboxes, transitions, incidents and maintenance windows written
 through the ORM (the prober's path is tested on its own), so that pages can be checked at any size."""
 import itertools
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 from django.db.models import Max
 from django.utils import timezone
 
 from operators.models import Drimbox, DrimboxStatus, HealthStructure
-from weather.clock import GTI, GTR, support_add
+from weather.clock import GTI, GTR, PARIS, day_interval, support_add
 from weather.models import DrimboxWeather, Incident, MaintenanceWindow, Transition, WeatherStatus
 from whitelist.models import PublishedEntry
 
@@ -50,6 +50,17 @@ def timeline(drimbox, changes, *, initial=WeatherStatus.NO_DATA):
     if changes:
         set_head(drimbox, changes[-1][1], changes[-1][0])
     return rows
+
+
+def support_morning(now, *, days_back=2):
+    """10:00 (Paris) on the latest working weekday (Monday to Friday, not a public holiday) at least ``days_back``
+    days before ``now``. An incident opened then has both its GTI (10:30) and its GTR (14:00) behind it, whatever
+    the hour and the day the test runs; one opened « N hours ago » may have had no support time at all (a night,
+    a weekend, a public holiday)."""
+    day = now.astimezone(PARIS).date() - timedelta(days=days_back)
+    while day.isoweekday() > 5 or day_interval(day) is None:
+        day -= timedelta(days=1)
+    return datetime.combine(day, time(10), tzinfo=PARIS)
 
 
 def incident(drimbox, opened_at, *, acknowledged_at=None, acknowledged_by=None, restored_at=None,

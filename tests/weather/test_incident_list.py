@@ -23,9 +23,11 @@ def incidents(world):
         # restored within both deadlines
         "kept": wx.incident(mine[0], now - timedelta(days=9), acknowledged_at=now - timedelta(days=9) + timedelta(
             minutes=5), restored_at=now - timedelta(days=9) + timedelta(minutes=30)),
-        # open for 30 h, never acknowledged: GTI and GTR passed
-        "late": wx.incident(mine[1], now - timedelta(hours=30)),
-        "other": wx.incident(theirs[0], now - timedelta(days=3), restored_at=now - timedelta(days=2)),
+        # open since a working morning at least two days ago, never acknowledged: GTI and GTR passed
+        "late": wx.incident(mine[1], wx.support_morning(now)),
+        # restored a day after a working morning, never acknowledged: GTI missed
+        "other": wx.incident(theirs[0], wx.support_morning(now, days_back=3),
+                             restored_at=wx.support_morning(now, days_back=3) + timedelta(days=1)),
     }
 
 
