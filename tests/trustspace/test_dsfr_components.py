@@ -144,7 +144,8 @@ def test_the_signer_alert_is_of_its_level_with_its_text_escaped():
     html = render_to_string("whitelist/_signer_status.html", {"signer": SimpleNamespace(
         level="expired", alert="error", message="Certificat <b>expiré</b>", backend="PKCS#11")})
     assert re.search(r'<div class="fr-alert fr-alert--error fr-alert--sm fr-mb-3w" role="alert" '
-                     r'data-signer-level="expired"><p>Certificat &lt;b&gt;expiré&lt;/b&gt;</p>', html)
+                     r'data-signer-level="expired"><div><span data-error-message>Certificat &lt;b&gt;expiré&lt;/b&gt;'
+                     r'</span>\s*</div></div>', html)
 
 
 def test_the_personal_data_table_comes_from_the_dsfr_tag():
