@@ -21,7 +21,6 @@ import re
 import resource
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import benchlib  # noqa: E402 - beside this file; no Django needed here
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.support.ports import free_port_block  # noqa: E402 - no Django needed either
+
 ROOT = Path(os.environ.get("BENCH_ROOT") or Path(__file__).resolve().parent.parent)
 COLD_ROUNDS = int(os.environ.get("BENCH_COLD_ROUNDS", "3"))
 WARM_ROUNDS = int(os.environ.get("BENCH_WARM_ROUNDS", "5"))
@@ -43,29 +46,6 @@ TARGET_DEMO_S = 30.0
 TARGET_WARM_S = 5.0
 READY_TIMEOUT_S = 600
 PREPARED = re.compile(r"Base et démo prêtes en ([0-9]+(?:,[0-9]+)?) s")
-
-
-def free_port_block(size):
-    """The first of ``size`` consecutive TCP ports free on 127.0.0.1 (the DRIMbox farm needs a block)."""
-    for _attempt in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            first = probe.getsockname()[1]
-        if first + size >= 65535:
-            continue
-        sockets = []
-        try:
-            for port in range(first, first + size):
-                sock = socket.socket()
-                sockets.append(sock)
-                sock.bind(("127.0.0.1", port))
-            return first
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
-    raise SystemExit("no block of free ports found")
 
 
 def instance_environment(var_dir):

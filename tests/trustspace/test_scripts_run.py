@@ -14,31 +14,12 @@ from pathlib import Path
 
 from demo import accounts
 from tests.support.dns_server import free_port as free_tcp_and_udp_port
+from tests.support.ports import free_port_block
 from tests.support.processes import _die_with_parent
 
 ROOT = Path(__file__).resolve().parents[2]
 POLLS = 3000  # checks 0.1 s apart: a generous wait for a first start on a busy machine, never a speed assertion
 NAMED, PEBBLE = Path("/usr/sbin/named"), Path("/usr/bin/pebble")
-
-
-def free_port_block(size):
-    for _attempt in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            first = probe.getsockname()[1]
-        taken = []
-        try:
-            for port in range(first, first + size):
-                sock = socket.socket()
-                taken.append(sock)
-                sock.bind(("127.0.0.1", port))
-            return first
-        except OSError:
-            continue
-        finally:
-            for sock in taken:
-                sock.close()
-    raise RuntimeError("no block of free ports")
 
 
 def listening(port):
