@@ -1,4 +1,5 @@
 """Shared fixtures: an operator A with a person in every role, another operator B, an ANS administrator."""
+import io
 import os
 from pathlib import Path
 
@@ -84,6 +85,14 @@ def _test_settings(settings, tmp_path):
     # Celery reads its configuration from Django's settings (namespace CELERY): a test changes it there, since
     # celery 5.6 ignores assignments to app.conf once that source is read.
     settings.CELERY_TASK_EAGER_PROPAGATES = True
+    yield
+    # Shared tasks run on Celery's current app: another app a test made current would take the outbox's kicks
+    # to its broker in every later test of this process.
+    from celery import current_app
+
+    from trustspace.celery import app
+
+    assert current_app._get_current_object() is app, "a test left another Celery app current (set_as_current)"
 
 
 @pytest.fixture
@@ -288,6 +297,57 @@ def world(db, _world_record, settings):
     """Operator A (every role), operator B, an ANS administrator: built once per test process through the
     services, written back as rows for each test (tests/support/db_snapshot.py)."""
     return _world_record.restore(Path(settings.MEDIA_ROOT))
+
+
+class DemoRecord:
+    """The demo trust space as ``manage.py demo_trustspace`` loads it, recorded once per test process: its rows,
+    its media and its development PKI (the DRIMboxes' certificates chain to it; their keys are kept there)."""
+
+    def __init__(self, snapshot, pki_dir):
+        self.snapshot, self.pki_dir = snapshot, pki_dir
+
+    def point_settings_at_pki(self, settings):
+        settings.DEV_PKI_DIR = self.pki_dir
+        settings.IGC_SANTE_ANCHORS = [str(self.pki_dir / "root.pem")]
+        settings.IGC_SANTE_INTERMEDIATES = [str(self.pki_dir / "intermediate.pem")]
+
+
+@pytest.fixture(scope="session")
+def _demo_record(django_db_setup, django_db_blocker, tmp_path_factory):
+    """Loads the demo once per test process (the first test asking for it), in a transaction rolled back at
+    once, and records the whole database as the load left it."""
+    from importlib import import_module
+
+    from django.apps import apps
+    from django.core.management import call_command
+    from django.db import transaction
+    from django.test.utils import override_settings
+
+    from tests.support.db_snapshot import Snapshot, table_contents
+
+    media, pki = tmp_path_factory.mktemp("demo-media"), tmp_path_factory.mktemp("demo-pki")
+    record = DemoRecord(None, pki)
+    pki_settings = {"DEV_PKI_DIR": pki, "IGC_SANTE_ANCHORS": [str(pki / "root.pem")],
+                    "IGC_SANTE_INTERMEDIATES": [str(pki / "intermediate.pem")]}
+    with django_db_blocker.unblock(), override_settings(MEDIA_ROOT=media, DEBUG=True, **pki_settings), \
+            transaction.atomic():
+        # The measurement policy v1 comes from a data migration, which an earlier live-server test's flush may
+        # have emptied in this process: put it back as the migration does.
+        import_module("weather.migrations.0002_default_policy").create_default_policy(apps, None)
+        call_command("demo_trustspace", stdout=io.StringIO())
+        record.snapshot = Snapshot.whole(table_contents(), media)
+        transaction.set_rollback(True)
+    return record
+
+
+@pytest.fixture
+def demo_trust_space(db, _demo_record, settings):
+    """The demo trust space (``manage.py demo_trustspace``, as ``./scripts/run`` loads it) as the database's
+    whole content, with its development PKI: loaded once per test process through the services, written back
+    as rows for each test (tests/support/db_snapshot.py). Ask for it before writing anything else."""
+    _demo_record.point_settings_at_pki(settings)
+    _demo_record.snapshot.restore(Path(settings.MEDIA_ROOT))
+    return _demo_record
 
 
 # External components a test needs, as markers (`pytest -m "not browser and not pebble"` runs without them).

@@ -15,14 +15,12 @@ folded technical detail (``<details>``) or as code.
 import re
 from collections import deque
 from html.parser import HTMLParser
-from importlib import import_module
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 import pytest
-from django.apps import apps
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
 from django.test import Client
+from django.urls import Resolver404, resolve
 
 pytestmark = [pytest.mark.access, pytest.mark.django_db]
 
@@ -192,27 +190,34 @@ def _links(base, html):
 
 
 @pytest.fixture
-def demo(settings, tmp_path):
-    settings.DEBUG = True
-    settings.DEV_PKI_DIR = tmp_path / "pki"
-    settings.IGC_SANTE_ANCHORS = [str(tmp_path / "pki" / "root.pem")]
-    settings.IGC_SANTE_INTERMEDIATES = [str(tmp_path / "pki" / "intermediate.pem")]
-    # The measurement policy v1 comes from a data migration, which an earlier live-server test's flush may
-    # have emptied in this worker: put it back as the migration does.
-    import_module("weather.migrations.0002_default_policy").create_default_policy(apps, None)
-    call_command("demo_trustspace")
-    settings.DEBUG = False
+def demo(demo_trust_space):
+    """The demo trust space (tests/conftest.py)."""
+    return demo_trust_space
 
 
-def crawl(client, inspect=None):
+def route_of(path):
+    """The URL pattern serving ``path`` (``demandes/<int:pk>/`` for every request page), None if none does."""
+    try:
+        return resolve(path.split("?")[0]).route
+    except Resolver404:
+        return None
+
+
+def crawl(client, inspect=None, one_per_route=False):
     """Every page reachable by links from the home page: {path: content type} and {broken path: (status, page
-    linking it)}. ``inspect(path, final path, html)`` sees each HTML page."""
-    seen, broken = {}, {}
+    linking it)}. ``inspect(path, final path, html)`` sees each HTML page. ``one_per_route``: a page whose route
+    (URL pattern) was already opened is not opened again — one request page stands for all of them."""
+    seen, broken, routes = {}, {}, set()
     queue = deque([("/", None)])
     while queue:
         path, referrer = queue.popleft()
         if path in seen:
             continue
+        if one_per_route:
+            route = route_of(path)
+            if route is not None and route in routes:
+                continue
+            routes.add(route)
         assert len(seen) < PAGE_LIMIT, "the walk does not end: links multiply"
         response = client.get(path, follow=True)
         seen[path] = response.get("Content-Type", "")

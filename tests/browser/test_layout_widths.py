@@ -7,12 +7,9 @@ is no wider than the viewport, the Marianne block is whole, and the header tools
 « Se déconnecter ») are on screen — in the header from the DSFR's lg breakpoint (992 px), one tap on « Menu »
 away below it. The account sub-menu names the person and the operator without widening the page.
 """
-from importlib import import_module
 
 import pytest
-from django.apps import apps
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
 from django.urls import reverse
 from playwright.sync_api import expect
 
@@ -43,18 +40,9 @@ ROLES = {
 
 
 @pytest.fixture
-def demo(settings, tmp_path):
-    """The demo trust space, loaded as ``./scripts/run`` does (development PKI under tmp_path); then the portal
-    runs without DEBUG, people logging in through iSC."""
-    settings.DEBUG = True
-    settings.DEV_PKI_DIR = tmp_path / "pki"
-    settings.IGC_SANTE_ANCHORS = [str(tmp_path / "pki" / "root.pem")]
-    settings.IGC_SANTE_INTERMEDIATES = [str(tmp_path / "pki" / "intermediate.pem")]
-    # The measurement policy v1 comes from a data migration, which the flush of an earlier live-server test
-    # empties with every table: put it back as the migration does.
-    import_module("weather.migrations.0002_default_policy").create_default_policy(apps, None)
-    call_command("demo_trustspace")
-    settings.DEBUG = False
+def demo(demo_trust_space):
+    """The demo trust space (tests/conftest.py); the portal runs without DEBUG, people logging in through iSC."""
+    return demo_trust_space
 
 
 def _log_in_as(page, portal, issuer, username):

@@ -82,6 +82,13 @@ class Snapshot:
         held_rows = {table for table in changed if _has_rows(before.get(table))}
         return cls(changed, frozenset(held_rows), media)
 
+    @classmethod
+    def whole(cls, after: dict[str, object], media: Path | None = None) -> Snapshot:
+        """Every table holding rows, each replacing the table's content when restored: the database as it was,
+        whatever an earlier test's flush left (flushes empty the data migrations' rows too)."""
+        tables = {table: content for table, content in after.items() if _has_rows(content)}
+        return cls(tables, frozenset(tables), media)
+
     def restore(self, media_root: Path | None = None) -> None:
         """Write the recorded tables back in the current transaction."""
         with transaction.atomic(), connection.cursor() as cursor:

@@ -25,13 +25,10 @@ from weather.models import DrimboxWeather, Incident, MaintenanceWindow, Transiti
 
 
 @pytest.fixture
-def demo(db, settings, tmp_path):
-    """The demo trust space, loaded as ``./scripts/run`` does, with its development PKI under tmp_path."""
+def demo(demo_trust_space, settings):
+    """The demo trust space (tests/conftest.py): its active DRIMboxes. DEBUG, as ``./scripts/run``: the prober
+    presents the development client certificate."""
     settings.DEBUG = True
-    settings.DEV_PKI_DIR = tmp_path / "pki"
-    settings.IGC_SANTE_ANCHORS = [str(tmp_path / "pki" / "root.pem")]
-    settings.IGC_SANTE_INTERMEDIATES = [str(tmp_path / "pki" / "intermediate.pem")]
-    call_command("demo_trustspace")
     return list(Drimbox.objects.filter(status=DrimboxStatus.ACTIVE).order_by("identifiant"))
 
 
@@ -200,7 +197,7 @@ def served(demo, settings, tmp_path):
     thread.start()
     assert ready.wait(15), "demo_drimboxes did not start"
     settings.WEATHER_PROBE_RESOLVE = drimbox_farm.parse_resolve((state_dir / "resolve.txt").read_text())
-    settings.WEATHER_VI_CA_BUNDLE = str(tmp_path / "pki" / "root.pem")
+    settings.WEATHER_VI_CA_BUNDLE = str(settings.DEV_PKI_DIR / "root.pem")
     settings.WEATHER_CLIENT_CERT = settings.WEATHER_CLIENT_KEY = ""  # DEBUG: the development client certificate
     settings.WEATHER_LOCATION = "local"
     settings.WEATHER_PROBE_TIMEOUT = 3

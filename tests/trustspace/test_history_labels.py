@@ -3,7 +3,6 @@ field names and formatted values for what the rows record."""
 from datetime import UTC, datetime
 
 import pytest
-from django.core.management import call_command
 
 from operators import services
 from operators.models import DrimboxRequest, Membership, Role
@@ -95,14 +94,9 @@ def _keys_of(value, top_model):
             yield from _keys_of(item, None)
 
 
-def test_the_demo_trust_space_reads_in_french(db, settings, tmp_path):
+def test_the_demo_trust_space_reads_in_french(demo_trust_space):
     """Everything the demo records (operators, requests, DRIMboxes, certificates, whitelist, weather) has
     French labels down to nested keys, and no Python dict reaches a change."""
-    settings.DEBUG = True
-    settings.DEV_PKI_DIR = tmp_path / "pki"
-    settings.IGC_SANTE_ANCHORS = [str(tmp_path / "pki" / "root.pem")]
-    settings.IGC_SANTE_INTERMEDIATES = [str(tmp_path / "pki" / "intermediate.pem")]
-    call_command("demo_trustspace")
     entries = list(AuditEntry.objects.order_by("seq"))
     assert len(entries) > 100
     assert len({entry.object_type for entry in entries}) >= 8

@@ -45,7 +45,8 @@ def test_the_worker_keeps_consuming_after_redis_restarts_with_tasks_in_flight(tm
     marks.mkdir()
     log = tmp_path / "worker.log"
     with private_redis(tmp_path) as redis:
-        sender = Celery(broker=redis.url)
+        # Not the current app: shared tasks (the outbox's) would follow it to this Redis in the worker's next tests.
+        sender = Celery(broker=redis.url, set_as_current=False)
 
         def send(name, pause=0.0):
             sender.send_task("tests.outage_mark", args=[name, pause], queue=QUEUE, retry=True)
