@@ -33,7 +33,7 @@ KEYS = itertools.count()
 TURNS = itertools.count()
 NEGATIVE_TURNS = itertools.count()
 REAL_IDS = {}  # path prefix -> (parameter, a real object's identifier), set by the fixture
-MAX_EXAMPLES = 5  # per operation and phase, each sent with 2 tokens: the run stays within the time budget
+MAX_EXAMPLES = 5  # per operation and phase (a valid case is sent with 2 tokens): the run stays within budget
 
 # The one relaxation, on writes only: a schema-valid body may be refused (400, documented with the `ApiError`
 # schema: « règle métier non respectée ») by a rule JSON Schema cannot state: SIREN, SIRET and FINESS keys,
