@@ -52,13 +52,13 @@ from tests.deploy.local_services import (  # noqa: E402
     PostgresCluster,
     RedisServer,
     free_port,
-    free_port_block,
     render_nginx,
     wait_for,
 )
 from tests.support.dns_server import BindServer, named_available  # noqa: E402
 from tests.support.github_server import GitHubServer  # noqa: E402
 from tests.support.pebble import PebbleServer, pebble_available  # noqa: E402
+from tests.support.ports import free_port_block  # noqa: E402
 from tests.support.processes import _die_with_parent  # noqa: E402
 from tests.support.smtp_sink import SmtpSink  # noqa: E402
 

@@ -22,25 +22,6 @@ def free_port():
         return probe.getsockname()[1]
 
 
-def free_port_block(count, start=20000, stop=32000):
-    """The first of ``count`` consecutive free loopback ports below the kernel's ephemeral range (32768+), where
-    no outgoing connection can take one between this check and the listener binding it."""
-    for base in range(start, stop - count, count):
-        probes = []
-        try:
-            for port in range(base, base + count):
-                probe = socket.socket()
-                probes.append(probe)
-                probe.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for probe in probes:
-                probe.close()
-    raise RuntimeError(f"no {count} consecutive free loopback ports in {start}–{stop}")
-
-
 def port_answers(port, host="127.0.0.1"):
     try:
         socket.create_connection((host, port), timeout=0.5).close()
