@@ -306,10 +306,10 @@ class DemoRecord:
     def __init__(self, snapshot, pki_dir):
         self.snapshot, self.pki_dir = snapshot, pki_dir
 
-    def point_settings_at_pki(self, settings):
-        settings.DEV_PKI_DIR = self.pki_dir
-        settings.IGC_SANTE_ANCHORS = [str(self.pki_dir / "root.pem")]
-        settings.IGC_SANTE_INTERMEDIATES = [str(self.pki_dir / "intermediate.pem")]
+    def pki_settings(self):
+        """The settings that point the portal at the demo's PKI (its anchors: the demo's certificates)."""
+        return {"DEV_PKI_DIR": self.pki_dir, "IGC_SANTE_ANCHORS": [str(self.pki_dir / "root.pem")],
+                "IGC_SANTE_INTERMEDIATES": [str(self.pki_dir / "intermediate.pem")]}
 
 
 @pytest.fixture(scope="session")
@@ -327,9 +327,7 @@ def _demo_record(django_db_setup, django_db_blocker, tmp_path_factory):
 
     media, pki = tmp_path_factory.mktemp("demo-media"), tmp_path_factory.mktemp("demo-pki")
     record = DemoRecord(None, pki)
-    pki_settings = {"DEV_PKI_DIR": pki, "IGC_SANTE_ANCHORS": [str(pki / "root.pem")],
-                    "IGC_SANTE_INTERMEDIATES": [str(pki / "intermediate.pem")]}
-    with django_db_blocker.unblock(), override_settings(MEDIA_ROOT=media, DEBUG=True, **pki_settings), \
+    with django_db_blocker.unblock(), override_settings(MEDIA_ROOT=media, DEBUG=True, **record.pki_settings()), \
             transaction.atomic():
         # The measurement policy v1 comes from a data migration, which an earlier live-server test's flush may
         # have emptied in this process: put it back as the migration does.
@@ -345,7 +343,8 @@ def demo_trust_space(db, _demo_record, settings):
     """The demo trust space (``manage.py demo_trustspace``, as ``./scripts/run`` loads it) as the database's
     whole content, with its development PKI: loaded once per test process through the services, written back
     as rows for each test (tests/support/db_snapshot.py). Ask for it before writing anything else."""
-    _demo_record.point_settings_at_pki(settings)
+    for name, value in _demo_record.pki_settings().items():
+        setattr(settings, name, value)
     _demo_record.snapshot.restore(Path(settings.MEDIA_ROOT))
     return _demo_record
 

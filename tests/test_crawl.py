@@ -189,12 +189,6 @@ def _links(base, html):
             yield path
 
 
-@pytest.fixture
-def demo(demo_trust_space):
-    """The demo trust space (tests/conftest.py)."""
-    return demo_trust_space
-
-
 def route_of(path):
     """The URL pattern serving ``path`` (``demandes/<int:pk>/`` for every request page), None if none does."""
     try:
@@ -254,7 +248,7 @@ def client_of(role):
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_every_link_each_role_sees_leads_to_a_page_in_the_dsfr_frame(demo, role):
+def test_every_link_each_role_sees_leads_to_a_page_in_the_dsfr_frame(demo_trust_space, role):
     """The demo trust space walked by each role (one test per role: the ANS walk alone opens 700 pages)."""
     frames, english = {}, {}
     seen, broken = crawl(client_of(role), _recording_frame_problems(frames, english))

@@ -10,7 +10,7 @@ import pytest
 from axe_playwright_python.base import AXE_SCRIPT
 
 from tests.browser.test_layout_widths import _log_in_as
-from tests.test_crawl import ROLES, client_of, crawl, demo, route_of  # noqa: F401 (the demo fixture)
+from tests.test_crawl import ROLES, client_of, crawl, route_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -35,7 +35,7 @@ def _routes_of(role):
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_every_page_of_each_role_passes_axe_core(page, portal, issuer, demo, role):  # noqa: F811
+def test_every_page_of_each_role_passes_axe_core(page, portal, issuer, demo_trust_space, role):
     """One test per role (each about a quarter of the pages); a route is checked once, by the first role of
     ROLES that reaches it (the anonymous visitor first: the public pages), except the home page, which is each
     person's own dashboard."""

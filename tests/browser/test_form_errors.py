@@ -7,12 +7,11 @@ from axe_playwright_python.base import AXE_SCRIPT
 from operators.models import DrimboxRequest, RequestStatus
 from tests.browser.test_accessibility import WCAG_21_AA
 from tests.browser.test_layout_widths import _log_in_as
-from tests.test_crawl import demo  # noqa: F401 (the demo fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_a_refusal_without_reason_is_said_on_its_field(page, portal, issuer, demo):  # noqa: F811
+def test_a_refusal_without_reason_is_said_on_its_field(page, portal, issuer, demo_trust_space):
     page.context.add_init_script(AXE_SCRIPT)
     req = DrimboxRequest.objects.filter(status=RequestStatus.SUBMITTED, kind="declaration").first()
     assert req is not None

@@ -39,12 +39,6 @@ ROLES = {
 }
 
 
-@pytest.fixture
-def demo(demo_trust_space):
-    """The demo trust space (tests/conftest.py); the portal runs without DEBUG, people logging in through iSC."""
-    return demo_trust_space
-
-
 def _log_in_as(page, portal, issuer, username):
     """The demo user ``username`` logs in through iSC, with the demo's names (and ANS's group for ans.admin)."""
     user = get_user_model().objects.get(username=username)
@@ -113,7 +107,7 @@ def _check_account_menu(page, width, user, operator_name):
 
 
 @pytest.mark.parametrize("role", list(ROLES))
-def test_main_pages_fit_every_width_with_the_header_tools_visible(page, portal, issuer, demo, role):
+def test_main_pages_fit_every_width_with_the_header_tools_visible(page, portal, issuer, demo_trust_space, role):
     username, pages, operator_name = ROLES[role]
     user = _log_in_as(page, portal, issuer, username) if username else None
     authenticated = user is not None
@@ -137,7 +131,7 @@ def test_main_pages_fit_every_width_with_the_header_tools_visible(page, portal, 
     assert not overflowing, f"pages wider than the viewport (page, viewport, document): {overflowing}"
 
 
-def test_ans_menu_is_grouped_and_each_sub_menu_stays_in_the_page(page, portal, issuer, demo):
+def test_ans_menu_is_grouped_and_each_sub_menu_stays_in_the_page(page, portal, issuer, demo_trust_space):
     _log_in_as(page, portal, issuer, "ans.admin")
     menu = page.get_by_role("navigation", name="Menu principal")
     for width in (1024, 1280):
