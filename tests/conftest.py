@@ -27,17 +27,25 @@ def _test_flush_may_empty_the_audit_trail():
     """Test flushes (transactional_db, live_server) empty every table, audit trail included, which the database
     refuses to anyone else (trustspace/migrations/0003_audit_keyed.py). PostgreSQL: the flush's TRUNCATE runs with
     session_replication_role = replica, which skips the triggers and which only a superuser (the test role) may
-    set. SQLite: audit rows are deleted before the head, which cannot be deleted while rows exist."""
+    set. SQLite: audit rows are deleted before the head, which cannot be deleted while rows exist.
+
+    The flush also empties what the data migrations wrote: the measurement policy v1 is written back, so that a
+    later test of the same process finds the database as migrated, whichever tests ran before it."""
+    from importlib import import_module
+
+    from django.apps import apps
     from django.db.backends.base.operations import BaseDatabaseOperations
 
     flush = BaseDatabaseOperations.execute_sql_flush
+    create_default_policy = import_module("weather.migrations.0002_default_policy").create_default_policy
 
     def execute_sql_flush(self, sql_list):
         if self.connection.vendor == "postgresql":
             sql_list = ["SET LOCAL session_replication_role = replica", *sql_list]
         else:
             sql_list = sorted(sql_list, key=lambda sql: "trustspace_audithead" in sql)
-        return flush(self, sql_list)
+        flush(self, sql_list)
+        create_default_policy(apps, None)
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(BaseDatabaseOperations, "execute_sql_flush", execute_sql_flush)
@@ -258,17 +266,19 @@ class _WorldRecord:
     def __init__(self, world, snapshot):
         from django.db.models import Model
 
+        from tests.support.db_snapshot import InstanceCopies
+
         self.snapshot = snapshot
-        self.objects = {name: (type(value), value.pk) for name, value in vars(world).items()
-                        if isinstance(value, Model)}
+        self.objects = InstanceCopies({name: value for name, value in vars(world).items()
+                                       if isinstance(value, Model)})
         self.values = {name: value for name, value in vars(world).items() if not isinstance(value, Model)}
 
     def restore(self, media_root):
         self.snapshot.restore(media_root)
         w = World()
         # Fresh instances every test: nothing a test sets on an object reaches the next one.
-        for name, (model, pk) in self.objects.items():
-            setattr(w, name, model._default_manager.get(pk=pk))
+        for name, instance in self.objects.make().items():
+            setattr(w, name, instance)
         for name, value in self.values.items():
             setattr(w, name, value)
         return w
@@ -316,9 +326,6 @@ class DemoRecord:
 def _demo_record(django_db_setup, django_db_blocker, tmp_path_factory):
     """Loads the demo once per test process (the first test asking for it), in a transaction rolled back at
     once, and records the whole database as the load left it."""
-    from importlib import import_module
-
-    from django.apps import apps
     from django.core.management import call_command
     from django.db import transaction
     from django.test.utils import override_settings
@@ -329,9 +336,6 @@ def _demo_record(django_db_setup, django_db_blocker, tmp_path_factory):
     record = DemoRecord(None, pki)
     with django_db_blocker.unblock(), override_settings(MEDIA_ROOT=media, DEBUG=True, **record.pki_settings()), \
             transaction.atomic():
-        # The measurement policy v1 comes from a data migration, which an earlier live-server test's flush may
-        # have emptied in this process: put it back as the migration does.
-        import_module("weather.migrations.0002_default_policy").create_default_policy(apps, None)
         call_command("demo_trustspace", stdout=io.StringIO())
         record.snapshot = Snapshot.whole(table_contents(), media)
         transaction.set_rollback(True)

@@ -5,10 +5,14 @@ Callers: anonymous, a user of another operator (legal representative of B), the 
 administrator of A, the legal representative of A, an ANS administrator.
 Objects in URLs always belong to operator A.
 """
+import copy
 from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
+from django.db.models import Model
+from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
@@ -28,15 +32,18 @@ from operators.models import (
 from tests.api_matrix_certificates import CERTIFICATES_API_MATRIX
 from tests.api_matrix_lifecycle import LIFECYCLE_API_MATRIX
 from tests.api_matrix_whitelist import WHITELIST_API_MATRIX
-from tests.conftest import pdf_upload
+from tests.conftest import World, pdf_upload
 from tests.matrix_weather import WEATHER_MATRIX
 from tests.matrix_weather_reports import WEATHER_REPORTS_MATRIX
 from tests.matrix_whitelist import WHITELIST_MATRIX
 from tests.support import lifecycle as lc
 from tests.support import pki
-from tests.support.db_snapshot import RecordedBuilds
+from tests.support.db_snapshot import InstanceCopies, RecordedBuilds
+from tests.support.security_headers import check_headers
 from trustspace.models import ApiToken
 from trustspace.services import create_api_token
+from trustspace.throttling import reset_counters
+from whitelist import public_cache
 from whitelist import services as whitelist_services
 
 pytestmark = pytest.mark.access
@@ -642,33 +649,64 @@ def _check(response, expectation, world, key):
     assert response.status_code == expectation, f"{key}: {response.status_code} {response.content[:300]!r}"
 
 
-CASES = [(key, role) for key in MATRIX for role in ROLES]
-
-
 @pytest.fixture(scope="session")
 def recorded_builds(tmp_path_factory):
-    """The objects each entry's URL names, built through the services for the first role that asks, written back
-    as rows for the other roles (the same objects, the same world before them)."""
+    """The objects each entry's URL names, built through the services for the first entry that asks, written back
+    as rows for later entries with the same builder (the same objects, the same world before them)."""
     return RecordedBuilds(tmp_path_factory.mktemp("matrix-builds"))
 
 
-@pytest.mark.parametrize(("key", "role"), CASES, ids=[f"{k}-{r}" for k, r in CASES])
-def test_access(key, role, world, client, recorded_builds, settings):
+def _world_copy(objects, values):
+    """The world as it stood before the first caller: fresh instances, copies of the other values."""
+    w = World()
+    for name, instance in objects.make().items():
+        setattr(w, name, instance)
+    for name, value in values.items():
+        setattr(w, name, copy.deepcopy(value))
+    return w
+
+
+@pytest.mark.parametrize("key", list(MATRIX))
+def test_access(key, world, recorded_builds, settings):
+    """Each kind of caller in turn, from the same state: the objects the URL names are built once, and each
+    caller's request, with whatever it changed in the database, is rolled back before the next caller's. Every
+    answer to a GET carries the portal's security headers (tests/support/security_headers.py)."""
     method, kwargs_builder, data_builder, expectations, *post = MATRIX[key]
     name = key.split(" ")[0]
     kwargs = None
     if kwargs_builder:
         kwargs = recorded_builds.run(kwargs_builder, kwargs_builder, world, Path(settings.MEDIA_ROOT))
     url = reverse(name, kwargs=kwargs)
-    data = data_builder(world) if data_builder else None
-    client = _client_for(role, world, client)
-    if method in {"get", "post"} and not name.startswith("api_"):
-        response = getattr(client, method)(url, data or {})
-    else:
-        response = getattr(client, method)(url, data, content_type="application/json")
-    _check(response, expectations[role], world, f"{key}/{role}")
-    if post and role in post[0]:
-        assert post[0][role](world), f"{key}/{role}: post-condition failed"
+    objects = InstanceCopies({attr: value for attr, value in vars(world).items() if isinstance(value, Model)})
+    values = {attr: copy.deepcopy(value) for attr, value in vars(world).items() if not isinstance(value, Model)}
+    failures = []
+    for role in ROLES:
+        label = f"{key}/{role}"
+        # What the test settings reset before each test (rate-limit counters, cached public files) is reset
+        # before each caller.
+        reset_counters()
+        public_cache.clear()
+        try:
+            with transaction.atomic():
+                w = _world_copy(objects, values)
+                data = data_builder(w) if data_builder else None
+                client = _client_for(role, w, Client())
+                if method in {"get", "post"} and not name.startswith("api_"):
+                    response = getattr(client, method)(url, data or {})
+                else:
+                    response = getattr(client, method)(url, data, content_type="application/json")
+                _check(response, expectations[role], w, label)
+                if method == "get":
+                    nonce = check_headers(response, label)
+                    page = response.status_code == 200 and "text/html" in response.get("Content-Type", "")
+                    if page and response.content:
+                        assert nonce, f"{label}: an HTML page without the policy's nonce"
+                if post and role in post[0]:
+                    assert post[0][role](w), f"{label}: post-condition failed"
+                transaction.set_rollback(True)
+        except AssertionError as failure:
+            failures.append(str(failure))
+    assert not failures, "\n".join(failures)
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -6,6 +6,9 @@ route — ``/demandes/12/`` stands for every request page, and is the only one o
 with the portal's CSP enforced (a violation fails the test, tests/browser/conftest.py) and the person logged in
 through iSC.
 """
+import json
+import os
+
 import pytest
 from axe_playwright_python.base import AXE_SCRIPT
 
@@ -26,22 +29,43 @@ def _one_page_per_route(pages):
     return routes
 
 
-def _routes_of(role):
+@pytest.fixture(scope="session")
+def routes_directory(tmp_path_factory, worker_id):
+    """Where each role's routes are kept for this run, shared by its parallel test processes."""
+    base = tmp_path_factory.getbasetemp()
+    directory = (base if worker_id == "master" else base.parent) / "axe-routes"
+    directory.mkdir(exist_ok=True)
+    return directory
+
+
+def _routes_of(role, directory):
     """{route: one page of it} for the HTML pages ``role`` reaches by links from the home page. One page per
     route is enough to find the routes (the crawl test opens every page): on the demo, 156 pages instead of
-    1,193, and the same routes for each role."""
+    1,193, and the same routes for each role. The routes (URL patterns, not pages: the same whatever the
+    demo's identifiers) are written down for the other roles' tests, in whichever process they run."""
     pages, _broken = crawl(client_of(role), one_per_route=True)
-    return _one_page_per_route(pages)
+    routes = _one_page_per_route(pages)
+    written = directory / f"{role}.json"
+    partial = directory / f"{role}.{os.getpid()}.tmp"
+    partial.write_text(json.dumps(sorted(routes)))
+    partial.replace(written)
+    return routes
+
+
+def _route_set_of(role, directory):
+    """The routes ``role`` reaches, as written down by its own test or a crawl of them."""
+    written = directory / f"{role}.json"
+    return set(json.loads(written.read_text())) if written.exists() else set(_routes_of(role, directory))
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_every_page_of_each_role_passes_axe_core(page, portal, issuer, demo_trust_space, role):
+def test_every_page_of_each_role_passes_axe_core(page, portal, issuer, demo_trust_space, routes_directory, role):
     """One test per role (each about a quarter of the pages); a route is checked once, by the first role of
     ROLES that reaches it (the anonymous visitor first: the public pages), except the home page, which is each
     person's own dashboard."""
     order = list(ROLES)
-    earlier = set().union(*(_routes_of(other) for other in order[:order.index(role)]))
-    routes = _routes_of(role)
+    earlier = set().union(*(_route_set_of(other, routes_directory) for other in order[:order.index(role)]))
+    routes = _routes_of(role, routes_directory)
     assert len(routes) >= (8 if role == "anonymous" else 25), (role, routes)
     page.context.add_init_script(AXE_SCRIPT)  # loaded with each page, outside its CSP, parsed once per page
     if ROLES[role]:

@@ -133,6 +133,27 @@ class Snapshot:
             cursor.execute(sql)
 
 
+class InstanceCopies:
+    """Model instances as a fresh read of their rows would give them, made again without a query.
+
+    Taken from rows read back from the database (never from instances a build still holds, which may carry
+    unsaved changes or cached relations); ``make()`` returns new instances each time (``Model.from_db``, what a
+    query does with the row), each mutable value copied, so that nothing a test sets on one reaches the next."""
+
+    def __init__(self, instances: dict[str, object]) -> None:
+        self._rows = {}
+        for name, instance in instances.items():
+            model = type(instance)
+            fresh = model._default_manager.get(pk=instance.pk)
+            # As the query set them, before any descriptor (files) wraps them.
+            values = tuple(vars(fresh)[field.attname] for field in model._meta.concrete_fields)
+            self._rows[name] = (model, fresh._state.db, values)
+
+    def make(self) -> dict[str, object]:
+        return {name: model.from_db(db, None, [copy.deepcopy(value) for value in values])
+                for name, (model, db, values) in self._rows.items()}
+
+
 class RecordedBuilds:
     """Objects a test builds on top of a known starting state (the restored ``world``), built through the
     services the first time and written back as rows afterwards — the same idea as the world's, one level up.
@@ -145,7 +166,7 @@ class RecordedBuilds:
 
     def __init__(self, directory: Path) -> None:
         self._directory = directory  # where each build's media are kept
-        self._records: dict[object, tuple[Snapshot, dict[str, tuple[type, object]], dict[str, object], object]] = {}
+        self._records: dict[object, tuple[Snapshot, InstanceCopies, dict[str, object], object]] = {}
 
     def run(self, key, builder, holder, media_root: Path):
         from django.db.models import Model
@@ -154,8 +175,8 @@ class RecordedBuilds:
         if record is not None:
             snapshot, objects, values, result = record
             snapshot.restore(media_root)
-            for name, (model, pk) in objects.items():
-                setattr(holder, name, model._default_manager.get(pk=pk))
+            for name, instance in objects.make().items():
+                setattr(holder, name, instance)
             for name, value in values.items():
                 setattr(holder, name, copy.deepcopy(value))
             return copy.deepcopy(result)
@@ -167,7 +188,7 @@ class RecordedBuilds:
             shutil.copytree(media_root, media, dirs_exist_ok=True)
         changed = {name: value for name, value in vars(holder).items()
                    if name not in attributes_before or attributes_before[name] is not value}
-        objects = {name: (type(value), value.pk) for name, value in changed.items() if isinstance(value, Model)}
+        objects = InstanceCopies({name: value for name, value in changed.items() if isinstance(value, Model)})
         values = {name: copy.deepcopy(value) for name, value in changed.items() if not isinstance(value, Model)}
         self._records[key] = (Snapshot.changes(before, table_contents(), media), objects, values,
                               copy.deepcopy(result))

@@ -1,78 +1,20 @@
 """Content-Security-Policy (fresh nonce per request), Permissions-Policy and the French CSRF failure page.
 
-Every page of the authorization matrix is walked for every kind of caller: each answer carries both headers,
-each HTML page uses only the request's nonce and nothing the policy would block (inline handlers, style
-attributes, scripts or styles without the nonce). The browser side is checked by tests/browser (the
-``securitypolicyviolation`` listener of its conftest).
+Every page of the authorization matrix carries both headers for every kind of caller (checked there, on each of
+its answers: tests/test_authorization_matrix.py), each HTML page using only the request's nonce and nothing the
+policy would block (inline handlers, style attributes, scripts or styles without the nonce). Here: the pages
+outside the matrix, the nonce's freshness, the policy's settings and the CSRF failure page. The browser side is
+checked by tests/browser (the ``securitypolicyviolation`` listener of its conftest).
 """
 import json
-import re
 import subprocess
 import sys
 
 import pytest
 from django.conf import settings as django_settings
 from django.test import Client
-from django.urls import reverse
 
-from tests.test_authorization_matrix import MATRIX, ROLES, _client_for
-
-NONCE_IN_HEADER = re.compile(r"script-src 'self' 'nonce-([A-Za-z0-9+/=]+)'")
-NONCE_ATTRIBUTE = re.compile(r"""\snonce=["']?([^"'\s>]*)""")
-TAG = re.compile(r"<(script|style)\b([^>]*)>", re.IGNORECASE)
-INLINE_HANDLER = re.compile(r"<[^>]+\son[a-z]+\s*=", re.IGNORECASE)
-STYLE_ATTRIBUTE = re.compile(r"<[^>]+\sstyle\s*=", re.IGNORECASE)
-DENIED_FEATURES = ("camera=()", "microphone=()", "geolocation=()", "payment=()", "usb=()", "interest-cohort=()")
-
-
-def directives(header):
-    return {part.split()[0]: part.split()[1:] for part in header.split(";") if part.strip()}
-
-
-def check_headers(response, label):
-    """Both headers on any answer; on an HTML page, the nonce of the header and nothing inline unsigned."""
-    policy = response.get("Permissions-Policy", "")
-    assert all(feature in policy for feature in DENIED_FEATURES), f"{label}: Permissions-Policy {policy!r}"
-    header = response.get("Content-Security-Policy")
-    assert header, f"{label}: no Content-Security-Policy ({response.status_code})"
-    policy = directives(header)
-    if policy["default-src"] == ["'none'"] and "sandbox" in policy:
-        return None  # a view's own, stricter policy (the SVG badge, embedded by other sites)
-    assert policy["default-src"] == ["'self'"] and policy["object-src"] == ["'none'"], label
-    assert policy["frame-ancestors"] == ["'none'"] and policy["base-uri"] == ["'none'"], label
-    assert "'unsafe-inline'" not in policy["script-src"] and "'unsafe-eval'" not in policy["script-src"], label
-    if "text/html" not in response.get("Content-Type", "") or not response.content:
-        return None
-    body = response.content.decode()
-    nonces = set(NONCE_ATTRIBUTE.findall(body))
-    match = NONCE_IN_HEADER.search(header)
-    if nonces:
-        assert match, f"{label}: nonce attributes but none in the policy"
-        assert nonces == {match.group(1)}, f"{label}: page nonces {nonces} ≠ header {match.group(1)}"
-    for tag, attributes in TAG.findall(body):
-        signed = NONCE_ATTRIBUTE.search(attributes) is not None
-        external = tag.lower() == "script" and re.search(r"\ssrc=", attributes)
-        assert signed or external, f"{label}: <{tag}{attributes}> without the nonce"
-    assert not INLINE_HANDLER.search(body), f"{label}: inline event handler {INLINE_HANDLER.search(body).group(0)}"
-    assert not STYLE_ATTRIBUTE.search(body), f"{label}: style attribute {STYLE_ATTRIBUTE.search(body).group(0)}"
-    assert "javascript:" not in body.lower(), f"{label}: javascript: URL"
-    return match.group(1) if match else None
-
-
-GET_KEYS = [key for key, entry in MATRIX.items() if entry[0] == "get"]
-
-
-@pytest.mark.parametrize("role", ROLES)
-def test_every_page_of_the_matrix_carries_the_policies(role, world, client):
-    client = _client_for(role, world, client)
-    html_pages = 0
-    for key in GET_KEYS:
-        _method, kwargs_builder, data_builder, *_rest = MATRIX[key]
-        url = reverse(key.split(" ")[0], kwargs=kwargs_builder(world) if kwargs_builder else None)
-        response = client.get(url, data_builder(world) if data_builder else None)
-        nonce = check_headers(response, f"{key}/{role} {url}")
-        html_pages += nonce is not None
-    assert html_pages >= 5, "the walk saw too few HTML pages to mean anything"
+from tests.support.security_headers import check_headers, directives
 
 
 def test_the_nonce_is_fresh_for_each_request(client):
