@@ -176,7 +176,8 @@ def test_maintenance_through_the_api(world, client):
 
 
 @pytest.mark.parametrize("params", [{"identifiant": "²"}, {"operator": "٣"}, {"identifiant": str(2**31)},
-                                    {"operator": "99999999999999999999999"}, {"identifiant": "-1"}])
+                                    {"operator": "99999999999999999999999"}, {"identifiant": "-1"},
+                                    {"identifiant": ""}, {"operator": " 3"}])
 def test_integer_parameters_are_ascii_and_bounded(client, params):
     name = next(iter(params))
     body = _json(client, "api_weather_incidents", 400, **params)

@@ -41,8 +41,9 @@ MAX_INT = 2**31  # database integer columns: a larger value can only be a mistak
 
 
 def _int_param(request, name):
-    raw = request.query_params.get(name, "").strip()
-    if not raw:
+    """A whole-number query parameter: None when absent; given, even empty, it must be one (the schema's type)."""
+    raw = request.query_params.get(name)
+    if raw is None:
         return None
     # ASCII digits only: str.isdigit() also accepts « ² » or Arabic-Indic digits, which int() rejects or reads.
     if not (raw.isascii() and raw.isdigit()) or int(raw) >= MAX_INT:
