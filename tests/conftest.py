@@ -1,4 +1,5 @@
 """Shared fixtures: an operator A with a person in every role, another operator B, an ANS administrator."""
+import copy
 import io
 import os
 from pathlib import Path
@@ -66,6 +67,18 @@ def _close_stray_connections_before_dropping_the_test_database(django_db_setup, 
                        "WHERE datname = current_database() AND pid <> pg_backend_pid()")
 
 
+def forget_request_state():
+    """What earlier requests left outside the database: the discovered OIDC documents, the requests counted against
+    the rate limits (trustspace.throttling), the cached public whitelist files. Forgotten before each test."""
+    from trustspace import oidc_discovery
+    from trustspace.throttling import reset_counters
+    from whitelist import public_cache
+
+    oidc_discovery.clear_caches()
+    reset_counters()
+    public_cache.clear()
+
+
 @pytest.fixture(autouse=True)
 def _test_settings(settings, tmp_path):
     settings.CELERY_TASK_ALWAYS_EAGER = True
@@ -80,16 +93,7 @@ def _test_settings(settings, tmp_path):
     # The OIDC endpoints come from the issuer's discovery document: never the real iSC from a test (a closed
     # loopback port; OIDC tests point the portal at their provider on 127.0.0.1).
     settings.OIDC_ISSUER = "http://127.0.0.1:9/realms/tests"
-    from trustspace import oidc_discovery
-
-    oidc_discovery.clear_caches()
-    # Every test starts with no request counted against the rate limits (trustspace.throttling).
-    from trustspace.throttling import reset_counters
-
-    reset_counters()
-    from whitelist import public_cache
-
-    public_cache.clear()
+    forget_request_state()
     # Celery reads its configuration from Django's settings (namespace CELERY): a test changes it there, since
     # celery 5.6 ignores assignments to app.conf once that source is read.
     settings.CELERY_TASK_EAGER_PROPAGATES = True
@@ -260,28 +264,39 @@ def build_world(make_user):
 WORLD_FIRST_ID = 1_000_000
 
 
-class _WorldRecord:
-    """The world's rows and media as its build left them, and how to find its objects again."""
+class WorldState:
+    """A world's objects (as their rows are in the database now) and its other values, made again as a new World:
+    fresh instances and copies, so that nothing set on one world reaches the next."""
 
-    def __init__(self, world, snapshot):
+    def __init__(self, world):
         from django.db.models import Model
 
         from tests.support.db_snapshot import InstanceCopies
 
-        self.snapshot = snapshot
         self.objects = InstanceCopies({name: value for name, value in vars(world).items()
                                        if isinstance(value, Model)})
-        self.values = {name: value for name, value in vars(world).items() if not isinstance(value, Model)}
+        self.values = {name: copy.deepcopy(value) for name, value in vars(world).items()
+                       if not isinstance(value, Model)}
 
-    def restore(self, media_root):
-        self.snapshot.restore(media_root)
+    def make(self):
         w = World()
-        # Fresh instances every test: nothing a test sets on an object reaches the next one.
         for name, instance in self.objects.make().items():
             setattr(w, name, instance)
         for name, value in self.values.items():
-            setattr(w, name, value)
+            setattr(w, name, copy.deepcopy(value))
         return w
+
+
+class _WorldRecord:
+    """The world's rows and media as its build left them, and its objects and values."""
+
+    def __init__(self, world, snapshot):
+        self.snapshot = snapshot
+        self.state = WorldState(world)
+
+    def restore(self, media_root):
+        self.snapshot.restore(media_root)
+        return self.state.make()
 
 
 @pytest.fixture(scope="session")

@@ -5,13 +5,11 @@ Callers: anonymous, a user of another operator (legal representative of B), the 
 administrator of A, the legal representative of A, an ANS administrator.
 Objects in URLs always belong to operator A.
 """
-import copy
 from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
-from django.db.models import Model
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
@@ -32,18 +30,16 @@ from operators.models import (
 from tests.api_matrix_certificates import CERTIFICATES_API_MATRIX
 from tests.api_matrix_lifecycle import LIFECYCLE_API_MATRIX
 from tests.api_matrix_whitelist import WHITELIST_API_MATRIX
-from tests.conftest import World, pdf_upload
+from tests.conftest import WorldState, forget_request_state, pdf_upload
 from tests.matrix_weather import WEATHER_MATRIX
 from tests.matrix_weather_reports import WEATHER_REPORTS_MATRIX
 from tests.matrix_whitelist import WHITELIST_MATRIX
 from tests.support import lifecycle as lc
 from tests.support import pki
-from tests.support.db_snapshot import InstanceCopies, RecordedBuilds
+from tests.support.db_snapshot import RecordedBuilds
 from tests.support.security_headers import check_headers
 from trustspace.models import ApiToken
 from trustspace.services import create_api_token
-from trustspace.throttling import reset_counters
-from whitelist import public_cache
 from whitelist import services as whitelist_services
 
 pytestmark = pytest.mark.access
@@ -656,16 +652,6 @@ def recorded_builds(tmp_path_factory):
     return RecordedBuilds(tmp_path_factory.mktemp("matrix-builds"))
 
 
-def _world_copy(objects, values):
-    """The world as it stood before the first caller: fresh instances, copies of the other values."""
-    w = World()
-    for name, instance in objects.make().items():
-        setattr(w, name, instance)
-    for name, value in values.items():
-        setattr(w, name, copy.deepcopy(value))
-    return w
-
-
 @pytest.mark.parametrize("key", list(MATRIX))
 def test_access(key, world, recorded_builds, settings):
     """Each kind of caller in turn, from the same state: the objects the URL names are built once, and each
@@ -677,18 +663,14 @@ def test_access(key, world, recorded_builds, settings):
     if kwargs_builder:
         kwargs = recorded_builds.run(kwargs_builder, kwargs_builder, world, Path(settings.MEDIA_ROOT))
     url = reverse(name, kwargs=kwargs)
-    objects = InstanceCopies({attr: value for attr, value in vars(world).items() if isinstance(value, Model)})
-    values = {attr: copy.deepcopy(value) for attr, value in vars(world).items() if not isinstance(value, Model)}
+    before_callers = WorldState(world)
     failures = []
     for role in ROLES:
         label = f"{key}/{role}"
-        # What the test settings reset before each test (rate-limit counters, cached public files) is reset
-        # before each caller.
-        reset_counters()
-        public_cache.clear()
+        forget_request_state()  # as before each test
         try:
             with transaction.atomic():
-                w = _world_copy(objects, values)
+                w = before_callers.make()
                 data = data_builder(w) if data_builder else None
                 client = _client_for(role, w, Client())
                 if method in {"get", "post"} and not name.startswith("api_"):
