@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 import pytest
+from django.conf import global_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from demo.documents import demo_pdf, with_luhn
@@ -54,6 +55,19 @@ def _test_flush_may_empty_the_audit_trail():
 
 
 @pytest.fixture(autouse=True, scope="session")
+def _live_server_answers_without_waiting_for_acks():
+    """The live server (Django's development server) writes an answer in two sends, headers then body. On a
+    kept-alive connection, Nagle's algorithm holds the body until the client acknowledges the headers, which a
+    client delays by 40 ms: every request after a connection's first took 40 ms more (Chromium keeps its
+    connections alive). TCP_NODELAY sends the body at once."""
+    from django.core.servers.basehttp import WSGIRequestHandler
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(WSGIRequestHandler, "disable_nagle_algorithm", True)
+        yield
+
+
+@pytest.fixture(autouse=True, scope="session")
 def _close_stray_connections_before_dropping_the_test_database(django_db_setup, django_db_blocker):
     """A connection a test's thread or server left open would keep PostgreSQL from dropping the test database at
     the end (« being accessed by other users »), leaving one behind per run: end those sessions first."""
@@ -93,6 +107,10 @@ def _test_settings(settings, tmp_path):
     # The OIDC endpoints come from the issuer's discovery document: never the real iSC from a test (a closed
     # loopback port; OIDC tests point the portal at their provider on 127.0.0.1).
     settings.OIDC_ISSUER = "http://127.0.0.1:9/realms/tests"
+    # Passwords (acme-dns keys, the development login) hashed by a cheap hasher: production's PBKDF2 costs a fifth
+    # of a second of a core per hash or check, 75 of them in the suite. Production's hashers still check the hashes
+    # made outside a test (the demo loaded once per process).
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *global_settings.PASSWORD_HASHERS]
     forget_request_state()
     # Celery reads its configuration from Django's settings (namespace CELERY): a test changes it there, since
     # celery 5.6 ignores assignments to app.conf once that source is read.

@@ -26,10 +26,9 @@ BUSY = "Des identifiants acme-dns sont en cours de création pour cette DRIMbox 
 
 
 @pytest.fixture
-def first_registration_held(monkeypatch, settings):
+def first_registration_held(monkeypatch):
     """The first registration to get the DRIMbox row stays inside its transaction until the others have answered
     (``answered()`` counts them), so that every other request arrives while it is under way."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only
     others_done = threading.Event()
     state = {"held": False, "answered": 0}
     guard = threading.Lock()

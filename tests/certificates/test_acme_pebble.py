@@ -4,7 +4,6 @@ import email.utils
 import json
 import os
 import ssl
-import threading
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -35,6 +34,7 @@ from certificates.acme_client import (
 from tests.conftest import require_or_skip
 from tests.support.dns_server import free_port, named_available, running_bind
 from tests.support.pebble import make_tls_files, pebble_available, running_pebble
+from tests.support.serving import serving
 
 ZONE = "mesimagesmedicales.fr"
 NAME = f"vi7.test.{ZONE}"
@@ -386,14 +386,9 @@ def rate_limited_ca(tmp_path):
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_pem, key_pem)
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         yield server, AcmeSettings(directory_url=f"https://127.0.0.1:{server.server_address[1]}/dir",
                                    ca_bundle=str(ca_pem), network_timeout=5)
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_rate_limit_is_reported_with_retry_after(rate_limited_ca, account_key, csr_key, primary):

@@ -10,7 +10,6 @@ import shutil
 import socket
 import ssl
 import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from django.conf import settings
 from tests.conftest import require_or_skip
 from tests.deploy.local_services import free_port, render_nginx
 from tests.support.processes import _die_with_parent
+from tests.support.serving import start_serving, stop_serving
 from trustspace.celery import app as celery_app
 from weather.tasks import queue_of
 
@@ -300,7 +300,7 @@ def get(url, *, source="127.0.0.1", headers=None):
 def test_nginx_caches_the_whitelist_and_keeps_metrics_on_loopback(tmp_path):
     nginx = require_nginx()
     backend = CountingBackend()
-    threading.Thread(target=backend.serve_forever, daemon=True).start()
+    serving_thread = start_serving(backend)
     https_port = free_port()
     conf = nginx_prefix(tmp_path, backend_port=backend.server_address[1], http_port=free_port(),
                         https_port=https_port)
@@ -334,4 +334,4 @@ def test_nginx_caches_the_whitelist_and_keeps_metrics_on_loopback(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
-        backend.shutdown()
+        stop_serving(backend, serving_thread)

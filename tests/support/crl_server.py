@@ -18,6 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from tests.support.serving import start_serving, stop_serving
+
 __all__ = ["CrlServer", "running_crl_server"]
 
 
@@ -83,9 +85,7 @@ class CrlServer:
         httpd.owner = self
         self._httpd = httpd
         self.port = httpd.server_address[1]
-        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"crl-server-{self.port}", daemon=True)
-        self._thread.start()
+        self._thread = start_serving(httpd, name=f"crl-server-{self.port}")
         return self
 
     def stop(self):
@@ -94,10 +94,7 @@ class CrlServer:
         thread, self._thread = self._thread, None
         if httpd is None:
             return
-        httpd.shutdown()
-        httpd.server_close()
-        if thread is not None:
-            thread.join(5)
+        stop_serving(httpd, thread)
 
     @property
     def running(self):

@@ -23,6 +23,7 @@ from email import policy
 from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from tests.support.serving import start_serving, stop_serving
 from whitelist import xades
 
 __all__ = ["EsignsanteServer", "running_esignsante"]
@@ -144,19 +145,14 @@ class EsignsanteServer:
         httpd = _Server((self.host, 0), _Handler)
         httpd.owner = self
         self._httpd, self.port = httpd, httpd.server_address[1]
-        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"esignsante-{self.port}", daemon=True)
-        self._thread.start()
+        self._thread = start_serving(httpd, name=f"esignsante-{self.port}")
         return self
 
     def stop(self):
         httpd, self._httpd = self._httpd, None
         if httpd is None:
             return
-        httpd.shutdown()
-        httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(5)
+        stop_serving(httpd, self._thread)
 
     @property
     def base_url(self) -> str:

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from tests.support.serving import start_serving, stop_serving
+
 DOCS = "https://docs.github.com/rest"
 
 
@@ -482,6 +484,9 @@ class FakeGitHub:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go in two sends: on a kept-alive connection, Nagle's algorithm would hold the body until the
+    # client's delayed acknowledgement of the headers, 40 ms per request.
+    disable_nagle_algorithm = True
 
     def _serve(self):
         length = int(self.headers.get("Content-Length") or 0)
@@ -512,13 +517,11 @@ class GitHubServer:
         self.httpd.github = self.github
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/api/v3"
         self.github.base_url = self.url
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = None
 
     def __enter__(self):
-        self.thread.start()
+        self.thread = start_serving(self.httpd)
         return self.github
 
     def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(5)
+        stop_serving(self.httpd, self.thread)

@@ -33,6 +33,8 @@ from authlib import jose
 from oidc_provider_mock import _app as mock_app
 from oidc_provider_mock._storage import AccessToken, storage
 
+from tests.support.serving import serving
+
 PORTAL_CLIENT_ID = "drimm-portal-test"
 PORTAL_CLIENT_SECRET = "test-secret"
 ENDPOINT = "oidc-provider-mock."
@@ -249,13 +251,8 @@ def running_provider(**options):
     options.setdefault("require_nonce", True)
     app = build_app(**options)
     server = werkzeug.serving.make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def configure_portal(settings, issuer):

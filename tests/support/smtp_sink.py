@@ -11,8 +11,14 @@ import socketserver
 import threading
 from contextlib import contextmanager
 
+from tests.support.serving import start_serving, stop_serving
+
 
 class _Handler(socketserver.StreamRequestHandler):
+    # A reply of several lines goes in several sends: without this, each line after the first would wait for the
+    # client's delayed acknowledgement (40 ms per EHLO).
+    disable_nagle_algorithm = True
+
     def reply(self, line):
         self.wfile.write(f"{line}\r\n".encode())
 
@@ -64,6 +70,7 @@ class SmtpSink:
         self.refused = 0
         self._lock = threading.Lock()
         self._server = None
+        self._thread = None
         self.port = None
 
     def start(self):
@@ -71,12 +78,11 @@ class SmtpSink:
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.sink = self
         self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._thread = start_serving(self._server)
         return self
 
     def stop(self):
-        self._server.shutdown()
-        self._server.server_close()
+        stop_serving(self._server, self._thread)
 
     def record(self, recipients, data):
         with self._lock:

@@ -11,6 +11,8 @@ import threading
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from tests.support.serving import serving, start_serving, stop_serving
+
 
 class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
@@ -62,15 +64,13 @@ def running_webhook_receiver():
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.daemon_threads = True
     server.receiver = receiver
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    thread = start_serving(server)
     try:
         yield receiver, f"http://127.0.0.1:{server.server_address[1]}/hook"
     finally:
         if receiver.hold is not None:
             receiver.hold.set()
-        server.shutdown()
-        server.server_close()
+        stop_serving(server, thread)
 
 
 @contextmanager
@@ -96,10 +96,5 @@ def running_receiver(secret_of_path):
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         yield f"http://127.0.0.1:{server.server_address[1]}", received
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -15,7 +15,6 @@ import base64
 import hashlib
 import json
 import logging
-import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
@@ -36,6 +35,7 @@ from django.shortcuts import resolve_url
 from django.test import Client
 
 from tests.support.oidc_provider import configure_portal, running_provider, set_user
+from tests.support.serving import start_serving, stop_serving
 from trustspace.models import AuditEntry
 from trustspace.oidc import claims_say_ans_admin
 
@@ -153,7 +153,7 @@ class TokenProxy:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = None
 
     @property
     def base_url(self):
@@ -171,12 +171,11 @@ class TokenProxy:
         self.transform = lambda data: {**data, "id_token": rewrite(data["id_token"])}
 
     def __enter__(self):
-        self._thread.start()
+        self._thread = start_serving(self._server)
         return self
 
     def __exit__(self, *exc):
-        self._server.shutdown()
-        self._server.server_close()
+        stop_serving(self._server, self._thread)
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -751,8 +750,7 @@ def test_api_without_credentials_is_401(client, portal):
 
 
 @pytest.fixture
-def password_user(make_user, settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only
+def password_user(make_user):
     user = make_user("devuser", oidc_sub=None)
     user.set_password("correct horse battery staple")
     user.save()

@@ -353,7 +353,6 @@ def test_logout_from_the_admin_site_ends_the_provider_session_too(client, browse
 def test_logout_after_the_dev_password_form_is_local(client, settings, make_user):
     settings.DEBUG = True
     settings.DEV_PASSWORD_LOGIN = True
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.OIDC_ISSUER = CLOSED_PORT + "/realms/industriels"  # never asked
     user = make_user("devlogout")
     user.set_password("correct horse battery staple")

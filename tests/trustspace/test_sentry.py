@@ -5,11 +5,12 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
+from tests.support.serving import serving
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 
@@ -39,11 +40,8 @@ def sentry_receiver():
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1], received
-    server.shutdown()
-    server.server_close()
+    with serving(server):
+        yield server.server_address[1], received
 
 
 def run_portal(env_overrides, tmp_path):

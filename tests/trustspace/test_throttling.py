@@ -261,7 +261,6 @@ def password_login(make_user, settings, monkeypatch):
 
     settings.DEBUG = True
     settings.DEV_PASSWORD_LOGIN = True
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only
     for name in ("devuser", "otheruser"):
         user = make_user(name, oidc_sub=None)
         user.set_password("correct horse battery staple")
