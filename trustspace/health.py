@@ -105,7 +105,7 @@ class BrokerCheck(PortalCheck):
                    "socket_timeout": seconds, "socket_connect_timeout": seconds, "max_retries": 0}
         try:
             with app.connection_for_write(connect_timeout=seconds, transport_options=options) as connection:
-                connection.ensure_connection(max_retries=1, timeout=seconds)
+                connection.ensure_connection(max_retries=0, timeout=seconds)  # one attempt: a retry sleeps 2 s first
                 client = getattr(connection.default_channel, "client", None)
                 if client is not None and hasattr(client, "ping"):  # redis: a round trip, not just a socket
                     client.ping()

@@ -149,8 +149,9 @@ def kick(ids=None):
             deliver_outbox.apply_async(kwargs={"ids": ids}, retry=False, ignore_result=True)
             return
         with deliver_outbox.app.connection_for_write() as broker:
-            # Fail fast (not kombu's default retry loop) when the broker is down.
-            broker.ensure_connection(max_retries=1, timeout=settings.OUTBOX_KICK_TIMEOUT_SECONDS)
+            # Fail fast when the broker is down: one attempt (kombu sleeps 2 s before any retry, which would hold
+            # up every request that commits a message).
+            broker.ensure_connection(max_retries=0, timeout=settings.OUTBOX_KICK_TIMEOUT_SECONDS)
             deliver_outbox.apply_async(kwargs={"ids": ids}, connection=broker, retry=False, ignore_result=True)
     except Exception as exc:  # noqa: BLE001 — the change is committed; the periodic sweep will deliver
         logger.warning("outbox: could not ask a worker to deliver now (%s); the sweep will", exc)
