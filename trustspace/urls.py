@@ -62,6 +62,10 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    # The machines' prefixes first: an API or acme-dns request is matched without trying each page's pattern of
+    # the apps below (several hundred, included at the root).
+    path("api/v1/", include(api_v1)),
+    path("acme-dns/", include("certificates.acme_dns_urls")),
     path("", include("dashboards.urls")),
     path("", include("operators.urls")),
     path("", include("certificates.urls")),
@@ -81,8 +85,6 @@ urlpatterns = [
     path("ans/alertes/", alerts.ans_alerts, name="ans_alerts"),
     path("ans/envois/", outbox.ans_outbox, name="ans_outbox"),
     path("ans/envois/<int:pk>/relancer/", outbox.ans_outbox_retry, name="ans_outbox_retry"),
-    path("api/v1/", include(api_v1)),
-    path("acme-dns/", include("certificates.acme_dns_urls")),
     path("admin/", admin_site.urls),
     path("metrics", metrics_view, name="metrics"),
 ]
