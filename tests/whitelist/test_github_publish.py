@@ -7,7 +7,7 @@ import time
 
 import pytest
 from django.contrib.messages import get_messages
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -20,6 +20,7 @@ from trustspace.models import AuditEntry
 from trustspace.technical_detail import split_detail
 from whitelist import builder, github_publish, services, tasks, verify
 from whitelist.models import GitHubPublication, GitHubPublicationStatus, WhitelistVersion
+from whitelist.services import versions as versions_services
 
 REPO = "ansforge/MSS-liste-blanche-test"
 FILE = "LISTEBLANCHE_DRIM-M.xml"
@@ -538,3 +539,44 @@ def test_parallel_pushes_of_several_versions_end_on_the_newest_and_never_go_back
     else:
         assert _open_pulls(repo) == [(f"liste-blanche/v{newest.number}", "open")]
         assert FILE not in repo.files_at()  # main only changes when ANS merges
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_version_held_by_a_writer_does_not_block_the_commit_of_its_publication_written_twice(
+        world, ans2, box, signer_p12, settings):
+    """A task delivered in the outbox's transaction (the in-process runner) claims the publication, then records
+    the outcome: the same row written twice in one transaction, whose foreign key to the version PostgreSQL checks
+    again at the commit. A version writer (« Republier », which then waits for the publication) must not block
+    that check: the two would deadlock (seen in a parallel run of the test above). The commit here gives up after
+    5 s of waiting instead of waiting for the writer, which only lets go at the end."""
+    settings.WHITELIST_GITHUB_REPOSITORY = "ansforge/absent"
+    settings.WHITELIST_GITHUB_API_URL = "http://127.0.0.1:9/api/v3"  # closed port: the push fails, the row stays
+    version = services.approve_and_publish(services.prepare_version(acting_user=world.ans), acting_user=ans2)
+    publication = GitHubPublication.objects.get(version=version)
+    held, release = threading.Event(), threading.Event()
+
+    def version_writer():
+        try:
+            with transaction.atomic():
+                versions_services._lock(version)
+                held.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    writer = threading.Thread(target=version_writer)
+    writer.start()
+    try:
+        assert held.wait(30)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '5s'")
+            for error in ("premier essai", "second essai"):
+                publication.last_error = error
+                publication.save()
+        publication.refresh_from_db()
+        assert publication.last_error == "second essai"
+    finally:
+        release.set()
+        writer.join(30)

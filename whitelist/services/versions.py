@@ -143,7 +143,11 @@ def prepare_version(*, acting_user: User, comment: str = "") -> WhitelistVersion
 
 
 def _lock(version: WhitelistVersion) -> WhitelistVersion:
-    return WhitelistVersion.objects.select_for_update().get(pk=version.pk)
+    # FOR NO KEY UPDATE (PostgreSQL): writers of the version still wait for each other, but not the foreign-key
+    # checks of rows pointing at it (a GitHub publication updated twice in one transaction is checked again at its
+    # commit, with a key-share lock on the version that FOR UPDATE would block: a deadlock with « Republier »,
+    # which holds the version and waits for the publication).
+    return WhitelistVersion.objects.select_for_update(no_key=True).get(pk=version.pk)
 
 
 def publication_problems(entries: list[builder.Entry], now: dt.datetime) -> list[str]:
