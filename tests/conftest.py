@@ -1,5 +1,6 @@
 """Shared fixtures: an operator A with a person in every role, another operator B, an ANS administrator."""
 import copy
+import gc
 import io
 import os
 from pathlib import Path
@@ -431,6 +432,16 @@ def pytest_collection_modifyitems(config, items):
             markers.add("nodb")
         for marker in sorted(markers):
             item.add_marker(marker)
+
+
+def pytest_collection_finish(session):
+    """The cyclic garbage collector took a tenth of a test process's time (7.3 of 67 s of a core over the lifecycle
+    and crawl tests), mostly walking what lives as long as the process: the modules, the API schema and its
+    generated cases. Frozen once collected, they are no longer walked; and a collection every 50,000 new objects
+    instead of 700 (3.6 s of 60 s)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
 
 
 def pytest_sessionfinish(session, exitstatus):
