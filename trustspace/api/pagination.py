@@ -76,3 +76,15 @@ def pagination_parameters():
 def whole_number_schema(minimum=0):
     """The schema of a query parameter read as a database integer (``MAX_OFFSET`` at most)."""
     return {"type": "integer", "minimum": minimum, "maximum": MAX_OFFSET}
+
+
+def optional_whole_number(request, name, message):
+    """A filter's query parameter of ``whole_number_schema()``: None when absent; given, even empty, it must be one
+    (400 naming the parameter with ``message`` otherwise)."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    # ASCII digits only: str.isdigit() also accepts « ² » or Arabic-Indic digits, which int() rejects or reads.
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_OFFSET:
+        raise ValidationError({name: [message]})
+    return int(raw)

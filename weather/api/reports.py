@@ -13,7 +13,7 @@ from rest_framework.response import Response
 
 from operators.api.views.base import AnsAPIMixin, AnsAPIView, PortalAPIView, get_operator
 from operators.models import Operator
-from trustspace.api.pagination import MAX_OFFSET, pagination_parameters, whole_number_schema
+from trustspace.api.pagination import optional_whole_number, pagination_parameters, whole_number_schema
 from trustspace.errors import Conflict, DomainError
 from trustspace.models import ApiScope
 
@@ -214,13 +214,8 @@ class OperatorPerfView(PerfJsonMixin, PortalAPIView, generics.GenericAPIView):
 
 
 def _operator_param(request):
-    """``?operator=``: an operator's internal id, in ASCII digits (given empty, refused as the schema says)."""
-    raw = request.query_params.get("operator")
-    if raw is None:
-        return None
-    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_OFFSET:
-        raise ValidationError({"operator": ["Un entier positif est attendu (l'identifiant de l'opérateur)."]})
-    return int(raw)
+    """``?operator=``: an operator's internal id."""
+    return optional_whole_number(request, "operator", "Un entier positif est attendu (l'identifiant de l'opérateur).")
 
 
 class AnsPerfView(PerfJsonMixin, AnsAPIMixin, generics.GenericAPIView):

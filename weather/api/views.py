@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 
 from operators.queries import visible_drimboxes
 from trustspace.access import AUTHENTICATED, PUBLIC
-from trustspace.api.pagination import Pagination, pagination_parameters, whole_number_schema
+from trustspace.api.pagination import Pagination, optional_whole_number, pagination_parameters, whole_number_schema
 from trustspace.models import ApiScope
 
 from .. import history, services
@@ -37,18 +37,8 @@ class PublicAPIView(APIView):
     authentication_classes = ()
 
 
-MAX_INT = 2**31  # database integer columns: a larger value can only be a mistake (and would overflow)
-
-
 def _int_param(request, name):
-    """A whole-number query parameter: None when absent; given, even empty, it must be one (the schema's type)."""
-    raw = request.query_params.get(name)
-    if raw is None:
-        return None
-    # ASCII digits only: str.isdigit() also accepts « ² » or Arabic-Indic digits, which int() rejects or reads.
-    if not (raw.isascii() and raw.isdigit()) or int(raw) >= MAX_INT:
-        raise ValidationError({name: ["Un entier positif est attendu."]})
-    return int(raw)
+    return optional_whole_number(request, name, "Un entier positif est attendu.")
 
 
 def _status_param(request):
