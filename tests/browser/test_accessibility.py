@@ -30,10 +30,11 @@ def _one_page_per_route(pages):
 
 
 @pytest.fixture(scope="session")
-def routes_directory(tmp_path_factory, worker_id):
-    """Where each role's routes are kept for this run, shared by its parallel test processes."""
+def routes_directory(tmp_path_factory):
+    """Where each role's routes are kept for this run, shared by its parallel test processes (pytest-xdist's
+    workers each have a base directory below the run's; ``-p no:xdist`` has none)."""
     base = tmp_path_factory.getbasetemp()
-    directory = (base if worker_id == "master" else base.parent) / "axe-routes"
+    directory = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "axe-routes"
     directory.mkdir(exist_ok=True)
     return directory
 

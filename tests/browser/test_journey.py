@@ -2,7 +2,7 @@
 
 A legal representative logs in with iSC (oidc-provider-mock on loopback), accepts the contract,
 invites a technical administrator who accepts the e-mailed link, and the home page then shows the
-next step of the journey. Run with ``pytest -m browser``; needs Debian's /usr/bin/chromium.
+next step of the journey. Run with ``pytest -m browser``; needs Debian's /usr/bin/chromium-headless-shell.
 """
 import re
 from pathlib import Path

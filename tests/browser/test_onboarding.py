@@ -1,5 +1,6 @@
 """The whole onboarding in headless Chromium: an iSC user applies for its operator, ANS approves it in the back
-office, and the applicant then acts for its operator. Run with ``pytest -m browser``; needs /usr/bin/chromium."""
+office, and the applicant then acts for its operator. Run with ``pytest -m browser``; needs Debian's
+/usr/bin/chromium-headless-shell."""
 import pytest
 from playwright.sync_api import expect
 
