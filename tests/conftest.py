@@ -68,6 +68,53 @@ def _live_server_answers_without_waiting_for_acks():
         yield
 
 
+_TEMPLATE_DB = {}  # in the pytest-xdist controller: the process migrating the template, its directory, the URL
+
+
+def pytest_configure(config):
+    """The pytest-xdist controller migrates one template database for its test processes while they start
+    (tests/support/template_db.py)."""
+    if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None) \
+            or config.option.collectonly:
+        return
+    from tests.support import template_db
+
+    database_url = os.environ.get("DATABASE_URL", "")
+    process, directory = template_db.start(database_url)
+    _TEMPLATE_DB.update(process=process, directory=directory, database_url=database_url)
+
+
+def pytest_unconfigure(config):
+    if _TEMPLATE_DB:
+        from tests.support import template_db
+
+        template_db.stop(**_TEMPLATE_DB)
+        _TEMPLATE_DB.clear()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(request, django_test_environment, django_db_blocker, django_db_use_migrations,
+                    django_db_modify_db_settings):
+    """pytest-django's, except that each test process of a parallel run copies the run's migrated template
+    (tests/support/template_db.py) instead of migrating a database of its own."""
+    from django.test.utils import setup_databases, teardown_databases
+    from pytest_django.fixtures import _disable_migrations
+
+    from tests.support import template_db
+
+    verbosity = request.config.option.verbose
+    with django_db_blocker.unblock():
+        old_config = template_db.clone_for_this_process(verbosity)
+        if old_config is None:
+            if not django_db_use_migrations:
+                _disable_migrations()
+            old_config = setup_databases(verbosity=verbosity, interactive=False, aliases={"default"},
+                                         serialized_aliases=set())
+    yield
+    with django_db_blocker.unblock():
+        teardown_databases(old_config, verbosity=verbosity)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _close_stray_connections_before_dropping_the_test_database(django_db_setup, django_db_blocker):
     """A connection a test's thread or server left open would keep PostgreSQL from dropping the test database at
