@@ -12,6 +12,7 @@ controller (one process, ``-p no:xdist``) each test database is migrated as befo
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -61,9 +62,7 @@ def stop(process: subprocess.Popen, directory: Path, database_url: str) -> None:
 
         with psycopg.connect(_maintenance_url(database_url), autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{_postgres_template_url(database_url)[1]}" WITH (FORCE)')
-    for path in directory.iterdir():
-        path.unlink()
-    directory.rmdir()
+    shutil.rmtree(directory)
 
 
 def _wait(directory: Path) -> None:
